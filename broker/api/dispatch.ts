@@ -1,0 +1,102 @@
+// Turns a request frame into a response: header, version check, decode, handler, encode.
+// Unknown APIs and unsupported versions close the connection, as in Kafka, except
+// ApiVersions, which answers UNSUPPORTED_VERSION with the full list so the client can retry.
+
+import type { Logger } from 'pino';
+import { readRequestHeader, skipHeaderTaggedFields, writeResponseHeader, type RequestHeader } from '../protocol/header.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { ApiVersions } from '../protocol/messages/index.js';
+import { compile, isFlexible, type ApiDefinition, type Fields, type RequestOf, type ResponseOf } from '../protocol/schema.js';
+import { MalformedFrameError, Reader, Writer } from '../protocol/wire.js';
+import { CloseConnection, type ConnectionInfo } from '../server/connection.js';
+
+export interface RequestContext {
+  header: RequestHeader;
+  connection: ConnectionInfo;
+  logger: Logger;
+}
+
+/** What a handler returns: the response, or NO_RESPONSE (produce with acks=0). */
+export const NO_RESPONSE = Symbol('no response');
+
+type AnyApi = ApiDefinition<Fields, Fields>;
+
+export interface Handler<A extends AnyApi = AnyApi> {
+  api: A;
+  handle(request: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A> | typeof NO_RESPONSE> | ResponseOf<A> | typeof NO_RESPONSE;
+}
+
+export function handler<A extends AnyApi>(api: A, handle: Handler<A>['handle']): Handler {
+  return { api, handle } as unknown as Handler;
+}
+
+export interface SupportedApi {
+  apiKey: number;
+  minVersion: number;
+  maxVersion: number;
+}
+
+export class Dispatcher {
+  private readonly byKey = new Map<number, Handler>();
+
+  constructor(handlers: Handler[]) {
+    for (const h of handlers) this.byKey.set(h.api.key, h);
+  }
+
+  supportedApis(): SupportedApi[] {
+    return [...this.byKey.values()]
+      .map((h) => ({ apiKey: h.api.key, minVersion: h.api.minVersion, maxVersion: h.api.maxVersion }))
+      .sort((a, b) => a.apiKey - b.apiKey);
+  }
+
+  async handleFrame(frame: Buffer, connection: ConnectionInfo): Promise<Buffer[] | null> {
+    const r = new Reader(frame);
+    let header: RequestHeader;
+    try {
+      header = readRequestHeader(r);
+    } catch (err) {
+      throw new CloseConnection(`malformed request header: ${(err as Error).message}`);
+    }
+    const h = this.byKey.get(header.apiKey);
+    const version = header.apiVersion;
+    if (!h || version < h.api.minVersion || version > h.api.maxVersion) {
+      if (header.apiKey === ApiVersions.key) return this.unsupportedApiVersions(header);
+      throw new CloseConnection(
+        h
+          ? `${h.api.name} v${version} is not supported (supported: v${h.api.minVersion}-v${h.api.maxVersion})`
+          : `unknown API key ${header.apiKey}`,
+      );
+    }
+    const flexible = isFlexible(h.api, version);
+    let request: unknown;
+    try {
+      if (flexible) skipHeaderTaggedFields(r);
+      request = compile(h.api.request, version, flexible).read(r);
+    } catch (err) {
+      if (err instanceof MalformedFrameError) {
+        throw new CloseConnection(`malformed ${h.api.name} v${version} request: ${err.message}`);
+      }
+      throw err;
+    }
+    const logger = connection.logger;
+    const response = await h.handle(request as never, { header, connection, logger });
+    if (response === NO_RESPONSE) return null;
+    // ApiVersions always answers with header v0 so that any client can read it.
+    const flexibleHeader = flexible && h.api.key !== ApiVersions.key;
+    return encodeResponse(h.api, version, header.correlationId, flexibleHeader, response);
+  }
+
+  private unsupportedApiVersions(header: RequestHeader): Buffer[] {
+    const body = { errorCode: ErrorCode.UNSUPPORTED_VERSION, apiKeys: this.supportedApis(), throttleTimeMs: 0 };
+    return encodeResponse(ApiVersions, 0, header.correlationId, false, body);
+  }
+}
+
+function encodeResponse(api: AnyApi, version: number, correlationId: number, flexibleHeader: boolean, body: unknown): Buffer[] {
+  const w = new Writer();
+  const setSize = w.placeholderInt32();
+  writeResponseHeader(w, correlationId, flexibleHeader);
+  compile(api.response, version, isFlexible(api, version)).write(w, body as never);
+  setSize(w.length - 4);
+  return w.finish();
+}

@@ -1,0 +1,99 @@
+// Fetch: read whole batches from each partition's log, within the partition and response byte
+// limits, and long-poll until min.bytes are available or max.wait.ms passes. Fetch sessions
+// (KIP-227) are not kept: every response says session 0, and clients send full fetches.
+
+import type { BrokerContext } from '../core/broker.js';
+import { partitionKey } from '../core/log-manager.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { Fetch } from '../protocol/messages/index.js';
+import { ZERO_UUID, type RequestOf } from '../protocol/schema.js';
+import { handler } from './dispatch.js';
+
+type FetchRequest = RequestOf<typeof Fetch>;
+const NO_SESSION = 0;
+
+interface PartitionRead {
+  partitionIndex: number;
+  errorCode: number;
+  highWatermark: number;
+  lastStableOffset: number;
+  logStartOffset: number;
+  abortedTransactions: null;
+  preferredReadReplica: number;
+  records: Buffer[] | null;
+}
+
+interface TopicRead {
+  topic: string;
+  topicId: string;
+  partitions: PartitionRead[];
+}
+
+function errorRead(partitionIndex: number, errorCode: number): PartitionRead {
+  return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: null };
+}
+
+async function readOnce(broker: BrokerContext, req: FetchRequest, byTopicId: boolean): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
+  const image = broker.topics.image;
+  let remaining = req.maxBytes;
+  let bytes = 0;
+  let errors = false;
+  const topics: TopicRead[] = [];
+  for (const t of req.topics) {
+    const topic = byTopicId ? image.topicById(t.topicId) : image.topic(t.topic);
+    const partitions: PartitionRead[] = [];
+    for (const p of t.partitions) {
+      const log = topic ? broker.logs.get(topic.name, p.partition) : undefined;
+      const state = topic?.partitions[p.partition];
+      if (!topic || !log || !state) {
+        errors = true;
+        partitions.push(errorRead(p.partition, byTopicId && !topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        continue;
+      }
+      if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== state.leaderEpoch) {
+        errors = true;
+        partitions.push(errorRead(p.partition, p.currentLeaderEpoch > state.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH));
+        continue;
+      }
+      const highWatermark = log.highWatermark;
+      const base = { ...errorRead(p.partition, ErrorCode.NONE), highWatermark, lastStableOffset: highWatermark, logStartOffset: log.logStartOffset };
+      if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.logEndOffset) {
+        errors = true;
+        partitions.push({ ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
+        continue;
+      }
+      const limit = Math.min(p.partitionMaxBytes, remaining);
+      // KIP-74: the first batch of the response is returned whole even when over the limits.
+      const read = limit > 0 || bytes === 0 ? await log.read(p.fetchOffset, Math.max(limit, 0), bytes === 0) : { chunks: [], bytes: 0 };
+      bytes += read.bytes;
+      remaining -= read.bytes;
+      partitions.push({ ...base, records: read.chunks });
+    }
+    topics.push({ topic: topic?.name ?? t.topic, topicId: topic?.id ?? t.topicId ?? ZERO_UUID, partitions });
+  }
+  return { topics, bytes, errors };
+}
+
+export const fetchHandler = (getBroker: () => BrokerContext) =>
+  handler(Fetch, async (req, ctx) => {
+    const broker = getBroker();
+    const version = ctx.header.apiVersion;
+    const byTopicId = version >= 13;
+    const base = { throttleTimeMs: 0, sessionId: NO_SESSION };
+    if (req.sessionId !== NO_SESSION) {
+      return { ...base, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, responses: [] };
+    }
+    const deadline = Date.now() + req.maxWaitMs;
+    const keys = req.topics.flatMap((t) => {
+      const name = byTopicId ? broker.topics.image.topicById(t.topicId)?.name : t.topic;
+      return name === undefined ? [] : t.partitions.map((p) => partitionKey(name, p.partition));
+    });
+    for (;;) {
+      const result = await readOnce(broker, req, byTopicId);
+      const waitMs = deadline - Date.now();
+      if (result.bytes >= req.minBytes || result.errors || waitMs <= 0 || broker.waiters.isShuttingDown) {
+        return { ...base, errorCode: ErrorCode.NONE, responses: result.topics };
+      }
+      await broker.waiters.wait(keys, waitMs);
+    }
+  });

@@ -1,0 +1,29 @@
+// Every API this broker serves. ApiVersions advertises exactly this list.
+
+import type { BrokerContext } from '../core/broker.js';
+import type { Handler } from './dispatch.js';
+import { apiVersionsHandler } from './api-versions.js';
+import { describeClusterHandler, metadataHandler } from './metadata.js';
+import { produceHandler } from './produce.js';
+import { fetchHandler } from './fetch.js';
+import { listOffsetsHandler } from './list-offsets.js';
+import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './topics.js';
+import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.js';
+
+/** `broker` is resolved per request: the handlers are built before the broker is complete. */
+export function createHandlers(broker: () => BrokerContext): Handler[] {
+  return [
+    apiVersionsHandler(broker),
+    metadataHandler(broker),
+    describeClusterHandler(broker),
+    produceHandler(broker),
+    fetchHandler(broker),
+    listOffsetsHandler(broker),
+    createTopicsHandler(broker),
+    deleteTopicsHandler(broker),
+    createPartitionsHandler(broker),
+    describeConfigsHandler(broker),
+    alterConfigsHandler(broker),
+    incrementalAlterConfigsHandler(broker),
+  ];
+}

@@ -1,0 +1,103 @@
+import type { BrokerContext } from '../core/broker.js';
+import type { TopicState } from '../metadata/image.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { DescribeCluster, Metadata } from '../protocol/messages/index.js';
+import { ZERO_UUID } from '../protocol/schema.js';
+import { handler, type RequestContext } from './dispatch.js';
+
+/** Kafka's "authorized operations were not requested" marker. */
+const OPERATIONS_NOT_REQUESTED = -2147483648;
+/** READ, WRITE, CREATE, DELETE, ALTER, DESCRIBE, DESCRIBE_CONFIGS, ALTER_CONFIGS: no ACLs yet, so all. */
+const ALL_TOPIC_OPERATIONS = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
+const ALL_CLUSTER_OPERATIONS = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
+
+/** Creates topics named in a Metadata request when the broker and the request allow it. */
+async function autoCreate(broker: BrokerContext, names: string[], ctx: RequestContext): Promise<Map<string, number>> {
+  const errors = new Map<string, number>();
+  for (const name of names) {
+    const result = await broker.topics.create({ name, numPartitions: -1, replicationFactor: -1, configs: [] }, false);
+    if (result.errorCode === ErrorCode.NONE) {
+      ctx.logger.info({ topic: name, client: ctx.header.clientId }, 'auto-created topic');
+    } else if (result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
+      errors.set(name, result.errorCode);
+    }
+  }
+  return errors;
+}
+
+function describeTopic(topic: TopicState, includeOperations: boolean) {
+  return {
+    errorCode: ErrorCode.NONE,
+    name: topic.name,
+    topicId: topic.id,
+    isInternal: false,
+    partitions: topic.partitions.map((p) => ({
+      errorCode: ErrorCode.NONE,
+      partitionIndex: p.partition,
+      leaderId: p.leader,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: p.replicas,
+      isrNodes: p.isr,
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: includeOperations ? ALL_TOPIC_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+  };
+}
+
+export const metadataHandler = (getBroker: () => BrokerContext) =>
+  handler(Metadata, async (req, ctx) => {
+    const broker = getBroker();
+    const image = broker.topics.image;
+    const version = ctx.header.apiVersion;
+    // v0 asks for every topic with an empty list; later versions with null.
+    const all = req.topics === null || (version === 0 && req.topics.length === 0);
+    const includeOps = req.includeTopicAuthorizedOperations;
+
+    let topics;
+    if (all) {
+      topics = [...image.topics()].map((t) => describeTopic(t, includeOps));
+    } else {
+      const requested = req.topics!.map((t) => t.name ?? image.topicById(t.topicId)?.name ?? null);
+      const missing = requested.filter((n): n is string => n !== null && !image.topic(n));
+      const allowAuto = broker.config.autoCreateTopics && (version < 4 || req.allowAutoTopicCreation);
+      const createErrors = allowAuto ? await autoCreate(broker, [...new Set(missing)], ctx) : new Map<string, number>();
+      topics = req.topics!.map((t, i) => {
+        const name = requested[i];
+        const topic = name === null ? undefined : image.topic(name);
+        if (topic) return describeTopic(topic, includeOps);
+        const unknownById = name === null;
+        return {
+          errorCode: createErrors.get(name ?? '') ?? (unknownById ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+          name: name ?? null,
+          topicId: t.topicId ?? ZERO_UUID,
+          isInternal: false,
+          partitions: [],
+          topicAuthorizedOperations: OPERATIONS_NOT_REQUESTED,
+        };
+      });
+    }
+    return {
+      throttleTimeMs: 0,
+      brokers: broker.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      clusterId: broker.clusterId,
+      controllerId: broker.controllerId(),
+      topics,
+      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+      errorCode: ErrorCode.NONE,
+    };
+  });
+
+export const describeClusterHandler = (getBroker: () => BrokerContext) =>
+  handler(DescribeCluster, (req) => {
+    const broker = getBroker();
+    return {
+      throttleTimeMs: 0,
+      errorCode: ErrorCode.NONE,
+      errorMessage: null,
+      endpointType: req.endpointType,
+      clusterId: broker.clusterId,
+      controllerId: broker.controllerId(),
+      brokers: broker.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
+      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+    };
+  });

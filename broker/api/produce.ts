@@ -1,0 +1,80 @@
+// Produce: validate each partition's batches (CRC, magic, sizes), append them to the log with
+// offsets assigned in request order, and answer per acks. The append for every partition is
+// started before any is awaited, so pipelined requests keep their order in the log.
+
+import type { BrokerContext } from '../core/broker.js';
+import { partitionKey } from '../core/log-manager.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { Produce } from '../protocol/messages/index.js';
+import { validateProducedBatches } from '../protocol/record-batch.js';
+import { NO_RESPONSE, handler } from './dispatch.js';
+
+interface PartitionResult {
+  index: number;
+  errorCode: number;
+  errorMessage: string | null;
+  baseOffset: number;
+  logAppendTimeMs: number;
+  logStartOffset: number;
+}
+
+function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResult {
+  return { index, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+}
+
+export const produceHandler = (getBroker: () => BrokerContext) =>
+  handler(Produce, async (req, ctx) => {
+    const broker = getBroker();
+    const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
+    const pending: Array<{ topic: string; results: Array<Promise<PartitionResult> | PartitionResult> }> = [];
+
+    for (const t of req.topicData) {
+      const topic = broker.topics.image.topic(t.name);
+      const results = t.partitionData.map((p): Promise<PartitionResult> | PartitionResult => {
+        if (!validAcks) return failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${req.acks}`);
+        if (req.transactionalId !== null) {
+          return failed(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet');
+        }
+        const state = topic?.partitions[p.index];
+        const log = topic && state ? broker.logs.get(topic.name, p.index) : undefined;
+        if (!topic || !state || !log) return failed(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        if (state.leader !== broker.nodeId) return failed(p.index, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+        if (req.acks === -1 && state.isr.length < Number(broker.topics.configValue(topic, 'min.insync.replicas'))) {
+          return failed(p.index, ErrorCode.NOT_ENOUGH_REPLICAS);
+        }
+        const records = p.records ?? Buffer.alloc(0);
+        const checked = validateProducedBatches(records, log.config.maxMessageBytes);
+        if (!checked.ok) {
+          ctx.logger.warn({ topic: t.name, partition: p.index, error: checked.error, reason: checked.message }, 'rejected produce batch');
+          return failed(p.index, ErrorCode[checked.error], checked.message);
+        }
+        return log.append(records, checked.batches, state.leaderEpoch).then(
+          (appended): PartitionResult => {
+            broker.waiters.notify(partitionKey(t.name, p.index));
+            return {
+              index: p.index,
+              errorCode: ErrorCode.NONE,
+              errorMessage: null,
+              baseOffset: appended.baseOffset,
+              logAppendTimeMs: appended.logAppendTimeMs,
+              logStartOffset: log.logStartOffset,
+            };
+          },
+          (err: unknown) => {
+            ctx.logger.error({ err, topic: t.name, partition: p.index }, 'append failed');
+            return failed(p.index, ErrorCode.KAFKA_STORAGE_ERROR, 'the broker could not write to its log dir; see the broker log');
+          },
+        );
+      });
+      pending.push({ topic: t.name, results });
+    }
+
+    const responses = await Promise.all(
+      pending.map(async ({ topic, results }) => ({
+        name: topic,
+        partitionResponses: (await Promise.all(results)).map((r) => ({ ...r, recordErrors: [] })),
+      })),
+    );
+    if (req.acks === 0) return NO_RESPONSE;
+    return { responses, throttleTimeMs: 0 };
+  });

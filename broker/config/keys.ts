@@ -1,0 +1,171 @@
+// The configuration keys Runnel understands, under Kafka's own names. Values are kept as
+// strings (that is how Kafka reports them in DescribeConfigs) and parsed by their type.
+
+export type ConfigType = 'int' | 'long' | 'boolean' | 'string' | 'list' | 'double' | 'password';
+
+export interface ConfigKey {
+  name: string;
+  type: ConfigType;
+  /** Default as Kafka reports it; null when unset. */
+  default: string | null;
+  /** Returns what is wrong with a value, or undefined when it is accepted. */
+  check?: (value: string) => string | undefined;
+  /** Accepted for compatibility with Kafka configs, but it changes nothing in Runnel. */
+  noEffect?: boolean;
+  /** Can be changed at runtime through AlterConfigs (broker keys only). */
+  dynamic?: boolean;
+}
+
+const LONG_MAX = '9223372036854775807';
+const INT_MAX = '2147483647';
+
+function atLeast(min: number) {
+  return (v: string) => (Number(v) < min ? `must be at least ${min}` : undefined);
+}
+function oneOf(...allowed: string[]) {
+  return (v: string) => (allowed.includes(v) ? undefined : `must be one of ${allowed.join(', ')}`);
+}
+function listOf(...allowed: string[]) {
+  return (v: string) => {
+    const bad = v.split(',').map((s) => s.trim()).filter((s) => !allowed.includes(s));
+    return bad.length ? `must be a list of ${allowed.join(', ')} (got ${bad.join(', ')})` : undefined;
+  };
+}
+
+const COMPRESSION_TYPES = ['uncompressed', 'zstd', 'lz4', 'snappy', 'gzip', 'producer'];
+const TIMESTAMP_TYPES = ['CreateTime', 'LogAppendTime'];
+
+function key(name: string, type: ConfigType, def: string | null, extra: Partial<ConfigKey> = {}): ConfigKey {
+  return { name, type, default: def, ...extra };
+}
+
+/** Topic-level keys, with the broker key that supplies each one's default. */
+export const TOPIC_KEYS: ReadonlyArray<ConfigKey & { brokerSynonym: string }> = [
+  { ...key('cleanup.policy', 'list', 'delete', { check: listOf('delete', 'compact') }), brokerSynonym: 'log.cleanup.policy' },
+  { ...key('compression.type', 'string', 'producer', { check: oneOf(...COMPRESSION_TYPES) }), brokerSynonym: 'compression.type' },
+  { ...key('delete.retention.ms', 'long', '86400000', { check: atLeast(0) }), brokerSynonym: 'log.cleaner.delete.retention.ms' },
+  { ...key('file.delete.delay.ms', 'long', '60000', { check: atLeast(0) }), brokerSynonym: 'log.segment.delete.delay.ms' },
+  { ...key('flush.messages', 'long', LONG_MAX, { check: atLeast(1) }), brokerSynonym: 'log.flush.interval.messages' },
+  { ...key('flush.ms', 'long', LONG_MAX, { check: atLeast(0) }), brokerSynonym: 'log.flush.interval.ms' },
+  { ...key('index.interval.bytes', 'int', '4096', { check: atLeast(0) }), brokerSynonym: 'log.index.interval.bytes' },
+  { ...key('max.message.bytes', 'int', '1048588', { check: atLeast(0) }), brokerSynonym: 'message.max.bytes' },
+  { ...key('message.timestamp.type', 'string', 'CreateTime', { check: oneOf(...TIMESTAMP_TYPES) }), brokerSynonym: 'log.message.timestamp.type' },
+  { ...key('min.compaction.lag.ms', 'long', '0', { check: atLeast(0) }), brokerSynonym: 'log.cleaner.min.compaction.lag.ms' },
+  { ...key('min.cleanable.dirty.ratio', 'double', '0.5', { check: (v) => (Number(v) >= 0 && Number(v) <= 1 ? undefined : 'must be between 0 and 1') }), brokerSynonym: 'log.cleaner.min.cleanable.ratio' },
+  { ...key('min.insync.replicas', 'int', '1', { check: atLeast(1) }), brokerSynonym: 'min.insync.replicas' },
+  { ...key('retention.bytes', 'long', '-1'), brokerSynonym: 'log.retention.bytes' },
+  { ...key('retention.ms', 'long', '604800000', { check: atLeast(-1) }), brokerSynonym: 'log.retention.ms' },
+  { ...key('segment.bytes', 'int', '1073741824', { check: atLeast(14) }), brokerSynonym: 'log.segment.bytes' },
+  { ...key('segment.index.bytes', 'int', '10485760', { check: atLeast(4) }), brokerSynonym: 'log.index.size.max.bytes' },
+  { ...key('segment.ms', 'long', '604800000', { check: atLeast(1) }), brokerSynonym: 'log.roll.ms' },
+  { ...key('unclean.leader.election.enable', 'boolean', 'false'), brokerSynonym: 'unclean.leader.election.enable' },
+];
+
+/** Broker keys. Keys that are topic defaults are dynamic, as in Kafka. */
+export const BROKER_KEYS: readonly ConfigKey[] = [
+  key('node.id', 'int', '1', { check: atLeast(0) }),
+  key('broker.id', 'int', null, { check: atLeast(0) }),
+  key('process.roles', 'list', 'broker,controller', { check: listOf('broker', 'controller') }),
+  key('listeners', 'list', 'PLAINTEXT://:9092'),
+  key('advertised.listeners', 'list', null),
+  key('listener.security.protocol.map', 'list', 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT'),
+  key('inter.broker.listener.name', 'string', 'PLAINTEXT'),
+  key('controller.listener.names', 'list', null),
+  key('controller.quorum.voters', 'list', null),
+  key('controller.quorum.bootstrap.servers', 'list', null),
+  key('broker.rack', 'string', null),
+  key('log.dirs', 'list', null),
+  key('log.dir', 'string', '/tmp/kafka-logs'),
+  key('num.partitions', 'int', '1', { check: atLeast(1) }),
+  key('default.replication.factor', 'int', '1', { check: atLeast(1) }),
+  key('auto.create.topics.enable', 'boolean', 'true'),
+  key('delete.topic.enable', 'boolean', 'true'),
+  key('log.cleanup.policy', 'list', 'delete', { check: listOf('delete', 'compact'), dynamic: true }),
+  key('compression.type', 'string', 'producer', { check: oneOf(...COMPRESSION_TYPES), dynamic: true }),
+  key('log.cleaner.delete.retention.ms', 'long', '86400000', { check: atLeast(0), dynamic: true }),
+  key('log.cleaner.min.compaction.lag.ms', 'long', '0', { check: atLeast(0), dynamic: true }),
+  key('log.cleaner.min.cleanable.ratio', 'double', '0.5', { dynamic: true }),
+  key('log.segment.delete.delay.ms', 'long', '60000', { check: atLeast(0), dynamic: true }),
+  key('log.flush.interval.messages', 'long', LONG_MAX, { check: atLeast(1), dynamic: true }),
+  key('log.flush.interval.ms', 'long', null, { check: atLeast(0), dynamic: true }),
+  key('log.flush.scheduler.interval.ms', 'long', LONG_MAX, { check: atLeast(0) }),
+  key('log.index.interval.bytes', 'int', '4096', { check: atLeast(0), dynamic: true }),
+  key('log.index.size.max.bytes', 'int', '10485760', { check: atLeast(4), dynamic: true }),
+  key('message.max.bytes', 'int', '1048588', { check: atLeast(0), dynamic: true }),
+  key('log.message.timestamp.type', 'string', 'CreateTime', { check: oneOf(...TIMESTAMP_TYPES), dynamic: true }),
+  key('min.insync.replicas', 'int', '1', { check: atLeast(1), dynamic: true }),
+  key('log.retention.bytes', 'long', '-1', { dynamic: true }),
+  key('log.retention.ms', 'long', null, { check: atLeast(-1), dynamic: true }),
+  key('log.retention.minutes', 'int', null, { check: atLeast(-1) }),
+  key('log.retention.hours', 'int', '168', { check: atLeast(-1) }),
+  key('log.retention.check.interval.ms', 'long', '300000', { check: atLeast(1) }),
+  key('log.segment.bytes', 'int', '1073741824', { check: atLeast(14), dynamic: true }),
+  key('log.roll.ms', 'long', null, { check: atLeast(1), dynamic: true }),
+  key('log.roll.hours', 'int', '168', { check: atLeast(1) }),
+  key('unclean.leader.election.enable', 'boolean', 'false', { dynamic: true }),
+  key('socket.request.max.bytes', 'int', '104857600', { check: atLeast(1) }),
+  key('max.connections', 'int', INT_MAX, { check: atLeast(0) }),
+  key('offsets.topic.num.partitions', 'int', '50', { check: atLeast(1) }),
+  key('offsets.topic.replication.factor', 'int', '3', { check: atLeast(1) }),
+  key('group.initial.rebalance.delay.ms', 'int', '3000', { check: atLeast(0) }),
+  key('shutdown.timeout.ms', 'long', '30000', { check: atLeast(0) }),
+  key('num.network.threads', 'int', '3', { noEffect: true }),
+  key('num.io.threads', 'int', '8', { noEffect: true }),
+  key('num.recovery.threads.per.data.dir', 'int', '2', { noEffect: true }),
+  key('socket.send.buffer.bytes', 'int', '102400', { noEffect: true }),
+  key('socket.receive.buffer.bytes', 'int', '102400', { noEffect: true }),
+  key('transaction.state.log.replication.factor', 'int', '3', { noEffect: true }),
+  key('transaction.state.log.min.isr', 'int', '2', { noEffect: true }),
+  key('group.coordinator.rebalance.protocols', 'list', 'classic', { noEffect: true }),
+];
+
+export const BROKER_KEYS_BY_NAME = new Map(BROKER_KEYS.map((k) => [k.name, k]));
+export const TOPIC_KEYS_BY_NAME = new Map(TOPIC_KEYS.map((k) => [k.name, k]));
+
+/** Checks a value against its key's type and constraints; returns the problem, if any. */
+export function checkValue(k: ConfigKey, value: string): string | undefined {
+  const v = value.trim();
+  switch (k.type) {
+    case 'int':
+    case 'long': {
+      if (!/^-?\d+$/.test(v)) return `expected an integer, got "${value}"`;
+      if (k.type === 'int' && Math.abs(Number(v)) > 2 ** 31) return `expected a 32-bit integer, got ${value}`;
+      break;
+    }
+    case 'double':
+      if (v === '' || !Number.isFinite(Number(v))) return `expected a number, got "${value}"`;
+      break;
+    case 'boolean':
+      if (v !== 'true' && v !== 'false') return `expected true or false, got "${value}"`;
+      break;
+    default:
+      break;
+  }
+  return k.check?.(v);
+}
+
+/** Closest known key, for "did you mean" hints. */
+export function suggestKey(name: string, known: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Math.max(3, Math.floor(name.length / 4)) + 1;
+  for (const candidate of known) {
+    const d = editDistance(name, candidate);
+    if (d < bestDistance) {
+      best = candidate;
+      bestDistance = d;
+    }
+  }
+  return best;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}

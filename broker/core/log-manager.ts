@@ -1,0 +1,137 @@
+// Owns the partition logs of this broker: where each lives among the log dirs, opening and
+// recovering them at start-up, deleting them with their topic, and the retention schedule.
+
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { PartitionLog, type LogConfig } from '../log/partition-log.js';
+
+export function partitionKey(topic: string, partition: number): string {
+  return `${topic}-${partition}`;
+}
+
+/** Records which topic id a partition directory belongs to, as Kafka's partition.metadata does. */
+const PARTITION_METADATA = 'partition.metadata';
+const DELETED_SUFFIX = '-delete';
+
+export class LogManager {
+  private readonly logs = new Map<string, PartitionLog>();
+  private readonly dirOf = new Map<string, string>();
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private retentionRunning = false;
+
+  constructor(
+    private readonly logDirs: string[],
+    private readonly logger: Logger,
+  ) {}
+
+  get(topic: string, partition: number): PartitionLog | undefined {
+    return this.logs.get(partitionKey(topic, partition));
+  }
+
+  /**
+   * Opens the logs of the given partitions (recovering them if needed) and removes
+   * directories that belong to no live topic: leftovers of deleted or recreated topics.
+   */
+  async load(wanted: Array<{ topic: string; topicId: string; partition: number; config: LogConfig }>): Promise<void> {
+    const wantedByKey = new Map(wanted.map((w) => [partitionKey(w.topic, w.partition), w]));
+    for (const logDir of this.logDirs) {
+      await mkdir(logDir, { recursive: true });
+      for (const entry of await readdir(logDir, { withFileTypes: true })) {
+        if (!entry.isDirectory() || entry.name.startsWith('__cluster_metadata')) continue;
+        const dir = path.join(logDir, entry.name);
+        const w = wantedByKey.get(entry.name);
+        const topicId = await readTopicId(dir);
+        if (!w || entry.name.endsWith(DELETED_SUFFIX) || topicId !== w.topicId) {
+          this.logger.info({ dir }, 'removing partition directory of a deleted topic');
+          await rm(dir, { recursive: true, force: true });
+          continue;
+        }
+        this.dirOf.set(entry.name, dir);
+      }
+    }
+    for (const w of wanted) await this.open(w.topic, w.topicId, w.partition, w.config);
+  }
+
+  /** Opens a partition's log, creating its directory in the least used log dir if new. */
+  async open(topic: string, topicId: string, partition: number, config: LogConfig): Promise<PartitionLog> {
+    const key = partitionKey(topic, partition);
+    const existing = this.logs.get(key);
+    if (existing) return existing;
+    let dir = this.dirOf.get(key);
+    if (!dir) {
+      dir = path.join(this.leastUsedLogDir(), key);
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, PARTITION_METADATA), `version: 0\ntopic_id: ${topicId}\n`);
+      this.dirOf.set(key, dir);
+    }
+    const log = await PartitionLog.open(dir, config, this.logger.child({ topic, partition }));
+    this.logs.set(key, log);
+    return log;
+  }
+
+  /** Closes and removes a partition's log; the directory is renamed first so a crash cannot revive it. */
+  async remove(topic: string, partition: number): Promise<void> {
+    const key = partitionKey(topic, partition);
+    const log = this.logs.get(key);
+    const dir = this.dirOf.get(key);
+    this.logs.delete(key);
+    this.dirOf.delete(key);
+    if (log) await log.close();
+    if (dir) {
+      const doomed = `${dir}.${Date.now()}${DELETED_SUFFIX}`;
+      await rename(dir, doomed);
+      await rm(doomed, { recursive: true, force: true });
+    }
+  }
+
+  updateConfig(topic: string, partitions: number, config: LogConfig): void {
+    for (let p = 0; p < partitions; p++) this.get(topic, p)?.updateConfig(config);
+  }
+
+  startRetention(intervalMs: number): void {
+    this.retentionTimer = setInterval(() => void this.runRetention(), intervalMs);
+    this.retentionTimer.unref();
+  }
+
+  async runRetention(): Promise<void> {
+    if (this.retentionRunning) return;
+    this.retentionRunning = true;
+    try {
+      for (const [key, log] of this.logs) {
+        try {
+          const deleted = await log.applyRetention(Date.now());
+          if (deleted > 0) this.logger.info({ partition: key, segments: deleted, logStartOffset: log.logStartOffset }, 'retention deleted segments');
+        } catch (err) {
+          this.logger.error({ err, partition: key }, 'retention failed');
+        }
+      }
+    } finally {
+      this.retentionRunning = false;
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.retentionTimer);
+    await Promise.all([...this.logs.values()].map((l) => l.close()));
+    this.logs.clear();
+  }
+
+  private leastUsedLogDir(): string {
+    const counts = new Map(this.logDirs.map((d) => [d, 0]));
+    for (const dir of this.dirOf.values()) {
+      const parent = path.dirname(dir);
+      counts.set(parent, (counts.get(parent) ?? 0) + 1);
+    }
+    return [...counts.entries()].sort((a, b) => a[1] - b[1])[0]![0];
+  }
+}
+
+async function readTopicId(dir: string): Promise<string | undefined> {
+  try {
+    const text = await readFile(path.join(dir, PARTITION_METADATA), 'utf8');
+    return /topic_id:\s*(\S+)/.exec(text)?.[1];
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,43 @@
+// Entry point: `node dist/broker/main.js --config server.properties [--override key=value]...`
+// Logs are JSON lines (pino) on stdout. SIGTERM/SIGINT: stop accepting, finish in-flight
+// requests, flush, exit 0.
+
+import { pino } from 'pino';
+import { ConfigError, loadBrokerConfig } from './config/broker-config.js';
+import { Broker } from './core/broker.js';
+
+const EXIT_BAD_CONFIG = 2;
+
+async function main(): Promise<void> {
+  const logger = pino({ level: process.env.LOG_LEVEL ?? 'info', base: { pid: process.pid } });
+  let loaded;
+  try {
+    loaded = loadBrokerConfig({ argv: process.argv.slice(2), env: process.env, cwd: process.cwd() });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`runnel: ${err.message}\n`);
+      process.exit(EXIT_BAD_CONFIG);
+    }
+    throw err;
+  }
+  for (const key of loaded.ignoredKeys) logger.warn({ key }, 'config key has no effect in Runnel');
+
+  const broker = await Broker.start(loaded.config, logger);
+  const shutdown = (signal: string) => {
+    logger.info({ signal }, 'signal received');
+    broker.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.fatal({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`runnel: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
