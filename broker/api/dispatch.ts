@@ -45,7 +45,7 @@ export class Dispatcher {
 
   supportedApis(): SupportedApi[] {
     return [...this.byKey.values()]
-      .map((h) => ({ apiKey: h.api.key, minVersion: h.api.minVersion, maxVersion: h.api.maxVersion }))
+      .map((h) => ({ apiKey: h.api.key, minVersion: h.api.advertisedMinVersion, maxVersion: h.api.maxVersion }))
       .sort((a, b) => a.apiKey - b.apiKey);
   }
 

@@ -26,10 +26,12 @@ export const produceHandler = (getBroker: () => BrokerContext) =>
   handler(Produce, async (req, ctx) => {
     const broker = getBroker();
     const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
-    const pending: Array<{ topic: string; results: Array<Promise<PartitionResult> | PartitionResult> }> = [];
+    const pending: Array<{ name: string; topicId: string; results: Array<Promise<PartitionResult> | PartitionResult> }> = [];
 
+    const image = broker.topics.image;
+    const byTopicId = ctx.header.apiVersion >= 13;
     for (const t of req.topicData) {
-      const topic = broker.topics.image.topic(t.name);
+      const topic = byTopicId ? image.topicById(t.topicId) : image.topic(t.name);
       const results = t.partitionData.map((p): Promise<PartitionResult> | PartitionResult => {
         if (!validAcks) return failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${req.acks}`);
         if (req.transactionalId !== null) {
@@ -37,7 +39,7 @@ export const produceHandler = (getBroker: () => BrokerContext) =>
         }
         const state = topic?.partitions[p.index];
         const log = topic && state ? broker.logs.get(topic.name, p.index) : undefined;
-        if (!topic || !state || !log) return failed(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        if (!topic || !state || !log) return failed(p.index, byTopicId && !topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
         if (state.leader !== broker.nodeId) return failed(p.index, ErrorCode.NOT_LEADER_OR_FOLLOWER);
         if (req.acks === -1 && state.isr.length < Number(broker.topics.configValue(topic, 'min.insync.replicas'))) {
           return failed(p.index, ErrorCode.NOT_ENOUGH_REPLICAS);
@@ -45,12 +47,12 @@ export const produceHandler = (getBroker: () => BrokerContext) =>
         const records = p.records ?? Buffer.alloc(0);
         const checked = validateProducedBatches(records, log.config.maxMessageBytes);
         if (!checked.ok) {
-          ctx.logger.warn({ topic: t.name, partition: p.index, error: checked.error, reason: checked.message }, 'rejected produce batch');
+          ctx.logger.warn({ topic: topic.name, partition: p.index, error: checked.error, reason: checked.message }, 'rejected produce batch');
           return failed(p.index, ErrorCode[checked.error], checked.message);
         }
         return log.append(records, checked.batches, state.leaderEpoch).then(
           (appended): PartitionResult => {
-            broker.waiters.notify(partitionKey(t.name, p.index));
+            broker.waiters.notify(partitionKey(topic.name, p.index));
             return {
               index: p.index,
               errorCode: ErrorCode.NONE,
@@ -61,17 +63,18 @@ export const produceHandler = (getBroker: () => BrokerContext) =>
             };
           },
           (err: unknown) => {
-            ctx.logger.error({ err, topic: t.name, partition: p.index }, 'append failed');
+            ctx.logger.error({ err, topic: topic.name, partition: p.index }, 'append failed');
             return failed(p.index, ErrorCode.KAFKA_STORAGE_ERROR, 'the broker could not write to its log dir; see the broker log');
           },
         );
       });
-      pending.push({ topic: t.name, results });
+      pending.push({ name: t.name, topicId: t.topicId, results });
     }
 
     const responses = await Promise.all(
-      pending.map(async ({ topic, results }) => ({
-        name: topic,
+      pending.map(async ({ name, topicId, results }) => ({
+        name,
+        topicId,
         partitionResponses: (await Promise.all(results)).map((r) => ({ ...r, recordErrors: [] })),
       })),
     );

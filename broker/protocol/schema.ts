@@ -125,7 +125,7 @@ export const records = primitive<Buffer | null>(null, {
     const parts = v as Buffer[];
     let total = 0;
     for (const p of parts) total += p.length;
-    w.length(total, flexible, true);
+    w.lengthPrefix(total, flexible, true);
     w.rawChunks(parts);
   },
 }) as Field<Buffer | null, Buffer | Buffer[] | null>;
@@ -197,11 +197,11 @@ function compileKind(kind: FieldKind, version: number, flexible: boolean): Codec
         },
         write(w, v, flex) {
           if (v === null || v === undefined) {
-            w.length(nullable ? -1 : 0, flex, true);
+            w.lengthPrefix(nullable ? -1 : 0, flex, true);
             return;
           }
           const items = v as unknown[];
-          w.length(items.length, flex, true);
+          w.lengthPrefix(items.length, flex, true);
           for (const it of items) item.write(w, it, flex);
         },
       };
@@ -296,6 +296,8 @@ export interface ApiDefinition<Req extends Fields, Res extends Fields> {
   name: string;
   minVersion: number;
   maxVersion: number;
+  /** Lowest version listed in ApiVersions; below minVersion only for clients' sake (Produce). */
+  advertisedMinVersion: number;
   /** First flexible version (compact encodings, tagged fields), or undefined if none. */
   flexibleFrom: number | undefined;
   request: Struct<Req>;
@@ -306,6 +308,7 @@ export function api<Req extends Fields, Res extends Fields>(def: {
   key: number;
   name: string;
   versions: [number, number];
+  advertisedMinVersion?: number;
   flexibleFrom?: number;
   request: Field<unknown, unknown, boolean> & { struct: Struct<Req> };
   response: Field<unknown, unknown, boolean> & { struct: Struct<Res> };
@@ -315,6 +318,7 @@ export function api<Req extends Fields, Res extends Fields>(def: {
     name: def.name,
     minVersion: def.versions[0],
     maxVersion: def.versions[1],
+    advertisedMinVersion: def.advertisedMinVersion ?? def.versions[0],
     flexibleFrom: def.flexibleFrom,
     request: def.request.struct,
     response: def.response.struct,

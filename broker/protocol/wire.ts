@@ -202,18 +202,18 @@ export class Writer {
   varint(v: number): void {
     this.uvarint(v >= 0 ? v * 2 : -v * 2 - 1);
   }
-  length(n: number, compact: boolean, wide: boolean): void {
+  lengthPrefix(n: number, compact: boolean, wide: boolean): void {
     if (compact) this.uvarint(n + 1);
     else if (wide) this.int32(n);
     else this.int16(n);
   }
   nullableString(v: string | null, compact: boolean): void {
     if (v === null) {
-      this.length(-1, compact, false);
+      this.lengthPrefix(-1, compact, false);
       return;
     }
     const n = Buffer.byteLength(v);
-    this.length(n, compact, false);
+    this.lengthPrefix(n, compact, false);
     const at = this.room(n);
     this.scratch.write(v, at, n, 'utf8');
   }
@@ -232,10 +232,10 @@ export class Writer {
   }
   nullableBytes(v: Buffer | null, compact: boolean): void {
     if (v === null) {
-      this.length(-1, compact, true);
+      this.lengthPrefix(-1, compact, true);
       return;
     }
-    this.length(v.length, compact, true);
+    this.lengthPrefix(v.length, compact, true);
     this.raw(v);
   }
   /** Reserves 4 bytes and returns a function that fills them in later (frame sizes). */
