@@ -20,7 +20,7 @@ interface PartitionRead {
   logStartOffset: number;
   abortedTransactions: null;
   preferredReadReplica: number;
-  records: Buffer[] | null;
+  records: Buffer[];
 }
 
 interface TopicRead {
@@ -30,7 +30,7 @@ interface TopicRead {
 }
 
 function errorRead(partitionIndex: number, errorCode: number): PartitionRead {
-  return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: null };
+  return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: [] };
 }
 
 async function readOnce(broker: BrokerContext, req: FetchRequest, byTopicId: boolean): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
@@ -63,8 +63,17 @@ async function readOnce(broker: BrokerContext, req: FetchRequest, byTopicId: boo
         continue;
       }
       const limit = Math.min(p.partitionMaxBytes, remaining);
+      if (limit <= 0 && bytes > 0) {
+        partitions.push({ ...base, records: [] });
+        continue;
+      }
       // KIP-74: the first batch of the response is returned whole even when over the limits.
-      const read = limit > 0 || bytes === 0 ? await log.read(p.fetchOffset, Math.max(limit, 0), bytes === 0) : { chunks: [], bytes: 0 };
+      const read = await log.read(p.fetchOffset, Math.max(limit, 0), bytes === 0);
+      if (!read.ok) {
+        errors = true;
+        partitions.push({ ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
+        continue;
+      }
       bytes += read.bytes;
       remaining -= read.bytes;
       partitions.push({ ...base, records: read.chunks });

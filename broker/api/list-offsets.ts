@@ -37,7 +37,7 @@ export const listOffsetsHandler = (getBroker: () => BrokerContext) =>
               case EARLIEST_LOCAL:
                 return { ...found, offset: log.logStartOffset };
               case MAX_TIMESTAMP: {
-                const max = log.maxTimestamp();
+                const max = await log.maxTimestamp();
                 return max ? { ...found, offset: max.offset, timestamp: max.timestamp } : found;
               }
               default: {

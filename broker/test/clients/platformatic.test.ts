@@ -1,57 +1,11 @@
 import { Admin, Consumer, Producer, ProduceAcks, stringDeserializers } from '@platformatic/kafka';
+import { readAll } from '../read-all.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerProcess } from '../broker-process.js';
-import { PARTITIONS, RECORDS_PER_PARTITION, byPartitionAndOffset, expectedRecords, type ExpectedRecord } from '../scenario.js';
+import { PARTITIONS, RECORDS_PER_PARTITION, expectedRecords } from '../scenario.js';
 
 const TOPIC = 'platformatic-orders';
 const CLIENT_ID = 'runnel-test';
-
-/** Reads a topic from offset 0 to the high watermark with raw Fetch requests (no group needed). */
-async function readAll(bootstrap: string, topic: string): Promise<ExpectedRecord[]> {
-  const consumer = new Consumer({ clientId: CLIENT_ID, groupId: 'unused', bootstrapBrokers: [bootstrap] });
-  try {
-    const metadata = await consumer.metadata({ topics: [topic] });
-    const topicId = metadata.topics.get(topic)!.id;
-    const nextOffset = new Map<number, bigint>();
-    const out: ExpectedRecord[] = [];
-    for (let partition = 0; partition < PARTITIONS; partition++) nextOffset.set(partition, 0n);
-    const ends = await consumer.listOffsets({ topics: [topic] });
-    const endOf = (p: number) => BigInt(ends.get(topic)![p]!);
-    while ([...nextOffset].some(([p, o]) => o < endOf(p))) {
-      const response = await consumer.fetch({
-        node: metadata.controllerId,
-        maxWaitTime: 100,
-        topics: [
-          {
-            topicId,
-            partitions: [...nextOffset].map(([partition, fetchOffset]) => ({ partition, fetchOffset, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })),
-          },
-        ],
-      });
-      for (const p of response.responses[0]!.partitions) {
-        expect(p.errorCode).toBe(0);
-        for (const batch of p.records ?? []) {
-          for (const r of batch.records) {
-            const offset = batch.firstOffset + BigInt(r.offsetDelta);
-            if (offset < nextOffset.get(p.partitionIndex)!) continue;
-            out.push({
-              partition: p.partitionIndex,
-              offset: Number(offset),
-              key: r.key!.toString(),
-              value: r.value!.toString(),
-              headers: r.headers.map(([k, v]) => [k!.toString(), v!.toString()]),
-              timestamp: Number(batch.firstTimestamp + r.timestampDelta),
-            });
-            nextOffset.set(p.partitionIndex, offset + 1n);
-          }
-        }
-      }
-    }
-    return byPartitionAndOffset(out);
-  } finally {
-    await consumer.close();
-  }
-}
 
 describe('@platformatic/kafka against the broker', () => {
   let broker: BrokerProcess;
@@ -99,14 +53,14 @@ describe('@platformatic/kafka against the broker', () => {
     } finally {
       await producer.close();
     }
-    expect(await readAll(broker.bootstrap, TOPIC)).toEqual(expected);
+    expect(await readAll(broker.bootstrap, TOPIC, PARTITIONS)).toEqual(expected);
   });
 
   it('reads the same records after a restart', async () => {
     const port = broker.port;
     expect(await broker.stop()).toBe(0);
     broker = await startBroker({ dataDir: broker.dataDir, port, overrides: { 'auto.create.topics.enable': 'false' } });
-    const records = await readAll(broker.bootstrap, TOPIC);
+    const records = await readAll(broker.bootstrap, TOPIC, PARTITIONS);
     expect(records).toHaveLength(PARTITIONS * RECORDS_PER_PARTITION);
     expect(records).toEqual(expectedRecords('platformatic'));
   });

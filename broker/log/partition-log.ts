@@ -1,0 +1,652 @@
+// The log of one partition: a directory of segments in Kafka's layout. Appends get their offsets
+// when called, queue in order, and are written by a single writer that coalesces whatever queued
+// up during the previous write into one writev. Reads, timestamp lookups and retention work on a
+// snapshot of the segment list, holding a reference on each segment they touch so retention can
+// unlink files under them. No synchronous fs calls: everything goes through fs.promises.
+
+import { mkdir, open, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { type BatchInfo, NO_TIMESTAMP, rewriteBaseOffsetAndEpoch, setLogAppendTime } from '../protocol/record-batch.js';
+import { writeCheckpoint } from './checkpoint.js';
+import { loadLog } from './recovery.js';
+import { countDeletableSegments } from './retention.js';
+import { LogSegment, type StoredBatch, type TimestampAndOffset } from './segment.js';
+
+export type { TimestampAndOffset } from './segment.js';
+export { LogCorruptionError } from './segment.js';
+
+export interface LogConfig {
+  segmentBytes: number;
+  segmentMs: number;
+  /** -1: keep for ever. */
+  retentionMs: number;
+  /** -1: no size limit. */
+  retentionBytes: number;
+  flushMessages: number;
+  flushMs: number;
+  indexIntervalBytes: number;
+  maxMessageBytes: number;
+  messageTimestampType: 'CreateTime' | 'LogAppendTime';
+  /** How long retention keeps a deleted segment's files (renamed `*.deleted`) before unlinking them. */
+  fileDeleteDelayMs?: number;
+}
+
+/** Kafka's topic defaults. */
+export const DEFAULT_LOG_CONFIG: LogConfig = {
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentMs: 7 * 24 * 3_600_000,
+  retentionMs: 7 * 24 * 3_600_000,
+  retentionBytes: -1,
+  flushMessages: Number.MAX_SAFE_INTEGER,
+  flushMs: Number.MAX_SAFE_INTEGER,
+  indexIntervalBytes: 4096,
+  maxMessageBytes: 1024 * 1024 + 12,
+  messageTimestampType: 'CreateTime',
+  fileDeleteDelayMs: 60_000,
+};
+
+export interface AppendResult {
+  baseOffset: number;
+  lastOffset: number;
+  /** The broker's append time under LogAppendTime, else -1. */
+  logAppendTimeMs: number;
+}
+
+export type ReadResult =
+  | { ok: true; chunks: Buffer[]; bytes: number }
+  | { ok: false; error: 'OFFSET_OUT_OF_RANGE'; message: string };
+
+const CLEAN_SHUTDOWN_FILE = '.clean_shutdown';
+/** Closed segments kept open (file handle and indexes) for readers; the active one is always open. */
+const MAX_OPEN_CLOSED_SEGMENTS = 4;
+/** Upper bound on one coalesced write, so one slow write does not hold many producers' acks. */
+const MAX_WRITE_BYTES = 8 * 1024 * 1024;
+/** setTimeout's limit; a longer flush.ms means "never", as Kafka's default does. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+const DEFAULT_FILE_DELETE_DELAY_MS = 60_000;
+
+interface QueuedAppend {
+  kind: 'append';
+  chunks: Buffer[];
+  bytes: number;
+  batches: StoredBatch[];
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+  logAppendTimeMs: number;
+  resolve: (result: AppendResult) => void;
+  reject: (err: Error) => void;
+}
+
+/** Work that must not interleave with writes (flushes, rolls). */
+interface QueuedTask {
+  kind: 'task';
+  run: () => Promise<void>;
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
+
+export class PartitionLog {
+  /** Replaced, never mutated, so an operation that awaits keeps a consistent list. */
+  private segments: LogSegment[];
+  private startOffset: number;
+  /** Next offset to assign; appends still queued or being written lie below it. */
+  private nextOffset: number;
+  /** End of the data whose write completed. */
+  private writtenEndOffset: number;
+  private hw: number;
+  /** Everything below it is fsynced; recovery after a crash starts from here. */
+  private recoveryPoint: number;
+  private readonly queue: Array<QueuedAppend | QueuedTask> = [];
+  private draining: Promise<void> | null = null;
+  private failure: Error | null = null;
+  private closed = false;
+  private flushTimer: NodeJS.Timeout | undefined;
+  private lastFlushMs = Date.now();
+  /** Background flushes of rolled segments, in roll order. */
+  private rollFlushes: Promise<void> = Promise.resolve();
+  private checkpointWrites: Promise<void> = Promise.resolve();
+  /** Closed segments with open files, least recently used first. */
+  private readonly openClosedSegments: LogSegment[] = [];
+  private readonly pendingDeletes = new Map<LogSegment, NodeJS.Timeout>();
+
+  private constructor(
+    readonly dir: string,
+    private cfg: LogConfig,
+    private readonly logger: Logger,
+    loaded: { segments: LogSegment[]; logStartOffset: number; logEndOffset: number; recoveryPoint: number },
+  ) {
+    this.segments = loaded.segments;
+    this.startOffset = loaded.logStartOffset;
+    this.nextOffset = loaded.logEndOffset;
+    this.writtenEndOffset = loaded.logEndOffset;
+    this.hw = loaded.logEndOffset;
+    this.recoveryPoint = loaded.recoveryPoint;
+  }
+
+  /** Opens the partition directory, creating it or recovering it after an unclean shutdown. */
+  static async open(dir: string, config: LogConfig, logger: Logger): Promise<PartitionLog> {
+    const startedMs = Date.now();
+    await mkdir(dir, { recursive: true });
+    const marker = path.join(dir, CLEAN_SHUTDOWN_FILE);
+    const clean = await exists(marker);
+    const loaded = await loadLog(dir, config.indexIntervalBytes, logger, clean);
+    if (clean) {
+      // Gone before the first append, so a crash from here on is seen as unclean.
+      await unlink(marker);
+      await syncDir(dir);
+    }
+    const log = new PartitionLog(dir, config, logger, loaded);
+    await log.writeCheckpoint();
+    logger.info(
+      {
+        logStartOffset: log.startOffset,
+        logEndOffset: log.nextOffset,
+        segments: log.segments.length,
+        cleanShutdown: clean,
+        durationMs: Date.now() - startedMs,
+      },
+      'opened partition log',
+    );
+    return log;
+  }
+
+  get logStartOffset(): number {
+    return this.startOffset;
+  }
+
+  /** The next offset to assign. */
+  get logEndOffset(): number {
+    return this.nextOffset;
+  }
+
+  /**
+   * Offsets below it are visible to consumers. On a single node that is everything whose write
+   * completed; replication will advance it from the followers' fetch offsets instead.
+   */
+  get highWatermark(): number {
+    return this.hw;
+  }
+
+  get config(): LogConfig {
+    return this.cfg;
+  }
+
+  private get active(): LogSegment {
+    return this.segments.at(-1)!;
+  }
+
+  /**
+   * Appends validated batches of `records` (see validateProducedBatches). Offsets are assigned
+   * now, so appends keep their call order; base offset and leader epoch are stamped into
+   * `records` in place (and, under LogAppendTime, the max timestamp and CRC). Resolves once the
+   * batches are written (and fsynced, when the flush policy says so).
+   */
+  append(records: Buffer, batches: readonly BatchInfo[], leaderEpoch: number): Promise<AppendResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error(`partition log ${this.dir} is closed`));
+    if (batches.length === 0) return Promise.reject(new RangeError('append needs at least one batch'));
+    const logAppendTimeMs = this.cfg.messageTimestampType === 'LogAppendTime' ? Date.now() : -1;
+    const baseOffset = this.nextOffset;
+    const stored: StoredBatch[] = [];
+    const chunks: Buffer[] = [];
+    let offset = baseOffset;
+    let bytes = 0;
+    let maxTimestamp = NO_TIMESTAMP;
+    let runStart = 0;
+    let runEnd = -1;
+    for (const b of batches) {
+      rewriteBaseOffsetAndEpoch(records, b.position, offset, leaderEpoch);
+      if (logAppendTimeMs >= 0) setLogAppendTime(records, b.position, b.size, logAppendTimeMs);
+      const batchMaxTimestamp = logAppendTimeMs >= 0 ? logAppendTimeMs : b.maxTimestamp;
+      stored.push({ size: b.size, lastOffset: offset + b.lastOffsetDelta, maxTimestamp: batchMaxTimestamp });
+      maxTimestamp = Math.max(maxTimestamp, batchMaxTimestamp);
+      offset += b.lastOffsetDelta + 1;
+      bytes += b.size;
+      if (b.position !== runEnd) {
+        if (runEnd >= 0) chunks.push(records.subarray(runStart, runEnd));
+        runStart = b.position;
+      }
+      runEnd = b.position + b.size;
+    }
+    chunks.push(records.subarray(runStart, runEnd));
+    this.nextOffset = offset;
+    return new Promise((resolve, reject) => {
+      this.queue.push({
+        kind: 'append',
+        chunks,
+        bytes,
+        batches: stored,
+        baseOffset,
+        lastOffset: offset - 1,
+        maxTimestamp,
+        logAppendTimeMs,
+        resolve,
+        reject,
+      });
+      this.kick();
+    });
+  }
+
+  /**
+   * Whole batches starting with the one that holds `fetchOffset`, up to `maxBytes`; with
+   * `minOneBatch` the first batch comes whole even when larger (KIP-74). Batches starting at or
+   * after `maxOffset` (the high watermark by default; a follower would pass the log end) are
+   * left out. OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset].
+   */
+  async read(fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffset = this.hw): Promise<ReadResult> {
+    if (this.closed) throw new Error(`partition log ${this.dir} is closed`);
+    if (fetchOffset < this.startOffset || fetchOffset > this.nextOffset) {
+      return {
+        ok: false,
+        error: 'OFFSET_OUT_OF_RANGE',
+        message: `offset ${fetchOffset} is outside the log's range [${this.startOffset}, ${this.nextOffset}]`,
+      };
+    }
+    const segments = this.segments;
+    if (fetchOffset < maxOffset) {
+      for (let i = floorSegment(segments, fetchOffset); i < segments.length; i++) {
+        const found = await this.withSegment(segments[i]!, (s) =>
+          s.read({ fetchOffset, maxBytes, minOneBatch, maxOffset, indexIntervalBytes: this.cfg.indexIntervalBytes }),
+        );
+        if (found) return { ok: true, ...found };
+      }
+    }
+    return { ok: true, chunks: [], bytes: 0 };
+  }
+
+  /**
+   * ListOffsets by timestamp, as Kafka: the first record at or after the log start offset with
+   * a timestamp >= `timestampMs`, searched in the first segment whose max timestamp reaches it.
+   * Null when there is none below the high watermark.
+   */
+  async offsetForTimestamp(timestampMs: number): Promise<TimestampAndOffset | null> {
+    const startOffset = this.startOffset;
+    for (const segment of this.segments) {
+      if (segment.maxTimestamp < timestampMs) continue;
+      const found = await this.withSegment(segment, (s) =>
+        s.findOffsetByTimestamp(timestampMs, startOffset, this.cfg.indexIntervalBytes),
+      );
+      if (found) return found.offset < this.hw ? found : null;
+    }
+    return null;
+  }
+
+  /** ListOffsets MAX_TIMESTAMP: the first record with the log's largest timestamp; null when empty. */
+  async maxTimestamp(): Promise<TimestampAndOffset | null> {
+    let best: LogSegment | undefined;
+    for (const segment of this.segments) {
+      if (segment.maxTimestamp > (best?.maxTimestamp ?? NO_TIMESTAMP)) best = segment;
+    }
+    if (!best) return null;
+    const found = await this.withSegment(best, (s) => s.findMaxTimestampRecord(this.cfg.indexIntervalBytes));
+    return found && found.offset < this.hw ? found : null;
+  }
+
+  updateConfig(config: LogConfig): void {
+    this.cfg = config;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.writtenEndOffset > this.recoveryPoint) this.scheduleFlush();
+  }
+
+  /**
+   * Deletes whole old segments by retention.bytes and retention.ms (Kafka's rules, see
+   * retention.ts) and advances the log start offset past them. The active segment is never
+   * deleted; when it has expired as a whole it is rolled first, as Kafka does, so that a
+   * partition that stopped receiving data still ages out. Returns the number deleted.
+   */
+  async applyRetention(nowMs: number): Promise<number> {
+    if (this.closed || this.failure) return 0;
+    const activeExpired = () => this.active.size > 0 && this.deletableCount(nowMs) === this.segments.length;
+    if (activeExpired()) {
+      await this.enqueue(async () => {
+        // Appends queued before this task may have refreshed the segment.
+        if (activeExpired()) await this.roll(this.writtenEndOffset, 'retention');
+      });
+    }
+    const count = Math.min(this.deletableCount(nowMs), this.segments.length - 1);
+    if (count <= 0) return 0;
+    const doomed = this.segments.slice(0, count);
+    this.segments = this.segments.slice(count);
+    this.startOffset = Math.max(this.startOffset, this.segments[0]!.baseOffset);
+    await this.writeCheckpoint();
+    // Flags are set before the first rename, so no reader starts on a segment being renamed.
+    await Promise.all(doomed.map((segment) => segment.markDeleted()));
+    for (const segment of doomed) {
+      this.forget(segment);
+      const timer = setTimeout(() => void this.finishDelete(segment), this.cfg.fileDeleteDelayMs ?? DEFAULT_FILE_DELETE_DELAY_MS);
+      timer.unref();
+      this.pendingDeletes.set(segment, timer);
+      this.logger.debug({ segment: segment.baseOffset, bytes: segment.size }, 'deleting log segment');
+    }
+    return count;
+  }
+
+  /** fsyncs everything written so far and records the new recovery point. */
+  async flush(): Promise<void> {
+    await this.enqueue(() => this.flushAll());
+    await this.writeCheckpoint();
+  }
+
+  /** Finishes queued appends, flushes, and marks the shutdown clean so the next open skips recovery. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.stop();
+    if (!this.failure) {
+      const active = this.active;
+      active.sealTimeIndex();
+      for (const segment of this.segments) {
+        if (segment.dirty || segment === active) await segment.flush();
+      }
+      this.recoveryPoint = this.writtenEndOffset;
+      await this.writeCheckpoint();
+    }
+    await this.releaseFiles();
+    if (!this.failure) await writeFile(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '');
+    this.logger.info({ logEndOffset: this.writtenEndOffset, cleanShutdown: !this.failure }, 'closed partition log');
+  }
+
+  /** Finishes queued appends, then removes the partition directory. */
+  async delete(): Promise<void> {
+    if (!this.closed) await this.stop();
+    await this.releaseFiles();
+    await rm(this.dir, { recursive: true, force: true });
+    this.logger.info('deleted partition log');
+  }
+
+  /** Stops accepting appends and waits for everything in flight that writes files. */
+  private async stop(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    while (this.draining) await this.draining;
+    await this.rollFlushes;
+    await this.checkpointWrites;
+  }
+
+  private async releaseFiles(): Promise<void> {
+    for (const [segment, timer] of this.pendingDeletes) {
+      clearTimeout(timer);
+      await segment.closeWhenIdle();
+      await segment.deleteFiles();
+    }
+    this.pendingDeletes.clear();
+    this.openClosedSegments.length = 0;
+    for (const segment of this.segments) await segment.closeWhenIdle();
+  }
+
+  private kick(): void {
+    if (this.draining || this.queue.length === 0) return;
+    this.draining = this.drain().finally(() => {
+      this.draining = null;
+      // Settling appends can run callers that append again before this point.
+      this.kick();
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.queue.length > 0) {
+      const head = this.queue[0]!;
+      if (head.kind === 'task') {
+        this.queue.shift();
+        try {
+          await head.run();
+          head.resolve();
+        } catch (err) {
+          head.reject(asError(err));
+        }
+        continue;
+      }
+      const group = this.takeAppends();
+      try {
+        await this.writeGroup(group);
+      } catch (err) {
+        this.fail(err);
+        for (const append of group) append.reject(this.failure!);
+      }
+    }
+  }
+
+  /** The appends at the head of the queue, up to MAX_WRITE_BYTES (at least one). */
+  private takeAppends(): QueuedAppend[] {
+    let count = 0;
+    let bytes = 0;
+    for (const item of this.queue) {
+      if (item.kind !== 'append' || (count > 0 && bytes + item.bytes > MAX_WRITE_BYTES)) break;
+      count++;
+      bytes += item.bytes;
+    }
+    return this.queue.splice(0, count) as QueuedAppend[];
+  }
+
+  private async writeGroup(group: QueuedAppend[]): Promise<void> {
+    const nowMs = Date.now();
+    let pending: QueuedAppend[] = [];
+    let plannedBytes = this.active.size;
+    let firstTimestamp = this.active.firstBatchTimestamp;
+    for (const append of group) {
+      const reason = plannedBytes > 0 ? this.rollReason(append, plannedBytes, firstTimestamp, nowMs) : null;
+      if (reason) {
+        await this.writeToActive(pending);
+        pending = [];
+        await this.roll(append.baseOffset, reason);
+        plannedBytes = 0;
+        firstTimestamp = null;
+      }
+      pending.push(append);
+      plannedBytes += append.bytes;
+      firstTimestamp ??= append.batches[0]!.maxTimestamp;
+    }
+    await this.writeToActive(pending);
+    if (this.writtenEndOffset - this.recoveryPoint >= this.cfg.flushMessages) await this.flushAll();
+    else this.scheduleFlush();
+    for (const a of group) a.resolve({ baseOffset: a.baseOffset, lastOffset: a.lastOffset, logAppendTimeMs: a.logAppendTimeMs });
+  }
+
+  /** Why the active segment must roll before `append`, as Kafka's LogSegment.shouldRoll; null if not. */
+  private rollReason(append: QueuedAppend, plannedBytes: number, firstTimestamp: number | null, nowMs: number): string | null {
+    if (plannedBytes + append.bytes > this.cfg.segmentBytes) return 'segment.bytes';
+    // Kafka measures segment age in message time when the first batch has a timestamp.
+    const ageMs = firstTimestamp !== null && firstTimestamp >= 0 ? append.maxTimestamp - firstTimestamp : nowMs - this.active.createdMs;
+    if (ageMs > this.cfg.segmentMs) return 'segment.ms';
+    if (append.lastOffset > this.active.maxIndexableOffset) return 'relative offset overflow';
+    return null;
+  }
+
+  private async writeToActive(appends: QueuedAppend[]): Promise<void> {
+    if (appends.length === 0) return;
+    const chunks = appends.flatMap((a) => a.chunks);
+    const batches = appends.flatMap((a) => a.batches);
+    const bytes = appends.reduce((sum, a) => sum + a.bytes, 0);
+    await this.active.append(chunks, bytes, batches, this.cfg.indexIntervalBytes);
+    this.writtenEndOffset = appends.at(-1)!.lastOffset + 1;
+    this.hw = this.writtenEndOffset;
+  }
+
+  /** Starts a new active segment at `baseOffset`; the old one is flushed in the background. */
+  private async roll(baseOffset: number, reason: string): Promise<void> {
+    const previous = this.active;
+    previous.sealTimeIndex();
+    const next = await LogSegment.create(this.dir, baseOffset, this.logger);
+    this.segments = [...this.segments, next];
+    this.remember(previous);
+    this.logger.info(
+      { segment: baseOffset, previousSegment: previous.baseOffset, previousBytes: previous.size, reason },
+      'rolled log segment',
+    );
+    // Kafka fsyncs the rolled segment off the append path; the recovery point follows once it is durable.
+    previous.retain();
+    this.rollFlushes = this.rollFlushes.then(async () => {
+      try {
+        await previous.flush();
+        this.recoveryPoint = Math.max(this.recoveryPoint, baseOffset);
+        await this.writeCheckpoint();
+      } catch (err) {
+        this.fail(err);
+      } finally {
+        previous.release();
+        this.remember();
+      }
+    });
+  }
+
+  private async flushAll(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    const upTo = this.writtenEndOffset;
+    for (const segment of this.segments) {
+      if (segment.dirty) await segment.flush();
+    }
+    // A rolled segment's background flush may still be running.
+    await this.rollFlushes;
+    this.recoveryPoint = Math.max(this.recoveryPoint, upTo);
+    this.lastFlushMs = Date.now();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushTimer || this.cfg.flushMs >= MAX_TIMER_MS) return;
+    const delayMs = Math.max(0, this.lastFlushMs + this.cfg.flushMs - Date.now());
+    this.flushTimer = setTimeout(() => {
+      this.flushTimer = undefined;
+      this.enqueue(() => this.flushAll()).catch((err: unknown) => this.logger.error({ err }, 'scheduled flush failed'));
+    }, delayMs);
+    this.flushTimer.unref();
+  }
+
+  private enqueue(run: () => Promise<void>): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.queue.push({ kind: 'task', run, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /**
+   * After a failed write or fsync the file's tail is unknown, so the log stops taking appends
+   * (like a Kafka log dir going offline) until it is reopened and recovered.
+   */
+  private fail(err: unknown): void {
+    if (!this.failure) {
+      this.failure = asError(err);
+      this.logger.error({ err: this.failure }, 'partition log failed; appends are rejected until it is reopened');
+    }
+    for (const item of this.queue.splice(0)) item.reject(this.failure);
+  }
+
+  private deletableCount(nowMs: number): number {
+    const segments = this.segments;
+    return countDeletableSegments(
+      segments.map((s, i) => ({
+        size: s.size,
+        largestTimestampMs: s.maxTimestamp !== NO_TIMESTAMP ? s.maxTimestamp : s.lastModifiedMs,
+        upperBoundOffset: segments[i + 1]?.baseOffset ?? this.writtenEndOffset,
+      })),
+      {
+        nowMs,
+        retentionMs: this.cfg.retentionMs,
+        retentionBytes: this.cfg.retentionBytes,
+        logStartOffset: this.startOffset,
+        highWatermark: this.hw,
+      },
+    );
+  }
+
+  private async finishDelete(segment: LogSegment): Promise<void> {
+    this.pendingDeletes.delete(segment);
+    try {
+      await segment.closeWhenIdle();
+      await segment.deleteFiles();
+    } catch (err) {
+      this.logger.error({ err, segment: segment.baseOffset }, 'could not delete log segment files');
+    }
+  }
+
+  /** Runs `fn` with a reference held on the segment; null if retention deleted it meanwhile. */
+  private async withSegment<T>(segment: LogSegment, fn: (s: LogSegment) => Promise<T>): Promise<T | null> {
+    if (segment.deleted) return null;
+    segment.retain();
+    try {
+      return await fn(segment);
+    } catch (err) {
+      if (segment.deleted) return null;
+      throw err;
+    } finally {
+      segment.release();
+      this.remember(segment);
+    }
+  }
+
+  /** Marks a closed segment as recently used and closes the least recently used idle ones past the limit. */
+  private remember(segment?: LogSegment): void {
+    const open = this.openClosedSegments;
+    if (segment) {
+      this.forget(segment);
+      if (!segment.deleted && segment !== this.active) open.push(segment);
+    }
+    for (let i = 0; open.length > MAX_OPEN_CLOSED_SEGMENTS && i < open.length; ) {
+      const candidate = open[i]!;
+      if (!candidate.canUnload) {
+        i++;
+        continue;
+      }
+      open.splice(i, 1);
+      candidate.unload().catch((err: unknown) => this.logger.error({ err, segment: candidate.baseOffset }, 'could not close log segment'));
+    }
+  }
+
+  private forget(segment: LogSegment): void {
+    const at = this.openClosedSegments.indexOf(segment);
+    if (at >= 0) this.openClosedSegments.splice(at, 1);
+  }
+
+  private writeCheckpoint(): Promise<void> {
+    const run = this.checkpointWrites.then(() =>
+      writeCheckpoint(this.dir, { logStartOffset: this.startOffset, recoveryPoint: this.recoveryPoint }),
+    );
+    this.checkpointWrites = run.catch(() => undefined);
+    return run;
+  }
+}
+
+/** Index of the last segment whose base offset is <= offset (0 if none). */
+function floorSegment(segments: readonly LogSegment[], offset: number): number {
+  let lo = 0;
+  let hi = segments.length - 1;
+  let found = 0;
+  while (lo <= hi) {
+    const mid = (lo + hi) >>> 1;
+    if (segments[mid]!.baseOffset <= offset) {
+      found = mid;
+      lo = mid + 1;
+    } else {
+      hi = mid - 1;
+    }
+  }
+  return found;
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await stat(file);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+/** Makes a file's creation or removal in `dir` durable. */
+async function syncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
+}

@@ -1,0 +1,242 @@
+import { crc32c } from '@node-rs/crc32';
+import { describe, expect, it } from 'vitest';
+import {
+  BatchField,
+  RECORD_BATCH_OVERHEAD,
+  buildRecordBatch,
+  decodeRecords,
+  isCrcValid,
+  readBatchHeader,
+  rewriteBaseOffsetAndEpoch,
+  scanBatches,
+  setLogAppendTime,
+  validateProducedBatches,
+  writeInt64,
+} from './record-batch.js';
+
+const T0 = 1_700_000_000_000;
+
+function sample(records = 3): Buffer {
+  return buildRecordBatch({
+    records: Array.from({ length: records }, (_, i) => ({ key: `k${i}`, value: `v${i}`, timestampMs: T0 + i })),
+  });
+}
+
+/** Applies `edit` to a copy of the batch and fixes up its CRC, as a well-formed but invalid client batch. */
+function patched(batch: Buffer, edit: (b: Buffer) => void): Buffer {
+  const copy = Buffer.from(batch);
+  edit(copy);
+  copy.writeUInt32BE(crc32c(copy.subarray(BatchField.attributes)), BatchField.crc);
+  return copy;
+}
+
+function rejection(buf: Buffer, maxMessageBytes?: number, segmentBytes?: number): string {
+  const result = validateProducedBatches(buf, maxMessageBytes, segmentBytes);
+  return result.ok ? 'ok' : result.error;
+}
+
+describe('buildRecordBatch and decodeRecords', () => {
+  it('round-trip keys, values, nulls, headers and timestamps', () => {
+    const batch = buildRecordBatch({
+      baseOffset: 40,
+      records: [
+        { key: 'a', value: 'one', timestampMs: T0 + 5, headers: [{ key: 'h', value: 'x' }, { key: 'n', value: null }] },
+        { key: null, value: null, timestampMs: T0 },
+        { value: Buffer.alloc(1000, 7), timestampMs: T0 + 9 },
+      ],
+    });
+    const h = readBatchHeader(batch);
+    expect(h).toMatchObject({ baseOffset: 40, magic: 2, lastOffsetDelta: 2, recordCount: 3, baseTimestamp: T0 + 5, maxTimestamp: T0 + 9 });
+    expect(h.batchLength).toBe(batch.length - 12);
+    expect(isCrcValid(batch, 0, batch.length)).toBe(true);
+    const records = decodeRecords(batch);
+    expect(records.map((r) => r.offset)).toEqual([40, 41, 42]);
+    expect(records.map((r) => r.timestampMs)).toEqual([T0 + 5, T0, T0 + 9]);
+    expect(records[0]!.key?.toString()).toBe('a');
+    expect(records[0]!.headers.map((x) => [x.key, x.value?.toString() ?? null])).toEqual([
+      ['h', 'x'],
+      ['n', null],
+    ]);
+    expect(records[1]!.key).toBeNull();
+    expect(records[1]!.value).toBeNull();
+    expect(records[2]!.value?.equals(Buffer.alloc(1000, 7))).toBe(true);
+  });
+});
+
+describe('validateProducedBatches (Kafka 4 semantics)', () => {
+  it('accepts one valid batch and reports what the log needs', () => {
+    const batch = buildRecordBatch({
+      records: [{ value: 'a', timestampMs: T0 }, { value: 'b', timestampMs: T0 + 7 }],
+      producerId: 12,
+      producerEpoch: 3,
+      baseSequence: 40,
+      isTransactional: true,
+    });
+    const result = validateProducedBatches(batch);
+    expect(result).toEqual({
+      ok: true,
+      batches: [
+        {
+          position: 0,
+          size: batch.length,
+          recordCount: 2,
+          lastOffsetDelta: 1,
+          maxTimestamp: T0 + 7,
+          producerId: 12,
+          producerEpoch: 3,
+          baseSequence: 40,
+          compression: 'none',
+          isControl: false,
+          isTransactional: true,
+        },
+      ],
+    });
+  });
+
+  it('ignores trailing bytes that do not frame a batch, as Kafka trims them', () => {
+    const batch = sample();
+    const result = validateProducedBatches(Buffer.concat([batch, Buffer.alloc(5)]));
+    expect(result.ok && result.batches[0]!.size).toBe(batch.length);
+  });
+
+  it('rejects an empty or truncated record set with INVALID_RECORD (no complete batch)', () => {
+    expect(rejection(Buffer.alloc(0))).toBe('INVALID_RECORD');
+    expect(rejection(sample().subarray(0, 70))).toBe('INVALID_RECORD');
+  });
+
+  it('rejects a batch length below the minimum record overhead with CORRUPT_MESSAGE', () => {
+    const b = Buffer.from(sample());
+    b.writeInt32BE(10, BatchField.batchLength);
+    expect(rejection(b)).toBe('CORRUPT_MESSAGE');
+  });
+
+  it('rejects a batch shorter than its header with CORRUPT_MESSAGE', () => {
+    const b = Buffer.from(sample());
+    b.writeInt32BE(30, BatchField.batchLength);
+    expect(rejection(b.subarray(0, 42))).toBe('CORRUPT_MESSAGE');
+  });
+
+  it('rejects magic 0 and 1 with INVALID_RECORD and an unknown magic with CORRUPT_MESSAGE', () => {
+    const v1 = Buffer.from(sample());
+    v1.writeInt8(1, BatchField.magic);
+    expect(rejection(v1)).toBe('INVALID_RECORD');
+    const v3 = Buffer.from(sample());
+    v3.writeInt8(3, BatchField.magic);
+    expect(rejection(v3)).toBe('CORRUPT_MESSAGE');
+  });
+
+  it('rejects more than one batch per partition with INVALID_RECORD', () => {
+    expect(rejection(Buffer.concat([sample(), sample()]))).toBe('INVALID_RECORD');
+  });
+
+  it('rejects a nonzero base offset with INVALID_RECORD', () => {
+    expect(rejection(buildRecordBatch({ baseOffset: 5, records: [{ value: 'x' }] }))).toBe('INVALID_RECORD');
+  });
+
+  it('rejects a batch over max.message.bytes with MESSAGE_TOO_LARGE and over segment.bytes with RECORD_LIST_TOO_LARGE', () => {
+    const batch = sample();
+    expect(rejection(batch, batch.length - 1)).toBe('MESSAGE_TOO_LARGE');
+    expect(rejection(batch, batch.length)).toBe('ok');
+    expect(rejection(batch, undefined, batch.length - 1)).toBe('RECORD_LIST_TOO_LARGE');
+  });
+
+  it('rejects a CRC mismatch with CORRUPT_MESSAGE', () => {
+    const b = Buffer.from(sample());
+    b[b.length - 2]! ^= 0xff;
+    expect(rejection(b)).toBe('CORRUPT_MESSAGE');
+  });
+
+  it('rejects inconsistent counts with INVALID_RECORD', () => {
+    expect(rejection(patched(sample(3), (b) => b.writeInt32BE(3, BatchField.lastOffsetDelta)))).toBe('INVALID_RECORD');
+    expect(rejection(patched(sample(3), (b) => b.writeInt32BE(0, BatchField.recordCount)))).toBe('INVALID_RECORD');
+    expect(rejection(patched(sample(3), (b) => b.writeInt32BE(-1, BatchField.lastOffsetDelta)))).toBe('INVALID_RECORD');
+  });
+
+  it('rejects control batches and idempotent batches without a sequence with INVALID_RECORD', () => {
+    expect(rejection(patched(sample(), (b) => b.writeInt16BE(0x20, BatchField.attributes)))).toBe('INVALID_RECORD');
+    expect(rejection(patched(sample(), (b) => writeInt64(b, BatchField.producerId, 7)))).toBe('INVALID_RECORD');
+  });
+
+  it('rejects an unknown compression codec with INVALID_RECORD', () => {
+    expect(rejection(patched(sample(), (b) => b.writeInt16BE(5, BatchField.attributes)))).toBe('INVALID_RECORD');
+  });
+
+  it('rejects a producer-set LogAppendTime timestamp type with INVALID_TIMESTAMP', () => {
+    expect(rejection(patched(sample(), (b) => b.writeInt16BE(0x08, BatchField.attributes)))).toBe('INVALID_TIMESTAMP');
+  });
+
+  it('reports the compression codec', () => {
+    const zstd = validateProducedBatches(patched(sample(), (b) => b.writeInt16BE(4, BatchField.attributes)));
+    expect(zstd.ok && zstd.batches[0]!.compression).toBe('zstd');
+  });
+});
+
+describe('header rewrites', () => {
+  it('rewriting base offset and leader epoch keeps the CRC valid', () => {
+    const batch = Buffer.concat([Buffer.alloc(3), sample()]);
+    rewriteBaseOffsetAndEpoch(batch, 3, 2 ** 40 + 17, 9);
+    const h = readBatchHeader(batch, 3);
+    expect(h.baseOffset).toBe(2 ** 40 + 17);
+    expect(h.partitionLeaderEpoch).toBe(9);
+    expect(isCrcValid(batch, 3, batch.length - 3)).toBe(true);
+  });
+
+  it('LogAppendTime sets the type and max timestamp, recomputes the CRC, and records read the batch time', () => {
+    const batch = sample();
+    setLogAppendTime(batch, 0, batch.length, T0 + 1000);
+    const h = readBatchHeader(batch);
+    expect(h.attributes & 0x08).toBe(0x08);
+    expect(h.maxTimestamp).toBe(T0 + 1000);
+    expect(h.baseTimestamp).toBe(T0);
+    expect(isCrcValid(batch, 0, batch.length)).toBe(true);
+    expect(decodeRecords(batch).map((r) => r.timestampMs)).toEqual([T0 + 1000, T0 + 1000, T0 + 1000]);
+  });
+});
+
+describe('scanBatches', () => {
+  const limits = { minBaseOffset: 0, maxLastOffset: Number.MAX_SAFE_INTEGER };
+  const log = Buffer.concat([
+    buildRecordBatch({ baseOffset: 0, records: [{ value: 'a' }, { value: 'b' }] }),
+    buildRecordBatch({ baseOffset: 2, records: [{ value: 'c' }] }),
+    buildRecordBatch({ baseOffset: 3, records: [{ value: 'd' }, { value: 'e' }, { value: 'f' }] }),
+  ]);
+  const third = log.length - buildRecordBatch({ baseOffset: 3, records: [{ value: 'd' }, { value: 'e' }, { value: 'f' }] }).length;
+
+  it('walks every valid batch', () => {
+    const scan = scanBatches(log, 0, limits);
+    expect(scan.stop).toBe('end');
+    expect(scan.end).toBe(log.length);
+    expect(scan.batches.map((b) => [b.baseOffset, b.lastOffset])).toEqual([
+      [0, 1],
+      [2, 2],
+      [3, 5],
+    ]);
+  });
+
+  it('stops at a torn tail and says how many bytes would complete it', () => {
+    const scan = scanBatches(log.subarray(0, log.length - 4), 0, limits);
+    expect(scan.stop).toBe('partial');
+    expect(scan.end).toBe(third);
+    expect(scan.stop === 'partial' && scan.needBytes).toBe(log.length - third);
+    const partHeader = scanBatches(log.subarray(0, third + 20), 0, limits);
+    expect(partHeader.stop === 'partial' && partHeader.needBytes).toBe(log.length - third);
+    const noLength = scanBatches(log.subarray(0, third + 5), 0, limits);
+    expect(noLength.stop === 'partial' && noLength.needBytes).toBe(RECORD_BATCH_OVERHEAD);
+  });
+
+  it('stops at a corrupt batch', () => {
+    const bad = Buffer.from(log);
+    bad[log.length - 1]! ^= 1;
+    const scan = scanBatches(bad, 0, limits);
+    expect(scan.stop).toBe('corrupt');
+    expect(scan.end).toBe(third);
+  });
+
+  it('treats offsets that go backwards as corruption (the base offset is outside the CRC)', () => {
+    const bad = Buffer.from(log);
+    rewriteBaseOffsetAndEpoch(bad, third, 1, -1);
+    const scan = scanBatches(bad, 0, limits);
+    expect(scan.stop).toBe('corrupt');
+    expect(scan.end).toBe(third);
+  });
+});

@@ -1,0 +1,465 @@
+// Record batch v2 (magic 2): the unit the broker stores and serves. The broker reads only the
+// 61-byte header, checks the CRC32C (attributes to end of batch) and rewrites the base offset and
+// partition leader epoch, which lie outside the CRC. Records are decoded only where Kafka must
+// look inside a batch (ListOffsets by timestamp) and in tests.
+
+import { crc32c } from '@node-rs/crc32';
+import { Reader, Writer } from './wire.js';
+
+/** Byte positions of the header fields, from the start of the batch. */
+export const BatchField = {
+  baseOffset: 0,
+  batchLength: 8,
+  partitionLeaderEpoch: 12,
+  magic: 16,
+  crc: 17,
+  attributes: 21,
+  lastOffsetDelta: 23,
+  baseTimestamp: 27,
+  maxTimestamp: 35,
+  producerId: 43,
+  producerEpoch: 51,
+  baseSequence: 53,
+  recordCount: 57,
+} as const;
+
+/** baseOffset + batchLength: the bytes that batchLength does not count. */
+export const LOG_OVERHEAD = 12;
+export const RECORD_BATCH_OVERHEAD = 61;
+/** Bytes up to and including the magic byte, enough to frame any message format. */
+const HEADER_SIZE_UP_TO_MAGIC = 17;
+/** Kafka frames legacy (v0) messages too, so it only rejects lengths below the v0 overhead. */
+const MIN_FRAMED_LENGTH = 14;
+export const MAGIC_V2 = 2;
+export const NO_TIMESTAMP = -1;
+export const NO_PRODUCER_ID = -1;
+
+const COMPRESSION_MASK = 0x07;
+const TIMESTAMP_TYPE_MASK = 0x08;
+const TRANSACTIONAL_FLAG = 0x10;
+const CONTROL_FLAG = 0x20;
+
+export type CompressionCodec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+const CODECS: readonly CompressionCodec[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+
+export type TimestampType = 'CreateTime' | 'LogAppendTime';
+
+const TWO_POW_32 = 2 ** 32;
+
+/** int64 as a JS number: offsets, timestamps and producer ids stay far below 2^53. */
+export function readInt64(buf: Buffer, at: number): number {
+  return buf.readInt32BE(at) * TWO_POW_32 + buf.readUInt32BE(at + 4);
+}
+
+export function writeInt64(buf: Buffer, at: number, v: number): void {
+  const high = Math.floor(v / TWO_POW_32);
+  buf.writeInt32BE(high, at);
+  buf.writeUInt32BE(v - high * TWO_POW_32, at + 4);
+}
+
+export interface BatchHeader {
+  baseOffset: number;
+  batchLength: number;
+  partitionLeaderEpoch: number;
+  magic: number;
+  crc: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+}
+
+/** Parses the 61-byte header at `at`; the caller ensures the bytes are there. */
+export function readBatchHeader(buf: Buffer, at = 0): BatchHeader {
+  return {
+    baseOffset: readInt64(buf, at + BatchField.baseOffset),
+    batchLength: buf.readInt32BE(at + BatchField.batchLength),
+    partitionLeaderEpoch: buf.readInt32BE(at + BatchField.partitionLeaderEpoch),
+    magic: buf.readInt8(at + BatchField.magic),
+    crc: buf.readUInt32BE(at + BatchField.crc),
+    attributes: buf.readInt16BE(at + BatchField.attributes),
+    lastOffsetDelta: buf.readInt32BE(at + BatchField.lastOffsetDelta),
+    baseTimestamp: readInt64(buf, at + BatchField.baseTimestamp),
+    maxTimestamp: readInt64(buf, at + BatchField.maxTimestamp),
+    producerId: readInt64(buf, at + BatchField.producerId),
+    producerEpoch: buf.readInt16BE(at + BatchField.producerEpoch),
+    baseSequence: buf.readInt32BE(at + BatchField.baseSequence),
+    recordCount: buf.readInt32BE(at + BatchField.recordCount),
+  };
+}
+
+// Field accessors for the log's hot paths, which walk many headers without building objects.
+/** Whole batch size, LOG_OVERHEAD included. */
+export function batchSizeAt(buf: Buffer, at: number): number {
+  return buf.readInt32BE(at + BatchField.batchLength) + LOG_OVERHEAD;
+}
+export function baseOffsetAt(buf: Buffer, at: number): number {
+  return readInt64(buf, at + BatchField.baseOffset);
+}
+export function lastOffsetAt(buf: Buffer, at: number): number {
+  return readInt64(buf, at + BatchField.baseOffset) + buf.readInt32BE(at + BatchField.lastOffsetDelta);
+}
+export function maxTimestampAt(buf: Buffer, at: number): number {
+  return readInt64(buf, at + BatchField.maxTimestamp);
+}
+export function compressionAt(buf: Buffer, at: number): CompressionCodec | undefined {
+  return CODECS[buf.readInt16BE(at + BatchField.attributes) & COMPRESSION_MASK];
+}
+export function timestampTypeAt(buf: Buffer, at: number): TimestampType {
+  return buf.readInt16BE(at + BatchField.attributes) & TIMESTAMP_TYPE_MASK ? 'LogAppendTime' : 'CreateTime';
+}
+
+function computeCrc(buf: Buffer, at: number, size: number): number {
+  return crc32c(buf.subarray(at + BatchField.attributes, at + size));
+}
+
+/** Whether the stored CRC matches; the caller ensures size >= RECORD_BATCH_OVERHEAD. */
+export function isCrcValid(buf: Buffer, at: number, size: number): boolean {
+  return buf.readUInt32BE(at + BatchField.crc) === computeCrc(buf, at, size);
+}
+
+/** What the broker needs to know about one batch of a Produce request. */
+export interface BatchInfo {
+  /** Byte position of the batch in the buffer it was validated in. */
+  position: number;
+  /** Whole batch size in bytes, LOG_OVERHEAD included. */
+  size: number;
+  recordCount: number;
+  lastOffsetDelta: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  compression: CompressionCodec;
+  isControl: boolean;
+  isTransactional: boolean;
+}
+
+/** Kafka error names (see errors.ts) a Produce partition can fail with here. */
+export type BatchErrorName =
+  | 'CORRUPT_MESSAGE'
+  | 'INVALID_RECORD'
+  | 'MESSAGE_TOO_LARGE'
+  | 'RECORD_LIST_TOO_LARGE'
+  | 'INVALID_TIMESTAMP';
+
+export type ProduceValidation =
+  | { ok: true; batches: BatchInfo[] }
+  | { ok: false; error: BatchErrorName; message: string };
+
+type Frame =
+  | { kind: 'batch'; size: number; magic: number }
+  | { kind: 'partial' }
+  | { kind: 'corrupt'; message: string };
+
+/** Frames the batch at `at` the way Kafka's ByteBufferLogInputStream does. */
+function frameAt(buf: Buffer, at: number): Frame {
+  const remaining = buf.length - at;
+  if (remaining < LOG_OVERHEAD) return { kind: 'partial' };
+  const length = buf.readInt32BE(at + BatchField.batchLength);
+  if (length < MIN_FRAMED_LENGTH) {
+    return { kind: 'corrupt', message: `record batch length ${length} is less than the minimum record overhead (${MIN_FRAMED_LENGTH})` };
+  }
+  if (remaining < HEADER_SIZE_UP_TO_MAGIC) return { kind: 'partial' };
+  const magic = buf.readInt8(at + BatchField.magic);
+  if (magic < 0 || magic > MAGIC_V2) return { kind: 'corrupt', message: `invalid magic ${magic} in record batch` };
+  const size = length + LOG_OVERHEAD;
+  return remaining < size ? { kind: 'partial' } : { kind: 'batch', size, magic };
+}
+
+function reject(error: BatchErrorName, message: string): ProduceValidation {
+  return { ok: false, error, message };
+}
+
+/**
+ * Validates the record set of one Produce partition with Kafka 4's checks, in Kafka's order
+ * (ProduceRequest.validateRecords, UnifiedLog.analyzeAndValidateRecords, LogValidator.validateBatch):
+ * Produce v3+ (every version Kafka 4 serves) carries exactly one magic-2 batch. Bytes after the
+ * batch that do not frame a complete batch are ignored, as Kafka trims them; they are not part of
+ * the returned batch, so the log never writes them. Records are not decoded, so per-record checks
+ * (timestamp bounds, keys on compacted topics, the record count against the records present) are
+ * not made.
+ */
+export function validateProducedBatches(
+  buf: Buffer,
+  maxMessageBytes = Number.POSITIVE_INFINITY,
+  segmentBytes = Number.POSITIVE_INFINITY,
+): ProduceValidation {
+  const first = frameAt(buf, 0);
+  if (first.kind === 'corrupt') return reject('CORRUPT_MESSAGE', first.message);
+  if (first.kind === 'partial') return reject('INVALID_RECORD', 'produce requests must have at least one record batch per partition');
+  if (first.magic !== MAGIC_V2) {
+    return reject('INVALID_RECORD', `record batches must use magic 2 (message format v2), got magic ${first.magic}`);
+  }
+  const next = frameAt(buf, first.size);
+  if (next.kind === 'corrupt') return reject('CORRUPT_MESSAGE', next.message);
+  if (next.kind === 'batch') return reject('INVALID_RECORD', 'produce requests must contain exactly one record batch per partition');
+
+  const { size } = first;
+  const baseOffset = readInt64(buf, BatchField.baseOffset);
+  if (baseOffset !== 0) return reject('INVALID_RECORD', `the base offset of a produced record batch must be 0, got ${baseOffset}`);
+  if (size > maxMessageBytes) {
+    return reject('MESSAGE_TOO_LARGE', `record batch of ${size} bytes exceeds max.message.bytes (${maxMessageBytes})`);
+  }
+  if (size < RECORD_BATCH_OVERHEAD) {
+    return reject('CORRUPT_MESSAGE', `record batch of ${size} bytes is shorter than its ${RECORD_BATCH_OVERHEAD}-byte header`);
+  }
+  if (!isCrcValid(buf, 0, size)) {
+    return reject('CORRUPT_MESSAGE', `record batch CRC mismatch (stored ${buf.readUInt32BE(BatchField.crc)})`);
+  }
+  const h = readBatchHeader(buf, 0);
+  const compression = CODECS[h.attributes & COMPRESSION_MASK];
+  // Kafka fails here with UNKNOWN_SERVER_ERROR; a permanent error stops the client retrying.
+  if (compression === undefined) return reject('INVALID_RECORD', `unknown compression codec ${h.attributes & COMPRESSION_MASK}`);
+  if (h.lastOffsetDelta < 0) return reject('INVALID_RECORD', `invalid last offset delta ${h.lastOffsetDelta}`);
+  if (h.recordCount <= 0) return reject('INVALID_RECORD', `invalid record count ${h.recordCount}`);
+  if (h.lastOffsetDelta + 1 !== h.recordCount) {
+    return reject('INVALID_RECORD', `last offset delta ${h.lastOffsetDelta} does not match record count ${h.recordCount}`);
+  }
+  const isControl = (h.attributes & CONTROL_FLAG) !== 0;
+  if (isControl) return reject('INVALID_RECORD', 'clients are not allowed to write control records');
+  if (h.producerId > NO_PRODUCER_ID && h.baseSequence < 0) {
+    return reject('INVALID_RECORD', `invalid sequence number ${h.baseSequence} for producer id ${h.producerId}`);
+  }
+  // Kafka rejects this per record under LogAppendTime and rewrites it under CreateTime; no
+  // producer sets it, so it is rejected either way rather than decoding records.
+  if (h.attributes & TIMESTAMP_TYPE_MASK) return reject('INVALID_TIMESTAMP', 'producers must not set the timestamp type to LogAppendTime');
+  if (size > segmentBytes) {
+    return reject('RECORD_LIST_TOO_LARGE', `record batch of ${size} bytes exceeds segment.bytes (${segmentBytes})`);
+  }
+  return {
+    ok: true,
+    batches: [
+      {
+        position: 0,
+        size,
+        recordCount: h.recordCount,
+        lastOffsetDelta: h.lastOffsetDelta,
+        maxTimestamp: h.maxTimestamp,
+        producerId: h.producerId,
+        producerEpoch: h.producerEpoch,
+        baseSequence: h.baseSequence,
+        compression,
+        isControl,
+        isTransactional: (h.attributes & TRANSACTIONAL_FLAG) !== 0,
+      },
+    ],
+  };
+}
+
+/** Stamps the log's offset and the leader's epoch; both lie outside the CRC. */
+export function rewriteBaseOffsetAndEpoch(buf: Buffer, at: number, baseOffset: number, leaderEpoch: number): void {
+  writeInt64(buf, at + BatchField.baseOffset, baseOffset);
+  buf.writeInt32BE(leaderEpoch, at + BatchField.partitionLeaderEpoch);
+}
+
+/**
+ * Marks a batch as LogAppendTime with the given max timestamp and recomputes its CRC, as Kafka's
+ * DefaultRecordBatch.setMaxTimestamp does: consumers then read every record's timestamp as the
+ * batch's max timestamp, so the records themselves stay untouched.
+ */
+export function setLogAppendTime(buf: Buffer, at: number, size: number, timestampMs: number): void {
+  const attributes = buf.readInt16BE(at + BatchField.attributes);
+  buf.writeInt16BE(attributes | TIMESTAMP_TYPE_MASK, at + BatchField.attributes);
+  writeInt64(buf, at + BatchField.maxTimestamp, timestampMs);
+  buf.writeUInt32BE(computeCrc(buf, at, size), at + BatchField.crc);
+}
+
+/** A batch found by scanBatches, with positions relative to the scanned buffer. */
+export interface ScannedBatch {
+  position: number;
+  size: number;
+  baseOffset: number;
+  lastOffset: number;
+  maxTimestamp: number;
+}
+
+export type BatchScan = {
+  batches: ScannedBatch[];
+  /** Position just after the last valid batch: the valid length when scanning from 0. */
+  end: number;
+} & (
+  | { stop: 'end' }
+  /** The buffer ends inside a batch; `needBytes` from `end` would complete it (a torn tail at EOF). */
+  | { stop: 'partial'; needBytes: number }
+  | { stop: 'corrupt'; reason: string }
+);
+
+export interface ScanLimits {
+  /** Offsets must increase: a batch below this base offset is corruption. */
+  minBaseOffset: number;
+  /** Highest last offset the segment can index (its base offset + int32 max). */
+  maxLastOffset: number;
+}
+
+/**
+ * Walks stored batches from `start`, verifying framing, magic, CRC and offset order, and stops
+ * at the first batch that is incomplete or invalid: log recovery truncates there.
+ */
+export function scanBatches(buf: Buffer, start: number, limits: ScanLimits): BatchScan {
+  const batches: ScannedBatch[] = [];
+  let at = start;
+  let minBaseOffset = limits.minBaseOffset;
+  for (;;) {
+    const remaining = buf.length - at;
+    if (remaining === 0) return { batches, end: at, stop: 'end' };
+    if (remaining < RECORD_BATCH_OVERHEAD) {
+      const needBytes = remaining >= LOG_OVERHEAD ? Math.max(batchSizeAt(buf, at), RECORD_BATCH_OVERHEAD) : RECORD_BATCH_OVERHEAD;
+      return { batches, end: at, stop: 'partial', needBytes };
+    }
+    const h = readBatchHeader(buf, at);
+    const size = h.batchLength + LOG_OVERHEAD;
+    const corrupt = (reason: string): BatchScan => ({ batches, end: at, stop: 'corrupt', reason });
+    if (size < RECORD_BATCH_OVERHEAD) return corrupt(`batch length ${h.batchLength} is shorter than a batch header`);
+    if (h.magic !== MAGIC_V2) return corrupt(`magic ${h.magic} where 2 was expected`);
+    if (h.lastOffsetDelta < 0) return corrupt(`negative last offset delta ${h.lastOffsetDelta}`);
+    if (h.baseOffset < minBaseOffset) return corrupt(`base offset ${h.baseOffset} is below the expected ${minBaseOffset}`);
+    const lastOffset = h.baseOffset + h.lastOffsetDelta;
+    if (lastOffset > limits.maxLastOffset) return corrupt(`last offset ${lastOffset} is beyond what the segment can index`);
+    if (remaining < size) return { batches, end: at, stop: 'partial', needBytes: size };
+    if (!isCrcValid(buf, at, size)) return corrupt(`CRC mismatch in batch at base offset ${h.baseOffset}`);
+    batches.push({ position: at, size, baseOffset: h.baseOffset, lastOffset, maxTimestamp: h.maxTimestamp });
+    minBaseOffset = lastOffset + 1;
+    at += size;
+  }
+}
+
+export interface RecordHeader {
+  key: string;
+  value: Buffer | string | null;
+}
+
+export interface RecordInput {
+  key?: Buffer | string | null;
+  value: Buffer | string | null;
+  headers?: RecordHeader[];
+  /** Defaults to the time of the call. */
+  timestampMs?: number;
+}
+
+export interface BuildBatchOptions {
+  records: RecordInput[];
+  baseOffset?: number;
+  partitionLeaderEpoch?: number;
+  producerId?: number;
+  producerEpoch?: number;
+  baseSequence?: number;
+  isTransactional?: boolean;
+}
+
+function bytesOf(v: Buffer | string): Buffer {
+  return typeof v === 'string' ? Buffer.from(v) : v;
+}
+
+function writeNullableVarBytes(w: Writer, v: Buffer | string | null | undefined): void {
+  if (v === null || v === undefined) {
+    w.varint(-1);
+    return;
+  }
+  const b = bytesOf(v);
+  w.varint(b.length);
+  w.raw(b);
+}
+
+/**
+ * Encodes an uncompressed CreateTime batch the way a producer does (baseTimestamp is the first
+ * record's timestamp) with a correct CRC. For tests and benchmarks.
+ */
+export function buildRecordBatch(opts: BuildBatchOptions): Buffer {
+  if (opts.records.length === 0) throw new RangeError('a record batch needs at least one record');
+  const now = Date.now();
+  const timestamps = opts.records.map((r) => r.timestampMs ?? now);
+  const baseTimestamp = timestamps[0]!;
+  const records = new Writer();
+  opts.records.forEach((r, i) => {
+    const body = new Writer();
+    body.int8(0);
+    body.varint(timestamps[i]! - baseTimestamp);
+    body.varint(i);
+    writeNullableVarBytes(body, r.key);
+    writeNullableVarBytes(body, r.value);
+    const headers = r.headers ?? [];
+    body.varint(headers.length);
+    for (const h of headers) {
+      const key = Buffer.from(h.key);
+      body.varint(key.length);
+      body.raw(key);
+      writeNullableVarBytes(body, h.value);
+    }
+    const encoded = body.toBuffer();
+    records.varint(encoded.length);
+    records.raw(encoded);
+  });
+  const recordBytes = records.toBuffer();
+  const batch = Buffer.alloc(RECORD_BATCH_OVERHEAD + recordBytes.length);
+  writeInt64(batch, BatchField.baseOffset, opts.baseOffset ?? 0);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, BatchField.batchLength);
+  batch.writeInt32BE(opts.partitionLeaderEpoch ?? -1, BatchField.partitionLeaderEpoch);
+  batch.writeInt8(MAGIC_V2, BatchField.magic);
+  batch.writeInt16BE(opts.isTransactional ? TRANSACTIONAL_FLAG : 0, BatchField.attributes);
+  batch.writeInt32BE(opts.records.length - 1, BatchField.lastOffsetDelta);
+  writeInt64(batch, BatchField.baseTimestamp, baseTimestamp);
+  writeInt64(batch, BatchField.maxTimestamp, Math.max(...timestamps));
+  writeInt64(batch, BatchField.producerId, opts.producerId ?? NO_PRODUCER_ID);
+  batch.writeInt16BE(opts.producerEpoch ?? -1, BatchField.producerEpoch);
+  batch.writeInt32BE(opts.baseSequence ?? -1, BatchField.baseSequence);
+  batch.writeInt32BE(opts.records.length, BatchField.recordCount);
+  recordBytes.copy(batch, RECORD_BATCH_OVERHEAD);
+  batch.writeUInt32BE(computeCrc(batch, 0, batch.length), BatchField.crc);
+  return batch;
+}
+
+export interface DecodedRecord {
+  offset: number;
+  /** Under LogAppendTime every record carries the batch's max timestamp. */
+  timestampMs: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Array<{ key: string; value: Buffer | null }>;
+}
+
+/**
+ * Decodes the records of one uncompressed batch (keys and values are slices of `batch`).
+ * Throws on a compressed or malformed batch: it is meant for stored data and tests, not for
+ * unvalidated client input.
+ */
+export function decodeRecords(batch: Buffer): DecodedRecord[] {
+  const h = readBatchHeader(batch, 0);
+  const codec = CODECS[h.attributes & COMPRESSION_MASK];
+  if (codec !== 'none') throw new RangeError(`cannot decode records of a ${codec ?? 'unknown'}-compressed batch`);
+  const logAppendTime = (h.attributes & TIMESTAMP_TYPE_MASK) !== 0;
+  const r = new Reader(batch, RECORD_BATCH_OVERHEAD, h.batchLength + LOG_OVERHEAD);
+  const out: DecodedRecord[] = [];
+  for (let i = 0; i < h.recordCount; i++) {
+    const length = r.varint();
+    const end = r.pos + length;
+    r.int8();
+    const timestampDelta = r.varlong();
+    const offsetDelta = r.varint();
+    const keyLength = r.varint();
+    const key = keyLength < 0 ? null : r.slice(keyLength);
+    const valueLength = r.varint();
+    const value = valueLength < 0 ? null : r.slice(valueLength);
+    const headers: DecodedRecord['headers'] = [];
+    const headerCount = r.varint();
+    for (let j = 0; j < headerCount; j++) {
+      const hk = r.slice(r.varint()).toString('utf8');
+      const hvLength = r.varint();
+      headers.push({ key: hk, value: hvLength < 0 ? null : r.slice(hvLength) });
+    }
+    if (r.pos !== end) throw new RangeError(`record ${i} is ${length} bytes long but its fields take ${r.pos - end + length}`);
+    out.push({
+      offset: h.baseOffset + offsetDelta,
+      timestampMs: logAppendTime ? h.maxTimestamp : h.baseTimestamp + timestampDelta,
+      key,
+      value,
+      headers,
+    });
+  }
+  if (r.remaining !== 0) throw new RangeError(`${r.remaining} bytes left after the batch's ${h.recordCount} records`);
+  return out;
+}
