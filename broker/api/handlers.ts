@@ -8,6 +8,19 @@ import { produceHandler } from './produce.js';
 import { fetchHandler } from './fetch.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './topics.js';
+import {
+  deleteGroupsHandler,
+  describeGroupsHandler,
+  findCoordinatorHandler,
+  heartbeatHandler,
+  joinGroupHandler,
+  leaveGroupHandler,
+  listGroupsHandler,
+  offsetCommitHandler,
+  offsetDeleteHandler,
+  offsetFetchHandler,
+  syncGroupHandler,
+} from './groups.js';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.js';
 
 /** `broker` is resolved per request: the handlers are built before the broker is complete. */
@@ -25,5 +38,16 @@ export function createHandlers(broker: () => BrokerContext): Handler[] {
     describeConfigsHandler(broker),
     alterConfigsHandler(broker),
     incrementalAlterConfigsHandler(broker),
+    findCoordinatorHandler(broker),
+    joinGroupHandler(broker),
+    syncGroupHandler(broker),
+    heartbeatHandler(broker),
+    leaveGroupHandler(broker),
+    offsetCommitHandler(broker),
+    offsetFetchHandler(broker),
+    offsetDeleteHandler(broker),
+    listGroupsHandler(broker),
+    describeGroupsHandler(broker),
+    deleteGroupsHandler(broker),
   ];
 }

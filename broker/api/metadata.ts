@@ -1,4 +1,5 @@
 import type { BrokerContext } from '../core/broker.js';
+import { INTERNAL_TOPICS } from '../core/topics.js';
 import type { TopicState } from '../metadata/image.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { DescribeCluster, Metadata } from '../protocol/messages/index.js';
@@ -30,7 +31,7 @@ function describeTopic(topic: TopicState, includeOperations: boolean) {
     errorCode: ErrorCode.NONE,
     name: topic.name,
     topicId: topic.id,
-    isInternal: false,
+    isInternal: INTERNAL_TOPICS.has(topic.name),
     partitions: topic.partitions.map((p) => ({
       errorCode: ErrorCode.NONE,
       partitionIndex: p.partition,

@@ -11,6 +11,7 @@ import { createHandlers } from '../api/handlers.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { LogManager } from './log-manager.js';
 import { TopicManager } from './topics.js';
+import { GroupCoordinator } from '../groups/coordinator.js';
 
 export interface BrokerEndpoint {
   nodeId: number;
@@ -27,6 +28,7 @@ export interface BrokerContext {
   readonly topics: TopicManager;
   readonly logs: LogManager;
   readonly waiters: FetchWaiters;
+  readonly groups: GroupCoordinator;
   readonly logger: Logger;
   /** Live brokers as clients should reach them (advertised listener). */
   brokers(): BrokerEndpoint[];
@@ -45,6 +47,7 @@ export class Broker implements BrokerContext {
     readonly topics: TopicManager,
     readonly logs: LogManager,
     readonly waiters: FetchWaiters,
+    readonly groups: GroupCoordinator,
     private readonly server: KafkaServer,
     private readonly dispatcher: Dispatcher,
     readonly logger: Logger,
@@ -59,6 +62,8 @@ export class Broker implements BrokerContext {
     const topics = new TopicManager(store, logs, config, () => 1, logger.child({ component: 'topics' }));
     await topics.loadLogs();
     logs.startRetention(config.retentionCheckIntervalMs);
+    const groups = new GroupCoordinator(topics, logs, config, logger.child({ component: 'groups' }));
+    await groups.start();
 
     const waiters = new FetchWaiters();
     let broker: Broker | undefined;
@@ -70,7 +75,7 @@ export class Broker implements BrokerContext {
       handle: (frame, connection) => dispatcher.handleFrame(frame, connection),
       logger: logger.child({ component: 'network' }),
     });
-    broker = new Broker(config, clusterId!, topics, logs, waiters, server, dispatcher, logger);
+    broker = new Broker(config, clusterId!, topics, logs, waiters, groups, server, dispatcher, logger);
     broker.boundPorts = await server.start();
     logger.info({ nodeId: config.nodeId, clusterId, startupMs: Math.round(performance.now() - startedAt) }, 'broker started');
     return broker;
@@ -106,6 +111,7 @@ export class Broker implements BrokerContext {
       this.logger.info('shutting down');
       this.waiters.shutdown();
       await this.server.stop(this.config.shutdownTimeoutMs);
+      this.groups.shutdown();
       await this.logs.close();
       this.logger.info('shut down cleanly');
     })();

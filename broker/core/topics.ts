@@ -19,6 +19,8 @@ export interface Outcome {
 
 const OK: Outcome = { errorCode: ErrorCode.NONE, errorMessage: null };
 const MAX_TOPIC_NAME_LENGTH = 249;
+/** Topics the broker creates and manages itself. */
+export const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
 const MAX_PARTITIONS = 10_000;
 
 function fail(errorCode: number, errorMessage: string): Outcome {
@@ -83,6 +85,7 @@ export class TopicManager {
   async create(
     spec: { name: string; numPartitions: number; replicationFactor: number; configs: ConfigEntry[] },
     validateOnly: boolean,
+    { internal = false }: { internal?: boolean } = {},
   ): Promise<Outcome & { topic?: TopicState; numPartitions: number; replicationFactor: number; configs: Map<string, string> }> {
     const numPartitions = spec.numPartitions === -1 ? this.config.numPartitions : spec.numPartitions;
     const replicationFactor = spec.replicationFactor === -1 ? this.config.defaultReplicationFactor : spec.replicationFactor;
@@ -91,6 +94,7 @@ export class TopicManager {
     return this.exclusive(async () => {
       const nameProblem = validateTopicName(spec.name);
       if (nameProblem) return result(fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem));
+      if (!internal && INTERNAL_TOPICS.has(spec.name)) return result(fail(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${spec.name} is prohibited.`));
       if (this.image.topic(spec.name)) return result(fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${spec.name}' already exists.`));
       const collision = [...this.image.topics()].find((t) => collisionKey(t.name) === collisionKey(spec.name));
       if (collision) {

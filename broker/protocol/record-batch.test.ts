@@ -116,10 +116,12 @@ describe('validateProducedBatches (Kafka 4 semantics)', () => {
     expect(rejection(b.subarray(0, 42))).toBe('CORRUPT_MESSAGE');
   });
 
-  it('rejects magic 0 and 1 with INVALID_RECORD and an unknown magic with CORRUPT_MESSAGE', () => {
-    const v1 = Buffer.from(sample());
-    v1.writeInt8(1, BatchField.magic);
-    expect(rejection(v1)).toBe('INVALID_RECORD');
+  it('rejects magic 0 and 1 with UNSUPPORTED_VERSION and an unknown magic with CORRUPT_MESSAGE', () => {
+    for (const magic of [0, 1]) {
+      const old = Buffer.from(sample());
+      old.writeInt8(magic, BatchField.magic);
+      expect(rejection(old)).toBe('UNSUPPORTED_VERSION');
+    }
     const v3 = Buffer.from(sample());
     v3.writeInt8(3, BatchField.magic);
     expect(rejection(v3)).toBe('CORRUPT_MESSAGE');

@@ -142,6 +142,7 @@ export interface BatchInfo {
 /** Kafka error names (see errors.ts) a Produce partition can fail with here. */
 export type BatchErrorName =
   | 'CORRUPT_MESSAGE'
+  | 'UNSUPPORTED_VERSION'
   | 'INVALID_RECORD'
   | 'MESSAGE_TOO_LARGE'
   | 'RECORD_LIST_TOO_LARGE'
@@ -192,8 +193,10 @@ export function validateProducedBatches(
   const first = frameAt(buf, 0);
   if (first.kind === 'corrupt') return reject('CORRUPT_MESSAGE', first.message);
   if (first.kind === 'partial') return reject('INVALID_RECORD', 'produce requests must have at least one record batch per partition');
+  // Kafka answers INVALID_RECORD here; Runnel says UNSUPPORTED_VERSION, which tells the
+  // client what is wrong: its message format is older than this broker serves.
   if (first.magic !== MAGIC_V2) {
-    return reject('INVALID_RECORD', `record batches must use magic 2 (message format v2), got magic ${first.magic}`);
+    return reject('UNSUPPORTED_VERSION', `record batches must use magic 2 (message format v2), got magic ${first.magic}; upgrade the client`);
   }
   const next = frameAt(buf, first.size);
   if (next.kind === 'corrupt') return reject('CORRUPT_MESSAGE', next.message);

@@ -38,6 +38,9 @@ export async function startBroker(options: { dataDir?: string; port?: number; ov
     listeners: `PLAINTEXT://127.0.0.1:${port}`,
     'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
     'log.dirs': dataDir,
+    'offsets.topic.replication.factor': '1',
+    // Tests start their group members together; waiting for stragglers only slows them.
+    'group.initial.rebalance.delay.ms': '0',
     ...options.overrides,
   };
   const args = [MAIN, ...Object.entries(overrides).flatMap(([k, v]) => ['--override', `${k}=${v}`])];

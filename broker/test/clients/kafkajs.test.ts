@@ -2,7 +2,7 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerProcess } from '../broker-process.js';
 import { readAll } from '../read-all.js';
-import { PARTITIONS, RECORDS_PER_PARTITION, expectedRecords } from '../scenario.js';
+import { PARTITIONS, RECORDS_PER_PARTITION, byPartitionAndOffset, expectedRecords, type ExpectedRecord } from '../scenario.js';
 
 const TOPIC = 'kafkajs-orders';
 
@@ -59,6 +59,45 @@ describe('kafkajs 2.2.4 against the broker', () => {
     expect(await readAll(broker.bootstrap, TOPIC, PARTITIONS)).toEqual(expected);
     const offsets = await admin.fetchTopicOffsets(TOPIC);
     expect(offsets.map((o) => [o.partition, o.low, o.high]).sort()).toEqual([0, 1, 2].map((p) => [p, '0', String(RECORDS_PER_PARTITION)]));
+  });
+
+  it('consumes them back through a consumer group, exactly, and again after a restart', async () => {
+    const consumeAll = async (groupId: string) => {
+      const consumer = kafka.consumer({ groupId });
+      const got: ExpectedRecord[] = [];
+      await consumer.connect();
+      await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+      const done = new Promise<void>((resolve) => {
+        void consumer.run({
+          eachMessage: async ({ partition, message }) => {
+            got.push({
+              partition,
+              offset: Number(message.offset),
+              key: message.key!.toString(),
+              value: message.value!.toString(),
+              headers: Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+              timestamp: Number(message.timestamp),
+            });
+            if (got.length === PARTITIONS * RECORDS_PER_PARTITION) resolve();
+          },
+        });
+      });
+      await done;
+      await consumer.disconnect();
+      return byPartitionAndOffset(got);
+    };
+    expect(await consumeAll('kafkajs-readers-1')).toEqual(expectedRecords('kafkajs'));
+
+    const port = broker.port;
+    await admin.disconnect();
+    expect(await broker.stop()).toBe(0);
+    broker = await startBroker({ dataDir: broker.dataDir, port });
+    admin = kafka.admin();
+    await admin.connect();
+    expect(await consumeAll('kafkajs-readers-2')).toEqual(expectedRecords('kafkajs'));
+    // The first group's committed offsets survived the restart.
+    const committed = await admin.fetchOffsets({ groupId: 'kafkajs-readers-1', topics: [TOPIC] });
+    expect(committed[0]!.partitions.map((p) => p.offset).sort()).toEqual(Array(PARTITIONS).fill(String(RECORDS_PER_PARTITION)));
   });
 
   it('describes and alters topic configs', async () => {

@@ -1,0 +1,684 @@
+// The group coordinator for the classic consumer group protocol: membership, rebalances,
+// session expiry, and committed offsets, all persisted to `__consumer_offsets` so a restart
+// (or, later, a leadership change of an offsets partition) resumes where it left off.
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { LogManager } from '../core/log-manager.js';
+import type { TopicManager } from '../core/topics.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { Group, type GroupState, type JoinResult, type Member, type Protocol, type SyncResult } from './group.js';
+import {
+  OFFSETS_TOPIC,
+  appendOffsetsRecords,
+  offsetsLogs,
+  offsetsPartitionFor,
+  replayOffsetsPartition,
+  type GroupSnapshot,
+  type OffsetsRecord,
+} from './offsets-topic.js';
+
+const OFFSETS_TOPIC_SEGMENT_BYTES = '104857600';
+const OFFSET_METADATA_MAX_BYTES = 4096;
+
+export interface JoinRequest {
+  groupId: string;
+  memberId: string;
+  groupInstanceId: string | null;
+  sessionTimeoutMs: number;
+  rebalanceTimeoutMs: number;
+  protocolType: string;
+  protocols: Protocol[];
+  clientId: string;
+  clientHost: string;
+  /** JoinGroup v4+ hands out a member id first (MEMBER_ID_REQUIRED), then expects a rejoin. */
+  requireKnownMemberId: boolean;
+}
+
+export interface MemberRef {
+  groupId: string;
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+}
+
+export interface OffsetToCommit {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string | null;
+}
+
+export interface FetchedOffset {
+  topic: string;
+  partition: number;
+  offset: number;
+  leaderEpoch: number;
+  metadata: string;
+  errorCode: number;
+}
+
+export class GroupCoordinator {
+  private readonly groups = new Map<string, Group>();
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly partitions: number;
+
+  constructor(
+    private readonly topics: TopicManager,
+    private readonly logs: LogManager,
+    private readonly config: BrokerConfig,
+    private readonly logger: Logger,
+  ) {
+    this.partitions = Number(config.get('offsets.topic.num.partitions'));
+  }
+
+  /** Loads every group and offset from `__consumer_offsets`, and starts offset expiry. */
+  async start(): Promise<void> {
+    const topic = this.topics.image.topic(OFFSETS_TOPIC);
+    if (topic) {
+      let records = 0;
+      for (const { log } of offsetsLogs(this.logs, topic.partitions.length)) records += await replayOffsetsPartition(log, (r) => this.replay(r));
+      for (const g of this.groups.values()) this.resumeLoaded(g);
+      this.logger.info({ groups: this.groups.size, records }, 'groups loaded');
+    }
+    const intervalMs = Number(this.config.get('offsets.retention.check.interval.ms'));
+    this.expiryTimer = setInterval(() => void this.expireOffsets(Date.now()), intervalMs);
+    this.expiryTimer.unref();
+  }
+
+  shutdown(): void {
+    clearInterval(this.expiryTimer);
+    for (const g of this.groups.values()) {
+      clearTimeout(g.rebalanceTimer);
+      for (const m of g.members.values()) clearTimeout(m.sessionTimer);
+    }
+  }
+
+  /** Creates `__consumer_offsets` on first use, as Kafka does. */
+  async ensureOffsetsTopic(): Promise<{ errorCode: number; errorMessage: string | null }> {
+    if (this.topics.image.topic(OFFSETS_TOPIC)) return { errorCode: ErrorCode.NONE, errorMessage: null };
+    const replicationFactor = Number(this.config.get('offsets.topic.replication.factor'));
+    const result = await this.topics.create(
+      {
+        name: OFFSETS_TOPIC,
+        numPartitions: this.partitions,
+        replicationFactor,
+        configs: [
+          { name: 'cleanup.policy', value: 'compact' },
+          { name: 'segment.bytes', value: OFFSETS_TOPIC_SEGMENT_BYTES },
+        ],
+      },
+      false,
+      { internal: true },
+    );
+    if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return { errorCode: ErrorCode.NONE, errorMessage: null };
+    const errorMessage = `cannot create ${OFFSETS_TOPIC}: ${result.errorMessage} (offsets.topic.replication.factor=${replicationFactor}; lower it or add brokers)`;
+    this.logger.error({ reason: result.errorMessage }, errorMessage);
+    return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage };
+  }
+
+  // ---- membership ----------------------------------------------------------------------
+
+  join(req: JoinRequest): Promise<JoinResult> | JoinResult {
+    const fail = (errorCode: number, memberId = req.memberId): JoinResult => ({
+      errorCode,
+      generationId: -1,
+      protocolType: null,
+      protocolName: null,
+      leader: '',
+      memberId,
+      members: [],
+    });
+    const minSession = Number(this.config.get('group.min.session.timeout.ms'));
+    const maxSession = Number(this.config.get('group.max.session.timeout.ms'));
+    if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > maxSession) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
+
+    let group = this.groups.get(req.groupId);
+    if (!group) {
+      if (req.memberId !== '') return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+      group = new Group(req.groupId);
+      this.groups.set(req.groupId, group);
+    }
+    if (group.state === 'Dead') return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+
+    const known = req.memberId !== '' && group.members.has(req.memberId);
+    if (!known && !group.supportsProtocols(req.protocolType, req.protocols)) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+
+    if (req.memberId === '') {
+      const newMemberId = `${req.clientId}-${randomUUID()}`;
+      if (req.groupInstanceId !== null) {
+        const previous = group.staticMembers.get(req.groupInstanceId);
+        if (previous !== undefined) return this.replaceStaticMember(group, previous, newMemberId, req);
+        return this.addMemberAndRebalance(group, newMemberId, req);
+      }
+      if (req.requireKnownMemberId) {
+        group.pendingMembers.add(newMemberId);
+        return fail(ErrorCode.MEMBER_ID_REQUIRED, newMemberId);
+      }
+      return this.addMemberAndRebalance(group, newMemberId, req);
+    }
+
+    if (group.pendingMembers.has(req.memberId)) {
+      group.pendingMembers.delete(req.memberId);
+      return this.addMemberAndRebalance(group, req.memberId, req);
+    }
+    const member = group.members.get(req.memberId);
+    if (!member) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    if (req.groupInstanceId !== null && group.staticMembers.get(req.groupInstanceId) !== req.memberId) return fail(ErrorCode.FENCED_INSTANCE_ID);
+
+    const unchanged = sameProtocols(member.protocols, req.protocols);
+    if ((group.state === 'Stable' && unchanged && member.memberId !== group.leaderId) || (group.state === 'CompletingRebalance' && unchanged)) {
+      this.touch(group, member);
+      return this.joinResultFor(group, member);
+    }
+    return new Promise<JoinResult>((resolve) => {
+      this.updateMember(member, req);
+      member.awaitingJoin = resolve;
+      if (group.state === 'PreparingRebalance') this.tryCompleteJoin(group);
+      else this.prepareRebalance(group, `member ${member.memberId} rejoined`);
+    });
+  }
+
+  private addMemberAndRebalance(group: Group, memberId: string, req: JoinRequest): Promise<JoinResult> {
+    return new Promise<JoinResult>((resolve) => {
+      const member: Member = {
+        memberId,
+        groupInstanceId: req.groupInstanceId,
+        clientId: req.clientId,
+        clientHost: req.clientHost,
+        sessionTimeoutMs: req.sessionTimeoutMs,
+        rebalanceTimeoutMs: req.rebalanceTimeoutMs,
+        protocols: req.protocols,
+        assignment: Buffer.alloc(0),
+        awaitingJoin: resolve,
+      };
+      if (group.members.size === 0) group.protocolType = req.protocolType;
+      group.members.set(memberId, member);
+      if (req.groupInstanceId !== null) group.staticMembers.set(req.groupInstanceId, memberId);
+      this.touch(group, member);
+      if (group.state === 'PreparingRebalance') this.tryCompleteJoin(group);
+      else this.prepareRebalance(group, `member ${memberId} joined`);
+    });
+  }
+
+  /** A static member restarted: it takes over its old member id's place, keeping its assignment. */
+  private replaceStaticMember(group: Group, oldMemberId: string, newMemberId: string, req: JoinRequest): Promise<JoinResult> | JoinResult {
+    const old = group.members.get(oldMemberId)!;
+    clearTimeout(old.sessionTimer);
+    old.awaitingJoin?.({ ...this.joinResultFor(group, old), errorCode: ErrorCode.FENCED_INSTANCE_ID, members: [] });
+    old.awaitingSync?.({ errorCode: ErrorCode.FENCED_INSTANCE_ID, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+    group.members.delete(oldMemberId);
+    const member: Member = { ...old, memberId: newMemberId, awaitingJoin: undefined, awaitingSync: undefined, sessionTimer: undefined };
+    group.members.set(newMemberId, member);
+    group.staticMembers.set(req.groupInstanceId!, newMemberId);
+    if (group.leaderId === oldMemberId) group.leaderId = newMemberId;
+    this.touch(group, member);
+    if (group.state === 'Stable' && sameProtocols(old.protocols, req.protocols)) {
+      this.logger.info({ group: group.id, instance: req.groupInstanceId }, 'static member rejoined without a rebalance');
+      return { ...this.joinResultFor(group, member), members: [] };
+    }
+    return new Promise<JoinResult>((resolve) => {
+      this.updateMember(member, req);
+      member.awaitingJoin = resolve;
+      if (group.state === 'PreparingRebalance') this.tryCompleteJoin(group);
+      else this.prepareRebalance(group, `static member ${req.groupInstanceId} rejoined with new metadata`);
+    });
+  }
+
+  private updateMember(member: Member, req: JoinRequest): void {
+    member.protocols = req.protocols;
+    member.sessionTimeoutMs = req.sessionTimeoutMs;
+    member.rebalanceTimeoutMs = req.rebalanceTimeoutMs;
+  }
+
+  private joinResultFor(group: Group, member: Member): JoinResult {
+    const isLeader = member.memberId === group.leaderId;
+    return {
+      errorCode: ErrorCode.NONE,
+      generationId: group.generation,
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      leader: group.leaderId ?? '',
+      memberId: member.memberId,
+      members: isLeader
+        ? [...group.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: group.metadataFor(m, group.protocolName!) }))
+        : [],
+    };
+  }
+
+  private prepareRebalance(group: Group, reason: string): void {
+    if (group.state === 'CompletingRebalance') {
+      for (const m of group.members.values()) {
+        m.assignment = Buffer.alloc(0);
+        m.awaitingSync?.({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+        m.awaitingSync = undefined;
+      }
+    }
+    const wasEmpty = group.state === 'Empty';
+    group.state = 'PreparingRebalance';
+    this.logger.info({ group: group.id, generation: group.generation, reason }, 'preparing rebalance');
+    clearTimeout(group.rebalanceTimer);
+    const initialDelayMs = Number(this.config.get('group.initial.rebalance.delay.ms'));
+    if (wasEmpty && initialDelayMs > 0) {
+      // Let more members of a starting application join before the first generation.
+      const deadlineMs = Date.now() + group.maxRebalanceTimeoutMs();
+      group.inInitialDelay = true;
+      group.rebalanceTimer = setTimeout(() => this.onInitialDelay(group, deadlineMs), Math.min(initialDelayMs, group.maxRebalanceTimeoutMs()));
+      return;
+    }
+    group.rebalanceTimer = setTimeout(() => this.completeJoin(group), group.maxRebalanceTimeoutMs());
+    this.tryCompleteJoin(group);
+  }
+
+  private onInitialDelay(group: Group, deadlineMs: number): void {
+    group.inInitialDelay = false;
+    group.rebalanceTimer = undefined;
+    if (group.allMembersJoined()) {
+      this.completeJoin(group);
+      return;
+    }
+    group.rebalanceTimer = setTimeout(() => this.completeJoin(group), Math.max(0, deadlineMs - Date.now()));
+  }
+
+  private tryCompleteJoin(group: Group): void {
+    if (group.state === 'PreparingRebalance' && group.allMembersJoined() && !group.inInitialDelay) this.completeJoin(group);
+  }
+
+  /** Ends the join phase: members that did not rejoin are dropped, a new generation starts. */
+  private completeJoin(group: Group): void {
+    if (group.state !== 'PreparingRebalance') return;
+    clearTimeout(group.rebalanceTimer);
+    group.rebalanceTimer = undefined;
+    group.inInitialDelay = false;
+    for (const m of [...group.members.values()]) {
+      if (!m.awaitingJoin) this.dropMember(group, m, 'did not rejoin before the rebalance timeout');
+    }
+    group.pendingMembers.clear();
+    group.generation++;
+    if (group.members.size === 0) {
+      group.state = 'Empty';
+      group.protocolName = null;
+      group.leaderId = null;
+      group.emptySinceMs = Date.now();
+      this.logger.info({ group: group.id, generation: group.generation }, 'group is empty');
+      void this.persistGroup(group);
+      return;
+    }
+    group.protocolName = group.selectProtocol();
+    if (!group.leaderId || !group.members.has(group.leaderId)) group.leaderId = group.members.keys().next().value!;
+    group.state = 'CompletingRebalance';
+    this.logger.info({ group: group.id, generation: group.generation, members: group.members.size, protocol: group.protocolName, leader: group.leaderId }, 'join phase complete');
+    for (const m of group.members.values()) {
+      const respond = m.awaitingJoin!;
+      m.awaitingJoin = undefined;
+      this.touch(group, m);
+      respond(this.joinResultFor(group, m));
+    }
+  }
+
+  sync(ref: MemberRef, protocolType: string | null, protocolName: string | null, assignments: Array<{ memberId: string; assignment: Buffer }>): Promise<SyncResult> | SyncResult {
+    const fail = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+    const group = this.groups.get(ref.groupId);
+    const checked = this.checkMember(group, ref);
+    if (checked !== ErrorCode.NONE) return fail(checked);
+    const g = group!;
+    const member = g.members.get(ref.memberId)!;
+    if ((protocolType !== null && protocolType !== g.protocolType) || (protocolName !== null && protocolName !== g.protocolName)) {
+      return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    }
+    this.touch(g, member);
+    const result = (m: Member): SyncResult => ({ errorCode: ErrorCode.NONE, protocolType: g.protocolType, protocolName: g.protocolName, assignment: m.assignment });
+    switch (g.state) {
+      case 'PreparingRebalance':
+        return fail(ErrorCode.REBALANCE_IN_PROGRESS);
+      case 'Stable':
+        return result(member);
+      case 'CompletingRebalance':
+        return new Promise<SyncResult>((resolve) => {
+          member.awaitingSync = resolve;
+          if (ref.memberId !== g.leaderId) return;
+          const byMember = new Map(assignments.map((a) => [a.memberId, a.assignment]));
+          for (const m of g.members.values()) m.assignment = byMember.get(m.memberId) ?? Buffer.alloc(0);
+          const generation = g.generation;
+          this.persistGroup(g).then(
+            () => {
+              if (g.state !== 'CompletingRebalance' || g.generation !== generation) return;
+              g.state = 'Stable';
+              this.logger.info({ group: g.id, generation }, 'group is stable');
+              for (const m of g.members.values()) {
+                m.awaitingSync?.(result(m));
+                m.awaitingSync = undefined;
+              }
+            },
+            (err: unknown) => {
+              this.logger.error({ err, group: g.id }, 'could not store the group assignment');
+              for (const m of g.members.values()) {
+                m.awaitingSync?.(fail(ErrorCode.COORDINATOR_NOT_AVAILABLE));
+                m.awaitingSync = undefined;
+              }
+              this.prepareRebalance(g, 'storing the assignment failed');
+            },
+          );
+        });
+      default:
+        return fail(ErrorCode.UNKNOWN_MEMBER_ID);
+    }
+  }
+
+  heartbeat(ref: MemberRef): number {
+    const group = this.groups.get(ref.groupId);
+    const checked = this.checkMember(group, ref);
+    if (checked !== ErrorCode.NONE) return checked;
+    this.touch(group!, group!.members.get(ref.memberId)!);
+    return group!.state === 'PreparingRebalance' ? ErrorCode.REBALANCE_IN_PROGRESS : ErrorCode.NONE;
+  }
+
+  /** Member and generation checks shared by SyncGroup and Heartbeat. */
+  private checkMember(group: Group | undefined, ref: MemberRef): number {
+    if (!group || group.state === 'Dead') return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (!group.members.has(ref.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
+    if (ref.groupInstanceId !== null && group.staticMembers.get(ref.groupInstanceId) !== ref.memberId) return ErrorCode.FENCED_INSTANCE_ID;
+    if (ref.generationId !== group.generation) return ErrorCode.ILLEGAL_GENERATION;
+    return ErrorCode.NONE;
+  }
+
+  leave(groupId: string, leaving: Array<{ memberId: string; groupInstanceId: string | null }>): { errorCode: number; members: Array<{ memberId: string; groupInstanceId: string | null; errorCode: number }> } {
+    const group = this.groups.get(groupId);
+    if (!group) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, members: leaving.map((l) => ({ ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
+    const members = leaving.map((l) => {
+      if (group.pendingMembers.delete(l.memberId)) return { ...l, errorCode: ErrorCode.NONE };
+      const memberId = l.groupInstanceId !== null ? group.staticMembers.get(l.groupInstanceId) : l.memberId;
+      if (memberId === undefined) return { ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
+      if (l.groupInstanceId !== null && l.memberId !== '' && l.memberId !== memberId) return { ...l, errorCode: ErrorCode.FENCED_INSTANCE_ID };
+      const member = group.members.get(memberId);
+      if (!member) return { ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
+      this.removeMember(group, member, 'left the group');
+      return { ...l, memberId, errorCode: ErrorCode.NONE };
+    });
+    return { errorCode: ErrorCode.NONE, members };
+  }
+
+  /** Restarts a member's session timer: called on every request from it. */
+  private touch(group: Group, member: Member): void {
+    clearTimeout(member.sessionTimer);
+    member.sessionTimer = setTimeout(() => this.onSessionExpired(group, member), member.sessionTimeoutMs);
+    member.sessionTimer.unref();
+  }
+
+  private onSessionExpired(group: Group, member: Member): void {
+    if (group.members.get(member.memberId) !== member) return;
+    // A member waiting on a join or sync response is alive; its request keeps it.
+    if (member.awaitingJoin || member.awaitingSync) {
+      this.touch(group, member);
+      return;
+    }
+    this.removeMember(group, member, `session timeout of ${member.sessionTimeoutMs} ms expired`);
+  }
+
+  private dropMember(group: Group, member: Member, reason: string): void {
+    clearTimeout(member.sessionTimer);
+    group.members.delete(member.memberId);
+    if (member.groupInstanceId !== null && group.staticMembers.get(member.groupInstanceId) === member.memberId) group.staticMembers.delete(member.groupInstanceId);
+    this.logger.info({ group: group.id, member: member.memberId, reason }, 'member removed');
+  }
+
+  private removeMember(group: Group, member: Member, reason: string): void {
+    const fenced = { errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
+    member.awaitingJoin?.({ ...this.joinResultFor(group, member), ...fenced, members: [] });
+    member.awaitingSync?.({ ...fenced, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+    member.awaitingJoin = undefined;
+    member.awaitingSync = undefined;
+    this.dropMember(group, member, reason);
+    switch (group.state) {
+      case 'Stable':
+      case 'CompletingRebalance':
+        this.prepareRebalance(group, `member ${member.memberId} ${reason}`);
+        break;
+      case 'PreparingRebalance':
+        if (group.members.size === 0) this.completeJoin(group);
+        else this.tryCompleteJoin(group);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- offsets -------------------------------------------------------------------------
+
+  async commitOffsets(ref: MemberRef, offsets: OffsetToCommit[]): Promise<number[]> {
+    const all = (code: number) => offsets.map(() => code);
+    let group = this.groups.get(ref.groupId);
+    const simple = ref.generationId < 0 && ref.memberId === '' && ref.groupInstanceId === null;
+    if (!group) {
+      if (!simple) return all(ErrorCode.ILLEGAL_GENERATION);
+      group = new Group(ref.groupId);
+      this.groups.set(ref.groupId, group);
+    }
+    if (group.state === 'Dead') return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
+    if (!simple) {
+      if (!group.members.has(ref.memberId)) return all(ErrorCode.UNKNOWN_MEMBER_ID);
+      if (ref.groupInstanceId !== null && group.staticMembers.get(ref.groupInstanceId) !== ref.memberId) return all(ErrorCode.FENCED_INSTANCE_ID);
+      if (ref.generationId !== group.generation) return all(ErrorCode.ILLEGAL_GENERATION);
+      this.touch(group, group.members.get(ref.memberId)!);
+    } else if (group.state !== 'Empty') {
+      return all(ErrorCode.UNKNOWN_MEMBER_ID);
+    }
+    if (group.state === 'CompletingRebalance') return all(ErrorCode.REBALANCE_IN_PROGRESS);
+
+    const now = Date.now();
+    const codes = offsets.map((o) => {
+      const topic = this.topics.image.topic(o.topic);
+      if (!topic || !topic.partitions[o.partition]) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+      if (o.metadata !== null && Buffer.byteLength(o.metadata) > OFFSET_METADATA_MAX_BYTES) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+      return ErrorCode.NONE;
+    });
+    const accepted = offsets.filter((_, i) => codes[i] === ErrorCode.NONE);
+    if (accepted.length === 0) return codes;
+    const records: OffsetsRecord[] = accepted.map((o) => ({
+      kind: 'offset',
+      group: group.id,
+      topic: o.topic,
+      partition: o.partition,
+      value: { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata ?? '', commitTimestampMs: now },
+    }));
+    try {
+      await this.append(group.id, records);
+    } catch (err) {
+      this.logger.error({ err, group: group.id }, 'could not store committed offsets');
+      return codes.map((c) => (c === ErrorCode.NONE ? ErrorCode.COORDINATOR_NOT_AVAILABLE : c));
+    }
+    for (const r of records) if (r.kind === 'offset') this.applyOffset(group, r);
+    return codes;
+  }
+
+  fetchOffsets(groupId: string, wanted: Array<{ topic: string; partitions: number[] }> | null): FetchedOffset[] {
+    const group = this.groups.get(groupId);
+    if (wanted === null) {
+      return [...(group?.offsets.values() ?? [])].map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, errorCode: ErrorCode.NONE }));
+    }
+    return wanted.flatMap((t) =>
+      t.partitions.map((partition) => {
+        const o = group?.offsets.get(Group.offsetKey(t.topic, partition));
+        return { topic: t.topic, partition, offset: o?.offset ?? -1, leaderEpoch: o?.leaderEpoch ?? -1, metadata: o?.metadata ?? '', errorCode: ErrorCode.NONE };
+      }),
+    );
+  }
+
+  async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; codes: number[] }> {
+    const group = this.groups.get(groupId);
+    if (!group || group.state === 'Dead') return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, codes: [] };
+    if (group.state !== 'Empty' && group.protocolType !== 'consumer' && group.protocolType !== null) {
+      return { errorCode: ErrorCode.NON_EMPTY_GROUP, codes: [] };
+    }
+    const subscribed = group.state === 'Empty' ? undefined : group.subscribedTopics();
+    const codes = partitions.map((p) => (subscribed?.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
+    const records: OffsetsRecord[] = partitions
+      .filter((p, i) => codes[i] === ErrorCode.NONE && group.offsets.has(Group.offsetKey(p.topic, p.partition)))
+      .map((p) => ({ kind: 'offset', group: groupId, topic: p.topic, partition: p.partition, value: null }));
+    if (records.length > 0) {
+      await this.append(groupId, records);
+      for (const r of records) if (r.kind === 'offset') this.applyOffset(group, r);
+    }
+    return { errorCode: ErrorCode.NONE, codes };
+  }
+
+  // ---- admin ---------------------------------------------------------------------------
+
+  listGroups(statesFilter: string[], typesFilter: string[]): Array<{ groupId: string; protocolType: string; groupState: string; groupType: string }> {
+    const states = new Set(statesFilter.map((s) => s.toLowerCase()));
+    const types = new Set(typesFilter.map((t) => t.toLowerCase()));
+    return [...this.groups.values()]
+      .filter((g) => g.state !== 'Dead')
+      .filter((g) => states.size === 0 || states.has(g.state.toLowerCase()))
+      .filter(() => types.size === 0 || types.has('classic'))
+      .map((g) => ({ groupId: g.id, protocolType: g.protocolType ?? '', groupState: g.state, groupType: 'classic' }));
+  }
+
+  describeGroup(groupId: string): { state: GroupState; protocolType: string; protocolName: string; members: Array<{ memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; memberMetadata: Buffer; memberAssignment: Buffer }> } {
+    const group = this.groups.get(groupId);
+    if (!group) return { state: 'Dead', protocolType: '', protocolName: '', members: [] };
+    const stable = group.state === 'Stable';
+    return {
+      state: group.state,
+      protocolType: group.protocolType ?? '',
+      protocolName: stable ? (group.protocolName ?? '') : '',
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        memberMetadata: stable ? group.metadataFor(m, group.protocolName!) : Buffer.alloc(0),
+        memberAssignment: stable ? m.assignment : Buffer.alloc(0),
+      })),
+    };
+  }
+
+  async deleteGroup(groupId: string): Promise<number> {
+    const group = this.groups.get(groupId);
+    if (!group || group.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
+    if (group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
+    const records: OffsetsRecord[] = [...group.offsets.values()].map((o) => ({ kind: 'offset', group: groupId, topic: o.topic, partition: o.partition, value: null }));
+    records.push({ kind: 'group', group: groupId, value: null });
+    await this.append(groupId, records);
+    group.state = 'Dead';
+    this.groups.delete(groupId);
+    this.logger.info({ group: groupId }, 'group deleted');
+    return ErrorCode.NONE;
+  }
+
+  /** Removes offsets of groups that have been empty longer than offsets.retention.minutes. */
+  async expireOffsets(nowMs: number): Promise<void> {
+    const retentionMs = Number(this.config.get('offsets.retention.minutes')) * 60_000;
+    for (const group of [...this.groups.values()]) {
+      if (group.state !== 'Empty' || nowMs - group.emptySinceMs < retentionMs) continue;
+      const expired = [...group.offsets.values()].filter((o) => nowMs - o.commitTimestampMs >= retentionMs);
+      const records: OffsetsRecord[] = expired.map((o) => ({ kind: 'offset', group: group.id, topic: o.topic, partition: o.partition, value: null }));
+      const emptied = expired.length === group.offsets.size;
+      if (emptied) records.push({ kind: 'group', group: group.id, value: null });
+      if (records.length === 0) continue;
+      try {
+        await this.append(group.id, records);
+      } catch (err) {
+        this.logger.error({ err, group: group.id }, 'could not expire offsets');
+        continue;
+      }
+      for (const r of records) if (r.kind === 'offset') this.applyOffset(group, r);
+      if (emptied) {
+        group.state = 'Dead';
+        this.groups.delete(group.id);
+      }
+      this.logger.info({ group: group.id, offsets: expired.length, groupRemoved: emptied }, 'expired committed offsets');
+    }
+  }
+
+  // ---- persistence ---------------------------------------------------------------------
+
+  private async append(groupId: string, records: OffsetsRecord[]): Promise<void> {
+    const partition = offsetsPartitionFor(groupId, this.partitions);
+    const log = this.logs.get(OFFSETS_TOPIC, partition);
+    const state = this.topics.image.topic(OFFSETS_TOPIC)?.partitions[partition];
+    if (!log || !state) throw new Error(`${OFFSETS_TOPIC} partition ${partition} is not available`);
+    await appendOffsetsRecords(log, records, state.leaderEpoch);
+  }
+
+  private persistGroup(group: Group): Promise<void> {
+    const snapshot: GroupSnapshot = {
+      protocolType: group.protocolType,
+      protocolName: group.protocolName,
+      generation: group.generation,
+      leaderId: group.leaderId,
+      members: [...group.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        subscription: group.metadataFor(m, group.protocolName ?? '').toString('base64'),
+        assignment: m.assignment.toString('base64'),
+      })),
+    };
+    return this.append(group.id, [{ kind: 'group', group: group.id, value: snapshot }]).catch((err: unknown) => {
+      this.logger.error({ err, group: group.id }, 'could not store group metadata');
+      throw err;
+    });
+  }
+
+  private applyOffset(group: Group, r: Extract<OffsetsRecord, { kind: 'offset' }>): void {
+    const key = Group.offsetKey(r.topic, r.partition);
+    if (r.value === null) group.offsets.delete(key);
+    else group.offsets.set(key, { ...r.value, topic: r.topic, partition: r.partition });
+  }
+
+  private replay(r: OffsetsRecord): void {
+    let group = this.groups.get(r.group);
+    if (r.kind === 'group' && r.value === null) {
+      this.groups.delete(r.group);
+      return;
+    }
+    if (!group) {
+      group = new Group(r.group);
+      this.groups.set(r.group, group);
+    }
+    if (r.kind === 'offset') {
+      this.applyOffset(group, r);
+      return;
+    }
+    const s = r.value!;
+    group.protocolType = s.protocolType;
+    group.protocolName = s.protocolName;
+    group.generation = s.generation;
+    group.leaderId = s.leaderId;
+    group.members.clear();
+    group.staticMembers.clear();
+    for (const m of s.members) {
+      group.members.set(m.memberId, {
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        sessionTimeoutMs: m.sessionTimeoutMs,
+        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        protocols: [{ name: s.protocolName ?? '', metadata: Buffer.from(m.subscription, 'base64') }],
+        assignment: Buffer.from(m.assignment, 'base64'),
+      });
+      if (m.groupInstanceId !== null) group.staticMembers.set(m.groupInstanceId, m.memberId);
+    }
+  }
+
+  /** After loading: stored members get a session to come back in; an empty group is Empty. */
+  private resumeLoaded(group: Group): void {
+    if (group.members.size === 0) {
+      group.state = 'Empty';
+      return;
+    }
+    group.state = 'Stable';
+    for (const m of group.members.values()) this.touch(group, m);
+  }
+}
+
+function sameProtocols(a: Protocol[], b: Protocol[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.name === b[i]!.name && p.metadata.equals(b[i]!.metadata));
+}
