@@ -164,9 +164,9 @@ export class GroupCoordinator {
       group.pendingMembers.delete(req.memberId);
       return this.addMemberAndRebalance(group, req.memberId, req);
     }
+    if (isFenced(group, req)) return fail(ErrorCode.FENCED_INSTANCE_ID);
     const member = group.members.get(req.memberId);
     if (!member) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
-    if (req.groupInstanceId !== null && group.staticMembers.get(req.groupInstanceId) !== req.memberId) return fail(ErrorCode.FENCED_INSTANCE_ID);
 
     const unchanged = sameProtocols(member.protocols, req.protocols);
     if ((group.state === 'Stable' && unchanged && member.memberId !== group.leaderId) || (group.state === 'CompletingRebalance' && unchanged)) {
@@ -378,8 +378,9 @@ export class GroupCoordinator {
   /** Member and generation checks shared by SyncGroup and Heartbeat. */
   private checkMember(group: Group | undefined, ref: MemberRef): number {
     if (!group || group.state === 'Dead') return ErrorCode.UNKNOWN_MEMBER_ID;
+    // A static member's old id is fenced, not unknown: its successor has taken over.
+    if (isFenced(group, ref)) return ErrorCode.FENCED_INSTANCE_ID;
     if (!group.members.has(ref.memberId)) return ErrorCode.UNKNOWN_MEMBER_ID;
-    if (ref.groupInstanceId !== null && group.staticMembers.get(ref.groupInstanceId) !== ref.memberId) return ErrorCode.FENCED_INSTANCE_ID;
     if (ref.generationId !== group.generation) return ErrorCode.ILLEGAL_GENERATION;
     return ErrorCode.NONE;
   }
@@ -458,8 +459,8 @@ export class GroupCoordinator {
     }
     if (group.state === 'Dead') return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     if (!simple) {
+      if (isFenced(group, ref)) return all(ErrorCode.FENCED_INSTANCE_ID);
       if (!group.members.has(ref.memberId)) return all(ErrorCode.UNKNOWN_MEMBER_ID);
-      if (ref.groupInstanceId !== null && group.staticMembers.get(ref.groupInstanceId) !== ref.memberId) return all(ErrorCode.FENCED_INSTANCE_ID);
       if (ref.generationId !== group.generation) return all(ErrorCode.ILLEGAL_GENERATION);
       this.touch(group, group.members.get(ref.memberId)!);
     } else if (group.state !== 'Empty') {
@@ -677,6 +678,12 @@ export class GroupCoordinator {
     group.state = 'Stable';
     for (const m of group.members.values()) this.touch(group, m);
   }
+}
+
+function isFenced(group: Group, ref: { memberId: string; groupInstanceId: string | null }): boolean {
+  if (ref.groupInstanceId === null) return false;
+  const current = group.staticMembers.get(ref.groupInstanceId);
+  return current !== undefined && current !== ref.memberId;
 }
 
 function sameProtocols(a: Protocol[], b: Protocol[]): boolean {
