@@ -1,4 +1,4 @@
-import { Admin, Consumer, Producer, ProduceAcks, stringDeserializers } from '@platformatic/kafka';
+import { Admin, Consumer, MessagesStreamFallbackModes, MessagesStreamModes, Producer, ProduceAcks, stringDeserializers } from '@platformatic/kafka';
 import { readAll } from '../read-all.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerProcess } from '../broker-process.js';
@@ -63,6 +63,36 @@ describe('@platformatic/kafka against the broker', () => {
     const records = await readAll(broker.bootstrap, TOPIC, PARTITIONS);
     expect(records).toHaveLength(PARTITIONS * RECORDS_PER_PARTITION);
     expect(records).toEqual(expectedRecords('platformatic'));
+  });
+
+  it('a consumer group commits as it reads and resumes from its committed offsets after a restart', async () => {
+    const consumeFromCommitted = async (count: number) => {
+      const consumer = new Consumer({ clientId: CLIENT_ID, groupId: 'platformatic-readers', bootstrapBrokers: [broker.bootstrap], deserializers: stringDeserializers, sessionTimeout: 10_000, heartbeatInterval: 500 });
+      const keys: string[] = [];
+      try {
+        const stream = await consumer.consume({ topics: [TOPIC], mode: MessagesStreamModes.COMMITTED, fallbackMode: MessagesStreamFallbackModes.EARLIEST, autocommit: false });
+        for await (const message of stream) {
+          keys.push(String(message.key));
+          await message.commit();
+          if (keys.length === count) break;
+        }
+        await stream.close();
+      } finally {
+        await consumer.close();
+      }
+      return keys;
+    };
+    // Read two thirds, committing each record.
+    const firstPart = await consumeFromCommitted(40);
+    expect(new Set(firstPart).size).toBe(40);
+
+    const port = broker.port;
+    expect(await broker.stop()).toBe(0);
+    broker = await startBroker({ dataDir: broker.dataDir, port, overrides: { 'auto.create.topics.enable': 'false' } });
+    const rest = await consumeFromCommitted(PARTITIONS * RECORDS_PER_PARTITION - 40);
+    const all = [...firstPart, ...rest];
+    expect(new Set(all).size).toBe(PARTITIONS * RECORDS_PER_PARTITION);
+    expect(new Set(all)).toEqual(new Set(expectedRecords('platformatic').map((r) => r.key)));
   });
 
   it('lists offsets by timestamp, earliest and latest', async () => {
