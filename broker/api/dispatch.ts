@@ -36,10 +36,18 @@ export interface SupportedApi {
   maxVersion: number;
 }
 
+/** Told about every answered request (metrics). */
+export interface RequestObserver {
+  answered(api: string, seconds: number, requestBytes: number, responseBytes: number): void;
+}
+
 export class Dispatcher {
   private readonly byKey = new Map<number, Handler>();
 
-  constructor(handlers: Handler[]) {
+  constructor(
+    handlers: Handler[],
+    private readonly observer?: RequestObserver,
+  ) {
     for (const h of handlers) this.byKey.set(h.api.key, h);
   }
 
@@ -78,12 +86,21 @@ export class Dispatcher {
       }
       throw err;
     }
+    const startedAt = performance.now();
     const logger = connection.logger;
     const response = await h.handle(request as never, { header, connection, logger });
-    if (response === NO_RESPONSE) return null;
-    // ApiVersions always answers with header v0 so that any client can read it.
-    const flexibleHeader = flexible && h.api.key !== ApiVersions.key;
-    return encodeResponse(h.api, version, header.correlationId, flexibleHeader, response);
+    let encoded: Buffer[] | null = null;
+    if (response !== NO_RESPONSE) {
+      // ApiVersions always answers with header v0 so that any client can read it.
+      const flexibleHeader = flexible && h.api.key !== ApiVersions.key;
+      encoded = encodeResponse(h.api, version, header.correlationId, flexibleHeader, response);
+    }
+    if (this.observer) {
+      let responseBytes = 0;
+      for (const chunk of encoded ?? []) responseBytes += chunk.length;
+      this.observer.answered(h.api.name, (performance.now() - startedAt) / 1000, frame.length + 4, responseBytes);
+    }
+    return encoded;
   }
 
   private unsupportedApiVersions(header: RequestHeader): Buffer[] {

@@ -36,6 +36,8 @@ export interface BrokerConfig {
   readonly maxConnections: number;
   readonly retentionCheckIntervalMs: number;
   readonly shutdownTimeoutMs: number;
+  /** Where /healthz, /readyz and /metrics are served (runnel.http.listener), if anywhere. */
+  readonly httpListener: { host: string; port: number } | null;
   /** Broker defaults for topic-level keys, keyed by the topic key name. */
   readonly topicDefaults: ReadonlyMap<string, string>;
 }
@@ -168,6 +170,7 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     maxConnections: num('max.connections'),
     retentionCheckIntervalMs: num('log.retention.check.interval.ms'),
     shutdownTimeoutMs: num('shutdown.timeout.ms'),
+    httpListener: parseHostPort(get('runnel.http.listener')),
     topicDefaults,
   };
   return { config, ignoredKeys };
@@ -203,6 +206,12 @@ function parseListeners(key: string, value: string, problems: string[]): Listene
   }
   if (out.length === 0) problems.push(`${key}: at least one listener is needed, e.g. PLAINTEXT://:9092`);
   return out;
+}
+
+function parseHostPort(value: string | null): { host: string; port: number } | null {
+  if (value === null || value === '') return null;
+  const colon = value.lastIndexOf(':');
+  return { host: value.slice(0, colon).replace(/^\[|\]$/g, ''), port: Number(value.slice(colon + 1)) };
 }
 
 function defaultAdvertised(l: Listener): Listener {

@@ -112,6 +112,9 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('group.max.session.timeout.ms', 'int', '1800000', { check: atLeast(0) }),
   key('offsets.retention.minutes', 'int', '10080', { check: atLeast(1) }),
   key('offsets.retention.check.interval.ms', 'long', '600000', { check: atLeast(1) }),
+  key('runnel.http.listener', 'string', null, {
+    check: (v) => (v === '' || /^(\[[^\]]*\]|[^:]*):\d+$/.test(v) ? undefined : 'must be host:port (e.g. :9644 or 127.0.0.1:9644), or empty to turn it off'),
+  }),
   key('shutdown.timeout.ms', 'long', '30000', { check: atLeast(0) }),
   key('num.network.threads', 'int', '3', { noEffect: true }),
   key('num.io.threads', 'int', '8', { noEffect: true }),

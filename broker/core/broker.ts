@@ -12,6 +12,9 @@ import { FetchWaiters } from './fetch-waiters.js';
 import { LogManager } from './log-manager.js';
 import { TopicManager } from './topics.js';
 import { GroupCoordinator } from '../groups/coordinator.js';
+import type { Server as HttpServer } from 'node:http';
+import { startHttpEndpoint } from '../observability/http.js';
+import { BrokerMetrics } from '../observability/metrics.js';
 
 export interface BrokerEndpoint {
   nodeId: number;
@@ -41,6 +44,18 @@ export class Broker implements BrokerContext {
   private boundPorts: number[] = [];
   private stopping: Promise<void> | undefined;
 
+  private partitionCount(): number {
+    let n = 0;
+    for (const t of this.topics.image.topics()) n += t.partitions.length;
+    return n;
+  }
+
+  private underReplicatedCount(): number {
+    let n = 0;
+    for (const t of this.topics.image.topics()) for (const p of t.partitions) if (p.isr.length < p.replicas.length) n++;
+    return n;
+  }
+
   private constructor(
     readonly config: BrokerConfig,
     readonly clusterId: string,
@@ -50,11 +65,23 @@ export class Broker implements BrokerContext {
     readonly groups: GroupCoordinator,
     private readonly server: KafkaServer,
     private readonly dispatcher: Dispatcher,
+    private readonly http: HttpServer | undefined,
     readonly logger: Logger,
   ) {}
 
   static async start(config: BrokerConfig, logger: Logger): Promise<Broker> {
     const startedAt = performance.now();
+    let broker: Broker | undefined;
+    let serving = false;
+    const metrics = new BrokerMetrics({
+      partitions: () => broker?.partitionCount() ?? 0,
+      underReplicatedPartitions: () => broker?.underReplicatedCount() ?? 0,
+      connections: () => broker?.server.connectionCount ?? 0,
+    });
+    // Up before recovery, so orchestrators see a live (if not yet ready) broker while logs load.
+    const http = config.httpListener
+      ? await startHttpEndpoint(config.httpListener.host, config.httpListener.port, metrics, { ready: () => serving && !broker?.stopping }, logger.child({ component: 'http' }))
+      : undefined;
     let clusterId: string | undefined;
     for (const dir of config.logDirs) clusterId = (await claimLogDir(dir, config.nodeId, clusterId)).clusterId;
     const store = await MetadataStore.open(config.logDirs[0]!, logger.child({ component: 'metadata' }));
@@ -66,8 +93,14 @@ export class Broker implements BrokerContext {
     await groups.start();
 
     const waiters = new FetchWaiters();
-    let broker: Broker | undefined;
-    const dispatcher = new Dispatcher(createHandlers(() => broker!));
+    const dispatcher = new Dispatcher(createHandlers(() => broker!), {
+      answered(api, seconds, requestBytes, responseBytes) {
+        metrics.requests.inc({ api });
+        metrics.requestSeconds.observe({ api }, seconds);
+        metrics.bytesIn.inc(requestBytes);
+        metrics.bytesOut.inc(responseBytes);
+      },
+    });
     const server = new KafkaServer({
       listeners: config.listeners,
       maxFrameBytes: config.socketRequestMaxBytes,
@@ -75,8 +108,9 @@ export class Broker implements BrokerContext {
       handle: (frame, connection) => dispatcher.handleFrame(frame, connection),
       logger: logger.child({ component: 'network' }),
     });
-    broker = new Broker(config, clusterId!, topics, logs, waiters, groups, server, dispatcher, logger);
+    broker = new Broker(config, clusterId!, topics, logs, waiters, groups, server, dispatcher, http, logger);
     broker.boundPorts = await server.start();
+    serving = true;
     logger.info({ nodeId: config.nodeId, clusterId, startupMs: Math.round(performance.now() - startedAt) }, 'broker started');
     return broker;
   }
@@ -113,6 +147,7 @@ export class Broker implements BrokerContext {
       await this.server.stop(this.config.shutdownTimeoutMs);
       this.groups.shutdown();
       await this.logs.close();
+      await new Promise((resolve) => (this.http ? this.http.close(resolve) : resolve(undefined)));
       this.logger.info('shut down cleanly');
     })();
     return this.stopping;

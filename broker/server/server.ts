@@ -51,6 +51,10 @@ export class KafkaServer {
     socket.on('close', () => this.connections.delete(connection));
   }
 
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
   /** Stops accepting, finishes requests in flight (up to timeoutMs), closes connections. */
   async stop(timeoutMs: number): Promise<void> {
     for (const s of this.servers) s.close();

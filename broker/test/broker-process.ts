@@ -14,6 +14,8 @@ export interface BrokerProcess {
   readonly port: number;
   readonly dataDir: string;
   readonly bootstrap: string;
+  /** Port of /healthz, /readyz and /metrics when runnel.http.listener is set. */
+  readonly httpPort: number | undefined;
   /** Everything the broker printed so far (JSON log lines and stderr). */
   output(): string;
   /** SIGTERM and wait for exit; resolves with the exit code. */
@@ -70,8 +72,10 @@ export async function startBroker(options: { dataDir?: string; port?: number; ov
 }
 
 function handle(child: ChildProcess, exited: Promise<number | null>, port: number, dataDir: string, output: () => string): BrokerProcess {
+  const http = /"port":(\d+)[^\n]*"msg":"http endpoint listening"/.exec(output());
   return {
     port,
+    httpPort: http ? Number(http[1]) : undefined,
     dataDir,
     bootstrap: `127.0.0.1:${port}`,
     output,
