@@ -7,7 +7,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/broker/main.js');
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+// This file runs from source under vitest and compiled (dist/broker/test) in benchmarks.
+const MAIN = HERE.split(path.sep).includes('dist') ? path.resolve(HERE, '../main.js') : path.resolve(HERE, '../../dist/broker/main.js');
 const START_TIMEOUT_MS = 20_000;
 
 export interface BrokerProcess {
