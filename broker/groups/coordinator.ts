@@ -16,6 +16,7 @@ import {
   offsetsPartitionFor,
   replayOffsetsPartition,
   type GroupSnapshot,
+  type MemberIdentity,
   type OffsetsRecord,
 } from './offsets-topic.js';
 
@@ -611,12 +612,7 @@ export class GroupCoordinator {
       generation: group.generation,
       leaderId: group.leaderId,
       members: [...group.members.values()].map((m) => ({
-        memberId: m.memberId,
-        groupInstanceId: m.groupInstanceId,
-        clientId: m.clientId,
-        clientHost: m.clientHost,
-        sessionTimeoutMs: m.sessionTimeoutMs,
-        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        ...memberIdentity(m),
         subscription: group.metadataFor(m, group.protocolName ?? '').toString('base64'),
         assignment: m.assignment.toString('base64'),
       })),
@@ -656,12 +652,7 @@ export class GroupCoordinator {
     group.staticMembers.clear();
     for (const m of s.members) {
       group.members.set(m.memberId, {
-        memberId: m.memberId,
-        groupInstanceId: m.groupInstanceId,
-        clientId: m.clientId,
-        clientHost: m.clientHost,
-        sessionTimeoutMs: m.sessionTimeoutMs,
-        rebalanceTimeoutMs: m.rebalanceTimeoutMs,
+        ...memberIdentity(m),
         protocols: [{ name: s.protocolName ?? '', metadata: Buffer.from(m.subscription, 'base64') }],
         assignment: Buffer.from(m.assignment, 'base64'),
       });
@@ -678,6 +669,12 @@ export class GroupCoordinator {
     group.state = 'Stable';
     for (const m of group.members.values()) this.touch(group, m);
   }
+}
+
+/** The fields a member keeps across a coordinator restart, apart from its protocol data. */
+function memberIdentity(m: MemberIdentity): MemberIdentity {
+  const { memberId, groupInstanceId, clientId, clientHost, sessionTimeoutMs, rebalanceTimeoutMs } = m;
+  return { memberId, groupInstanceId, clientId, clientHost, sessionTimeoutMs, rebalanceTimeoutMs };
 }
 
 function isFenced(group: Group, ref: { memberId: string; groupInstanceId: string | null }): boolean {

@@ -5,7 +5,7 @@
 //     └── last member ─────┘    └──────────── member change ◀── Stable ◀┘
 //          leaves                                               (any join/leave/expiry)
 
-import type { CommittedOffset } from './offsets-topic.js';
+import type { CommittedOffset, MemberIdentity } from './offsets-topic.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -31,13 +31,7 @@ export interface SyncResult {
   assignment: Buffer;
 }
 
-export interface Member {
-  memberId: string;
-  groupInstanceId: string | null;
-  clientId: string;
-  clientHost: string;
-  sessionTimeoutMs: number;
-  rebalanceTimeoutMs: number;
+export interface Member extends MemberIdentity {
   protocols: Protocol[];
   assignment: Buffer;
   /** Set while the member waits for the join phase to complete. */

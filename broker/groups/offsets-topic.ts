@@ -17,13 +17,16 @@ export interface CommittedOffset {
   commitTimestampMs: number;
 }
 
-export interface MemberSnapshot {
+export interface MemberIdentity {
   memberId: string;
   groupInstanceId: string | null;
   clientId: string;
   clientHost: string;
   sessionTimeoutMs: number;
   rebalanceTimeoutMs: number;
+}
+
+export interface MemberSnapshot extends MemberIdentity {
   /** base64 of the member's metadata for the chosen protocol, and of its assignment. */
   subscription: string;
   assignment: string;

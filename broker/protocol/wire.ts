@@ -7,6 +7,10 @@ export class MalformedFrameError extends Error {}
 
 const TWO_POW_32 = 2 ** 32;
 
+function zigZagDecode(raw: number): number {
+  return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+}
+
 export class Reader {
   pos: number;
   constructor(
@@ -57,34 +61,25 @@ export class Reader {
     return this.buf.readDoubleBE(this.need(8));
   }
   uvarint(): number {
-    let value = 0;
-    let shift = 0;
-    for (;;) {
-      const byte = this.buf[this.need(1)]!;
-      value += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return value;
-      shift += 7;
-      if (shift >= 35) throw new MalformedFrameError('varint longer than 5 bytes');
-    }
+    return this.unsignedVarint(5);
   }
   varint(): number {
-    const raw = this.uvarint();
-    return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+    return zigZagDecode(this.uvarint());
   }
   uvarlong(): number {
-    let value = 0;
-    let shift = 0;
-    for (;;) {
-      const byte = this.buf[this.need(1)]!;
-      value += (byte & 0x7f) * 2 ** shift;
-      if ((byte & 0x80) === 0) return value;
-      shift += 7;
-      if (shift > 63) throw new MalformedFrameError('varlong longer than 10 bytes');
-    }
+    return this.unsignedVarint(10);
   }
   varlong(): number {
-    const raw = this.uvarlong();
-    return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+    return zigZagDecode(this.uvarlong());
+  }
+  private unsignedVarint(maxBytes: number): number {
+    let value = 0;
+    for (let i = 0; i < maxBytes; i++) {
+      const byte = this.buf[this.need(1)]!;
+      value += (byte & 0x7f) * 2 ** (7 * i);
+      if ((byte & 0x80) === 0) return value;
+    }
+    throw new MalformedFrameError(`variable-length integer longer than ${maxBytes} bytes`);
   }
   /** A slice of the underlying buffer, not a copy. */
   slice(n: number): Buffer {
