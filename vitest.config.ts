@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['broker/**/*.test.ts', 'operator/**/*.test.ts'],
+    // Tests against a real Kubernetes control plane run with their own configs (npm run test:operator:e2e).
+    exclude: [...configDefaults.exclude, '**/*.e2e.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     // Client tests start brokers as separate processes; two cores do not gain from more.

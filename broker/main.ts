@@ -22,10 +22,13 @@ async function main(): Promise<void> {
   }
   for (const key of loaded.ignoredKeys) logger.warn({ key }, 'config key has no effect in Runnel');
 
-  const broker = await Broker.start(loaded.config, logger);
+  // Handlers go in before start-up so that a SIGTERM during recovery still ends cleanly.
+  let broker: Broker | undefined;
+  let stopRequested: string | undefined;
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'signal received');
-    broker.stop().then(
+    stopRequested = signal;
+    broker?.stop().then(
       () => process.exit(0),
       (err: unknown) => {
         logger.fatal({ err }, 'shutdown failed');
@@ -35,6 +38,9 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+
+  broker = await Broker.start(loaded.config, logger);
+  if (stopRequested) shutdown(stopRequested);
 }
 
 main().catch((err: unknown) => {

@@ -112,6 +112,8 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('group.max.session.timeout.ms', 'int', '1800000', { check: atLeast(0) }),
   key('offsets.retention.minutes', 'int', '10080', { check: atLeast(1) }),
   key('offsets.retention.check.interval.ms', 'long', '600000', { check: atLeast(1) }),
+  // Set by the operator: a log dir holding another cluster's data is refused at start-up.
+  key('runnel.cluster.id', 'string', null, { check: (v) => (/^[A-Za-z0-9_-]{22}$/.test(v) ? undefined : 'must be a 22-character base64url cluster id') }),
   key('runnel.http.listener', 'string', null, {
     check: (v) => (v === '' || /^(\[[^\]]*\]|[^:]*):\d+$/.test(v) ? undefined : 'must be host:port (e.g. :9644 or 127.0.0.1:9644), or empty to turn it off'),
   }),

@@ -82,7 +82,7 @@ export class Broker implements BrokerContext {
     const http = config.httpListener
       ? await startHttpEndpoint(config.httpListener.host, config.httpListener.port, metrics, { ready: () => serving && !broker?.stopping }, logger.child({ component: 'http' }))
       : undefined;
-    let clusterId: string | undefined;
+    let clusterId = config.get('runnel.cluster.id') ?? undefined;
     for (const dir of config.logDirs) clusterId = (await claimLogDir(dir, config.nodeId, clusterId)).clusterId;
     const store = await MetadataStore.open(config.logDirs[0]!, logger.child({ component: 'metadata' }));
     const logs = new LogManager(config.logDirs, logger.child({ component: 'log' }));

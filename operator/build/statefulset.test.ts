@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { OPTIONS, kafkaCluster } from '../test/fixtures.js';
+import { statefulSet, terminationGracePeriodSeconds } from './statefulset.js';
+
+describe('broker StatefulSet', () => {
+  const sts = statefulSet(kafkaCluster(), 'hash1', OPTIONS);
+  const pod = sts.spec!.template.spec!;
+  const broker = pod.containers[0]!;
+  const env = (name: string) => broker.env!.find((e) => e.name === name);
+
+  it('leaves restarts to the operator and starts all brokers at once', () => {
+    expect(sts.spec!.updateStrategy).toEqual({ type: 'OnDelete' });
+    expect(sts.spec!.podManagementPolicy).toBe('Parallel');
+    expect(sts.spec!.serviceName).toBe('events-brokers');
+  });
+
+  it('gives each broker its node.id from the pod ordinal and a stable advertised name', () => {
+    expect(env('KAFKA_CFG_NODE_ID')!.valueFrom!.fieldRef!.fieldPath).toBe("metadata.labels['apps.kubernetes.io/pod-index']");
+    expect(env('KAFKA_CFG_ADVERTISED_LISTENERS')!.value).toBe('PLAINTEXT://$(POD_NAME).events-brokers.prod.svc.cluster.local:9092');
+    expect(broker.args).toEqual(['--config', '/etc/runnel/server.properties', '--config', '/etc/runnel/node-$(KAFKA_CFG_NODE_ID).properties']);
+  });
+
+  it('is ready when the broker says so on /readyz', () => {
+    expect(broker.readinessProbe!.httpGet).toMatchObject({ path: '/readyz', port: 'http' });
+    expect(broker.ports!.find((p) => p.name === 'http')!.containerPort).toBe(9644);
+  });
+
+  it('runs as a non-root user without privileges', () => {
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, fsGroup: 1000 });
+    expect(broker.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(pod.automountServiceAccountToken).toBe(false);
+  });
+
+  it('waits longer than the broker\'s own shutdown timeout before killing it', () => {
+    expect(pod.terminationGracePeriodSeconds).toBe(60);
+    expect(terminationGracePeriodSeconds(kafkaCluster({ config: { 'shutdown.timeout.ms': 120_000 } }))).toBe(150);
+  });
+
+  it('restarts brokers when the config hash changes', () => {
+    expect(sts.spec!.template.metadata!.annotations!['kafka.runnel.dev/config-hash']).toBe('hash1');
+  });
+
+  it('claims a volume per broker and keeps it unless told to delete it', () => {
+    const claim = sts.spec!.volumeClaimTemplates![0]!;
+    expect(claim.spec!.resources!.requests!.storage).toBe('10Gi');
+    expect(broker.volumeMounts!.find((m) => m.name === claim.metadata!.name)!.mountPath).toBe('/var/lib/runnel');
+    expect(sts.spec!.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    const deleting = statefulSet(kafkaCluster({ storage: { size: '1Gi', storageClassName: 'fast', deleteClaim: true } }), 'h', OPTIONS);
+    expect(deleting.spec!.persistentVolumeClaimRetentionPolicy!.whenDeleted).toBe('Delete');
+    expect(deleting.spec!.volumeClaimTemplates![0]!.spec!.storageClassName).toBe('fast');
+  });
+
+  it('uses the operator\'s broker image unless the cluster names one', () => {
+    expect(broker.image).toBe(OPTIONS.defaultImage);
+    expect(statefulSet(kafkaCluster({ image: 'my/broker:1' }), 'h', OPTIONS).spec!.template.spec!.containers[0]!.image).toBe('my/broker:1');
+  });
+
+  it('applies pod template overrides without losing the labels its selector needs', () => {
+    const custom = statefulSet(
+      kafkaCluster({
+        resources: { requests: { cpu: 1, memory: '2Gi' } },
+        template: {
+          labels: { team: 'payments', 'app.kubernetes.io/instance': 'hijack' },
+          annotations: { note: 'x' },
+          nodeSelector: { disk: 'ssd' },
+          tolerations: [{ key: 'dedicated', operator: 'Exists' }],
+          priorityClassName: 'high',
+          affinity: { nodeAffinity: {} },
+        },
+      }),
+      'h',
+      OPTIONS,
+    ).spec!;
+    expect(custom.template.metadata!.labels).toMatchObject({ team: 'payments', 'app.kubernetes.io/instance': 'events' });
+    expect(custom.selector.matchLabels).toEqual({ 'app.kubernetes.io/name': 'runnel-broker', 'app.kubernetes.io/instance': 'events' });
+    expect(custom.template.metadata!.annotations).toMatchObject({ note: 'x', 'kafka.runnel.dev/config-hash': 'h' });
+    expect(custom.template.spec).toMatchObject({ nodeSelector: { disk: 'ssd' }, priorityClassName: 'high', affinity: { nodeAffinity: {} } });
+    expect(custom.template.spec!.tolerations).toEqual([{ key: 'dedicated', operator: 'Exists' }]);
+    expect(custom.template.spec!.containers[0]!.resources!.requests).toEqual({ cpu: '1', memory: '2Gi' });
+  });
+
+  it('spreads brokers over nodes by default', () => {
+    expect(pod.affinity!.podAntiAffinity!.preferredDuringSchedulingIgnoredDuringExecution![0]!.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
+  });
+});

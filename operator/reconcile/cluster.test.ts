@@ -1,0 +1,113 @@
+import type { V1ConfigMap } from '@kubernetes/client-node';
+import { beforeEach, describe, expect, it } from 'vitest';
+import type { KafkaCluster, KafkaClusterStatus } from '../api/types.js';
+import { labels } from '../build/names.js';
+import { FakeAdmin, FakeKube, silentLog } from '../test/fakes.js';
+import { OPTIONS, kafkaCluster } from '../test/fixtures.js';
+import { reconcileCluster, type ClusterDeps } from './cluster.js';
+
+const NOW = new Date('2026-02-01T00:00:00Z');
+
+describe('KafkaCluster reconcile', () => {
+  let kube: FakeKube;
+  let admin: FakeAdmin;
+  let deps: ClusterDeps;
+  const cluster = kafkaCluster({ replicas: 2, controllerVoters: 1 });
+  const statusOf = () => kube.status<KafkaClusterStatus>('KafkaCluster', 'prod', 'events')!;
+  const condition = (type: string) => statusOf().conditions!.find((c) => c.type === type);
+
+  beforeEach(() => {
+    kube = new FakeKube();
+    admin = new FakeAdmin();
+    deps = { kube, admin: () => admin, options: OPTIONS, now: () => NOW, log: silentLog };
+  });
+
+  /** The StatefulSet controller's part: pods of a revision, and the counts in its status. */
+  function brokersRunning(revision: string, podRevisions: string[], readyCount = podRevisions.length) {
+    kube.put({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'events-broker', namespace: 'prod', generation: 1 }, status: { observedGeneration: 1, replicas: podRevisions.length, readyReplicas: readyCount, updateRevision: revision } } as never);
+    podRevisions.forEach((rev, i) =>
+      kube.put({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: `events-broker-${i}`, namespace: 'prod', labels: { ...labels(cluster), 'controller-revision-hash': rev, 'apps.kubernetes.io/pod-index': String(i) } },
+        status: { phase: 'Running', conditions: [{ type: 'Ready', status: i < readyCount ? 'True' : 'False' }] },
+      } as never),
+    );
+  }
+
+  it('stores a new cluster id first, then applies the owned objects in order', async () => {
+    await reconcileCluster(cluster, deps);
+    expect(kube.writes.slice(0, 7)).toEqual([
+      'applyStatus KafkaCluster prod/events',
+      'apply ServiceAccount prod/events-broker',
+      'apply ConfigMap prod/events-config',
+      'apply Service prod/events-brokers',
+      'apply Service prod/events-bootstrap',
+      'apply PodDisruptionBudget prod/events-broker',
+      'apply StatefulSet prod/events-broker',
+    ]);
+    const clusterId = statusOf().clusterId!;
+    expect(clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
+    const cm = await kube.get<V1ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'prod', name: 'events-config' });
+    expect(cm!.data!['server.properties']).toContain(`runnel.cluster.id=${clusterId}`);
+  });
+
+  it('keeps the cluster id it stored', async () => {
+    await reconcileCluster({ ...cluster, status: { clusterId: 'kept-id' } }, deps);
+    expect(kube.writes[0]).toBe('apply ServiceAccount prod/events-broker');
+    expect(statusOf().clusterId).toBe('kept-id');
+  });
+
+  it('is Progressing while brokers start, and says how many are ready', async () => {
+    brokersRunning('r1', ['r1', 'r1'], 1);
+    const result = await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
+    expect(result.requeueAfterMs).toBeGreaterThan(0);
+    expect(condition('Ready')).toMatchObject({ status: 'False', reason: 'BrokersStarting', message: '1/2 brokers ready' });
+    expect(condition('Progressing')).toMatchObject({ status: 'True' });
+    expect(statusOf()).toMatchObject({ replicas: 2, readyReplicas: 1, labelSelector: 'app.kubernetes.io/name=runnel-broker,app.kubernetes.io/instance=events', bootstrap: 'events-bootstrap.prod.svc.cluster.local:9092' });
+    expect(statusOf().brokers).toEqual([{ id: 0, pod: 'events-broker-0', state: 'Ready' }, { id: 1, pod: 'events-broker-1', state: 'NotReady' }]);
+  });
+
+  it('is Ready when every broker is ready on the current revision, and then writes status no more', async () => {
+    brokersRunning('r1', ['r1', 'r1']);
+    await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
+    expect(condition('Ready')).toMatchObject({ status: 'True', observedGeneration: 1 });
+    expect(condition('Degraded')).toMatchObject({ status: 'False' });
+    expect(kube.writes).toContain('event KafkaCluster prod/events Normal Ready');
+    kube.writes.length = 0;
+    await reconcileCluster({ ...cluster, status: statusOf() }, deps);
+    expect(kube.writes.filter((w) => !w.startsWith('apply '))).toEqual([]);
+  });
+
+  it('restarts one outdated broker at a time, the active controller last', async () => {
+    brokersRunning('r2', ['r1', 'r1']);
+    admin.clusterHealth = { controllerId: 0, underReplicatedPartitions: 0, replicasByBroker: new Map() };
+    await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
+    expect(kube.writes).toContain('delete Pod prod/events-broker-1');
+    expect(kube.writes).not.toContain('delete Pod prod/events-broker-0');
+    expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'RollingRestart' });
+  });
+
+  it('never removes a broker that still holds partition replicas', async () => {
+    brokersRunning('r1', ['r1', 'r1', 'r1']);
+    kube.put({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'events-broker', namespace: 'prod' }, spec: { replicas: 3 } } as never);
+    admin.clusterHealth = { controllerId: 0, underReplicatedPartitions: 0, replicasByBroker: new Map([[0, 4], [2, 1]]) };
+    await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
+    expect(kube.writes.filter((w) => w.startsWith('apply '))).toEqual([]);
+    expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'ScaleDownBlocked' });
+    expect(condition('Progressing')!.message).toContain('broker 2 still holds partition replicas');
+  });
+
+  it('removes brokers that hold no replicas', async () => {
+    kube.put({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'events-broker', namespace: 'prod' }, spec: { replicas: 3 } } as never);
+    admin.clusterHealth = { controllerId: 0, underReplicatedPartitions: 0, replicasByBroker: new Map([[0, 4], [1, 1]]) };
+    await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
+    expect(kube.writes).toContain('apply StatefulSet prod/events-broker');
+  });
+
+  it('reports a failed step as Degraded, naming the step, and fails the pass for a retry', async () => {
+    kube.failNext = { kind: 'StatefulSet', error: new Error('admission webhook said no') };
+    await expect(reconcileCluster({ ...cluster, status: { clusterId: 'id' } } as KafkaCluster, deps)).rejects.toThrow('statefulSet: admission webhook said no');
+    expect(condition('Degraded')).toMatchObject({ status: 'True', reason: 'ReconcileFailed', message: 'statefulSet: admission webhook said no' });
+  });
+});

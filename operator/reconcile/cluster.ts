@@ -1,0 +1,195 @@
+// KafkaCluster reconcile: the whole lifecycle is the list CLUSTER_STEPS below. Every pass ends by
+// writing status (only if it changed), also when a step failed.
+
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import { sameStatus, findCondition } from '../api/conditions.js';
+import type { KafkaCluster } from '../api/types.js';
+import { configHash, configMap } from '../build/config.js';
+import { labelSelector, names, type BuildOptions } from '../build/names.js';
+import { podDisruptionBudget, serviceAccount } from '../build/policy.js';
+import { bootstrapAddress, bootstrapService, headlessService } from '../build/services.js';
+import { statefulSet } from '../build/statefulset.js';
+import type { KafkaAdmin } from '../kafka/admin.js';
+import type { Kube } from '../runtime/kube.js';
+import { brokerPod, type BrokerPod } from './brokers.js';
+import { describeError } from './errors.js';
+import { clusterStatus, type ClusterOutcome } from './cluster-status.js';
+import { planRestart } from './restart.js';
+import { StepError, done, requeue, runSteps, type ReconcileResult, type Step } from './steps.js';
+
+const BROKERS_STARTING_RECHECK_MS = 10_000;
+const RESTART_RECHECK_MS = 5_000;
+const SCALE_DOWN_RECHECK_MS = 30_000;
+
+export interface ClusterDeps {
+  kube: Kube;
+  admin(cluster: KafkaCluster): KafkaAdmin;
+  options: BuildOptions;
+  now(): Date;
+  log: Logger;
+}
+
+interface ClusterContext {
+  readonly cluster: KafkaCluster;
+  readonly deps: ClusterDeps;
+  clusterId?: string;
+  configHash?: string;
+  statefulSet?: V1StatefulSet;
+  pods?: BrokerPod[];
+}
+
+const CLUSTER_STEPS: readonly Step<ClusterContext>[] = [
+  { name: 'clusterId', run: ensureClusterId },
+  { name: 'scaleDown', run: guardScaleDown },
+  { name: 'serviceAccount', run: (c) => apply(c, serviceAccount(c.cluster)) },
+  { name: 'configMap', run: applyConfigMap },
+  { name: 'services', run: applyServices },
+  { name: 'podDisruptionBudget', run: (c) => apply(c, podDisruptionBudget(c.cluster)) },
+  { name: 'statefulSet', run: applyStatefulSet },
+  { name: 'rollingRestart', run: rollingRestart },
+  { name: 'brokersReady', run: brokersReady },
+];
+
+export async function reconcileCluster(cluster: KafkaCluster, deps: ClusterDeps): Promise<ReconcileResult> {
+  const ctx: ClusterContext = { cluster, deps };
+  let outcome: ClusterOutcome;
+  let failure: StepError | undefined;
+  let result: ReconcileResult = {};
+  try {
+    const end = await runSteps(CLUSTER_STEPS, ctx, describeError);
+    if (end.kind === 'requeue') {
+      outcome = { kind: 'progressing', reason: end.reason, message: end.message };
+      result = { requeueAfterMs: end.afterMs };
+    } else {
+      outcome = { kind: 'reconciled' };
+    }
+  } catch (err) {
+    if (!(err instanceof StepError)) throw err;
+    failure = err;
+    outcome = { kind: 'failed', message: err.message };
+  }
+  await writeStatus(ctx, outcome);
+  if (failure) throw failure;
+  return result;
+}
+
+/** Kafka's cluster id format: a UUID's 16 bytes, base64url without padding. */
+function newClusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** Generated once and stored in status before any broker can see it, so it never changes. */
+async function ensureClusterId(ctx: ClusterContext) {
+  ctx.clusterId = ctx.cluster.status?.clusterId;
+  if (!ctx.clusterId) {
+    ctx.clusterId = newClusterId();
+    await ctx.deps.kube.applyStatus(ref(ctx.cluster), { clusterId: ctx.clusterId });
+    ctx.deps.log.info({ clusterId: ctx.clusterId }, 'cluster id generated');
+  }
+  return done;
+}
+
+/** The operator never removes a broker that still holds partition replicas (node.id = ordinal). */
+async function guardScaleDown(ctx: ClusterContext) {
+  const { cluster, deps } = ctx;
+  const current = (await deps.kube.get<V1StatefulSet>(statefulSetRef(cluster)))?.spec?.replicas ?? 0;
+  if (cluster.spec.replicas >= current) return done;
+  const { replicasByBroker } = await deps.admin(cluster).health();
+  const holding = [...replicasByBroker.keys()].filter((id) => id >= cluster.spec.replicas).sort((a, b) => a - b);
+  if (holding.length === 0) return done;
+  return requeue(
+    SCALE_DOWN_RECHECK_MS,
+    'ScaleDownBlocked',
+    `cannot go from ${current} to ${cluster.spec.replicas} brokers: broker${holding.length > 1 ? 's' : ''} ${holding.join(', ')} still hold${holding.length > 1 ? '' : 's'} partition replicas; move them to the remaining brokers first, or set spec.replicas back to ${current}`,
+  );
+}
+
+async function apply(ctx: ClusterContext, obj: KubernetesObject) {
+  await ctx.deps.kube.apply(obj);
+  return done;
+}
+
+async function applyConfigMap(ctx: ClusterContext) {
+  const cm = configMap(ctx.cluster, ctx.clusterId!, ctx.deps.options);
+  ctx.configHash = configHash(cm);
+  return apply(ctx, cm);
+}
+
+async function applyServices(ctx: ClusterContext) {
+  await ctx.deps.kube.apply(headlessService(ctx.cluster));
+  return apply(ctx, bootstrapService(ctx.cluster));
+}
+
+async function applyStatefulSet(ctx: ClusterContext) {
+  ctx.statefulSet = await ctx.deps.kube.apply(statefulSet(ctx.cluster, ctx.configHash!, ctx.deps.options));
+  return done;
+}
+
+async function rollingRestart(ctx: ClusterContext) {
+  const revision = ctx.statefulSet?.status?.updateRevision;
+  if (!revision) return done;
+  const brokers = await brokerPods(ctx);
+  let plan = planRestart(brokers, revision);
+  if (plan.kind === 'checkHealth') plan = planRestart(brokers, revision, await ctx.deps.admin(ctx.cluster).health());
+  switch (plan.kind) {
+    case 'upToDate':
+      return done;
+    case 'wait':
+      return requeue(RESTART_RECHECK_MS, 'RollingRestart', plan.message);
+    case 'restart':
+      ctx.deps.log.info({ broker: plan.pod.ordinal, pod: plan.pod.name }, plan.message);
+      await ctx.deps.kube.delete({ apiVersion: 'v1', kind: 'Pod', namespace: ctx.cluster.metadata.namespace, name: plan.pod.name });
+      await ctx.deps.kube.event(ctx.cluster, 'Normal', 'RollingRestart', plan.message);
+      return requeue(RESTART_RECHECK_MS, 'RollingRestart', plan.message);
+    case 'checkHealth':
+      throw new Error('broker health was asked for twice');
+  }
+}
+
+async function brokersReady(ctx: ClusterContext) {
+  const status = ctx.statefulSet?.status;
+  const ready = status?.readyReplicas ?? 0;
+  const want = ctx.cluster.spec.replicas;
+  if ((status?.observedGeneration ?? 0) >= (ctx.statefulSet?.metadata?.generation ?? 1) && ready >= want && status?.replicas === want) return done;
+  return requeue(BROKERS_STARTING_RECHECK_MS, 'BrokersStarting', `${ready}/${want} brokers ready`);
+}
+
+async function brokerPods(ctx: ClusterContext): Promise<BrokerPod[]> {
+  ctx.pods ??= (await ctx.deps.kube.list<V1Pod>('v1', 'Pod', ctx.cluster.metadata.namespace, labelSelector(ctx.cluster))).map(brokerPod);
+  return ctx.pods;
+}
+
+function statefulSetRef(cluster: KafkaCluster) {
+  return { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: cluster.metadata.namespace, name: names(cluster).statefulSet };
+}
+
+function ref(cluster: KafkaCluster) {
+  return { apiVersion: cluster.apiVersion, kind: cluster.kind, namespace: cluster.metadata.namespace, name: cluster.metadata.name };
+}
+
+async function writeStatus(ctx: ClusterContext, outcome: ClusterOutcome): Promise<void> {
+  const { cluster, deps } = ctx;
+  const sts = ctx.statefulSet ?? (await deps.kube.get<V1StatefulSet>(statefulSetRef(cluster)));
+  const status = clusterStatus(
+    cluster,
+    {
+      clusterId: ctx.clusterId ?? cluster.status?.clusterId,
+      bootstrap: bootstrapAddress(cluster, deps.options),
+      labelSelector: labelSelector(cluster),
+      replicas: sts?.status?.replicas ?? 0,
+      readyReplicas: sts?.status?.readyReplicas ?? 0,
+      brokers: await brokerPods(ctx),
+    },
+    outcome,
+    deps.now(),
+  );
+  if (sameStatus(cluster.status, status)) return;
+  await deps.kube.applyStatus(ref(cluster), status);
+  const wasReady = findCondition(cluster.status?.conditions, 'Ready')?.status === 'True';
+  const ready = findCondition(status.conditions, 'Ready')!;
+  if (wasReady !== (ready.status === 'True')) {
+    await deps.kube.event(cluster, ready.status === 'True' ? 'Normal' : 'Warning', ready.reason, ready.message || ready.reason);
+  }
+}

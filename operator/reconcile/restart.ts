@@ -1,0 +1,32 @@
+// Which broker to restart next when the StatefulSet has a new revision (its pods restart only when
+// the operator deletes them). One broker at a time; only when every broker is ready and no
+// partition is under-replicated, so the restarted broker is back in every ISR before the next
+// goes; the active controller last. A broker that is outdated and not ready serves nothing and
+// may be stuck on its old config, so it goes first without waiting.
+
+import type { ClusterHealth } from '../kafka/admin.js';
+import { byOrdinal, type BrokerPod } from './brokers.js';
+
+export type RestartPlan =
+  | { kind: 'upToDate' }
+  | { kind: 'wait'; message: string }
+  /** Everything else allows a restart: ask the brokers whether their partitions do too. */
+  | { kind: 'checkHealth' }
+  | { kind: 'restart'; pod: BrokerPod; message: string };
+
+export function planRestart(brokers: readonly BrokerPod[], updateRevision: string, health?: ClusterHealth): RestartPlan {
+  const outdated = brokers.filter((b) => b.revision !== updateRevision).sort(byOrdinal);
+  if (outdated.length === 0) return { kind: 'upToDate' };
+  const terminating = brokers.find((b) => b.state === 'Terminating');
+  if (terminating) return { kind: 'wait', message: `waiting for broker ${terminating.ordinal} to stop` };
+  const stuck = outdated.find((b) => b.state !== 'Ready');
+  if (stuck) return { kind: 'restart', pod: stuck, message: `restarting broker ${stuck.ordinal}, not ready on the old revision` };
+  const notReady = brokers.find((b) => b.state !== 'Ready');
+  if (notReady) return { kind: 'wait', message: `waiting for broker ${notReady.ordinal} to become ready` };
+  if (!health) return { kind: 'checkHealth' };
+  if (health.underReplicatedPartitions > 0) {
+    return { kind: 'wait', message: `waiting for ${health.underReplicatedPartitions} under-replicated partitions to catch up` };
+  }
+  const next = outdated.find((b) => b.ordinal !== health.controllerId) ?? outdated[0]!;
+  return { kind: 'restart', pod: next, message: `restarting broker ${next.ordinal} (${outdated.length} of ${brokers.length} to go)` };
+}

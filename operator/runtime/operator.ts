@@ -1,0 +1,111 @@
+// The running operator: watches that enqueue keys, and one controller per custom resource.
+
+import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { API_VERSION, type KafkaCluster, type KafkaTopic } from '../api/types.js';
+import { CLUSTER_LABEL, type BuildOptions } from '../build/names.js';
+import { brokerAddresses } from '../build/services.js';
+import { AdminPool, type KafkaAdmin } from '../kafka/admin.js';
+import { reconcileCluster } from '../reconcile/cluster.js';
+import { reconcileTopic } from '../reconcile/topic.js';
+import type { OperatorConfig } from './config.js';
+import { Controller } from './controller.js';
+import { ClientKube } from './kube.js';
+import type { OperatorMetrics } from './metrics.js';
+import { watch } from './watch.js';
+
+/** Objects the operator creates carry this label, so their watches see nothing else. */
+const OWNED_SELECTOR = 'app.kubernetes.io/managed-by=runnel-operator';
+
+export interface ControllerOptions {
+  config: OperatorConfig;
+  kubeConfig: KubeConfig;
+  log: Logger;
+  metrics: OperatorMetrics;
+  /** How to reach a cluster's brokers; by default their stable DNS names through a pooled client. */
+  admin?: (cluster: KafkaCluster) => KafkaAdmin;
+}
+
+export interface RunningControllers {
+  /** True once every watch cache has been filled. */
+  synced(): boolean;
+  stop(): Promise<void>;
+}
+
+export function startControllers({ config, kubeConfig, log, metrics, admin }: ControllerOptions): RunningControllers {
+  const kube = new ClientKube(kubeConfig, config.identity);
+  const pool = new AdminPool();
+  const options: BuildOptions = { defaultImage: config.brokerImage, clusterDomain: config.clusterDomain };
+  const adminFor = admin ?? ((c: KafkaCluster) => pool.get(`${c.metadata.namespace}/${c.metadata.name}`, brokerAddresses(c, options)));
+  const now = () => new Date();
+  const namespaces = config.watchNamespaces;
+  const controllerOptions = { workers: config.workers, metrics, log };
+
+  const clusterController = new Controller(
+    'kafkacluster',
+    async (namespace, name) => {
+      const cluster = clusters.get(namespace, name);
+      if (!cluster) {
+        await pool.release(`${namespace}/${name}`);
+        return {};
+      }
+      // Owner references make the garbage collector delete what the cluster owned.
+      if (cluster.metadata.deletionTimestamp) return {};
+      return reconcileCluster(cluster, { kube, admin: adminFor, options, now, log: log.child({ cluster: `${namespace}/${name}` }) });
+    },
+    controllerOptions,
+  );
+  const topicController = new Controller(
+    'kafkatopic',
+    async (namespace, name) => {
+      const topic = topics.get(namespace, name);
+      if (!topic) return {};
+      return reconcileTopic(topic, { kube, clusters, topics, admin: adminFor, now, log: log.child({ kafkaTopic: `${namespace}/${name}` }) });
+    },
+    controllerOptions,
+  );
+
+  const enqueueCluster = (c: KafkaCluster) => {
+    clusterController.enqueue(c.metadata.namespace, c.metadata.name);
+    // Topics waiting for their cluster (to exist, to be ready, to go) move on with it.
+    for (const t of topics.list(c.metadata.namespace)) if (t.spec.cluster === c.metadata.name) topicController.enqueue(t.metadata.namespace, t.metadata.name);
+  };
+  const enqueueOwner = (o: KubernetesObject) => clusterController.enqueue(o.metadata?.namespace, o.metadata?.labels?.[CLUSTER_LABEL]);
+
+  const clusters = watch<KafkaCluster>(kubeConfig, { apiVersion: API_VERSION, kind: 'KafkaCluster', plural: 'kafkaclusters' }, namespaces, enqueueCluster, log);
+  const topics = watch<KafkaTopic>(
+    kubeConfig,
+    { apiVersion: API_VERSION, kind: 'KafkaTopic', plural: 'kafkatopics' },
+    namespaces,
+    (t) => topicController.enqueue(t.metadata.namespace, t.metadata.name),
+    log,
+  );
+  const watches = [
+    clusters,
+    topics,
+    watch<KubernetesObject>(kubeConfig, { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', labelSelector: OWNED_SELECTOR }, namespaces, enqueueOwner, log),
+    watch<KubernetesObject>(kubeConfig, { apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: OWNED_SELECTOR }, namespaces, enqueueOwner, log),
+  ];
+  let synced = false;
+  void Promise.all(watches.map((w) => w.synced)).then(() => {
+    synced = true;
+    log.info('watch caches synced');
+  });
+
+  // Level-triggered: every object is reconciled now and then, even without a change, which
+  // repairs drift that no watch reports (a deleted ConfigMap, a topic changed on the brokers).
+  const resync = setInterval(() => {
+    for (const c of clusters.all()) enqueueCluster(c);
+  }, config.resyncSeconds * 1000);
+  resync.unref();
+
+  return {
+    synced: () => synced,
+    async stop() {
+      clearInterval(resync);
+      await Promise.all(watches.map((w) => w.stop()));
+      await Promise.all([clusterController.shutdown(), topicController.shutdown()]);
+      await pool.closeAll();
+    },
+  };
+}
