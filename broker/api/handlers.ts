@@ -5,6 +5,7 @@ import type { Handler } from './dispatch.js';
 import { apiVersionsHandler } from './api-versions.js';
 import { describeClusterHandler, metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
+import { initProducerIdHandler } from './init-producer-id.js';
 import { fetchHandler } from './fetch.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './topics.js';
@@ -30,6 +31,7 @@ export function createHandlers(broker: () => BrokerContext): Handler[] {
     metadataHandler(broker),
     describeClusterHandler(broker),
     produceHandler(broker),
+    initProducerIdHandler(broker),
     fetchHandler(broker),
     listOffsetsHandler(broker),
     createTopicsHandler(broker),

@@ -1,13 +1,23 @@
 // Produce: validate each partition's batches (CRC, magic, sizes), append them to the log with
 // offsets assigned in request order, and answer per acks. The append for every partition is
-// started before any is awaited, so pipelined requests keep their order in the log.
+// started before any is awaited, so pipelined requests keep their order in the log; a batch
+// that needs async work first (keys of a compacted topic, re-encoding for compression.type, see
+// produce-prepare.ts) keeps its place through PartitionLog.inOrder. Idempotent producers'
+// duplicates and sequence errors come from the log's producer state.
 
 import type { BrokerContext } from '../core/broker.js';
 import { partitionKey } from '../core/log-manager.js';
+import { type AppendResult, ProducerStateError } from '../log/partition-log.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Produce } from '../protocol/messages/index.js';
 import { validateProducedBatches } from '../protocol/record-batch.js';
 import { NO_RESPONSE, handler } from './dispatch.js';
+import { type Prepared, type RecordError, needsPreparation, prepareBatch } from './produce-prepare.js';
+
+/** Produce v7 is the first that may carry zstd batches (KIP-110). */
+const FIRST_ZSTD_PRODUCE_VERSION = 7;
+
+type Refused = Extract<Prepared, { ok: false }>;
 
 interface PartitionResult {
   index: number;
@@ -16,10 +26,11 @@ interface PartitionResult {
   baseOffset: number;
   logAppendTimeMs: number;
   logStartOffset: number;
+  recordErrors?: RecordError[];
 }
 
-function failed(index: number, errorCode: number, errorMessage: string | null = null): PartitionResult {
-  return { index, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1 };
+function failed(index: number, errorCode: number, errorMessage: string | null = null, recordErrors: RecordError[] = []): PartitionResult {
+  return { index, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors };
 }
 
 export const produceHandler = (getBroker: () => BrokerContext) =>
@@ -50,8 +61,21 @@ export const produceHandler = (getBroker: () => BrokerContext) =>
           ctx.logger.warn({ topic: topic.name, partition: p.index, error: checked.error, reason: checked.message }, 'rejected produce batch');
           return failed(p.index, ErrorCode[checked.error], checked.message);
         }
-        return log.append(records, checked.batches, state.leaderEpoch).then(
+        const batch = checked.batches[0]!;
+        if (batch.compression === 'zstd' && ctx.header.apiVersion < FIRST_ZSTD_PRODUCE_VERSION) {
+          return failed(p.index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `zstd-compressed batches need Produce v${FIRST_ZSTD_PRODUCE_VERSION} or later`);
+        }
+        const appending: Promise<AppendResult | Refused> = needsPreparation(log.config, batch)
+          ? log.inOrder(prepareBatch(records, batch, log.config, partitionKey(topic.name, p.index)), (prepared): Promise<AppendResult | Refused> =>
+              prepared.ok ? log.append(prepared.records, prepared.batches, state.leaderEpoch) : Promise.resolve(prepared),
+            )
+          : log.append(records, checked.batches, state.leaderEpoch);
+        return appending.then(
           (appended): PartitionResult => {
+            if ('ok' in appended) {
+              ctx.logger.warn({ topic: topic.name, partition: p.index, error: appended.error, reason: appended.message }, 'rejected produce batch');
+              return failed(p.index, ErrorCode[appended.error], appended.message, appended.recordErrors);
+            }
             broker.waiters.notify(partitionKey(topic.name, p.index));
             return {
               index: p.index,
@@ -63,6 +87,10 @@ export const produceHandler = (getBroker: () => BrokerContext) =>
             };
           },
           (err: unknown) => {
+            if (err instanceof ProducerStateError) {
+              ctx.logger.warn({ topic: topic.name, partition: p.index, error: err.error, reason: err.message }, 'rejected produce batch');
+              return failed(p.index, ErrorCode[err.error], err.message);
+            }
             ctx.logger.error({ err, topic: topic.name, partition: p.index }, 'append failed');
             return failed(p.index, ErrorCode.KAFKA_STORAGE_ERROR, 'the broker could not write to its log dir; see the broker log');
           },
@@ -75,7 +103,7 @@ export const produceHandler = (getBroker: () => BrokerContext) =>
       pending.map(async ({ name, topicId, results }) => ({
         name,
         topicId,
-        partitionResponses: (await Promise.all(results)).map((r) => ({ ...r, recordErrors: [] })),
+        partitionResponses: (await Promise.all(results)).map((r) => ({ ...r, recordErrors: r.recordErrors ?? [] })),
       })),
     );
     if (req.acks === 0) return NO_RESPONSE;

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { BROKER_KEYS_BY_NAME, TOPIC_KEYS, checkValue, suggestKey } from './keys.js';
-import type { LogConfig } from '../log/partition-log.js';
+import type { CompressionType, LogConfig } from '../log/partition-log.js';
 
 export class ConfigError extends Error {}
 
@@ -229,6 +229,7 @@ function securityProtocol(listener: string, map: string): string {
 /** Turns effective topic config values into the log's settings. */
 export function toLogConfig(values: (name: string) => string): LogConfig {
   const capped = (name: string) => Math.min(Number(values(name)), LONG_MAX);
+  const policies = values('cleanup.policy').split(',').map((p) => p.trim());
   return {
     segmentBytes: Number(values('segment.bytes')),
     segmentMs: capped('segment.ms'),
@@ -240,5 +241,13 @@ export function toLogConfig(values: (name: string) => string): LogConfig {
     maxMessageBytes: Number(values('max.message.bytes')),
     messageTimestampType: values('message.timestamp.type') === 'LogAppendTime' ? 'LogAppendTime' : 'CreateTime',
     fileDeleteDelayMs: Number(values('file.delete.delay.ms')),
+    cleanupPolicy: {
+      compact: policies.includes('compact'),
+      delete: policies.includes('delete'),
+    },
+    deleteRetentionMs: capped('delete.retention.ms'),
+    minCleanableDirtyRatio: Number(values('min.cleanable.dirty.ratio')),
+    minCompactionLagMs: capped('min.compaction.lag.ms'),
+    compressionType: values('compression.type') as CompressionType,
   };
 }

@@ -10,6 +10,7 @@ import { Dispatcher } from '../api/dispatch.js';
 import { createHandlers } from '../api/handlers.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { LogManager } from './log-manager.js';
+import { ProducerIdManager } from './producer-ids.js';
 import { TopicManager } from './topics.js';
 import { GroupCoordinator } from '../groups/coordinator.js';
 import type { Server as HttpServer } from 'node:http';
@@ -32,6 +33,7 @@ export interface BrokerContext {
   readonly logs: LogManager;
   readonly waiters: FetchWaiters;
   readonly groups: GroupCoordinator;
+  readonly producerIds: ProducerIdManager;
   readonly logger: Logger;
   /** Live brokers as clients should reach them (advertised listener). */
   brokers(): BrokerEndpoint[];
@@ -63,6 +65,7 @@ export class Broker implements BrokerContext {
     readonly logs: LogManager,
     readonly waiters: FetchWaiters,
     readonly groups: GroupCoordinator,
+    readonly producerIds: ProducerIdManager,
     private readonly server: KafkaServer,
     private readonly dispatcher: Dispatcher,
     private readonly http: HttpServer | undefined,
@@ -89,8 +92,10 @@ export class Broker implements BrokerContext {
     const topics = new TopicManager(store, logs, config, () => 1, logger.child({ component: 'topics' }));
     await topics.loadLogs();
     logs.startRetention(config.retentionCheckIntervalMs);
+    if (config.get('log.cleaner.enable') === 'true') logs.startCleaner(Number(config.get('log.cleaner.backoff.ms')));
     const groups = new GroupCoordinator(topics, logs, config, logger.child({ component: 'groups' }));
     await groups.start();
+    const producerIds = new ProducerIdManager(store, config.nodeId, logs, logger.child({ component: 'producer-ids' }));
 
     const waiters = new FetchWaiters();
     const dispatcher = new Dispatcher(createHandlers(() => broker!), {
@@ -108,7 +113,7 @@ export class Broker implements BrokerContext {
       handle: (frame, connection) => dispatcher.handleFrame(frame, connection),
       logger: logger.child({ component: 'network' }),
     });
-    broker = new Broker(config, clusterId!, topics, logs, waiters, groups, server, dispatcher, http, logger);
+    broker = new Broker(config, clusterId!, topics, logs, waiters, groups, producerIds, server, dispatcher, http, logger);
     broker.boundPorts = await server.start();
     serving = true;
     logger.info({ nodeId: config.nodeId, clusterId, startupMs: Math.round(performance.now() - startedAt) }, 'broker started');

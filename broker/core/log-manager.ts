@@ -1,9 +1,11 @@
 // Owns the partition logs of this broker: where each lives among the log dirs, opening and
-// recovering them at start-up, deleting them with their topic, and the retention schedule.
+// recovering them at start-up, deleting them with their topic, and the retention and log
+// cleaner (compaction) schedules.
 
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { LogCleaner } from '../log/cleaner.js';
 import { PartitionLog, type LogConfig } from '../log/partition-log.js';
 
 export function partitionKey(topic: string, partition: number): string {
@@ -19,11 +21,22 @@ export class LogManager {
   private readonly dirOf = new Map<string, string>();
   private retentionTimer: NodeJS.Timeout | undefined;
   private retentionRunning = false;
+  private readonly cleaner: LogCleaner;
+  private cleanerTimer: NodeJS.Timeout | undefined;
+  private cleanerRun: Promise<void> | null = null;
+  private cleanerStopped = false;
 
   constructor(
     private readonly logDirs: string[],
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.cleaner = new LogCleaner(logger.child({ component: 'cleaner' }));
+  }
+
+  /** Every open partition log, by `<topic>-<partition>`. */
+  entries(): IterableIterator<[string, PartitionLog]> {
+    return this.logs.entries();
+  }
 
   get(topic: string, partition: number): PartitionLog | undefined {
     return this.logs.get(partitionKey(topic, partition));
@@ -111,8 +124,43 @@ export class LogManager {
     }
   }
 
+  /**
+   * Checks every `log.cleaner.backoff.ms` which compacted logs need cleaning (cleaner.ts) and
+   * cleans them one after another, as Kafka's single cleaner thread does.
+   */
+  startCleaner(backoffMs: number): void {
+    const schedule = () => {
+      if (this.cleanerStopped) return;
+      this.cleanerTimer = setTimeout(() => {
+        this.cleanerRun = this.runCleaner().finally(() => {
+          this.cleanerRun = null;
+          schedule();
+        });
+      }, backoffMs);
+      this.cleanerTimer.unref();
+    };
+    schedule();
+  }
+
+  /** One round of the cleaner over every log whose cleanup.policy includes compact. */
+  async runCleaner(): Promise<void> {
+    for (const [key, log] of [...this.logs]) {
+      if (this.cleanerStopped) return;
+      if (!log.config.cleanupPolicy.compact) continue;
+      try {
+        await this.cleaner.cleanIfNeeded(log);
+      } catch (err) {
+        if (log.isOpen) this.logger.error({ err, partition: key }, 'log cleaning failed');
+      }
+    }
+  }
+
   async close(): Promise<void> {
     clearInterval(this.retentionTimer);
+    this.cleanerStopped = true;
+    clearTimeout(this.cleanerTimer);
+    this.cleaner.stop();
+    await this.cleanerRun;
     await Promise.all([...this.logs.values()].map((l) => l.close()));
     this.logs.clear();
   }

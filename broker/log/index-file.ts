@@ -15,7 +15,8 @@ export abstract class IndexFile {
   private fileCurrent: boolean;
 
   protected constructor(
-    readonly path: string,
+    /** Changes when the cleaner renames a cleaned segment's files into place. */
+    public path: string,
     readonly baseOffset: number,
     private readonly entryBytes: number,
     contents: Buffer | undefined,

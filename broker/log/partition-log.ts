@@ -1,20 +1,28 @@
 // The log of one partition: a directory of segments in Kafka's layout. Appends get their offsets
 // when called, queue in order, and are written by a single writer that coalesces whatever queued
 // up during the previous write into one writev. Reads, timestamp lookups and retention work on a
-// snapshot of the segment list, holding a reference on each segment they touch so retention can
-// unlink files under them. No synchronous fs calls: everything goes through fs.promises.
+// snapshot of the segment list, holding a reference on each segment they touch so retention (and
+// the log cleaner's swap of cleaned segments) can rename and unlink files under them. Idempotent
+// producers' sequences are checked against the partition's producer state right before offsets
+// are assigned. No synchronous fs calls: everything goes through fs.promises.
 
 import { mkdir, open, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
-import { type BatchInfo, NO_TIMESTAMP, rewriteBaseOffsetAndEpoch, setLogAppendTime } from '../protocol/record-batch.js';
+import type { CompressionCodec } from '../protocol/compression.js';
+import { type BatchInfo, NO_TIMESTAMP, readBatchHeader, rewriteBaseOffsetAndEpoch, setLogAppendTime } from '../protocol/record-batch.js';
 import { writeCheckpoint } from './checkpoint.js';
+import { ProducerStateError, ProducerStateManager, listSnapshots, loadLatestSnapshot, writeSnapshot } from './producer-state.js';
 import { loadLog } from './recovery.js';
 import { countDeletableSegments } from './retention.js';
-import { LogSegment, type StoredBatch, type TimestampAndOffset } from './segment.js';
+import { LogSegment, SWAP_SUFFIX, type StoredBatch, type TimestampAndOffset } from './segment.js';
 
 export type { TimestampAndOffset } from './segment.js';
 export { LogCorruptionError } from './segment.js';
+export { ProducerStateError } from './producer-state.js';
+
+/** A topic's compression.type: 'producer' keeps batches as produced, any other value is the codec stored. */
+export type CompressionType = 'producer' | 'uncompressed' | Exclude<CompressionCodec, 'none'>;
 
 export interface LogConfig {
   segmentBytes: number;
@@ -30,6 +38,15 @@ export interface LogConfig {
   messageTimestampType: 'CreateTime' | 'LogAppendTime';
   /** How long retention keeps a deleted segment's files (renamed `*.deleted`) before unlinking them. */
   fileDeleteDelayMs?: number;
+  /** cleanup.policy: `delete` applies retention.ms/bytes, `compact` runs the log cleaner. */
+  cleanupPolicy: { compact: boolean; delete: boolean };
+  /** How long the cleaner keeps tombstones (delete.retention.ms). */
+  deleteRetentionMs: number;
+  /** min.cleanable.dirty.ratio: the share of uncleaned bytes that makes a log worth cleaning. */
+  minCleanableDirtyRatio: number;
+  /** min.compaction.lag.ms: records younger than this are not compacted. */
+  minCompactionLagMs: number;
+  compressionType: CompressionType;
 }
 
 /** Kafka's topic defaults. */
@@ -44,6 +61,11 @@ export const DEFAULT_LOG_CONFIG: LogConfig = {
   maxMessageBytes: 1024 * 1024 + 12,
   messageTimestampType: 'CreateTime',
   fileDeleteDelayMs: 60_000,
+  cleanupPolicy: { compact: false, delete: true },
+  deleteRetentionMs: 86_400_000,
+  minCleanableDirtyRatio: 0.5,
+  minCompactionLagMs: 0,
+  compressionType: 'producer',
 };
 
 export interface AppendResult {
@@ -51,6 +73,8 @@ export interface AppendResult {
   lastOffset: number;
   /** The broker's append time under LogAppendTime, else -1. */
   logAppendTimeMs: number;
+  /** A retry of a batch the log already holds: the offsets are the original's, nothing was written. */
+  duplicate?: boolean;
 }
 
 export type ReadResult =
@@ -110,13 +134,25 @@ export class PartitionLog {
   /** Closed segments with open files, least recently used first. */
   private readonly openClosedSegments: LogSegment[] = [];
   private readonly pendingDeletes = new Map<LogSegment, NodeJS.Timeout>();
+  /** Appends waiting for async preparation (see inOrder), and the last of them to be issued. */
+  private orderedCount = 0;
+  private orderedTail: Promise<void> = Promise.resolve();
+  /** True while an inOrder step runs: its append() takes offsets at once. */
+  private issuing = false;
+  /** Set by a roll: the next append snapshots the producer state first. */
+  private snapshotDue = false;
+  private hasSnapshot: boolean;
+  private snapshotWrites: Promise<void> = Promise.resolve();
 
   private constructor(
     readonly dir: string,
     private cfg: LogConfig,
     private readonly logger: Logger,
     loaded: { segments: LogSegment[]; logStartOffset: number; logEndOffset: number; recoveryPoint: number },
+    private readonly producers: ProducerStateManager,
+    hasSnapshot: boolean,
   ) {
+    this.hasSnapshot = hasSnapshot;
     this.segments = loaded.segments;
     this.startOffset = loaded.logStartOffset;
     this.nextOffset = loaded.logEndOffset;
@@ -137,7 +173,8 @@ export class PartitionLog {
       await unlink(marker);
       await syncDir(dir);
     }
-    const log = new PartitionLog(dir, config, logger, loaded);
+    const producers = await loadProducerState(dir, loaded.segments, loaded.logEndOffset, config.indexIntervalBytes, logger);
+    const log = new PartitionLog(dir, config, logger, loaded, producers.state, producers.hasSnapshot);
     await log.writeCheckpoint();
     logger.info(
       {
@@ -145,6 +182,7 @@ export class PartitionLog {
         logEndOffset: log.nextOffset,
         segments: log.segments.length,
         cleanShutdown: clean,
+        producers: producers.state.size,
         durationMs: Date.now() - startedMs,
       },
       'opened partition log',
@@ -179,15 +217,77 @@ export class PartitionLog {
 
   /**
    * Appends validated batches of `records` (see validateProducedBatches). Offsets are assigned
-   * now, so appends keep their call order; base offset and leader epoch are stamped into
-   * `records` in place (and, under LogAppendTime, the max timestamp and CRC). Resolves once the
-   * batches are written (and fsynced, when the flush policy says so).
+   * now (after any append still waiting in inOrder), so appends keep their call order; base
+   * offset and leader epoch are stamped into `records` in place (and, under LogAppendTime, the
+   * max timestamp and CRC). Resolves once the batches are written (and fsynced, when the flush
+   * policy says so).
+   *
+   * Batches of idempotent producers are checked against the producer state first, in the same
+   * synchronous step as the offset assignment: a retry of one of a producer's last five batches
+   * resolves with the original offsets (`duplicate`) once they are written, and writes nothing;
+   * a sequence gap or a fenced epoch rejects with a ProducerStateError.
    */
   append(records: Buffer, batches: readonly BatchInfo[], leaderEpoch: number): Promise<AppendResult> {
+    if (this.orderedCount > 0 && !this.issuing) return this.inOrder(Promise.resolve(), () => this.appendNow(records, batches, leaderEpoch));
+    return this.appendNow(records, batches, leaderEpoch);
+  }
+
+  /**
+   * Runs `issue` with what `ready` resolves to once every append called before this one has
+   * got its offsets; appends called later wait until `issue` has run. Produce uses it for
+   * batches that need async work (decompression, recompression) before the log takes them, so
+   * they keep their order with every other append. `issue` should call append() synchronously.
+   */
+  inOrder<T, R>(ready: Promise<T>, issue: (value: T) => Promise<R>): Promise<R> {
+    this.orderedCount++;
+    // Handled here so a rejection that settles before its turn is not reported as unhandled.
+    ready.catch(() => undefined);
+    let outcome!: Promise<R>;
+    const issued = this.orderedTail
+      .then(() => ready)
+      .then(
+        (value) => {
+          this.issuing = true;
+          try {
+            outcome = issue(value);
+          } catch (err) {
+            outcome = Promise.reject(err);
+          } finally {
+            this.issuing = false;
+          }
+        },
+        (err: unknown) => {
+          outcome = Promise.reject(err);
+        },
+      )
+      .finally(() => {
+        this.orderedCount--;
+      });
+    this.orderedTail = issued;
+    return issued.then(() => outcome);
+  }
+
+  private appendNow(records: Buffer, batches: readonly BatchInfo[], leaderEpoch: number): Promise<AppendResult> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.closed) return Promise.reject(new Error(`partition log ${this.dir} is closed`));
     if (batches.length === 0) return Promise.reject(new RangeError('append needs at least one batch'));
-    const logAppendTimeMs = this.cfg.messageTimestampType === 'LogAppendTime' ? Date.now() : -1;
+    if (this.snapshotDue) this.takeSnapshot();
+    for (const b of batches) {
+      const check = this.producers.check(b);
+      if (check.kind === 'error') return Promise.reject(new ProducerStateError(check.error, `${check.message} (next offset ${this.nextOffset})`));
+      if (check.kind === 'duplicate') {
+        if (batches.length > 1) return Promise.reject(new RangeError('a duplicate batch must be appended on its own'));
+        // Acknowledged once the original is written: it may still be queued.
+        return this.enqueue(async () => undefined).then(() => ({
+          baseOffset: check.firstOffset,
+          lastOffset: check.lastOffset,
+          logAppendTimeMs: -1,
+          duplicate: true,
+        }));
+      }
+    }
+    const nowMs = Date.now();
+    const logAppendTimeMs = this.cfg.messageTimestampType === 'LogAppendTime' ? nowMs : -1;
     const baseOffset = this.nextOffset;
     const stored: StoredBatch[] = [];
     const chunks: Buffer[] = [];
@@ -201,6 +301,7 @@ export class PartitionLog {
       if (logAppendTimeMs >= 0) setLogAppendTime(records, b.position, b.size, logAppendTimeMs);
       const batchMaxTimestamp = logAppendTimeMs >= 0 ? logAppendTimeMs : b.maxTimestamp;
       stored.push({ size: b.size, lastOffset: offset + b.lastOffsetDelta, maxTimestamp: batchMaxTimestamp });
+      this.producers.update(b, offset, nowMs);
       maxTimestamp = Math.max(maxTimestamp, batchMaxTimestamp);
       offset += b.lastOffsetDelta + 1;
       bytes += b.size;
@@ -244,16 +345,25 @@ export class PartitionLog {
         message: `offset ${fetchOffset} is outside the log's range [${this.startOffset}, ${this.nextOffset}]`,
       };
     }
-    const segments = this.segments;
-    if (fetchOffset < maxOffset) {
+    if (fetchOffset >= maxOffset) return { ok: true, chunks: [], bytes: 0 };
+    for (;;) {
+      const segments = this.segments;
+      let replaced = false;
       for (let i = floorSegment(segments, fetchOffset); i < segments.length; i++) {
-        const found = await this.withSegment(segments[i]!, (s) =>
+        const segment = segments[i]!;
+        const found = await this.withSegment(segment, (s) =>
           s.read({ fetchOffset, maxBytes, minOneBatch, maxOffset, indexIntervalBytes: this.cfg.indexIntervalBytes }),
         );
         if (found) return { ok: true, ...found };
+        // The cleaner swapped it for a cleaned segment (or retention removed it): skipping to
+        // the next one could skip records the cleaned segment still holds, so start over.
+        if (segment.deleted && this.segments !== segments) {
+          replaced = true;
+          break;
+        }
       }
+      if (!replaced) return { ok: true, chunks: [], bytes: 0 };
     }
-    return { ok: true, chunks: [], bytes: 0 };
   }
 
   /**
@@ -293,9 +403,10 @@ export class PartitionLog {
 
   /**
    * Deletes whole old segments by retention.bytes and retention.ms (Kafka's rules, see
-   * retention.ts) and advances the log start offset past them. The active segment is never
-   * deleted; when it has expired as a whole it is rolled first, as Kafka does, so that a
-   * partition that stopped receiving data still ages out. Returns the number deleted.
+   * retention.ts; only when cleanup.policy includes `delete`) and advances the log start offset
+   * past them. The active segment is never deleted; when it has expired as a whole it is rolled
+   * first, as Kafka does, so that a partition that stopped receiving data still ages out.
+   * Returns the number deleted.
    */
   async applyRetention(nowMs: number): Promise<number> {
     if (this.closed || this.failure) return 0;
@@ -312,6 +423,12 @@ export class PartitionLog {
     this.segments = this.segments.slice(count);
     this.startOffset = Math.max(this.startOffset, this.segments[0]!.baseOffset);
     await this.writeCheckpoint();
+    await this.removeSegments(doomed);
+    return count;
+  }
+
+  /** Renames removed segments' files to `*.deleted` and unlinks them after file.delete.delay.ms. */
+  private async removeSegments(doomed: readonly LogSegment[]): Promise<void> {
     // Flags are set before the first rename, so no reader starts on a segment being renamed.
     await Promise.all(doomed.map((segment) => segment.markDeleted()));
     for (const segment of doomed) {
@@ -321,7 +438,77 @@ export class PartitionLog {
       this.pendingDeletes.set(segment, timer);
       this.logger.debug({ segment: segment.baseOffset, bytes: segment.size }, 'deleting log segment');
     }
-    return count;
+  }
+
+  /** The epoch this partition last saw from an idempotent producer, if it knows the producer. */
+  producerEpoch(producerId: number): number | undefined {
+    return this.producers.entry(producerId)?.epoch;
+  }
+
+  // ---- what the log cleaner (cleaner.ts) uses ----------------------------------------------
+
+  /** The segments, oldest first; the last one is the active segment. Replaced, never mutated. */
+  get segmentList(): readonly LogSegment[] {
+    return this.segments;
+  }
+
+  /** Everything below it is fsynced: the cleaner only rewrites segments below it. */
+  get durableOffset(): number {
+    return this.recoveryPoint;
+  }
+
+  get isOpen(): boolean {
+    return !this.closed && !this.failure;
+  }
+
+  /**
+   * Calls `visit` with every batch of a segment of this log, holding a reference on it. False
+   * when retention or a swap removed the segment first.
+   */
+  async forEachBatchIn(segment: LogSegment, visit: (batch: Buffer) => void | Promise<void>): Promise<boolean> {
+    const done = await this.withSegment(segment, async (s) => {
+      await s.forEachBatch(visit);
+      return true;
+    });
+    return done === true;
+  }
+
+  /** A new segment for the cleaner to fill, in `<base>.*.cleaned` files. */
+  createCleanedSegment(baseOffset: number): Promise<LogSegment> {
+    return LogSegment.createCleaned(this.dir, baseOffset, this.logger);
+  }
+
+  /**
+   * Puts `cleaned` (filled, flushed and based at old[0]'s base offset) in place of `old`,
+   * consecutive closed segments of this log; Kafka's swap, crash-safe at every step:
+   * the cleaned files are renamed `*.swap`; the segment list switches in one synchronous step
+   * (readers holding an old segment finish on its open file; readers that find it removed
+   * start over on the new list); the old files are renamed `*.deleted`; the swap files take
+   * their final names. A crash before the rename to `*.swap` leaves `*.cleaned` files, which
+   * open removes; after it, open completes the swap (recovery.ts). Returns false, and removes
+   * the cleaned files, when the log changed meanwhile (retention, close).
+   */
+  async swapCleaned(old: readonly LogSegment[], cleaned: LogSegment): Promise<boolean> {
+    await cleaned.renameFiles(SWAP_SUFFIX);
+    await syncDir(this.dir);
+    const at = this.segments.indexOf(old[0]!);
+    const intact =
+      this.isOpen && at >= 0 && at + old.length < this.segments.length && old.every((segment, i) => this.segments[at + i] === segment);
+    if (!intact) {
+      await cleaned.discard();
+      return false;
+    }
+    this.segments = [...this.segments.slice(0, at), cleaned, ...this.segments.slice(at + old.length)];
+    cleaned.retain();
+    try {
+      await this.removeSegments(old);
+      await cleaned.renameFiles('');
+      await syncDir(this.dir);
+    } finally {
+      cleaned.release();
+      this.remember(cleaned);
+    }
+    return true;
   }
 
   /** fsyncs everything written so far and records the new recovery point. */
@@ -342,6 +529,9 @@ export class PartitionLog {
       }
       this.recoveryPoint = this.writtenEndOffset;
       await this.writeCheckpoint();
+      // Everything is written, so the state is exactly that of the log end: no scan at open.
+      this.takeSnapshot(true);
+      await this.snapshotWrites;
     }
     await this.releaseFiles();
     if (!this.failure) await writeFile(path.join(this.dir, CLEAN_SHUTDOWN_FILE), '');
@@ -364,6 +554,7 @@ export class PartitionLog {
     while (this.draining) await this.draining;
     await this.rollFlushes;
     await this.checkpointWrites;
+    await this.snapshotWrites;
   }
 
   private async releaseFiles(): Promise<void> {
@@ -471,6 +662,7 @@ export class PartitionLog {
     previous.sealTimeIndex();
     const next = await LogSegment.create(this.dir, baseOffset, this.logger);
     this.segments = [...this.segments, next];
+    this.snapshotDue = true;
     this.remember(previous);
     this.logger.info(
       { segment: baseOffset, previousSegment: previous.baseOffset, previousBytes: previous.size, reason },
@@ -545,8 +737,9 @@ export class PartitionLog {
       })),
       {
         nowMs,
-        retentionMs: this.cfg.retentionMs,
-        retentionBytes: this.cfg.retentionBytes,
+        // A compact-only topic keeps its data until the cleaner supersedes it.
+        retentionMs: this.cfg.cleanupPolicy.delete ? this.cfg.retentionMs : -1,
+        retentionBytes: this.cfg.cleanupPolicy.delete ? this.cfg.retentionBytes : -1,
         logStartOffset: this.startOffset,
         highWatermark: this.hw,
       },
@@ -601,6 +794,24 @@ export class PartitionLog {
     if (at >= 0) this.openClosedSegments.splice(at, 1);
   }
 
+  /**
+   * Writes the producer state as of the next offset to assign, which it reflects exactly at this
+   * moment (it is updated when offsets are assigned), in the background. On roll, partitions
+   * that never saw an idempotent producer skip it; on close every partition writes one, so a
+   * clean restart reads no batches to rebuild the state.
+   */
+  private takeSnapshot(always = false): void {
+    this.snapshotDue = false;
+    this.producers.expire(Date.now());
+    if (!always && this.producers.size === 0 && !this.hasSnapshot) return;
+    this.hasSnapshot = true;
+    const offset = this.nextOffset;
+    const bytes = this.producers.serialize();
+    this.snapshotWrites = this.snapshotWrites
+      .then(() => writeSnapshot(this.dir, offset, bytes))
+      .catch((err: unknown) => this.logger.error({ err, offset }, 'could not write producer state snapshot'));
+  }
+
   private writeCheckpoint(): Promise<void> {
     const run = this.checkpointWrites.then(() =>
       writeCheckpoint(this.dir, { logStartOffset: this.startOffset, recoveryPoint: this.recoveryPoint }),
@@ -608,6 +819,43 @@ export class PartitionLog {
     this.checkpointWrites = run.catch(() => undefined);
     return run;
   }
+}
+
+/**
+ * The producer state as of the log end: the newest snapshot at or below it, then the batch
+ * headers after it. Without a snapshot only the last two segments are read, as Kafka does, so
+ * producers older than that are forgotten (a retry of theirs is then accepted as new).
+ */
+async function loadProducerState(
+  dir: string,
+  segments: readonly LogSegment[],
+  logEndOffset: number,
+  indexIntervalBytes: number,
+  logger: Logger,
+): Promise<{ state: ProducerStateManager; hasSnapshot: boolean }> {
+  const snapshot = await loadLatestSnapshot(dir, logEndOffset, logger);
+  const state = snapshot?.state ?? new ProducerStateManager();
+  const from = snapshot?.offset ?? segments[Math.max(0, segments.length - 2)]!.baseOffset;
+  let batches = 0;
+  for (let i = 0; i < segments.length; i++) {
+    const segment = segments[i]!;
+    const isLast = i === segments.length - 1;
+    if ((segments[i + 1]?.baseOffset ?? logEndOffset) <= from || segment.size === 0) continue;
+    const start = segment.baseOffset >= from ? 0 : await segment.positionAtOrBefore(from, indexIntervalBytes);
+    await segment.forEachBatch((batch) => {
+      const h = readBatchHeader(batch, 0);
+      if (h.baseOffset < from) return;
+      // The file's time rather than the producer's clock ages the entry (producer.id.expiration.ms).
+      state.update(h, h.baseOffset, segment.lastModifiedMs);
+      batches++;
+    }, start);
+    if (!isLast) await segment.unload();
+  }
+  state.expire(Date.now());
+  if (batches > 0 || snapshot) {
+    logger.debug({ snapshotOffset: snapshot?.offset ?? null, batchesRead: batches, producers: state.size }, 'loaded producer state');
+  }
+  return { state, hasSnapshot: snapshot !== null || (await listSnapshots(dir)).length > 0 };
 }
 
 /** Index of the last segment whose base offset is <= offset (0 if none). */

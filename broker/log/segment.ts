@@ -2,7 +2,7 @@
 // whole batches at its end, keeps its indexes in memory (flushed to their files on roll, flush
 // and close), serves reads as slices of block reads, and can rebuild itself from its log file.
 
-import { type FileHandle, open, rename, stat, unlink } from 'node:fs/promises';
+import { type FileHandle, open, rename, stat, unlink, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import {
@@ -10,8 +10,7 @@ import {
   RECORD_BATCH_OVERHEAD,
   baseOffsetAt,
   batchSizeAt,
-  compressionAt,
-  decodeRecords,
+  decodeRecordsAsync,
   lastOffsetAt,
   maxTimestampAt,
   scanBatches,
@@ -26,6 +25,10 @@ export const INDEX_SUFFIX = '.index';
 export const TIME_INDEX_SUFFIX = '.timeindex';
 /** Segments removed by retention are renamed with this suffix, then unlinked after a delay. */
 export const DELETED_SUFFIX = '.deleted';
+/** A segment the log cleaner is writing; removed at open when a crash left it behind. */
+export const CLEANED_SUFFIX = '.cleaned';
+/** A cleaned segment about to replace the segments it was made from; completed at open. */
+export const SWAP_SUFFIX = '.swap';
 
 /** Read size when scanning a whole segment during recovery. */
 const RECOVERY_BLOCK_BYTES = 1 << 20;
@@ -74,9 +77,8 @@ export interface RecoveryResult {
 export class LogCorruptionError extends Error {}
 
 export class LogSegment {
-  readonly logPath: string;
-  readonly indexPath: string;
-  readonly timeIndexPath: string;
+  /** '' for a live segment; CLEANED_SUFFIX or SWAP_SUFFIX while the cleaner builds one. */
+  private fileSuffix = '';
   /** Bytes of whole batches in the file; reads never go past it. */
   size: number;
   maxTimestamp = NO_TIMESTAMP;
@@ -108,16 +110,36 @@ export class LogSegment {
     lastModifiedMs: number,
     private readonly logger: Logger,
   ) {
-    this.logPath = path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX));
-    this.indexPath = path.join(dir, segmentFileName(baseOffset, INDEX_SUFFIX));
-    this.timeIndexPath = path.join(dir, segmentFileName(baseOffset, TIME_INDEX_SUFFIX));
     this.size = size;
     this.lastModifiedMs = lastModifiedMs;
   }
 
+  get logPath(): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, LOG_SUFFIX)) + this.fileSuffix;
+  }
+  get indexPath(): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, INDEX_SUFFIX)) + this.fileSuffix;
+  }
+  get timeIndexPath(): string {
+    return path.join(this.dir, segmentFileName(this.baseOffset, TIME_INDEX_SUFFIX)) + this.fileSuffix;
+  }
+
   /** A new, empty segment, open for appends. */
   static async create(dir: string, baseOffset: number, logger: Logger): Promise<LogSegment> {
+    return LogSegment.createWithSuffix(dir, baseOffset, '', logger);
+  }
+
+  /**
+   * A new, empty segment whose files carry CLEANED_SUFFIX, for the log cleaner to fill; it
+   * becomes a live segment through renameFiles (to SWAP_SUFFIX, then to '').
+   */
+  static async createCleaned(dir: string, baseOffset: number, logger: Logger): Promise<LogSegment> {
+    return LogSegment.createWithSuffix(dir, baseOffset, CLEANED_SUFFIX, logger.child({ cleaned: true }));
+  }
+
+  private static async createWithSuffix(dir: string, baseOffset: number, suffix: string, logger: Logger): Promise<LogSegment> {
     const segment = new LogSegment(dir, baseOffset, 0, Date.now(), logger.child({ segment: baseOffset }));
+    segment.fileSuffix = suffix;
     segment.handle = await open(segment.logPath, 'w+');
     segment.offsetIndex = OffsetIndex.empty(segment.indexPath, baseOffset);
     segment.timeIndex = TimeIndex.empty(segment.timeIndexPath, baseOffset);
@@ -211,6 +233,9 @@ export class LogSegment {
     }
     this.size = scan.validBytes;
     this.sealTimeIndex();
+    // Retention or a cleaner swap removed it meanwhile: its index files must not be written
+    // again, least of all over those of the cleaned segment that took its name.
+    if (this.deleted) throw new LogCorruptionError(`segment ${this.baseOffset} was removed while it was being rebuilt`);
     await this.offsetIndex.persist(false);
     await this.timeIndex.persist(false);
     return {
@@ -356,7 +381,7 @@ export class LogSegment {
   /**
    * Kafka's ListOffsets search in this segment: the first record at or after `startOffset` whose
    * timestamp is >= `timestampMs`. Index lookups bound the scan; only the matching batch is
-   * decoded. Compressed CreateTime batches are not decompressed: their first offset (from
+   * decoded (decompressed when compressed). Under LogAppendTime the batch's first offset (from
    * `startOffset`) and max timestamp stand for the record.
    */
   async findOffsetByTimestamp(timestampMs: number, startOffset: number, indexIntervalBytes: number): Promise<TimestampAndOffset | null> {
@@ -373,7 +398,7 @@ export class LogSegment {
         const batch = cursor.slice(pos, pos + size);
         const baseOffset = baseOffsetAt(batch, 0);
         if (!needsRecordSearch(batch)) return { offset: Math.max(baseOffset, startOffset), timestamp: maxTimestampAt(batch, 0) };
-        const hit = decodeRecords(batch).find((r) => r.timestampMs >= timestampMs && r.offset >= startOffset);
+        const hit = (await decodeRecordsAsync(batch)).find((r) => r.timestampMs >= timestampMs && r.offset >= startOffset);
         if (hit) return { offset: hit.offset, timestamp: hit.timestampMs };
       }
       pos += size;
@@ -397,7 +422,7 @@ export class LogSegment {
       if (maxTimestampAt(cursor.buf, cursor.at(pos)) === this.maxTimestamp) {
         await cursor.need(pos, size, SEARCH_BLOCK_BYTES);
         const batch = cursor.slice(pos, pos + size);
-        const hit = needsRecordSearch(batch) ? decodeRecords(batch).find((r) => r.timestampMs === this.maxTimestamp) : undefined;
+        const hit = needsRecordSearch(batch) ? (await decodeRecordsAsync(batch)).find((r) => r.timestampMs === this.maxTimestamp) : undefined;
         return { offset: hit?.offset ?? baseOffsetAt(batch, 0), timestamp: this.maxTimestamp };
       }
       pos += size;
@@ -444,17 +469,65 @@ export class LogSegment {
     await fh?.close();
   }
 
+  /**
+   * Calls `visit` with every whole batch from file position `from` (a batch boundary) to the
+   * end, in order, reading blocks of at least `blockBytes`. Batches are slices of freshly read
+   * blocks, so they stay valid after the call.
+   */
+  async forEachBatch(visit: (batch: Buffer, position: number) => void | Promise<void>, from = 0, blockBytes = RECOVERY_BLOCK_BYTES): Promise<void> {
+    const end = this.size;
+    const cursor = new BlockCursor(await this.file(), end);
+    for (let pos = from; pos < end; ) {
+      await cursor.need(pos, RECORD_BATCH_OVERHEAD, blockBytes);
+      const size = checkedSize(cursor, pos, end);
+      await cursor.need(pos, size, blockBytes);
+      await visit(cursor.slice(pos, pos + size), pos);
+      pos += size;
+    }
+  }
+
+  /** File position of the batch holding `offset`, or of a batch before it (an index lookup). */
+  async positionAtOrBefore(offset: number, indexIntervalBytes: number): Promise<number> {
+    const { offsetIndex } = await this.indexes(indexIntervalBytes);
+    return offsetIndex.lookup(offset);
+  }
+
+  /**
+   * Renames the segment's files (those that exist) from their current suffix to `suffix`
+   * (CLEANED_SUFFIX → SWAP_SUFFIX → ''); the open file handle keeps working.
+   */
+  async renameFiles(suffix: string): Promise<void> {
+    const from = [this.logPath, this.indexPath, this.timeIndexPath];
+    this.fileSuffix = suffix;
+    const to = [this.logPath, this.indexPath, this.timeIndexPath];
+    if (this.offsetIndex) this.offsetIndex.path = this.indexPath;
+    if (this.timeIndex) this.timeIndex.path = this.timeIndexPath;
+    for (let i = 0; i < from.length; i++) await rename(from[i]!, to[i]!).catch(ignoreMissing);
+  }
+
+  /** Sets the log file's modification time (a cleaned segment keeps its sources' time). */
+  async setLastModified(ms: number): Promise<void> {
+    await utimes(this.logPath, ms / 1000, ms / 1000);
+    this.lastModifiedMs = ms;
+  }
+
+  /** Removes the files of a segment that never became live (an abandoned cleaned segment). */
+  async discard(): Promise<void> {
+    await this.closeWhenIdle();
+    for (const file of [this.logPath, this.indexPath, this.timeIndexPath]) await unlink(file).catch(ignoreMissing);
+  }
+
   /** Renames the files so a restart does not load them; open handles keep working. */
   async markDeleted(): Promise<void> {
     this.deleted = true;
-    for (const file of [this.logPath, this.indexPath, this.timeIndexPath]) {
-      await rename(file, file + DELETED_SUFFIX).catch(ignoreMissing);
-    }
+    // Readers still holding the segment open its files by their new names: the old names may
+    // already belong to the cleaned segment that replaced it.
+    await this.renameFiles(DELETED_SUFFIX);
   }
 
   async deleteFiles(): Promise<void> {
     for (const file of [this.logPath, this.indexPath, this.timeIndexPath]) {
-      await unlink(file + DELETED_SUFFIX).catch(ignoreMissing);
+      await unlink(file).catch(ignoreMissing);
     }
   }
 
@@ -486,6 +559,8 @@ export class LogSegment {
       this.timeIndex = times;
       return;
     }
+    // Its files were renamed away by retention or a cleaner swap: nothing to rebuild.
+    if (this.deleted) throw new LogCorruptionError(`segment ${this.baseOffset} was removed`);
     this.logger.warn({ reason: typeof offsets === 'string' ? offsets : times }, 'rebuilding log segment index');
     const sizeBefore = this.size;
     const result = await this.recover(indexIntervalBytes);
@@ -495,12 +570,9 @@ export class LogSegment {
   }
 }
 
-/**
- * Whether finding a record by timestamp means decoding the batch: under LogAppendTime every
- * record carries the batch's max timestamp, and compressed batches are not decompressed.
- */
+/** Whether finding a record by timestamp means decoding the batch: under LogAppendTime every record carries the batch's max timestamp. */
 function needsRecordSearch(batch: Buffer): boolean {
-  return timestampTypeAt(batch, 0) === 'CreateTime' && compressionAt(batch, 0) === 'none';
+  return timestampTypeAt(batch, 0) === 'CreateTime';
 }
 
 function checkedSize(cursor: BlockCursor, pos: number, end: number): number {

@@ -22,11 +22,15 @@ export type MetadataRecord =
   | { type: 'topic'; name: string; topicId: string }
   | ({ type: 'partition'; topicId: string } & PartitionState)
   | { type: 'config'; topic: string; name: string; value: string | null }
-  | { type: 'remove-topic'; topicId: string };
+  | { type: 'remove-topic'; topicId: string }
+  /** A block of producer ids handed to a broker: ids below nextProducerId are taken (Kafka's ProducerIdsRecord). */
+  | { type: 'producer-ids'; nodeId: number; nextProducerId: number };
 
 export class MetadataImage {
   private readonly byName = new Map<string, TopicState>();
   private readonly byId = new Map<string, TopicState>();
+  /** The first producer id no broker has been given yet. */
+  nextProducerId = 0;
 
   topic(name: string): TopicState | undefined {
     return this.byName.get(name);
@@ -68,6 +72,9 @@ export class MetadataImage {
         }
         break;
       }
+      case 'producer-ids':
+        this.nextProducerId = Math.max(this.nextProducerId, record.nextProducerId);
+        break;
     }
   }
 }

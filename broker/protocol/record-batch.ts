@@ -1,10 +1,14 @@
 // Record batch v2 (magic 2): the unit the broker stores and serves. The broker reads only the
 // 61-byte header, checks the CRC32C (attributes to end of batch) and rewrites the base offset and
 // partition leader epoch, which lie outside the CRC. Records are decoded only where Kafka must
-// look inside a batch (ListOffsets by timestamp) and in tests.
+// look inside a batch (ListOffsets by timestamp, keys of compacted topics, compaction) and in
+// tests; batches are re-encoded only to apply a topic's compression.type and by compaction.
 
 import { crc32c } from '@node-rs/crc32';
+import { type CompressionCodec, CODEC_IDS, compress, decompress } from './compression.js';
 import { Reader, Writer } from './wire.js';
+
+export type { CompressionCodec } from './compression.js';
 
 /** Byte positions of the header fields, from the start of the batch. */
 export const BatchField = {
@@ -39,7 +43,6 @@ const TIMESTAMP_TYPE_MASK = 0x08;
 const TRANSACTIONAL_FLAG = 0x10;
 const CONTROL_FLAG = 0x20;
 
-export type CompressionCodec = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 const CODECS: readonly CompressionCodec[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 
 export type TimestampType = 'CreateTime' | 'LogAppendTime';
@@ -181,9 +184,10 @@ function reject(error: BatchErrorName, message: string): ProduceValidation {
  * (ProduceRequest.validateRecords, UnifiedLog.analyzeAndValidateRecords, LogValidator.validateBatch):
  * Produce v3+ (every version Kafka 4 serves) carries exactly one magic-2 batch. Bytes after the
  * batch that do not frame a complete batch are ignored, as Kafka trims them; they are not part of
- * the returned batch, so the log never writes them. Records are not decoded, so per-record checks
- * (timestamp bounds, keys on compacted topics, the record count against the records present) are
- * not made.
+ * the returned batch, so the log never writes them. Records are not decoded here, so per-record
+ * checks (timestamp bounds, the record count against the records present) are not made; keys on
+ * compacted topics are checked by the produce handler (api/produce-prepare.ts), which decodes
+ * those topics' batches.
  */
 export function validateProducedBatches(
   buf: Buffer,
@@ -368,11 +372,41 @@ function writeNullableVarBytes(w: Writer, v: Buffer | string | null | undefined)
   w.raw(b);
 }
 
-/**
- * Encodes an uncompressed CreateTime batch the way a producer does (baseTimestamp is the first
- * record's timestamp) with a correct CRC. For tests and benchmarks.
- */
-export function buildRecordBatch(opts: BuildBatchOptions): Buffer {
+/** Header fields of a batch to assemble; the CRC and batch length are computed. */
+interface BatchFields {
+  baseOffset: number;
+  partitionLeaderEpoch: number;
+  attributes: number;
+  lastOffsetDelta: number;
+  baseTimestamp: number;
+  maxTimestamp: number;
+  producerId: number;
+  producerEpoch: number;
+  baseSequence: number;
+  recordCount: number;
+}
+
+/** A header followed by the (possibly compressed) records section, with a correct CRC. */
+function assembleBatch(f: BatchFields, payload: Buffer): Buffer {
+  const batch = Buffer.alloc(RECORD_BATCH_OVERHEAD + payload.length);
+  writeInt64(batch, BatchField.baseOffset, f.baseOffset);
+  batch.writeInt32BE(batch.length - LOG_OVERHEAD, BatchField.batchLength);
+  batch.writeInt32BE(f.partitionLeaderEpoch, BatchField.partitionLeaderEpoch);
+  batch.writeInt8(MAGIC_V2, BatchField.magic);
+  batch.writeInt16BE(f.attributes, BatchField.attributes);
+  batch.writeInt32BE(f.lastOffsetDelta, BatchField.lastOffsetDelta);
+  writeInt64(batch, BatchField.baseTimestamp, f.baseTimestamp);
+  writeInt64(batch, BatchField.maxTimestamp, f.maxTimestamp);
+  writeInt64(batch, BatchField.producerId, f.producerId);
+  batch.writeInt16BE(f.producerEpoch, BatchField.producerEpoch);
+  batch.writeInt32BE(f.baseSequence, BatchField.baseSequence);
+  batch.writeInt32BE(f.recordCount, BatchField.recordCount);
+  payload.copy(batch, RECORD_BATCH_OVERHEAD);
+  batch.writeUInt32BE(computeCrc(batch, 0, batch.length), BatchField.crc);
+  return batch;
+}
+
+function batchParts(opts: BuildBatchOptions): { fields: BatchFields; records: Buffer } {
   if (opts.records.length === 0) throw new RangeError('a record batch needs at least one record');
   const now = Date.now();
   const timestamps = opts.records.map((r) => r.timestampMs ?? now);
@@ -397,23 +431,37 @@ export function buildRecordBatch(opts: BuildBatchOptions): Buffer {
     records.varint(encoded.length);
     records.raw(encoded);
   });
-  const recordBytes = records.toBuffer();
-  const batch = Buffer.alloc(RECORD_BATCH_OVERHEAD + recordBytes.length);
-  writeInt64(batch, BatchField.baseOffset, opts.baseOffset ?? 0);
-  batch.writeInt32BE(batch.length - LOG_OVERHEAD, BatchField.batchLength);
-  batch.writeInt32BE(opts.partitionLeaderEpoch ?? -1, BatchField.partitionLeaderEpoch);
-  batch.writeInt8(MAGIC_V2, BatchField.magic);
-  batch.writeInt16BE(opts.isTransactional ? TRANSACTIONAL_FLAG : 0, BatchField.attributes);
-  batch.writeInt32BE(opts.records.length - 1, BatchField.lastOffsetDelta);
-  writeInt64(batch, BatchField.baseTimestamp, baseTimestamp);
-  writeInt64(batch, BatchField.maxTimestamp, Math.max(...timestamps));
-  writeInt64(batch, BatchField.producerId, opts.producerId ?? NO_PRODUCER_ID);
-  batch.writeInt16BE(opts.producerEpoch ?? -1, BatchField.producerEpoch);
-  batch.writeInt32BE(opts.baseSequence ?? -1, BatchField.baseSequence);
-  batch.writeInt32BE(opts.records.length, BatchField.recordCount);
-  recordBytes.copy(batch, RECORD_BATCH_OVERHEAD);
-  batch.writeUInt32BE(computeCrc(batch, 0, batch.length), BatchField.crc);
-  return batch;
+  return {
+    fields: {
+      baseOffset: opts.baseOffset ?? 0,
+      partitionLeaderEpoch: opts.partitionLeaderEpoch ?? -1,
+      attributes: opts.isTransactional ? TRANSACTIONAL_FLAG : 0,
+      lastOffsetDelta: opts.records.length - 1,
+      baseTimestamp,
+      maxTimestamp: Math.max(...timestamps),
+      producerId: opts.producerId ?? NO_PRODUCER_ID,
+      producerEpoch: opts.producerEpoch ?? -1,
+      baseSequence: opts.baseSequence ?? -1,
+      recordCount: opts.records.length,
+    },
+    records: records.toBuffer(),
+  };
+}
+
+/**
+ * Encodes an uncompressed CreateTime batch the way a producer does (baseTimestamp is the first
+ * record's timestamp) with a correct CRC. For tests and benchmarks.
+ */
+export function buildRecordBatch(opts: BuildBatchOptions): Buffer {
+  const { fields, records } = batchParts(opts);
+  return assembleBatch(fields, records);
+}
+
+/** buildRecordBatch with the records section compressed by `compression`. */
+export async function buildCompressedBatch(opts: BuildBatchOptions & { compression: CompressionCodec }): Promise<Buffer> {
+  const { fields, records } = batchParts(opts);
+  const payload = await compress(opts.compression, records);
+  return assembleBatch({ ...fields, attributes: fields.attributes | CODEC_IDS[opts.compression] }, payload);
 }
 
 export interface DecodedRecord {
@@ -425,21 +473,28 @@ export interface DecodedRecord {
   headers: Array<{ key: string; value: Buffer | null }>;
 }
 
-/**
- * Decodes the records of one uncompressed batch (keys and values are slices of `batch`).
- * Throws on a compressed or malformed batch: it is meant for stored data and tests, not for
- * unvalidated client input.
- */
-export function decodeRecords(batch: Buffer): DecodedRecord[] {
-  const h = readBatchHeader(batch, 0);
+/** A decoded record with what re-encoding its batch needs: its delta and its exact bytes. */
+export interface RecordEntry extends DecodedRecord {
+  offsetDelta: number;
+  /** The whole record as stored, length varint included; valid against the batch's base offset and timestamp. */
+  bytes: Buffer;
+}
+
+function codecOf(h: BatchHeader): CompressionCodec {
   const codec = CODECS[h.attributes & COMPRESSION_MASK];
-  if (codec !== 'none') throw new RangeError(`cannot decode records of a ${codec ?? 'unknown'}-compressed batch`);
+  if (codec === undefined) throw new RangeError(`unknown compression codec ${h.attributes & COMPRESSION_MASK}`);
+  return codec;
+}
+
+/** Parses `h.recordCount` records from `payload[start, end)`, which must hold exactly them. */
+function parseRecords(h: BatchHeader, payload: Buffer, start: number, end: number): RecordEntry[] {
   const logAppendTime = (h.attributes & TIMESTAMP_TYPE_MASK) !== 0;
-  const r = new Reader(batch, RECORD_BATCH_OVERHEAD, h.batchLength + LOG_OVERHEAD);
-  const out: DecodedRecord[] = [];
+  const r = new Reader(payload, start, end);
+  const out: RecordEntry[] = [];
   for (let i = 0; i < h.recordCount; i++) {
+    const recordStart = r.pos;
     const length = r.varint();
-    const end = r.pos + length;
+    const bodyStart = r.pos;
     r.int8();
     const timestampDelta = r.varlong();
     const offsetDelta = r.varint();
@@ -454,15 +509,92 @@ export function decodeRecords(batch: Buffer): DecodedRecord[] {
       const hvLength = r.varint();
       headers.push({ key: hk, value: hvLength < 0 ? null : r.slice(hvLength) });
     }
-    if (r.pos !== end) throw new RangeError(`record ${i} is ${length} bytes long but its fields take ${r.pos - end + length}`);
+    if (r.pos !== bodyStart + length) throw new RangeError(`record ${i} is ${length} bytes long but its fields take ${r.pos - bodyStart}`);
     out.push({
       offset: h.baseOffset + offsetDelta,
       timestampMs: logAppendTime ? h.maxTimestamp : h.baseTimestamp + timestampDelta,
       key,
       value,
       headers,
+      offsetDelta,
+      bytes: payload.subarray(recordStart, r.pos),
     });
   }
   if (r.remaining !== 0) throw new RangeError(`${r.remaining} bytes left after the batch's ${h.recordCount} records`);
   return out;
+}
+
+function withoutBytes(entries: RecordEntry[]): DecodedRecord[] {
+  return entries.map(({ offset, timestampMs, key, value, headers }) => ({ offset, timestampMs, key, value, headers }));
+}
+
+/**
+ * Decodes the records of one uncompressed batch (keys and values are slices of `batch`).
+ * Throws on a compressed or malformed batch: it is meant for stored data and tests, not for
+ * unvalidated client input. decodeRecordsAsync also reads compressed batches.
+ */
+export function decodeRecords(batch: Buffer): DecodedRecord[] {
+  const h = readBatchHeader(batch, 0);
+  const codec = CODECS[h.attributes & COMPRESSION_MASK];
+  if (codec !== 'none') throw new RangeError(`cannot decode records of a ${codec ?? 'unknown'}-compressed batch`);
+  return withoutBytes(parseRecords(h, batch, RECORD_BATCH_OVERHEAD, h.batchLength + LOG_OVERHEAD));
+}
+
+/**
+ * The records of one batch with their exact bytes, decompressing them when the batch is
+ * compressed. Throws (CompressionError from the codec, RangeError for malformed records) on a
+ * batch that does not decode.
+ */
+export async function readRecordEntries(batch: Buffer): Promise<{ header: BatchHeader; records: RecordEntry[] }> {
+  const header = readBatchHeader(batch, 0);
+  const end = header.batchLength + LOG_OVERHEAD;
+  const codec = codecOf(header);
+  if (codec === 'none') return { header, records: parseRecords(header, batch, RECORD_BATCH_OVERHEAD, end) };
+  const payload = await decompress(codec, batch.subarray(RECORD_BATCH_OVERHEAD, end));
+  return { header, records: parseRecords(header, payload, 0, payload.length) };
+}
+
+/** decodeRecords for batches of any codec. */
+export async function decodeRecordsAsync(batch: Buffer): Promise<DecodedRecord[]> {
+  return withoutBytes((await readRecordEntries(batch)).records);
+}
+
+/**
+ * The batch re-encoded with `codec` (recomputed CRC and length), as Kafka does when a topic's
+ * compression.type differs from the producer's codec. Records keep their exact bytes; every
+ * other header field (offsets, timestamps, producer id, epoch and sequence) is kept.
+ */
+export async function recompressBatch(batch: Buffer, codec: CompressionCodec): Promise<Buffer> {
+  const h = readBatchHeader(batch, 0);
+  const end = h.batchLength + LOG_OVERHEAD;
+  const from = codecOf(h);
+  if (from === codec) return batch.subarray(0, end);
+  const records = await decompress(from, batch.subarray(RECORD_BATCH_OVERHEAD, end));
+  const payload = await compress(codec, records);
+  return assembleBatch({ ...h, attributes: (h.attributes & ~COMPRESSION_MASK) | CODEC_IDS[codec] }, payload);
+}
+
+/**
+ * A batch holding only `kept` (records of `batch`, in order, from readRecordEntries), as the
+ * log cleaner writes it: base offset, base timestamp, producer fields and attributes are the
+ * original's, so every kept record keeps its offset and timestamp; the last offset delta,
+ * record count and (under CreateTime) max timestamp follow the kept records. The records are
+ * compressed with `codec` (by default the batch's own). Null when nothing is kept.
+ */
+export async function rebuildBatch(batch: Buffer, kept: readonly RecordEntry[], codec?: CompressionCodec): Promise<Buffer | null> {
+  if (kept.length === 0) return null;
+  const h = readBatchHeader(batch, 0);
+  const target = codec ?? codecOf(h);
+  const logAppendTime = (h.attributes & TIMESTAMP_TYPE_MASK) !== 0;
+  const payload = await compress(target, Buffer.concat(kept.map((r) => r.bytes)));
+  return assembleBatch(
+    {
+      ...h,
+      attributes: (h.attributes & ~COMPRESSION_MASK) | CODEC_IDS[target],
+      lastOffsetDelta: kept.at(-1)!.offsetDelta,
+      maxTimestamp: logAppendTime ? h.maxTimestamp : kept.reduce((max, r) => Math.max(max, r.timestampMs), NO_TIMESTAMP),
+      recordCount: kept.length,
+    },
+    payload,
+  );
 }
