@@ -13,6 +13,7 @@ const MAIN = HERE.split(path.sep).includes('dist') ? path.resolve(HERE, '../main
 const START_TIMEOUT_MS = 20_000;
 
 export interface BrokerProcess {
+  readonly pid: number;
   readonly port: number;
   readonly dataDir: string;
   readonly bootstrap: string;
@@ -34,7 +35,9 @@ export async function newDataDir(): Promise<string> {
  * Starts a broker. With `port` set it reuses that port (restarts keep the address clients
  * know); otherwise the OS picks a free one.
  */
-export async function startBroker(options: { dataDir?: string; port?: number; overrides?: Record<string, string> } = {}): Promise<BrokerProcess> {
+export async function startBroker(
+  options: { dataDir?: string; port?: number; overrides?: Record<string, string>; nodeArgs?: string[] } = {},
+): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? (await newDataDir());
   const port = options.port ?? 0;
   const overrides: Record<string, string> = {
@@ -47,7 +50,7 @@ export async function startBroker(options: { dataDir?: string; port?: number; ov
     'group.initial.rebalance.delay.ms': '0',
     ...options.overrides,
   };
-  const args = [MAIN, ...Object.entries(overrides).flatMap(([k, v]) => ['--override', `${k}=${v}`])];
+  const args = [...(options.nodeArgs ?? []), MAIN, ...Object.entries(overrides).flatMap(([k, v]) => ['--override', `${k}=${v}`])];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -76,6 +79,7 @@ export async function startBroker(options: { dataDir?: string; port?: number; ov
 function handle(child: ChildProcess, exited: Promise<number | null>, port: number, dataDir: string, output: () => string): BrokerProcess {
   const http = /"port":(\d+)[^\n]*"msg":"http endpoint listening"/.exec(output());
   return {
+    pid: child.pid!,
     port,
     httpPort: http ? Number(http[1]) : undefined,
     dataDir,

@@ -1,0 +1,77 @@
+// The broker under benchmark (the built dist/broker/main.js, started by the tests' launcher,
+// optionally with Node flags such as --cpu-prof), and its CPU time and memory from /proc.
+
+import { readFileSync } from 'node:fs';
+import { startBroker } from '../test/broker-process.js';
+
+const STOP_TIMEOUT_MS = 30_000;
+/** USER_HZ: /proc/<pid>/stat counts CPU time in these ticks; 100 on every Linux we run on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+const PROBLEMS_KEPT = 20;
+
+export interface BenchBroker {
+  readonly pid: number;
+  readonly bootstrap: string;
+  output(): string;
+  /** Log lines at warn level or above (pino level >= 40) and non-JSON lines: the first 20, and how many in all. */
+  problems(): { count: number; first: string[] };
+  /** SIGTERM (clean shutdown, which also writes a --cpu-prof profile); resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+export async function startBenchBroker(options: { dataDir: string; nodeArgs?: string[]; overrides?: Record<string, string> }): Promise<BenchBroker> {
+  const broker = await startBroker({
+    dataDir: options.dataDir,
+    nodeArgs: options.nodeArgs,
+    overrides: { 'auto.create.topics.enable': 'false', ...options.overrides },
+  });
+  return {
+    pid: broker.pid,
+    bootstrap: broker.bootstrap,
+    output: () => broker.output(),
+    problems() {
+      const lines = broker.output().split('\n').filter((l) => l.trim() !== '');
+      const bad = lines.filter((l) => {
+        const level = /^\{"level":(\d+)/.exec(l);
+        return !level || Number(level[1]) >= 40;
+      });
+      return { count: bad.length, first: bad.slice(0, PROBLEMS_KEPT).map((l) => l.slice(0, 500)) };
+    },
+    async stop() {
+      const timer = setTimeout(() => void broker.kill9(), STOP_TIMEOUT_MS);
+      const code = await broker.stop();
+      clearTimeout(timer);
+      return code;
+    },
+  };
+}
+
+/** CPU time (user + system) the process has used so far, in ms: all threads, and its main thread. */
+export function processCpuMs(pid: number): { allMs: number; mainMs: number } {
+  const all = statFields(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  const main = statFields(readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8'));
+  const ms = (f: string[]) => ((Number(f[13]) + Number(f[14])) * 1000) / CLOCK_TICKS_PER_SECOND;
+  return { allMs: ms(all), mainMs: ms(main) };
+}
+
+/**
+ * CPU time of this process's children that have exited and been reaped, in ms. Node reaps
+ * its children (kcat, the latency client) itself, so the difference around one child's run is
+ * that child's CPU time.
+ */
+export function reapedChildrenCpuMs(): number {
+  const fields = statFields(readFileSync('/proc/self/stat', 'utf8'));
+  return ((Number(fields[15]) + Number(fields[16])) * 1000) / CLOCK_TICKS_PER_SECOND;
+}
+
+/** Peak resident set size of a process in MiB (VmHWM). */
+export function peakRssMiB(pid: number): number | null {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : null;
+}
+
+/** Fields of /proc/<pid>/stat, field 1 (pid) at index 0; the command name may hold spaces. */
+function statFields(stat: string): string[] {
+  const close = stat.lastIndexOf(')');
+  return [stat.slice(0, stat.indexOf(' ')), stat.slice(stat.indexOf('(') + 1, close), ...stat.slice(close + 2).trim().split(' ')];
+}
