@@ -69,10 +69,10 @@ export interface ProduceRun extends KcatRun {
   failure: string | null;
 }
 
-/** Produces every line of `file` as one record (no key) to partition 0 of `topic`. */
-export async function kcatProduce(bootstrap: string, topic: string, file: string, acks: number, timeoutMs: number): Promise<ProduceRun> {
+/** Produces every line of `file` as one record (no key) to partition 0 of `topic`, compressed with `codec`. */
+export async function kcatProduce(bootstrap: string, topic: string, file: string, acks: number, timeoutMs: number, codec = 'none'): Promise<ProduceRun> {
   const run = await runKcat(
-    ['-b', bootstrap, '-P', '-t', topic, '-p', '0', '-l', file, '-X', `acks=${acks}`, ...settings(PRODUCER_SETTINGS)],
+    ['-b', bootstrap, '-P', '-t', topic, '-p', '0', '-l', file, '-X', `acks=${acks}`, ...settings({ ...PRODUCER_SETTINGS, 'compression.codec': codec })],
     timeoutMs,
   );
   // kcat reports each failed delivery on stderr ("% Delivery failed for message: ...") and
@@ -92,13 +92,12 @@ export interface ConsumeRun extends KcatRun {
 
 /**
  * Reads partition 0 of `topic` from offset 0 to its end (-e) and discards the records
- * (empty output format), so kcat spends nothing on printing them.
+ * (empty output format), so kcat spends nothing on printing them. With `group`, kcat reads as
+ * a member of that (new) consumer group instead of by assignment.
  */
-export async function kcatConsume(bootstrap: string, topic: string, timeoutMs: number): Promise<ConsumeRun> {
-  const run = await runKcat(
-    ['-b', bootstrap, '-C', '-t', topic, '-p', '0', '-o', 'beginning', '-e', '-f', '', ...settings(CONSUMER_SETTINGS)],
-    timeoutMs,
-  );
+export async function kcatConsume(bootstrap: string, topic: string, timeoutMs: number, group?: string): Promise<ConsumeRun> {
+  const source = group === undefined ? ['-C', '-t', topic, '-p', '0', '-o', 'beginning'] : ['-G', group, topic, '-X', 'auto.offset.reset=earliest'];
+  const run = await runKcat(['-b', bootstrap, ...source, '-e', '-f', '', ...settings(CONSUMER_SETTINGS)], timeoutMs);
   // "% Reached end of topic <t> [0] at offset <n>: exiting"
   const m = /Reached end of topic \S+ \[0\] at offset (\d+)/.exec(run.stderr);
   const endOffset = m ? Number(m[1]) : null;

@@ -6,6 +6,8 @@ import { medianBy } from './stats.js';
 
 export interface ThroughputRun {
   kind: 'produce' | 'consume';
+  /** What sets the run apart from the plain one: a compression codec, or 'consumer group'. */
+  variant: string | null;
   recordBytes: number;
   acks: number;
   records: number;
@@ -56,17 +58,20 @@ const cores = (cpuMs: number, r: ThroughputRun) => (cpuMs / r.elapsedMs).toFixed
 /** CPU ms per MB of stored log: what one MB of this workload costs, whatever the run's speed. */
 const perMB = (cpuMs: number, r: ThroughputRun) => (cpuMs / (r.logBytes / MB)).toFixed(2);
 
+/** Record size, and the variant when there is one: "1 KiB", "1 KiB, lz4". */
+const workloadName = (r: ThroughputRun) => (r.variant === null ? sizeName(r.recordBytes) : `${sizeName(r.recordBytes)}, ${r.variant}`);
+
 const valuesMBps = (r: ThroughputRun) => (r.records * r.recordBytes) / MB / (r.elapsedMs / 1000);
 
 function throughputTable(runs: ThroughputRun[], kind: ThroughputRun['kind']): string[] {
   const groups = new Map<string, ThroughputRun[]>();
   for (const r of runs.filter((x) => x.kind === kind)) {
-    const key = `${r.recordBytes}|${r.acks}`;
+    const key = `${r.recordBytes}|${r.acks}|${r.variant}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const acksHead = kind === 'produce' ? 'acks | ' : '';
   const lines = [
-    `| record size | ${acksHead}records | records/s | MB/s (values) | MB/s (log) | best run: records/s, MB/s | slowest run: records/s | broker CPU, all (main thread) | broker CPU ms per MB, all (main thread) | kcat CPU | rest of machine | result |`,
+    `| records | ${acksHead}count | records/s | MB/s (values) | MB/s (log) | best run: records/s, MB/s | slowest run: records/s | broker CPU, all (main thread) | broker CPU ms per MB, all (main thread) | kcat CPU | rest of machine | result |`,
     `|---|${kind === 'produce' ? '---|' : ''}---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|`,
   ];
   for (const group of groups.values()) {
@@ -76,14 +81,14 @@ function throughputTable(runs: ThroughputRun[], kind: ThroughputRun['kind']): st
     const first = group[0]!;
     const acks = kind === 'produce' ? `${acksName(first.acks)} | ` : '';
     if (ok.length === 0) {
-      lines.push(`| ${sizeName(first.recordBytes)} | ${acks}${fmt(first.records)} | - | - | - | - | - | - | - | - | - | ${result} |`);
+      lines.push(`| ${workloadName(first)} | ${acks}${fmt(first.records)} | - | - | - | - | - | - | - | - | - | ${result} |`);
       continue;
     }
     const m = medianBy(ok, recordsPerS);
     const best = ok.reduce((a, b) => (recordsPerS(b) > recordsPerS(a) ? b : a));
     const slowest = ok.reduce((a, b) => (recordsPerS(b) < recordsPerS(a) ? b : a));
     lines.push(
-      `| ${sizeName(m.recordBytes)} | ${acks}${fmt(m.records)} | ${fmt(recordsPerS(m))} | ${fmt(valuesMBps(m), 1)} | ${fmt(m.logBytes / MB / (m.elapsedMs / 1000), 1)} | ${fmt(recordsPerS(best))}, ${fmt(valuesMBps(best), 1)} | ${fmt(recordsPerS(slowest))} | ${cores(m.brokerCpuMs, m)} (${cores(m.brokerMainThreadCpuMs, m)}) | ${perMB(m.brokerCpuMs, m)} (${perMB(m.brokerMainThreadCpuMs, m)}) | ${cores(m.clientCpuMs, m)} | ${cores(m.otherCpuMs, m)} | ${result} |`,
+      `| ${workloadName(m)} | ${acks}${fmt(m.records)} | ${fmt(recordsPerS(m))} | ${fmt(valuesMBps(m), 1)} | ${fmt(m.logBytes / MB / (m.elapsedMs / 1000), 1)} | ${fmt(recordsPerS(best))}, ${fmt(valuesMBps(best), 1)} | ${fmt(recordsPerS(slowest))} | ${cores(m.brokerCpuMs, m)} (${cores(m.brokerMainThreadCpuMs, m)}) | ${perMB(m.brokerCpuMs, m)} (${perMB(m.brokerMainThreadCpuMs, m)}) | ${cores(m.clientCpuMs, m)} | ${cores(m.otherCpuMs, m)} | ${result} |`,
     );
   }
   return lines;
@@ -95,7 +100,7 @@ function allRunsTable(runs: ThroughputRun[]): string[] {
     '|---:|---|---:|---:|---:|---:|---:|---:|---|',
     ...runs.map(
       (r) =>
-        `| ${r.repeat} | ${r.kind} ${sizeName(r.recordBytes)}${r.kind === 'produce' ? ` acks=${r.acks}` : ''} | ${(r.elapsedMs / 1000).toFixed(2)} | ${fmt(recordsPerS(r))} | ${fmt(valuesMBps(r), 1)} | ${cores(r.brokerCpuMs, r)} (${cores(r.brokerMainThreadCpuMs, r)}) | ${cores(r.clientCpuMs, r)} | ${cores(r.otherCpuMs, r)} | ${r.failure ?? 'ok'} |`,
+        `| ${r.repeat} | ${r.kind} ${workloadName(r)}${r.kind === 'produce' ? ` acks=${r.acks}` : ''} | ${(r.elapsedMs / 1000).toFixed(2)} | ${fmt(recordsPerS(r))} | ${fmt(valuesMBps(r), 1)} | ${cores(r.brokerCpuMs, r)} (${cores(r.brokerMainThreadCpuMs, r)}) | ${cores(r.clientCpuMs, r)} | ${cores(r.otherCpuMs, r)} | ${r.failure ?? 'ok'} |`,
     ),
   ];
 }
@@ -128,13 +133,13 @@ export function formatReport(r: BenchReport): string {
     '',
     '## Produce throughput',
     '',
-    `kcat producing a file of records to one partition; time is kcat's whole run (start, connect, produce, all acks, exit). Median of ${r.repeats} runs (each into a new topic), with the fastest and slowest; the CPU columns are those of the median run. The broker's end offset (ListOffsets) is checked against the records sent after every run.`,
+    `kcat producing a file of records to one partition, uncompressed unless a codec is named (then kcat compresses and the broker stores the compressed batches as they are); time is kcat's whole run (start, connect, produce, all acks, exit). Median of ${r.repeats} runs (each into a new topic), with the fastest and slowest; the CPU columns are those of the median run. The broker's end offset (ListOffsets) is checked against the records sent after every run.`,
     '',
     ...throughputTable(r.runs, 'produce'),
     '',
     '## Consume throughput',
     '',
-    "kcat reading the acks=1 topics above from offset 0 to the end, discarding the records (`-f ''`); a run counts only if kcat reports reaching the end at the expected offset.",
+    "kcat reading the uncompressed acks=1 topics above from offset 0 to the end, discarding the records (`-f ''`): by partition assignment (`-C -p 0`), or as the only member of a new consumer group (`-G`, which adds FindCoordinator, JoinGroup, SyncGroup, Heartbeat and offset commits); a run counts only if kcat reports reaching the end at the expected offset.",
     '',
     ...throughputTable(r.runs, 'consume'),
     '',

@@ -48,6 +48,9 @@ const SIZES = [
   { recordBytes: 1024, records: Math.round(300_000 * SCALE) },
 ];
 const ACKS = [1, -1];
+/** Compressed produce runs: 1 KiB records at acks=1, compressed by kcat. */
+const CODECS = ['lz4', 'zstd'];
+const COMPRESSED = { recordBytes: 1024, records: Math.round(300_000 * SCALE) };
 // At 5000 sends/s the Node client itself needs about half a core (about 100 µs of CPU per
 // send()), so that rate measures the client as much as the broker on a small machine.
 const LATENCY_JOBS: Array<Pick<LatencyJob, 'recordsPerSecond' | 'recordBytes' | 'acks'>> = [
@@ -60,8 +63,8 @@ const WARMUP = { recordBytes: 1024, records: Math.round(50_000 * SCALE) };
 
 const BROKER_OVERRIDES = { 'auto.create.topics.enable': 'false' };
 
-const topicName = (kind: string, recordBytes: number, acks: number, repeat: number) =>
-  `${kind}-${recordBytes}b-acks${acks === -1 ? 'all' : acks}-r${repeat}`;
+const topicName = (kind: string, recordBytes: number, acks: number, repeat: number, codec = 'none') =>
+  `${kind}-${recordBytes}b-acks${acks === -1 ? 'all' : acks}${codec === 'none' ? '' : `-${codec}`}-r${repeat}`;
 
 function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
@@ -103,14 +106,23 @@ async function measured<T extends { elapsedMs: number; cpuMs: number }>(
   };
 }
 
-async function produceRun(broker: BenchBroker, dataDir: string, file: string, size: (typeof SIZES)[number], acks: number, repeat: number): Promise<ThroughputRun> {
-  const topic = topicName('produce', size.recordBytes, acks, repeat);
-  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker, () => kcatProduce(broker.bootstrap, topic, file, acks, KCAT_TIMEOUT_MS));
+async function produceRun(
+  broker: BenchBroker,
+  dataDir: string,
+  file: string,
+  size: (typeof SIZES)[number],
+  acks: number,
+  repeat: number,
+  codec = 'none',
+): Promise<ThroughputRun> {
+  const topic = topicName('produce', size.recordBytes, acks, repeat, codec);
+  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker, () => kcatProduce(broker.bootstrap, topic, file, acks, KCAT_TIMEOUT_MS, codec));
   let failure = result.failure;
   const endOffset = await kcatEndOffset(broker.bootstrap, topic);
   if (failure === null && endOffset !== size.records) failure = `the broker's end offset is ${endOffset}, expected ${size.records}`;
   const run: ThroughputRun = {
     kind: 'produce',
+    variant: codec === 'none' ? null : codec,
     recordBytes: size.recordBytes,
     acks,
     records: size.records,
@@ -123,18 +135,21 @@ async function produceRun(broker: BenchBroker, dataDir: string, file: string, si
     otherCpuMs,
     failure,
   };
-  log(`produce ${size.recordBytes} B acks=${acks} #${repeat}: ${(result.elapsedMs / 1000).toFixed(2)} s, ${Math.round(size.records / (result.elapsedMs / 1000))} records/s${failure ? `, FAILED: ${failure}` : ''}`);
+  log(`produce ${size.recordBytes} B acks=${acks} ${codec} #${repeat}: ${(result.elapsedMs / 1000).toFixed(2)} s, ${Math.round(size.records / (result.elapsedMs / 1000))} records/s${failure ? `, FAILED: ${failure}` : ''}`);
   return run;
 }
 
-async function consumeRun(broker: BenchBroker, dataDir: string, size: (typeof SIZES)[number], repeat: number): Promise<ThroughputRun> {
+/** Reads a produce run's topic back; with `viaGroup`, as the only member of a new consumer group. */
+async function consumeRun(broker: BenchBroker, dataDir: string, size: (typeof SIZES)[number], repeat: number, viaGroup = false): Promise<ThroughputRun> {
   const topic = topicName('produce', size.recordBytes, 1, repeat);
-  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker, () => kcatConsume(broker.bootstrap, topic, KCAT_TIMEOUT_MS));
+  const group = viaGroup ? `bench-${topic}` : undefined;
+  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker, () => kcatConsume(broker.bootstrap, topic, KCAT_TIMEOUT_MS, group));
   let failure = result.failure;
   if (failure === null && result.endOffset !== size.records) failure = `kcat stopped at offset ${result.endOffset}, expected ${size.records}`;
-  log(`consume ${size.recordBytes} B #${repeat}: ${(result.elapsedMs / 1000).toFixed(2)} s, ${Math.round(size.records / (result.elapsedMs / 1000))} records/s${failure ? `, FAILED: ${failure}` : ''}`);
+  log(`consume ${size.recordBytes} B${viaGroup ? ' (group)' : ''} #${repeat}: ${(result.elapsedMs / 1000).toFixed(2)} s, ${Math.round(size.records / (result.elapsedMs / 1000))} records/s${failure ? `, FAILED: ${failure}` : ''}`);
   return {
     kind: 'consume',
+    variant: viaGroup ? 'consumer group' : null,
     recordBytes: size.recordBytes,
     acks: 1,
     records: size.records,
@@ -227,6 +242,7 @@ async function benchmark(): Promise<void> {
     const topics = [topicName('warmup', WARMUP.recordBytes, 1, 0)];
     for (let repeat = 1; repeat <= REPEATS; repeat++) {
       for (const size of SIZES) for (const acks of ACKS) topics.push(topicName('produce', size.recordBytes, acks, repeat));
+      for (const codec of CODECS) topics.push(topicName('produce', COMPRESSED.recordBytes, 1, repeat, codec));
     }
     for (const job of LATENCY_JOBS) topics.push(topicName('latency', job.recordBytes, job.acks, job.recordsPerSecond));
     await createTopics(broker.bootstrap, topics);
@@ -240,9 +256,13 @@ async function benchmark(): Promise<void> {
       for (const size of SIZES) {
         for (const acks of ACKS) runs.push(await produceRun(broker, dataDir, await fileFor(size), size, acks, repeat));
       }
+      for (const codec of CODECS) runs.push(await produceRun(broker, dataDir, await fileFor(COMPRESSED), COMPRESSED, 1, repeat, codec));
     }
     for (let repeat = 1; repeat <= REPEATS; repeat++) {
-      for (const size of SIZES) runs.push(await consumeRun(broker, dataDir, size, repeat));
+      for (const size of SIZES) {
+        runs.push(await consumeRun(broker, dataDir, size, repeat));
+        runs.push(await consumeRun(broker, dataDir, size, repeat, true));
+      }
     }
 
     const latency: LatencyRun[] = [];
