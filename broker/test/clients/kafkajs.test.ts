@@ -22,6 +22,15 @@ describe('kafkajs 2.2.4 against the broker', () => {
     await broker?.stop();
   });
 
+  it('validates a topic without creating it (validateOnly)', async () => {
+    // kafkajs would otherwise fetch metadata for the topic afterwards, which auto-creates it.
+    await admin.createTopics({ validateOnly: true, waitForLeaders: false, topics: [{ topic: 'only-validated', numPartitions: 2 }] });
+    await expect(admin.createTopics({ validateOnly: true, waitForLeaders: false, topics: [{ topic: 'bad-config', configEntries: [{ name: 'retention.ms', value: 'soon' }] }] })).rejects.toMatchObject({
+      errors: [expect.objectContaining({ type: 'INVALID_CONFIG' })],
+    });
+    expect(await admin.listTopics()).not.toContain('only-validated');
+  });
+
   it('creates a topic with partitions and configs, and describes the cluster', async () => {
     const created = await admin.createTopics({
       topics: [{ topic: TOPIC, numPartitions: PARTITIONS, configEntries: [{ name: 'retention.ms', value: '86400000' }] }],
