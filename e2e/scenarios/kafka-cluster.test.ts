@@ -1,0 +1,118 @@
+// The user's path, end to end: helm installs the operator (a pod under the chart's
+// ServiceAccount), kubectl applies the examples (one broker while brokers cannot replicate), and
+// then what a user checks: the cluster becomes Ready, the topic exists, kcat produces through the
+// bootstrap Service and consumes everything back, and a deleted broker pod comes back with its
+// volume and data. Needs root (the node agent); see e2e/README.md.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, example, installOperator, OPERATOR_NAMESPACE, startEnv, type Env } from './env.js';
+
+const NS = 'default';
+const CLUSTER = 'events';
+const TOPIC = 'orders';
+const BROKER_POD = `${CLUSTER}-broker-0`;
+const BOOTSTRAP_SVC = `${CLUSTER}-bootstrap`;
+const MESSAGES = 200;
+
+describe('a KafkaCluster deployed like a user does', () => {
+  let env: Env;
+  let bootstrap: string;
+
+  beforeAll(async () => {
+    env = await startEnv();
+  });
+
+  afterAll(async () => {
+    await env?.stop();
+  });
+
+  it('installs the operator with helm; it runs as a pod under the chart\'s ServiceAccount', async () => {
+    await installOperator(env);
+    const pods = await env.json(['pods', '-n', OPERATOR_NAMESPACE, '-l', 'app.kubernetes.io/name=runnel-operator']);
+    expect(pods.items).toHaveLength(1);
+    const pod = pods.items[0];
+    expect(pod.spec.serviceAccountName).toBe('runnel-operator');
+    expect(pod.status.phase).toBe('Running');
+    expect(pod.status.podIP).toMatch(/^10\.77\./);
+    expect(pod.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+  });
+
+  it('a KafkaCluster becomes Ready and `kubectl get kafkaclusters` shows it', async () => {
+    await env.k(['apply', '-n', NS, '-f', '-'], example('kafka-cluster.yaml'));
+    await eventually(
+      'KafkaCluster Ready',
+      async () => {
+        const kc = await env.json(['kafkacluster', CLUSTER, '-n', NS]);
+        return kc?.status?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True';
+      },
+      150_000,
+    );
+    const table = await env.k(['get', 'kafkaclusters', '-n', NS]);
+    expect(table).toMatch(new RegExp(`^${CLUSTER}\\s+True\\s`, 'm'));
+    const pod = await env.json(['pod', BROKER_POD, '-n', NS]);
+    expect(pod.status.containerStatuses[0].ready).toBe(true);
+    const pvc = await env.json(['pvc', `data-${BROKER_POD}`, '-n', NS]);
+    expect(pvc.status.phase).toBe('Bound');
+  });
+
+  it('a KafkaTopic creates the topic on the broker', async () => {
+    await env.k(['apply', '-n', NS, '-f', '-'], example('kafka-topic.yaml'));
+    const pod = await env.json(['pod', BROKER_POD, '-n', NS]);
+    const wanted = (await env.json(['kafkatopic', TOPIC, '-n', NS])).spec.partitions;
+    // Straight to the broker pod's address, as a client on the node would.
+    const meta = await eventually('topic in the broker metadata', async () => {
+      const r = await env.kcat(['-b', `${pod.status.podIP}:9092`, '-L', '-t', TOPIC]);
+      return r.code === 0 && r.stdout.includes(`topic "${TOPIC}" with`) ? r.stdout : undefined;
+    });
+    expect(meta).toContain(`topic "${TOPIC}" with ${wanted} partitions`);
+    const table = await env.k(['get', 'kafkatopics', '-n', NS]);
+    expect(table).toMatch(new RegExp(`^${TOPIC}\\s`, 'm'));
+  });
+
+  it('kcat produces through the bootstrap Service and consumes everything back', async () => {
+    const svc = await env.json(['service', BOOTSTRAP_SVC, '-n', NS]);
+    bootstrap = `${svc.spec.clusterIP}:9092`;
+    const input = Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).join('\n') + '\n';
+    const p = await env.kcat(['-b', bootstrap, '-t', TOPIC, '-P', '-K:', '-X', 'acks=all'], input);
+    expect(p.code, p.stderr).toBe(0);
+    const c = await env.kcat(['-b', bootstrap, '-t', TOPIC, '-C', '-o', 'beginning', '-e', '-q', '-K:']);
+    expect(c.code, c.stderr).toBe(0);
+    const got = c.stdout.trim().split('\n').sort();
+    expect(got).toEqual(input.trim().split('\n').sort());
+  });
+
+  it('a deleted broker pod comes back with the same volume and its data', async () => {
+    const before = await env.json(['pod', BROKER_POD, '-n', NS]);
+    const pvcBefore = await env.json(['pvc', `data-${BROKER_POD}`, '-n', NS]);
+    await env.k(['delete', 'pod', BROKER_POD, '-n', NS, '--wait=true', '--timeout=120s']);
+    const after = await eventually(
+      'the broker pod back and Ready',
+      async () => {
+        const p = await env.json(['pod', BROKER_POD, '-n', NS]);
+        return p && p.metadata.uid !== before.metadata.uid && p.status?.containerStatuses?.[0]?.ready ? p : undefined;
+      },
+      120_000,
+    );
+    const pvcAfter = await env.json(['pvc', `data-${BROKER_POD}`, '-n', NS]);
+    expect(pvcAfter.metadata.uid).toBe(pvcBefore.metadata.uid);
+    expect(pvcAfter.spec.volumeName).toBe(pvcBefore.spec.volumeName);
+    expect(after.spec.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName).toBe(`data-${BROKER_POD}`);
+    const c = await eventually('all messages consumed again', async () => {
+      const r = await env.kcat(['-b', bootstrap, '-t', TOPIC, '-C', '-o', 'beginning', '-e', '-q', '-K:']);
+      return r.code === 0 && r.stdout.trim().split('\n').length >= MESSAGES ? r : undefined;
+    });
+    expect(c.stdout.trim().split('\n')).toHaveLength(MESSAGES);
+  });
+
+  it('reports an image the node cannot run as ErrImagePull', async () => {
+    await env.k(['run', 'foreign', '-n', NS, '--image=docker.io/library/busybox:1.36', '--restart=Never']);
+    const reason = await eventually('waiting reason', async () => {
+      const p = await env.json(['pod', 'foreign', '-n', NS]);
+      return p?.status?.containerStatuses?.[0]?.state?.waiting?.reason as string | undefined;
+    }, 30_000);
+    expect(reason).toBe('ErrImagePull');
+    const p = await env.json(['pod', 'foreign', '-n', NS]);
+    expect(p.status.containerStatuses[0].state.waiting.message).toMatch(/only runnel\/broker/);
+    await env.k(['delete', 'pod', 'foreign', '-n', NS, '--wait=true', '--timeout=60s']);
+  });
+});
