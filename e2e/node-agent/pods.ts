@@ -369,6 +369,13 @@ export class PodRuntime {
       if (!src) throw new Error(`volumeMount "${m.name}" names no volume of the pod`);
       const s = m.subPath ? path.join(src, m.subPath) : src;
       if (m.subPath && !fs.existsSync(s)) fs.mkdirSync(s, { recursive: true });
+      // A mount over a directory that holds the repository or the run dir (an emptyDir at /tmp
+      // when the checkout lives in /tmp) would hide the program and the other volumes' sources
+      // from the pod: leave that path as the host's.
+      if ([this.ctx.repo, this.ctx.runDir].some((needed) => isWithin(needed, m.mountPath))) {
+        this.log('volume not mounted: it would hide the repository or the run dir', { volume: m.name, mountPath: m.mountPath });
+        continue;
+      }
       out.push({ src: s, dst: m.mountPath, ro: !!m.readOnly });
     }
     return out.sort((a, b) => a.dst.length - b.dst.length);
@@ -737,4 +744,10 @@ function writeFiles(dir: string, files: Map<string, Buffer>): void {
     fs.mkdirSync(path.dirname(f), { recursive: true });
     fs.writeFileSync(f, b);
   }
+}
+
+/** Whether `p` is `dir` or lies below it. */
+function isWithin(p: string, dir: string): boolean {
+  const rel = path.relative(dir, p);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
 }
