@@ -65,6 +65,8 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly partitions: number;
+  /** The creation of `__consumer_offsets` under way, if any. */
+  private creatingOffsetsTopic: Promise<{ errorCode: number; errorMessage: string | null }> | undefined;
 
   constructor(
     private readonly topics: TopicManager,
@@ -97,9 +99,20 @@ export class GroupCoordinator {
     }
   }
 
-  /** Creates `__consumer_offsets` on first use, as Kafka does. */
-  async ensureOffsetsTopic(): Promise<{ errorCode: number; errorMessage: string | null }> {
-    if (this.topics.image.topic(OFFSETS_TOPIC)) return { errorCode: ErrorCode.NONE, errorMessage: null };
+  /**
+   * Creates `__consumer_offsets` on first use, as Kafka does. The topic is in the metadata image
+   * before its partitions' logs are open, so callers that come while it is being created wait
+   * for the same creation: naming the coordinator earlier would let a group's first write find
+   * no log (COORDINATOR_NOT_AVAILABLE for SyncGroup and OffsetCommit).
+   */
+  ensureOffsetsTopic(): Promise<{ errorCode: number; errorMessage: string | null }> {
+    if (this.creatingOffsetsTopic) return this.creatingOffsetsTopic;
+    if (this.topics.image.topic(OFFSETS_TOPIC)) return Promise.resolve({ errorCode: ErrorCode.NONE, errorMessage: null });
+    this.creatingOffsetsTopic = this.createOffsetsTopic().finally(() => (this.creatingOffsetsTopic = undefined));
+    return this.creatingOffsetsTopic;
+  }
+
+  private async createOffsetsTopic(): Promise<{ errorCode: number; errorMessage: string | null }> {
     const replicationFactor = Number(this.config.get('offsets.topic.replication.factor'));
     const result = await this.topics.create(
       {
