@@ -1,8 +1,6 @@
-import { copyFile, mkdir, mkdtemp, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { CompressionCodec } from '../protocol/compression.js';
 import {
   type RecordInput,
@@ -13,43 +11,26 @@ import {
   validateProducedBatches,
 } from '../protocol/record-batch.js';
 import { CLEANER_CHECKPOINT_FILE, LogCleaner, planCleaning, readCleanerCheckpoint } from './cleaner.js';
-import { DEFAULT_LOG_CONFIG, type LogConfig, PartitionLog } from './partition-log.js';
+import type { LogConfig, PartitionLog } from './partition-log.js';
+import { logConfig, openLog as openTrackedLog, openLogs, partitionDir as fixtureDir, silent } from '../test/log-fixtures.js';
 
-const silent = pino({ level: 'silent' });
-const tmpRoots: string[] = [];
-const openLogs: PartitionLog[] = [];
 const T0 = 1_700_000_000_000;
 const DAY_MS = 86_400_000;
 
-afterEach(async () => {
-  for (const log of openLogs.splice(0)) await log.close().catch(() => undefined);
-  for (const root of tmpRoots.splice(0)) await rm(root, { recursive: true, force: true });
-});
-
-async function partitionDir(): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'runnel-cleaner-'));
-  tmpRoots.push(root);
-  return path.join(root, 'compacted-0');
-}
+const partitionDir = () => fixtureDir('compacted');
 
 function config(overrides: Partial<LogConfig> = {}): LogConfig {
-  return {
-    ...DEFAULT_LOG_CONFIG,
-    fileDeleteDelayMs: 0,
+  return logConfig({
     segmentBytes: 700,
     indexIntervalBytes: 128,
     cleanupPolicy: { compact: true, delete: false },
     minCleanableDirtyRatio: 0.01,
     deleteRetentionMs: DAY_MS,
     ...overrides,
-  };
+  });
 }
 
-async function openLog(dir: string, cfg = config()): Promise<PartitionLog> {
-  const log = await PartitionLog.open(dir, cfg, silent);
-  openLogs.push(log);
-  return log;
-}
+const openLog = (dir: string, cfg = config()) => openTrackedLog(dir, cfg);
 
 async function append(log: PartitionLog, records: RecordInput[], compression: CompressionCodec = 'none') {
   const batch = await buildCompressedBatch({ records, compression });

@@ -1,8 +1,7 @@
-import { copyFile, mkdir, mkdtemp, open, readFile, readdir, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, mkdir, open, readFile, readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   type RecordInput,
   buildRecordBatch,
@@ -12,34 +11,10 @@ import {
   scanBatches,
   validateProducedBatches,
 } from '../protocol/record-batch.js';
-import { DEFAULT_LOG_CONFIG, type LogConfig, PartitionLog } from './partition-log.js';
+import { PartitionLog } from './partition-log.js';
+import { logConfig as config, openLog, openLogs, partitionDir } from '../test/log-fixtures.js';
 
 const T0 = 1_700_000_000_000;
-const silent = pino({ level: 'silent' });
-const tmpRoots: string[] = [];
-const openLogs: PartitionLog[] = [];
-
-afterEach(async () => {
-  for (const log of openLogs.splice(0)) await log.close().catch(() => undefined);
-  for (const root of tmpRoots.splice(0)) await rm(root, { recursive: true, force: true });
-});
-
-async function partitionDir(): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'runnel-log-'));
-  tmpRoots.push(root);
-  return path.join(root, 'events-0');
-}
-
-function config(overrides: Partial<LogConfig> = {}): LogConfig {
-  return { ...DEFAULT_LOG_CONFIG, fileDeleteDelayMs: 0, ...overrides };
-}
-
-async function openLog(dir: string, cfg: LogConfig, logger: Logger = silent): Promise<PartitionLog> {
-  const log = await PartitionLog.open(dir, cfg, logger);
-  openLogs.push(log);
-  return log;
-}
-
 function capturingLogger(): { logger: Logger; events: Array<{ level: number; msg: string }> } {
   const events: Array<{ level: number; msg: string }> = [];
   const logger = pino({ level: 'debug' }, { write: (line: string) => void events.push(JSON.parse(line)) });

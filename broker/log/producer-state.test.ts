@@ -1,36 +1,10 @@
-import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { buildRecordBatch, decodeRecords, scanBatches, validateProducedBatches } from '../protocol/record-batch.js';
-import { DEFAULT_LOG_CONFIG, type LogConfig, PartitionLog, ProducerStateError } from './partition-log.js';
+import { PartitionLog, ProducerStateError } from './partition-log.js';
+import { logConfig as config, openLog, partitionDir } from '../test/log-fixtures.js';
 import { ProducerStateManager, lastSequenceOf, snapshotFileName } from './producer-state.js';
-
-const silent = pino({ level: 'silent' });
-const tmpRoots: string[] = [];
-const openLogs: PartitionLog[] = [];
-
-afterEach(async () => {
-  for (const log of openLogs.splice(0)) await log.close().catch(() => undefined);
-  for (const root of tmpRoots.splice(0)) await rm(root, { recursive: true, force: true });
-});
-
-async function partitionDir(): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'runnel-producer-'));
-  tmpRoots.push(root);
-  return path.join(root, 'events-0');
-}
-
-function config(overrides: Partial<LogConfig> = {}): LogConfig {
-  return { ...DEFAULT_LOG_CONFIG, fileDeleteDelayMs: 0, ...overrides };
-}
-
-async function openLog(dir: string, cfg = config()): Promise<PartitionLog> {
-  const log = await PartitionLog.open(dir, cfg, silent);
-  openLogs.push(log);
-  return log;
-}
 
 interface Idempotent {
   producerId: number;
