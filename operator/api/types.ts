@@ -41,6 +41,8 @@ export interface KafkaClusterSpec {
   storage: { size: string; storageClassName?: string; deleteClaim: boolean };
   resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
   config?: ConfigValues;
+  /** Each broker's `broker.rack` is this label of the node its pod runs on. */
+  rack?: { topologyKey: string };
   template?: {
     labels?: Record<string, string>;
     annotations?: Record<string, string>;
@@ -60,7 +62,7 @@ export interface KafkaClusterStatus {
   labelSelector?: string;
   clusterId?: string;
   bootstrap?: string;
-  brokers?: { id: number; pod: string; state: BrokerState }[];
+  brokers?: { id: number; pod: string; state: BrokerState; rack?: string }[];
   conditions?: Condition[];
 }
 

@@ -13,10 +13,14 @@ export const LOG_DIR = `${DATA_DIR}/data`;
 export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 export const CLUSTER_LABEL = 'kafka.runnel.dev/cluster';
 export const CONFIG_HASH_ANNOTATION = 'kafka.runnel.dev/config-hash';
+/** On a broker pod: its node's topology label value, set by the operator, read by the rack init container. */
+export const RACK_ANNOTATION = 'kafka.runnel.dev/rack';
 
 export interface BuildOptions {
   /** Broker image when spec.image is unset: the one released with this operator. */
   defaultImage: string;
+  /** The operator's own image, which also serves as the brokers' rack init container. */
+  operatorImage: string;
   /** DNS suffix of the Kubernetes cluster, `cluster.local` unless changed. */
   clusterDomain: string;
 }
@@ -30,6 +34,7 @@ export function names(cluster: KafkaCluster) {
     configMap: `${n}-config`,
     serviceAccount: `${n}-broker`,
     podDisruptionBudget: `${n}-broker`,
+    brokerRole: `${n}-broker`,
     pod: (ordinal: number) => `${n}-broker-${ordinal}`,
   };
 }

@@ -82,4 +82,36 @@ describe('broker StatefulSet', () => {
   it('spreads brokers over nodes by default', () => {
     expect(pod.affinity!.podAntiAffinity!.preferredDuringSchedulingIgnoredDuringExecution![0]!.podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
   });
+
+  it('gives brokers no API token and no init container without spec.rack', () => {
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.initContainers).toBeUndefined();
+    expect(pod.volumes!.map((v) => v.name)).toEqual(['config', 'tmp']);
+  });
+
+  describe('with spec.rack', () => {
+    const racked = statefulSet(kafkaCluster({ rack: { topologyKey: 'topology.kubernetes.io/zone' } }), 'hash1', OPTIONS).spec!.template.spec!;
+    const init = racked.initContainers![0]!;
+    const brokerOf = racked.containers[0]!;
+
+    it('runs the operator image as an init container that writes broker.rack', () => {
+      expect(init.image).toBe(OPTIONS.operatorImage);
+      expect(init.args).toEqual(['rack-init', '--topology-key', 'topology.kubernetes.io/zone', '--out', '/run/runnel/rack/rack.properties']);
+      expect(init.env!.map((e) => e.valueFrom?.fieldRef?.fieldPath)).toEqual(['metadata.name', 'metadata.namespace']);
+    });
+
+    it('has the broker read that file as its last config file', () => {
+      expect(brokerOf.args!.slice(-2)).toEqual(['--config', '/run/runnel/rack/rack.properties']);
+      expect(brokerOf.volumeMounts).toContainEqual({ name: 'rack', mountPath: '/run/runnel/rack', readOnly: true });
+      expect(init.volumeMounts).toContainEqual({ name: 'rack', mountPath: '/run/runnel/rack' });
+    });
+
+    it('mounts an API token in the init container only', () => {
+      expect(racked.automountServiceAccountToken).toBe(false);
+      const token = racked.volumes!.find((v) => v.projected)!;
+      expect(token.projected!.sources!.map((s) => Object.keys(s)[0])).toEqual(['serviceAccountToken', 'configMap', 'downwardAPI']);
+      expect(init.volumeMounts).toContainEqual({ name: token.name, mountPath: '/var/run/secrets/kubernetes.io/serviceaccount', readOnly: true });
+      expect(brokerOf.volumeMounts!.map((m) => m.name)).not.toContain(token.name);
+    });
+  });
 });

@@ -5,6 +5,7 @@
 import type { V1Affinity, V1Container, V1ResourceRequirements, V1StatefulSet, V1Toleration } from '@kubernetes/client-node';
 import { configStrings, type KafkaCluster } from '../api/types.js';
 import { SERVER_PROPERTIES, nodePropertiesFile } from './config.js';
+import { RACK_PROPERTIES_PATH, rackInitContainer, rackMount, rackVolumes } from './rack.js';
 import {
   CONFIG_DIR, CONFIG_HASH_ANNOTATION, DATA_DIR, LISTENER, PORTS, POD_INDEX_LABEL,
   labels, names, ownedMetadata, selectorLabels, type BuildOptions,
@@ -42,11 +43,16 @@ function resources(cluster: KafkaCluster): V1ResourceRequirements | undefined {
 function brokerContainer(cluster: KafkaCluster, options: BuildOptions): V1Container {
   const n = names(cluster);
   const dnsSuffix = `${n.headless}.${cluster.metadata.namespace}.svc.${options.clusterDomain}`;
+  const rack = cluster.spec.rack !== undefined;
   return {
     name: 'broker',
     image: cluster.spec.image ?? options.defaultImage,
     // The image's entrypoint is the broker; Kubernetes expands $(VAR) from the env below.
-    args: ['--config', `${CONFIG_DIR}/${SERVER_PROPERTIES}`, '--config', `${CONFIG_DIR}/${nodePropertiesFile('$(KAFKA_CFG_NODE_ID)')}`],
+    args: [
+      '--config', `${CONFIG_DIR}/${SERVER_PROPERTIES}`,
+      '--config', `${CONFIG_DIR}/${nodePropertiesFile('$(KAFKA_CFG_NODE_ID)')}`,
+      ...(rack ? ['--config', RACK_PROPERTIES_PATH] : []),
+    ],
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'KAFKA_CFG_NODE_ID', valueFrom: { fieldRef: { fieldPath: `metadata.labels['${POD_INDEX_LABEL}']` } } },
@@ -66,6 +72,7 @@ function brokerContainer(cluster: KafkaCluster, options: BuildOptions): V1Contai
       { name: 'config', mountPath: CONFIG_DIR, readOnly: true },
       { name: 'data', mountPath: DATA_DIR },
       { name: 'tmp', mountPath: '/tmp' },
+      ...(rack ? [rackMount] : []),
     ],
   };
 }
@@ -107,10 +114,12 @@ export function statefulSet(cluster: KafkaCluster, configHash: string, options: 
           tolerations: template.tolerations as V1Toleration[] | undefined,
           nodeSelector: template.nodeSelector,
           priorityClassName: template.priorityClassName,
+          initContainers: cluster.spec.rack ? [rackInitContainer(cluster, options)] : undefined,
           containers: [brokerContainer(cluster, options)],
           volumes: [
             { name: 'config', configMap: { name: n.configMap } },
             { name: 'tmp', emptyDir: {} },
+            ...(cluster.spec.rack ? rackVolumes() : []),
           ],
         },
       },

@@ -2,7 +2,7 @@
 
 import type { V1Pod } from '@kubernetes/client-node';
 import type { BrokerState } from '../api/types.js';
-import { POD_INDEX_LABEL } from '../build/names.js';
+import { POD_INDEX_LABEL, RACK_ANNOTATION } from '../build/names.js';
 
 export interface BrokerPod {
   name: string;
@@ -10,12 +10,23 @@ export interface BrokerPod {
   /** StatefulSet revision the pod was created from (`controller-revision-hash`). */
   revision: string | undefined;
   state: BrokerState;
+  /** The node it is scheduled to, once it is. */
+  node: string | undefined;
+  /** Its `broker.rack`, once the operator has copied it from the node (spec.rack). */
+  rack: string | undefined;
 }
 
 export function brokerPod(pod: V1Pod): BrokerPod {
   const name = pod.metadata?.name ?? '';
   const index = pod.metadata?.labels?.[POD_INDEX_LABEL] ?? /-(\d+)$/.exec(name)?.[1];
-  return { name, ordinal: Number(index), revision: pod.metadata?.labels?.['controller-revision-hash'], state: brokerState(pod) };
+  return {
+    name,
+    ordinal: Number(index),
+    revision: pod.metadata?.labels?.['controller-revision-hash'],
+    state: brokerState(pod),
+    node: pod.spec?.nodeName,
+    rack: pod.metadata?.annotations?.[RACK_ANNOTATION],
+  };
 }
 
 function brokerState(pod: V1Pod): BrokerState {

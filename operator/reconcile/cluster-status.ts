@@ -46,7 +46,7 @@ export function clusterStatus(cluster: KafkaCluster, facts: ClusterFacts, outcom
     labelSelector: facts.labelSelector,
     replicas: facts.replicas,
     readyReplicas: facts.readyReplicas,
-    brokers: [...facts.brokers].sort(byOrdinal).map((b) => ({ id: b.ordinal, pod: b.name, state: b.state })),
+    brokers: [...facts.brokers].sort(byOrdinal).map((b) => ({ id: b.ordinal, pod: b.name, state: b.state, ...(b.rack === undefined ? {} : { rack: b.rack }) })),
     conditions: mergeConditions(cluster.status?.conditions, conditions, now),
   };
 }

@@ -1,4 +1,4 @@
-import type { V1ConfigMap } from '@kubernetes/client-node';
+import type { V1ConfigMap, V1Role } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { KafkaCluster, KafkaClusterStatus } from '../api/types.js';
 import { labels } from '../build/names.js';
@@ -30,6 +30,7 @@ describe('KafkaCluster reconcile', () => {
         apiVersion: 'v1',
         kind: 'Pod',
         metadata: { name: `events-broker-${i}`, namespace: 'prod', labels: { ...labels(cluster), 'controller-revision-hash': rev, 'apps.kubernetes.io/pod-index': String(i) } },
+        spec: { nodeName: `node-${i}` },
         status: { phase: 'Running', conditions: [{ type: 'Ready', status: i < readyCount ? 'True' : 'False' }] },
       } as never),
     );
@@ -109,5 +110,46 @@ describe('KafkaCluster reconcile', () => {
     kube.failNext = { kind: 'StatefulSet', error: new Error('admission webhook said no') };
     await expect(reconcileCluster({ ...cluster, status: { clusterId: 'id' } } as KafkaCluster, deps)).rejects.toThrow('statefulSet: admission webhook said no');
     expect(condition('Degraded')).toMatchObject({ status: 'True', reason: 'ReconcileFailed', message: 'statefulSet: admission webhook said no' });
+  });
+
+  describe('with spec.rack', () => {
+    const racked = { ...kafkaCluster({ replicas: 2, controllerVoters: 1, rack: { topologyKey: 'topology.kubernetes.io/zone' } }), status: { clusterId: 'id' } };
+    const node = (name: string, zone?: string) =>
+      kube.put({ apiVersion: 'v1', kind: 'Node', metadata: { name, namespace: '', labels: zone ? { 'topology.kubernetes.io/zone': zone } : {} } } as never);
+
+    it('lets the brokers read their own pods, and only those', async () => {
+      await reconcileCluster(racked, deps);
+      const role = await kube.get<V1Role>({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', namespace: 'prod', name: 'events-broker' });
+      expect(role!.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['events-broker-0', 'events-broker-1'] }]);
+      expect(kube.writes).toContain('apply RoleBinding prod/events-broker');
+      await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
+      expect(kube.writes).toContain('delete Role prod/events-broker');
+      expect(kube.writes).toContain('delete RoleBinding prod/events-broker');
+    });
+
+    it("copies each scheduled broker's node label onto its pod, once", async () => {
+      brokersRunning('r1', ['r1', 'r1']);
+      node('node-0', 'zone-a');
+      node('node-1', 'zone-b');
+      await reconcileCluster(racked, deps);
+      expect(kube.writes).toContain('annotate Pod prod/events-broker-0 kafka.runnel.dev/rack=zone-a');
+      expect(kube.writes).toContain('annotate Pod prod/events-broker-1 kafka.runnel.dev/rack=zone-b');
+      expect(statusOf().brokers!.map((b) => b.rack)).toEqual(['zone-a', 'zone-b']);
+      kube.writes.length = 0;
+      await reconcileCluster(racked, deps);
+      expect(kube.writes.filter((w) => w.startsWith('annotate'))).toEqual([]);
+    });
+
+    it('says which node lacks the label, and how to fix it', async () => {
+      brokersRunning('r1', ['r1', 'r1']);
+      node('node-0', 'zone-a');
+      node('node-1');
+      const result = await reconcileCluster(racked, deps);
+      expect(result.requeueAfterMs).toBeGreaterThan(0);
+      expect(kube.writes).toContain('annotate Pod prod/events-broker-0 kafka.runnel.dev/rack=zone-a');
+      expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'NodeLabelMissing' });
+      expect(condition('Progressing')!.message).toContain('node node-1 has no label topology.kubernetes.io/zone');
+      expect(condition('Progressing')!.message).toContain('kubectl label node');
+    });
   });
 });

@@ -3,12 +3,13 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KubernetesObject, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Node, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { sameStatus, findCondition } from '../api/conditions.js';
 import type { KafkaCluster } from '../api/types.js';
 import { configHash, configMap } from '../build/config.js';
-import { labelSelector, names, type BuildOptions } from '../build/names.js';
+import { RACK_ANNOTATION, labelSelector, names, type BuildOptions } from '../build/names.js';
 import { podDisruptionBudget, serviceAccount } from '../build/policy.js';
+import { brokerRole, brokerRoleBinding } from '../build/rack.js';
 import { bootstrapAddress, bootstrapService, headlessService } from '../build/services.js';
 import { statefulSet } from '../build/statefulset.js';
 import type { KafkaAdmin } from '../kafka/admin.js';
@@ -22,6 +23,7 @@ import { StepError, done, requeue, runSteps, type ReconcileResult, type Step } f
 const BROKERS_STARTING_RECHECK_MS = 10_000;
 const RESTART_RECHECK_MS = 5_000;
 const SCALE_DOWN_RECHECK_MS = 30_000;
+const RACK_LABEL_RECHECK_MS = 30_000;
 
 export interface ClusterDeps {
   kube: Kube;
@@ -44,10 +46,12 @@ const CLUSTER_STEPS: readonly Step<ClusterContext>[] = [
   { name: 'clusterId', run: ensureClusterId },
   { name: 'scaleDown', run: guardScaleDown },
   { name: 'serviceAccount', run: (c) => apply(c, serviceAccount(c.cluster)) },
+  { name: 'brokerRole', run: applyBrokerRole },
   { name: 'configMap', run: applyConfigMap },
   { name: 'services', run: applyServices },
   { name: 'podDisruptionBudget', run: (c) => apply(c, podDisruptionBudget(c.cluster)) },
   { name: 'statefulSet', run: applyStatefulSet },
+  { name: 'rackLabels', run: copyRackLabels },
   { name: 'rollingRestart', run: rollingRestart },
   { name: 'brokersReady', run: brokersReady },
 ];
@@ -111,6 +115,21 @@ async function apply(ctx: ClusterContext, obj: KubernetesObject) {
   return done;
 }
 
+/** Only the rack init container calls the API; without spec.rack its Role goes. */
+async function applyBrokerRole(ctx: ClusterContext) {
+  const role = brokerRole(ctx.cluster);
+  const binding = brokerRoleBinding(ctx.cluster);
+  if (ctx.cluster.spec.rack) {
+    await ctx.deps.kube.apply(role);
+    return apply(ctx, binding);
+  }
+  for (const obj of [binding, role]) {
+    const ref = { apiVersion: obj.apiVersion!, kind: obj.kind!, namespace: ctx.cluster.metadata.namespace, name: obj.metadata!.name! };
+    if (await ctx.deps.kube.get(ref)) await ctx.deps.kube.delete(ref);
+  }
+  return done;
+}
+
 async function applyConfigMap(ctx: ClusterContext) {
   const cm = configMap(ctx.cluster, ctx.clusterId!, ctx.deps.options);
   ctx.configHash = configHash(cm);
@@ -125,6 +144,32 @@ async function applyServices(ctx: ClusterContext) {
 async function applyStatefulSet(ctx: ClusterContext) {
   ctx.statefulSet = await ctx.deps.kube.apply(statefulSet(ctx.cluster, ctx.configHash!, ctx.deps.options));
   return done;
+}
+
+/** Each scheduled broker pod gets its node's topology label, which its rack init container waits for. */
+async function copyRackLabels(ctx: ClusterContext) {
+  const topologyKey = ctx.cluster.spec.rack?.topologyKey;
+  if (!topologyKey) return done;
+  const unlabelled: string[] = [];
+  for (const broker of await brokerPods(ctx)) {
+    if (broker.rack !== undefined || broker.node === undefined || broker.state === 'Terminating') continue;
+    const node = await ctx.deps.kube.get<V1Node>({ apiVersion: 'v1', kind: 'Node', namespace: '', name: broker.node });
+    const rack = node?.metadata?.labels?.[topologyKey];
+    if (rack === undefined) {
+      unlabelled.push(broker.node);
+      continue;
+    }
+    await ctx.deps.kube.annotate({ apiVersion: 'v1', kind: 'Pod', namespace: ctx.cluster.metadata.namespace, name: broker.name }, { [RACK_ANNOTATION]: rack });
+    broker.rack = rack;
+    ctx.deps.log.info({ broker: broker.ordinal, node: broker.node, rack }, 'broker rack set from its node');
+  }
+  if (unlabelled.length === 0) return done;
+  const nodes = [...new Set(unlabelled)].sort();
+  return requeue(
+    RACK_LABEL_RECHECK_MS,
+    'NodeLabelMissing',
+    `node${nodes.length > 1 ? 's' : ''} ${nodes.join(', ')} ha${nodes.length > 1 ? 've' : 's'} no label ${topologyKey}, so the broker${unlabelled.length > 1 ? 's' : ''} there cannot start: label the node (kubectl label node <node> ${topologyKey}=<rack>) or change spec.rack.topologyKey`,
+  );
 }
 
 async function rollingRestart(ctx: ClusterContext) {

@@ -10,6 +10,8 @@ export interface OperatorConfig {
   identity: string;
   leaderElection: boolean;
   brokerImage: string;
+  /** This operator's own image: the brokers' rack init container runs it. */
+  operatorImage: string;
   clusterDomain: string;
   logLevel: string;
   httpPort: number;
@@ -40,12 +42,15 @@ export function loadConfig(env: NodeJS.ProcessEnv): OperatorConfig {
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
   const brokerImage = env.RUNNEL_BROKER_IMAGE ?? '';
   if (brokerImage === '') problems.push('RUNNEL_BROKER_IMAGE is not set: it names the broker image that KafkaClusters without spec.image run');
+  const operatorImage = env.RUNNEL_OPERATOR_IMAGE ?? '';
+  if (operatorImage === '') problems.push("RUNNEL_OPERATOR_IMAGE is not set: it names the operator's own image, which brokers of clusters with spec.rack run as their init container");
   const config: OperatorConfig = {
     watchNamespaces: (env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
     namespace: env.POD_NAMESPACE || 'default',
     identity: env.POD_NAME || hostname(),
     leaderElection: bool('LEADER_ELECTION', true),
     brokerImage,
+    operatorImage,
     clusterDomain: env.CLUSTER_DOMAIN || 'cluster.local',
     logLevel,
     httpPort: int('HTTP_PORT', 8080, 0),

@@ -31,6 +31,8 @@ export interface Kube {
   applyStatus(obj: ObjectRef, status: object): Promise<void>;
   /** Replaces the finalizers, failing with a conflict if the object changed since it was read. */
   setFinalizers(obj: Identity, finalizers: string[]): Promise<void>;
+  /** Sets annotations on an object someone else owns (a merge patch: it never creates one); a vanished object is left alone. */
+  annotate(ref: ObjectRef, annotations: Record<string, string>): Promise<void>;
   /** Deleting an object that is already gone succeeds. */
   delete(ref: ObjectRef): Promise<void>;
   event(regarding: Identity, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
@@ -115,6 +117,15 @@ export class ClientKube implements Kube {
       metadata: { name: obj.metadata?.name, namespace: obj.metadata?.namespace, resourceVersion: obj.metadata?.resourceVersion, finalizers },
     };
     await this.objects.patch(patch, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
+  }
+
+  async annotate(ref: ObjectRef, annotations: Record<string, string>): Promise<void> {
+    const patch = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace, annotations } };
+    try {
+      await this.objects.patch(patch, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
   }
 
   async delete(ref: ObjectRef): Promise<void> {

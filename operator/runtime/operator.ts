@@ -16,6 +16,17 @@ import { watch } from './watch.js';
 
 /** Objects the operator creates carry this label, so their watches see nothing else. */
 const OWNED_SELECTOR = 'app.kubernetes.io/managed-by=runnel-operator';
+/** [apiVersion, kind, plural] of every kind a KafkaCluster owns, and of its pods. */
+const OWNED_KINDS = [
+  ['apps/v1', 'StatefulSet', 'statefulsets'],
+  ['v1', 'Pod', 'pods'],
+  ['v1', 'ConfigMap', 'configmaps'],
+  ['v1', 'Service', 'services'],
+  ['v1', 'ServiceAccount', 'serviceaccounts'],
+  ['policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'],
+  ['rbac.authorization.k8s.io/v1', 'Role', 'roles'],
+  ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'],
+] as const;
 
 export interface ControllerOptions {
   config: OperatorConfig;
@@ -35,7 +46,7 @@ export interface RunningControllers {
 export function startControllers({ config, kubeConfig, log, metrics, admin }: ControllerOptions): RunningControllers {
   const kube = new ClientKube(kubeConfig, config.identity);
   const pool = new AdminPool();
-  const options: BuildOptions = { defaultImage: config.brokerImage, clusterDomain: config.clusterDomain };
+  const options: BuildOptions = { defaultImage: config.brokerImage, operatorImage: config.operatorImage, clusterDomain: config.clusterDomain };
   const adminFor = admin ?? ((c: KafkaCluster) => pool.get(`${c.metadata.namespace}/${c.metadata.name}`, brokerAddresses(c, options)));
   const now = () => new Date();
   const namespaces = config.watchNamespaces;
@@ -80,12 +91,12 @@ export function startControllers({ config, kubeConfig, log, metrics, admin }: Co
     (t) => topicController.enqueue(t.metadata.namespace, t.metadata.name),
     log,
   );
-  const watches = [
-    clusters,
-    topics,
-    watch<KubernetesObject>(kubeConfig, { apiVersion: 'apps/v1', kind: 'StatefulSet', plural: 'statefulsets', labelSelector: OWNED_SELECTOR }, namespaces, enqueueOwner, log),
-    watch<KubernetesObject>(kubeConfig, { apiVersion: 'v1', kind: 'Pod', plural: 'pods', labelSelector: OWNED_SELECTOR }, namespaces, enqueueOwner, log),
-  ];
+  // A change to anything a cluster owns (or to its pods) brings its reconcile back at once, so a
+  // deleted or edited object is repaired without waiting for the resync.
+  const owned = OWNED_KINDS.map(([apiVersion, kind, plural]) =>
+    watch<KubernetesObject>(kubeConfig, { apiVersion, kind, plural, labelSelector: OWNED_SELECTOR }, namespaces, enqueueOwner, log),
+  );
+  const watches = [clusters, topics, ...owned];
   let synced = false;
   void Promise.all(watches.map((w) => w.synced)).then(() => {
     synced = true;
@@ -93,7 +104,7 @@ export function startControllers({ config, kubeConfig, log, metrics, admin }: Co
   });
 
   // Level-triggered: every object is reconciled now and then, even without a change, which
-  // repairs drift that no watch reports (a deleted ConfigMap, a topic changed on the brokers).
+  // repairs drift that no watch reports (a topic changed on the brokers).
   const resync = setInterval(() => {
     for (const c of clusters.all()) enqueueCluster(c);
   }, config.resyncSeconds * 1000);

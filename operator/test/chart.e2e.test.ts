@@ -35,16 +35,20 @@ describe('runnel-operator chart', () => {
 
   it('grants cluster-wide RBAC by default, and never secrets', async () => {
     const manifests = await render();
-    const role = manifests.find((m) => m.kind === 'ClusterRole')!;
+    const role = manifests.find((m) => m.kind === 'ClusterRole' && m.metadata.name === 'runnel-operator')!;
     expect(role.metadata.name).toBe('runnel-operator');
     expect(manifests.some((m) => m.kind === 'ClusterRoleBinding')).toBe(true);
     expect(role.rules!.flatMap((r) => r.resources)).not.toContain('secrets');
     expect(role.rules!.flatMap((r) => r.verbs)).not.toContain('*');
   });
 
-  it('grants a Role in each watched namespace and nothing cluster-wide when namespaces are listed', async () => {
+  it('grants a Role in each watched namespace when namespaces are listed, and cluster-wide only reading nodes', async () => {
     const manifests = await render('watchNamespaces={team-a,team-b}');
-    expect(manifests.filter((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')).toEqual([]);
+    const clusterWide = manifests.filter((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding');
+    expect(clusterWide.map((m) => `${m.kind} ${m.metadata.name}`).sort()).toEqual(['ClusterRole runnel-operator-nodes', 'ClusterRoleBinding runnel-operator-nodes']);
+    expect(clusterWide.find((m) => m.kind === 'ClusterRole')!.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
+    const withoutRacks = await render('watchNamespaces={team-a}', 'rackAwareness=false');
+    expect(withoutRacks.filter((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')).toEqual([]);
     const roles = manifests.filter((m) => m.kind === 'Role' && m.metadata.name === 'runnel-operator');
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
     const env = manifests.find((m) => m.kind === 'Deployment')!.spec!.template!.spec.containers[0]!.env;
@@ -57,6 +61,7 @@ describe('runnel-operator chart', () => {
     const container = deployment.spec!.template!.spec.containers[0]!;
     expect(container.image).toBe('runnel/operator:0.1.0');
     expect(container.env.find((e) => e.name === 'RUNNEL_BROKER_IMAGE')!.value).toBe('runnel/broker:0.1.0');
+    expect(container.env.find((e) => e.name === 'RUNNEL_OPERATOR_IMAGE')!.value).toBe('runnel/operator:0.1.0');
     expect(container.env.find((e) => e.name === 'LOG_LEVEL')!.value).toBe('debug');
   });
 

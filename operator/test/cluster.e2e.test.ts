@@ -101,6 +101,10 @@ describe('operator on a real API server', () => {
     expect(await can('delete', 'statefulsets.apps')).toBe('no');
     expect(await can('delete', 'kafkaclusters.kafka.runnel.dev')).toBe('no');
     expect(await can('create', 'clusterroles.rbac.authorization.k8s.io')).toBe('no');
+    expect(await can('create', 'roles.rbac.authorization.k8s.io')).toBe('yes');
+    expect(await can('patch', 'pods')).toBe('yes');
+    expect(await can('get', 'nodes')).toBe('yes');
+    expect(await can('patch', 'nodes')).toBe('no');
   });
 
   describe('a KafkaCluster', () => {
@@ -154,11 +158,35 @@ describe('operator on a real API server', () => {
       await eventually('a new config hash', async () => (await hash()) !== before);
     });
 
+    it('with spec.rack, lets the rack init container read its own pod, and takes that back without', async () => {
+      const role = () => getJson(plane, ['role/events-broker', '-n', NS]);
+      await plane.kubectlOk(['patch', 'kafkacluster/events', '-n', NS, '--type=merge', '-p', '{"spec":{"rack":{"topologyKey":"topology.kubernetes.io/zone"}}}']);
+      const granted = await eventually('broker Role', role);
+      expect(granted.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['events-broker-0', 'events-broker-1'] }]);
+      const brokerSa = 'system:serviceaccount:demo:events-broker';
+      const brokerCan = async (...args: string[]) => (await plane.kubectl(['auth', 'can-i', ...args, '-n', NS, `--as=${brokerSa}`])).stdout.trim();
+      await eventually('RoleBinding in effect', async () => (await brokerCan('get', 'pods/events-broker-1')) === 'yes');
+      expect(await brokerCan('get', 'pods/other')).toBe('no');
+      expect(await brokerCan('list', 'pods')).toBe('no');
+      const sts = await eventually('rack init container', async () => {
+        const s = await getJson(plane, ['statefulset/events-broker', '-n', NS]);
+        return s?.spec.template.spec.initContainers?.length === 1 && s;
+      });
+      expect(sts.spec.template.spec.initContainers[0]).toMatchObject({ name: 'rack', image: 'runnel/operator:e2e' });
+      await plane.kubectlOk(['patch', 'kafkacluster/events', '-n', NS, '--type=json', '-p', '[{"op":"remove","path":"/spec/rack"}]']);
+      await eventually('broker Role gone', async () => (await role()) === undefined && (await getJson(plane, ['rolebinding/events-broker', '-n', NS])) === undefined);
+    });
+
+    it('puts back an owned object deleted behind its back, without waiting for the resync', async () => {
+      await plane.kubectlOk(['delete', 'service/events-bootstrap', '-n', NS]);
+      await eventually('bootstrap Service back', () => getJson(plane, ['service/events-bootstrap', '-n', NS]), 30_000);
+    });
+
     it('is garbage-collected with everything it owned when deleted', async () => {
       await plane.kubectlOk(['delete', 'kafkacluster/events', '-n', NS]);
       // The garbage collector learns new resource types from discovery every 30 s.
       await eventually('owned objects gone', async () => {
-        const left = await plane.kubectlOk(['get', 'statefulsets,configmaps,services,poddisruptionbudgets,serviceaccounts', '-n', NS, '-l', 'app.kubernetes.io/instance=events', '-o', 'name']);
+        const left = await plane.kubectlOk(['get', 'statefulsets,configmaps,services,poddisruptionbudgets,serviceaccounts,roles,rolebindings', '-n', NS, '-l', 'app.kubernetes.io/instance=events', '-o', 'name']);
         return left.trim() === '';
       }, 120_000);
     });

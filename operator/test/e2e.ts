@@ -28,6 +28,7 @@ export function operatorConfig(overrides: Partial<OperatorConfig> = {}): Operato
     identity: 'e2e-test',
     leaderElection: false,
     brokerImage: 'runnel/broker:e2e',
+    operatorImage: 'runnel/operator:e2e',
     clusterDomain: 'cluster.local',
     logLevel: 'info',
     httpPort: 0,

@@ -52,6 +52,13 @@ export class FakeKube implements Kube {
     this.write('setFinalizers', obj.kind!, obj, finalizers.join(','));
   }
 
+  async annotate(ref: ObjectRef, annotations: Record<string, string>): Promise<void> {
+    this.write('annotate', ref.kind, { metadata: ref }, Object.entries(annotations).map(([k, v]) => `${k}=${v}`).join(','));
+    const obj = this.objects.get(keyOf(ref.kind, ref.namespace, ref.name));
+    if (!obj) throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} not found`);
+    obj.metadata = { ...obj.metadata, annotations: { ...obj.metadata?.annotations, ...annotations } };
+  }
+
   async delete(ref: ObjectRef): Promise<void> {
     this.write('delete', ref.kind, { metadata: ref });
     this.objects.delete(keyOf(ref.kind, ref.namespace, ref.name));

@@ -3,7 +3,7 @@
 import { API_VERSION, type KafkaCluster, type KafkaTopic } from '../api/types.js';
 import type { BuildOptions } from '../build/names.js';
 
-export const OPTIONS: BuildOptions = { defaultImage: 'ghcr.io/runnel/broker:0.1.0', clusterDomain: 'cluster.local' };
+export const OPTIONS: BuildOptions = { defaultImage: 'ghcr.io/runnel/broker:0.1.0', operatorImage: 'ghcr.io/runnel/operator:0.1.0', clusterDomain: 'cluster.local' };
 
 export function kafkaCluster(spec: Partial<KafkaCluster['spec']> = {}, meta: Partial<KafkaCluster['metadata']> = {}): KafkaCluster {
   return {

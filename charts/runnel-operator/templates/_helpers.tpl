@@ -30,19 +30,25 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [kafka.runnel.dev]
   resources: [kafkaclusters/finalizers]
   verbs: [update]
+# Owned objects are watched, so that drift is repaired at once.
 - apiGroups: [""]
   resources: [configmaps, services, serviceaccounts]
-  verbs: [get, create, patch]
+  verbs: [get, list, watch, create, patch]
 - apiGroups: [apps]
   resources: [statefulsets]
   verbs: [get, list, watch, create, patch]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, create, patch]
-# Rolling restarts delete one broker pod at a time.
+  verbs: [get, list, watch, create, patch]
+# The Role that lets a broker's rack init container read its own pod (spec.rack), which the
+# operator can grant because it holds "get pods" itself.
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [get, list, watch, create, patch, delete]
+# Rolling restarts delete one broker pod at a time; patch sets a broker's rack annotation.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, watch, delete]
+  verbs: [get, list, watch, patch, delete]
 - apiGroups: [""]
   resources: [events]
   verbs: [create, patch]
