@@ -38,6 +38,40 @@ function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').trim();
 }
 
+const LEGEND = 'pass: every check held · **FAIL**: a check failed (a broker bug to fix) · known: a failure explained below and not fixed yet · n/a: the client cannot do this';
+
+/** The client × scenario table; `explained` renders a cell that is neither pass nor skipped. */
+function tableLines(rows: readonly Row[], scenarios: readonly Scenario[], explained: (row: Row, s: Scenario, c: Cell) => string): string[] {
+  const lines = [`| client | version | ${scenarios.map((s) => s.title).join(' | ')} |`, `|---|---|${scenarios.map(() => '---').join('|')}|`];
+  for (const row of rows) {
+    const cells = scenarios.map((s) => {
+      const c = row.cells.get(s.id) ?? { status: 'skipped' as const };
+      return c.status === 'pass' || c.status === 'skipped' ? LABEL[c.status] : explained(row, s, c);
+    });
+    const version = row.runtime ? `${row.version} (${row.runtime})` : row.version;
+    lines.push(`| ${row.name} | ${oneLine(version)} | ${cells.join(' | ')} |`);
+  }
+  return lines;
+}
+
+const README_START = '<!-- compat-matrix: written by npm run compat -->';
+const README_END = '<!-- /compat-matrix -->';
+
+/** The README's copy of the table, between its markers; the notes stay in docs/compat/matrix.md. */
+export function withReadmeTable(readme: string, rows: readonly Row[], scenarios: readonly Scenario[], info: RunInfo): string {
+  const start = readme.indexOf(README_START);
+  const end = readme.indexOf(README_END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} block for the compatibility table`);
+  const block = [
+    README_START,
+    ...tableLines(rows, scenarios, (_row, _s, c) => LABEL[c.status]),
+    '',
+    `${LEGEND}. Run on ${info.date} (commit ${info.commit}); why a cell is n/a or known, and what each scenario checks: [docs/compat/matrix.md](docs/compat/matrix.md).`,
+    README_END,
+  ];
+  return readme.slice(0, start) + block.join('\n') + readme.slice(end + README_END.length);
+}
+
 export function renderMarkdown(rows: readonly Row[], scenarios: readonly Scenario[], info: RunInfo): string {
   const notes: string[] = [];
   const ref = (text: string) => {
@@ -56,19 +90,10 @@ export function renderMarkdown(rows: readonly Row[], scenarios: readonly Scenari
       'as read back by the client.',
     '',
   );
-  lines.push(`| client | version | ${scenarios.map((s) => s.title).join(' | ')} |`);
-  lines.push(`|---|---|${scenarios.map(() => '---').join('|')}|`);
-  for (const row of rows) {
-    const cells = scenarios.map((s) => {
-      const c = row.cells.get(s.id) ?? { status: 'skipped' as const };
-      const label = LABEL[c.status];
-      if (c.status === 'pass' || c.status === 'skipped') return label;
-      return `${label} ${ref(`**${row.name} / ${s.title}** (${c.status}): ${oneLine(c.reason ?? '')}`)}`;
-    });
-    const version = row.runtime ? `${row.version} (${row.runtime})` : row.version;
-    lines.push(`| ${row.name} | ${oneLine(version)} | ${cells.join(' | ')} |`);
-  }
-  lines.push('', 'pass: every check held · **FAIL**: a check failed (a broker bug to fix) · known: a failure explained below and not fixed yet · n/a: the client cannot do this', '');
+  lines.push(
+    ...tableLines(rows, scenarios, (row, s, c) => `${LABEL[c.status]} ${ref(`**${row.name} / ${s.title}** (${c.status}): ${oneLine(c.reason ?? '')}`)}`),
+  );
+  lines.push('', LEGEND, '');
   const rowNotes = rows.flatMap((r) => r.notes.map((n) => `**${r.name}**: ${oneLine(n)}`));
   if (notes.length > 0 || rowNotes.length > 0) {
     lines.push('## Notes', '');

@@ -17,12 +17,12 @@
 // (~/.cache/runnel/compat, or RUNNEL_COMPAT_CACHE). kcat must be on the PATH.
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { CLIENTS, ROOT, type Client } from './clients.js';
-import { renderMarkdown, renderText, type Cell, type Row, type RunInfo } from './report.js';
+import { renderMarkdown, renderText, withReadmeTable, type Cell, type Row, type RunInfo } from './report.js';
 import { SCENARIOS, type Scenario, type ScenarioContext } from './scenarios.js';
 import { startSingleBroker, type Target } from './target.js';
 import type { VersionResult } from './tasks.js';
@@ -291,6 +291,11 @@ if (outFile) {
   await mkdir(path.dirname(outFile), { recursive: true });
   await writeFile(outFile, renderMarkdown(rows, scenarios, info));
   process.stdout.write(`\nwrote ${path.relative(process.cwd(), outFile) || outFile}\n`);
+  if (complete && !opts.out) {
+    const readme = path.join(ROOT, 'README.md');
+    await writeFile(readme, withReadmeTable(await readFile(readme, 'utf8'), rows, scenarios, info));
+    process.stdout.write('updated the table in README.md\n');
+  }
 }
 const failed = rows.flatMap((r) => [...r.cells].filter(([, c]) => c.status === 'fail').map(([s]) => `${r.client}/${s}`));
 const brokerProblems = rows.filter((r) => r.notes.some((n) => n.startsWith('broker:')));
