@@ -1,6 +1,8 @@
 // Splits a TCP byte stream into size-prefixed Kafka frames. The size is checked against
 // `socket.request.max.bytes` as soon as its 4 bytes arrive, before any of the frame is buffered.
 
+const EMPTY = Buffer.alloc(0);
+
 export type FrameEvent = { type: 'frame'; frame: Buffer } | { type: 'error'; reason: string };
 
 export class FrameSplitter {
@@ -43,6 +45,8 @@ export class FrameSplitter {
 
   /** Removes n bytes from the front; a slice when they lie in one chunk, else one copy. */
   private take(n: number): Buffer {
+    // An empty frame may end exactly where the received bytes do: there is no chunk to slice.
+    if (n === 0) return EMPTY;
     this.buffered -= n;
     const first = this.chunks[0]!;
     if (first.length > n) {
