@@ -204,7 +204,7 @@ export class Cluster {
   /** Runs the cached kubectl against this cluster. Never throws for a non-zero exit: see `code`. */
   kubectl(args: string[], o: ExecOptions = {}): Promise<ExecResult> {
     const auth = o.token ? [`--token=${o.token}`] : [];
-    return run(path.join(this.binDir, 'kubectl'), [...auth, ...args], this.env(o.env), o);
+    return runProcess(path.join(this.binDir, 'kubectl'), [...auth, ...args], this.env(o.env), o);
   }
 
   /** kubectl that throws (with stderr) on a non-zero exit and returns stdout. */
@@ -217,7 +217,7 @@ export class Cluster {
   /** Runs the cached helm against this cluster. */
   helm(args: string[], o: ExecOptions = {}): Promise<ExecResult> {
     const home = path.join(this.runDir, 'helm');
-    return run(
+    return runProcess(
       path.join(this.binDir, 'helm'),
       args,
       this.env({
@@ -585,7 +585,8 @@ function installHandlers(signals: boolean): void {
   }
 }
 
-function killGroup(pid: number, sig: NodeJS.Signals): void {
+/** Signals a process group (a detached child's), or the process alone if it leads none. */
+export function killGroup(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(-pid, sig);
   } catch {
@@ -683,14 +684,30 @@ function httpRequest(
   });
 }
 
-function run(bin: string, args: string[], env: NodeJS.ProcessEnv, o: ExecOptions): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+/** A child process whose output is collected; its stdin stays open until `end()`. */
+export interface RunningProcess {
+  readonly pid: number | undefined;
+  /** Output so far. */
+  readonly stdout: string;
+  readonly stderr: string;
+  write(data: string): void;
+  /** Closes stdin (with `data` written first). */
+  end(data?: string): void;
+  kill(signal?: NodeJS.Signals): void;
+  /** Settles when the process has exited and its output is closed; rejects if it could not start. */
+  readonly done: Promise<ExecResult>;
+}
+
+/** Starts `bin`; SIGKILLed after `timeoutMs` (default 120 s). */
+export function spawnProcess(bin: string, args: string[], env: NodeJS.ProcessEnv, o: { timeoutMs?: number; cwd?: string } = {}): RunningProcess {
+  const child = spawn(bin, args, { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stdin.on('error', () => {});
+  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
+  const done = new Promise<ExecResult>((resolve, reject) => {
     child.on('error', (e) => {
       clearTimeout(timer);
       reject(e);
@@ -699,9 +716,27 @@ function run(bin: string, args: string[], env: NodeJS.ProcessEnv, o: ExecOptions
       clearTimeout(timer);
       resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
     });
-    child.stdin.on('error', () => {});
-    child.stdin.end(o.input ?? '');
   });
+  return {
+    pid: child.pid,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    write: (data) => void child.stdin.write(data),
+    end: (data) => void child.stdin.end(data ?? ''),
+    kill: (signal = 'SIGTERM') => void child.kill(signal),
+    done,
+  };
+}
+
+/** Runs `bin` to completion with `o.input` on stdin. Never rejects for a non-zero exit: see `code`. */
+export function runProcess(bin: string, args: string[], env: NodeJS.ProcessEnv, o: ExecOptions & { cwd?: string } = {}): Promise<ExecResult> {
+  const p = spawnProcess(bin, args, env, o);
+  p.end(o.input);
+  return p.done;
 }
 
 function tail(text: string, lines: number): string {

@@ -11,7 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot, type Cluster, type ExecResult } from '../control-plane/cluster.js';
+import { repoRoot, spawnProcess, type Cluster, type ExecResult, type RunningProcess } from '../control-plane/cluster.js';
 
 /** The node's (and the bridge's) address: what the control plane must advertise. */
 export const NODE_IP = '10.77.0.1';
@@ -24,8 +24,17 @@ export interface Node {
   /** Hosts file with every cluster DNS name (FQDN) as the node sees them. */
   hostsFile: string;
   /** Runs `cmd` on the host, with the cluster's hosts file over /etc/hosts (private mount namespace). */
-  hostExec(cmd: string, args: string[], o?: { input?: string; timeoutMs?: number }): Promise<ExecResult>;
+  hostExec(cmd: string, args: string[], o?: HostExecOptions): Promise<ExecResult>;
+  /** hostExec that returns at once: stdin stays open until `end()`. */
+  hostSpawn(cmd: string, args: string[], o?: Omit<HostExecOptions, 'input'>): RunningProcess;
   stop(): Promise<void>;
+}
+
+export interface HostExecOptions {
+  input?: string;
+  /** Default 60 s. */
+  timeoutMs?: number;
+  cwd?: string;
 }
 
 export async function startNode(cluster: Cluster, o: { timeoutMs?: number } = {}): Promise<Node> {
@@ -60,7 +69,13 @@ export async function startNode(cluster: Cluster, o: { timeoutMs?: number } = {}
     log,
     hostsFile,
     hostExec(cmd, args, eo = {}) {
-      return runCmd('unshare', ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, cmd, ...args], cluster.env(), eo);
+      const p = node.hostSpawn(cmd, args, eo);
+      p.end(eo.input);
+      return p.done;
+    },
+    hostSpawn(cmd, args, eo = {}) {
+      const withHosts = ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, cmd, ...args];
+      return spawnProcess('unshare', withHosts, cluster.env(), { timeoutMs: eo.timeoutMs ?? 60_000, cwd: eo.cwd });
     },
     async stop() {
       if (!exited) {
@@ -72,22 +87,4 @@ export async function startNode(cluster: Cluster, o: { timeoutMs?: number } = {}
     },
   };
   return node;
-}
-
-function runCmd(bin: string, args: string[], env: NodeJS.ProcessEnv, o: { input?: string; timeoutMs?: number }): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 60_000);
-    child.on('error', (e) => (clearTimeout(timer), reject(e)));
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(o.input ?? '');
-  });
 }

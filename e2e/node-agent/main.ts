@@ -38,6 +38,9 @@ function log(msg: string, fields: Record<string, unknown> = {}): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Kubernetes' name for this machine's architecture (GOARCH). */
+const ARCH = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
+
 function parseArgs(argv: string[]): { cmd: string; opts: Record<string, string> } {
   const [cmd = 'help', ...rest] = argv;
   const opts: Record<string, string> = {};
@@ -195,22 +198,26 @@ async function run(opts: Record<string, string>): Promise<number> {
     ],
     nodeInfo: {
       machineID: '', systemUUID: '', bootID: '', kernelVersion: '', osImage: 'runnel e2e', containerRuntimeVersion: 'runnel-process://1',
-      kubeletVersion: 'v1.33.0', kubeProxyVersion: '', operatingSystem: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch,
+      kubeletVersion: 'v1.33.0', kubeProxyVersion: '', operatingSystem: 'linux', architecture: ARCH,
     },
     daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
   });
   const startedAt = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  // The labels a kubelet puts on its Node. Others (topology.kubernetes.io/zone, added with
+  // `kubectl label node`) are left alone: the agent never writes the Node's metadata again.
+  const labels = {
+    'kubernetes.io/hostname': nodeName,
+    'kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': ARCH,
+    'beta.kubernetes.io/os': 'linux',
+    'beta.kubernetes.io/arch': ARCH,
+  };
   let node: any;
   try {
-    node = await kube.request('POST', '/api/v1/nodes', {
-      apiVersion: 'v1',
-      kind: 'Node',
-      metadata: { name: nodeName, labels: { 'kubernetes.io/hostname': nodeName, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64' } },
-      spec: {},
-    });
+    node = await kube.request('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels }, spec: {} });
   } catch (e) {
     if (!isConflict(e)) throw e;
-    node = await kube.get(`/api/v1/nodes/${nodeName}`);
+    node = await kube.mergePatch(`/api/v1/nodes/${nodeName}`, { metadata: { labels } });
   }
   await kube.mergePatch(`/api/v1/nodes/${nodeName}/status`, { status: nodeStatus() });
   log('node registered', { node: nodeName });

@@ -17,6 +17,10 @@
 // `node <repo>/dist/operator/main.js <args>` (a registry prefix is allowed); a container `command`
 // replaces that entry point as in Kubernetes (`node` is this Node.js). Any other image is reported
 // as ErrImagePull. securityContext (user, read-only root) is not applied: processes run as root.
+//
+// Init containers run the same way (same code: images, env, volumes, logs), one at a time, in
+// order, each to completion before the next and before the containers; a failed one is retried
+// with the containers' back-off, or fails the pod under restartPolicy Never.
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -24,6 +28,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { killGroup } from '../control-plane/cluster.js';
 import { isNotFound, type Kube } from './kube.js';
 import { BRIDGE_IP, createNetns, deleteNetns, NETNS_PREFIX, podHostsFile, writeInPlace, type DnsRecord } from './net.js';
 
@@ -48,6 +53,8 @@ interface Mount {
 interface ContainerRt {
   name: string;
   spec: any;
+  /** An init container: runs to completion, in order, before the containers start. */
+  init: boolean;
   child?: ChildProcess;
   pid?: number;
   state: 'waiting' | 'running' | 'terminated';
@@ -108,6 +115,7 @@ export class PodRuntime {
   netns?: string;
   readonly dir: string;
   startTime?: string;
+  initContainers: ContainerRt[] = [];
   containers: ContainerRt[] = [];
   private volumes = new Map<string, string>();
   private volumesReady = false;
@@ -126,11 +134,13 @@ export class PodRuntime {
     this.uid = pod.metadata.uid;
     this.key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.dir = path.join(ctx.runDir, 'pods', `${pod.metadata.namespace}_${pod.metadata.name}_${this.uid.slice(0, 8)}`);
-    this.containers = (pod.spec.containers ?? []).map((c: any) => ({
+    const initializing = (pod.spec.initContainers ?? []).length > 0;
+    const rt = (c: any, init: boolean): ContainerRt => ({
       name: c.name,
       spec: c,
+      init,
       state: 'waiting',
-      reason: 'ContainerCreating',
+      reason: initializing ? 'PodInitializing' : 'ContainerCreating',
       everStarted: false,
       restartCount: 0,
       ready: false,
@@ -139,7 +149,18 @@ export class PodRuntime {
       probeTimers: [],
       readyStreak: { ok: 0, bad: 0 },
       liveBad: 0,
-    }));
+    });
+    this.initContainers = (pod.spec.initContainers ?? []).map((c: any) => rt(c, true));
+    this.containers = (pod.spec.containers ?? []).map((c: any) => rt(c, false));
+  }
+
+  private get allContainers(): ContainerRt[] {
+    return [...this.initContainers, ...this.containers];
+  }
+
+  /** Every init container has completed successfully. */
+  private get initialized(): boolean {
+    return this.initContainers.every(succeeded);
   }
 
   private log(msg: string, fields: Record<string, unknown> = {}): void {
@@ -183,7 +204,9 @@ export class PodRuntime {
           return;
         }
       }
-      for (const c of this.containers) {
+      // Init containers one at a time, in order, each to completion; then the containers.
+      const next = this.initContainers.find((c) => !succeeded(c));
+      for (const c of next ? [next] : this.containers) {
         if (!c.child && !c.final && Date.now() >= c.nextStartAt) await this.startContainer(c);
       }
     } finally {
@@ -476,7 +499,7 @@ export class PodRuntime {
     c.ready = false;
     c.readyStreak = { ok: 0, bad: 0 };
     c.liveBad = 0;
-    this.log('container started', { container: c.name, pid: child.pid, argv });
+    this.log(c.init ? 'init container started' : 'container started', { container: c.name, pid: child.pid, argv });
     c.exited = new Promise<void>((resolve) => {
       child.once('exit', (code, signal) => {
         this.onExit(c, code, signal);
@@ -488,7 +511,7 @@ export class PodRuntime {
         resolve();
       });
     });
-    this.startProbes(c);
+    if (!c.init) this.startProbes(c);
   }
 
   private onExit(c: ContainerRt, code: number | null, signal: NodeJS.Signals | null): void {
@@ -503,7 +526,9 @@ export class PodRuntime {
     const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: c.finishedAt, containerID: `runnel://${c.pid}` };
     this.log('container exited', { container: c.name, exitCode, signal });
     const policy = this.pod.spec.restartPolicy ?? 'Always';
-    const restart = !this.terminating && (policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0));
+    // An init container that succeeded is done; one that failed is retried unless policy is Never
+    // (then the pod fails).
+    const restart = !this.terminating && (c.init ? exitCode !== 0 && policy !== 'Never' : policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0));
     if (restart) {
       c.lastTerminated = terminated;
       c.restartCount++;
@@ -620,9 +645,10 @@ export class PodRuntime {
   /** Stops every container, tears down the network, and (if asked) deletes the pod object. */
   async terminate(graceSeconds: number, deleteObject: boolean): Promise<void> {
     this.log('terminating', { graceSeconds });
-    for (const c of this.containers) c.final = true;
-    await Promise.all(this.containers.map((c) => this.stopContainer(c, graceSeconds)));
-    for (const c of this.containers) if (c.state !== 'terminated') (c.state = 'terminated'), (c.reason = c.reason ?? 'Completed');
+    const all = this.allContainers;
+    for (const c of all) c.final = true;
+    await Promise.all(all.map((c) => this.stopContainer(c, graceSeconds)));
+    for (const c of all) if (c.state !== 'terminated') (c.state = 'terminated'), (c.reason = c.reason ?? 'Completed');
     this.teardown();
     if (deleteObject) {
       const { namespace, name } = this.pod.metadata;
@@ -662,31 +688,41 @@ export class PodRuntime {
     return { type, status, lastProbeTime: null, lastTransitionTime: this.transitions.get(type)!.time, ...(reason && !ok ? { reason } : {}) };
   }
 
+  private containerStatus(c: ContainerRt, t: string): any {
+    const setup = this.setupError && !c.everStarted ? this.setupError : undefined;
+    const waiting = { reason: setup?.reason ?? c.reason ?? 'ContainerCreating', message: setup?.message ?? c.message };
+    const state =
+      c.state === 'running'
+        ? { running: { startedAt: c.startedAt } }
+        : c.state === 'terminated'
+          ? { terminated: { exitCode: c.exitCode ?? 0, reason: c.reason ?? 'Completed', startedAt: c.startedAt ?? null, finishedAt: c.finishedAt ?? t } }
+          : { waiting: waiting.message ? waiting : { reason: waiting.reason } };
+    return {
+      name: c.name,
+      image: c.spec.image,
+      imageID: '',
+      ...(c.pid ? { containerID: `runnel://${c.pid}` } : {}),
+      started: c.state === 'running',
+      // An init container is ready once it has succeeded (as a kubelet reports it).
+      ready: c.init ? succeeded(c) : c.state === 'running' && c.ready,
+      restartCount: c.restartCount,
+      state,
+      lastState: c.lastTerminated ? { terminated: c.lastTerminated } : {},
+    };
+  }
+
   status(): any {
     const t = now();
-    const statuses = this.containers.map((c) => {
-      const state =
-        c.state === 'running'
-          ? { running: { startedAt: c.startedAt } }
-          : c.state === 'terminated'
-            ? { terminated: { exitCode: c.exitCode ?? 0, reason: c.reason ?? 'Completed', startedAt: c.startedAt ?? null, finishedAt: c.finishedAt ?? t } }
-            : { waiting: { reason: this.setupError && !c.everStarted ? this.setupError.reason : c.reason ?? 'ContainerCreating', ...((this.setupError && !c.everStarted ? this.setupError.message : c.message) ? { message: this.setupError && !c.everStarted ? this.setupError.message : c.message } : {}) } };
-      return {
-        name: c.name,
-        image: c.spec.image,
-        imageID: '',
-        ...(c.pid ? { containerID: `runnel://${c.pid}` } : {}),
-        started: c.state === 'running',
-        ready: c.state === 'running' && c.ready,
-        restartCount: c.restartCount,
-        state,
-        lastState: c.lastTerminated ? { terminated: c.lastTerminated } : {},
-      };
-    });
-    const allReady = statuses.length > 0 && statuses.every((s) => s.ready);
+    const statuses = this.containers.map((c) => this.containerStatus(c, t));
+    const initialized = this.initialized;
+    const allReady = initialized && statuses.length > 0 && statuses.every((s) => s.ready);
     const policy = this.pod.spec.restartPolicy ?? 'Always';
     let phase = 'Pending';
-    if (this.containers.every((c) => c.final && c.state === 'terminated') && policy !== 'Always') {
+    if (this.initContainers.some((c) => c.final && c.state === 'terminated' && c.exitCode !== 0)) {
+      phase = 'Failed';
+    } else if (!initialized) {
+      phase = 'Pending';
+    } else if (this.containers.every((c) => c.final && c.state === 'terminated') && policy !== 'Always') {
       phase = this.containers.every((c) => c.exitCode === 0) ? 'Succeeded' : 'Failed';
     } else if (this.containers.some((c) => c.everStarted)) {
       phase = 'Running';
@@ -699,11 +735,12 @@ export class PodRuntime {
       ...(this.startTime ? { startTime: this.startTime } : {}),
       conditions: [
         this.condition('PodReadyToStartContainers', !!this.netns, t),
-        this.condition('Initialized', true, t),
+        this.condition('Initialized', initialized, t, 'ContainersNotInitialized'),
         this.condition('Ready', allReady, t, 'ContainersNotReady'),
         this.condition('ContainersReady', allReady, t, 'ContainersNotReady'),
         this.condition('PodScheduled', true, t),
       ],
+      ...(this.initContainers.length ? { initContainerStatuses: this.initContainers.map((c) => this.containerStatus(c, t)) } : {}),
       containerStatuses: statuses,
     };
   }
@@ -724,17 +761,7 @@ export class PodRuntime {
   }
 }
 
-function killGroup(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* gone */
-    }
-  }
-}
+const succeeded = (c: ContainerRt) => c.state === 'terminated' && c.exitCode === 0;
 
 function writeFiles(dir: string, files: Map<string, Buffer>): void {
   fs.rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,11 @@
-// Storage for the e2e node: a default StorageClass `runnel-local` and its provisioner. Each
-// Pending claim of that class gets a hostPath PersistentVolume backed by <run>/volumes/pvc-<uid>,
-// created pre-bound to the claim (claimRef), which the PV controller of kube-controller-manager
-// then binds. The directory outlives pods, so a StatefulSet pod that is deleted comes back to the
+// Storage for the e2e node: a default StorageClass `runnel-local` and its provisioner. The class
+// binds at WaitForFirstConsumer, like most local-volume classes (kind's among them): the scheduler
+// picks the node and names it on the claim (`volume.kubernetes.io/selected-node`), and only then
+// does the claim get a hostPath PersistentVolume backed by <run>/volumes/pvc-<uid>, created
+// pre-bound to the claim (claimRef) and pinned to the node, which the PV controller of
+// kube-controller-manager then binds while the scheduler waits for it. (With Immediate binding the
+// scheduler rejects a pod whose claim is not bound yet and relies on a later claim event to try
+// again; a pod was seen Pending for minutes that way.) The directory outlives pods, so a StatefulSet pod that is deleted comes back to the
 // same data. When a claim is deleted its PV is Released: with reclaim policy Delete the provisioner
 // removes the directory and the PV; with Retain both stay (as with any external provisioner).
 
@@ -11,6 +15,7 @@ import { isConflict, isNotFound, type Kube } from './kube.js';
 
 export const STORAGE_CLASS = 'runnel-local';
 export const PROVISIONER = 'runnel.dev/local-dir';
+const SELECTED_NODE = 'volume.kubernetes.io/selected-node';
 
 export class Provisioner {
   constructor(
@@ -28,7 +33,7 @@ export class Provisioner {
         metadata: { name: STORAGE_CLASS, annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
         provisioner: PROVISIONER,
         reclaimPolicy: 'Delete',
-        volumeBindingMode: 'Immediate',
+        volumeBindingMode: 'WaitForFirstConsumer',
       });
       this.log('storage class created', { name: STORAGE_CLASS });
     } catch (e) {
@@ -48,6 +53,8 @@ export class Provisioner {
       const cls = ours.get(pvc.spec.storageClassName);
       if (!cls || pvc.status?.phase !== 'Pending' || pvc.spec.volumeName || pvc.metadata.deletionTimestamp) continue;
       if (claimed.has(pvc.metadata.uid)) continue;
+      const waitsForPod = cls.volumeBindingMode === 'WaitForFirstConsumer';
+      if (waitsForPod && pvc.metadata.annotations?.[SELECTED_NODE] !== this.nodeName) continue;
       await this.provision(pvc, cls);
     }
     for (const pv of volumes) {
@@ -84,6 +91,7 @@ export class Provisioner {
           storageClassName: cls.metadata.name,
           volumeMode: pvc.spec.volumeMode ?? 'Filesystem',
           hostPath: { path: dir, type: 'DirectoryOrCreate' },
+          nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [this.nodeName] }] }] } },
           claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: pvc.metadata.namespace, name: pvc.metadata.name, uid: pvc.metadata.uid },
         },
       });

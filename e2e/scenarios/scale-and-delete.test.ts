@@ -1,0 +1,162 @@
+// Scenario 8: `kubectl scale kafkacluster/<name> --replicas=N` changes the brokers' StatefulSet,
+// up and back down. Scenario 7: deleting a KafkaCluster garbage-collects everything it owned, and
+// its PersistentVolumeClaims as spec.storage.deleteClaim says (the StatefulSet's
+// persistentVolumeClaimRetentionPolicy.whenDeleted: Delete or Retain).
+//
+// Data movement is not here yet: brokers do not replicate, so nothing moves partitions onto an
+// added broker or off a leaving one (a later issue; its scenarios go in this file). What a second
+// broker does today: a broker that is not a controller voter starts on its own, with its own empty
+// metadata (its Metadata answer lists only itself and none of the cluster's topics), and becomes
+// Ready, so it also joins the bootstrap Service. This file therefore reads and writes through the
+// first broker's own address, never the bootstrap Service, and creates no KafkaTopic while the
+// extra broker runs: the operator's admin client may reach either broker, and a topic created on
+// the extra one would (rightly) stop the scale-down, which refuses to remove a broker holding
+// partition replicas.
+//
+// The throwaway cluster is also rack-aware (spec.rack): its broker's init container writes its
+// node's zone label as broker.rack, and its Role and RoleBinding are among what deletion collects.
+
+import { afterAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { BROKERS, brokerPods, clusterSettled, eventually, example, kafkaReachable, useEnv } from './env.js';
+
+const KEPT = 'events'; // deleteClaim: false, as in examples/kafka-cluster.yaml
+const SCRATCH = 'scratch'; // deleteClaim: true
+const TOPIC = 'before-scaling';
+const MESSAGES = 100;
+const OWNED_KINDS = 'statefulsets,pods,services,endpoints,configmaps,poddisruptionbudgets,serviceaccounts,roles,rolebindings';
+const ZONE_LABEL = 'topology.kubernetes.io/zone';
+const ZONE = 'e2e-zone-a';
+
+describe('scenarios 8 and 7: scaling a KafkaCluster, and deleting one', () => {
+  const env = useEnv({ namespace: 'e2e-scale-delete', operator: true });
+  const ns = () => env.namespace;
+  /** The first broker, by its own name: it answers for the data it holds. */
+  const firstBroker = (cluster: string) => `${cluster}-broker-0.${cluster}-brokers.${ns()}.svc.cluster.local:9092`;
+  const consumeAll = () => env.kcat(['-b', firstBroker(KEPT), '-C', '-t', TOPIC, '-o', 'beginning', '-e', '-q', '-K:']);
+  const owned = async (cluster: string) =>
+    (await env.k(['get', OWNED_KINDS, '-n', ns(), '-l', `app.kubernetes.io/instance=${cluster}`, '-o', 'name'])).trim().split('\n').filter(Boolean).sort();
+  const claims = async (cluster: string) => (await env.json(['pvc', '-n', ns(), '-l', `app.kubernetes.io/instance=${cluster}`])).items as any[];
+  const configFiles = async () => Object.keys((await env.json(['configmap', `${KEPT}-config`, '-n', ns()])).data).sort();
+  let brokersBefore: any[] = [];
+  /** Zone labels the nodes had before (restored at the end, for an existing cluster). */
+  const zonesBefore = new Map<string, string | undefined>();
+  afterAll(async () => {
+    for (const [node, zone] of zonesBefore) await env.k(['label', 'node', node, '--overwrite', zone ? `${ZONE_LABEL}=${zone}` : `${ZONE_LABEL}-`]);
+  });
+
+  it('starts two clusters, one that keeps its volumes and one that does not', async () => {
+    const scratch = parse(example('kafka-cluster.yaml'));
+    scratch.metadata.name = SCRATCH;
+    scratch.spec.storage.deleteClaim = true;
+    scratch.spec.rack = { topologyKey: ZONE_LABEL };
+    for (const node of (await env.json(['nodes'])).items) {
+      zonesBefore.set(node.metadata.name, node.metadata.labels[ZONE_LABEL]);
+      await env.k(['label', 'node', node.metadata.name, '--overwrite', `${ZONE_LABEL}=${ZONE}`]);
+    }
+    await env.k(['apply', '-n', ns(), '-f', '-'], example('kafka-cluster.yaml'));
+    await env.k(['apply', '-n', ns(), '-f', '-'], JSON.stringify(scratch));
+    await Promise.all([clusterSettled(env, KEPT), clusterSettled(env, SCRATCH)]);
+    await Promise.all([kafkaReachable(env, firstBroker(KEPT)), kafkaReachable(env, firstBroker(SCRATCH))]);
+    expect((await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()])).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    expect((await env.json(['statefulset', `${SCRATCH}-broker`, '-n', ns()])).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
+    const input = Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).join('\n') + '\n';
+    const p = await env.kcat(['-b', firstBroker(KEPT), '-t', TOPIC, '-P', '-K:', '-X', 'acks=all'], input);
+    expect(p.code, p.stderr).toBe(0);
+    brokersBefore = await brokerPods(env, KEPT);
+    // The rack-aware broker learnt its zone from its init container.
+    const [racked] = await brokerPods(env, SCRATCH);
+    expect(racked.status.initContainerStatuses.map((s: any) => [s.name, s.state.terminated?.exitCode])).toEqual([['rack', 0]]);
+    const configs = await env.nodeRun('broker-configs.mjs', [firstBroker(SCRATCH), 'broker.rack']);
+    expect(Object.values(JSON.parse(configs.stdout || '{}')).map((c: any) => c['broker.rack']), configs.stderr).toEqual(Array(BROKERS).fill(ZONE));
+  });
+
+  describe('scenario 8: kubectl scale', () => {
+    it(`adds a broker: --replicas=${BROKERS + 1}`, async () => {
+      const added = `${KEPT}-broker-${BROKERS}`;
+      await env.k(['scale', `kafkacluster/${KEPT}`, '-n', ns(), `--replicas=${BROKERS + 1}`]);
+      await eventually('StatefulSet scaled up', async () => (await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()]))?.spec.replicas === BROKERS + 1);
+      const kc = await clusterSettled(env, KEPT);
+      await kafkaReachable(env, firstBroker(KEPT));
+      expect(kc.status.replicas).toBe(BROKERS + 1);
+      expect(kc.status.brokers.map((b: any) => [b.id, b.pod, b.state])).toEqual(Array.from({ length: BROKERS + 1 }, (_, i) => [i, `${KEPT}-broker-${i}`, 'Ready']));
+      expect(await env.k(['get', 'kafkacluster', KEPT, '-n', ns()])).toMatch(new RegExp(`^${KEPT}\\s+True\\s+${BROKERS + 1}\\s+${BROKERS + 1}\\s`, 'm'));
+      // Its own per-broker config (a broker, not a voter: the voters are fixed), and its own volume.
+      const cm = await env.json(['configmap', `${KEPT}-config`, '-n', ns()]);
+      expect(cm.data[`node-${BROKERS}.properties`]).toContain('process.roles=broker\n');
+      expect((await env.json(['pvc', `data-${added}`, '-n', ns()])).status.phase).toBe('Bound');
+      // The brokers that were there keep their data.
+      const c = await consumeAll();
+      expect(c.code, c.stderr).toBe(0);
+      expect(c.stdout.trim().split('\n').sort()).toEqual(Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).sort());
+      const addedAddress = firstBroker(KEPT).replace(`${KEPT}-broker-0.`, `${added}.`);
+      await kafkaReachable(env, addedAddress);
+      const meta = await env.kcat(['-b', addedAddress, '-L']);
+      console.log(`[e2e] what the added broker reports today:\n${meta.stdout}${meta.stderr}`);
+    });
+
+    // The operator's own rule (operator/build/config.ts, configHash): adding brokers adds their
+    // files but must not restart the existing ones. Below three brokers it does today: the default
+    // offsets.topic.replication.factor, min(3, replicas), is written into server.properties, so
+    // the shared config's hash changes with the broker count and every broker is rolled. Expected
+    // to fail until the operator fixes that; with three brokers or more the default does not move.
+    (BROKERS < 3 ? it.fails : it)('does not restart the brokers that were running', async () => {
+      const after = await brokerPods(env, KEPT);
+      expect(after.slice(0, BROKERS).map((p) => p.metadata.uid)).toEqual(brokersBefore.map((p) => p.metadata.uid));
+    });
+
+    it(`removes it again: --replicas=${BROKERS}, keeping its claim (whenScaled: Retain)`, async () => {
+      const removed = `${KEPT}-broker-${BROKERS}`;
+      await env.k(['scale', `kafkacluster/${KEPT}`, '-n', ns(), `--replicas=${BROKERS}`]);
+      await eventually(`pod ${removed} gone`, async () => (await env.json(['pod', removed, '-n', ns()])) === undefined, 180_000);
+      const kc = await clusterSettled(env, KEPT);
+      await kafkaReachable(env, firstBroker(KEPT));
+      expect(kc.status.replicas).toBe(BROKERS);
+      expect((await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()])).spec.replicas).toBe(BROKERS);
+      expect(await configFiles()).toEqual(['server.properties', ...Array.from({ length: BROKERS }, (_, i) => `node-${i}.properties`)].sort());
+      expect((await env.json(['pvc', `data-${removed}`, '-n', ns()]))?.status.phase).toBe('Bound');
+      const c = await consumeAll();
+      expect(c.code, c.stderr).toBe(0);
+      expect(c.stdout.trim().split('\n')).toHaveLength(MESSAGES);
+    });
+  });
+
+  describe('scenario 7: kubectl delete kafkacluster', () => {
+    /** Deletes the cluster and waits until nothing it owned is left. */
+    async function deleteAndCollect(cluster: string, kinds: string[] = []): Promise<{ claims: any[] }> {
+      const before = await owned(cluster);
+      for (const kind of ['statefulset.apps', 'pod', 'service', 'configmap', 'poddisruptionbudget.policy', 'serviceaccount', ...kinds]) {
+        expect(before.some((o) => o.startsWith(`${kind}/`)), `${cluster} owns a ${kind}`).toBe(true);
+      }
+      const claimsBefore = await claims(cluster);
+      expect(claimsBefore.length).toBeGreaterThanOrEqual(BROKERS);
+      await env.k(['delete', 'kafkacluster', cluster, '-n', ns(), '--timeout=120s']);
+      // The garbage collector removes the owned objects, the StatefulSet's pods with it.
+      await eventually(`everything ${cluster} owned is gone`, async () => (await owned(cluster)).length === 0, 180_000);
+      return { claims: claimsBefore };
+    }
+
+    it('deleteClaim: true removes the claims, and their volumes go by their reclaim policy', async () => {
+      const { claims: before } = await deleteAndCollect(SCRATCH, ['role.rbac.authorization.k8s.io', 'rolebinding.rbac.authorization.k8s.io']);
+      await eventually('claims deleted', async () => (await claims(SCRATCH)).length === 0, 120_000);
+      for (const pvc of before) {
+        const pv = await env.json(['pv', pvc.spec.volumeName]);
+        if (pv?.spec.persistentVolumeReclaimPolicy === 'Retain') continue;
+        await eventually(`volume ${pvc.spec.volumeName} deleted (reclaim Delete)`, async () => (await env.json(['pv', pvc.spec.volumeName])) === undefined, 120_000);
+      }
+    });
+
+    // Kept claims hold the data, but a KafkaCluster created again under the same name gets a new
+    // cluster id, and its brokers refuse those log dirs ("holds data of cluster …"): reusing them
+    // needs the operator to adopt the old id (not possible yet).
+    it('deleteClaim: false keeps every claim and its volume, bound', async () => {
+      const { claims: before } = await deleteAndCollect(KEPT);
+      // One more pass of the StatefulSet and garbage collectors has nothing left to do with them.
+      const after = await claims(KEPT);
+      expect(after.map((c) => [c.metadata.name, c.metadata.uid, c.status.phase]).sort()).toEqual(before.map((c) => [c.metadata.name, c.metadata.uid, 'Bound']).sort());
+      expect(after.map((c) => c.metadata.name).sort()).toEqual(Array.from({ length: BROKERS + 1 }, (_, i) => `data-${KEPT}-broker-${i}`).sort());
+      for (const pvc of after) expect((await env.json(['pv', pvc.spec.volumeName]))?.status.phase).toBe('Bound');
+      expect(after.every((c) => !c.metadata.ownerReferences?.length)).toBe(true);
+    });
+  });
+});
