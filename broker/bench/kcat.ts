@@ -1,7 +1,9 @@
 // kcat (librdkafka) as the benchmark's throughput client: one process per produce or consume
-// run, timed from spawn to exit, its CPU time taken from what this process reaps.
+// run, timed from spawn to exit, its CPU time taken from what this process reaps (runTimed,
+// which also runs Kafka's Java tools in vs-kafka.ts).
 
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { reapedChildrenCpuMs } from './broker.js';
 
@@ -25,25 +27,33 @@ export const CONSUMER_SETTINGS: Record<string, string> = {
   'fetch.wait.max.ms': '10',
 };
 
-export interface KcatRun {
+/** A client process's run, timed from spawn to exit. */
+export interface TimedRun {
   code: number | null;
   stdout: string;
   stderr: string;
   elapsedMs: number;
-  /** kcat's own CPU time (user + system). */
+  /** The process's own CPU time (user + system). */
   cpuMs: number;
 }
 
+export type KcatRun = TimedRun;
+
 export function runKcat(args: string[], timeoutMs: number): Promise<KcatRun> {
+  return runTimed(KCAT, args, timeoutMs);
+}
+
+/** Runs a client process to its end, with its wall time and CPU time; SIGKILL after `timeoutMs`. */
+export function runTimed(cmd: string, args: string[], timeoutMs: number): Promise<TimedRun> {
   return new Promise((resolve, reject) => {
     const cpuBefore = reapedChildrenCpuMs();
     const started = performance.now();
-    const child = spawn(KCAT, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`kcat ${args.join(' ')} did not finish within ${timeoutMs} ms; stderr:\n${stderr.slice(-4000)}`));
+      reject(new Error(`${path.basename(cmd)} ${args.join(' ').slice(0, 2000)} did not finish within ${timeoutMs} ms; stderr:\n${stderr.slice(-4000)}`));
     }, timeoutMs);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -51,11 +61,15 @@ export function runKcat(args: string[], timeoutMs: number): Promise<KcatRun> {
       clearTimeout(timer);
       reject(err);
     });
+    let exit: { code: number | null; elapsedMs: number; cpuMs: number } | undefined;
     child.on('exit', (code) => {
-      const elapsedMs = performance.now() - started;
       clearTimeout(timer);
       // 'exit' fires after libuv reaped the child, so its CPU time is already counted.
-      resolve({ code, stdout, stderr, elapsedMs, cpuMs: reapedChildrenCpuMs() - cpuBefore });
+      exit = { code, elapsedMs: performance.now() - started, cpuMs: reapedChildrenCpuMs() - cpuBefore };
+    });
+    // 'close' comes after 'exit', once the child's output has been read to its end.
+    child.on('close', () => {
+      if (exit) resolve({ ...exit, stdout, stderr });
     });
   });
 }

@@ -117,3 +117,19 @@ export async function waitForQuiet(maxWaitS: number, maxCores = 0.25): Promise<{
   }
   return { quiet: false, cores, waitedS: (Date.now() - started) / 1000 };
 }
+
+/**
+ * Waits for a quiet machine when the environment variable BENCH_WAIT_QUIET (seconds, at most)
+ * asks to; says what it found, or null when it did not wait.
+ */
+export async function waitForQuietIfAsked(log: (line: string) => void): Promise<string | null> {
+  const waitS = Number(process.env.BENCH_WAIT_QUIET ?? 0);
+  if (waitS <= 0) return null;
+  log(`waiting up to ${waitS} s for the machine to go quiet`);
+  const q = await waitForQuiet(waitS);
+  const found = q.quiet
+    ? `started once other processes had used under 0.25 cores for 6 s (after ${q.waitedS.toFixed(0)} s of waiting)`
+    : `other processes were still using ${q.cores.toFixed(2)} cores after ${q.waitedS.toFixed(0)} s of waiting; ran anyway`;
+  log(found);
+  return found;
+}

@@ -3,6 +3,7 @@
 //   node dist/broker/bench/profile-summary.js <file.cpuprofile> [top]
 
 import { readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -162,6 +163,14 @@ export function formatProfileSummary(s: ProfileSummary, top = 25): string {
 
 export function summarizeProfileFile(file: string, top?: number, window?: { fromUs: number; toUs: number }): string {
   return formatProfileSummary(summarizeProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, window), top);
+}
+
+/** Writes (and prints) a profile's page: a title, what ran, a line per measured run, and the summary. */
+export async function writeProfileReport(file: string, page: { title: string; intro: string; lines: string[]; summary: string }): Promise<void> {
+  const markdown = [`# ${page.title}`, '', page.intro, '', ...page.lines.map((l) => `- ${l}`), '', page.summary, ''].join('\n');
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFile(file, markdown);
+  process.stdout.write(markdown + '\n');
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -12,19 +12,18 @@
 // BENCH_OUT (results file; default docs/bench/single-broker.md), BENCH_WAIT_QUIET (seconds to
 // wait at most for the rest of the machine to go quiet before starting; default 0).
 
-import { copyFile, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { Admin } from '@platformatic/kafka';
-import { peakRssMiB, processCpuMs, reapedChildrenCpuMs, startBenchBroker, type BenchBroker } from './broker.js';
+import { measured, monotonicUs, peakRssMiB, processCpuMs, reapedChildrenCpuMs, startBenchBroker, startProfiledBroker, type BenchBroker, type ProfiledBroker } from './broker.js';
+import { createTopics, latencyRun } from './clients.js';
 import { CONSUMER_SETTINGS, PRODUCER_SETTINGS, kcatConsume, kcatEndOffset, kcatProduce, kcatVersion } from './kcat.js';
-import type { LatencyJob, LatencyResult } from './latency-client.js';
-import { loadAverage, machineBusyCpuMs, machineInfo, probeDisk, waitForQuiet } from './machine.js';
-import { summarizeProfileFile } from './profile-summary.js';
+import type { LatencyJob } from './latency-client.js';
+import { loadAverage, machineInfo, probeDisk, waitForQuietIfAsked } from './machine.js';
+import { writeProfileReport } from './profile-summary.js';
 import { formatReport, type BenchReport, type LatencyRun, type ThroughputRun } from './report.js';
 import { writeRecordFile } from './workload.js';
 
@@ -32,7 +31,6 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const REPO = path.resolve(HERE, '../../..');
 const DEFAULT_OUT = path.join(REPO, 'docs/bench/single-broker.md');
 const PROFILE_OUT = path.join(REPO, 'docs/bench/single-broker-profile.md');
-const LATENCY_CLIENT = path.join(HERE, 'latency-client.js');
 
 const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -70,40 +68,11 @@ function log(msg: string): void {
   process.stderr.write(`[bench] ${msg}\n`);
 }
 
-async function createTopics(bootstrap: string, topics: string[]): Promise<void> {
-  const admin = new Admin({ clientId: 'runnel-bench', bootstrapBrokers: [bootstrap] });
-  try {
-    await admin.createTopics({ topics, partitions: 1, replicas: 1 });
-  } finally {
-    await admin.close();
-  }
-}
-
 async function logBytes(dataDir: string, topic: string): Promise<number> {
   const dir = path.join(dataDir, `${topic}-0`);
   let total = 0;
   for (const f of await readdir(dir)) if (f.endsWith('.log')) total += (await stat(path.join(dir, f))).size;
   return total;
-}
-
-/** Broker, kcat and other CPU around one kcat run. */
-async function measured<T extends { elapsedMs: number; cpuMs: number }>(
-  broker: BenchBroker,
-  run: () => Promise<T>,
-): Promise<{ result: T; brokerCpuMs: number; brokerMainThreadCpuMs: number; otherCpuMs: number }> {
-  const brokerBefore = processCpuMs(broker.pid);
-  const machineBefore = machineBusyCpuMs();
-  const result = await run();
-  const brokerAfter = processCpuMs(broker.pid);
-  const brokerCpuMs = brokerAfter.allMs - brokerBefore.allMs;
-  const machineMs = machineBusyCpuMs() - machineBefore;
-  // The benchmark process itself, mostly idle while kcat runs, counts as "other".
-  return {
-    result,
-    brokerCpuMs,
-    brokerMainThreadCpuMs: brokerAfter.mainMs - brokerBefore.mainMs,
-    otherCpuMs: Math.max(0, machineMs - brokerCpuMs - result.cpuMs),
-  };
 }
 
 async function produceRun(
@@ -116,7 +85,7 @@ async function produceRun(
   codec = 'none',
 ): Promise<ThroughputRun> {
   const topic = topicName('produce', size.recordBytes, acks, repeat, codec);
-  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker, () => kcatProduce(broker.bootstrap, topic, file, acks, KCAT_TIMEOUT_MS, codec));
+  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker.pid, () => kcatProduce(broker.bootstrap, topic, file, acks, KCAT_TIMEOUT_MS, codec));
   let failure = result.failure;
   const endOffset = await kcatEndOffset(broker.bootstrap, topic);
   if (failure === null && endOffset !== size.records) failure = `the broker's end offset is ${endOffset}, expected ${size.records}`;
@@ -143,7 +112,7 @@ async function produceRun(
 async function consumeRun(broker: BenchBroker, dataDir: string, size: (typeof SIZES)[number], repeat: number, viaGroup = false): Promise<ThroughputRun> {
   const topic = topicName('produce', size.recordBytes, 1, repeat);
   const group = viaGroup ? `bench-${topic}` : undefined;
-  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker, () => kcatConsume(broker.bootstrap, topic, KCAT_TIMEOUT_MS, group));
+  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker.pid, () => kcatConsume(broker.bootstrap, topic, KCAT_TIMEOUT_MS, group));
   let failure = result.failure;
   if (failure === null && result.endOffset !== size.records) failure = `kcat stopped at offset ${result.endOffset}, expected ${size.records}`;
   log(`consume ${size.recordBytes} B${viaGroup ? ' (group)' : ''} #${repeat}: ${(result.elapsedMs / 1000).toFixed(2)} s, ${Math.round(size.records / (result.elapsedMs / 1000))} records/s${failure ? `, FAILED: ${failure}` : ''}`);
@@ -164,56 +133,13 @@ async function consumeRun(broker: BenchBroker, dataDir: string, size: (typeof SI
   };
 }
 
-/** Runs the latency client and notes what the broker, the client and the rest of the machine used meanwhile. */
-async function latencyRun(broker: BenchBroker, job: LatencyJob): Promise<LatencyRun> {
-  const started = performance.now();
-  const brokerBefore = processCpuMs(broker.pid).allMs;
-  const clientBefore = reapedChildrenCpuMs();
-  const machineBefore = machineBusyCpuMs();
-  const result = await runLatencyClient(job);
-  const elapsedMs = performance.now() - started;
-  const brokerMs = processCpuMs(broker.pid).allMs - brokerBefore;
-  const clientMs = reapedChildrenCpuMs() - clientBefore;
-  const otherMs = Math.max(0, machineBusyCpuMs() - machineBefore - brokerMs - clientMs);
-  return { ...result, brokerCores: brokerMs / elapsedMs, clientCores: clientMs / elapsedMs, otherCores: otherMs / elapsedMs };
-}
-
-function runLatencyClient(job: LatencyJob): Promise<LatencyResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [LATENCY_CLIENT, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      const line = stdout.split('\n').find((l) => l.startsWith('{'));
-      if (code !== 0 || !line) reject(new Error(`latency client exited with ${code}: ${stderr.slice(-2000)}`));
-      else resolve(JSON.parse(line) as LatencyResult);
-    });
-  });
-}
-
 async function clientVersions(): Promise<{ throughput: string; latency: string }> {
   const pkg = JSON.parse(readFileSync(path.join(REPO, 'node_modules/@platformatic/kafka/package.json'), 'utf8')) as { version: string };
   return { throughput: await kcatVersion(), latency: `@platformatic/kafka ${pkg.version}` };
 }
 
-/** Waits for a quiet machine when BENCH_WAIT_QUIET asks to; says what it found, or null. */
-async function waitIfAsked(): Promise<string | null> {
-  const waitS = Number(process.env.BENCH_WAIT_QUIET ?? 0);
-  if (waitS <= 0) return null;
-  log(`waiting up to ${waitS} s for the machine to go quiet`);
-  const q = await waitForQuiet(waitS);
-  const found = q.quiet
-    ? `started once other processes had used under 0.25 cores for 6 s (after ${q.waitedS.toFixed(0)} s of waiting)`
-    : `other processes were still using ${q.cores.toFixed(2)} cores after ${q.waitedS.toFixed(0)} s of waiting; ran anyway`;
-  log(found);
-  return found;
-}
-
 async function benchmark(): Promise<void> {
-  const quiet = await waitIfAsked();
+  const quiet = await waitForQuietIfAsked(log);
   const started = performance.now();
   const date = new Date().toISOString();
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-bench-'));
@@ -276,7 +202,7 @@ async function benchmark(): Promise<void> {
           durationMs: LATENCY_SECONDS * 1000,
           maxInflights: LATENCY_MAX_INFLIGHTS,
         };
-        const result = await latencyRun(broker, job);
+        const result = await latencyRun(broker.pid, job);
         const l = result.latencyMs;
         log(`latency ${j.recordsPerSecond}/s acks=${j.acks}: p50 ${l?.p50.toFixed(2)} ms, p99 ${l?.p99.toFixed(2)} ms, p99.9 ${l?.p999.toFixed(2)} ms, errors ${result.errors}`);
         latency.push(result);
@@ -327,21 +253,20 @@ async function benchmark(): Promise<void> {
 async function profile(workload: string): Promise<void> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-bench-'));
   const inputDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-bench-input-'));
-  const profileDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-bench-profile-'));
   const recordBytes = workload.endsWith('-100') ? 100 : 1024;
   const size = SIZES.find((s) => s.recordBytes === recordBytes)!;
   const rounds = 3;
-  let broker: BenchBroker | undefined;
+  let profiled: ProfiledBroker | undefined;
   try {
-    await waitIfAsked();
+    await waitForQuietIfAsked(log);
     const file = path.join(inputDir, 'records.txt');
     await writeRecordFile(file, size.records, size.recordBytes);
-    broker = await startBenchBroker({ dataDir, overrides: BROKER_OVERRIDES, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] });
+    profiled = await startProfiledBroker({ dataDir, overrides: BROKER_OVERRIDES });
+    const broker = profiled.broker;
     const topics = Array.from({ length: rounds }, (_, i) => topicName('produce', recordBytes, 1, i + 1));
     await createTopics(broker.bootstrap, topics);
     const lines: string[] = [];
-    const nowUs = () => Number(process.hrtime.bigint() / 1000n);
-    let fromUs = nowUs();
+    let fromUs = monotonicUs();
     for (const topic of topics) {
       const brokerBefore = processCpuMs(broker.pid);
       const cpuBefore = reapedChildrenCpuMs();
@@ -351,7 +276,7 @@ async function profile(workload: string): Promise<void> {
       if (!workload.startsWith('consume')) lines.push(line);
     }
     if (workload.startsWith('consume')) {
-      fromUs = nowUs();
+      fromUs = monotonicUs();
       for (const topic of topics) {
         const brokerBefore = processCpuMs(broker.pid);
         const r = await kcatConsume(broker.bootstrap, topic, KCAT_TIMEOUT_MS);
@@ -360,34 +285,19 @@ async function profile(workload: string): Promise<void> {
         lines.push(line);
       }
     }
-    const toUs = nowUs();
-    const code = await broker.stop();
-    broker = undefined;
-    const profiles = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
-    if (profiles.length !== 1) throw new Error(`expected one .cpuprofile in ${profileDir} (broker exited with ${code}), found ${profiles.length}`);
-    const profileFile = path.join(profileDir, profiles[0]!);
-    const summary = summarizeProfileFile(profileFile, 25, { fromUs, toUs });
-    const markdown = [
-      '# Single-broker CPU profile',
-      '',
-      `Written by \`npm run bench -- --profile=${workload}\` on ${new Date().toISOString()} (${machineInfo(dataDir).cpuModel}, Node ${process.version}). The broker ran under \`node --cpu-prof\`; the summary covers only the measured ${workload.startsWith('consume') ? 'consume' : 'produce'} runs below (not start-up, topic creation or shutdown). Self times are wall-clock time on the broker's main thread while it was not idle, so time the thread spent preempted by other processes is counted where it was preempted. Profiling slows the broker down: throughput here is not comparable with single-broker.md.`,
-      '',
-      ...lines.map((l) => `- ${l}`),
-      '',
+    const { summary, kept } = await profiled.finish({ fromUs, toUs: monotonicUs() }, `runnel-broker-${workload}.cpuprofile`);
+    profiled = undefined;
+    await writeProfileReport(PROFILE_OUT, {
+      title: 'Single-broker CPU profile',
+      intro: `Written by \`npm run bench -- --profile=${workload}\` on ${new Date().toISOString()} (${machineInfo(dataDir).cpuModel}, Node ${process.version}). The broker ran under \`node --cpu-prof\`; the summary covers only the measured ${workload.startsWith('consume') ? 'consume' : 'produce'} runs below (not start-up, topic creation or shutdown). Self times are wall-clock time on the broker's main thread while it was not idle, so time the thread spent preempted by other processes is counted where it was preempted. Profiling slows the broker down: throughput here is not comparable with single-broker.md.`,
+      lines,
       summary,
-      '',
-    ].join('\n');
-    await mkdir(path.dirname(PROFILE_OUT), { recursive: true });
-    await writeFile(PROFILE_OUT, markdown);
-    const kept = path.join(os.tmpdir(), `runnel-broker-${workload}.cpuprofile`);
-    await copyFile(profileFile, kept);
-    process.stdout.write(markdown + '\n');
+    });
     log(`profile kept in ${kept} (open it in Chrome DevTools or speedscope); summary written to ${path.relative(process.cwd(), PROFILE_OUT)}`);
   } finally {
-    if (broker) await broker.stop();
+    await profiled?.discard();
     await rm(dataDir, { recursive: true, force: true });
     await rm(inputDir, { recursive: true, force: true });
-    await rm(profileDir, { recursive: true, force: true });
   }
 }
 

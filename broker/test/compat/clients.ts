@@ -91,20 +91,30 @@ async function filesUnder(dir: string, ext: string): Promise<string[]> {
 const JAVA_DIR = path.join(SOURCES, 'java');
 let javaClasspath = '';
 
-async function prepareJava(log: (line: string) => void): Promise<void> {
-  for (const tool of ['java', 'javac', 'mvn']) {
+/** Fails, naming what is missing, unless a JDK (java, and javac when compiling) and Maven are on the PATH. */
+export async function requireJdkAndMaven(what: string, tools = ['java', 'javac', 'mvn']): Promise<void> {
+  for (const tool of tools) {
     await run(tool, ['-version'], { timeoutMs: 60_000 }).catch((e: Error) => {
-      throw new Error(`${e.message.split('\n')[0]}: the Java client needs a JDK 17+ (java, javac) and Maven (mvn)`);
+      throw new Error(`${e.message.split('\n')[0]}: ${what} needs a JDK 17+ (${tools.filter((t) => t !== 'mvn').join(', ')}) and Maven (mvn)`);
     });
   }
-  const dir = path.join(CACHE, 'java');
+}
+
+/**
+ * The runtime classpath of `pom`'s dependencies, resolved by Maven (from Maven Central, the first
+ * time) and remembered in `dir` under a name keyed by the pom and `properties` (passed to Maven as
+ * -Dkey=value, e.g. a version, or maven.repo.local to keep the jars in `dir` too), so that later
+ * runs start without Maven.
+ */
+export async function mavenClasspath(options: { pom: string; dir: string; what: string; log: (line: string) => void; properties?: Record<string, string> }): Promise<string> {
+  const { pom, dir, properties = {} } = options;
   await mkdir(dir, { recursive: true });
-  const pom = path.join(JAVA_DIR, 'pom.xml');
-  const cpFile = path.join(dir, `classpath-${await hashOf([pom])}.txt`);
+  const defines = Object.entries(properties).map(([k, v]) => `-D${k}=${v}`);
+  const cpFile = path.join(dir, `classpath-${await hashOf([pom], defines.join('\n'))}.txt`);
   if (!existsSync(cpFile)) {
-    log(`resolving kafka-clients ${JAVA_CLIENT_VERSION} from Maven Central (first run only)`);
+    options.log(`resolving ${options.what} from Maven Central (first run only)`);
     const tmp = `${cpFile}.tmp`;
-    await run('mvn', ['-B', '-q', '-f', pom, 'dependency:build-classpath', `-Dmdep.outputFile=${tmp}`], { timeoutMs: 15 * 60_000 });
+    await run('mvn', ['-B', '-q', '-f', pom, ...defines, 'dependency:build-classpath', `-Dmdep.outputFile=${tmp}`], { timeoutMs: 15 * 60_000 });
     await rename(tmp, cpFile);
   }
   const cp = (await readFile(cpFile, 'utf8')).trim();
@@ -114,6 +124,13 @@ async function prepareJava(log: (line: string) => void): Promise<void> {
     await rm(cpFile, { force: true });
     throw new Error(`jars on the cached classpath are gone (${missing[0]}); run again to fetch them`);
   }
+  return cp;
+}
+
+async function prepareJava(log: (line: string) => void): Promise<void> {
+  await requireJdkAndMaven('the Java client');
+  const dir = path.join(CACHE, 'java');
+  const cp = await mavenClasspath({ pom: path.join(JAVA_DIR, 'pom.xml'), dir, what: `kafka-clients ${JAVA_CLIENT_VERSION}`, log });
   const sources = await filesUnder(path.join(JAVA_DIR, 'src'), '.java');
   const classes = path.join(dir, `classes-${await hashOf(sources, cp)}`);
   if (!existsSync(classes)) {
