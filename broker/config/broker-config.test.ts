@@ -67,4 +67,12 @@ describe('broker configuration', () => {
     expect(config.listeners).toEqual([{ name: 'PLAINTEXT', host: '', port: 9092 }]);
     expect(config.advertisedListeners).toEqual([{ name: 'PLAINTEXT', host: 'localhost', port: 9092 }]);
   });
+
+  it('refuses to rely on a metadata quorum of other nodes, which it cannot join yet', () => {
+    const load = (...overrides: string[]) => () => loadBrokerConfig({ argv: overrides.flatMap((o) => ['--override', o]), env: {}, cwd: '/' });
+    expect(load('node.id=1', 'process.roles=broker')).toThrow(/process.roles=broker: a node without the controller role .* run it as broker,controller on its own/);
+    expect(load('node.id=1', 'controller.quorum.voters=0@a:9093,1@b:9093,2@c:9093')).toThrow(/the only voter can be this node \(node.id=1\); remove the other voters/);
+    expect(load('node.id=0', 'controller.quorum.voters=0@events-broker-0.events-brokers:9093')).not.toThrow();
+    expect(load('node.id=0')).not.toThrow();
+  });
 });

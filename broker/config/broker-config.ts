@@ -141,6 +141,9 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     if (protocol !== 'PLAINTEXT') problems.push(`listener ${l.name} uses security protocol ${protocol}; Runnel supports PLAINTEXT only for now`);
   }
 
+  const nodeId = explicit.has('node.id') ? num('node.id') : explicit.has('broker.id') ? num('broker.id') : num('node.id');
+  problems.push(...singleNodeQuorumProblems(get, nodeId));
+
   const logDirs = (get('log.dirs') ?? get('log.dir')!)
     .split(',')
     .map((d) => d.trim())
@@ -157,7 +160,7 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
   const config: BrokerConfig = {
     explicit,
     get,
-    nodeId: explicit.has('node.id') ? num('node.id') : explicit.has('broker.id') ? num('broker.id') : num('node.id'),
+    nodeId,
     listeners,
     advertisedListeners,
     logDirs,
@@ -174,6 +177,26 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     topicDefaults,
   };
   return { config, ignoredKeys };
+}
+
+/**
+ * Runnel does not replicate the metadata log yet: each broker is its own controller and the only
+ * voter. A node configured to rely on other voters would otherwise come up as a separate one-node
+ * cluster, and clients reaching it through a shared bootstrap address would see two clusters.
+ */
+function singleNodeQuorumProblems(get: (name: string) => string | null, nodeId: number): string[] {
+  const problems: string[] = [];
+  const why = 'Runnel cannot join a metadata quorum of several nodes yet (it comes with replication)';
+  const roles = get('process.roles')!.split(',').map((r) => r.trim());
+  if (!roles.includes('controller')) {
+    problems.push(`process.roles=${roles.join(',')}: a node without the controller role needs other nodes' metadata quorum, and ${why}; run it as broker,controller on its own`);
+  }
+  const voters = (get('controller.quorum.voters') ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  const others = voters.filter((v) => Number(v.slice(0, v.indexOf('@'))) !== nodeId);
+  if (others.length > 0) {
+    problems.push(`controller.quorum.voters=${voters.join(',')}: ${why}, so the only voter can be this node (node.id=${nodeId}); remove the other voters`);
+  }
+  return problems;
 }
 
 /** Broker keys with hour/minute variants resolve the way Kafka does: ms, then minutes, then hours. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseProperties } from '../../broker/config/broker-config.js';
 import { OPTIONS, kafkaCluster } from '../test/fixtures.js';
-import { CLUSTER_ID_KEY, configHash, configMap, nodeProperties, serverProperties } from './config.js';
+import { CLUSTER_ID_KEY, clusterSizeProperties, configHash, configMap, nodeProperties, serverProperties } from './config.js';
 
 const props = (text: string) => parseProperties(text);
 
@@ -35,9 +35,11 @@ describe('broker configuration', () => {
   });
 
   it('sizes the offsets topic to the cluster unless the user chose', () => {
-    expect(props(serverProperties(kafkaCluster({ replicas: 1, controllerVoters: 1 }), 'id', OPTIONS)).get('offsets.topic.replication.factor')).toBe('1');
-    expect(props(serverProperties(kafkaCluster({ replicas: 5 }), 'id', OPTIONS)).get('offsets.topic.replication.factor')).toBe('3');
-    expect(props(serverProperties(kafkaCluster({ replicas: 5, config: { 'offsets.topic.replication.factor': 5 } }), 'id', OPTIONS)).get('offsets.topic.replication.factor')).toBe('5');
+    expect(props(clusterSizeProperties(kafkaCluster({ replicas: 1, controllerVoters: 1 }))).get('offsets.topic.replication.factor')).toBe('1');
+    expect(props(clusterSizeProperties(kafkaCluster({ replicas: 5 }))).get('offsets.topic.replication.factor')).toBe('3');
+    const chosen = kafkaCluster({ replicas: 5, config: { 'offsets.topic.replication.factor': 5 } });
+    expect(clusterSizeProperties(chosen)).toBe('');
+    expect(props(serverProperties(chosen, 'id', OPTIONS)).get('offsets.topic.replication.factor')).toBe('5');
   });
 
   it('makes the first brokers controller voters and the rest plain brokers', () => {
@@ -48,13 +50,14 @@ describe('broker configuration', () => {
 
   it('holds one node file per broker', () => {
     const cm = configMap(kafkaCluster({ replicas: 4 }), 'id', OPTIONS);
-    expect(Object.keys(cm.data!).sort()).toEqual(['node-0.properties', 'node-1.properties', 'node-2.properties', 'node-3.properties', 'server.properties']);
+    expect(Object.keys(cm.data!).sort()).toEqual(['cluster-size.properties', 'node-0.properties', 'node-1.properties', 'node-2.properties', 'node-3.properties', 'server.properties']);
     expect(cm.metadata!.ownerReferences![0]).toMatchObject({ kind: 'KafkaCluster', name: 'events', uid: 'uid-events', controller: true });
   });
 
   it('hashes to a new value when shared config changes, but not when brokers are added', () => {
-    const base = configHash(configMap(kafkaCluster({ replicas: 3 }), 'id', OPTIONS));
-    expect(configHash(configMap(kafkaCluster({ replicas: 5 }), 'id', OPTIONS))).toBe(base);
-    expect(configHash(configMap(kafkaCluster({ replicas: 3, config: { 'num.partitions': 2 } }), 'id', OPTIONS))).not.toBe(base);
+    const base = configHash(configMap(kafkaCluster({ replicas: 1, controllerVoters: 1 }), 'id', OPTIONS));
+    expect(configHash(configMap(kafkaCluster({ replicas: 2, controllerVoters: 1 }), 'id', OPTIONS))).toBe(base);
+    expect(configHash(configMap(kafkaCluster({ replicas: 5, controllerVoters: 1 }), 'id', OPTIONS))).toBe(base);
+    expect(configHash(configMap(kafkaCluster({ replicas: 1, controllerVoters: 1, config: { 'num.partitions': 2 } }), 'id', OPTIONS))).not.toBe(base);
   });
 });

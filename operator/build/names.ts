@@ -13,6 +13,8 @@ export const LOG_DIR = `${DATA_DIR}/data`;
 export const POD_INDEX_LABEL = 'apps.kubernetes.io/pod-index';
 export const CLUSTER_LABEL = 'kafka.runnel.dev/cluster';
 export const CONFIG_HASH_ANNOTATION = 'kafka.runnel.dev/config-hash';
+/** On each broker volume claim: the cluster whose data it holds, so a re-created cluster can adopt it. */
+export const CLUSTER_ID_ANNOTATION = 'kafka.runnel.dev/cluster-id';
 /** On a broker pod: its node's topology label value, set by the operator, read by the rack init container. */
 export const RACK_ANNOTATION = 'kafka.runnel.dev/rack';
 

@@ -3,7 +3,7 @@ import { OPTIONS, kafkaCluster } from '../test/fixtures.js';
 import { statefulSet, terminationGracePeriodSeconds } from './statefulset.js';
 
 describe('broker StatefulSet', () => {
-  const sts = statefulSet(kafkaCluster(), 'hash1', OPTIONS);
+  const sts = statefulSet(kafkaCluster(), 'cluster-id', 'hash1', OPTIONS);
   const pod = sts.spec!.template.spec!;
   const broker = pod.containers[0]!;
   const env = (name: string) => broker.env!.find((e) => e.name === name);
@@ -17,7 +17,11 @@ describe('broker StatefulSet', () => {
   it('gives each broker its node.id from the pod ordinal and a stable advertised name', () => {
     expect(env('KAFKA_CFG_NODE_ID')!.valueFrom!.fieldRef!.fieldPath).toBe("metadata.labels['apps.kubernetes.io/pod-index']");
     expect(env('KAFKA_CFG_ADVERTISED_LISTENERS')!.value).toBe('PLAINTEXT://$(POD_NAME).events-brokers.prod.svc.cluster.local:9092');
-    expect(broker.args).toEqual(['--config', '/etc/runnel/server.properties', '--config', '/etc/runnel/node-$(KAFKA_CFG_NODE_ID).properties']);
+    expect(broker.args).toEqual([
+      '--config', '/etc/runnel/server.properties',
+      '--config', '/etc/runnel/cluster-size.properties',
+      '--config', '/etc/runnel/node-$(KAFKA_CFG_NODE_ID).properties',
+    ]);
   });
 
   it('is ready when the broker says so on /readyz', () => {
@@ -45,14 +49,15 @@ describe('broker StatefulSet', () => {
     expect(claim.spec!.resources!.requests!.storage).toBe('10Gi');
     expect(broker.volumeMounts!.find((m) => m.name === claim.metadata!.name)!.mountPath).toBe('/var/lib/runnel');
     expect(sts.spec!.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
-    const deleting = statefulSet(kafkaCluster({ storage: { size: '1Gi', storageClassName: 'fast', deleteClaim: true } }), 'h', OPTIONS);
+    expect(claim.metadata!.annotations).toEqual({ 'kafka.runnel.dev/cluster-id': 'cluster-id' });
+    const deleting = statefulSet(kafkaCluster({ storage: { size: '1Gi', storageClassName: 'fast', deleteClaim: true } }), 'cluster-id', 'h', OPTIONS);
     expect(deleting.spec!.persistentVolumeClaimRetentionPolicy!.whenDeleted).toBe('Delete');
     expect(deleting.spec!.volumeClaimTemplates![0]!.spec!.storageClassName).toBe('fast');
   });
 
   it('uses the operator\'s broker image unless the cluster names one', () => {
     expect(broker.image).toBe(OPTIONS.defaultImage);
-    expect(statefulSet(kafkaCluster({ image: 'my/broker:1' }), 'h', OPTIONS).spec!.template.spec!.containers[0]!.image).toBe('my/broker:1');
+    expect(statefulSet(kafkaCluster({ image: 'my/broker:1' }), 'cluster-id', 'h', OPTIONS).spec!.template.spec!.containers[0]!.image).toBe('my/broker:1');
   });
 
   it('applies pod template overrides without losing the labels its selector needs', () => {
@@ -68,6 +73,7 @@ describe('broker StatefulSet', () => {
           affinity: { nodeAffinity: {} },
         },
       }),
+      'cluster-id',
       'h',
       OPTIONS,
     ).spec!;
@@ -90,7 +96,7 @@ describe('broker StatefulSet', () => {
   });
 
   describe('with spec.rack', () => {
-    const racked = statefulSet(kafkaCluster({ rack: { topologyKey: 'topology.kubernetes.io/zone' } }), 'hash1', OPTIONS).spec!.template.spec!;
+    const racked = statefulSet(kafkaCluster({ rack: { topologyKey: 'topology.kubernetes.io/zone' } }), 'cluster-id', 'hash1', OPTIONS).spec!.template.spec!;
     const init = racked.initContainers![0]!;
     const brokerOf = racked.containers[0]!;
 

@@ -4,10 +4,10 @@
 
 import type { V1Affinity, V1Container, V1ResourceRequirements, V1StatefulSet, V1Toleration } from '@kubernetes/client-node';
 import { configStrings, type KafkaCluster } from '../api/types.js';
-import { SERVER_PROPERTIES, nodePropertiesFile } from './config.js';
+import { CLUSTER_SIZE_PROPERTIES, SERVER_PROPERTIES, nodePropertiesFile } from './config.js';
 import { RACK_PROPERTIES_PATH, rackInitContainer, rackMount, rackVolumes } from './rack.js';
 import {
-  CONFIG_DIR, CONFIG_HASH_ANNOTATION, DATA_DIR, LISTENER, PORTS, POD_INDEX_LABEL,
+  CLUSTER_ID_ANNOTATION, CONFIG_DIR, CONFIG_HASH_ANNOTATION, DATA_DIR, LISTENER, PORTS, POD_INDEX_LABEL,
   labels, names, ownedMetadata, selectorLabels, type BuildOptions,
 } from './names.js';
 
@@ -50,6 +50,7 @@ function brokerContainer(cluster: KafkaCluster, options: BuildOptions): V1Contai
     // The image's entrypoint is the broker; Kubernetes expands $(VAR) from the env below.
     args: [
       '--config', `${CONFIG_DIR}/${SERVER_PROPERTIES}`,
+      '--config', `${CONFIG_DIR}/${CLUSTER_SIZE_PROPERTIES}`,
       '--config', `${CONFIG_DIR}/${nodePropertiesFile('$(KAFKA_CFG_NODE_ID)')}`,
       ...(rack ? ['--config', RACK_PROPERTIES_PATH] : []),
     ],
@@ -77,7 +78,7 @@ function brokerContainer(cluster: KafkaCluster, options: BuildOptions): V1Contai
   };
 }
 
-export function statefulSet(cluster: KafkaCluster, configHash: string, options: BuildOptions): V1StatefulSet {
+export function statefulSet(cluster: KafkaCluster, clusterId: string, configHash: string, options: BuildOptions): V1StatefulSet {
   const n = names(cluster);
   const template = cluster.spec.template ?? {};
   const { storage } = cluster.spec;
@@ -125,7 +126,7 @@ export function statefulSet(cluster: KafkaCluster, configHash: string, options: 
       },
       volumeClaimTemplates: [
         {
-          metadata: { name: 'data', labels: labels(cluster) },
+          metadata: { name: 'data', labels: labels(cluster), annotations: { [CLUSTER_ID_ANNOTATION]: clusterId } },
           spec: {
             accessModes: ['ReadWriteOnce'],
             storageClassName: storage.storageClassName,

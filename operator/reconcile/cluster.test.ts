@@ -53,6 +53,26 @@ describe('KafkaCluster reconcile', () => {
     expect(cm!.data!['server.properties']).toContain(`runnel.cluster.id=${clusterId}`);
   });
 
+  it('adopts the cluster id of volumes kept from an earlier cluster of the same name', async () => {
+    const claim = (name: string, id: string) =>
+      kube.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: 'prod', labels: labels(cluster), annotations: { 'kafka.runnel.dev/cluster-id': id } } } as never);
+    claim('data-events-broker-0', 'old-id');
+    claim('data-events-broker-1', 'old-id');
+    await reconcileCluster(cluster, deps);
+    expect(statusOf().clusterId).toBe('old-id');
+    expect(kube.writes).toContain('event KafkaCluster prod/events Normal ClusterIdAdopted');
+    const cm = await kube.get<V1ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'prod', name: 'events-config' });
+    expect(cm!.data!['server.properties']).toContain('runnel.cluster.id=old-id');
+  });
+
+  it('refuses to choose between kept volumes of different clusters, naming them', async () => {
+    for (const [name, id] of [['data-events-broker-0', 'id-a'], ['data-events-broker-1', 'id-b']]) {
+      kube.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: 'prod', labels: labels(cluster), annotations: { 'kafka.runnel.dev/cluster-id': id } } } as never);
+    }
+    await expect(reconcileCluster(cluster, deps)).rejects.toThrow('clusterId: the kept broker volumes belong to different clusters (data-events-broker-0 of cluster id-a; data-events-broker-1 of cluster id-b)');
+    expect(kube.writes.filter((w) => w.startsWith('apply '))).toEqual([]);
+  });
+
   it('keeps the cluster id it stored', async () => {
     await reconcileCluster({ ...cluster, status: { clusterId: 'kept-id' } }, deps);
     expect(kube.writes[0]).toBe('apply ServiceAccount prod/events-broker');
@@ -99,11 +119,13 @@ describe('KafkaCluster reconcile', () => {
     expect(condition('Progressing')!.message).toContain('broker 2 still holds partition replicas');
   });
 
-  it('removes brokers that hold no replicas', async () => {
-    kube.put({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'events-broker', namespace: 'prod' }, spec: { replicas: 3 } } as never);
+  it('removes brokers that hold no replicas, and says which are stopping', async () => {
+    brokersRunning('r1', ['r1', 'r1', 'r1']);
+    kube.put({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'events-broker', namespace: 'prod', generation: 1 }, spec: { replicas: 3 }, status: { observedGeneration: 1, replicas: 3, readyReplicas: 3, updateRevision: 'r1' } } as never);
     admin.clusterHealth = { controllerId: 0, underReplicatedPartitions: 0, replicasByBroker: new Map([[0, 4], [1, 1]]) };
     await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
     expect(kube.writes).toContain('apply StatefulSet prod/events-broker');
+    expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'ScalingDown', message: '3 brokers running, 2 wanted: stopping broker 2' });
   });
 
   it('reports a failed step as Degraded, naming the step, and fails the pass for a retry', async () => {

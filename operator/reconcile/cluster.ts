@@ -3,11 +3,11 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KubernetesObject, V1Node, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
+import type { KubernetesObject, V1Node, V1PersistentVolumeClaim, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { sameStatus, findCondition } from '../api/conditions.js';
 import type { KafkaCluster } from '../api/types.js';
 import { configHash, configMap } from '../build/config.js';
-import { RACK_ANNOTATION, labelSelector, names, type BuildOptions } from '../build/names.js';
+import { CLUSTER_ID_ANNOTATION, RACK_ANNOTATION, labelSelector, names, type BuildOptions } from '../build/names.js';
 import { podDisruptionBudget, serviceAccount } from '../build/policy.js';
 import { brokerRole, brokerRoleBinding } from '../build/rack.js';
 import { bootstrapAddress, bootstrapService, headlessService } from '../build/services.js';
@@ -84,13 +84,34 @@ function newClusterId(): string {
   return randomBytes(16).toString('base64url');
 }
 
-/** Generated once and stored in status before any broker can see it, so it never changes. */
+/**
+ * Stored in status before any broker can see it, so it never changes. A new cluster gets a new id,
+ * unless volumes kept from an earlier cluster of the same name (deleteClaim: false) are waiting to
+ * be reused: their brokers would refuse another cluster's id, so the cluster adopts theirs.
+ */
 async function ensureClusterId(ctx: ClusterContext) {
-  ctx.clusterId = ctx.cluster.status?.clusterId;
-  if (!ctx.clusterId) {
-    ctx.clusterId = newClusterId();
-    await ctx.deps.kube.applyStatus(ref(ctx.cluster), { clusterId: ctx.clusterId });
-    ctx.deps.log.info({ clusterId: ctx.clusterId }, 'cluster id generated');
+  const { cluster, deps } = ctx;
+  ctx.clusterId = cluster.status?.clusterId;
+  if (ctx.clusterId) return done;
+  const claims = await deps.kube.list<V1PersistentVolumeClaim>('v1', 'PersistentVolumeClaim', cluster.metadata.namespace, labelSelector(cluster));
+  const kept = new Map<string, string[]>();
+  for (const claim of claims) {
+    const id = claim.metadata?.annotations?.[CLUSTER_ID_ANNOTATION];
+    if (id) kept.set(id, [...(kept.get(id) ?? []), claim.metadata!.name!]);
+  }
+  if (kept.size > 1) {
+    const owners = [...kept].map(([id, names]) => `${names.sort().join(', ')} of cluster ${id}`).join('; ');
+    throw new Error(`the kept broker volumes belong to different clusters (${owners}): delete the claims whose data you do not want, then the cluster starts`);
+  }
+  const [adopted] = kept;
+  ctx.clusterId = adopted ? adopted[0] : newClusterId();
+  await deps.kube.applyStatus(ref(cluster), { clusterId: ctx.clusterId });
+  if (adopted) {
+    const message = `adopted cluster id ${ctx.clusterId} from the kept volumes ${adopted[1].sort().join(', ')}`;
+    deps.log.info({ clusterId: ctx.clusterId }, message);
+    await deps.kube.event(cluster, 'Normal', 'ClusterIdAdopted', message);
+  } else {
+    deps.log.info({ clusterId: ctx.clusterId }, 'cluster id generated');
   }
   return done;
 }
@@ -142,7 +163,7 @@ async function applyServices(ctx: ClusterContext) {
 }
 
 async function applyStatefulSet(ctx: ClusterContext) {
-  ctx.statefulSet = await ctx.deps.kube.apply(statefulSet(ctx.cluster, ctx.configHash!, ctx.deps.options));
+  ctx.statefulSet = await ctx.deps.kube.apply(statefulSet(ctx.cluster, ctx.clusterId!, ctx.configHash!, ctx.deps.options));
   return done;
 }
 
@@ -197,7 +218,12 @@ async function brokersReady(ctx: ClusterContext) {
   const status = ctx.statefulSet?.status;
   const ready = status?.readyReplicas ?? 0;
   const want = ctx.cluster.spec.replicas;
-  if ((status?.observedGeneration ?? 0) >= (ctx.statefulSet?.metadata?.generation ?? 1) && ready >= want && status?.replicas === want) return done;
+  const running = status?.replicas ?? 0;
+  if ((status?.observedGeneration ?? 0) >= (ctx.statefulSet?.metadata?.generation ?? 1) && ready >= want && running === want) return done;
+  if (running > want) {
+    const leaving = Array.from({ length: running - want }, (_, i) => want + i).join(', ');
+    return requeue(BROKERS_STARTING_RECHECK_MS, 'ScalingDown', `${running} brokers running, ${want} wanted: stopping broker${running - want > 1 ? 's' : ''} ${leaving}`);
+  }
   return requeue(BROKERS_STARTING_RECHECK_MS, 'BrokersStarting', `${ready}/${want} brokers ready`);
 }
 

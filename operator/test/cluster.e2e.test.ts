@@ -147,7 +147,7 @@ describe('operator on a real API server', () => {
       await plane.kubectlOk(['scale', 'kafkacluster/events', '-n', NS, '--replicas=2']);
       await eventually('StatefulSet at 2 replicas', async () => (await getJson(plane, ['statefulset/events-broker', '-n', NS]))?.spec.replicas === 2);
       const cm = (await getJson(plane, ['configmap/events-config', '-n', NS]))!;
-      expect(Object.keys(cm.data).sort()).toEqual(['node-0.properties', 'node-1.properties', 'server.properties']);
+      expect(Object.keys(cm.data).sort()).toEqual(['cluster-size.properties', 'node-0.properties', 'node-1.properties', 'server.properties']);
       await eventually('status.replicas 2', async () => (await getJson(plane, ['kafkacluster', 'events', '-n', NS]))?.status?.replicas === 2);
     });
 

@@ -45,6 +45,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch, delete]
+# A re-created cluster adopts the id of the broker volumes kept from its predecessor.
+- apiGroups: [""]
+  resources: [persistentvolumeclaims]
+  verbs: [list]
 # Rolling restarts delete one broker pod at a time; patch sets a broker's rack annotation.
 - apiGroups: [""]
   resources: [pods]
