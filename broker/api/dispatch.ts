@@ -8,12 +8,17 @@ import { ErrorCode } from '../protocol/errors.js';
 import { ApiVersions } from '../protocol/messages/index.js';
 import { compile, isFlexible, type ApiDefinition, type Fields, type RequestOf, type ResponseOf } from '../protocol/schema.js';
 import { MalformedFrameError, Reader, Writer } from '../protocol/wire.js';
-import { CloseConnection, type ConnectionInfo } from '../server/connection.js';
+import { CloseConnection, type ConnectionInfo, type Response } from '../server/connection.js';
 
 export interface RequestContext {
   header: RequestHeader;
   connection: ConnectionInfo;
   logger: Logger;
+  /**
+   * For a handler whose response refers to buffers it must get back (pooled read buffers):
+   * `release` runs once the response is written or will never be. At most once per request.
+   */
+  releaseAfterWrite(release: () => void): void;
 }
 
 /** What a handler returns: the response, or NO_RESPONSE (produce with acks=0). */
@@ -57,7 +62,7 @@ export class Dispatcher {
       .sort((a, b) => a.apiKey - b.apiKey);
   }
 
-  async handleFrame(frame: Buffer, connection: ConnectionInfo): Promise<Buffer[] | null> {
+  async handleFrame(frame: Buffer, connection: ConnectionInfo): Promise<Response | null> {
     const r = new Reader(frame);
     let header: RequestHeader;
     try {
@@ -68,7 +73,7 @@ export class Dispatcher {
     const h = this.byKey.get(header.apiKey);
     const version = header.apiVersion;
     if (!h || version < h.api.minVersion || version > h.api.maxVersion) {
-      if (header.apiKey === ApiVersions.key) return this.unsupportedApiVersions(header);
+      if (header.apiKey === ApiVersions.key) return { chunks: this.unsupportedApiVersions(header) };
       throw new CloseConnection(
         h
           ? `${h.api.name} v${version} is not supported (supported: v${h.api.minVersion}-v${h.api.maxVersion})`
@@ -88,19 +93,33 @@ export class Dispatcher {
     }
     const startedAt = performance.now();
     const logger = connection.logger;
-    const response = await h.handle(request as never, { header, connection, logger });
+    let release: (() => void) | undefined;
+    const releaseAfterWrite = (fn: () => void) => {
+      if (release) throw new Error('releaseAfterWrite called twice for one request');
+      release = fn;
+    };
     let encoded: Buffer[] | null = null;
-    if (response !== NO_RESPONSE) {
-      // ApiVersions always answers with header v0 so that any client can read it.
-      const flexibleHeader = flexible && h.api.key !== ApiVersions.key;
-      encoded = encodeResponse(h.api, version, header.correlationId, flexibleHeader, response);
+    try {
+      const response = await h.handle(request as never, { header, connection, logger, releaseAfterWrite });
+      if (response !== NO_RESPONSE) {
+        // ApiVersions always answers with header v0 so that any client can read it.
+        const flexibleHeader = flexible && h.api.key !== ApiVersions.key;
+        encoded = encodeResponse(h.api, version, header.correlationId, flexibleHeader, response);
+      }
+    } catch (err) {
+      release?.();
+      throw err;
     }
     if (this.observer) {
       let responseBytes = 0;
       for (const chunk of encoded ?? []) responseBytes += chunk.length;
       this.observer.answered(h.api.name, (performance.now() - startedAt) / 1000, frame.length + 4, responseBytes);
     }
-    return encoded;
+    if (encoded === null) {
+      release?.();
+      return null;
+    }
+    return { chunks: encoded, release };
   }
 
   private unsupportedApiVersions(header: RequestHeader): Buffer[] {

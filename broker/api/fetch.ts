@@ -1,9 +1,12 @@
 // Fetch: read whole batches from each partition's log, within the partition and response byte
 // limits, and long-poll until min.bytes are available or max.wait.ms passes. Fetch sessions
 // (KIP-227) are not kept: every response says session 0, and clients send full fetches.
+// Records are read into pooled buffers (broker/log/read-buffers.ts) and sent as slices of them:
+// the response owns its loan until the connection has written it.
 
 import type { BrokerContext } from '../core/broker.js';
 import { partitionKey } from '../core/log-manager.js';
+import type { ReadLoan } from '../log/read-buffers.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Fetch } from '../protocol/messages/index.js';
 import { ZERO_UUID, type RequestOf } from '../protocol/schema.js';
@@ -33,7 +36,7 @@ function errorRead(partitionIndex: number, errorCode: number): PartitionRead {
   return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: [] };
 }
 
-async function readOnce(broker: BrokerContext, req: FetchRequest, byTopicId: boolean): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
+async function readOnce(broker: BrokerContext, req: FetchRequest, byTopicId: boolean, buffers: ReadLoan): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
   const image = broker.topics.image;
   let remaining = req.maxBytes;
   let bytes = 0;
@@ -68,7 +71,7 @@ async function readOnce(broker: BrokerContext, req: FetchRequest, byTopicId: boo
         continue;
       }
       // KIP-74: the first batch of the response is returned whole even when over the limits.
-      const read = await log.read(p.fetchOffset, Math.max(limit, 0), bytes === 0);
+      const read = await log.read(p.fetchOffset, Math.max(limit, 0), bytes === 0, { buffers });
       if (!read.ok) {
         errors = true;
         partitions.push({ ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
@@ -98,11 +101,21 @@ export const fetchHandler = (getBroker: () => BrokerContext) =>
       return name === undefined ? [] : t.partitions.map((p) => partitionKey(name, p.partition));
     });
     for (;;) {
-      const result = await readOnce(broker, req, byTopicId);
+      const buffers = broker.readBuffers.loan();
+      let result;
+      try {
+        result = await readOnce(broker, req, byTopicId, buffers);
+      } catch (err) {
+        buffers.release();
+        throw err;
+      }
       const waitMs = deadline - Date.now();
       if (result.bytes >= req.minBytes || result.errors || waitMs <= 0 || broker.waiters.isShuttingDown) {
+        ctx.releaseAfterWrite(() => buffers.release());
         return { ...base, errorCode: ErrorCode.NONE, responses: result.topics };
       }
+      // Not enough yet: these reads are dropped, and read again after the wait.
+      buffers.release();
       await broker.waiters.wait(keys, waitMs);
     }
   });

@@ -8,6 +8,7 @@ import { MetadataStore } from '../metadata/store.js';
 import { KafkaServer } from '../server/server.js';
 import { Dispatcher } from '../api/dispatch.js';
 import { createHandlers } from '../api/handlers.js';
+import { ReadBufferPool } from '../log/read-buffers.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { LogManager } from './log-manager.js';
 import { ProducerIdManager } from './producer-ids.js';
@@ -32,6 +33,8 @@ export interface BrokerContext {
   readonly topics: TopicManager;
   readonly logs: LogManager;
   readonly waiters: FetchWaiters;
+  /** What Fetch reads records into. */
+  readonly readBuffers: ReadBufferPool;
   readonly groups: GroupCoordinator;
   readonly producerIds: ProducerIdManager;
   readonly logger: Logger;
@@ -42,7 +45,15 @@ export interface BrokerContext {
   supportedApis(): Array<{ apiKey: number; minVersion: number; maxVersion: number }>;
 }
 
+/**
+ * Pooled read buffers: each fits one partition's read at the default max.partition.fetch.bytes
+ * (1 MiB) plus the index interval before it; enough for a few consumers' fetches in flight.
+ */
+const READ_BUFFER_BYTES = 1024 * 1024 + 64 * 1024;
+const MAX_READ_BUFFERS = 8;
+
 export class Broker implements BrokerContext {
+  readonly readBuffers = new ReadBufferPool(READ_BUFFER_BYTES, MAX_READ_BUFFERS);
   private boundPorts: number[] = [];
   private stopping: Promise<void> | undefined;
 

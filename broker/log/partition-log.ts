@@ -14,6 +14,7 @@ import { type BatchInfo, NO_TIMESTAMP, readBatchHeader, rewriteBaseOffsetAndEpoc
 import { writeCheckpoint } from './checkpoint.js';
 import { ProducerStateError, ProducerStateManager, listSnapshots, loadLatestSnapshot, writeSnapshot } from './producer-state.js';
 import { loadLog } from './recovery.js';
+import type { ReadLoan } from './read-buffers.js';
 import { countDeletableSegments } from './retention.js';
 import { LogSegment, SWAP_SUFFIX, type StoredBatch, type TimestampAndOffset } from './segment.js';
 
@@ -334,9 +335,11 @@ export class PartitionLog {
    * Whole batches starting with the one that holds `fetchOffset`, up to `maxBytes`; with
    * `minOneBatch` the first batch comes whole even when larger (KIP-74). Batches starting at or
    * after `maxOffset` (the high watermark by default; a follower would pass the log end) are
-   * left out. OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset].
+   * left out. OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset]. The chunks are slices
+   * of buffers from `buffers` when given (see read-buffers.ts), else of new ones.
    */
-  async read(fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffset = this.hw): Promise<ReadResult> {
+  async read(fetchOffset: number, maxBytes: number, minOneBatch: boolean, options: { maxOffset?: number; buffers?: ReadLoan } = {}): Promise<ReadResult> {
+    const { maxOffset = this.hw, buffers } = options;
     if (this.closed) throw new Error(`partition log ${this.dir} is closed`);
     if (fetchOffset < this.startOffset || fetchOffset > this.nextOffset) {
       return {
@@ -352,7 +355,7 @@ export class PartitionLog {
       for (let i = floorSegment(segments, fetchOffset); i < segments.length; i++) {
         const segment = segments[i]!;
         const found = await this.withSegment(segment, (s) =>
-          s.read({ fetchOffset, maxBytes, minOneBatch, maxOffset, indexIntervalBytes: this.cfg.indexIntervalBytes }),
+          s.read({ fetchOffset, maxBytes, minOneBatch, maxOffset, indexIntervalBytes: this.cfg.indexIntervalBytes, buffers }),
         );
         if (found) return { ok: true, ...found };
         // The cleaner swapped it for a cleaned segment (or retention removed it): skipping to

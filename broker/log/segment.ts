@@ -18,6 +18,7 @@ import {
 } from '../protocol/record-batch.js';
 import { INT32_MAX } from './index-file.js';
 import { OffsetIndex } from './offset-index.js';
+import type { ReadLoan } from './read-buffers.js';
 import { TimeIndex } from './time-index.js';
 
 export const LOG_SUFFIX = '.log';
@@ -53,6 +54,8 @@ export interface ReadQuery {
   /** Batches starting at or after this offset are not returned (the high watermark for consumers). */
   maxOffset: number;
   indexIntervalBytes: number;
+  /** Where the blocks are read into; new buffers without it. */
+  buffers?: ReadLoan;
 }
 
 export interface SegmentRead {
@@ -340,7 +343,7 @@ export class LogSegment {
     // Indexes first: rebuilding a damaged one can shorten the segment.
     const { offsetIndex } = await this.indexes(q.indexIntervalBytes);
     const end = this.size;
-    const cursor = new BlockCursor(await this.file(), end);
+    const cursor = new BlockCursor(await this.file(), end, q.buffers);
     let pos = offsetIndex.lookup(q.fetchOffset);
     // The index lands at most about index.interval.bytes before the target batch: one read
     // usually covers the skipped batches and the answer.
@@ -587,8 +590,8 @@ function ignoreMissing(err: NodeJS.ErrnoException): void {
   if (err.code !== 'ENOENT') throw err;
 }
 
-async function readExactly(fh: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+async function readExactly(fh: FileHandle, position: number, length: number, buffers?: ReadLoan): Promise<Buffer> {
+  const buf = buffers ? buffers.alloc(length) : Buffer.allocUnsafe(length);
   let done = 0;
   while (done < length) {
     const { bytesRead } = await fh.read(buf, done, length - done, position + done);
@@ -606,6 +609,7 @@ class BlockCursor {
   constructor(
     private readonly fh: FileHandle,
     private readonly end: number,
+    private readonly buffers?: ReadLoan,
   ) {}
 
   has(pos: number, n: number): boolean {
@@ -627,7 +631,7 @@ class BlockCursor {
     if (pos + n > this.end) {
       throw new LogCorruptionError(`needed bytes up to ${pos + n}; the segment's valid data ends at ${this.end}`);
     }
-    this.buf = await readExactly(this.fh, pos, Math.min(this.end - pos, Math.max(n, hintBytes)));
+    this.buf = await readExactly(this.fh, pos, Math.min(this.end - pos, Math.max(n, hintBytes)), this.buffers);
     this.start = pos;
   }
 }

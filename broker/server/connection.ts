@@ -2,13 +2,24 @@
 // they arrive (so a produce pipeline keeps the disk busy) but answered strictly in order.
 // Too many requests in flight, or a socket that is not draining, pauses reading: the client
 // is pushed back instead of the broker buffering without limit.
+//
+// A response may hold buffers its producer wants back (pooled fetch reads): its `release` runs
+// exactly once, after the socket has called back for every chunk of it (written, or failed
+// because the socket was destroyed), or at once when the connection closes before it is
+// written. Never earlier: a chunk the socket still queues would be overwritten.
 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { FrameSplitter } from './frames.js';
 
-/** Handles one request frame: the response chunks, or null when no response is due (acks=0). */
-export type FrameHandler = (frame: Buffer, connection: ConnectionInfo) => Promise<Buffer[] | null>;
+/** Handles one request frame: the response, or null when no response is due (acks=0). */
+export type FrameHandler = (frame: Buffer, connection: ConnectionInfo) => Promise<Response | null>;
+
+export interface Response {
+  chunks: Buffer[];
+  /** Called once the chunks are no longer needed (see above). */
+  release?: (() => void) | undefined;
+}
 
 export interface ConnectionInfo {
   id: number;
@@ -23,7 +34,7 @@ const MAX_IN_FLIGHT_REQUESTS = 64;
 
 interface Pending {
   done: boolean;
-  response: Buffer[] | null;
+  response: Response | null;
 }
 
 export class Connection {
@@ -46,10 +57,7 @@ export class Connection {
     socket.on('data', (data) => this.onData(data));
     socket.on('drain', () => this.updateFlow());
     socket.on('error', (err) => info.logger.debug({ err: err.message }, 'socket error'));
-    socket.on('close', () => {
-      this.closed = true;
-      this.notifyIdle();
-    });
+    socket.on('close', () => this.onClosed());
   }
 
   get inFlight(): number {
@@ -73,6 +81,10 @@ export class Connection {
     this.pending.push(slot);
     this.handle(frame, this.info).then(
       (response) => {
+        if (this.closed) {
+          response?.release?.();
+          return;
+        }
         slot.done = true;
         slot.response = response;
         this.flush();
@@ -93,11 +105,23 @@ export class Connection {
       if (response === null) continue;
       if (!wrote) this.socket.cork();
       wrote = true;
-      for (const chunk of response) this.socket.write(chunk);
+      this.write(response);
     }
     if (wrote) this.socket.uncork();
     this.updateFlow();
     if (this.pending.length === 0) this.notifyIdle();
+  }
+
+  private write({ chunks, release }: Response): void {
+    if (!release) {
+      for (const chunk of chunks) this.socket.write(chunk);
+      return;
+    }
+    let unwritten = chunks.length;
+    const written = () => {
+      if (--unwritten === 0) release();
+    };
+    for (const chunk of chunks) this.socket.write(chunk, written);
   }
 
   private updateFlow(): void {
@@ -114,9 +138,16 @@ export class Connection {
 
   close(reason: string): void {
     if (this.closed) return;
-    this.closed = true;
     this.info.logger.warn({ reason }, 'closing connection');
     this.socket.destroy();
+    this.onClosed();
+  }
+
+  private onClosed(): void {
+    if (this.closed) return;
+    this.closed = true;
+    // Answered but not yet written (waiting for an earlier request): they never will be.
+    for (const slot of this.pending.splice(0)) slot.response?.release?.();
     this.notifyIdle();
   }
 
