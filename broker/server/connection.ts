@@ -117,6 +117,10 @@ export class Connection {
       for (const chunk of chunks) this.socket.write(chunk);
       return;
     }
+    if (chunks.length === 0) {
+      release();
+      return;
+    }
     let unwritten = chunks.length;
     const written = () => {
       if (--unwritten === 0) release();
