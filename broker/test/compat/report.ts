@@ -38,7 +38,7 @@ function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').trim();
 }
 
-const LEGEND = 'pass: every check held · **FAIL**: a check failed (a broker bug to fix) · known: a failure explained below and not fixed yet · n/a: the client cannot do this';
+const LEGEND = 'pass: every check held · **FAIL**: a check failed (a broker bug to fix) · known: a failure explained in the notes and not fixed yet · n/a: the client cannot do this';
 
 /** The client × scenario table; `explained` renders a cell that is neither pass nor skipped. */
 function tableLines(rows: readonly Row[], scenarios: readonly Scenario[], explained: (row: Row, s: Scenario, c: Cell) => string): string[] {
