@@ -159,6 +159,8 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
     // A namespace left by an interrupted run on an existing cluster goes first.
     if ((await kube.kubectl(['get', 'namespace', ns])).code === 0) await kOk(['delete', 'namespace', ns, '--timeout=300s']);
     await kOk(['create', 'namespace', ns]);
+    // Pods are refused until the ServiceAccount controller has created the namespace's `default`.
+    await eventually(`ServiceAccount default in namespace ${ns}`, async () => (await kube.kubectl(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 60_000);
     if (EXISTING) {
       logs = followPodLogs(kube, [ns, OPERATOR_NAMESPACE]);
       await startClientPod(kOk, ns, brokerImage);
