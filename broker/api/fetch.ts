@@ -14,6 +14,12 @@ import { handler } from './dispatch.js';
 
 type FetchRequest = RequestOf<typeof Fetch>;
 const NO_SESSION = 0;
+/**
+ * The longest a fetch is parked. Clients time a fetch out after their request timeout (30 s by
+ * default) plus their own max wait, so a longer wait only holds a request nobody awaits; an
+ * early empty answer is harmless (the client fetches again).
+ */
+export const MAX_FETCH_WAIT_MS = 30_000;
 
 interface PartitionRead {
   partitionIndex: number;
@@ -95,7 +101,7 @@ export const fetchHandler = (getBroker: () => BrokerContext) =>
     if (req.sessionId !== NO_SESSION) {
       return { ...base, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, responses: [] };
     }
-    const deadline = Date.now() + req.maxWaitMs;
+    const deadline = Date.now() + Math.min(Math.max(req.maxWaitMs, 0), MAX_FETCH_WAIT_MS);
     const keys = req.topics.flatMap((t) => {
       const name = byTopicId ? broker.topics.image.topicById(t.topicId)?.name : t.topic;
       return name === undefined ? [] : t.partitions.map((p) => partitionKey(name, p.partition));

@@ -7,6 +7,7 @@
 
 import type { BrokerContext } from '../core/broker.js';
 import { partitionKey } from '../core/log-manager.js';
+import { INTERNAL_TOPICS } from '../core/topics.js';
 import { type AppendResult, ProducerStateError } from '../log/partition-log.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Produce } from '../protocol/messages/index.js';
@@ -51,6 +52,8 @@ export const produceHandler = (getBroker: () => BrokerContext) =>
         const state = topic?.partitions[p.index];
         const log = topic && state ? broker.logs.get(topic.name, p.index) : undefined;
         if (!topic || !state || !log) return failed(p.index, byTopicId && !topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        // Only the broker writes its internal topics: a client's record there could not be read back as state.
+        if (INTERNAL_TOPICS.has(topic.name)) return failed(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);
         if (state.leader !== broker.nodeId) return failed(p.index, ErrorCode.NOT_LEADER_OR_FOLLOWER);
         if (req.acks === -1 && state.isr.length < Number(broker.topics.configValue(topic, 'min.insync.replicas'))) {
           return failed(p.index, ErrorCode.NOT_ENOUGH_REPLICAS);

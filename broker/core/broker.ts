@@ -10,6 +10,7 @@ import { Dispatcher } from '../api/dispatch.js';
 import { createHandlers } from '../api/handlers.js';
 import { ReadBufferPool } from '../log/read-buffers.js';
 import { FetchWaiters } from './fetch-waiters.js';
+import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from './open-files.js';
 import { LogManager } from './log-manager.js';
 import { ProducerIdManager } from './producer-ids.js';
 import { TopicManager } from './topics.js';
@@ -52,6 +53,20 @@ export interface BrokerContext {
 const READ_BUFFER_BYTES = 1024 * 1024 + 64 * 1024;
 const MAX_READ_BUFFERS = 8;
 
+/** Opens every partition's log, or explains which limit keeps them from fitting. */
+async function loadLogsWithinFileLimit(topics: TopicManager): Promise<void> {
+  let partitions = 0;
+  for (const t of topics.image.topics()) partitions += t.partitions.length;
+  const refused = await refuseNewPartitions(partitions);
+  if (refused) throw new Error(`this broker hosts ${partitions} partitions and cannot open them all: ${refused}`);
+  try {
+    await topics.loadLogs();
+  } catch (err) {
+    if (isOutOfFiles(err)) throw new Error(await outOfFilesMessage(`loading ${partitions} partitions`));
+    throw err;
+  }
+}
+
 export class Broker implements BrokerContext {
   readonly readBuffers = new ReadBufferPool(READ_BUFFER_BYTES, MAX_READ_BUFFERS);
   private boundPorts: number[] = [];
@@ -91,6 +106,7 @@ export class Broker implements BrokerContext {
       partitions: () => broker?.partitionCount() ?? 0,
       underReplicatedPartitions: () => broker?.underReplicatedCount() ?? 0,
       connections: () => broker?.server.connectionCount ?? 0,
+      skippedInternalRecords: () => broker?.groups.skippedRecords ?? 0,
     });
     // Up before recovery, so orchestrators see a live (if not yet ready) broker while logs load.
     const http = config.httpListener
@@ -101,7 +117,7 @@ export class Broker implements BrokerContext {
     const store = await MetadataStore.open(config.logDirs[0]!, logger.child({ component: 'metadata' }));
     const logs = new LogManager(config.logDirs, logger.child({ component: 'log' }));
     const topics = new TopicManager(store, logs, config, () => 1, logger.child({ component: 'topics' }));
-    await topics.loadLogs();
+    await loadLogsWithinFileLimit(topics);
     logs.startRetention(config.retentionCheckIntervalMs);
     if (config.get('log.cleaner.enable') === 'true') logs.startCleaner(Number(config.get('log.cleaner.backoff.ms')));
     const groups = new GroupCoordinator(topics, logs, config, logger.child({ component: 'groups' }));

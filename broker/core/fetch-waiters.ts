@@ -11,9 +11,13 @@ export class FetchWaiters {
   private readonly all = new Set<Waiter>();
   private shuttingDown = false;
 
-  /** Resolves on new data for any key, after timeoutMs, or at shutdown — whichever is first. */
+  /**
+   * Resolves on new data for any key, after timeoutMs, or at shutdown — whichever is first. A
+   * fetch with no keys (no partitions, or none known) is parked until its timeout like any other:
+   * answering it at once would let its caller loop on the event loop until the deadline.
+   */
   wait(keys: readonly string[], timeoutMs: number): Promise<void> {
-    if (this.shuttingDown || timeoutMs <= 0 || keys.length === 0) return Promise.resolve();
+    if (this.shuttingDown || timeoutMs <= 0) return Promise.resolve();
     return new Promise((resolve) => {
       const waiter: Waiter = {
         keys,

@@ -11,6 +11,7 @@ import type { MetadataStore } from '../metadata/store.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { LogConfig } from '../log/partition-log.js';
 import type { LogManager } from './log-manager.js';
+import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from './open-files.js';
 
 export interface Outcome {
   errorCode: number;
@@ -111,19 +112,62 @@ export class TopicManager {
         if (problem) return result(fail(ErrorCode.INVALID_CONFIG, problem));
         if (c.value !== null) configs.set(c.name, c.value);
       }
+      const tooMany = await refuseNewPartitions(numPartitions);
+      if (tooMany) return result(fail(ErrorCode.INVALID_PARTITIONS, tooMany));
       if (validateOnly) return result(OK);
 
       const topicId = randomBytes(16).toString('base64url');
       const records: MetadataRecord[] = [{ type: 'topic', name: spec.name, topicId }];
       for (const [name, value] of configs) records.push({ type: 'config', topic: spec.name, name, value });
       for (let p = 0; p < numPartitions; p++) records.push(this.partitionRecord(topicId, p));
-      await this.store.append(records);
+      const opened = await this.openNewLogs(spec.name, topicId, 0, numPartitions, this.logConfig(undefined, configs));
+      if (opened) return result(opened);
+      const stored = await this.storeOrUndo(records, spec.name, 0, numPartitions);
+      if (stored) return result(stored);
       const topic = this.image.topic(spec.name)!;
-      const logConfig = this.logConfig(topic);
-      for (let p = 0; p < numPartitions; p++) await this.logs.open(topic.name, topicId, p, logConfig);
       this.logger.info({ topic: spec.name, topicId, partitions: numPartitions, configs: Object.fromEntries(configs) }, 'topic created');
       return result(OK, topic);
     });
+  }
+
+  /**
+   * Opens the logs of new partitions [from, to) before their metadata is stored, so a topic is
+   * never listed without its logs; on failure the ones opened are removed again (and a crash in
+   * between leaves directories that start-up removes, as no topic claims them).
+   */
+  private async openNewLogs(topic: string, topicId: string, from: number, to: number, config: LogConfig): Promise<Outcome | undefined> {
+    for (let p = from; p < to; p++) {
+      try {
+        await this.logs.open(topic, topicId, p, config);
+      } catch (err) {
+        await this.removeLogs(topic, from, p);
+        return this.storageFailure(err, `opening partition ${p} of ${topic}`);
+      }
+    }
+    return undefined;
+  }
+
+  /** Stores the records of new partitions [from, to), removing their logs if that fails. */
+  private async storeOrUndo(records: MetadataRecord[], topic: string, from: number, to: number): Promise<Outcome | undefined> {
+    try {
+      await this.store.append(records);
+      return undefined;
+    } catch (err) {
+      await this.removeLogs(topic, from, to);
+      return this.storageFailure(err, `storing the metadata of ${topic}`);
+    }
+  }
+
+  private async removeLogs(topic: string, from: number, to: number): Promise<void> {
+    for (let p = from; p < to; p++) {
+      await this.logs.remove(topic, p).catch((err: unknown) => this.logger.error({ err, topic, partition: p }, 'could not remove the log of a partition not created'));
+    }
+  }
+
+  private async storageFailure(err: unknown, doing: string): Promise<Outcome> {
+    const message = isOutOfFiles(err) ? await outOfFilesMessage(doing) : `failed while ${doing}: ${err instanceof Error ? err.message : String(err)}`;
+    this.logger.error({ err }, message);
+    return fail(ErrorCode.KAFKA_STORAGE_ERROR, `Nothing was changed: the broker ${message}.`);
   }
 
   private partitionRecord(topicId: string, partition: number): MetadataRecord {
@@ -136,6 +180,7 @@ export class TopicManager {
       if (!this.config.deleteTopicEnable) return fail(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false).');
       const topic = this.image.topic(name);
       if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic: ${name}`);
+      if (INTERNAL_TOPICS.has(name)) return fail(ErrorCode.INVALID_REQUEST, `Topic ${name} is internal to the broker (consumer groups keep their offsets there) and cannot be deleted.`);
       await this.store.append([{ type: 'remove-topic', topicId: topic.id }]);
       for (const p of topic.partitions) await this.logs.remove(name, p.partition);
       this.logger.info({ topic: name, topicId: topic.id }, 'topic deleted');
@@ -151,12 +196,13 @@ export class TopicManager {
       if (count < current) return fail(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${current} partitions, which is higher than the requested ${count}.`);
       if (count === current) return fail(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partitions.`);
       if (count > MAX_PARTITIONS) return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be at most ${MAX_PARTITIONS}.`);
+      const tooMany = await refuseNewPartitions(count - current);
+      if (tooMany) return fail(ErrorCode.INVALID_PARTITIONS, tooMany);
       if (validateOnly) return OK;
       const records: MetadataRecord[] = [];
       for (let p = current; p < count; p++) records.push(this.partitionRecord(topic.id, p));
-      await this.store.append(records);
-      const logConfig = this.logConfig(topic);
-      for (let p = current; p < count; p++) await this.logs.open(name, topic.id, p, logConfig);
+      const failed = (await this.openNewLogs(name, topic.id, current, count, this.logConfig(topic))) ?? (await this.storeOrUndo(records, name, current, count));
+      if (failed) return failed;
       this.logger.info({ topic: name, from: current, to: count }, 'partitions added');
       return OK;
     });

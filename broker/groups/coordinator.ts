@@ -63,6 +63,8 @@ export interface FetchedOffset {
 
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
+  /** Records of `__consumer_offsets` passed over at load because they did not decode. */
+  skippedRecords = 0;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly partitions: number;
   /** The creation of `__consumer_offsets` under way, if any. */
@@ -82,9 +84,17 @@ export class GroupCoordinator {
     const topic = this.topics.image.topic(OFFSETS_TOPIC);
     if (topic) {
       let records = 0;
-      for (const { log } of offsetsLogs(this.logs, topic.partitions.length)) records += await replayOffsetsPartition(log, (r) => this.replay(r));
+      for (const { partition, log } of offsetsLogs(this.logs, topic.partitions.length)) {
+        const counts = await replayOffsetsPartition(
+          log,
+          (r) => this.replay(r),
+          (offset, reason) => this.logger.error({ topic: OFFSETS_TOPIC, partition, offset, reason }, 'skipping a record that is not group metadata or a committed offset'),
+        );
+        records += counts.records;
+        this.skippedRecords += counts.skipped;
+      }
       for (const g of this.groups.values()) this.resumeLoaded(g);
-      this.logger.info({ groups: this.groups.size, records }, 'groups loaded');
+      this.logger.info({ groups: this.groups.size, records, skipped: this.skippedRecords }, 'groups loaded');
     }
     const intervalMs = Number(this.config.get('offsets.retention.check.interval.ms'));
     this.expiryTimer = setInterval(() => void this.expireOffsets(Date.now()), intervalMs);
@@ -145,6 +155,7 @@ export class GroupCoordinator {
       memberId,
       members: [],
     });
+    if (!this.coordinates(req.groupId)) return fail(ErrorCode.NOT_COORDINATOR);
     const minSession = Number(this.config.get('group.min.session.timeout.ms'));
     const maxSession = Number(this.config.get('group.max.session.timeout.ms'));
     if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > maxSession) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
@@ -317,7 +328,9 @@ export class GroupCoordinator {
       group.leaderId = null;
       group.emptySinceMs = Date.now();
       this.logger.info({ group: group.id, generation: group.generation }, 'group is empty');
-      void this.persistGroup(group);
+      // A failed write is logged by persistGroup; the group stays Empty in memory and, after a
+      // restart, its stored members' sessions expire.
+      this.persistGroup(group).catch(() => undefined);
       return;
     }
     group.protocolName = group.selectProtocol();
@@ -334,6 +347,7 @@ export class GroupCoordinator {
 
   sync(ref: MemberRef, protocolType: string | null, protocolName: string | null, assignments: Array<{ memberId: string; assignment: Buffer }>): Promise<SyncResult> | SyncResult {
     const fail = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+    if (!this.coordinates(ref.groupId)) return fail(ErrorCode.NOT_COORDINATOR);
     const group = this.groups.get(ref.groupId);
     const checked = this.checkMember(group, ref);
     if (checked !== ErrorCode.NONE) return fail(checked);
@@ -382,6 +396,7 @@ export class GroupCoordinator {
   }
 
   heartbeat(ref: MemberRef): number {
+    if (!this.coordinates(ref.groupId)) return ErrorCode.NOT_COORDINATOR;
     const group = this.groups.get(ref.groupId);
     const checked = this.checkMember(group, ref);
     if (checked !== ErrorCode.NONE) return checked;
@@ -400,6 +415,7 @@ export class GroupCoordinator {
   }
 
   leave(groupId: string, leaving: Array<{ memberId: string; groupInstanceId: string | null }>): { errorCode: number; members: Array<{ memberId: string; groupInstanceId: string | null; errorCode: number }> } {
+    if (!this.coordinates(groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, members: [] };
     const group = this.groups.get(groupId);
     if (!group) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, members: leaving.map((l) => ({ ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
     const members = leaving.map((l) => {
@@ -464,6 +480,7 @@ export class GroupCoordinator {
 
   async commitOffsets(ref: MemberRef, offsets: OffsetToCommit[]): Promise<number[]> {
     const all = (code: number) => offsets.map(() => code);
+    if (!this.coordinates(ref.groupId)) return all(ErrorCode.NOT_COORDINATOR);
     let group = this.groups.get(ref.groupId);
     const simple = ref.generationId < 0 && ref.memberId === '' && ref.groupInstanceId === null;
     if (!group) {
@@ -522,6 +539,7 @@ export class GroupCoordinator {
   }
 
   async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; codes: number[] }> {
+    if (!this.coordinates(groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, codes: [] };
     const group = this.groups.get(groupId);
     if (!group || group.state === 'Dead') return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, codes: [] };
     if (group.state !== 'Empty' && group.protocolType !== 'consumer' && group.protocolType !== null) {
@@ -533,7 +551,12 @@ export class GroupCoordinator {
       .filter((p, i) => codes[i] === ErrorCode.NONE && group.offsets.has(Group.offsetKey(p.topic, p.partition)))
       .map((p) => ({ kind: 'offset', group: groupId, topic: p.topic, partition: p.partition, value: null }));
     if (records.length > 0) {
-      await this.append(groupId, records);
+      try {
+        await this.append(groupId, records);
+      } catch (err) {
+        this.logger.error({ err, group: groupId }, 'could not delete committed offsets');
+        return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, codes: [] };
+      }
       for (const r of records) if (r.kind === 'offset') this.applyOffset(group, r);
     }
     return { errorCode: ErrorCode.NONE, codes };
@@ -571,12 +594,18 @@ export class GroupCoordinator {
   }
 
   async deleteGroup(groupId: string): Promise<number> {
+    if (!this.coordinates(groupId)) return ErrorCode.NOT_COORDINATOR;
     const group = this.groups.get(groupId);
     if (!group || group.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
     if (group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
     const records: OffsetsRecord[] = [...group.offsets.values()].map((o) => ({ kind: 'offset', group: groupId, topic: o.topic, partition: o.partition, value: null }));
     records.push({ kind: 'group', group: groupId, value: null });
-    await this.append(groupId, records);
+    try {
+      await this.append(groupId, records);
+    } catch (err) {
+      this.logger.error({ err, group: groupId }, 'could not delete the group');
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    }
     group.state = 'Dead';
     this.groups.delete(groupId);
     this.logger.info({ group: groupId }, 'group deleted');
@@ -609,6 +638,16 @@ export class GroupCoordinator {
   }
 
   // ---- persistence ---------------------------------------------------------------------
+
+  /**
+   * Whether this broker holds the group's offsets partition. Without it (before the first
+   * FindCoordinator created `__consumer_offsets`) nothing about the group could be stored, so
+   * the group is not started: the client looks its coordinator up again, as with Kafka.
+   */
+  private coordinates(groupId: string): boolean {
+    const partition = offsetsPartitionFor(groupId, this.partitions);
+    return this.logs.get(OFFSETS_TOPIC, partition) !== undefined && this.topics.image.topic(OFFSETS_TOPIC)?.partitions[partition] !== undefined;
+  }
 
   private async append(groupId: string, records: OffsetsRecord[]): Promise<void> {
     const partition = offsetsPartitionFor(groupId, this.partitions);

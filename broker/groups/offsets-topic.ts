@@ -5,7 +5,7 @@
 
 import type { LogManager } from '../core/log-manager.js';
 import type { PartitionLog } from '../log/partition-log.js';
-import { LOG_OVERHEAD, batchSizeAt, buildRecordBatch, decodeRecords, lastOffsetAt, validateProducedBatches } from '../protocol/record-batch.js';
+import { LOG_OVERHEAD, batchSizeAt, buildRecordBatch, decodeRecordsAsync, lastOffsetAt, validateProducedBatches, type DecodedRecord } from '../protocol/record-batch.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 const LOAD_READ_BYTES = 1 << 20;
@@ -48,12 +48,29 @@ function keyOf(r: OffsetsRecord): string {
   return JSON.stringify(r.kind === 'offset' ? ['offset', r.group, r.topic, r.partition] : ['group', r.group]);
 }
 
-function parse(key: Buffer, value: Buffer | null): OffsetsRecord | undefined {
-  const k = JSON.parse(key.toString()) as unknown[];
-  const v = value === null ? null : JSON.parse(value.toString());
-  if (k[0] === 'offset') return { kind: 'offset', group: String(k[1]), topic: String(k[2]), partition: Number(k[3]), value: v as CommittedOffset | null };
-  if (k[0] === 'group') return { kind: 'group', group: String(k[1]), value: v as GroupSnapshot | null };
-  return undefined;
+/** The record, or why it is not one of ours (written by something else, or damaged). */
+function parse(key: Buffer, value: Buffer | null): OffsetsRecord | string {
+  let k: unknown;
+  let v: unknown;
+  try {
+    k = JSON.parse(key.toString());
+    v = value === null ? null : JSON.parse(value.toString());
+  } catch (err) {
+    return `not JSON: ${(err as Error).message}`;
+  }
+  if (!Array.isArray(k)) return 'key is not a group or offset key';
+  if (v !== null && (typeof v !== 'object' || Array.isArray(v))) return 'value is not an object';
+  if (k[0] === 'offset' && k.length === 4 && typeof k[1] === 'string' && typeof k[2] === 'string' && Number.isInteger(k[3])) {
+    const o = v as CommittedOffset | null;
+    if (o !== null && (!Number.isSafeInteger(o.offset) || typeof o.metadata !== 'string' || !Number.isFinite(o.commitTimestampMs))) return 'offset value is malformed';
+    return { kind: 'offset', group: k[1], topic: k[2], partition: k[3] as number, value: o };
+  }
+  if (k[0] === 'group' && k.length === 2 && typeof k[1] === 'string') {
+    const g = v as GroupSnapshot | null;
+    if (g !== null && (!Number.isInteger(g.generation) || !Array.isArray(g.members))) return 'group value is malformed';
+    return { kind: 'group', group: k[1], value: g };
+  }
+  return 'key is not a group or offset key';
 }
 
 /** Java's String.hashCode, which Kafka uses to place a group on an offsets partition. */
@@ -78,10 +95,20 @@ export async function appendOffsetsRecords(log: PartitionLog, records: OffsetsRe
   await log.append(batch, checked.batches, leaderEpoch);
 }
 
-/** Replays one offsets partition from its log start, calling `apply` for every record in order. */
-export async function replayOffsetsPartition(log: PartitionLog, apply: (r: OffsetsRecord) => void): Promise<number> {
+export interface ReplayCounts {
+  records: number;
+  /** Records (or whole batches) that did not decode: skipped, reported to `skip`. */
+  skipped: number;
+}
+
+/**
+ * Replays one offsets partition from its log start, calling `apply` for every record in order.
+ * The log is not trusted blindly: a record or batch that does not decode is reported to `skip`
+ * and passed over, so one bad record cannot keep the broker from starting.
+ */
+export async function replayOffsetsPartition(log: PartitionLog, apply: (r: OffsetsRecord) => void, skip: (offset: number, reason: string) => void): Promise<ReplayCounts> {
   let offset = log.logStartOffset;
-  let count = 0;
+  const counts: ReplayCounts = { records: 0, skipped: 0 };
   while (offset < log.highWatermark) {
     const read = await log.read(offset, LOAD_READ_BYTES, true);
     if (!read.ok || read.bytes === 0) break;
@@ -89,19 +116,34 @@ export async function replayOffsetsPartition(log: PartitionLog, apply: (r: Offse
     for (let at = 0; at + LOG_OVERHEAD <= data.length; ) {
       const size = batchSizeAt(data, at);
       if (at + size > data.length) break;
-      for (const rec of decodeRecords(data.subarray(at, at + size))) {
-        if (rec.offset < offset || rec.key === null) continue;
-        const parsed = parse(rec.key, rec.value);
-        if (parsed) {
+      let records: DecodedRecord[] = [];
+      try {
+        records = await decodeRecordsAsync(data.subarray(at, at + size));
+      } catch (err) {
+        counts.skipped++;
+        skip(offset, `batch does not decode: ${(err as Error).message}`);
+      }
+      for (const rec of records) {
+        if (rec.offset < offset) continue;
+        const parsed = rec.key === null ? 'record has no key' : parse(rec.key, rec.value);
+        if (typeof parsed === 'string') {
+          counts.skipped++;
+          skip(rec.offset, parsed);
+          continue;
+        }
+        try {
           apply(parsed);
-          count++;
+          counts.records++;
+        } catch (err) {
+          counts.skipped++;
+          skip(rec.offset, `record does not apply: ${(err as Error).message}`);
         }
       }
       offset = lastOffsetAt(data, at) + 1;
       at += size;
     }
   }
-  return count;
+  return counts;
 }
 
 export function offsetsLogs(logs: LogManager, partitions: number): Array<{ partition: number; log: PartitionLog }> {

@@ -2,6 +2,10 @@
 // `<log dir>/__cluster_metadata/records.jsonl` and fsynced before a change is acknowledged.
 // Replaying the file rebuilds the image at start-up. A torn last line (crash mid-write) is
 // dropped: its change was never acknowledged.
+//
+// The image holds only what is durable: records are applied after every byte of them was
+// written and fsynced. A failed or short write (a full disk) fails the change and cuts the file
+// back to its last whole record, so the next change does not land behind a torn line.
 
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, truncate, writeFile, rename } from 'node:fs/promises';
@@ -18,19 +22,17 @@ export class MetadataStore {
   private constructor(
     readonly image: MetadataImage,
     private readonly file: string,
+    /** Bytes of whole, durable records in the file. */
+    private durableBytes: number,
   ) {}
 
   static async open(logDir: string, logger: Logger): Promise<MetadataStore> {
     const dir = path.join(logDir, METADATA_DIR);
     await mkdir(dir, { recursive: true });
     const file = path.join(dir, RECORDS_FILE);
+    await writeFile(file, '', { flag: 'a' });
     const image = new MetadataImage();
-    let text = '';
-    try {
-      text = await readFile(file, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    const text = await readFile(file, 'utf8');
     let validBytes = 0;
     let count = 0;
     for (const line of text.split('\n')) {
@@ -50,19 +52,30 @@ export class MetadataStore {
       await truncate(file, validBytes);
     }
     logger.info({ records: count }, 'metadata loaded');
-    return new MetadataStore(image, file);
+    return new MetadataStore(image, file, validBytes);
   }
 
   /** Persists the records (fsync), then applies them to the image. */
   append(records: MetadataRecord[]): Promise<void> {
     const run = this.queue.then(async () => {
-      const fh = await open(this.file, 'a');
+      const bytes = Buffer.from(records.map((r) => JSON.stringify(r) + '\n').join(''));
+      const fh = await open(this.file, 'r+');
       try {
-        await fh.write(records.map((r) => JSON.stringify(r) + '\n').join(''));
+        // A change that failed earlier may have left part of itself behind.
+        await fh.truncate(this.durableBytes);
+        for (let written = 0; written < bytes.length; ) {
+          const { bytesWritten } = await fh.write(bytes, written, bytes.length - written, this.durableBytes + written);
+          if (bytesWritten === 0) throw new Error(`short write to ${this.file}: the disk may be full`);
+          written += bytesWritten;
+        }
         await fh.sync();
+      } catch (err) {
+        await fh.truncate(this.durableBytes).catch(() => undefined);
+        throw err;
       } finally {
         await fh.close();
       }
+      this.durableBytes += bytes.length;
       for (const r of records) this.image.apply(r);
     });
     this.queue = run.catch(() => undefined);

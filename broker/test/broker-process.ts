@@ -35,8 +35,15 @@ export async function newDataDir(): Promise<string> {
  * Starts a broker. With `port` set it reuses that port (restarts keep the address clients
  * know); otherwise the OS picks a free one.
  */
+export interface ProcessLimits {
+  /** `ulimit -n`: open files (soft and hard, so Node cannot raise it). */
+  openFiles?: number;
+  /** `ulimit -f`, in bytes (rounded down to 1 KiB blocks): larger writes to any file fail as on a full disk. */
+  fileSizeBytes?: number;
+}
+
 export async function startBroker(
-  options: { dataDir?: string; port?: number; overrides?: Record<string, string>; nodeArgs?: string[] } = {},
+  options: { dataDir?: string; port?: number; overrides?: Record<string, string>; nodeArgs?: string[]; limits?: ProcessLimits } = {},
 ): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? (await newDataDir());
   const port = options.port ?? 0;
@@ -51,7 +58,7 @@ export async function startBroker(
     ...options.overrides,
   };
   const args = [...(options.nodeArgs ?? []), MAIN, ...Object.entries(overrides).flatMap(([k, v]) => ['--override', `${k}=${v}`])];
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawnWithLimits([process.execPath, ...args], options.limits ?? {});
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -74,6 +81,17 @@ export async function startBroker(
   });
   // With port 0 the advertised port is resolved by the broker itself.
   return handle(child, exited, boundPort, dataDir, () => output);
+}
+
+/** Starts the command under the given resource limits (set by a shell that then execs it: same pid). */
+function spawnWithLimits(command: string[], limits: ProcessLimits): ChildProcess {
+  const stdio: ['ignore', 'pipe', 'pipe'] = ['ignore', 'pipe', 'pipe'];
+  const ulimits = [
+    ...(limits.openFiles !== undefined ? [`ulimit -n ${limits.openFiles}`] : []),
+    ...(limits.fileSizeBytes !== undefined ? [`ulimit -f ${Math.floor(limits.fileSizeBytes / 1024)}`] : []),
+  ];
+  if (ulimits.length === 0) return spawn(command[0]!, command.slice(1), { stdio });
+  return spawn('/bin/sh', ['-c', `${ulimits.join(' && ')} && exec "$@"`, 'sh', ...command], { stdio });
 }
 
 function handle(child: ChildProcess, exited: Promise<number | null>, port: number, dataDir: string, output: () => string): BrokerProcess {
