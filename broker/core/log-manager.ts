@@ -15,6 +15,8 @@ export function partitionKey(topic: string, partition: number): string {
 /** Records which topic id a partition directory belongs to, as Kafka's partition.metadata does. */
 const PARTITION_METADATA = 'partition.metadata';
 const DELETED_SUFFIX = '-delete';
+/** How often a failed partition log (see PartitionLog.fail) is tried to be reopened. */
+export const REOPEN_RETRY_MS = 5_000;
 
 export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
@@ -25,6 +27,8 @@ export class LogManager {
   private cleanerTimer: NodeJS.Timeout | undefined;
   private cleanerRun: Promise<void> | null = null;
   private cleanerStopped = false;
+  private readonly reopenTimers = new Map<string, NodeJS.Timeout>();
+  private closing = false;
 
   constructor(
     private readonly logDirs: string[],
@@ -80,7 +84,43 @@ export class LogManager {
     }
     const log = await PartitionLog.open(dir, config, this.logger.child({ topic, partition }));
     this.logs.set(key, log);
+    log.onFailure = () => this.scheduleReopen(topic, partition, log);
     return log;
+  }
+
+  /**
+   * A log that failed a write (a full disk, say) refuses appends. It is closed and opened again
+   * — recovered from its files as after a crash: torn tail cut, offsets and producer state
+   * rebuilt — every REOPEN_RETRY_MS until that works, so appends resume once space is freed.
+   */
+  private scheduleReopen(topic: string, partition: number, failed: PartitionLog): void {
+    const key = partitionKey(topic, partition);
+    const timer = setTimeout(() => {
+      this.reopenTimers.delete(key);
+      void this.reopen(topic, partition, failed);
+    }, REOPEN_RETRY_MS);
+    timer.unref();
+    this.reopenTimers.set(key, timer);
+  }
+
+  private async reopen(topic: string, partition: number, failed: PartitionLog): Promise<void> {
+    const key = partitionKey(topic, partition);
+    const logger = this.logger.child({ topic, partition });
+    if (this.closing || this.logs.get(key) !== failed) return;
+    try {
+      await failed.close();
+      const log = await PartitionLog.open(failed.dir, failed.config, logger);
+      if (this.closing || this.logs.get(key) !== failed) {
+        await log.close();
+        return;
+      }
+      this.logs.set(key, log);
+      log.onFailure = () => this.scheduleReopen(topic, partition, log);
+      logger.info({ logEndOffset: log.logEndOffset }, 'reopened failed partition log; appends resume');
+    } catch (err) {
+      logger.warn({ err }, `could not reopen failed partition log; retrying in ${REOPEN_RETRY_MS} ms`);
+      if (this.logs.get(key) === failed) this.scheduleReopen(topic, partition, failed);
+    }
   }
 
   /** Closes and removes a partition's log; the directory is renamed first so a crash cannot revive it. */
@@ -157,6 +197,9 @@ export class LogManager {
 
   async close(): Promise<void> {
     clearInterval(this.retentionTimer);
+    this.closing = true;
+    for (const timer of this.reopenTimers.values()) clearTimeout(timer);
+    this.reopenTimers.clear();
     this.cleanerStopped = true;
     clearTimeout(this.cleanerTimer);
     this.cleaner.stop();

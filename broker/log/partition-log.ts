@@ -126,6 +126,8 @@ export class PartitionLog {
   private readonly queue: Array<QueuedAppend | QueuedTask> = [];
   private draining: Promise<void> | null = null;
   private failure: Error | null = null;
+  /** Told once when the log fails (see fail()), so its owner can reopen it to recover. */
+  onFailure: (() => void) | undefined;
   private closed = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private lastFlushMs = Date.now();
@@ -719,13 +721,15 @@ export class PartitionLog {
   }
 
   /**
-   * After a failed write or fsync the file's tail is unknown, so the log stops taking appends
-   * (like a Kafka log dir going offline) until it is reopened and recovered.
+   * After a failed write or fsync the file's tail is unknown, and offsets and producer state
+   * were taken for appends that never landed, so the log stops taking appends (like a Kafka log
+   * dir going offline) until it is reopened and recovered from its files.
    */
   private fail(err: unknown): void {
     if (!this.failure) {
       this.failure = asError(err);
       this.logger.error({ err: this.failure }, 'partition log failed; appends are rejected until it is reopened');
+      this.onFailure?.();
     }
     for (const item of this.queue.splice(0)) item.reject(this.failure);
   }

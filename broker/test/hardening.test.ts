@@ -2,7 +2,8 @@
 // sent as the same bytes to a real broker process. Each test states what the broker must do
 // instead: answer with Kafka's error, stay up, and keep every acknowledged change.
 
-import { appendFile, readdir, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { appendFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../protocol/errors.js';
@@ -10,6 +11,7 @@ import {
   ApiVersions,
   CreateTopics,
   DeleteTopics,
+  Fetch,
   FindCoordinator,
   JoinGroup,
   LeaveGroup,
@@ -20,8 +22,8 @@ import {
   SyncGroup,
 } from '../protocol/messages/index.js';
 import { batchSizeAt, buildRecordBatch, lastOffsetAt } from '../protocol/record-batch.js';
-import { startBroker, type BrokerProcess, type ProcessLimits } from './broker-process.js';
-import { RawConnection, waitFor } from './raw-client.js';
+import { newDataDir, startBroker, type BrokerProcess, type ProcessLimits } from './broker-process.js';
+import { RawConnection, batchesOf, waitFor } from './raw-client.js';
 
 const brokers: BrokerProcess[] = [];
 const connections: RawConnection[] = [];
@@ -264,5 +266,87 @@ describe('running out of open files', () => {
     await expect(startBroker({ dataDir: broker.dataDir, limits: { openFiles: 300 } })).rejects.toThrow(/hosts 400 partitions.*ulimit -n/s);
     const restarted = await start({ dataDir: broker.dataDir });
     expect((await listedTopics(await connect(restarted))).get('many')).toBe(400);
+  });
+});
+
+/** Produces one batch of `count` records of `valueBytes` each to partition 0; the partition's answer. */
+async function produceBatch(c: RawConnection, topic: string, tag: string, count: number, valueBytes: number) {
+  const records = Array.from({ length: count }, (_, i) => ({ key: `${tag}-${i}`, value: `${tag}-${i}-`.padEnd(valueBytes, '.'), timestampMs: Date.now() }));
+  const res = await c.request(Produce, 7, { transactionalId: null, acks: -1, timeoutMs: 5_000, topicData: [{ name: topic, partitionData: [{ index: 0, records: buildRecordBatch({ records }) }] }] });
+  return res.responses[0]!.partitionResponses[0]!;
+}
+
+/** Every record key of partition 0 by offset, read with Fetch v11. */
+async function keysByOffset(c: RawConnection, topic: string): Promise<Map<number, string>> {
+  const keys = new Map<number, string>();
+  for (let offset = 0; ; ) {
+    const res = await c.request(Fetch, 11, {
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 8 << 20,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{ topic, partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 4 << 20 }] }],
+      forgottenTopicsData: [],
+      rackId: '',
+    });
+    const batches = batchesOf(res.responses[0]!.partitions[0]!.records);
+    if (batches.length === 0) return keys;
+    for (const b of batches) for (const r of b.records) keys.set(r.offset, r.key!.toString());
+    offset = batches.at(-1)!.lastOffset + 1;
+  }
+}
+
+// A real full disk needs a small filesystem: a tmpfs, which only root may mount (CI runs as root).
+describe.skipIf(process.getuid?.() !== 0)('a full disk', () => {
+  it('refuses appends with KAFKA_STORAGE_ERROR while the disk is full, takes them again once space is freed, and loses nothing acknowledged', async () => {
+    const dataDir = await newDataDir();
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'runnel-test-full-disk', dataDir]);
+    try {
+      const broker = await start({ dataDir });
+      const c = await connect(broker);
+      expect((await createTopic(c, 't', 1)).errorCode).toBe(ErrorCode.NONE);
+      // Leave about 1 MiB of room, then produce into it until the disk is full.
+      const filler = path.join(dataDir, 'filler');
+      await writeFile(filler, Buffer.alloc(7 * 1024 * 1024));
+      const acknowledged = new Map<number, string>();
+      let refused = 0;
+      for (let i = 0; i < 100 && refused === 0; i++) {
+        const res = await produceBatch(c, 't', `before-${i}`, 16, 4096);
+        if (res.errorCode === ErrorCode.NONE) for (let r = 0; r < 16; r++) acknowledged.set(res.baseOffset + r, `before-${i}-${r}`);
+        else {
+          expect(res.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+          refused++;
+        }
+      }
+      expect(refused).toBe(1);
+      expect(acknowledged.size).toBeGreaterThan(0);
+      await answersPromptly(broker);
+
+      await rm(filler);
+      const deadline = Date.now() + 30_000;
+      let resumed = await produceBatch(c, 't', 'after', 4, 100);
+      while (resumed.errorCode !== ErrorCode.NONE) {
+        expect(resumed.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
+        expect(Date.now(), 'appends resume after space was freed').toBeLessThan(deadline);
+        await new Promise((r) => setTimeout(r, 200));
+        resumed = await produceBatch(c, 't', 'after', 4, 100);
+      }
+      for (let r = 0; r < 4; r++) acknowledged.set(resumed.baseOffset + r, `after-${r}`);
+      const stored = await keysByOffset(c, 't');
+      for (const [offset, key] of acknowledged) expect(stored.get(offset)).toBe(key);
+      c.close();
+      expect(await broker.stop()).toBe(0);
+      brokers.splice(brokers.indexOf(broker), 1);
+
+      const restarted = await start({ dataDir });
+      const again = await keysByOffset(await connect(restarted), 't');
+      for (const [offset, key] of acknowledged) expect(again.get(offset)).toBe(key);
+      await restarted.stop();
+      brokers.splice(brokers.indexOf(restarted), 1);
+    } finally {
+      execFileSync('umount', ['-l', dataDir]);
+    }
   });
 });
