@@ -1,11 +1,23 @@
-// The async work a produced batch may need before the log takes it, and only then: decoding
-// its records to refuse keyless records on a compacted topic (Kafka's INVALID_RECORD), and
-// re-encoding it when the topic's compression.type names a codec other than the batch's (as
-// Kafka's LogValidator does). Every other batch goes to the log exactly as produced.
+// The async work a produced batch may need before the log takes it, and only then:
+// decompressing a compressed batch to check its records as Kafka's LogValidator does (every
+// compressed batch: Kafka decompresses each one it is produced), checking keys on a compacted
+// topic (Kafka's INVALID_RECORD for a keyless record), and re-encoding when the topic's
+// compression.type names a codec other than the batch's (as Kafka's LogValidator does). Records
+// are walked in place (checkRecords), never built one by one. Every batch goes to the log
+// exactly as produced unless re-encoded (and, like Kafka, with its max timestamp corrected when
+// the header's is not its records' largest).
 
 import type { LogConfig } from '../log/partition-log.js';
-import { CodecUnavailableError, type CompressionCodec } from '../protocol/compression.js';
-import { type BatchInfo, readRecordEntries, recompressBatch, validateProducedBatches } from '../protocol/record-batch.js';
+import { CodecUnavailableError, CompressionError, type CompressionCodec, decompress, MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
+import {
+  type BatchInfo,
+  checkRecords,
+  fixMaxTimestamp,
+  RECORD_BATCH_OVERHEAD,
+  readBatchHeader,
+  recompressBatch,
+  validateProducedBatches,
+} from '../protocol/record-batch.js';
 
 export type PrepareErrorName =
   | 'INVALID_RECORD'
@@ -37,40 +49,59 @@ export function storedCodec(config: LogConfig): CompressionCodec | null {
 /** Whether `batch` needs prepareBatch before the log may take it. */
 export function needsPreparation(config: LogConfig, batch: BatchInfo): boolean {
   const codec = storedCodec(config);
-  return config.cleanupPolicy.compact || (codec !== null && codec !== batch.compression);
+  return batch.compression !== 'none' || config.cleanupPolicy.compact || (codec !== null && codec !== batch.compression);
 }
 
 /**
- * Checks keys (compacted topics) and re-encodes with the topic's codec, returning the bytes
- * and batch info the log should append. `records` holds the one validated batch `batch`.
+ * Checks the records of a compressed batch and keys (compacted topics), and re-encodes with the
+ * topic's codec, returning the bytes and batch info the log should append. `records` holds the
+ * one validated batch `batch` (validateProducedBatches has already walked the records of an
+ * uncompressed one).
+ *
+ * Error codes, after Kafka 4.1's LogValidator: records that do not parse, a record count that
+ * does not match the records present, and records that do not decompress are INVALID_RECORD
+ * (Kafka's InvalidRecordException; for a payload its codec rejects outright Kafka answers
+ * UNKNOWN_SERVER_ERROR, from an unmapped KafkaException, which a client cannot act on). Records
+ * that decompress past MAX_DECOMPRESSED_BYTES are INVALID_RECORD too: Kafka, which streams
+ * records, fails such a bomb at its first malformed record. INVALID_RECORD is not retriable, so a
+ * producer does not resend the same bytes; CORRUPT_MESSAGE (retriable) stays for what a resend
+ * can fix, a CRC mismatch.
  */
 export async function prepareBatch(records: Buffer, batch: BatchInfo, config: LogConfig, partitionName: string): Promise<Prepared> {
   const bytes = records.subarray(batch.position, batch.position + batch.size);
   const fail = (error: PrepareErrorName, message: string, recordErrors: RecordError[] = []): Prepared => ({ ok: false, error, message, recordErrors });
+  let info = batch;
+  let decompressed: Buffer | undefined;
   try {
-    if (config.cleanupPolicy.compact) {
-      const { records: decoded } = await readRecordEntries(bytes);
-      const keyless: number[] = [];
-      decoded.forEach((r, i) => {
-        if (r.key === null) keyless.push(i);
-      });
-      if (keyless.length > 0) {
+    const compressed = batch.compression !== 'none';
+    if (compressed || config.cleanupPolicy.compact) {
+      const header = readBatchHeader(bytes, 0);
+      const payload = compressed ? await decompress(batch.compression, bytes.subarray(RECORD_BATCH_OVERHEAD), MAX_DECOMPRESSED_BYTES) : bytes;
+      const walk = checkRecords(payload, compressed ? 0 : RECORD_BATCH_OVERHEAD, payload.length, header, MAX_RECORD_ERRORS);
+      if (!walk.ok) {
+        const message = `invalid ${compressed ? `${batch.compression}-compressed ` : ''}record batch: ${walk.message}`;
+        return fail('INVALID_RECORD', message, walk.recordIndex < header.recordCount ? [{ batchIndex: walk.recordIndex, batchIndexErrorMessage: message }] : []);
+      }
+      if (config.cleanupPolicy.compact && walk.keylessCount > 0) {
         const message = `Compacted topic cannot accept message without key in topic partition ${partitionName}.`;
         return fail(
           'INVALID_RECORD',
           message,
-          keyless.slice(0, MAX_RECORD_ERRORS).map((batchIndex) => ({ batchIndex, batchIndexErrorMessage: message })),
+          walk.keyless.map((batchIndex) => ({ batchIndex, batchIndexErrorMessage: message })),
         );
       }
+      if (compressed) info = { ...batch, maxTimestamp: fixMaxTimestamp(bytes, 0, batch.size, walk.maxTimestamp) };
+      decompressed = compressed ? payload : undefined;
     }
     const codec = storedCodec(config);
-    if (codec === null || codec === batch.compression) return { ok: true, records, batches: [batch] };
-    const reencoded = await recompressBatch(bytes, codec);
+    if (codec === null || codec === batch.compression) return { ok: true, records, batches: [info] };
+    const reencoded = await recompressBatch(bytes, codec, decompressed);
     const checked = validateProducedBatches(reencoded, config.maxMessageBytes, config.segmentBytes);
     if (!checked.ok) return fail(checked.error, `after re-encoding with compression.type=${config.compressionType}: ${checked.message}`);
     return { ok: true, records: reencoded, batches: checked.batches };
   } catch (err) {
     if (err instanceof CodecUnavailableError) return fail('UNSUPPORTED_COMPRESSION_TYPE', err.message);
+    if (err instanceof CompressionError) return fail('INVALID_RECORD', `the records of the ${batch.compression} batch do not decompress: ${err.message}`);
     return fail('CORRUPT_MESSAGE', `the records of the ${batch.compression} batch do not decode: ${(err as Error).message}`);
   }
 }

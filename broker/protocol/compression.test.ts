@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { type CompressionCodec, CompressionError, compress, decompress } from './compression.js';
+import { buildBomb } from '../test/bombs.js';
+import { type CompressionCodec, CompressionError, compress, DecompressedTooLargeError, decompress, MAX_DECOMPRESSED_BYTES } from './compression.js';
 import {
   BatchField,
   buildCompressedBatch,
@@ -127,5 +128,69 @@ describe('compressed record batches', () => {
     const { records: all } = await readRecordEntries(batch);
     const rebuilt = (await rebuildBatch(batch, all.slice(0, 1)))!;
     expect(readBatchHeader(rebuilt).maxTimestamp).toBe(readBatchHeader(batch).maxTimestamp);
+  });
+});
+
+describe('decompression bombs', () => {
+  it.each(['gzip', 'zstd', 'lz4', 'snappy'] as const)('a %s payload of far more than MAX_DECOMPRESSED_BYTES is refused quickly, without decoding it all', async (codec) => {
+    const bomb = buildBomb(codec);
+    expect(bomb.decompressedBytes).toBeGreaterThanOrEqual(4 * MAX_DECOMPRESSED_BYTES);
+    const rssBefore = process.memoryUsage().rss;
+    const started = performance.now();
+    const err = await decompress(codec, bomb.payload).catch((e: unknown) => e);
+    const elapsedMs = performance.now() - started;
+    expect(err).toBeInstanceOf(DecompressedTooLargeError);
+    expect((err as Error).message).toMatch(new RegExp(`${codec} records decompress to more than ${MAX_DECOMPRESSED_BYTES} bytes`));
+    // Decoding the whole bomb would take seconds and its size in memory; stopping at the limit
+    // takes a fraction of that.
+    expect(elapsedMs).toBeLessThan(5_000);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(3 * MAX_DECOMPRESSED_BYTES);
+  });
+
+  it.each(['gzip', 'zstd', 'lz4', 'snappy'] as const)('%s: output one byte over the limit is refused, output at the limit is not', async (codec) => {
+    const data = Buffer.alloc(100_000, 'ab');
+    const compressed = await compress(codec, data);
+    expect((await decompress(codec, compressed, data.length)).equals(data)).toBe(true);
+    await expect(decompress(codec, compressed, data.length - 1)).rejects.toBeInstanceOf(DecompressedTooLargeError);
+  });
+
+  it('xerial-framed snappy is refused by the sum of its blocks\' declared lengths', async () => {
+    const block = snappy.compressSync(Buffer.alloc(50_000));
+    const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]);
+    const length = Buffer.alloc(4);
+    length.writeInt32BE(block.length);
+    const framed = Buffer.concat([header, length, block, length, block, length, block]);
+    expect((await decompress('snappy', framed, 150_000)).length).toBe(150_000);
+    await expect(decompress('snappy', framed, 149_999)).rejects.toBeInstanceOf(DecompressedTooLargeError);
+  });
+
+  it('zstd and lz4 decode concatenated frames, and lz4 frames whose blocks are linked', async () => {
+    const lz4 = require('lz4-napi') as { compressSync(data: Buffer, dict?: Buffer): Buffer };
+    const first = Buffer.from('linked lz4 blocks copy from the block before them. '.repeat(200));
+    const second = Buffer.concat([first.subarray(100, 5_000), Buffer.from('tail')]);
+    // FLG: version 01, blocks linked (independence bit clear), no checksums; BD: 64 KiB blocks.
+    const blockOf = (b: Buffer) => {
+      const size = Buffer.alloc(4);
+      size.writeUInt32LE(b.length);
+      return Buffer.concat([size, b]);
+    };
+    const frame = Buffer.concat([
+      Buffer.from([0x04, 0x22, 0x4d, 0x18, 0x40, 0x40, 0x00]),
+      blockOf(lz4.compressSync(first).subarray(4)),
+      blockOf(lz4.compressSync(second, first).subarray(4)),
+      Buffer.alloc(4),
+    ]);
+    expect((await decompress('lz4', frame)).equals(Buffer.concat([first, second]))).toBe(true);
+    for (const codec of ['lz4', 'zstd'] as const) {
+      const a = await compress(codec, first);
+      const b = await compress(codec, second);
+      expect((await decompress(codec, Buffer.concat([a, b]))).equals(Buffer.concat([first, second]))).toBe(true);
+    }
+  });
+
+  it.each(['gzip', 'zstd', 'lz4', 'snappy'] as const)('a truncated or junk %s payload is a CompressionError', async (codec) => {
+    const compressed = await compress(codec, Buffer.from('some records '.repeat(1000)));
+    await expect(decompress(codec, compressed.subarray(0, compressed.length >> 1))).rejects.toBeInstanceOf(CompressionError);
+    await expect(decompress(codec, Buffer.from('not compressed at all, just junk bytes'))).rejects.toBeInstanceOf(CompressionError);
   });
 });

@@ -1,9 +1,11 @@
 import { crc32c } from '@node-rs/crc32';
 import { describe, expect, it } from 'vitest';
+import { rawBatch, refreshCrc } from '../test/bombs.js';
 import {
   BatchField,
   RECORD_BATCH_OVERHEAD,
   buildRecordBatch,
+  checkRecords,
   decodeRecords,
   isCrcValid,
   readBatchHeader,
@@ -240,5 +242,51 @@ describe('scanBatches', () => {
     const scan = scanBatches(bad, 0, limits);
     expect(scan.stop).toBe('corrupt');
     expect(scan.end).toBe(third);
+  });
+});
+
+describe('record validation of produced batches (Kafka LogValidator checks)', () => {
+  const good = () => buildRecordBatch({ records: [{ key: 'a', value: 'x' }, { key: null, value: 'yy', headers: [{ key: 'h', value: 'v' }] }, { key: 'c', value: null }], });
+  const records = (batch: Buffer) => batch.subarray(RECORD_BATCH_OVERHEAD);
+
+  it('accepts well-formed records and counts keyless ones without building records', () => {
+    const batch = good();
+    const walk = checkRecords(batch, RECORD_BATCH_OVERHEAD, batch.length, readBatchHeader(batch), 10);
+    expect(walk).toMatchObject({ ok: true, keylessCount: 1, keyless: [1] });
+    expect(validateProducedBatches(batch).ok).toBe(true);
+  });
+
+  it.each([
+    ['a batch that declares 2^31-1 records but holds one', (b: Buffer) => rawBatch({ recordCount: 2 ** 31 - 1, payload: records(b).subarray(0, records(b)[0]! / 2 + 1) }), /declares 2147483647 records but holds 1/],
+    ['a batch that declares fewer records than it holds', (b: Buffer) => rawBatch({ recordCount: 2, payload: records(b) }), /bytes remain after the 2 records/],
+    ['garbage records', () => rawBatch({ recordCount: 1, payload: Buffer.from('garbage, not records at all') }), /record 0/],
+    ['a record length past the batch', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x7e, 0, 0, 0, 2, 0x61, 0, 0]) }), /invalid record size 63/],
+    ['a varint longer than 5 bytes', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x14, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0]) }), /malformed/],
+    ['a negative header count', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0, 1, 1, 1]) }), /invalid number of record headers -1/],
+    ['a key longer than its record', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0, 0x20, 1, 0]) }), /key of 16 bytes runs past the record/],
+    ['offset deltas that skip', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0x0a, 1, 1, 0]) }), /offset delta 5 where 0 was expected/],
+  ])('refuses %s with INVALID_RECORD', (_, make, message) => {
+    const batch = make(good());
+    const v = validateProducedBatches(batch);
+    expect(v).toMatchObject({ ok: false, error: 'INVALID_RECORD' });
+    expect(!v.ok && v.message).toMatch(message);
+  });
+
+  it('writes the records\' largest timestamp into a CreateTime header that says otherwise, with a valid CRC', () => {
+    const batch = buildRecordBatch({ records: [{ value: 'a', timestampMs: T0 }, { value: 'b', timestampMs: T0 + 500 }] });
+    writeInt64(batch, BatchField.maxTimestamp, T0 + 99_999);
+    refreshCrc(batch);
+    const v = validateProducedBatches(batch);
+    expect(v.ok && v.batches[0]!.maxTimestamp).toBe(T0 + 500);
+    expect(readBatchHeader(batch).maxTimestamp).toBe(T0 + 500);
+    expect(isCrcValid(batch, 0, batch.length)).toBe(true);
+  });
+
+  it('rejects nothing a real producer writes: records with headers, null keys and values, large deltas', () => {
+    const batch = buildRecordBatch({
+      records: Array.from({ length: 20_000 }, (_, i) => ({ key: i % 3 ? `k${i}` : null, value: i % 5 ? 'v'.repeat(i % 300) : null, headers: i % 7 ? [] : [{ key: 'h', value: null }], timestampMs: T0 + i * 1_000_003 })),
+    });
+    const v = validateProducedBatches(batch);
+    expect(v.ok && v.batches[0]!.maxTimestamp).toBe(T0 + 19_999 * 1_000_003);
   });
 });

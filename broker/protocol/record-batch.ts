@@ -186,10 +186,12 @@ function reject(error: BatchErrorName, message: string): ProduceValidation {
  * (ProduceRequest.validateRecords, UnifiedLog.analyzeAndValidateRecords, LogValidator.validateBatch):
  * Produce v3+ (every version Kafka 4 serves) carries exactly one magic-2 batch. Bytes after the
  * batch that do not frame a complete batch are ignored, as Kafka trims them; they are not part of
- * the returned batch, so the log never writes them. Records are not decoded here, so per-record
- * checks (timestamp bounds, the record count against the records present) are not made; keys on
- * compacted topics are checked by the produce handler (api/produce-prepare.ts), which decodes
- * those topics' batches.
+ * the returned batch, so the log never writes them. The records of an uncompressed batch are
+ * walked in place (checkRecords: structure, count, offset deltas); those of a compressed batch
+ * are checked by the produce handler (api/produce-prepare.ts) once decompressed, as are keys on
+ * compacted topics. Like Kafka's DefaultRecordBatch.setMaxTimestamp, a CreateTime batch whose
+ * header max timestamp is not its records' largest gets the right one written into `buf`, with
+ * its CRC recomputed.
  */
 export function validateProducedBatches(
   buf: Buffer,
@@ -237,6 +239,12 @@ export function validateProducedBatches(
   // Kafka rejects this per record under LogAppendTime and rewrites it under CreateTime; no
   // producer sets it, so it is rejected either way rather than decoding records.
   if (h.attributes & TIMESTAMP_TYPE_MASK) return reject('INVALID_TIMESTAMP', 'producers must not set the timestamp type to LogAppendTime');
+  let maxTimestamp = h.maxTimestamp;
+  if (compression === 'none') {
+    const walk = checkRecords(buf, RECORD_BATCH_OVERHEAD, size, h);
+    if (!walk.ok) return reject('INVALID_RECORD', walk.message);
+    maxTimestamp = fixMaxTimestamp(buf, 0, size, walk.maxTimestamp);
+  }
   if (size > segmentBytes) {
     return reject('RECORD_LIST_TOO_LARGE', `record batch of ${size} bytes exceeds segment.bytes (${segmentBytes})`);
   }
@@ -248,7 +256,7 @@ export function validateProducedBatches(
         size,
         recordCount: h.recordCount,
         lastOffsetDelta: h.lastOffsetDelta,
-        maxTimestamp: h.maxTimestamp,
+        maxTimestamp,
         producerId: h.producerId,
         producerEpoch: h.producerEpoch,
         baseSequence: h.baseSequence,
@@ -258,6 +266,142 @@ export function validateProducedBatches(
       },
     ],
   };
+}
+
+// ---- record walk ---------------------------------------------------------------------------
+//
+// What Kafka's DefaultRecord.readFrom / readPartiallyFrom check of every record when its
+// LogValidator iterates a produced batch, without building records: the walk reads varints in
+// place and allocates nothing per record. A record is
+//   length: varint, attributes: int8, timestampDelta: varlong, offsetDelta: varint,
+//   keyLength: varint, key, valueLength: varint, value, headerCount: varint,
+//   headers: (keyLength: varint, key, valueLength: varint, value)*
+// and its fields must take exactly `length` bytes.
+
+/** Cursor of the varint readers below (module state, so reading allocates nothing). */
+let cursor = 0;
+
+/**
+ * A zig-zag int32 varint at `cursor`, below `limit`, read as Kafka's ByteUtils.readVarint does
+ * (int32 arithmetic, at most 5 bytes); NaN when cut off or longer.
+ */
+function varintAt(buf: Buffer, limit: number): number {
+  let value = 0;
+  for (let shift = 0; ; shift += 7) {
+    if (cursor >= limit || shift > 28) return Number.NaN;
+    const b = buf[cursor++]!;
+    value |= (b & 0x7f) << shift;
+    if (b < 0x80) return (value >>> 1) ^ -(value & 1);
+  }
+}
+
+/** A zig-zag int64 varint at `cursor` (as a double), below `limit`; NaN when malformed. */
+function varlongAt(buf: Buffer, limit: number): number {
+  const start = cursor;
+  let value = 0;
+  for (let shift = 0; shift < 28; shift += 7) {
+    if (cursor >= limit) return Number.NaN;
+    const b = buf[cursor++]!;
+    value |= (b & 0x7f) << shift;
+    if (b < 0x80) return (value >>> 1) ^ -(value & 1);
+  }
+  // More than 28 bits: in doubles (exact below 2^53, enough for any real timestamp delta).
+  cursor = start;
+  let raw = 0;
+  let scale = 1;
+  for (let i = 0; i < 10; i++) {
+    if (cursor >= limit) return Number.NaN;
+    const b = buf[cursor++]!;
+    raw += (b & 0x7f) * scale;
+    scale *= 128;
+    if (b < 0x80) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
+  }
+  return Number.NaN;
+}
+
+export type RecordsCheck =
+  | {
+      ok: true;
+      /** The largest record timestamp (CreateTime: base timestamp + delta). */
+      maxTimestamp: number;
+      /** How many records have a null key, and the indexes of the first `maxKeyless` of them. */
+      keylessCount: number;
+      keyless: number[];
+    }
+  | { ok: false; message: string; recordIndex: number };
+
+/**
+ * Walks the `h.recordCount` records in `buf[start, end)` and checks what Kafka checks when it
+ * iterates them: every record's length, varints and fields inside the records section and
+ * consistent with each other, no negative header count or header key length, exactly
+ * `recordCount` records and no bytes after them. Runnel also requires offset deltas 0..n-1 in
+ * order (Kafka stores other deltas of uncompressed batches as they are and rewrites compressed
+ * ones; Runnel stores batches as produced, so it refuses them).
+ */
+export function checkRecords(
+  buf: Buffer,
+  start: number,
+  end: number,
+  h: Pick<BatchHeader, 'recordCount' | 'baseTimestamp'>,
+  maxKeyless = 0,
+): RecordsCheck {
+  const fail = (recordIndex: number, message: string): RecordsCheck => ({ ok: false, recordIndex, message: `record ${recordIndex}: ${message}` });
+  let maxTimestamp = NO_TIMESTAMP;
+  let keylessCount = 0;
+  let keyless: number[] | null = null;
+  cursor = start;
+  for (let i = 0; i < h.recordCount; i++) {
+    if (cursor >= end) return fail(i, `the batch declares ${h.recordCount} records but holds ${i} (premature end of the records)`);
+    const length = varintAt(buf, end);
+    if (Number.isNaN(length)) return fail(i, 'malformed record length varint');
+    const bodyStart = cursor;
+    const bodyEnd = bodyStart + length;
+    if (length < 1 || bodyEnd > end) return fail(i, `invalid record size ${length}: ${end - bodyStart} bytes remain in the batch`);
+    cursor++; // attributes (unused in magic 2)
+    const timestampDelta = varlongAt(buf, bodyEnd);
+    const offsetDelta = varintAt(buf, bodyEnd);
+    if (Number.isNaN(timestampDelta) || Number.isNaN(offsetDelta)) return fail(i, 'malformed timestamp or offset delta');
+    if (offsetDelta !== i) return fail(i, `offset delta ${offsetDelta} where ${i} was expected (offset deltas must be 0 to ${h.recordCount - 1} in order)`);
+    const keyLength = varintAt(buf, bodyEnd);
+    if (Number.isNaN(keyLength)) return fail(i, 'malformed key length');
+    if (keyLength >= 0) cursor += keyLength;
+    else if (keylessCount++ < maxKeyless) (keyless ??= []).push(i);
+    if (cursor > bodyEnd) return fail(i, `a key of ${keyLength} bytes runs past the record's ${length} bytes`);
+    const valueLength = varintAt(buf, bodyEnd);
+    if (Number.isNaN(valueLength)) return fail(i, 'malformed value length');
+    if (valueLength > 0) cursor += valueLength;
+    if (cursor > bodyEnd) return fail(i, `a value of ${valueLength} bytes runs past the record's ${length} bytes`);
+    const headerCount = varintAt(buf, bodyEnd);
+    if (Number.isNaN(headerCount) || headerCount < 0) return fail(i, `invalid number of record headers ${headerCount}`);
+    for (let j = 0; j < headerCount && cursor <= bodyEnd; j++) {
+      const headerKeyLength = varintAt(buf, bodyEnd);
+      if (Number.isNaN(headerKeyLength) || headerKeyLength < 0) return fail(i, `invalid header key length in header ${j}`);
+      cursor += headerKeyLength;
+      const headerValueLength = varintAt(buf, bodyEnd);
+      if (Number.isNaN(headerValueLength)) return fail(i, `malformed header value length in header ${j}`);
+      if (headerValueLength > 0) cursor += headerValueLength;
+    }
+    if (cursor !== bodyEnd) return fail(i, `record size ${length} does not match its fields (${cursor - bodyStart} bytes)`);
+    const timestamp = h.baseTimestamp + timestampDelta;
+    if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+  }
+  if (cursor !== end) {
+    return fail(h.recordCount, `${end - cursor} bytes remain after the ${h.recordCount} records the batch declares (incorrect declared batch size)`);
+  }
+  return { ok: true, maxTimestamp, keylessCount, keyless: keyless ?? [] };
+}
+
+/**
+ * Writes `recordsMaxTimestamp` as the max timestamp of the CreateTime batch at `at` when the
+ * header says otherwise, recomputing the CRC (Kafka's DefaultRecordBatch.setMaxTimestamp, which
+ * its LogValidator applies to every produced batch). Returns the batch's max timestamp.
+ */
+export function fixMaxTimestamp(buf: Buffer, at: number, size: number, recordsMaxTimestamp: number): number {
+  const stored = maxTimestampAt(buf, at);
+  if (stored === recordsMaxTimestamp || buf.readInt16BE(at + BatchField.attributes) & TIMESTAMP_TYPE_MASK) return stored;
+  writeInt64(buf, at + BatchField.maxTimestamp, recordsMaxTimestamp);
+  buf.writeUInt32BE(computeCrc(buf, at, size), at + BatchField.crc);
+  return recordsMaxTimestamp;
 }
 
 /** Stamps the log's offset and the leader's epoch; both lie outside the CRC. */
@@ -565,13 +709,14 @@ export async function decodeRecordsAsync(batch: Buffer): Promise<DecodedRecord[]
  * The batch re-encoded with `codec` (recomputed CRC and length), as Kafka does when a topic's
  * compression.type differs from the producer's codec. Records keep their exact bytes; every
  * other header field (offsets, timestamps, producer id, epoch and sequence) is kept.
+ * `decompressed`, when the caller has them, are the batch's records already decompressed.
  */
-export async function recompressBatch(batch: Buffer, codec: CompressionCodec): Promise<Buffer> {
+export async function recompressBatch(batch: Buffer, codec: CompressionCodec, decompressed?: Buffer): Promise<Buffer> {
   const h = readBatchHeader(batch, 0);
   const end = h.batchLength + LOG_OVERHEAD;
   const from = codecOf(h);
   if (from === codec) return batch.subarray(0, end);
-  const records = await decompress(from, batch.subarray(RECORD_BATCH_OVERHEAD, end));
+  const records = decompressed ?? (await decompress(from, batch.subarray(RECORD_BATCH_OVERHEAD, end)));
   const payload = await compress(codec, records);
   return assembleBatch({ ...h, attributes: (h.attributes & ~COMPRESSION_MASK) | CODEC_IDS[codec] }, payload);
 }

@@ -235,13 +235,13 @@ describe('produce checks that decode records', () => {
     expect(await produceRaw(topic, keyed, 9)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
   });
 
-  it('refuses a compressed batch whose records do not decode with CORRUPT_MESSAGE', async () => {
+  it('refuses a compressed batch whose records do not decompress with INVALID_RECORD (not retriable: resending the same bytes cannot help)', async () => {
     await createTopic('compacted-corrupt', { 'cleanup.policy': 'compact' });
     const batch = await buildCompressedBatch({ records: [{ key: 'a', value: 'x'.repeat(200) }], compression: 'gzip' });
     // Damage the gzip stream, then fix the CRC so only decompression can notice.
     batch.fill(0, 61 + 12, 61 + 30);
     const { crc32c } = await import('@node-rs/crc32');
     batch.writeUInt32BE(crc32c(batch.subarray(21)), 17);
-    expect(await produceRaw('compacted-corrupt', batch, 9)).toMatchObject({ errorCode: ErrorCode.CORRUPT_MESSAGE });
+    expect(await produceRaw('compacted-corrupt', batch, 9)).toMatchObject({ errorCode: ErrorCode.INVALID_RECORD });
   });
 });
