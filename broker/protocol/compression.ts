@@ -80,7 +80,7 @@ interface SnappyModule {
 interface Lz4Module {
   compressFrame(data: Uint8Array): Promise<Buffer>;
   /** One raw LZ4 block, prefixed by the most bytes it may decode to (uint32 LE). */
-  uncompress(data: Uint8Array, dict?: Uint8Array | null): Promise<Buffer>;
+  uncompressSync(data: Uint8Array, dict?: Uint8Array | null): Buffer;
 }
 interface ZstdModule {
   compress(data: Uint8Array): Buffer;
@@ -228,10 +228,14 @@ const LZ4_SKIPPABLE_MAGIC = 0x184d2a50;
 const LZ4_BLOCK_MAX_BYTES = [0, 0, 0, 0, 64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024];
 /** How far back a block of a linked-blocks frame may copy from earlier blocks. */
 const LZ4_WINDOW_BYTES = 64 * 1024;
+/** Output decoded between two yields to the event loop. */
+const LZ4_SLICE_BYTES = 8 * 1024 * 1024;
 
 /**
  * Decodes LZ4 frames (https://github.com/lz4/lz4/blob/dev/doc/lz4_Frame_format.md) block by
- * block, so output stops at `maxBytes`. Checksums (header, block, content) are not verified:
+ * block, so output stops at `maxBytes`. Blocks (at most 4 MiB, usually 64 KiB) decode
+ * synchronously, yielding to the event loop every LZ4_SLICE_BYTES: a thread-pool round trip
+ * per block costs more than decoding it. Checksums (header, block, content) are not verified:
  * the batch CRC already covers these bytes; a damaged block fails to decode or yields records
  * that do not parse.
  */
@@ -239,6 +243,7 @@ async function lz4Decompress(data: Buffer, maxBytes: number): Promise<Buffer> {
   const lz4 = await load<Lz4Module>('lz4-napi');
   const chunks: Buffer[] = [];
   let total = 0;
+  let sinceYield = 0;
   let at = 0;
   const need = (n: number, what: string) => {
     if (at + n > data.length) throw new CompressionError(`lz4 frame cut off in its ${what} at byte ${at}`);
@@ -281,9 +286,14 @@ async function lz4Decompress(data: Buffer, maxBytes: number): Promise<Buffer> {
       const body = data.subarray(at, at + size);
       at += size + (blockChecksum ? 4 : 0);
       if (size > blockMaxBytes) throw new CompressionError(`lz4 block of ${size} bytes exceeds the frame's ${blockMaxBytes}-byte blocks`);
-      const block: Buffer = word & 0x80000000 ? body : await lz4.uncompress(Buffer.concat([prefix, body]), independent ? null : window);
+      const block: Buffer = word & 0x80000000 ? body : lz4.uncompressSync(Buffer.concat([prefix, body]), independent ? null : window);
       total += block.length;
       if (total > maxBytes) throw tooLarge('lz4', maxBytes);
+      sinceYield += block.length;
+      if (sinceYield >= LZ4_SLICE_BYTES) {
+        sinceYield = 0;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
       chunks.push(block);
       if (!independent) {
         window = block.length >= LZ4_WINDOW_BYTES || window === null ? block.subarray(-LZ4_WINDOW_BYTES) : Buffer.concat([window, block]).subarray(-LZ4_WINDOW_BYTES);
