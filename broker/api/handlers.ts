@@ -6,6 +6,7 @@ import { apiVersionsHandler } from './api-versions.js';
 import { describeClusterHandler, metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
 import { initProducerIdHandler } from './init-producer-id.js';
+import { deleteRecordsHandler } from './delete-records.js';
 import { fetchHandler } from './fetch.js';
 import { listOffsetsHandler } from './list-offsets.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './topics.js';
@@ -34,6 +35,7 @@ export function createHandlers(broker: () => BrokerContext): Handler[] {
     initProducerIdHandler(broker),
     fetchHandler(broker),
     listOffsetsHandler(broker),
+    deleteRecordsHandler(broker),
     createTopicsHandler(broker),
     deleteTopicsHandler(broker),
     createPartitionsHandler(broker),

@@ -432,6 +432,24 @@ export class PartitionLog {
     return count;
   }
 
+  /**
+   * DeleteRecords: moves the log start offset up to `offset` (the caller keeps it at or below
+   * the high watermark) and deletes the segments now wholly below it. Reads, ListOffsets
+   * `earliest` and retention follow the new start at once; the checkpoint keeps it across a
+   * restart. Returns the log start offset (the partition's low watermark).
+   */
+  async deleteRecordsBefore(offset: number): Promise<number> {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new Error(`partition log ${this.dir} is closed`);
+    if (offset > this.startOffset) {
+      this.startOffset = offset;
+      await this.writeCheckpoint();
+      this.logger.info({ logStartOffset: offset }, 'log start offset moved by DeleteRecords');
+    }
+    await this.applyRetention(Date.now());
+    return this.startOffset;
+  }
+
   /** Renames removed segments' files to `*.deleted` and unlinks them after file.delete.delay.ms. */
   private async removeSegments(doomed: readonly LogSegment[]): Promise<void> {
     // Flags are set before the first rename, so no reader starts on a segment being renamed.

@@ -136,7 +136,7 @@ describe('definitions', () => {
     expect(keys).toStrictEqual([...keys].sort((a, b) => a - b));
     expect(new Set(keys).size).toBe(keys.length);
     expect(keys).toStrictEqual([
-      0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 23, 32, 33, 37, 42, 44, 47, 60,
+      0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 32, 33, 37, 42, 44, 47, 60,
     ]);
   });
 
