@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BROKER_KEYS_BY_NAME, TOPIC_KEYS, checkValue, suggestKey } from './keys.js';
+import { BROKER_KEYS_BY_NAME, TOPIC_KEYS, checkValue, parseConnectionOverrides, suggestKey } from './keys.js';
 import type { CompressionType, LogConfig } from '../log/partition-log.js';
 
 export class ConfigError extends Error {}
@@ -34,6 +34,11 @@ export interface BrokerConfig {
   readonly deleteTopicEnable: boolean;
   readonly socketRequestMaxBytes: number;
   readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  /** max.connections.per.ip.overrides: host name or address → limit. */
+  readonly maxConnectionsPerIpOverrides: ReadonlyMap<string, number>;
+  /** connections.max.idle.ms; null (-1) never closes idle connections. */
+  readonly connectionsMaxIdleMs: number | null;
   readonly retentionCheckIntervalMs: number;
   readonly shutdownTimeoutMs: number;
   /** Where /healthz, /readyz and /metrics are served (runnel.http.listener), if anywhere. */
@@ -150,6 +155,11 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     .filter(Boolean)
     .map((d) => path.resolve(cwd, d));
 
+  const maxConnectionsPerIpOverrides = parseConnectionOverrides(get('max.connections.per.ip.overrides')!).overrides;
+  if (num('max.connections.per.ip') === 0 && maxConnectionsPerIpOverrides.size === 0) {
+    problems.push('max.connections.per.ip=0 refuses every client: it can be 0 only with max.connections.per.ip.overrides naming the hosts that may connect');
+  }
+
   if (problems.length > 0) {
     throw new ConfigError(`invalid broker configuration:\n  - ${problems.join('\n  - ')}`);
   }
@@ -171,6 +181,9 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     deleteTopicEnable: get('delete.topic.enable') === 'true',
     socketRequestMaxBytes: num('socket.request.max.bytes'),
     maxConnections: num('max.connections'),
+    maxConnectionsPerIp: num('max.connections.per.ip'),
+    maxConnectionsPerIpOverrides,
+    connectionsMaxIdleMs: num('connections.max.idle.ms') < 0 ? null : num('connections.max.idle.ms'),
     retentionCheckIntervalMs: num('log.retention.check.interval.ms'),
     shutdownTimeoutMs: num('shutdown.timeout.ms'),
     httpListener: parseHostPort(get('runnel.http.listener')),

@@ -107,6 +107,11 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('unclean.leader.election.enable', 'boolean', 'false', { dynamic: true }),
   key('socket.request.max.bytes', 'int', '104857600', { check: atLeast(1) }),
   key('max.connections', 'int', INT_MAX, { check: atLeast(0) }),
+  key('max.connections.per.ip', 'int', INT_MAX, { check: atLeast(0) }),
+  key('max.connections.per.ip.overrides', 'string', '', { check: (v) => parseConnectionOverrides(v).problem }),
+  key('connections.max.idle.ms', 'long', '600000', {
+    check: (v) => (v === '-1' || Number(v) >= 1 ? undefined : 'must be at least 1, or -1 to never close idle connections'),
+  }),
   key('offsets.topic.num.partitions', 'int', '50', { check: atLeast(1) }),
   key('offsets.topic.replication.factor', 'int', '3', { check: atLeast(1) }),
   key('group.initial.rebalance.delay.ms', 'int', '3000', { check: atLeast(0) }),
@@ -129,6 +134,24 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('transaction.state.log.min.isr', 'int', '2', { noEffect: true }),
   key('group.coordinator.rebalance.protocols', 'list', 'classic', { noEffect: true }),
 ];
+
+/**
+ * max.connections.per.ip.overrides, in Kafka's form `host:count,host:count` (the count follows
+ * the last colon, so IPv6 addresses work unbracketed). Empty is no overrides.
+ */
+export function parseConnectionOverrides(value: string): { overrides: Map<string, number>; problem?: string } {
+  const overrides = new Map<string, number>();
+  const bad: string[] = [];
+  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const colon = entry.lastIndexOf(':');
+    const host = entry.slice(0, colon).trim().replace(/^\[|\]$/g, '');
+    const count = entry.slice(colon + 1).trim();
+    if (colon <= 0 || host === '' || !/^\d+$/.test(count) || Number(count) > 2 ** 31 - 1) bad.push(`"${entry}"`);
+    else overrides.set(host, Number(count));
+  }
+  if (bad.length === 0) return { overrides };
+  return { overrides, problem: `must be host:count pairs separated by commas, with count a non-negative 32-bit integer, e.g. 10.0.0.5:200,localhost:50 (bad: ${bad.join(', ')})` };
+}
 
 export const BROKER_KEYS_BY_NAME = new Map(BROKER_KEYS.map((k) => [k.name, k]));
 export const TOPIC_KEYS_BY_NAME = new Map(TOPIC_KEYS.map((k) => [k.name, k]));

@@ -137,8 +137,12 @@ export class Broker implements BrokerContext {
       listeners: config.listeners,
       maxFrameBytes: config.socketRequestMaxBytes,
       maxConnections: config.maxConnections,
+      maxConnectionsPerIp: config.maxConnectionsPerIp,
+      maxConnectionsPerIpOverrides: config.maxConnectionsPerIpOverrides,
+      idleTimeoutMs: config.connectionsMaxIdleMs,
       handle: (frame, connection) => dispatcher.handleFrame(frame, connection),
       logger: logger.child({ component: 'network' }),
+      closedFor: (cause) => metrics.connectionsClosed.inc({ cause }),
     });
     broker = new Broker(config, clusterId!, topics, logs, waiters, groups, producerIds, server, dispatcher, http, logger);
     broker.boundPorts = await server.start();

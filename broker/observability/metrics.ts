@@ -16,14 +16,17 @@ export class BrokerMetrics {
   });
   readonly bytesIn = new Counter({ name: 'runnel_request_bytes_total', help: 'Request bytes received', registers: [this.registry] });
   readonly bytesOut = new Counter({ name: 'runnel_response_bytes_total', help: 'Response bytes sent', registers: [this.registry] });
+  readonly connectionsClosed = new Counter({
+    name: 'runnel_connections_closed_total',
+    help: 'Connections the broker closed or refused, by cause: invalid_frame, malformed_request, request_failed, idle, max_connections, max_connections_per_ip',
+    labelNames: ['cause'],
+    registers: [this.registry],
+  });
 
   constructor(state: { partitions(): number; underReplicatedPartitions(): number; connections(): number; skippedInternalRecords(): number }) {
     collectDefaultMetrics({ register: this.registry, prefix: 'runnel_' });
     new Gauge({ name: 'runnel_partitions', help: 'Partitions hosted by this broker', registers: [this.registry], collect() { this.set(state.partitions()); } });
     new Gauge({ name: 'runnel_under_replicated_partitions', help: 'Partitions whose ISR is smaller than their replica set', registers: [this.registry], collect() { this.set(state.underReplicatedPartitions()); } });
-    new Gauge({ name: 'runnel_connections', help: 'Open client connections', registers: [this.registry], collect() { this.set(state.connections()); } });
-  }
-}
     new Gauge({
       name: 'runnel_internal_records_skipped',
       help: 'Records of internal topics passed over at load because they did not decode (see the error log for their offsets)',
@@ -32,3 +35,6 @@ export class BrokerMetrics {
         this.set(state.skippedInternalRecords());
       },
     });
+    new Gauge({ name: 'runnel_connections', help: 'Open client connections', registers: [this.registry], collect() { this.set(state.connections()); } });
+  }
+}

@@ -4,8 +4,9 @@
 import net from 'node:net';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../test/raw-client.js';
-import { Connection, type FrameHandler, type Response } from './connection.js';
+import { Fetch } from '../protocol/messages/index.js';
+import { encodeRequest, waitFor } from '../test/raw-client.js';
+import { Connection, type ConnectionOptions, type FrameHandler, type Response } from './connection.js';
 
 const RESPONSE_BYTES = 2 * 1024 * 1024;
 const silent = pino({ level: 'silent' });
@@ -57,7 +58,7 @@ class Releases {
 }
 
 /** A connection on loopback; the client socket does not read until the test resumes it. */
-async function connect(handle: FrameHandler, releases: Releases): Promise<{ client: net.Socket; server: net.Socket; connection: Connection }> {
+async function connect(handle: FrameHandler, releases: Releases, options: Partial<ConnectionOptions> = {}): Promise<{ client: net.Socket; server: net.Socket; connection: Connection }> {
   const listener = net.createServer();
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
@@ -74,7 +75,7 @@ async function connect(handle: FrameHandler, releases: Releases): Promise<{ clie
       cb?.(err);
     });
   }) as typeof server.write;
-  const connection = new Connection(server, { id: 1, remoteAddress: 'test', logger: silent }, handle, 1024);
+  const connection = new Connection(server, { id: 1, remoteAddress: 'test', logger: silent }, handle, { maxFrameBytes: 1024, ...options });
   cleanups.push(() => {
     client.destroy();
     server.destroy();
@@ -160,7 +161,7 @@ describe('Connection releases response buffers', () => {
     for (let id = 0; id < 6; id++) client.write(requestFrame(id));
     await waitFor(() => server.writableNeedDrain && answerBlocked !== undefined, 'the unread responses to fill the socket');
 
-    connection.close('test');
+    connection.close('malformed_request', 'test');
     // Response 5 waited behind 4 and is dropped with the connection; 0..3 were handed to the socket.
     await waitFor(() => releases.total === 5, 'the responses to be released');
     expect(releases.count.get(4)).toBeUndefined();
@@ -168,5 +169,82 @@ describe('Connection releases response buffers', () => {
     await waitFor(() => releases.total === 6, 'the blocked response to be released');
     expect([...releases.count.values()]).toEqual(Array(6).fill(1));
     expect(releases.early).toEqual([]);
+  });
+});
+
+describe('Connection bounds what it holds in bytes', () => {
+  const PIPELINED = 80;
+
+  it('charges a Fetch the bytes it asks for, so a client that never reads gets two answered, not all 80', async () => {
+    const releases = new Releases();
+    const started: number[] = [];
+    const correlationIdOf = (frame: Buffer) => frame.readInt32BE(4);
+    const handle: FrameHandler = async (frame) => {
+      started.push(correlationIdOf(frame));
+      return releases.response(correlationIdOf(frame));
+    };
+    const fetchFrame = (id: number) =>
+      encodeRequest(
+        Fetch,
+        12,
+        {
+          maxWaitMs: 0,
+          minBytes: 0,
+          maxBytes: 50 * 1024 * 1024,
+          isolationLevel: 0,
+          sessionId: 0,
+          sessionEpoch: -1,
+          topics: [{ topic: 't', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: RESPONSE_BYTES }] }],
+          forgottenTopicsData: [],
+          rackId: '',
+        },
+        { correlationId: id },
+      );
+    // Each Fetch may return 2 MiB (its partitionMaxBytes); the budget holds two of them.
+    const { client, server, connection } = await connect(handle, releases, { maxQueuedBytes: 5 * 1024 * 1024, maxFrameBytes: 1024 });
+    client.write(Buffer.concat(Array.from({ length: PIPELINED }, (_, id) => fetchFrame(id))));
+    await waitFor(() => server.writableNeedDrain, 'the unread responses to fill the socket');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(started).toEqual([0, 1]);
+    expect(connection.queuedBytes).toBeLessThanOrEqual(2 * (RESPONSE_BYTES + 8));
+
+    const received = await readFrames(client, PIPELINED);
+    expect(received.map(idOf)).toEqual(Array.from({ length: PIPELINED }, (_, id) => id));
+    expect(started).toEqual(Array.from({ length: PIPELINED }, (_, id) => id));
+    await waitFor(() => releases.total === PIPELINED, 'every response to be released');
+    expect(releases.early).toEqual([]);
+  });
+
+  it('starts at most 64 other requests at once, and none while the responses it holds exceed its budget', async () => {
+    const releases = new Releases();
+    const started: number[] = [];
+    const handle: FrameHandler = async (frame) => {
+      started.push(idOf(frame));
+      return releases.response(idOf(frame));
+    };
+    const { client, server } = await connect(handle, releases, { maxQueuedBytes: 5 * 1024 * 1024 });
+    client.write(Buffer.concat(Array.from({ length: PIPELINED }, (_, id) => requestFrame(id))));
+    await waitFor(() => server.writableNeedDrain, 'the unread responses to fill the socket');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(started.length).toBe(64);
+
+    const received = await readFrames(client, PIPELINED);
+    expect(received.map(idOf)).toEqual(Array.from({ length: PIPELINED }, (_, id) => id));
+    await waitFor(() => releases.total === PIPELINED, 'every response to be released');
+    expect(releases.early).toEqual([]);
+  });
+
+  it('runs a request larger than the budget once the connection is otherwise idle', async () => {
+    const releases = new Releases();
+    const started: number[] = [];
+    const handle: FrameHandler = async (frame) => {
+      started.push(idOf(frame));
+      return releases.response(idOf(frame));
+    };
+    const { client } = await connect(handle, releases, { maxQueuedBytes: 4 });
+    client.write(Buffer.concat([requestFrame(0), requestFrame(1), requestFrame(2)]));
+    const received = await readFrames(client, 3);
+    expect(received.map(idOf)).toEqual([0, 1, 2]);
+    expect(started).toEqual([0, 1, 2]);
   });
 });

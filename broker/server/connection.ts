@@ -1,7 +1,16 @@
 // One client connection: frames in, responses out in request order. Requests are started as
 // they arrive (so a produce pipeline keeps the disk busy) but answered strictly in order.
-// Too many requests in flight, or a socket that is not draining, pauses reading: the client
-// is pushed back instead of the broker buffering without limit.
+//
+// What one connection may hold is bounded in bytes (MAX_QUEUED_BYTES_PER_CONNECTION), not only
+// in requests: the requests in flight (each charged its frame, and a Fetch also the response it
+// asks for, see request-cost.ts), the responses answered but waiting for an earlier one, and the
+// bytes handed to the socket that it has not yet passed on (socket.writableLength). A request is
+// started only while it fits, while the socket is draining and while fewer than
+// MAX_IN_FLIGHT_REQUESTS are in flight; frames that cannot start yet wait in order, and reading
+// pauses while any wait, so a client that never reads is pushed back instead of the broker
+// buffering without limit. A request larger than the budget still runs, alone, once the
+// connection is otherwise idle. (Kafka mutes a channel until its response is sent; we keep
+// pipelining, bounded.)
 //
 // A response may hold buffers its producer wants back (pooled fetch reads): its `release` runs
 // exactly once, after the socket has called back for every chunk of it (written, or failed
@@ -10,7 +19,9 @@
 
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
+import type { CloseCause } from './close-log.js';
 import { FrameSplitter } from './frames.js';
+import { requestCostBytes } from './request-cost.js';
 
 /** Handles one request frame: the response, or null when no response is due (acks=0). */
 export type FrameHandler = (frame: Buffer, connection: ConnectionInfo) => Promise<Response | null>;
@@ -32,53 +43,116 @@ export class CloseConnection extends Error {}
 
 const MAX_IN_FLIGHT_REQUESTS = 64;
 
+/**
+ * 16 MiB: room for a producer's whole pipeline of requests at the usual 1 MiB maximum (the Java
+ * producer keeps 5 in flight; librdkafka more, and 16 of them keep the disk busy), and for
+ * several consumer fetches at the default max.partition.fetch.bytes (1 MiB). A consumer asking
+ * for more than this in one Fetch (fetch.max.bytes defaults to 50 MiB) has it served alone, as
+ * Kafka serves every request. A connection then holds at most this much, or one request and
+ * its response when that is larger; a client that never reads costs no more than that.
+ */
+export const MAX_QUEUED_BYTES_PER_CONNECTION = 16 * 1024 * 1024;
+
+/** Node's timers take at most 2^31-1 ms (24.8 days); a longer idle timeout is capped there. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export interface ConnectionOptions {
+  /** socket.request.max.bytes */
+  maxFrameBytes: number;
+  /** connections.max.idle.ms: closed after this long with no request in progress and no bytes moving; null never. */
+  idleTimeoutMs?: number | null;
+  /** Defaults to MAX_QUEUED_BYTES_PER_CONNECTION (tests use less). */
+  maxQueuedBytes?: number;
+  /** Told when the broker closes the connection for a cause (not when the client hangs up, nor at shutdown); defaults to logging it. */
+  closedFor?: (cause: CloseCause, reason: string, info: ConnectionInfo, err?: unknown) => void;
+}
+
 interface Pending {
   done: boolean;
   response: Response | null;
+  /** Charged to the budget: the request's cost until answered, then the response's bytes. */
+  bytes: number;
 }
 
 export class Connection {
   private readonly splitter: FrameSplitter;
+  /** Frames read but not started, with their cost: they wait for room in the budget. */
+  private readonly waiting: Array<{ frame: Buffer; cost: number }> = [];
+  /** Started requests in order, answered or not, whose responses are not yet handed to the socket. */
   private readonly pending: Pending[] = [];
+  private pendingBytes = 0;
+  private readonly maxQueuedBytes: number;
   private closed = false;
   private readPaused = false;
   /** Set by drain(): no new requests are read from now on. */
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
+  private readonly afterWrite = () => {
+    if (this.waiting.length > 0 || this.readPaused) this.pump();
+  };
 
   constructor(
     private readonly socket: Socket,
     readonly info: ConnectionInfo,
     private readonly handle: FrameHandler,
-    maxFrameBytes: number,
+    private readonly options: ConnectionOptions,
   ) {
-    this.splitter = new FrameSplitter(maxFrameBytes);
+    this.splitter = new FrameSplitter(options.maxFrameBytes);
+    this.maxQueuedBytes = options.maxQueuedBytes ?? MAX_QUEUED_BYTES_PER_CONNECTION;
     socket.setNoDelay(true);
     socket.on('data', (data) => this.onData(data));
-    socket.on('drain', () => this.updateFlow());
+    socket.on('drain', () => this.pump());
     socket.on('error', (err) => info.logger.debug({ err: err.message }, 'socket error'));
     socket.on('close', () => this.onClosed());
+    const idleMs = options.idleTimeoutMs;
+    if (idleMs != null && idleMs >= 0) {
+      // Node's socket timeout restarts on every read and write, and fires once per quiet spell.
+      socket.setTimeout(Math.min(Math.max(idleMs, 1), MAX_TIMER_MS));
+      socket.on('timeout', () => this.onQuiet(idleMs));
+    }
   }
 
   get inFlight(): number {
     return this.pending.length;
   }
 
+  /** Bytes this connection holds against its budget (see the opening comment). */
+  get queuedBytes(): number {
+    return this.pendingBytes + this.socket.writableLength;
+  }
+
   private onData(data: Buffer): void {
     if (this.closed) return;
     for (const event of this.splitter.push(data)) {
       if (event.type === 'error') {
-        this.close(event.reason);
+        this.close('invalid_frame', event.reason);
         return;
       }
-      this.start(event.frame);
+      this.waiting.push({ frame: event.frame, cost: requestCostBytes(event.frame, this.maxQueuedBytes) });
+    }
+    this.pump();
+  }
+
+  /** Starts the waiting frames that fit, in order; pauses or resumes reading. */
+  private pump(): void {
+    while (!this.closed && this.waiting.length > 0 && this.mayStart(this.waiting[0]!.cost)) {
+      const { frame, cost } = this.waiting.shift()!;
+      this.start(frame, cost);
     }
     this.updateFlow();
   }
 
-  private start(frame: Buffer): void {
-    const slot: Pending = { done: false, response: null };
+  private mayStart(cost: number): boolean {
+    if (this.pending.length >= MAX_IN_FLIGHT_REQUESTS || this.socket.writableNeedDrain) return false;
+    const queued = this.queuedBytes;
+    // Alone on an idle connection, a request runs whatever it costs.
+    return queued === 0 || queued + cost <= this.maxQueuedBytes;
+  }
+
+  private start(frame: Buffer, cost: number): void {
+    const slot: Pending = { done: false, response: null, bytes: cost };
     this.pending.push(slot);
+    this.pendingBytes += cost;
     this.handle(frame, this.info).then(
       (response) => {
         if (this.closed) {
@@ -87,12 +161,16 @@ export class Connection {
         }
         slot.done = true;
         slot.response = response;
+        let responseBytes = 0;
+        for (const chunk of response?.chunks ?? []) responseBytes += chunk.length;
+        this.pendingBytes += responseBytes - slot.bytes;
+        slot.bytes = responseBytes;
         this.flush();
       },
       (err: unknown) => {
         const reason = err instanceof Error ? err.message : String(err);
-        if (!(err instanceof CloseConnection)) this.info.logger.error({ err }, 'request failed');
-        this.close(reason);
+        if (err instanceof CloseConnection) this.close('malformed_request', reason);
+        else this.close('request_failed', reason, err);
       },
     );
   }
@@ -101,20 +179,21 @@ export class Connection {
     if (this.closed) return;
     let wrote = false;
     while (this.pending.length > 0 && this.pending[0]!.done) {
-      const { response } = this.pending.shift()!;
+      const { response, bytes } = this.pending.shift()!;
+      this.pendingBytes -= bytes;
       if (response === null) continue;
       if (!wrote) this.socket.cork();
       wrote = true;
       this.write(response);
     }
     if (wrote) this.socket.uncork();
-    this.updateFlow();
-    if (this.pending.length === 0) this.notifyIdle();
+    this.pump();
+    if (this.isIdle()) this.notifyIdle();
   }
 
   private write({ chunks, release }: Response): void {
     if (!release) {
-      for (const chunk of chunks) this.socket.write(chunk);
+      for (const chunk of chunks) this.socket.write(chunk, this.afterWrite);
       return;
     }
     if (chunks.length === 0) {
@@ -124,13 +203,15 @@ export class Connection {
     let unwritten = chunks.length;
     const written = () => {
       if (--unwritten === 0) release();
+      this.afterWrite();
     };
     for (const chunk of chunks) this.socket.write(chunk, written);
   }
 
   private updateFlow(): void {
     if (this.closed) return;
-    const shouldPause = this.stopped || this.pending.length >= MAX_IN_FLIGHT_REQUESTS || this.socket.writableNeedDrain;
+    const shouldPause =
+      this.stopped || this.waiting.length > 0 || this.socket.writableNeedDrain || this.queuedBytes >= this.maxQueuedBytes;
     if (shouldPause && !this.readPaused) {
       this.readPaused = true;
       this.socket.pause();
@@ -140,9 +221,27 @@ export class Connection {
     }
   }
 
-  close(reason: string): void {
+  /** No request waiting, in flight or unwritten. */
+  private isIdle(): boolean {
+    return this.waiting.length === 0 && this.pending.length === 0;
+  }
+
+  /**
+   * Nothing read or written for idleMs. Closed unless a request is being served (a long poll):
+   * also when the client has left responses unread that long, as Kafka closes a channel that
+   * has not moved for connections.max.idle.ms.
+   */
+  private onQuiet(idleMs: number): void {
+    if (this.closed || this.pending.length > 0) return;
+    const unread = this.socket.writableLength;
+    this.close('idle', unread > 0 ? `${unread} response bytes unread for ${idleMs} ms (connections.max.idle.ms)` : `no requests for ${idleMs} ms (connections.max.idle.ms)`);
+  }
+
+  /** Closes the connection for a cause: reported once, then the socket is destroyed. */
+  close(cause: CloseCause, reason: string, err?: unknown): void {
     if (this.closed) return;
-    this.info.logger.warn({ reason }, 'closing connection');
+    if (this.options.closedFor) this.options.closedFor(cause, reason, this.info, err);
+    else this.info.logger.warn({ cause, reason, err }, 'closing connection');
     this.socket.destroy();
     this.onClosed();
   }
@@ -150,8 +249,10 @@ export class Connection {
   private onClosed(): void {
     if (this.closed) return;
     this.closed = true;
+    this.waiting.length = 0;
     // Answered but not yet written (waiting for an earlier request): they never will be.
     for (const slot of this.pending.splice(0)) slot.response?.release?.();
+    this.pendingBytes = 0;
     this.notifyIdle();
   }
 
@@ -159,7 +260,7 @@ export class Connection {
   drain(): Promise<void> {
     this.stopped = true;
     this.updateFlow();
-    if (this.closed || this.pending.length === 0) return Promise.resolve();
+    if (this.closed || this.isIdle()) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
