@@ -1,18 +1,22 @@
-// The running operator: watches that enqueue keys, and one controller per custom resource.
+// The running operator's composition root: watches that enqueue keys, and one controller per
+// custom resource, wired to its reconcile. It sits above runtime/ and reconcile/ (runtime/ never
+// imports reconcile/).
 
 import type { KubeConfig, KubernetesObject } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { API_VERSION, type KafkaCluster, type KafkaTopic } from '../api/types.js';
-import { CLUSTER_LABEL, type BuildOptions } from '../build/names.js';
-import { brokerAddresses } from '../build/services.js';
-import { AdminPool, type KafkaAdmin } from '../kafka/admin.js';
-import { reconcileCluster } from '../reconcile/cluster.js';
-import { reconcileTopic } from '../reconcile/topic.js';
-import type { OperatorConfig } from './config.js';
-import { Controller } from './controller.js';
-import { ClientKube } from './kube.js';
-import type { OperatorMetrics } from './metrics.js';
-import { watch } from './watch.js';
+import { API_VERSION, type KafkaCluster, type KafkaTopic } from './api/types.js';
+import { CLUSTER_LABEL, type BuildOptions } from './desired/names.js';
+import { brokerAddresses } from './desired/services.js';
+import { AdminPool, type KafkaAdmin } from './kafka/admin.js';
+import { reconcileCluster } from './reconcile/cluster.js';
+import { describeError } from './reconcile/errors.js';
+import { reconcileTopic } from './reconcile/topic.js';
+import { realClock, type Clock } from './runtime/clock.js';
+import type { OperatorConfig } from './runtime/config.js';
+import { Controller } from './runtime/controller.js';
+import { ClientKube } from './runtime/kube.js';
+import type { OperatorMetrics } from './runtime/metrics.js';
+import { watch } from './runtime/watch.js';
 
 /** Objects the operator creates carry this label, so their watches see nothing else. */
 const OWNED_SELECTOR = 'app.kubernetes.io/managed-by=runnel-operator';
@@ -35,6 +39,8 @@ export interface ControllerOptions {
   metrics: OperatorMetrics;
   /** How to reach a cluster's brokers; by default their stable DNS names through a pooled client. */
   admin?: (cluster: KafkaCluster) => KafkaAdmin;
+  /** Time for retries, resyncs, watch restarts and timestamps; the process's clock by default. */
+  clock?: Clock;
 }
 
 export interface RunningControllers {
@@ -43,14 +49,14 @@ export interface RunningControllers {
   stop(): Promise<void>;
 }
 
-export function startControllers({ config, kubeConfig, log, metrics, admin }: ControllerOptions): RunningControllers {
-  const kube = new ClientKube(kubeConfig, config.identity);
+export function startControllers({ config, kubeConfig, log, metrics, admin, clock = realClock }: ControllerOptions): RunningControllers {
+  const kube = new ClientKube(kubeConfig, config.identity, clock);
   const pool = new AdminPool();
   const options: BuildOptions = { defaultImage: config.brokerImage, operatorImage: config.operatorImage, clusterDomain: config.clusterDomain };
   const adminFor = admin ?? ((c: KafkaCluster) => pool.get(`${c.metadata.namespace}/${c.metadata.name}`, brokerAddresses(c, options)));
-  const now = () => new Date();
+  const now = () => new Date(clock.now());
   const namespaces = config.watchNamespaces;
-  const controllerOptions = { workers: config.workers, metrics, log };
+  const controllerOptions = { workers: config.workers, metrics, log, clock, describeError };
 
   const clusterController = new Controller(
     'kafkacluster',
@@ -83,18 +89,19 @@ export function startControllers({ config, kubeConfig, log, metrics, admin }: Co
   };
   const enqueueOwner = (o: KubernetesObject) => clusterController.enqueue(o.metadata?.namespace, o.metadata?.labels?.[CLUSTER_LABEL]);
 
-  const clusters = watch<KafkaCluster>(kubeConfig, { apiVersion: API_VERSION, kind: 'KafkaCluster', plural: 'kafkaclusters' }, namespaces, enqueueCluster, log);
+  const clusters = watch<KafkaCluster>(kubeConfig, { apiVersion: API_VERSION, kind: 'KafkaCluster', plural: 'kafkaclusters' }, namespaces, enqueueCluster, log, clock);
   const topics = watch<KafkaTopic>(
     kubeConfig,
     { apiVersion: API_VERSION, kind: 'KafkaTopic', plural: 'kafkatopics' },
     namespaces,
     (t) => topicController.enqueue(t.metadata.namespace, t.metadata.name),
     log,
+    clock,
   );
   // A change to anything a cluster owns (or to its pods) brings its reconcile back at once, so a
   // deleted or edited object is repaired without waiting for the resync.
   const owned = OWNED_KINDS.map(([apiVersion, kind, plural]) =>
-    watch<KubernetesObject>(kubeConfig, { apiVersion, kind, plural, labelSelector: OWNED_SELECTOR }, namespaces, enqueueOwner, log),
+    watch<KubernetesObject>(kubeConfig, { apiVersion, kind, plural, labelSelector: OWNED_SELECTOR }, namespaces, enqueueOwner, log, clock),
   );
   const watches = [clusters, topics, ...owned];
   let synced = false;
@@ -105,15 +112,19 @@ export function startControllers({ config, kubeConfig, log, metrics, admin }: Co
 
   // Level-triggered: every object is reconciled now and then, even without a change, which
   // repairs drift that no watch reports (a topic changed on the brokers).
-  const resync = setInterval(() => {
-    for (const c of clusters.all()) enqueueCluster(c);
-  }, config.resyncSeconds * 1000);
-  resync.unref();
+  let resync = 0;
+  const scheduleResync = () => {
+    resync = clock.setTimeout(() => {
+      for (const c of clusters.all()) enqueueCluster(c);
+      scheduleResync();
+    }, config.resyncSeconds * 1000);
+  };
+  scheduleResync();
 
   return {
     synced: () => synced,
     async stop() {
-      clearInterval(resync);
+      clock.clearTimeout(resync);
       await Promise.all(watches.map((w) => w.stop()));
       await Promise.all([clusterController.shutdown(), topicController.shutdown()]);
       await pool.closeAll();

@@ -1,21 +1,25 @@
 // The operator image's entry point. Without arguments: the operator process (configuration from
 // the environment, leader election, the controllers, an HTTP endpoint for probes and metrics, a
-// graceful exit on SIGTERM). `rack-init ...`: the brokers' rack init container (build/rack.ts), from
+// graceful exit on SIGTERM). `rack-init ...`: the brokers' rack init container (desired/rack.ts), from
 // the same image so that it always matches the operator that configured it.
 
 import { KubeConfig } from '@kubernetes/client-node';
 import pino from 'pino';
-import { RACK_INIT_COMMAND } from './build/rack.js';
+import { RACK_INIT_COMMAND } from './desired/rack.js';
 import { runRackInit } from './rack/init.js';
+import { startControllers, type RunningControllers } from './controllers.js';
+import { realClock } from './runtime/clock.js';
 import { ConfigError, loadConfig, type OperatorConfig } from './runtime/config.js';
 import { startHttpServer } from './runtime/http.js';
-import { LeaderElector } from './runtime/leader.js';
+import { LeaderElector, kubeLeaseApi } from './runtime/leader.js';
 import { OperatorMetrics } from './runtime/metrics.js';
-import { startControllers, type RunningControllers } from './runtime/operator.js';
 
+// client-go's defaults: a standby takes over at the earliest 15 s after it last saw the lease
+// renewed; a leader that could not renew for 10 s has stopped by then.
 const LEASE_NAME = 'runnel-operator';
 const LEASE_DURATION_SECONDS = 15;
-const LEASE_RENEW_INTERVAL_MS = 5_000;
+const LEASE_RENEW_DEADLINE_MS = 10_000;
+const LEASE_RETRY_PERIOD_MS = 2_000;
 
 const [command, ...args] = process.argv.slice(2);
 if (command === RACK_INIT_COMMAND) {
@@ -44,8 +48,17 @@ async function runOperator(): Promise<void> {
   let controllers: RunningControllers | undefined;
   // A standby replica is healthy: ready means "caches synced" only once it leads.
   const server = await startHttpServer(config.httpPort, metrics, () => controllers?.synced() ?? true, log);
+  const clock = realClock;
   const elector = config.leaderElection
-    ? new LeaderElector(kubeConfig, { namespace: config.namespace, name: LEASE_NAME, identity: config.identity, leaseDurationSeconds: LEASE_DURATION_SECONDS, renewIntervalMs: LEASE_RENEW_INTERVAL_MS, log })
+    ? new LeaderElector(kubeLeaseApi(kubeConfig, config.namespace, LEASE_NAME), {
+        lease: `${config.namespace}/${LEASE_NAME}`,
+        identity: config.identity,
+        leaseDurationSeconds: LEASE_DURATION_SECONDS,
+        renewDeadlineMs: LEASE_RENEW_DEADLINE_MS,
+        retryPeriodMs: LEASE_RETRY_PERIOD_MS,
+        clock,
+        log,
+      })
     : undefined;
 
   let stopping = false;
@@ -59,14 +72,21 @@ async function runOperator(): Promise<void> {
     log.info('stopped');
     process.exit(exitCode);
   }
+  // A replica that lost the lease must not write another thing: a standby may lead already. So it
+  // exits at once, abandoning the reconciles under way (each is idempotent; the new leader redoes them).
+  function leadershipLost(): void {
+    metrics.leader.set(0);
+    log.error('exiting: leadership lost');
+    process.exit(1);
+  }
   process.once('SIGTERM', () => void shutdown('SIGTERM', 0));
   process.once('SIGINT', () => void shutdown('SIGINT', 0));
 
   metrics.leader.set(0);
-  const leading = elector ? await elector.acquire(() => void shutdown('leadership lost', 1)) : true;
+  const leading = elector ? await elector.acquire(leadershipLost) : true;
   if (leading && !stopping) {
     metrics.leader.set(1);
     log.info({ watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces : 'all' }, 'starting controllers');
-    controllers = startControllers({ config, kubeConfig, log, metrics });
+    controllers = startControllers({ config, kubeConfig, log, metrics, clock });
   }
 }

@@ -99,7 +99,7 @@ describe('scenarios 8 and 7: scaling a KafkaCluster, and deleting one', () => {
     });
 
     // Adding brokers adds their files but must not restart the existing ones: the shared config's
-    // hash (operator/build/config.ts, configHash) leaves out what follows the broker count.
+    // hash (operator/desired/config.ts, configHash) leaves out what follows the broker count.
     it('does not restart the brokers that were running', async () => {
       const after = await brokerPods(env, KEPT);
       expect(after.slice(0, BROKERS).map((p) => p.metadata.uid)).toEqual(brokersBefore.map((p) => p.metadata.uid));

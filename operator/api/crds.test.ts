@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { MANAGED_KEYS } from '../build/config.js';
+import { MANAGED_KEYS } from '../desired/config.js';
 import { GROUP, VERSION } from './types.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');

@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../runtime/clock.js';
 import { silentLog } from '../test/fakes.js';
 import { RackInitError, parseRackInitArgs, waitForRack, writeRackProperties } from './init.js';
 
@@ -25,13 +26,19 @@ describe('rack init container', () => {
       () => pod('zone-a'),
     ];
     let calls = 0;
-    const rack = await waitForRack(async () => answers[calls++]!(), OPTIONS, silentLog, 1);
-    expect(rack).toBe('zone-a');
+    const clock = new ManualClock();
+    const started = clock.now();
+    const waiting = waitForRack(async () => answers[calls++]!(), OPTIONS, silentLog, { pollMs: 1_000, clock });
+    await clock.advance(1_999);
+    expect(calls).toBe(2);
+    await clock.advance(1);
+    expect(await waiting).toBe('zone-a');
     expect(calls).toBe(3);
+    expect(clock.now() - started).toBe(2_000);
   });
 
   it('refuses a rack that is not a label value, rather than writing a broken config', async () => {
-    await expect(waitForRack(async () => pod('zone a\nnode.id=7'), OPTIONS, silentLog, 1)).rejects.toThrow(RackInitError);
+    await expect(waitForRack(async () => pod('zone a\nnode.id=7'), OPTIONS, silentLog, { clock: new ManualClock() })).rejects.toThrow(RackInitError);
   });
 
   it('writes broker.rack as a properties file', () => {

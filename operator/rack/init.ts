@@ -1,12 +1,12 @@
-// The brokers' rack init container (`runnel-operator rack-init`, see build/rack.ts): waits until the
+// The brokers' rack init container (`runnel-operator rack-init`, see desired/rack.ts): waits until the
 // operator has copied the topology label of this pod's node onto the pod, then writes
 // `broker.rack=<value>` into the file the broker container reads as its last config file.
 
 import * as fs from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import { RACK_ANNOTATION } from '../build/names.js';
+import { RACK_ANNOTATION } from '../desired/names.js';
+import { realClock, type Clock } from '../runtime/clock.js';
 import { apiErrorMessage } from '../runtime/kube.js';
 
 const POLL_INTERVAL_MS = 1_000;
@@ -37,7 +37,12 @@ export function parseRackInitArgs(args: readonly string[], env: NodeJS.ProcessEn
 }
 
 /** Polls the pod until it carries the rack annotation; API errors are logged and retried. */
-export async function waitForRack(readPod: () => Promise<V1Pod>, options: RackInitOptions, log: Logger, pollMs = POLL_INTERVAL_MS): Promise<string> {
+export async function waitForRack(
+  readPod: () => Promise<V1Pod>,
+  options: RackInitOptions,
+  log: Logger,
+  { pollMs = POLL_INTERVAL_MS, clock = realClock }: { pollMs?: number; clock?: Clock } = {},
+): Promise<string> {
   let lastLog = -Infinity;
   for (;;) {
     let reason: string;
@@ -53,11 +58,11 @@ export async function waitForRack(readPod: () => Promise<V1Pod>, options: RackIn
       if (err instanceof RackInitError) throw err;
       reason = `cannot read pod ${options.namespace}/${options.pod}: ${apiErrorMessage(err)}`;
     }
-    if (Date.now() - lastLog >= WAITING_LOG_INTERVAL_MS) {
+    if (clock.now() - lastLog >= WAITING_LOG_INTERVAL_MS) {
       log.info({ pod: options.pod }, reason);
-      lastLog = Date.now();
+      lastLog = clock.now();
     }
-    await sleep(pollMs);
+    await clock.sleep(pollMs);
   }
 }
 

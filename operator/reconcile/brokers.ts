@@ -2,7 +2,7 @@
 
 import type { V1Pod } from '@kubernetes/client-node';
 import type { BrokerState } from '../api/types.js';
-import { POD_INDEX_LABEL, RACK_ANNOTATION } from '../build/names.js';
+import { POD_INDEX_LABEL, RACK_ANNOTATION } from '../desired/names.js';
 
 export interface BrokerPod {
   name: string;

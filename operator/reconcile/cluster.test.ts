@@ -1,7 +1,7 @@
 import type { V1ConfigMap, V1Role } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { KafkaCluster, KafkaClusterStatus } from '../api/types.js';
-import { labels } from '../build/names.js';
+import { labels } from '../desired/names.js';
 import { FakeAdmin, FakeKube, silentLog } from '../test/fakes.js';
 import { OPTIONS, kafkaCluster } from '../test/fixtures.js';
 import { reconcileCluster, type ClusterDeps } from './cluster.js';

@@ -9,10 +9,8 @@ export interface Step<C> {
   run(ctx: C): Promise<StepResult>;
 }
 
-/** What a reconcile tells the work queue: come back after this long, or only on the next change. */
-export interface ReconcileResult {
-  requeueAfterMs?: number;
-}
+/** What a reconcile tells the work queue. The queue defines it: runtime/ sits below reconcile/. */
+export type { ReconcileResult } from '../runtime/queue.js';
 
 export const done: StepResult = { kind: 'done' };
 

@@ -2,10 +2,9 @@
 // around every pass.
 
 import type { Logger } from 'pino';
-import { describeError } from '../reconcile/errors.js';
-import type { ReconcileResult } from '../reconcile/steps.js';
+import type { Clock } from './clock.js';
 import type { OperatorMetrics } from './metrics.js';
-import { WorkQueue } from './queue.js';
+import { WorkQueue, type ReconcileResult } from './queue.js';
 
 const BASE_RETRY_DELAY_MS = 500;
 const MAX_RETRY_DELAY_MS = 5 * 60_000;
@@ -17,13 +16,21 @@ export class Controller {
   constructor(
     readonly name: string,
     reconcile: (namespace: string, name: string) => Promise<ReconcileResult>,
-    options: { workers: number; metrics: OperatorMetrics; log: Logger },
+    options: {
+      workers: number;
+      metrics: OperatorMetrics;
+      log: Logger;
+      clock: Clock;
+      /** One readable line for a failed reconcile's error. */
+      describeError: (err: unknown) => string;
+    },
   ) {
-    const { metrics } = options;
+    const { metrics, describeError } = options;
     const log = options.log.child({ controller: name });
     this.updateDepth = () => metrics.queueDepth.set({ controller: name }, this.queue.depth);
     this.queue = new WorkQueue({
       workers: options.workers,
+      clock: options.clock,
       baseRetryDelayMs: BASE_RETRY_DELAY_MS,
       maxRetryDelayMs: MAX_RETRY_DELAY_MS,
       handle: async (key) => {

@@ -7,6 +7,7 @@ import {
   type KubeConfig, type KubernetesObject,
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER } from '../api/types.js';
+import { realClock, type Clock } from './clock.js';
 
 export interface ObjectRef {
   apiVersion: string;
@@ -65,7 +66,7 @@ export class ClientKube implements Kube {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
 
-  constructor(kc: KubeConfig, private readonly identity: string) {
+  constructor(kc: KubeConfig, private readonly identity: string, private readonly clock: Clock = realClock) {
     this.objects = KubernetesObjectApi.makeApiClient(kc);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = kc.makeApiClient(CoreV1Api);
@@ -137,7 +138,7 @@ export class ClientKube implements Kube {
   }
 
   async event(regarding: Identity, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void> {
-    const now = new Date();
+    const now = new Date(this.clock.now());
     const namespace = regarding.metadata?.namespace ?? 'default';
     await this.core.createNamespacedEvent({
       namespace,

@@ -1,96 +1,208 @@
 // Lease-based leader election (coordination.k8s.io/v1), so two replicas of the operator can run:
-// one reconciles, the other waits to take over when the leader's lease expires or is released.
+// one reconciles, the other waits to take over. The semantics are client-go's
+// tools/leaderelection, and they rest on two rules that make the replicas' clocks irrelevant:
+//
+// - A candidate never reads the holder's renewTime. It measures the lease's expiry from the
+//   moment IT last saw the lease record change, on its own clock, and takes over only after a
+//   whole lease duration without a change (or at once, a lease released with no holder).
+// - The leader stops leading when it has not renewed successfully within the renew deadline,
+//   shorter than the lease duration and counted from the start of its last successful renewal.
+//
+// The renewal that the standby last saw was written after the leader started it, so the leader
+// gives up (start + renew deadline) before the standby may take over (seen + lease duration).
 
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease } from '@kubernetes/client-node';
+import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Clock, TimerId } from './clock.js';
 import { apiErrorMessage, isNotFound } from './kube.js';
 
-export interface LeaseState {
-  holderIdentity?: string | null;
-  renewTime?: Date | string | null;
-  leaseDurationSeconds?: number | null;
+/** One Lease object, read and written whole; `replace` must fail if it changed since it was read. */
+export interface LeaseApi {
+  read(): Promise<V1Lease | undefined>;
+  /** Fails if the lease exists already. */
+  create(spec: V1LeaseSpec): Promise<V1Lease>;
+  replace(lease: V1Lease): Promise<V1Lease>;
+}
+
+export function kubeLeaseApi(kc: KubeConfig, namespace: string, name: string): LeaseApi {
+  const api = kc.makeApiClient(CoordinationV1Api);
+  return {
+    async read() {
+      try {
+        return await api.readNamespacedLease({ name, namespace });
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    create: (spec) => api.createNamespacedLease({ namespace, body: { metadata: { name, namespace }, spec } }),
+    // The resourceVersion read with the lease makes a replace fail if another replica wrote in between.
+    replace: (body) => api.replaceNamespacedLease({ name, namespace, body }),
+  };
+}
+
+/** When a candidate last saw the lease record change, on its own clock. */
+export interface Observation {
+  /** The record as seen, serialised: any change of it (a renewal, a new holder) restarts the lease. */
+  record: string;
+  atMs: number;
+}
+
+/** Notes the lease record as read now: the observation time moves only if the record changed. */
+export function observe(previous: Observation | undefined, spec: V1LeaseSpec | undefined, nowMs: number): Observation {
+  const record = JSON.stringify([spec?.holderIdentity ?? null, spec?.leaseDurationSeconds ?? null, timeKey(spec?.acquireTime), timeKey(spec?.renewTime), spec?.leaseTransitions ?? null]);
+  return previous?.record === record ? previous : { record, atMs: nowMs };
+}
+
+function timeKey(t: Date | string | undefined | null): string | null {
+  return t == null ? null : new Date(t).toISOString();
 }
 
 export type LeaseDecision = 'create' | 'renew' | 'takeOver' | 'wait';
 
-/** What a candidate may do with the lease as it stands. */
-export function leaseDecision(lease: LeaseState | undefined, identity: string, now: Date): LeaseDecision {
-  if (!lease) return 'create';
-  if (lease.holderIdentity === identity) return 'renew';
-  if (!lease.holderIdentity || !lease.renewTime) return 'takeOver';
-  const expiresAt = new Date(lease.renewTime).getTime() + (lease.leaseDurationSeconds ?? 0) * 1000;
-  return now.getTime() > expiresAt ? 'takeOver' : 'wait';
+/**
+ * What a candidate may do with the lease as it stands. `observedAtMs` is when it last saw the
+ * record change and `nowMs` its own clock: the holder's renewTime plays no part.
+ */
+export function leaseDecision(spec: V1LeaseSpec | undefined, identity: string, observedAtMs: number, nowMs: number, defaultLeaseDurationSeconds: number): LeaseDecision {
+  if (!spec) return 'create';
+  if (spec.holderIdentity === identity) return 'renew';
+  if (!spec.holderIdentity) return 'takeOver';
+  const leaseMs = (spec.leaseDurationSeconds ?? defaultLeaseDurationSeconds) * 1000;
+  return nowMs >= observedAtMs + leaseMs ? 'takeOver' : 'wait';
 }
 
 export interface LeaderOptions {
-  namespace: string;
-  name: string;
+  /** "namespace/name" of the lease, for logs. */
+  lease: string;
   identity: string;
   leaseDurationSeconds: number;
-  renewIntervalMs: number;
+  /** A leader that has not renewed within this long stops leading; shorter than the lease duration. */
+  renewDeadlineMs: number;
+  /** How often a leader renews and a candidate tries to acquire. */
+  retryPeriodMs: number;
+  clock: Clock;
   log: Logger;
 }
 
-export class LeaderElector {
-  private readonly api: CoordinationV1Api;
-  private renewTimer: NodeJS.Timeout | undefined;
-  private lastRenewMs = 0;
-  private stopped = false;
+type Attempt = { ok: true } | { ok: false; heldBy?: string };
 
-  constructor(kc: KubeConfig, private readonly options: LeaderOptions) {
-    this.api = kc.makeApiClient(CoordinationV1Api);
+export class LeaderElector {
+  private observation: Observation | undefined;
+  /** When the last successful acquire or renew started, on our clock; undefined before we lead. */
+  private renewedFromMs: number | undefined;
+  private leading = false;
+  private stopped = false;
+  private retryTimer: TimerId | undefined;
+  private deadlineTimer: TimerId | undefined;
+  private onLost: (() => void) | undefined;
+
+  constructor(private readonly api: LeaseApi, private readonly options: LeaderOptions) {
+    if (options.renewDeadlineMs >= options.leaseDurationSeconds * 1000) {
+      throw new Error(`the renew deadline (${options.renewDeadlineMs} ms) must be shorter than the lease (${options.leaseDurationSeconds} s)`);
+    }
+    if (options.retryPeriodMs >= options.renewDeadlineMs) {
+      throw new Error(`the retry period (${options.retryPeriodMs} ms) must be shorter than the renew deadline (${options.renewDeadlineMs} ms)`);
+    }
   }
 
-  /** Resolves once this replica leads (false if stopped first); then keeps renewing, calling `onLost` if it cannot. */
+  /** True while this replica may act as the leader. */
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Resolves once this replica leads (false if stopped first); then keeps renewing, and calls
+   * `onLost` once if it cannot renew within the renew deadline or sees another holder.
+   */
   async acquire(onLost: () => void): Promise<boolean> {
-    this.options.log.info({ lease: `${this.options.namespace}/${this.options.name}` }, 'waiting for leadership');
-    while (!this.stopped && !(await this.tryAcquireOrRenew())) await sleep(this.options.renewIntervalMs);
+    const { clock, log, retryPeriodMs, lease } = this.options;
+    this.onLost = onLost;
+    log.info({ lease }, 'waiting for leadership');
+    while (!this.stopped) {
+      if ((await this.tryAcquireOrRenew()).ok) break;
+      if (!this.stopped) await clock.sleep(retryPeriodMs);
+    }
     if (this.stopped) return false;
-    this.options.log.info('leading');
-    this.renewTimer = setInterval(() => {
-      void this.tryAcquireOrRenew().then((ok) => {
-        if (!ok && Date.now() - this.lastRenewMs > this.options.leaseDurationSeconds * 1000) {
-          this.options.log.error('leadership lost: the lease could not be renewed in time');
-          clearInterval(this.renewTimer);
-          onLost();
-        }
-      });
-    }, this.options.renewIntervalMs);
+    this.leading = true;
+    log.info({ lease }, 'leading');
+    this.armDeadline();
+    this.scheduleRenew();
     return true;
   }
 
   /** Stops renewing and hands the lease back, so a standby takes over without waiting for expiry. */
   async release(): Promise<void> {
+    const wasLeading = this.leading;
     this.stopped = true;
-    clearInterval(this.renewTimer);
-    if (this.lastRenewMs === 0) return;
+    this.leading = false;
+    this.clearTimers();
+    if (!wasLeading) return;
     try {
-      const lease = await this.api.readNamespacedLease({ name: this.options.name, namespace: this.options.namespace });
-      if (lease.spec?.holderIdentity !== this.options.identity) return;
-      lease.spec.holderIdentity = undefined;
-      await this.api.replaceNamespacedLease({ name: this.options.name, namespace: this.options.namespace, body: lease });
+      const current = await this.api.read();
+      if (current?.spec?.holderIdentity !== this.options.identity) return;
+      current.spec.holderIdentity = undefined;
+      await this.api.replace(current);
     } catch (err) {
       this.options.log.warn({ error: apiErrorMessage(err) }, 'could not release the lease; the standby takes over when it expires');
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
-    const { namespace, name, identity, leaseDurationSeconds } = this.options;
-    const now = new V1MicroTime();
+  private scheduleRenew(): void {
+    this.retryTimer = this.options.clock.setTimeout(() => void this.renew(), this.options.retryPeriodMs);
+  }
+
+  private async renew(): Promise<void> {
+    if (!this.leading) return;
+    const attempt = await this.tryAcquireOrRenew();
+    if (!this.leading) return;
+    if (attempt.ok) {
+      this.armDeadline();
+    } else if (attempt.heldBy) {
+      this.lose({ holder: attempt.heldBy }, 'leadership lost: another replica holds the lease');
+      return;
+    }
+    this.scheduleRenew();
+  }
+
+  /** Steps down when the renew deadline passes, even while a renewal is still in flight. */
+  private armDeadline(): void {
+    const { clock, renewDeadlineMs } = this.options;
+    if (this.deadlineTimer !== undefined) clock.clearTimeout(this.deadlineTimer);
+    const remainingMs = this.renewedFromMs! + renewDeadlineMs - clock.now();
+    this.deadlineTimer = clock.setTimeout(
+      () => this.lose({ renewDeadlineMs }, 'leadership lost: the lease was not renewed within the renew deadline'),
+      remainingMs,
+    );
+  }
+
+  private lose(context: object, message: string): void {
+    if (!this.leading) return;
+    this.leading = false;
+    this.clearTimers();
+    this.options.log.error(context, message);
+    this.onLost?.();
+  }
+
+  private clearTimers(): void {
+    const { clock } = this.options;
+    if (this.retryTimer !== undefined) clock.clearTimeout(this.retryTimer);
+    if (this.deadlineTimer !== undefined) clock.clearTimeout(this.deadlineTimer);
+    this.retryTimer = this.deadlineTimer = undefined;
+  }
+
+  private async tryAcquireOrRenew(): Promise<Attempt> {
+    const { identity, leaseDurationSeconds, clock, log } = this.options;
+    const startedMs = clock.now();
+    const now = new V1MicroTime(startedMs);
     try {
-      let lease: V1Lease | undefined;
-      try {
-        lease = await this.api.readNamespacedLease({ name, namespace });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-      const decision = leaseDecision(lease?.spec, identity, now);
-      if (decision === 'wait') return false;
+      const lease = await this.api.read();
+      this.observation = observe(this.observation, lease?.spec, clock.now());
+      const decision = leaseDecision(lease?.spec, identity, this.observation.atMs, clock.now(), leaseDurationSeconds);
+      if (decision === 'wait') return { ok: false, heldBy: lease?.spec?.holderIdentity ?? undefined };
+      let written: V1Lease;
       if (decision === 'create') {
-        await this.api.createNamespacedLease({
-          namespace,
-          body: { metadata: { name, namespace }, spec: { holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 } },
-        });
+        written = await this.api.create({ holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 });
       } else {
         const spec = lease!.spec!;
         if (decision === 'takeOver') {
@@ -98,18 +210,14 @@ export class LeaderElector {
           spec.leaseTransitions = (spec.leaseTransitions ?? 0) + 1;
         }
         Object.assign(spec, { holderIdentity: identity, leaseDurationSeconds, renewTime: now });
-        // The resourceVersion read above makes this fail if another replica wrote in between.
-        await this.api.replaceNamespacedLease({ name, namespace, body: lease! });
+        written = await this.api.replace(lease!);
       }
-      this.lastRenewMs = now.getTime();
-      return true;
+      this.observation = observe(this.observation, written.spec, clock.now());
+      this.renewedFromMs = startedMs;
+      return { ok: true };
     } catch (err) {
-      this.options.log.warn({ error: apiErrorMessage(err) }, 'lease update failed');
-      return false;
+      log.warn({ error: apiErrorMessage(err) }, 'lease update failed');
+      return { ok: false };
     }
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

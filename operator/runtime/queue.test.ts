@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { WorkQueue, retryDelayMs } from './queue.js';
-
-const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+import { ManualClock } from './clock.js';
+import { WorkQueue, retryDelayMs, type QueueOptions } from './queue.js';
 
 function deferred() {
   let resolve!: () => void;
@@ -9,16 +8,19 @@ function deferred() {
   return { promise, resolve };
 }
 
+function queue(clock: ManualClock, options: Partial<QueueOptions> & Pick<QueueOptions, 'handle'>): WorkQueue {
+  return new WorkQueue({ workers: 1, baseRetryDelayMs: 1, maxRetryDelayMs: 1, clock, ...options });
+}
+
 describe('work queue', () => {
   it('never reconciles one key twice at once, and runs it again for a change seen meanwhile', async () => {
+    const clock = new ManualClock();
     const gate = deferred();
     let running = 0;
     let maxRunning = 0;
     let runs = 0;
-    const queue = new WorkQueue({
+    const q = queue(clock, {
       workers: 4,
-      baseRetryDelayMs: 1,
-      maxRetryDelayMs: 1,
       async handle() {
         running++;
         runs++;
@@ -28,70 +30,118 @@ describe('work queue', () => {
         return {};
       },
     });
-    queue.add('ns/a');
-    await tick();
-    queue.add('ns/a');
-    queue.add('ns/a');
-    await tick();
+    q.add('ns/a');
+    await clock.advance(0);
+    q.add('ns/a');
+    q.add('ns/a');
+    await clock.advance(0);
     expect(runs).toBe(1);
     gate.resolve();
-    await tick(20);
+    await clock.advance(0);
     expect(runs).toBe(2);
     expect(maxRunning).toBe(1);
   });
 
   it('runs different keys in parallel up to the worker count', async () => {
+    const clock = new ManualClock();
     const gate = deferred();
     let running = 0;
-    const queue = new WorkQueue({ workers: 2, baseRetryDelayMs: 1, maxRetryDelayMs: 1, handle: async () => (running++, await gate.promise, {}) });
-    ['a', 'b', 'c'].forEach((k) => queue.add(k));
-    await tick();
+    const q = queue(clock, { workers: 2, handle: async () => (running++, await gate.promise, {}) });
+    ['a', 'b', 'c'].forEach((k) => q.add(k));
+    await clock.advance(0);
     expect(running).toBe(2);
-    expect(queue.depth).toBe(1);
+    expect(q.depth).toBe(1);
     gate.resolve();
   });
 
-  it('retries a failing key with a growing delay', async () => {
+  it('retries a failing key after a delay that doubles with each failure', async () => {
+    const clock = new ManualClock();
+    const start = clock.now();
     const times: number[] = [];
-    const queue = new WorkQueue({
-      workers: 1,
-      baseRetryDelayMs: 20,
-      maxRetryDelayMs: 1000,
+    const q = queue(clock, {
+      baseRetryDelayMs: 500,
+      maxRetryDelayMs: 60_000,
       async handle() {
-        times.push(Date.now());
-        if (times.length < 3) throw new Error('not yet');
+        times.push(clock.now() - start);
+        if (times.length < 4) throw new Error('not yet');
         return {};
       },
     });
-    queue.add('k');
-    await tick(150);
-    expect(times).toHaveLength(3);
-    expect(times[2]! - times[1]!).toBeGreaterThanOrEqual(times[1]! - times[0]!);
+    q.add('k');
+    await clock.advance(499);
+    expect(times).toEqual([0]);
+    await clock.advance(10_000);
+    expect(times).toEqual([0, 500, 1_500, 3_500]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('caps the retry delay', () => {
     expect(retryDelayMs(1, 500, 60_000)).toBe(500);
     expect(retryDelayMs(4, 500, 60_000)).toBe(4000);
     expect(retryDelayMs(30, 500, 60_000)).toBe(60_000);
   });
 
-  it('comes back when a reconcile asks to', async () => {
+  it('starts the backoff over once a key succeeds', async () => {
+    const clock = new ManualClock();
+    const start = clock.now();
+    const outcomes = ['fail', 'fail', 'ok', 'fail', 'ok'];
+    const times: number[] = [];
+    const q = queue(clock, {
+      baseRetryDelayMs: 100,
+      maxRetryDelayMs: 10_000,
+      async handle() {
+        times.push(clock.now() - start);
+        if (outcomes.shift() === 'fail') throw new Error('no');
+        return {};
+      },
+    });
+    q.add('k');
+    await clock.advance(1_000);
+    q.add('k');
+    await clock.advance(1_000);
+    expect(times).toEqual([0, 100, 300, 1_000, 1_100]);
+  });
+
+  it('comes back when a reconcile asks to, not before', async () => {
+    const clock = new ManualClock();
     let runs = 0;
-    const queue = new WorkQueue({ workers: 1, baseRetryDelayMs: 1, maxRetryDelayMs: 1, handle: async () => (runs++ === 0 ? { requeueAfterMs: 10 } : {}) });
-    queue.add('k');
-    await tick(40);
+    const q = queue(clock, { handle: async () => (runs++ === 0 ? { requeueAfterMs: 10_000 } : {}) });
+    q.add('k');
+    await clock.advance(9_999);
+    expect(runs).toBe(1);
+    await clock.advance(1);
     expect(runs).toBe(2);
   });
 
-  it('waits for reconciles under way on shutdown and takes no new work', async () => {
+  it('keeps the earlier of two delayed adds of one key', async () => {
+    const clock = new ManualClock();
+    let runs = 0;
+    const q = queue(clock, { handle: async () => (runs++, {}) });
+    q.addAfter('k', 5_000);
+    q.addAfter('k', 1_000);
+    q.addAfter('k', 3_000);
+    await clock.advance(1_000);
+    expect(runs).toBe(1);
+    await clock.advance(10_000);
+    expect(runs).toBe(1);
+  });
+
+  it('waits for reconciles under way on shutdown and takes no new work, nor delayed work', async () => {
+    const clock = new ManualClock();
     const gate = deferred();
     let finished = false;
     let runs = 0;
-    const queue = new WorkQueue({ workers: 1, baseRetryDelayMs: 1, maxRetryDelayMs: 1, handle: async () => (runs++, await gate.promise, (finished = true), {}) });
-    queue.add('a');
-    await tick();
-    const stopped = queue.shutdown();
-    queue.add('b');
+    const q = queue(clock, { handle: async () => (runs++, await gate.promise, (finished = true), {}) });
+    q.add('a');
+    q.addAfter('c', 1_000);
+    await clock.advance(0);
+    const stopped = q.shutdown();
+    q.add('b');
     gate.resolve();
     await stopped;
+    await clock.advance(5_000);
     expect(finished).toBe(true);
     expect(runs).toBe(1);
+    expect(clock.pending).toBe(0);
   });
 });

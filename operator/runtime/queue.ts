@@ -2,10 +2,16 @@
 // a key being reconciled is never handed to a second worker, and a change seen meanwhile runs it
 // again once the first pass ends; failures come back after an exponential backoff per key.
 
-import type { ReconcileResult } from '../reconcile/steps.js';
+import type { Clock, TimerId } from './clock.js';
+
+/** What a reconcile tells the work queue: come back after this long, or only on the next change. */
+export interface ReconcileResult {
+  requeueAfterMs?: number;
+}
 
 export interface QueueOptions {
   workers: number;
+  clock: Clock;
   /** Delay after a key's first failure; it doubles with each further failure. */
   baseRetryDelayMs: number;
   maxRetryDelayMs: number;
@@ -23,7 +29,7 @@ export class WorkQueue {
   /** Keys that changed while being reconciled. */
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly timers = new Map<string, { at: number; timer: TimerId }>();
   private stopping = false;
   private idle: (() => void) | undefined;
 
@@ -48,22 +54,22 @@ export class WorkQueue {
   /** Adds the key after a delay; an earlier pending delay for the same key wins. */
   addAfter(key: string, delayMs: number): void {
     if (this.stopping) return;
-    const at = Date.now() + delayMs;
+    const { clock } = this.options;
+    const at = clock.now() + delayMs;
     const existing = this.timers.get(key);
     if (existing && existing.at <= at) return;
-    if (existing) clearTimeout(existing.timer);
-    const timer = setTimeout(() => {
+    if (existing) clock.clearTimeout(existing.timer);
+    const timer = clock.setTimeout(() => {
       this.timers.delete(key);
       this.add(key);
     }, delayMs);
-    timer.unref();
     this.timers.set(key, { at, timer });
   }
 
   /** Stops taking work and waits for the reconciles under way to finish. */
   async shutdown(): Promise<void> {
     this.stopping = true;
-    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    for (const { timer } of this.timers.values()) this.options.clock.clearTimeout(timer);
     this.timers.clear();
     this.pending.length = 0;
     this.queued.clear();

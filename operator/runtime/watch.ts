@@ -4,6 +4,7 @@
 
 import { KubernetesObjectApi, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import type { Clock } from './clock.js';
 import { apiErrorMessage, type Lister } from './kube.js';
 
 const RESTART_DELAY_MS = 5_000;
@@ -25,7 +26,7 @@ export interface Watch<T> extends Lister<T> {
 }
 
 /** `T` is the shape the caller reads the objects as (custom resources are plain JSON). */
-export function watch<T>(kc: KubeConfig, spec: WatchSpec, namespaces: readonly string[], onChange: (obj: T) => void, log: Logger): Watch<T> {
+export function watch<T>(kc: KubeConfig, spec: WatchSpec, namespaces: readonly string[], onChange: (obj: T) => void, log: Logger, clock: Clock): Watch<T> {
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const prefix = spec.apiVersion.includes('/') ? `/apis/${spec.apiVersion}` : `/api/${spec.apiVersion}`;
   const scopes = namespaces.length > 0 ? namespaces : [undefined];
@@ -53,7 +54,7 @@ export function watch<T>(kc: KubeConfig, spec: WatchSpec, namespaces: readonly s
     const restartLater = (err: unknown) => {
       if (stopped) return;
       log.warn({ path, error: apiErrorMessage(err) }, 'watch failed; restarting');
-      setTimeout(() => void start(), RESTART_DELAY_MS).unref();
+      clock.setTimeout(() => void start(), RESTART_DELAY_MS);
     };
     const start = () => informer.start().catch(restartLater);
     informer.on('error', restartLater);

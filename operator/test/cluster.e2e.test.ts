@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../e2e/control-plane/cluster.js';
 import { repoRoot } from '../../e2e/control-plane/cluster.js';
 import { OperatorMetrics } from '../runtime/metrics.js';
-import { startControllers, type RunningControllers } from '../runtime/operator.js';
+import { startControllers, type RunningControllers } from '../controllers.js';
 import { eventually, getJson, kubeConfigFor, operatorConfig, startControlPlane } from './e2e.js';
 
 const NS = 'demo';

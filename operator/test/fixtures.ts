@@ -1,7 +1,7 @@
 // Custom resources for unit tests, as the API server would hand them over (defaults applied).
 
 import { API_VERSION, type KafkaCluster, type KafkaTopic } from '../api/types.js';
-import type { BuildOptions } from '../build/names.js';
+import type { BuildOptions } from '../desired/names.js';
 
 export const OPTIONS: BuildOptions = { defaultImage: 'ghcr.io/runnel/broker:0.1.0', operatorImage: 'ghcr.io/runnel/operator:0.1.0', clusterDomain: 'cluster.local' };
 
