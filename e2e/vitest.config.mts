@@ -10,6 +10,8 @@ const existingCluster = !!process.env.RUNNEL_E2E_KUBECONFIG;
 export default defineConfig({
   test: {
     root: fileURLToPath(new URL('..', import.meta.url)),
+    // What this machine lacks (root, iptables, Go for a cold build, ...) is said before anything starts.
+    globalSetup: ['e2e/control-plane/preflight-setup.ts'],
     include: existingCluster ? ['e2e/scenarios/**/*.test.ts'] : ['e2e/**/*.test.ts', 'operator/**/*.e2e.test.ts'],
     testTimeout: 180_000,
     // beforeAll may run setup.sh, which builds the control plane on a cold cache (10-25 min).
