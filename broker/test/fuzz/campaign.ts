@@ -93,6 +93,18 @@ const MONITOR_EVERY_MS = 200;
 const RECENT_CASES = 256;
 const MAX_SUSPECTS = 12;
 const OUTPUT_TAIL_LINES = 40;
+const ACCEPTED_WRITES_KEPT = 500;
+/** APIs whose success changes what is stored. */
+const WRITE_APIS = new Set(['Produce', 'OffsetCommit', 'CreateTopics', 'DeleteTopics', 'AlterConfigs', 'IncrementalAlterConfigs', 'CreatePartitions', 'DeleteGroups', 'OffsetDelete', 'DeleteRecords', 'JoinGroup', 'SyncGroup', 'LeaveGroup', 'InitProducerId']);
+
+/** Whether any error code in a decoded response is NONE (some part of the request took effect). */
+function anySuccess(value: unknown): boolean {
+  if (Array.isArray(value)) return value.some(anySuccess);
+  if (value && typeof value === 'object' && !Buffer.isBuffer(value)) {
+    return Object.entries(value).some(([k, v]) => (k === 'errorCode' && v === 0) || anySuccess(v));
+  }
+  return false;
+}
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Sent {
@@ -144,6 +156,8 @@ export class Campaign {
   private before!: Snapshot;
   private readonly findings = new Map<string, Finding>();
   private readonly recent: Sent[] = [];
+  /** Cases the broker answered with success somewhere in the response: what a stored-data or restart finding may come from. */
+  private readonly acceptedWrites: FuzzCase[] = [];
   private paused: Promise<void> | null = null;
   private stopped = false;
   private incidentRunning = false;
@@ -217,7 +231,7 @@ export class Campaign {
     try {
       await this.startOn(dataDir, port);
     } catch (err) {
-      this.record('restart-failure', `restart-failure after ${reason}: ${crashLine(String(err))}`, `the broker does not restart on its data dir after ${reason}`, [], tail(String(err), OUTPUT_TAIL_LINES));
+      this.record('restart-failure', `restart-failure after ${reason}: ${normalise(crashLine(String(err)))}`, `the broker does not restart on its data dir after ${reason}: ${crashLine(String(err))}`, this.writeSuspects(), tail(String(err), OUTPUT_TAIL_LINES));
       await this.startFresh();
       return;
     }
@@ -234,7 +248,7 @@ export class Campaign {
     }
     const changes = snapshotChanges(this.before, after);
     if (changes.length > 0) {
-      this.record('data-change', `data-change ${normalise(changes[0]!)}`, `stored data changed (${when}):\n  ${changes.join('\n  ')}`, this.suspects(60_000), '');
+      this.record('data-change', `data-change ${normalise(changes[0]!)}`, `stored data changed (${when}):\n  ${changes.join('\n  ')}`, this.writeSuspects(), '');
       this.before = after;
     }
   }
@@ -248,6 +262,15 @@ export class Campaign {
     return chosen
       .sort((a, b) => a.c.index - b.c.index)
       .map((s) => ({ index: s.c.index, seedApi: s.c.seedApi, mutations: s.c.mutations, bytes: s.c.bytes.length, hex: shortHex(s.c.bytes), sentMsBefore: now - s.at, inFlight: !s.done }));
+  }
+
+  /** For stored-data and restart findings: accepted writes, those naming an internal topic (`__`) first. */
+  private writeSuspects(): SuspectCase[] {
+    const internal = this.acceptedWrites.filter((c) => c.bytes.includes('__'));
+    const chosen = [...internal.slice(-MAX_SUSPECTS), ...this.acceptedWrites.slice(-MAX_SUSPECTS)].filter((c, i, all) => all.indexOf(c) === i).slice(0, MAX_SUSPECTS);
+    return chosen
+      .sort((a, b) => a.index - b.index)
+      .map((c) => ({ index: c.index, seedApi: c.seedApi, mutations: c.mutations, bytes: c.bytes.length, hex: shortHex(c.bytes), sentMsBefore: -1, inFlight: false }));
   }
 
   private record(kind: FindingKind, signature: string, summary: string, suspects: SuspectCase[], brokerOutput: string): void {
@@ -435,7 +458,11 @@ export class Campaign {
       const correlationId = frame.readInt32BE(0);
       if (correlationId !== view.correlationId) return `correlation id ${correlationId} in the answer to ${view.correlationId}`;
       try {
-        decodeResponse(view.api, view.apiVersion, frame);
+        const decoded = decodeResponse(view.api, view.apiVersion, frame);
+        if (WRITE_APIS.has(view.api.name) && anySuccess(decoded.body)) {
+          this.acceptedWrites.push(c);
+          if (this.acceptedWrites.length > ACCEPTED_WRITES_KEPT) this.acceptedWrites.shift();
+        }
         return null;
       } catch (err) {
         return (err as Error).message;
@@ -457,13 +484,13 @@ export class Campaign {
     try {
       await this.startOn(dataDir, port);
     } catch (err) {
-      this.record('restart-failure', `restart-failure at the end: ${normalise(crashLine(String(err)))}`, 'the broker does not restart on the data dir the run left', this.suspects(Number.MAX_SAFE_INTEGER), tail(String(err), OUTPUT_TAIL_LINES));
+      this.record('restart-failure', `restart-failure at the end: ${normalise(crashLine(String(err)))}`, `the broker does not restart on the data dir the run left: ${crashLine(String(err))}`, this.writeSuspects(), tail(String(err), OUTPUT_TAIL_LINES));
       return;
     }
     // Loading (the group coordinator reads __consumer_offsets) may finish after "listening".
     await sleep(1500);
     if (rssOf(this.broker.pid) === null) {
-      this.record('restart-failure', `restart-crash ${normalise(crashLine(this.instanceOutput()))}`, `the broker exits soon after restarting on the run's data dir: ${crashLine(this.instanceOutput())}`, [], tail(this.instanceOutput(), OUTPUT_TAIL_LINES));
+      this.record('restart-failure', `restart-crash ${normalise(crashLine(this.instanceOutput()))}`, `the broker exits soon after restarting on the run's data dir: ${crashLine(this.instanceOutput())}`, this.writeSuspects(), tail(this.instanceOutput(), OUTPUT_TAIL_LINES));
       return;
     }
     await this.checkStored('after a clean restart at the end of the run');

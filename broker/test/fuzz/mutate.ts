@@ -72,6 +72,11 @@ function int64Raw(hex: string): Raw {
   return new Raw(Buffer.from(hex, 'hex'));
 }
 
+/** Wraps to int32, as a header field holds it (a count already at the edge times 1000). */
+function i32(n: number): number {
+  return n | 0;
+}
+
 function fixCrc(batch: Buffer): void {
   if (batch.length < RECORD_BATCH_OVERHEAD) return;
   batch.writeUInt32BE(crc32c(batch.subarray(BatchField.attributes)), BatchField.crc);
@@ -361,18 +366,18 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
     }
     case 'record-count': {
       const count = rng.pick([0, -1, h.recordCount + 1, h.recordCount - 1, h.recordCount * 1000, 0x7fffffff, -0x80000000, rng.range(1, 1_000_000)]);
-      b.writeInt32BE(count, BatchField.recordCount);
+      b.writeInt32BE(i32(count), BatchField.recordCount);
       // Usually keep lastOffsetDelta consistent, so the lie passes the header checks.
-      if (count > 0 && rng.chance(0.7)) b.writeInt32BE(count - 1, BatchField.lastOffsetDelta);
+      if (i32(count) > 0 && rng.chance(0.7)) b.writeInt32BE(i32(count) - 1, BatchField.lastOffsetDelta);
       fixCrc(b);
       return { batch: b, cls: 'batch-record-count' };
     }
     case 'offset-delta':
-      b.writeInt32BE(rng.pick([-1, 0, h.lastOffsetDelta + 1, 0x7fffffff, -0x80000000]), BatchField.lastOffsetDelta);
+      b.writeInt32BE(i32(rng.pick([-1, 0, h.lastOffsetDelta + 1, 0x7fffffff, -0x80000000])), BatchField.lastOffsetDelta);
       fixCrc(b);
       return { batch: b, cls: 'batch-offset-delta' };
     case 'length':
-      b.writeInt32BE(rng.pick([-1, 0, 13, 14, 48, 49, h.batchLength - 1, h.batchLength + 1, h.batchLength + 1000, 0x7fffffff, -0x80000000]), BatchField.batchLength);
+      b.writeInt32BE(i32(rng.pick([-1, 0, 13, 14, 48, 49, h.batchLength - 1, h.batchLength + 1, h.batchLength + 1000, 0x7fffffff, -0x80000000])), BatchField.batchLength);
       return { batch: b, cls: 'batch-length' };
     case 'codec-bits': {
       const id = rng.range(1, 7);
@@ -663,6 +668,26 @@ export function viewFrame(bytes: Buffer): FrameView | null {
   };
 }
 
+function mutateFields(ctx: Ctx, draft: Draft): void {
+  const { rng } = ctx;
+  for (let n = rng.weighted([[6, 1], [3, 2], [1, 3]] as const); n > 0; n--) {
+    if (rng.chance(0.15)) {
+      mutateHeader(ctx, draft);
+      continue;
+    }
+    const flexible = isFlexible(draft.api, draft.schemaVersion);
+    ctx.flexible = flexible;
+    const slots = slotsOf(draft.api.request as Struct<Fields>, draft.body, draft.schemaVersion, flexible);
+    if (slots.length === 0) {
+      mutateHeader(ctx, draft);
+      continue;
+    }
+    // Record batches are where most of the broker's parsing is: weight them up.
+    const batchSlots = slots.filter((s) => s.type === 'primitive' && s.primitive === 'records');
+    mutateSlot(ctx, batchSlots.length > 0 && rng.chance(0.5) ? rng.pick(batchSlots) : rng.pick(slots));
+  }
+}
+
 /** Case `index` of the run seeded `runSeed`. */
 export function generateCase(corpus: Corpus, runSeed: number, index: number): FuzzCase {
   const caseSeed = requestSeed(runSeed, index);
@@ -679,21 +704,11 @@ export function generateCase(corpus: Corpus, runSeed: number, index: number): Fu
   ] as const);
 
   if (mode === 'fields' || mode === 'fields+frame') {
-    for (let n = rng.weighted([[6, 1], [3, 2], [1, 3]] as const); n > 0; n--) {
-      if (rng.chance(0.15)) {
-        mutateHeader(ctx, draft);
-        continue;
-      }
-      const flexible = isFlexible(draft.api, draft.schemaVersion);
-      ctx.flexible = flexible;
-      const slots = slotsOf(draft.api.request as Struct<Fields>, draft.body, draft.schemaVersion, flexible);
-      if (slots.length === 0) {
-        mutateHeader(ctx, draft);
-        continue;
-      }
-      // Record batches are where most of the broker's parsing is: weight them up.
-      const batchSlots = slots.filter((s) => s.type === 'primitive' && s.primitive === 'records');
-      mutateSlot(ctx, batchSlots.length > 0 && rng.chance(0.5) ? rng.pick(batchSlots) : rng.pick(slots));
+    try {
+      mutateFields(ctx, draft);
+    } catch (err) {
+      // A mutator bug must not stop the run: note it, and send what was mutated so far.
+      ctx.mutations.push(`mutator-error:${(err as Error).message.slice(0, 60)}`);
     }
   }
   let bytes: Buffer;

@@ -7,9 +7,11 @@ export function formatFinding(f: Finding): string {
   const lines = [`[${f.kind}] ${f.summary}${f.occurrences > 1 ? ` (seen ${f.occurrences}×)` : ''}`, `  seed ${f.runSeed}`];
   if (f.suspects.length > 0) {
     lines.push(`  replay: npm run fuzz -- --seed ${f.runSeed} --replay ${f.suspects.map((s) => s.index).join(',')}`);
-    lines.push('  cases sent just before (index, in flight?, seed API, mutations, bytes, hex):');
+    const writes = f.suspects.every((s) => s.sentMsBefore < 0);
+    lines.push(writes ? '  writes the broker accepted, those naming internal topics first (index, seed API, mutations, bytes, hex):' : '  cases sent just before (index, in flight?, seed API, mutations, bytes, hex):');
     for (const s of f.suspects) {
-      lines.push(`    #${s.index}${s.inFlight ? ' IN FLIGHT' : ''} ${s.seedApi} [${s.mutations.join(', ') || 'unmutated'}] ${s.bytes} B, sent ${s.sentMsBefore} ms before`);
+      const when = s.sentMsBefore < 0 ? '' : `, sent ${s.sentMsBefore} ms before`;
+      lines.push(`    #${s.index}${s.inFlight ? ' IN FLIGHT' : ''} ${s.seedApi} [${s.mutations.join(', ') || 'unmutated'}] ${s.bytes} B${when}`);
       lines.push(`      ${s.hex}`);
     }
   }
