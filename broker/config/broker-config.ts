@@ -18,6 +18,18 @@ export interface Listener {
   port: number;
 }
 
+/** The group coordinator's settings (Kafka's GroupCoordinatorConfig keys), parsed once. */
+export interface GroupCoordinatorConfig {
+  readonly minSessionTimeoutMs: number;
+  readonly maxSessionTimeoutMs: number;
+  readonly initialRebalanceDelayMs: number;
+  readonly offsetsTopicPartitions: number;
+  readonly offsetsTopicReplicationFactor: number;
+  /** offsets.retention.minutes, in ms. */
+  readonly offsetsRetentionMs: number;
+  readonly offsetsRetentionCheckIntervalMs: number;
+}
+
 export interface BrokerConfig {
   /** Keys set explicitly, as given (DescribeConfigs reports them as STATIC_BROKER_CONFIG). */
   readonly explicit: ReadonlyMap<string, string>;
@@ -40,7 +52,12 @@ export interface BrokerConfig {
   /** connections.max.idle.ms; null (-1) never closes idle connections. */
   readonly connectionsMaxIdleMs: number | null;
   readonly retentionCheckIntervalMs: number;
+  /** log.cleaner.backoff.ms, or null when log.cleaner.enable=false. */
+  readonly cleanerBackoffMs: number | null;
   readonly shutdownTimeoutMs: number;
+  readonly groups: GroupCoordinatorConfig;
+  /** runnel.cluster.id: the id a new cluster takes (the operator sets it), if given. */
+  readonly clusterId: string | null;
   /** Where /healthz, /readyz and /metrics are served (runnel.http.listener), if anywhere. */
   readonly httpListener: { host: string; port: number } | null;
   /** Broker defaults for topic-level keys, keyed by the topic key name. */
@@ -185,7 +202,18 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     maxConnectionsPerIpOverrides,
     connectionsMaxIdleMs: num('connections.max.idle.ms') < 0 ? null : num('connections.max.idle.ms'),
     retentionCheckIntervalMs: num('log.retention.check.interval.ms'),
+    cleanerBackoffMs: get('log.cleaner.enable') === 'true' ? num('log.cleaner.backoff.ms') : null,
     shutdownTimeoutMs: num('shutdown.timeout.ms'),
+    groups: {
+      minSessionTimeoutMs: num('group.min.session.timeout.ms'),
+      maxSessionTimeoutMs: num('group.max.session.timeout.ms'),
+      initialRebalanceDelayMs: num('group.initial.rebalance.delay.ms'),
+      offsetsTopicPartitions: num('offsets.topic.num.partitions'),
+      offsetsTopicReplicationFactor: num('offsets.topic.replication.factor'),
+      offsetsRetentionMs: num('offsets.retention.minutes') * 60_000,
+      offsetsRetentionCheckIntervalMs: num('offsets.retention.check.interval.ms'),
+    },
+    clusterId: get('runnel.cluster.id'),
     httpListener: parseHostPort(get('runnel.http.listener')),
     topicDefaults,
   };

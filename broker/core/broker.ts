@@ -9,6 +9,7 @@ import { KafkaServer } from '../server/server.js';
 import { Dispatcher } from '../api/dispatch.js';
 import { createHandlers } from '../api/handlers.js';
 import { ReadBufferPool } from '../log/read-buffers.js';
+import { systemClock } from '../clock.js';
 import { FetchWaiters } from './fetch-waiters.js';
 import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from './open-files.js';
 import { LogManager } from './log-manager.js';
@@ -112,15 +113,15 @@ export class Broker implements BrokerContext {
     const http = config.httpListener
       ? await startHttpEndpoint(config.httpListener.host, config.httpListener.port, metrics, { ready: () => serving && !broker?.stopping }, logger.child({ component: 'http' }))
       : undefined;
-    let clusterId = config.get('runnel.cluster.id') ?? undefined;
+    let clusterId = config.clusterId ?? undefined;
     for (const dir of config.logDirs) clusterId = (await claimLogDir(dir, config.nodeId, clusterId)).clusterId;
     const store = await MetadataStore.open(config.logDirs[0]!, logger.child({ component: 'metadata' }));
     const logs = new LogManager(config.logDirs, logger.child({ component: 'log' }));
     const topics = new TopicManager(store, logs, config, () => 1, logger.child({ component: 'topics' }));
     await loadLogsWithinFileLimit(topics);
     logs.startRetention(config.retentionCheckIntervalMs);
-    if (config.get('log.cleaner.enable') === 'true') logs.startCleaner(Number(config.get('log.cleaner.backoff.ms')));
-    const groups = new GroupCoordinator(topics, logs, config, logger.child({ component: 'groups' }));
+    if (config.cleanerBackoffMs !== null) logs.startCleaner(config.cleanerBackoffMs);
+    const groups = new GroupCoordinator(topics, logs, config.groups, systemClock, logger.child({ component: 'groups' }));
     await groups.start();
     const producerIds = new ProducerIdManager(store, config.nodeId, logs, logger.child({ component: 'producer-ids' }));
 

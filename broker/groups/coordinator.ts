@@ -1,10 +1,17 @@
 // The group coordinator for the classic consumer group protocol: membership, rebalances,
 // session expiry, and committed offsets, all persisted to `__consumer_offsets` so a restart
 // (or, later, a leadership change of an offsets partition) resumes where it left off.
+//
+// Stored state changes in one way only: an operation decides the records to write, `write`
+// appends them, and only once the append succeeded are they replayed into the groups — by the
+// same `replay` that loads the offsets partitions at start-up. A failed append changes nothing
+// and is answered with COORDINATOR_NOT_AVAILABLE. Membership during a rebalance (who waits to
+// join or sync) is not stored, as in Kafka: it lives in memory and on the members' timers.
 
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { BrokerConfig } from '../config/broker-config.js';
+import type { Clock, Timer } from '../clock.js';
+import type { GroupCoordinatorConfig } from '../config/broker-config.js';
 import type { LogManager } from '../core/log-manager.js';
 import type { TopicManager } from '../core/topics.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -65,7 +72,7 @@ export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
   /** Records of `__consumer_offsets` passed over at load because they did not decode. */
   skippedRecords = 0;
-  private expiryTimer: NodeJS.Timeout | undefined;
+  private expiryTimer: Timer | undefined;
   private readonly partitions: number;
   /** The creation of `__consumer_offsets` under way, if any. */
   private creatingOffsetsTopic: Promise<{ errorCode: number; errorMessage: string | null }> | undefined;
@@ -73,10 +80,11 @@ export class GroupCoordinator {
   constructor(
     private readonly topics: TopicManager,
     private readonly logs: LogManager,
-    private readonly config: BrokerConfig,
+    private readonly config: GroupCoordinatorConfig,
+    private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    this.partitions = Number(config.get('offsets.topic.num.partitions'));
+    this.partitions = config.offsetsTopicPartitions;
   }
 
   /** Loads every group and offset from `__consumer_offsets`, and starts offset expiry. */
@@ -96,16 +104,14 @@ export class GroupCoordinator {
       for (const g of this.groups.values()) this.resumeLoaded(g);
       this.logger.info({ groups: this.groups.size, records, skipped: this.skippedRecords }, 'groups loaded');
     }
-    const intervalMs = Number(this.config.get('offsets.retention.check.interval.ms'));
-    this.expiryTimer = setInterval(() => void this.expireOffsets(Date.now()), intervalMs);
-    this.expiryTimer.unref();
+    this.expiryTimer = this.clock.every(this.config.offsetsRetentionCheckIntervalMs, () => void this.expireOffsets(this.clock.nowMs()));
   }
 
   shutdown(): void {
-    clearInterval(this.expiryTimer);
+    this.expiryTimer?.cancel();
     for (const g of this.groups.values()) {
-      clearTimeout(g.rebalanceTimer);
-      for (const m of g.members.values()) clearTimeout(m.sessionTimer);
+      g.rebalanceTimer?.cancel();
+      for (const m of g.members.values()) m.sessionTimer?.cancel();
     }
   }
 
@@ -123,7 +129,7 @@ export class GroupCoordinator {
   }
 
   private async createOffsetsTopic(): Promise<{ errorCode: number; errorMessage: string | null }> {
-    const replicationFactor = Number(this.config.get('offsets.topic.replication.factor'));
+    const replicationFactor = this.config.offsetsTopicReplicationFactor;
     const result = await this.topics.create(
       {
         name: OFFSETS_TOPIC,
@@ -156,14 +162,12 @@ export class GroupCoordinator {
       members: [],
     });
     if (!this.coordinates(req.groupId)) return fail(ErrorCode.NOT_COORDINATOR);
-    const minSession = Number(this.config.get('group.min.session.timeout.ms'));
-    const maxSession = Number(this.config.get('group.max.session.timeout.ms'));
-    if (req.sessionTimeoutMs < minSession || req.sessionTimeoutMs > maxSession) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
+    if (req.sessionTimeoutMs < this.config.minSessionTimeoutMs || req.sessionTimeoutMs > this.config.maxSessionTimeoutMs) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
 
     let group = this.groups.get(req.groupId);
     if (!group) {
       if (req.memberId !== '') return fail(ErrorCode.UNKNOWN_MEMBER_ID);
-      group = new Group(req.groupId);
+      group = new Group(req.groupId, this.clock.nowMs());
       this.groups.set(req.groupId, group);
     }
     if (group.state === 'Dead') return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
@@ -231,7 +235,7 @@ export class GroupCoordinator {
   /** A static member restarted: it takes over its old member id's place, keeping its assignment. */
   private replaceStaticMember(group: Group, oldMemberId: string, newMemberId: string, req: JoinRequest): Promise<JoinResult> | JoinResult {
     const old = group.members.get(oldMemberId)!;
-    clearTimeout(old.sessionTimer);
+    old.sessionTimer?.cancel();
     old.awaitingJoin?.({ ...this.joinResultFor(group, old), errorCode: ErrorCode.FENCED_INSTANCE_ID, members: [] });
     old.awaitingSync?.({ errorCode: ErrorCode.FENCED_INSTANCE_ID, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
     group.members.delete(oldMemberId);
@@ -284,16 +288,16 @@ export class GroupCoordinator {
     const wasEmpty = group.state === 'Empty';
     group.state = 'PreparingRebalance';
     this.logger.info({ group: group.id, generation: group.generation, reason }, 'preparing rebalance');
-    clearTimeout(group.rebalanceTimer);
-    const initialDelayMs = Number(this.config.get('group.initial.rebalance.delay.ms'));
+    group.rebalanceTimer?.cancel();
+    const initialDelayMs = this.config.initialRebalanceDelayMs;
     if (wasEmpty && initialDelayMs > 0) {
       // Let more members of a starting application join before the first generation.
-      const deadlineMs = Date.now() + group.maxRebalanceTimeoutMs();
+      const deadlineMs = this.clock.nowMs() + group.maxRebalanceTimeoutMs();
       group.inInitialDelay = true;
-      group.rebalanceTimer = setTimeout(() => this.onInitialDelay(group, deadlineMs), Math.min(initialDelayMs, group.maxRebalanceTimeoutMs()));
+      group.rebalanceTimer = this.clock.after(Math.min(initialDelayMs, group.maxRebalanceTimeoutMs()), () => this.onInitialDelay(group, deadlineMs));
       return;
     }
-    group.rebalanceTimer = setTimeout(() => this.completeJoin(group), group.maxRebalanceTimeoutMs());
+    group.rebalanceTimer = this.clock.after(group.maxRebalanceTimeoutMs(), () => this.completeJoin(group));
     this.tryCompleteJoin(group);
   }
 
@@ -304,7 +308,7 @@ export class GroupCoordinator {
       this.completeJoin(group);
       return;
     }
-    group.rebalanceTimer = setTimeout(() => this.completeJoin(group), Math.max(0, deadlineMs - Date.now()));
+    group.rebalanceTimer = this.clock.after(deadlineMs - this.clock.nowMs(), () => this.completeJoin(group));
   }
 
   private tryCompleteJoin(group: Group): void {
@@ -314,7 +318,7 @@ export class GroupCoordinator {
   /** Ends the join phase: members that did not rejoin are dropped, a new generation starts. */
   private completeJoin(group: Group): void {
     if (group.state !== 'PreparingRebalance') return;
-    clearTimeout(group.rebalanceTimer);
+    group.rebalanceTimer?.cancel();
     group.rebalanceTimer = undefined;
     group.inInitialDelay = false;
     for (const m of [...group.members.values()]) {
@@ -326,11 +330,11 @@ export class GroupCoordinator {
       group.state = 'Empty';
       group.protocolName = null;
       group.leaderId = null;
-      group.emptySinceMs = Date.now();
+      group.emptySinceMs = this.clock.nowMs();
       this.logger.info({ group: group.id, generation: group.generation }, 'group is empty');
-      // A failed write is logged by persistGroup; the group stays Empty in memory and, after a
-      // restart, its stored members' sessions expire.
-      this.persistGroup(group).catch(() => undefined);
+      // As in Kafka, a failed write is only logged: the group stays Empty in memory, and after a
+      // restart its stored members' sessions expire.
+      this.write(group.id, [this.groupRecord(group)]).catch((err: unknown) => this.logger.error({ err, group: group.id }, 'could not store group metadata'));
       return;
     }
     group.protocolName = group.selectProtocol();
@@ -368,11 +372,11 @@ export class GroupCoordinator {
           member.awaitingSync = resolve;
           if (ref.memberId !== g.leaderId) return;
           const byMember = new Map(assignments.map((a) => [a.memberId, a.assignment]));
-          for (const m of g.members.values()) m.assignment = byMember.get(m.memberId) ?? Buffer.alloc(0);
           const generation = g.generation;
-          this.persistGroup(g).then(
+          this.write(g.id, [this.groupRecord(g, byMember)]).then(
             () => {
               if (g.state !== 'CompletingRebalance' || g.generation !== generation) return;
+              for (const m of g.members.values()) m.assignment = byMember.get(m.memberId) ?? Buffer.alloc(0);
               g.state = 'Stable';
               this.logger.info({ group: g.id, generation }, 'group is stable');
               for (const m of g.members.values()) {
@@ -433,9 +437,8 @@ export class GroupCoordinator {
 
   /** Restarts a member's session timer: called on every request from it. */
   private touch(group: Group, member: Member): void {
-    clearTimeout(member.sessionTimer);
-    member.sessionTimer = setTimeout(() => this.onSessionExpired(group, member), member.sessionTimeoutMs);
-    member.sessionTimer.unref();
+    member.sessionTimer?.cancel();
+    member.sessionTimer = this.clock.after(member.sessionTimeoutMs, () => this.onSessionExpired(group, member));
   }
 
   private onSessionExpired(group: Group, member: Member): void {
@@ -449,7 +452,7 @@ export class GroupCoordinator {
   }
 
   private dropMember(group: Group, member: Member, reason: string): void {
-    clearTimeout(member.sessionTimer);
+    member.sessionTimer?.cancel();
     group.members.delete(member.memberId);
     if (member.groupInstanceId !== null && group.staticMembers.get(member.groupInstanceId) === member.memberId) group.staticMembers.delete(member.groupInstanceId);
     this.logger.info({ group: group.id, member: member.memberId, reason }, 'member removed');
@@ -485,7 +488,7 @@ export class GroupCoordinator {
     const simple = ref.generationId < 0 && ref.memberId === '' && ref.groupInstanceId === null;
     if (!group) {
       if (!simple) return all(ErrorCode.ILLEGAL_GENERATION);
-      group = new Group(ref.groupId);
+      group = new Group(ref.groupId, this.clock.nowMs());
       this.groups.set(ref.groupId, group);
     }
     if (group.state === 'Dead') return all(ErrorCode.COORDINATOR_NOT_AVAILABLE);
@@ -499,7 +502,7 @@ export class GroupCoordinator {
     }
     if (group.state === 'CompletingRebalance') return all(ErrorCode.REBALANCE_IN_PROGRESS);
 
-    const now = Date.now();
+    const now = this.clock.nowMs();
     const codes = offsets.map((o) => {
       const topic = this.topics.image.topic(o.topic);
       if (!topic || !topic.partitions[o.partition]) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -516,12 +519,11 @@ export class GroupCoordinator {
       value: { offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata ?? '', commitTimestampMs: now },
     }));
     try {
-      await this.append(group.id, records);
+      await this.write(group.id, records);
     } catch (err) {
       this.logger.error({ err, group: group.id }, 'could not store committed offsets');
       return codes.map((c) => (c === ErrorCode.NONE ? ErrorCode.COORDINATOR_NOT_AVAILABLE : c));
     }
-    for (const r of records) if (r.kind === 'offset') this.applyOffset(group, r);
     return codes;
   }
 
@@ -552,12 +554,11 @@ export class GroupCoordinator {
       .map((p) => ({ kind: 'offset', group: groupId, topic: p.topic, partition: p.partition, value: null }));
     if (records.length > 0) {
       try {
-        await this.append(groupId, records);
+        await this.write(groupId, records);
       } catch (err) {
         this.logger.error({ err, group: groupId }, 'could not delete committed offsets');
         return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, codes: [] };
       }
-      for (const r of records) if (r.kind === 'offset') this.applyOffset(group, r);
     }
     return { errorCode: ErrorCode.NONE, codes };
   }
@@ -601,20 +602,18 @@ export class GroupCoordinator {
     const records: OffsetsRecord[] = [...group.offsets.values()].map((o) => ({ kind: 'offset', group: groupId, topic: o.topic, partition: o.partition, value: null }));
     records.push({ kind: 'group', group: groupId, value: null });
     try {
-      await this.append(groupId, records);
+      await this.write(groupId, records);
     } catch (err) {
       this.logger.error({ err, group: groupId }, 'could not delete the group');
       return ErrorCode.COORDINATOR_NOT_AVAILABLE;
     }
-    group.state = 'Dead';
-    this.groups.delete(groupId);
     this.logger.info({ group: groupId }, 'group deleted');
     return ErrorCode.NONE;
   }
 
   /** Removes offsets of groups that have been empty longer than offsets.retention.minutes. */
   async expireOffsets(nowMs: number): Promise<void> {
-    const retentionMs = Number(this.config.get('offsets.retention.minutes')) * 60_000;
+    const retentionMs = this.config.offsetsRetentionMs;
     for (const group of [...this.groups.values()]) {
       if (group.state !== 'Empty' || nowMs - group.emptySinceMs < retentionMs) continue;
       const expired = [...group.offsets.values()].filter((o) => nowMs - o.commitTimestampMs >= retentionMs);
@@ -623,15 +622,10 @@ export class GroupCoordinator {
       if (emptied) records.push({ kind: 'group', group: group.id, value: null });
       if (records.length === 0) continue;
       try {
-        await this.append(group.id, records);
+        await this.write(group.id, records);
       } catch (err) {
         this.logger.error({ err, group: group.id }, 'could not expire offsets');
         continue;
-      }
-      for (const r of records) if (r.kind === 'offset') this.applyOffset(group, r);
-      if (emptied) {
-        group.state = 'Dead';
-        this.groups.delete(group.id);
       }
       this.logger.info({ group: group.id, offsets: expired.length, groupRemoved: emptied }, 'expired committed offsets');
     }
@@ -649,16 +643,19 @@ export class GroupCoordinator {
     return this.logs.get(OFFSETS_TOPIC, partition) !== undefined && this.topics.image.topic(OFFSETS_TOPIC)?.partitions[partition] !== undefined;
   }
 
-  private async append(groupId: string, records: OffsetsRecord[]): Promise<void> {
+  /** Appends the records to the group's offsets partition, then replays them; throws if the append fails. */
+  private async write(groupId: string, records: OffsetsRecord[]): Promise<void> {
     const partition = offsetsPartitionFor(groupId, this.partitions);
     const log = this.logs.get(OFFSETS_TOPIC, partition);
     const state = this.topics.image.topic(OFFSETS_TOPIC)?.partitions[partition];
     if (!log || !state) throw new Error(`${OFFSETS_TOPIC} partition ${partition} is not available`);
-    await appendOffsetsRecords(log, records, state.leaderEpoch);
+    await appendOffsetsRecords(log, records, state.leaderEpoch, this.clock.nowMs());
+    for (const r of records) this.replay(r);
   }
 
-  private persistGroup(group: Group): Promise<void> {
-    const snapshot: GroupSnapshot = {
+  /** The group's metadata record: members with their subscriptions and assignments (`assignments` if given). */
+  private groupRecord(group: Group, assignments?: ReadonlyMap<string, Buffer>): OffsetsRecord {
+    const value: GroupSnapshot = {
       protocolType: group.protocolType,
       protocolName: group.protocolName,
       generation: group.generation,
@@ -666,54 +663,47 @@ export class GroupCoordinator {
       members: [...group.members.values()].map((m) => ({
         ...memberIdentity(m),
         subscription: group.metadataFor(m, group.protocolName ?? '').toString('base64'),
-        assignment: m.assignment.toString('base64'),
+        assignment: (assignments ? (assignments.get(m.memberId) ?? Buffer.alloc(0)) : m.assignment).toString('base64'),
       })),
     };
-    return this.append(group.id, [{ kind: 'group', group: group.id, value: snapshot }]).catch((err: unknown) => {
-      this.logger.error({ err, group: group.id }, 'could not store group metadata');
-      throw err;
-    });
+    return { kind: 'group', group: group.id, value };
   }
 
-  private applyOffset(group: Group, r: Extract<OffsetsRecord, { kind: 'offset' }>): void {
-    const key = Group.offsetKey(r.topic, r.partition);
-    if (r.value === null) group.offsets.delete(key);
-    else group.offsets.set(key, { ...r.value, topic: r.topic, partition: r.partition });
-  }
-
+  /** Applies one stored record: while loading a partition, and after every successful write. */
   private replay(r: OffsetsRecord): void {
-    let group = this.groups.get(r.group);
-    if (r.kind === 'group' && r.value === null) {
+    const group = this.groups.get(r.group);
+    if (r.value === null && r.kind === 'group') {
+      if (group) group.state = 'Dead';
       this.groups.delete(r.group);
       return;
     }
-    if (!group) {
-      group = new Group(r.group);
-      this.groups.set(r.group, group);
-    }
-    if (r.kind === 'offset') {
-      this.applyOffset(group, r);
+    if (r.kind === 'offset' && r.value === null) {
+      group?.offsets.delete(Group.offsetKey(r.topic, r.partition));
       return;
     }
-    const s = r.value!;
-    group.protocolType = s.protocolType;
-    group.protocolName = s.protocolName;
-    group.generation = s.generation;
-    group.leaderId = s.leaderId;
-    group.members.clear();
-    group.staticMembers.clear();
-    for (const m of s.members) {
-      group.members.set(m.memberId, {
-        ...memberIdentity(m),
-        protocols: [{ name: s.protocolName ?? '', metadata: Buffer.from(m.subscription, 'base64') }],
-        assignment: Buffer.from(m.assignment, 'base64'),
-      });
-      if (m.groupInstanceId !== null) group.staticMembers.set(m.groupInstanceId, m.memberId);
-    }
+    const target = group ?? new Group(r.group, this.clock.nowMs());
+    this.groups.set(r.group, target);
+    if (r.kind === 'offset') target.offsets.set(Group.offsetKey(r.topic, r.partition), { ...r.value!, topic: r.topic, partition: r.partition });
+    else target.stored = r.value;
   }
 
-  /** After loading: stored members get a session to come back in; an empty group is Empty. */
+  /** After loading: the stored members get a session to come back in; an empty group is Empty. */
   private resumeLoaded(group: Group): void {
+    const s = group.stored;
+    if (s) {
+      group.protocolType = s.protocolType;
+      group.protocolName = s.protocolName;
+      group.generation = s.generation;
+      group.leaderId = s.leaderId;
+      for (const m of s.members) {
+        group.members.set(m.memberId, {
+          ...memberIdentity(m),
+          protocols: [{ name: s.protocolName ?? '', metadata: Buffer.from(m.subscription, 'base64') }],
+          assignment: Buffer.from(m.assignment, 'base64'),
+        });
+        if (m.groupInstanceId !== null) group.staticMembers.set(m.groupInstanceId, m.memberId);
+      }
+    }
     if (group.members.size === 0) {
       group.state = 'Empty';
       return;

@@ -5,7 +5,8 @@
 //     └── last member ─────┘    └──────────── member change ◀── Stable ◀┘
 //          leaves                                               (any join/leave/expiry)
 
-import type { CommittedOffset, MemberIdentity } from './offsets-topic.js';
+import type { Timer } from '../clock.js';
+import type { CommittedOffset, GroupSnapshot, MemberIdentity } from './offsets-topic.js';
 
 export type GroupState = 'Empty' | 'PreparingRebalance' | 'CompletingRebalance' | 'Stable' | 'Dead';
 
@@ -38,7 +39,7 @@ export interface Member extends MemberIdentity {
   awaitingJoin?: (result: JoinResult) => void;
   /** Set while the member waits for the leader's assignment. */
   awaitingSync?: (result: SyncResult) => void;
-  sessionTimer?: NodeJS.Timeout;
+  sessionTimer?: Timer;
 }
 
 export class Group {
@@ -53,13 +54,17 @@ export class Group {
   /** Member ids handed out with MEMBER_ID_REQUIRED, not yet joined. */
   readonly pendingMembers = new Set<string>();
   readonly offsets = new Map<string, CommittedOffset & { topic: string; partition: number }>();
-  rebalanceTimer: NodeJS.Timeout | undefined;
+  rebalanceTimer: Timer | undefined;
   /** While set, a new group waits group.initial.rebalance.delay.ms for more members. */
   inInitialDelay = false;
-  /** When the group last became Empty (offset retention counts from here). */
-  emptySinceMs = Date.now();
+  /** The group metadata last stored in `__consumer_offsets` (what a restart resumes from). */
+  stored: GroupSnapshot | null = null;
 
-  constructor(readonly id: string) {}
+  constructor(
+    readonly id: string,
+    /** When the group last became Empty (offset retention counts from here). */
+    public emptySinceMs: number,
+  ) {}
 
   static offsetKey(topic: string, partition: number): string {
     return `${topic}\u0000${partition}`;

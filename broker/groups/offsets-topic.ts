@@ -85,8 +85,7 @@ export function offsetsPartitionFor(groupId: string, partitions: number): number
 }
 
 /** Appends records to an offsets partition; resolves once they are in the log. */
-export async function appendOffsetsRecords(log: PartitionLog, records: OffsetsRecord[], leaderEpoch: number): Promise<void> {
-  const now = Date.now();
+export async function appendOffsetsRecords(log: PartitionLog, records: OffsetsRecord[], leaderEpoch: number, now: number): Promise<void> {
   const batch = buildRecordBatch({
     records: records.map((r) => ({ key: keyOf(r), value: r.value === null ? null : JSON.stringify(r.value), timestampMs: now })),
   });
