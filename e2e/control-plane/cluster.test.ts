@@ -6,7 +6,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Cluster, ensureBuilt, processesUnder, startCluster, versions } from './cluster.js';
+import { type Cluster, startCluster } from './cluster.js';
+import { ensureBuilt, versions } from './paths.js';
+import { processesUnder } from './processes.js';
 
 const NS = 'smoke';
 

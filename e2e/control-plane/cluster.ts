@@ -7,89 +7,24 @@
  *   await cluster.kubectl(['apply', '-f', '-'], { input: yaml });
  *   await cluster.stop();                       // idempotent; also runs on exit, SIGINT, SIGTERM
  *
- * CLI (after `npm run build`):
- *   node dist/e2e/control-plane/cluster.js run  [--run-dir DIR]   foreground; Ctrl-C tears down
- *   node dist/e2e/control-plane/cluster.js up   [--run-dir DIR]   background; prints `export KUBECONFIG=…`
- *   node dist/e2e/control-plane/cluster.js down [--run-dir DIR]   stops what `up` started (default: latest)
+ * CLI: cli.ts (cluster.sh). The pieces: paths.ts (repo, versions, binaries, run dirs), pki.ts,
+ * credentials.ts (tokens, kubeconfigs), processes.ts, probes.ts.
  *
  * Each run has a run dir (default e2e/.runs/cp-<time>-<pid>) with the generated PKI, tokens and
  * kubeconfigs, and `logs/<component>.log`; the logs stay after teardown, the etcd data does not.
  * A detached reaper process watches the owning Node process, so the components are killed even
  * when that process is killed with SIGKILL.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
-import * as https from 'node:https';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-
-// ------------------------------------------------------------------------------------------------
-// Locations and versions
-// ------------------------------------------------------------------------------------------------
-
-/** The repository root: the nearest ancestor of this module that holds e2e/control-plane/versions.env. */
-export function repoRoot(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    if (fs.existsSync(path.join(dir, 'e2e', 'control-plane', 'versions.env'))) return dir;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error('cannot find e2e/control-plane/versions.env above ' + import.meta.url);
-    dir = parent;
-  }
-}
-
-export interface Versions {
-  K8S_VERSION: string;
-  ETCD_VERSION: string;
-  HELM_VERSION: string;
-}
-
-/** versions.env, overridden by the environment (as setup.sh does). */
-export function versions(): Versions {
-  const text = fs.readFileSync(path.join(repoRoot(), 'e2e', 'control-plane', 'versions.env'), 'utf8');
-  const v: Record<string, string> = {};
-  for (const line of text.split('\n')) {
-    const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) v[m[1]!] = process.env[m[1]!] || m[2]!.trim();
-  }
-  for (const k of ['K8S_VERSION', 'ETCD_VERSION', 'HELM_VERSION']) {
-    if (!v[k]) throw new Error(`versions.env has no ${k}`);
-  }
-  return v as unknown as Versions;
-}
-
-/** Where setup.sh puts the binaries: $RUNNEL_K8S_BIN, else $RUNNEL_CACHE/k8s-<version>/bin. */
-export function defaultBinDir(): string {
-  if (process.env.RUNNEL_K8S_BIN) return process.env.RUNNEL_K8S_BIN;
-  const cache = process.env.RUNNEL_CACHE || path.join(os.homedir(), '.cache', 'runnel');
-  return path.join(cache, `k8s-${versions().K8S_VERSION}`, 'bin');
-}
+import { newToken, writeKubeconfig, writeTokenFile } from './credentials.js';
+import { defaultBinDir, newRunDir } from './paths.js';
+import { firstIp, generatePki } from './pki.js';
+import { freePort, httpRequest, waitFor } from './probes.js';
+import { killGroup, readOr, runProcess, tail, type ExecOptions, type ExecResult } from './processes.js';
 
 const REQUIRED_BINARIES = ['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler', 'kubectl'];
-
-/**
- * Runs setup.sh (seconds when everything is cached; a cold build takes 10-25 minutes) and returns
- * the bin dir. Skipped when RUNNEL_K8S_BIN is set.
- */
-export function ensureBuilt(opts: { log?: (line: string) => void } = {}): string {
-  if (process.env.RUNNEL_K8S_BIN) return process.env.RUNNEL_K8S_BIN;
-  const script = path.join(repoRoot(), 'e2e', 'control-plane', 'setup.sh');
-  const r = spawnSync('bash', [script], { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) {
-    throw new Error(`${script} failed (exit ${r.status ?? r.signal}):\n${tail(r.stderr ?? '', 60)}\n${r.stdout ?? ''}`);
-  }
-  opts.log?.(tail(r.stderr ?? '', 8));
-  const m = /^RUNNEL_K8S_BIN=(.*)$/m.exec(r.stdout ?? '');
-  return m ? m[1]! : defaultBinDir();
-}
-
-// ------------------------------------------------------------------------------------------------
-// Options and the Cluster handle
-// ------------------------------------------------------------------------------------------------
 
 export interface ClusterOptions {
   /** Directory with etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kubectl. */
@@ -119,20 +54,6 @@ export interface ClusterOptions {
   /** Install SIGINT/SIGTERM handlers that tear down and exit (default true). */
   handleSignals?: boolean;
   log?: (line: string) => void;
-}
-
-export interface ExecResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export interface ExecOptions {
-  input?: string;
-  /** Authenticate with this bearer token instead of the admin one. */
-  token?: string;
-  timeoutMs?: number;
-  env?: NodeJS.ProcessEnv;
 }
 
 interface Component {
@@ -319,20 +240,15 @@ export class Cluster {
 
     // Tokens: the admin (system:masters) and one identity per component, so that the bootstrap
     // RBAC roles of kube-controller-manager and kube-scheduler are what they run with.
-    this.token = randomBytes(24).toString('hex');
-    const cmToken = randomBytes(24).toString('hex');
-    const schedToken = randomBytes(24).toString('hex');
+    this.token = newToken();
+    const cmToken = newToken();
+    const schedToken = newToken();
     const tokenFile = path.join(this.runDir, 'tokens.csv');
-    fs.writeFileSync(
-      tokenFile,
-      [
-        `${this.token},admin,uid-admin,"system:masters"`,
-        `${cmToken},system:kube-controller-manager,uid-kube-controller-manager`,
-        `${schedToken},system:kube-scheduler,uid-kube-scheduler`,
-        '',
-      ].join('\n'),
-      { mode: 0o600 },
-    );
+    writeTokenFile(tokenFile, [
+      { user: 'admin', groups: ['system:masters'], token: this.token },
+      { user: 'system:kube-controller-manager', token: cmToken },
+      { user: 'system:kube-scheduler', token: schedToken },
+    ]);
     const ca = fs.readFileSync(pki.caCert);
     writeKubeconfig(this.kubeconfig, this.server, ca, 'admin', this.token);
     const cmKubeconfig = path.join(this.runDir, 'controller-manager.kubeconfig');
@@ -353,7 +269,7 @@ export class Cluster {
         `--initial-cluster=default=http://127.0.0.1:${ports.etcdPeer}`,
         ...((o.etcdNoFsync ?? true) ? ['--unsafe-no-fsync'] : []),
       ]);
-      await waitFor('etcd /health', deadline, etcd, async () => {
+      await waitFor('etcd /health', deadline, exitedWhy(etcd), async () => {
         const r = await httpRequest(`http://127.0.0.1:${ports.etcdClient}/health`, { method: 'GET' });
         return r.status === 200 && r.body.includes('"true"');
       });
@@ -386,7 +302,7 @@ export class Cluster {
         '--profiling=false',
         ...(o.extraApiServerArgs ?? []),
       ]);
-      await waitFor('kube-apiserver /readyz', deadline, apiserver, async () => {
+      await waitFor('kube-apiserver /readyz', deadline, exitedWhy(apiserver), async () => {
         const r = await this.request('GET', '/readyz');
         return r.status === 200;
       });
@@ -426,8 +342,8 @@ export class Cluster {
       const healthz = (port: number) => async () =>
         (await httpRequest(`https://127.0.0.1:${port}/healthz`, { method: 'GET', insecure: true })).status === 200;
       await Promise.all([
-        waitFor('kube-controller-manager /healthz', deadline, cm, healthz(ports.controllerManager)),
-        sched ? waitFor('kube-scheduler /healthz', deadline, sched, healthz(ports.scheduler)) : undefined,
+        waitFor('kube-controller-manager /healthz', deadline, exitedWhy(cm), healthz(ports.controllerManager)),
+        sched ? waitFor('kube-scheduler /healthz', deadline, exitedWhy(sched), healthz(ports.scheduler)) : undefined,
       ]);
       this.log(`ready: ${this.server} (KUBECONFIG=${this.kubeconfig})`);
     } catch (err) {
@@ -521,51 +437,6 @@ export async function startCluster(opts: ClusterOptions = {}): Promise<Cluster> 
   }
 }
 
-/** e2e/.runs/cp-<UTC time>-<pid>, and e2e/.runs/latest pointing at it. */
-export function newRunDir(): string {
-  const runs = path.join(repoRoot(), 'e2e', '.runs');
-  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace(/\..*/, '').replace('T', '-');
-  const dir = path.join(runs, `cp-${stamp}-${process.pid}`);
-  fs.mkdirSync(dir, { recursive: true });
-  // Keep the newest 20 run dirs (logs and PKI only; a few hundred KB each).
-  const old = fs
-    .readdirSync(runs)
-    .filter((d) => d.startsWith('cp-'))
-    .sort()
-    .slice(0, -20);
-  for (const d of old) {
-    if (processesUnder(path.join(runs, d)).length === 0) fs.rmSync(path.join(runs, d), { recursive: true, force: true });
-  }
-  const latest = path.join(runs, 'latest');
-  try {
-    fs.rmSync(latest, { force: true });
-    fs.symlinkSync(path.basename(dir), latest);
-  } catch {
-    /* a concurrent run won the race; harmless */
-  }
-  return dir;
-}
-
-/** Processes whose command line mentions `dir` (the run dir): what a teardown must leave none of. */
-export function processesUnder(dir: string): { pid: number; cmd: string }[] {
-  const out: { pid: number; cmd: string }[] = [];
-  for (const entry of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let cmd: string;
-    try {
-      cmd = fs.readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-    } catch {
-      continue;
-    }
-    if (cmd.includes(dir)) out.push({ pid: Number(entry), cmd: cmd.slice(0, 200) });
-  }
-  return out;
-}
-
-// ------------------------------------------------------------------------------------------------
-// Helpers
-// ------------------------------------------------------------------------------------------------
-
 function installHandlers(signals: boolean): void {
   if (handlersInstalled) return;
   handlersInstalled = true;
@@ -585,17 +456,9 @@ function installHandlers(signals: boolean): void {
   }
 }
 
-/** Signals a process group (a detached child's), or the process alone if it leads none. */
-export function killGroup(pid: number, sig: NodeJS.Signals): void {
-  try {
-    process.kill(-pid, sig);
-  } catch {
-    try {
-      process.kill(pid, sig);
-    } catch {
-      /* gone */
-    }
-  }
+/** For waitFor: why the component is gone, if it is. */
+function exitedWhy(c: Component): () => string | undefined {
+  return () => (c.exited ? `${c.name} exited (code ${c.exited.code})` : undefined);
 }
 
 /** Resolves true when the component has exited, false after `ms`; leaves no timer behind. */
@@ -621,340 +484,7 @@ async function terminate(c: Component, graceMs: number): Promise<void> {
   killGroup(c.pid, 'SIGKILL');
 }
 
-async function waitFor(what: string, deadline: number, comp: Component, check: () => Promise<boolean>): Promise<void> {
-  let last = '';
-  while (Date.now() < deadline) {
-    if (comp.exited) throw new Error(`${comp.name} exited (code ${comp.exited.code}) before ${what} was ready`);
-    try {
-      if (await check()) return;
-    } catch (e) {
-      last = (e as Error).message;
-    }
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${last})` : ''}`);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.unref();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
 function noProxy(): string {
   const extra = process.env.NO_PROXY ?? process.env.no_proxy;
   return ['127.0.0.1', 'localhost', '10.77.0.0/16', '.svc', '.cluster.local', ...(extra ? [extra] : [])].join(',');
-}
-
-function httpRequest(
-  url: string,
-  o: { method: string; headers?: Record<string, string>; body?: string; ca?: Buffer; insecure?: boolean },
-): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const mod = u.protocol === 'https:' ? https : http;
-    const req = mod.request(
-      u,
-      {
-        method: o.method,
-        headers: o.headers,
-        timeout: 5_000,
-        ...(u.protocol === 'https:' ? { ca: o.ca, rejectUnauthorized: !o.insecure } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (d: Buffer) => chunks.push(d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error(`timeout: ${o.method} ${url}`)));
-    req.on('error', reject);
-    req.end(o.body);
-  });
-}
-
-/** A child process whose output is collected; its stdin stays open until `end()`. */
-export interface RunningProcess {
-  readonly pid: number | undefined;
-  /** Output so far. */
-  readonly stdout: string;
-  readonly stderr: string;
-  write(data: string): void;
-  /** Closes stdin (with `data` written first). */
-  end(data?: string): void;
-  kill(signal?: NodeJS.Signals): void;
-  /** Settles when the process has exited and its output is closed; rejects if it could not start. */
-  readonly done: Promise<ExecResult>;
-}
-
-/** Starts `bin`; SIGKILLed after `timeoutMs` (default 120 s). */
-export function spawnProcess(bin: string, args: string[], env: NodeJS.ProcessEnv, o: { timeoutMs?: number; cwd?: string } = {}): RunningProcess {
-  const child = spawn(bin, args, { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  child.stdin.on('error', () => {});
-  const timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs ?? 120_000);
-  const done = new Promise<ExecResult>((resolve, reject) => {
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr });
-    });
-  });
-  return {
-    pid: child.pid,
-    get stdout() {
-      return stdout;
-    },
-    get stderr() {
-      return stderr;
-    },
-    write: (data) => void child.stdin.write(data),
-    end: (data) => void child.stdin.end(data ?? ''),
-    kill: (signal = 'SIGTERM') => void child.kill(signal),
-    done,
-  };
-}
-
-/** Runs `bin` to completion with `o.input` on stdin. Never rejects for a non-zero exit: see `code`. */
-export function runProcess(bin: string, args: string[], env: NodeJS.ProcessEnv, o: ExecOptions & { cwd?: string } = {}): Promise<ExecResult> {
-  const p = spawnProcess(bin, args, env, o);
-  p.end(o.input);
-  return p.done;
-}
-
-function tail(text: string, lines: number): string {
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
-}
-
-function readOr(file: string): string {
-  try {
-    return fs.readFileSync(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-function firstIp(cidr: string): string {
-  const [addr, bits] = cidr.split('/');
-  const n = addr!.split('.').reduce((a, p) => a * 256 + Number(p), 0);
-  const mask = bits === '0' ? 0 : (0xffffffff << (32 - Number(bits))) >>> 0;
-  const ip = ((n & mask) >>> 0) + 1;
-  return [24, 16, 8, 0].map((s) => (ip >>> s) & 255).join('.');
-}
-
-function writeKubeconfig(file: string, server: string, ca: Buffer, user: string, token: string): void {
-  const yaml = `apiVersion: v1
-kind: Config
-clusters:
-- name: runnel-e2e
-  cluster:
-    server: ${server}
-    certificate-authority-data: ${ca.toString('base64')}
-users:
-- name: ${JSON.stringify(user)}
-  user:
-    token: ${token}
-contexts:
-- name: runnel-e2e
-  context:
-    cluster: runnel-e2e
-    user: ${JSON.stringify(user)}
-    namespace: default
-current-context: runnel-e2e
-`;
-  fs.writeFileSync(file, yaml, { mode: 0o600 });
-}
-
-interface Pki {
-  caCert: string;
-  caKey: string;
-  apiserverCert: string;
-  apiserverKey: string;
-  saKey: string;
-}
-
-/** A CA, the API server's serving certificate signed by it, and the service-account signing key. */
-function generatePki(dir: string, o: { serviceIp: string; advertise: string }): Pki {
-  fs.mkdirSync(dir, { recursive: true });
-  const p = (f: string) => path.join(dir, f);
-  const openssl = (...args: string[]) => {
-    const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`openssl ${args.join(' ')} failed: ${r.stderr || r.error?.message}`);
-  };
-  fs.writeFileSync(
-    p('ca.cnf'),
-    `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = runnel-e2e-ca
-[v3_ca]
-basicConstraints = critical,CA:TRUE
-keyUsage = critical,keyCertSign,cRLSign,digitalSignature
-subjectKeyIdentifier = hash
-`,
-  );
-  openssl('req', '-x509', '-new', '-nodes', '-newkey', 'rsa:2048', '-keyout', p('ca.key'), '-out', p('ca.crt'),
-    '-days', '3650', '-config', p('ca.cnf'), '-extensions', 'v3_ca');
-
-  const ips = [...new Set(['127.0.0.1', o.serviceIp, o.advertise])];
-  const dns = ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'];
-  fs.writeFileSync(
-    p('apiserver.cnf'),
-    `[req]
-distinguished_name = dn
-prompt = no
-[dn]
-CN = kube-apiserver
-[v3]
-basicConstraints = critical,CA:FALSE
-keyUsage = critical,digitalSignature,keyEncipherment
-extendedKeyUsage = serverAuth
-authorityKeyIdentifier = keyid
-subjectAltName = @alt
-[alt]
-${dns.map((d, i) => `DNS.${i + 1} = ${d}`).join('\n')}
-${ips.map((ip, i) => `IP.${i + 1} = ${ip}`).join('\n')}
-`,
-  );
-  openssl('req', '-new', '-nodes', '-newkey', 'rsa:2048', '-keyout', p('apiserver.key'), '-out', p('apiserver.csr'),
-    '-config', p('apiserver.cnf'));
-  openssl('x509', '-req', '-in', p('apiserver.csr'), '-CA', p('ca.crt'), '-CAkey', p('ca.key'),
-    '-set_serial', '0x' + randomBytes(8).toString('hex'), '-days', '3650', '-out', p('apiserver.crt'),
-    '-extfile', p('apiserver.cnf'), '-extensions', 'v3');
-  // One RSA key both signs service-account tokens (API server, controller manager) and verifies them.
-  openssl('genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', p('sa.key'));
-  return { caCert: p('ca.crt'), caKey: p('ca.key'), apiserverCert: p('apiserver.crt'), apiserverKey: p('apiserver.key'), saKey: p('sa.key') };
-}
-
-// ------------------------------------------------------------------------------------------------
-// CLI
-// ------------------------------------------------------------------------------------------------
-
-function parseArgs(argv: string[]): { cmd: string; runDir?: string; setup: boolean } {
-  const [cmd = 'help', ...rest] = argv;
-  let runDir: string | undefined;
-  let setup = true;
-  for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
-    if (a === '--run-dir') runDir = rest[++i];
-    else if (a.startsWith('--run-dir=')) runDir = a.slice('--run-dir='.length);
-    else if (a === '--no-setup') setup = false;
-    else throw new Error(`unknown argument ${a}`);
-  }
-  return { cmd, runDir, setup };
-}
-
-async function cli(argv: string[]): Promise<number> {
-  const a = parseArgs(argv);
-  const latest = () => path.join(repoRoot(), 'e2e', '.runs', 'latest');
-  switch (a.cmd) {
-    case 'run': {
-      const binDir = a.setup ? ensureBuilt() : defaultBinDir();
-      const cluster = await startCluster({ binDir, runDir: a.runDir });
-      fs.writeFileSync(path.join(cluster.runDir, 'owner.pid'), `${process.pid}\n`);
-      fs.writeFileSync(path.join(cluster.runDir, 'env.sh'), cluster.exports() + '\n');
-      fs.writeFileSync(path.join(cluster.runDir, 'ready'), cluster.server + '\n');
-      process.stdout.write(cluster.exports() + '\n');
-      process.stderr.write('[control-plane] running; Ctrl-C (SIGINT) or SIGTERM tears it down\n');
-      // If a component dies, tear the rest down too rather than leave a half-working plane.
-      await Promise.race(cluster.components.map((c) => c.exitPromise));
-      if (cluster.stopRequested) {
-        // A signal handler is tearing down and will exit.
-        await cluster.stop();
-        return 0;
-      }
-      process.stderr.write('[control-plane] a component exited; tearing down\n');
-      await cluster.stop();
-      return 1;
-    }
-    case 'up': {
-      if (a.setup) ensureBuilt();
-      const runDir = path.resolve(a.runDir ?? newRunDir());
-      fs.mkdirSync(runDir, { recursive: true });
-      const self = fileURLToPath(import.meta.url);
-      const out = fs.openSync(path.join(runDir, 'cluster.log'), 'a');
-      const child = spawn(process.execPath, [...process.execArgv, self, 'run', '--no-setup', '--run-dir', runDir], {
-        detached: true,
-        stdio: ['ignore', out, out],
-      });
-      fs.closeSync(out);
-      let exited = false;
-      child.once('exit', () => (exited = true));
-      const deadline = Date.now() + 180_000;
-      while (!fs.existsSync(path.join(runDir, 'ready'))) {
-        if (exited || Date.now() > deadline) {
-          if (!exited) killGroup(child.pid!, 'SIGTERM');
-          process.stderr.write(readOr(path.join(runDir, 'cluster.log')));
-          process.stderr.write(`control plane did not start; see ${runDir}\n`);
-          return 1;
-        }
-        await sleep(200);
-      }
-      child.unref();
-      process.stdout.write(readOr(path.join(runDir, 'env.sh')));
-      process.stderr.write(`[control-plane] up (pid ${child.pid}); stop with: cluster.js down --run-dir ${runDir}\n`);
-      return 0;
-    }
-    case 'down': {
-      const runDir = fs.realpathSync(a.runDir ?? latest());
-      const pidText = readOr(path.join(runDir, 'owner.pid')).trim();
-      if (!pidText) {
-        process.stderr.write(`no owner.pid in ${runDir}: nothing to stop\n`);
-        return 0;
-      }
-      const pid = Number(pidText);
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch {
-        /* already gone */
-      }
-      const deadline = Date.now() + 60_000;
-      while (Date.now() < deadline && processesUnder(runDir).length > 0) await sleep(200);
-      const left = processesUnder(runDir);
-      fs.rmSync(path.join(runDir, 'owner.pid'), { force: true });
-      fs.rmSync(path.join(runDir, 'ready'), { force: true });
-      if (left.length) {
-        process.stderr.write(`still running: ${left.map((p) => `${p.pid} ${p.cmd}`).join('\n')}\n`);
-        return 1;
-      }
-      process.stderr.write(`[control-plane] down; logs in ${path.join(runDir, 'logs')}\n`);
-      return 0;
-    }
-    default:
-      process.stderr.write(
-        'usage: cluster.js run|up|down [--run-dir DIR] [--no-setup]\n' +
-          '  run   start in the foreground; SIGINT/SIGTERM tears everything down\n' +
-          '  up    start in the background, print `export KUBECONFIG=...` lines\n' +
-          '  down  stop what `up` started (default run dir: e2e/.runs/latest)\n',
-      );
-      return a.cmd === 'help' ? 0 : 2;
-  }
-}
-
-if (process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href) {
-  cli(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: unknown) => {
-      process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-      process.exit(1);
-    },
-  );
 }

@@ -11,7 +11,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { repoRoot, spawnProcess, type Cluster, type ExecResult, type RunningProcess } from '../control-plane/cluster.js';
+import type { Cluster } from '../control-plane/cluster.js';
+import { repoRoot } from '../control-plane/paths.js';
+import { spawnProcess, type ExecResult, type RunningProcess } from '../control-plane/processes.js';
 
 /** The node's (and the bridge's) address: what the control plane must advertise. */
 export const NODE_IP = '10.77.0.1';

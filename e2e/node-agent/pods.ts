@@ -28,7 +28,7 @@ import * as http from 'node:http';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { killGroup } from '../control-plane/cluster.js';
+import { killGroup } from '../control-plane/processes.js';
 import { isNotFound, type Kube } from './kube.js';
 import { BRIDGE_IP, createNetns, deleteNetns, NETNS_PREFIX, podHostsFile, writeInPlace, type DnsRecord } from './net.js';
 

@@ -18,10 +18,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
-import {
-  ensureBuilt, newRunDir, repoRoot, runProcess, spawnProcess, startCluster,
-  type ExecOptions, type ExecResult, type RunningProcess,
-} from '../control-plane/cluster.js';
+import { startCluster } from '../control-plane/cluster.js';
+import { ensureBuilt, newRunDir, repoRoot } from '../control-plane/paths.js';
+import { runProcess, spawnProcess, type ExecOptions, type ExecResult, type RunningProcess } from '../control-plane/processes.js';
 import { NODE_IP, startNode, type Node } from '../node-agent/harness.js';
 
 export const REPO = repoRoot();

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { ensureBuilt, repoRoot } from '../../e2e/control-plane/cluster.js';
+import { ensureBuilt, repoRoot } from '../../e2e/control-plane/paths.js';
 
 const CHART = path.join(repoRoot(), 'charts/runnel-operator');
 

@@ -6,7 +6,7 @@
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../e2e/control-plane/cluster.js';
-import { repoRoot } from '../../e2e/control-plane/cluster.js';
+import { repoRoot } from '../../e2e/control-plane/paths.js';
 import { OperatorMetrics } from '../runtime/metrics.js';
 import { startControllers, type RunningControllers } from '../controllers.js';
 import { eventually, getJson, kubeConfigFor, operatorConfig, startControlPlane } from './e2e.js';

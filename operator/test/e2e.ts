@@ -1,7 +1,8 @@
 // Helpers for the operator's tests against a real control plane (e2e/control-plane).
 
 import { KubeConfig } from '@kubernetes/client-node';
-import { ensureBuilt, startCluster, type Cluster } from '../../e2e/control-plane/cluster.js';
+import { startCluster, type Cluster } from '../../e2e/control-plane/cluster.js';
+import { ensureBuilt } from '../../e2e/control-plane/paths.js';
 import type { OperatorConfig } from '../runtime/config.js';
 
 export async function startControlPlane(): Promise<Cluster> {

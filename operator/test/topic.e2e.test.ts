@@ -8,7 +8,7 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerProcess } from '../../broker/test/broker-process.js';
 import type { Cluster } from '../../e2e/control-plane/cluster.js';
-import { repoRoot } from '../../e2e/control-plane/cluster.js';
+import { repoRoot } from '../../e2e/control-plane/paths.js';
 import { API_VERSION, type KafkaCluster, type KafkaTopic } from '../api/types.js';
 import { AdminPool } from '../kafka/admin.js';
 import { reconcileTopic } from '../reconcile/topic.js';
