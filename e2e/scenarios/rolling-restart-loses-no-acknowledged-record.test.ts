@@ -1,4 +1,4 @@
-// Scenario 6: changing the brokers' configuration (spec.config) rolls them, one at a time: the
+// Changing the brokers' configuration (spec.config) rolls them, one at a time: the
 // StatefulSet is OnDelete and the operator deletes one outdated broker pod, waits for it to be
 // back and ready, then the next. A producer at acks=-1 with retries runs throughout, and every
 // record it saw acknowledged is in the log afterwards, where the acknowledgement said, in order
@@ -51,7 +51,7 @@ function mostUnavailable(watch: string): number {
   return most;
 }
 
-describe('scenario 6: a config change restarts the brokers one at a time, losing nothing acknowledged', () => {
+describe('rolling restart under an acks=-1 producer: a config change restarts the brokers one at a time, losing nothing acknowledged', () => {
   const env = useEnv({ namespace: 'e2e-rolling-restart', operator: true });
   let bootstrap = '';
 

@@ -1,5 +1,5 @@
-// Scenario 8: `kubectl scale kafkacluster/<name> --replicas=N` changes the brokers' StatefulSet,
-// up and back down. Scenario 7: deleting a KafkaCluster garbage-collects everything it owned, and
+// `kubectl scale kafkacluster/<name> --replicas=N` changes the brokers' StatefulSet, up and back
+// down, without restarting the brokers that keep running. Deleting a KafkaCluster garbage-collects everything it owned, and
 // its PersistentVolumeClaims as spec.storage.deleteClaim says (the StatefulSet's
 // persistentVolumeClaimRetentionPolicy.whenDeleted: Delete or Retain).
 //
@@ -26,7 +26,7 @@ const OWNED_KINDS = 'statefulsets,pods,services,endpoints,configmaps,poddisrupti
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const ZONE = 'e2e-zone-a';
 
-describe('scenarios 8 and 7: scaling a KafkaCluster, and deleting one', () => {
+describe('scaling a KafkaCluster, and deleting one', () => {
   const env = useEnv({ namespace: 'e2e-scale-delete', operator: true });
   const ns = () => env.namespace;
   /** The first broker, by its own name: it answers for the data it holds. */
@@ -70,7 +70,7 @@ describe('scenarios 8 and 7: scaling a KafkaCluster, and deleting one', () => {
     expect(Object.values(JSON.parse(configs.stdout || '{}')).map((c: any) => c['broker.rack']), configs.stderr).toEqual(Array(BROKERS).fill(ZONE));
   });
 
-  describe('scenario 8: kubectl scale', () => {
+  describe('kubectl scale adds and removes brokers without restarting the others', () => {
     it(`adds a broker: --replicas=${BROKERS + 1}; it refuses to start on its own`, async () => {
       const added = `${KEPT}-broker-${BROKERS}`;
       await env.k(['scale', `kafkacluster/${KEPT}`, '-n', ns(), `--replicas=${BROKERS + 1}`]);
@@ -122,7 +122,7 @@ describe('scenarios 8 and 7: scaling a KafkaCluster, and deleting one', () => {
     });
   });
 
-  describe('scenario 7: kubectl delete kafkacluster', () => {
+  describe('kubectl delete kafkacluster garbage-collects what it owned, and its volumes as deleteClaim says', () => {
     /** Deletes the cluster and waits until nothing it owned is left. */
     async function deleteAndCollect(cluster: string, kinds: string[] = []): Promise<{ claims: any[] }> {
       const before = await owned(cluster);

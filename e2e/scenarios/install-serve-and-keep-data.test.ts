@@ -2,7 +2,7 @@
 // ServiceAccount), kubectl applies the examples (one broker while brokers cannot replicate), and
 // then what a user checks: the cluster becomes Ready, the topic exists, kcat produces through the
 // bootstrap Service and consumes everything back, and a deleted broker pod comes back with its
-// volume and data (scenarios 1-5 of issue 6; invalid resources and topic changes are in
+// volume and data (invalid resources and topic changes are in
 // operator/test/*.e2e.test.ts). Locally it needs root (the node agent); on kind, e2e/kind.sh runs
 // it. See e2e/README.md.
 
@@ -16,7 +16,7 @@ const BROKER_POD = `${CLUSTER}-broker-0`;
 const BOOTSTRAP_SVC = `${CLUSTER}-bootstrap`;
 const MESSAGES = 200;
 
-describe('a KafkaCluster deployed like a user does', () => {
+describe('a KafkaCluster installed like a user does serves clients and keeps its data', () => {
   const env = useEnv({ namespace: NS });
   let bootstrap: string;
 
