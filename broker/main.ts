@@ -4,7 +4,7 @@
 
 import { pino } from 'pino';
 import { ConfigError, loadBrokerConfig } from './config/broker-config.js';
-import { Broker } from './core/broker.js';
+import { Broker } from './node.js';
 
 const EXIT_BAD_CONFIG = 2;
 

@@ -1,4 +1,4 @@
-import type { BrokerContext } from '../core/broker.js';
+import type { BrokerContext } from '../node.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiVersions } from '../protocol/messages/index.js';
 import { handler } from './dispatch.js';

@@ -2,8 +2,8 @@
 // IncrementalAlterConfigs (set / delete / append / subtract) for topics. Broker configs are
 // static for now: altering them is refused with a message saying so.
 
-import type { BrokerContext } from '../core/broker.js';
-import type { AlterOp } from '../core/topics.js';
+import type { BrokerContext } from '../node.js';
+import type { AlterOp } from '../controller/topics.js';
 import { BROKER_KEYS, TOPIC_KEYS, type ConfigType } from '../config/keys.js';
 import type { TopicState } from '../metadata/image.js';
 import { ErrorCode } from '../protocol/errors.js';

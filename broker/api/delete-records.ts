@@ -3,7 +3,7 @@
 // range; one below the current start changes nothing. As in Kafka, a topic whose cleanup.policy
 // does not include `delete` refuses it.
 
-import type { BrokerContext } from '../core/broker.js';
+import type { BrokerContext } from '../node.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { DeleteRecords } from '../protocol/messages/index.js';
 import { handler } from './dispatch.js';

@@ -4,8 +4,8 @@
 // Records are read into pooled buffers (broker/log/read-buffers.ts) and sent as slices of them:
 // the response owns its loan until the connection has written it.
 
-import type { BrokerContext } from '../core/broker.js';
-import { partitionKey } from '../core/log-manager.js';
+import type { BrokerContext } from '../node.js';
+import { partitionKey } from '../log/log-manager.js';
 import type { ReadLoan } from '../log/read-buffers.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Fetch } from '../protocol/messages/index.js';

@@ -1,6 +1,6 @@
 // Consumer group APIs (classic protocol): wire format in, GroupCoordinator calls out.
 
-import type { BrokerContext } from '../core/broker.js';
+import type { BrokerContext } from '../node.js';
 import { ErrorCode } from '../protocol/errors.js';
 import {
   DeleteGroups,

@@ -1,6 +1,6 @@
 // Every API this broker serves. ApiVersions advertises exactly this list.
 
-import type { BrokerContext } from '../core/broker.js';
+import type { BrokerContext } from '../node.js';
 import type { Handler } from './dispatch.js';
 import { apiVersionsHandler } from './api-versions.js';
 import { describeClusterHandler, metadataHandler } from './metadata.js';

@@ -4,7 +4,7 @@
 // alternatives are retriable (COORDINATOR_NOT_AVAILABLE would make a transactional producer
 // retry until its timeout); this one fails at once, with an error that names the feature.
 
-import type { BrokerContext } from '../core/broker.js';
+import type { BrokerContext } from '../node.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { InitProducerId } from '../protocol/messages/index.js';
 import { handler } from './dispatch.js';

@@ -1,7 +1,7 @@
 // ListOffsets: earliest (-2, and earliest-local -4), latest (-1), max timestamp (-3), or the
 // first offset whose timestamp is at or after a given time.
 
-import type { BrokerContext } from '../core/broker.js';
+import type { BrokerContext } from '../node.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ListOffsets } from '../protocol/messages/index.js';
 import { handler } from './dispatch.js';

@@ -1,5 +1,5 @@
-import type { BrokerContext } from '../core/broker.js';
-import { INTERNAL_TOPICS } from '../core/topics.js';
+import type { BrokerContext } from '../node.js';
+import { INTERNAL_TOPICS } from '../controller/topics.js';
 import type { TopicState } from '../metadata/image.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { DescribeCluster, Metadata } from '../protocol/messages/index.js';

@@ -5,9 +5,9 @@
 // produce-prepare.ts) keeps its place through PartitionLog.inOrder. Idempotent producers'
 // duplicates and sequence errors come from the log's producer state.
 
-import type { BrokerContext } from '../core/broker.js';
-import { partitionKey } from '../core/log-manager.js';
-import { INTERNAL_TOPICS } from '../core/topics.js';
+import type { BrokerContext } from '../node.js';
+import { partitionKey } from '../log/log-manager.js';
+import { INTERNAL_TOPICS } from '../controller/topics.js';
 import { type AppendResult, ProducerStateError } from '../log/partition-log.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Produce } from '../protocol/messages/index.js';

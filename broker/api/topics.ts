@@ -1,7 +1,7 @@
 // CreateTopics, DeleteTopics and CreatePartitions. Topics are processed one by one; each gets
 // its own error code and message, so one bad topic does not fail the rest.
 
-import type { BrokerContext } from '../core/broker.js';
+import type { BrokerContext } from '../node.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { CreatePartitions, CreateTopics, DeleteTopics } from '../protocol/messages/index.js';
 import { ZERO_UUID } from '../protocol/schema.js';

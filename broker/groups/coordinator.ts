@@ -12,8 +12,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock, Timer } from '../clock.js';
 import type { GroupCoordinatorConfig } from '../config/broker-config.js';
-import type { LogManager } from '../core/log-manager.js';
-import type { TopicManager } from '../core/topics.js';
+import type { LogManager } from '../log/log-manager.js';
+import type { TopicManager } from '../controller/topics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Group, type GroupState, type JoinResult, type Member, type Protocol, type SyncResult } from './group.js';
 import {

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadBrokerConfig } from '../config/broker-config.js';
-import { Broker } from '../core/broker.js';
+import { Broker } from '../node.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { CreateTopics, FindCoordinator, OffsetCommit, OffsetFetch, ListGroups } from '../protocol/messages/index.js';
 import { newDataDir } from '../test/broker-process.js';

@@ -3,7 +3,7 @@
 // offset for one partition) so compaction keeps only the latest of each; a null value is a
 // tombstone. Keys and values are JSON: readable with any consumer, and ours to evolve.
 
-import type { LogManager } from '../core/log-manager.js';
+import type { LogManager } from '../log/log-manager.js';
 import type { PartitionLog } from '../log/partition-log.js';
 import { LOG_OVERHEAD, batchSizeAt, buildRecordBatch, decodeRecordsAsync, lastOffsetAt, validateProducedBatches, type DecodedRecord } from '../protocol/record-batch.js';
 

@@ -2,23 +2,23 @@
 // handlers and the listeners; and takes them down again in order on shutdown.
 
 import type { Logger } from 'pino';
-import type { BrokerConfig } from '../config/broker-config.js';
-import { claimLogDir } from '../metadata/store.js';
-import { MetadataStore } from '../metadata/store.js';
-import { KafkaServer } from '../server/server.js';
-import { Dispatcher } from '../api/dispatch.js';
-import { createHandlers } from '../api/handlers.js';
-import { ReadBufferPool } from '../log/read-buffers.js';
-import { systemClock } from '../clock.js';
-import { FetchWaiters } from './fetch-waiters.js';
-import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from './open-files.js';
-import { LogManager } from './log-manager.js';
-import { ProducerIdManager } from './producer-ids.js';
-import { TopicManager } from './topics.js';
-import { GroupCoordinator } from '../groups/coordinator.js';
+import type { BrokerConfig } from './config/broker-config.js';
+import { claimLogDir } from './metadata/store.js';
+import { MetadataStore } from './metadata/store.js';
+import { KafkaServer } from './server/server.js';
+import { Dispatcher } from './api/dispatch.js';
+import { createHandlers } from './api/handlers.js';
+import { ReadBufferPool } from './log/read-buffers.js';
+import { systemClock } from './clock.js';
+import { FetchWaiters } from './replication/fetch-waiters.js';
+import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from './log/open-files.js';
+import { LogManager } from './log/log-manager.js';
+import { ProducerIdManager } from './controller/producer-ids.js';
+import { TopicManager } from './controller/topics.js';
+import { GroupCoordinator } from './groups/coordinator.js';
 import type { Server as HttpServer } from 'node:http';
-import { startHttpEndpoint } from '../observability/http.js';
-import { BrokerMetrics } from '../observability/metrics.js';
+import { startHttpEndpoint } from './observability/http.js';
+import { BrokerMetrics } from './observability/metrics.js';
 
 export interface BrokerEndpoint {
   nodeId: number;

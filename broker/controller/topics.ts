@@ -10,8 +10,8 @@ import type { MetadataRecord, TopicState } from '../metadata/image.js';
 import type { MetadataStore } from '../metadata/store.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { LogConfig } from '../log/partition-log.js';
-import type { LogManager } from './log-manager.js';
-import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from './open-files.js';
+import type { LogManager } from '../log/log-manager.js';
+import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from '../log/open-files.js';
 
 export interface Outcome {
   errorCode: number;

@@ -19,7 +19,7 @@
 import type { Logger } from 'pino';
 import type { MetadataStore } from '../metadata/store.js';
 import { ErrorCode } from '../protocol/errors.js';
-import type { LogManager } from './log-manager.js';
+import type { LogManager } from '../log/log-manager.js';
 
 export const PRODUCER_ID_BLOCK_SIZE = 1000;
 const FIRST_PRODUCER_ID = 1;
