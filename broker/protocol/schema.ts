@@ -1,7 +1,9 @@
 // The declarative message schema. Each Kafka message is written once as a `struct` of fields
 // with the versions they exist in; `compile(struct, version, flexible)` derives the decoder
 // and encoder of one version, and the result is cached. Adding a version to a message is a
-// change to its version range plus `.v(n)` on the fields it adds.
+// change to its version range plus `.v(n)` on the fields it adds. Field names, types, versions,
+// nullable versions, tags and defaults are checked against Kafka's own definitions by
+// kafka-definitions.test.ts.
 
 import { MalformedFrameError, type Reader, Writer } from './wire.js';
 
@@ -28,26 +30,62 @@ export class Field<T, I = T, Opt extends boolean = false> {
     readonly minVersion = 0,
     readonly maxVersion = ANY_VERSION,
     readonly tag: number | undefined = undefined,
+    /** First version in which a nullable type may be null (Kafka's `nullableVersions`). */
+    readonly nullableMinVersion = 0,
   ) {}
 
   /** Present from `min` (and up to `max`, inclusive). */
   v(min: number, max = ANY_VERSION): Field<T, I, true> {
-    return new Field(this.kind, this.zero, min, max, this.tag);
+    return new Field(this.kind, this.zero, min, max, this.tag, this.nullableMinVersion);
   }
   /** A tagged field (flexible versions only), omitted on the wire when it equals its default. */
   tagged(tag: number, min = 0): Field<T, I, true> {
-    return new Field(this.kind, this.zero, min, this.maxVersion, tag);
+    return new Field(this.kind, this.zero, min, this.maxVersion, tag, this.nullableMinVersion);
   }
   /** Value used when the version lacks the field or the encoder input omits it. */
   default(value: T): Field<T, I, true> {
-    return new Field(this.kind, () => value, this.minVersion, this.maxVersion, this.tag);
+    return new Field(this.kind, () => value, this.minVersion, this.maxVersion, this.tag, this.nullableMinVersion);
+  }
+  /**
+   * A nullable type that may be null only from `version` on. In earlier versions a null is
+   * encoded as the empty value ('' / empty bytes / empty array), as Kafka's brokers do there
+   * (e.g. JoinGroupResponse before v7), and a null read from the wire decodes as that value.
+   */
+  nullableFrom(version: number): Field<T, I, Opt> {
+    if (!isNullableKind(this.kind)) throw new Error('nullableFrom() applies only to a nullable type');
+    return new Field(this.kind, this.zero, this.minVersion, this.maxVersion, this.tag, version);
   }
 }
 
-type FieldKind =
-  | { type: 'primitive'; codec: Codec }
+/** A wire type; `name` is Kafka's name for a primitive type ("int32", "string", "records", …). */
+export type FieldKind =
+  | { type: 'primitive'; name: PrimitiveName; codec: Codec; nullable: boolean }
   | { type: 'array'; nullable: boolean; item: FieldKind }
   | { type: 'struct'; struct: Struct<Fields> };
+
+export type PrimitiveName =
+  | 'int8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'int64'
+  | 'float64'
+  | 'bool'
+  | 'string'
+  | 'bytes'
+  | 'records'
+  | 'uuid';
+
+function isNullableKind(kind: FieldKind): boolean {
+  return kind.type !== 'struct' && kind.nullable;
+}
+
+/** The value a nullable kind takes in versions where it may not be null. */
+function emptyOf(kind: FieldKind): unknown {
+  if (kind.type === 'array') return [];
+  if (kind.type === 'primitive' && kind.name === 'string') return '';
+  return Buffer.alloc(0);
+}
 
 export type Fields = Record<string, Field<unknown, unknown, boolean>>;
 
@@ -62,60 +100,60 @@ export type Input<F extends Fields> = { [K in RequiredKeys<F>]: F[K]['_input'] }
   [K in OptionalKeys<F>]?: F[K]['_input'];
 };
 
-function primitive<T>(zero: T, codec: Codec): Field<T> {
-  return new Field<T>({ type: 'primitive', codec }, () => zero);
+function primitive<T>(name: PrimitiveName, zero: T, codec: Codec, nullable = false): Field<T> {
+  return new Field<T>({ type: 'primitive', name, codec, nullable }, () => zero);
 }
 
-export const int8 = primitive<number>(0, {
+export const int8 = primitive<number>('int8', 0, {
   read: (r) => r.int8(),
   write: (w, v) => w.int8(v as number),
 });
-export const int16 = primitive<number>(0, {
+export const int16 = primitive<number>('int16', 0, {
   read: (r) => r.int16(),
   write: (w, v) => w.int16(v as number),
 });
-export const uint16 = primitive<number>(0, {
+export const uint16 = primitive<number>('uint16', 0, {
   read: (r) => r.uint16(),
   write: (w, v) => w.uint16(v as number),
 });
-export const int32 = primitive<number>(0, {
+export const int32 = primitive<number>('int32', 0, {
   read: (r) => r.int32(),
   write: (w, v) => w.int32(v as number),
 });
-export const int64 = primitive<number>(0, {
+export const int64 = primitive<number>('int64', 0, {
   read: (r) => r.int64(),
   write: (w, v) => w.int64(v as number),
 });
-export const float64 = primitive<number>(0, {
+export const float64 = primitive<number>('float64', 0, {
   read: (r) => r.float64(),
   write: (w, v) => w.float64(v as number),
 });
-export const bool = primitive<boolean>(false, {
+export const bool = primitive<boolean>('bool', false, {
   read: (r) => r.bool(),
   write: (w, v) => w.bool(v as boolean),
 });
-export const string = primitive<string>('', {
+export const string = primitive<string>('string', '', {
   read: (r, flexible) => r.nullableString(flexible) ?? '',
   write: (w, v, flexible) => w.nullableString(v as string, flexible),
 });
-export const nullableString = primitive<string | null>(null, {
+export const nullableString = primitive<string | null>('string', null, {
   read: (r, flexible) => r.nullableString(flexible),
   write: (w, v, flexible) => w.nullableString(v as string | null, flexible),
-});
-export const bytes = primitive<Buffer>(Buffer.alloc(0), {
+}, true);
+export const bytes = primitive<Buffer>('bytes', Buffer.alloc(0), {
   read: (r, flexible) => r.nullableBytes(flexible) ?? Buffer.alloc(0),
   write: (w, v, flexible) => w.nullableBytes(v as Buffer, flexible),
 });
-export const nullableBytes = primitive<Buffer | null>(null, {
+export const nullableBytes = primitive<Buffer | null>('bytes', null, {
   read: (r, flexible) => r.nullableBytes(flexible),
   write: (w, v, flexible) => w.nullableBytes(v as Buffer | null, flexible),
-});
+}, true);
 
 /**
  * Record batches. Decoded as a slice of the request buffer; encoded from one buffer or a
  * list of buffers (batches read from the log), which the writer references without copying.
  */
-export const records = primitive<Buffer | null>(null, {
+export const records = primitive<Buffer | null>('records', null, {
   read: (r, flexible) => r.nullableBytes(flexible),
   write: (w, v, flexible) => {
     if (v === null || Buffer.isBuffer(v)) {
@@ -128,11 +166,11 @@ export const records = primitive<Buffer | null>(null, {
     w.lengthPrefix(total, flexible, true);
     w.rawChunks(parts);
   },
-}) as Field<Buffer | null, Buffer | Buffer[] | null>;
+}, true) as Field<Buffer | null, Buffer | Buffer[] | null>;
 
 export const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 /** Kafka's Uuid, in the base64url form Kafka prints. */
-export const uuid = primitive<string>(ZERO_UUID, {
+export const uuid = primitive<string>('uuid', ZERO_UUID, {
   read: (r) => r.slice(16).toString('base64url'),
   write: (w, v) => {
     const b = Buffer.from(v as string, 'base64url');
@@ -214,7 +252,9 @@ function compileStruct(s: Struct<Fields>, version: number, flexible: boolean): C
   const tagged: Step[] = [];
   for (const [name, f] of Object.entries(s.fields)) {
     const present = version >= f.minVersion && version <= f.maxVersion && (f.tag === undefined || flexible);
-    const step = { name, zero: f.zero, codec: compileKind(f.kind, version, flexible), present, tag: f.tag };
+    let codec = compileKind(f.kind, version, flexible);
+    if (version < f.nullableMinVersion) codec = notNull(codec, f.kind);
+    const step = { name, zero: f.zero, codec, present, tag: f.tag };
     if (f.tag !== undefined) tagged.push(step);
     else steps.push(step);
   }
@@ -268,10 +308,27 @@ function compileStruct(s: Struct<Fields>, version: number, flexible: boolean): C
   };
 }
 
+/** A nullable kind in a version where it may not be null: null is written, and read, as the empty value. */
+function notNull(codec: Codec, kind: FieldKind): Codec {
+  return {
+    read: (r, flexible) => codec.read(r, flexible) ?? emptyOf(kind),
+    write: (w, v, flexible) => codec.write(w, v ?? emptyOf(kind), flexible),
+  };
+}
+
+/** As Kafka decides whether a tagged field is written: empty arrays and bytes, and structs field by field. */
 function sameAsDefault(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (Array.isArray(a) && Array.isArray(b)) return a.length === 0 && b.length === 0;
+  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
+  if (isStructValue(a) && isStructValue(b)) {
+    return Object.keys(b).every((k) => a[k] === undefined || sameAsDefault(a[k], b[k]));
+  }
   return false;
+}
+
+function isStructValue(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !Buffer.isBuffer(v);
 }
 
 const compiled = new WeakMap<Struct<Fields>, Map<number, Codec>>();

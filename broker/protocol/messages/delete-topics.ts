@@ -19,7 +19,7 @@ export const DeleteTopics = api({
     throttleTimeMs: int32,
     responses: array(
       struct({
-        name: nullableString,
+        name: nullableString.nullableFrom(6),
         topicId: uuid.v(6),
         errorCode: int16,
         errorMessage: nullableString.v(5),

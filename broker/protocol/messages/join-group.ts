@@ -25,7 +25,8 @@ export const JoinGroup = api({
     errorCode: int16,
     generationId: int32.default(-1),
     protocolType: nullableString.v(7),
-    protocolName: nullableString,
+    // Kafka writes '' for a null before v7 (JoinGroupResponse), as nullableFrom does.
+    protocolName: nullableString.nullableFrom(7),
     leader: string,
     skipAssignment: bool.v(9),
     memberId: string,

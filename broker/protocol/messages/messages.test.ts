@@ -26,24 +26,25 @@ class Sampler {
       const present =
         this.version >= f.minVersion && this.version <= f.maxVersion && (f.tag === undefined || this.flexible);
       // An absent field decodes as its default, so that is what the round trip must give back.
-      out[name] = present ? this.kind(f.kind, f.zero()) : f.zero();
+      // Nulls go only where the version allows them (a nullable type may be nullable from a later version).
+      out[name] = present ? this.kind(f.kind, f.zero(), this.nulls && this.version >= f.nullableMinVersion) : f.zero();
     }
     return out;
   }
 
-  private kind(kind: Kind, zero: unknown): unknown {
+  private kind(kind: Kind, zero: unknown, nulls: boolean): unknown {
     switch (kind.type) {
       case 'struct':
         return this.struct(kind.struct);
       case 'array':
-        if (kind.nullable && this.nulls) return null;
-        return [this.kind(kind.item, undefined), this.kind(kind.item, undefined)];
+        if (kind.nullable && nulls) return null;
+        return [this.kind(kind.item, undefined, nulls), this.kind(kind.item, undefined, nulls)];
       case 'primitive':
-        return this.primitive(kind, zero);
+        return this.primitive(kind, zero, nulls);
     }
   }
 
-  private primitive(kind: Kind, zero: unknown): unknown {
+  private primitive(kind: Kind, zero: unknown, nulls: boolean): unknown {
     const n = ++this.n;
     const sign = n % 2 === 0 ? 1 : -1;
     switch (kind) {
@@ -65,13 +66,13 @@ class Sampler {
       case S.string.kind:
         return `s${n}-é✓日本😀`;
       case S.nullableString.kind:
-        return this.nulls ? null : `ns${n}-ß`;
+        return nulls ? null : `ns${n}-ß`;
       case S.bytes.kind:
         return Buffer.from([n & 0xff, 0, 0xff, 0x80]);
       case S.nullableBytes.kind:
-        return this.nulls ? null : Buffer.from([n & 0xff, 0x7f]);
+        return nulls ? null : Buffer.from([n & 0xff, 0x7f]);
       case S.records.kind:
-        if (this.nulls) return null;
+        if (nulls) return null;
         // Past the writer's zero-copy threshold on every other record set.
         return Buffer.alloc(n % 2 === 0 ? 700 : 40, n & 0xff);
       case S.uuid.kind: {

@@ -10,9 +10,9 @@ export const Metadata = api({
     topics: nullableArray(
       struct({
         topicId: uuid.v(10),
-        name: nullableString,
+        name: nullableString.nullableFrom(10),
       }),
-    ),
+    ).nullableFrom(1),
     allowAutoTopicCreation: bool.default(true).v(4),
     includeClusterAuthorizedOperations: bool.v(8, 10),
     includeTopicAuthorizedOperations: bool.v(8),
@@ -32,7 +32,7 @@ export const Metadata = api({
     topics: array(
       struct({
         errorCode: int16,
-        name: nullableString,
+        name: nullableString.nullableFrom(12),
         topicId: uuid.v(10),
         isInternal: bool.v(1),
         partitions: array(

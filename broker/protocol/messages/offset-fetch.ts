@@ -14,7 +14,9 @@ export const OffsetFetch = api({
         name: string,
         partitionIndexes: array(int32),
       }),
-    ).v(0, 7),
+    )
+      .nullableFrom(2)
+      .v(0, 7),
     groups: array(
       struct({
         groupId: string,
