@@ -15,7 +15,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { isConflict, isNotFound, Kube } from './kube.js';
+import { isConflict, isNotFound, Kube, type Endpoints, type Node, type Pod, type Service } from './kube.js';
 import {
   applyServiceRules, BRIDGE_IP, cleanupNetwork, dnsRecords, nodeHostsFile, serviceRules, setupBridge, writeInPlace,
 } from './net.js';
@@ -212,12 +212,12 @@ async function run(opts: Record<string, string>): Promise<number> {
     'beta.kubernetes.io/os': 'linux',
     'beta.kubernetes.io/arch': ARCH,
   };
-  let node: any;
+  let node: Node;
   try {
-    node = await kube.request('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels }, spec: {} });
+    node = await kube.request<Node>('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels }, spec: {} });
   } catch (e) {
     if (!isConflict(e)) throw e;
-    node = await kube.mergePatch(`/api/v1/nodes/${nodeName}`, { metadata: { labels } });
+    node = await kube.mergePatch<Node>(`/api/v1/nodes/${nodeName}`, { metadata: { labels } });
   }
   await kube.mergePatch(`/api/v1/nodes/${nodeName}/status`, { status: nodeStatus() });
   log('node registered', { node: nodeName });
@@ -279,12 +279,12 @@ async function run(opts: Record<string, string>): Promise<number> {
       const started = Date.now();
       try {
         const [podList, services, endpoints] = await Promise.all([
-          kube.list('/api/v1/pods', { fieldSelector: `spec.nodeName=${nodeName}` }),
-          kube.list('/api/v1/services'),
-          kube.list('/api/v1/endpoints'),
+          kube.list<Pod>('/api/v1/pods', { fieldSelector: `spec.nodeName=${nodeName}` }),
+          kube.list<Service>('/api/v1/services'),
+          kube.list<Endpoints>('/api/v1/endpoints'),
         ]);
-        const k8s = services.find((s: any) => s.metadata.namespace === 'default' && s.metadata.name === 'kubernetes');
-        if (k8s) kubernetesService = { host: k8s.spec.clusterIP, port: String(k8s.spec.ports?.[0]?.port ?? 443) };
+        const k8s = services.find((s) => s.metadata.namespace === 'default' && s.metadata.name === 'kubernetes');
+        if (k8s?.spec.clusterIP) kubernetesService = { host: k8s.spec.clusterIP, port: String(k8s.spec.ports?.[0]?.port ?? 443) };
         const records = dnsRecords(services, endpoints);
         writeInPlace(nodeHosts, nodeHostsFile(records));
         applyServiceRules(serviceRules(services, endpoints));

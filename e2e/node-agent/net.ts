@@ -16,6 +16,7 @@
 
 import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import type { Endpoints, Pod, Service } from './kube.js';
 
 export const BRIDGE = process.env.RUNNEL_E2E_BRIDGE || 'runnel0';
 export const BRIDGE_IP = '10.77.0.1';
@@ -168,7 +169,7 @@ export interface DnsRecord {
 }
 
 /** Records for every Service with a ClusterIP, and for the hostnamed endpoints of headless ones. */
-export function dnsRecords(services: any[], endpoints: any[]): DnsRecord[] {
+export function dnsRecords(services: readonly Service[], endpoints: readonly Endpoints[]): DnsRecord[] {
   const out: DnsRecord[] = [];
   const eps = new Map(endpoints.map((e) => [`${e.metadata.namespace}/${e.metadata.name}`, e]));
   for (const s of services) {
@@ -192,7 +193,7 @@ export function dnsRecords(services: any[], endpoints: any[]): DnsRecord[] {
 }
 
 /** A pod's /etc/hosts: loopback, itself (as kubelet writes it), then the cluster's names. */
-export function podHostsFile(pod: any, podIP: string, records: DnsRecord[]): string {
+export function podHostsFile(pod: Pod, podIP: string, records: DnsRecord[]): string {
   const ns = pod.metadata.namespace;
   const hostname = pod.spec?.hostname ?? pod.metadata.name;
   const self = pod.spec?.subdomain ? `${hostname}.${pod.spec.subdomain}.${ns}.svc.${CLUSTER_DOMAIN} ${hostname}` : hostname;
@@ -213,7 +214,7 @@ export function nodeHostsFile(records: DnsRecord[]): string {
 }
 
 /** iptables-restore input for RUNNEL-SERVICES: each ClusterIP:port to its ready endpoints. */
-export function serviceRules(services: any[], endpoints: any[]): string {
+export function serviceRules(services: readonly Service[], endpoints: readonly Endpoints[]): string {
   const eps = new Map(endpoints.map((e) => [`${e.metadata.namespace}/${e.metadata.name}`, e]));
   const lines = ['*nat', ':RUNNEL-SERVICES - [0:0]'];
   for (const s of services) {
@@ -225,7 +226,7 @@ export function serviceRules(services: any[], endpoints: any[]): string {
       if (proto !== 'tcp' && proto !== 'udp') continue;
       const targets: string[] = [];
       for (const subset of ep?.subsets ?? []) {
-        const p = (subset.ports ?? []).find((x: any) => (x.name ?? '') === (port.name ?? '') || (subset.ports.length === 1 && !port.name));
+        const p = (subset.ports ?? []).find((x) => (x.name ?? '') === (port.name ?? '') || (subset.ports?.length === 1 && !port.name));
         if (!p) continue;
         for (const a of subset.addresses ?? []) targets.push(`${a.ip}:${p.port}`);
       }

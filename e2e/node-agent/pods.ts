@@ -29,7 +29,11 @@ import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { killGroup } from '../control-plane/processes.js';
-import { isNotFound, type Kube } from './kube.js';
+import type {
+  AuthenticationV1TokenRequest, V1ConfigMapProjection, V1ConfigMapVolumeSource, V1Container, V1ContainerStateTerminated, V1ContainerStatus,
+  V1DownwardAPIVolumeFile, V1PodCondition, V1PodStatus, V1Probe, V1SecretProjection, V1SecretVolumeSource, V1ServiceAccountTokenProjection,
+} from '@kubernetes/client-node';
+import { isNotFound, type ConfigMap, type Kube, type PersistentVolume, type PersistentVolumeClaim, type Pod, type Secret, type Wire } from './kube.js';
 import { BRIDGE_IP, createNetns, deleteNetns, NETNS_PREFIX, podHostsFile, writeInPlace, type DnsRecord } from './net.js';
 
 export interface AgentContext {
@@ -50,9 +54,15 @@ interface Mount {
   ro: boolean;
 }
 
+type Container = Wire<V1Container>;
+type Probe = Wire<V1Probe>;
+type Terminated = Wire<V1ContainerStateTerminated>;
+/** Where a ConfigMap or Secret volume (or projection) takes its files from. */
+type ObjectSource = Wire<V1ConfigMapVolumeSource> | Wire<V1ConfigMapProjection> | Wire<V1SecretVolumeSource> | Wire<V1SecretProjection>;
+
 interface ContainerRt {
   name: string;
-  spec: any;
+  spec: Container;
   /** An init container: runs to completion, in order, before the containers start. */
   init: boolean;
   child?: ChildProcess;
@@ -65,7 +75,7 @@ interface ContainerRt {
   exitCode?: number;
   everStarted: boolean;
   restartCount: number;
-  lastTerminated?: any;
+  lastTerminated?: Terminated;
   ready: boolean;
   nextStartAt: number;
   /** No further starts (restart policy said so). */
@@ -110,7 +120,7 @@ function allocateIp(): { ip: string; index: number } {
 export class PodRuntime {
   readonly uid: string;
   readonly key: string;
-  pod: any;
+  pod: Pod;
   ip?: string;
   netns?: string;
   readonly dir: string;
@@ -128,14 +138,14 @@ export class PodRuntime {
 
   constructor(
     private readonly ctx: AgentContext,
-    pod: any,
+    pod: Pod,
   ) {
     this.pod = pod;
     this.uid = pod.metadata.uid;
     this.key = `${pod.metadata.namespace}/${pod.metadata.name}`;
     this.dir = path.join(ctx.runDir, 'pods', `${pod.metadata.namespace}_${pod.metadata.name}_${this.uid.slice(0, 8)}`);
     const initializing = (pod.spec.initContainers ?? []).length > 0;
-    const rt = (c: any, init: boolean): ContainerRt => ({
+    const rt = (c: Container, init: boolean): ContainerRt => ({
       name: c.name,
       spec: c,
       init,
@@ -150,8 +160,8 @@ export class PodRuntime {
       readyStreak: { ok: 0, bad: 0 },
       liveBad: 0,
     });
-    this.initContainers = (pod.spec.initContainers ?? []).map((c: any) => rt(c, true));
-    this.containers = (pod.spec.containers ?? []).map((c: any) => rt(c, false));
+    this.initContainers = (pod.spec.initContainers ?? []).map((c) => rt(c, true));
+    this.containers = pod.spec.containers.map((c) => rt(c, false));
   }
 
   private get allContainers(): ContainerRt[] {
@@ -172,7 +182,7 @@ export class PodRuntime {
   }
 
   /** Called on every pass with the pod as the API server has it now. */
-  async sync(pod: any, records: DnsRecord[]): Promise<void> {
+  async sync(pod: Pod, records: DnsRecord[]): Promise<void> {
     this.pod = pod;
     if (this.terminating || this.done) return;
     if (pod.metadata.deletionTimestamp) {
@@ -227,7 +237,7 @@ export class PodRuntime {
         fs.mkdirSync(dir, { recursive: true });
         this.volumes.set(v.name, dir);
       } else if (v.configMap || v.secret) {
-        const files = await this.objectFiles(v.configMap ? 'configmaps' : 'secrets', v.configMap ?? v.secret);
+        const files = await this.objectFiles(v.configMap ? 'configmaps' : 'secrets', (v.configMap ?? v.secret)!);
         writeFiles(dir, files);
         this.volumes.set(v.name, dir);
       } else if (v.projected) {
@@ -237,7 +247,7 @@ export class PodRuntime {
             const token = await this.serviceAccountToken(src.serviceAccountToken);
             files.set(src.serviceAccountToken.path, Buffer.from(token));
           } else if (src.configMap || src.secret) {
-            for (const [f, b] of await this.objectFiles(src.configMap ? 'configmaps' : 'secrets', src.configMap ?? src.secret)) files.set(f, b);
+            for (const [f, b] of await this.objectFiles(src.configMap ? 'configmaps' : 'secrets', (src.configMap ?? src.secret)!)) files.set(f, b);
           } else if (src.downwardAPI) {
             for (const [f, b] of this.downwardFiles(src.downwardAPI.items)) files.set(f, b);
           }
@@ -249,10 +259,10 @@ export class PodRuntime {
         this.volumes.set(v.name, dir);
       } else if (v.persistentVolumeClaim) {
         const claim = v.persistentVolumeClaim.claimName;
-        const pvc = await k.getOr(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${claim}`);
+        const pvc = await k.getOr<PersistentVolumeClaim>(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${claim}`);
         if (!pvc) throw new Error(`persistentvolumeclaim "${claim}" not found`);
         if (pvc.status?.phase !== 'Bound' || !pvc.spec.volumeName) throw new Error(`persistentvolumeclaim "${claim}" is not bound yet`);
-        const pv = await k.get(`/api/v1/persistentvolumes/${pvc.spec.volumeName}`);
+        const pv = await k.get<PersistentVolume>(`/api/v1/persistentvolumes/${pvc.spec.volumeName}`);
         const p = pv.spec.hostPath?.path ?? pv.spec.local?.path;
         if (!p) throw new Error(`persistentvolume ${pv.metadata.name} is neither hostPath nor local`);
         fs.mkdirSync(p, { recursive: true });
@@ -265,22 +275,23 @@ export class PodRuntime {
     }
   }
 
-  private async objectFiles(kind: 'configmaps' | 'secrets', src: any): Promise<Map<string, Buffer>> {
+  private async objectFiles(kind: 'configmaps' | 'secrets', src: ObjectSource): Promise<Map<string, Buffer>> {
     const ns = this.pod.metadata.namespace;
-    const obj = await this.ctx.kube.getOr(`/api/v1/namespaces/${ns}/${kind}/${src.name ?? src.secretName}`);
+    const name = ('secretName' in src ? src.secretName : undefined) ?? ('name' in src ? src.name : undefined);
+    const obj = await this.ctx.kube.getOr<ConfigMap | Secret>(`/api/v1/namespaces/${ns}/${kind}/${name}`);
     const files = new Map<string, Buffer>();
     if (!obj) {
       if (src.optional) return files;
-      throw new Error(`${kind === 'configmaps' ? 'configmap' : 'secret'} "${src.name ?? src.secretName}" not found`);
+      throw new Error(`${kind === 'configmaps' ? 'configmap' : 'secret'} "${name}" not found`);
     }
     const all = new Map<string, Buffer>();
     for (const [key, val] of Object.entries<string>(obj.data ?? {})) all.set(key, kind === 'secrets' ? Buffer.from(val, 'base64') : Buffer.from(val));
-    for (const [key, val] of Object.entries<string>(obj.binaryData ?? {})) all.set(key, Buffer.from(val, 'base64'));
+    for (const [key, val] of Object.entries<string>(('binaryData' in obj ? obj.binaryData : undefined) ?? {})) all.set(key, Buffer.from(val, 'base64'));
     if (src.items?.length) {
       for (const it of src.items) {
         const b = all.get(it.key);
         if (b) files.set(it.path, b);
-        else if (!src.optional) throw new Error(`key "${it.key}" not found in ${kind} ${src.name ?? src.secretName}`);
+        else if (!src.optional) throw new Error(`key "${it.key}" not found in ${kind} ${name}`);
       }
     } else {
       for (const [key, b] of all) files.set(key, b);
@@ -288,16 +299,16 @@ export class PodRuntime {
     return files;
   }
 
-  private downwardFiles(items: any[] = []): Map<string, Buffer> {
+  private downwardFiles(items: Wire<V1DownwardAPIVolumeFile>[] = []): Map<string, Buffer> {
     const files = new Map<string, Buffer>();
     for (const it of items) if (it.fieldRef) files.set(it.path, Buffer.from(this.fieldRef(it.fieldRef.fieldPath)));
     return files;
   }
 
-  private async serviceAccountToken(src: any): Promise<string> {
+  private async serviceAccountToken(src: Wire<V1ServiceAccountTokenProjection>): Promise<string> {
     const ns = this.pod.metadata.namespace;
     const sa = this.pod.spec.serviceAccountName ?? 'default';
-    const r = await this.ctx.kube.request('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
+    const r = await this.ctx.kube.request<Wire<AuthenticationV1TokenRequest>>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
       apiVersion: 'authentication.k8s.io/v1',
       kind: 'TokenRequest',
       spec: {
@@ -306,6 +317,7 @@ export class PodRuntime {
         boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: this.pod.metadata.name, uid: this.uid },
       },
     });
+    if (!r.status?.token) throw new Error(`TokenRequest for serviceaccount ${ns}/${sa} returned no token`);
     return r.status.token;
   }
 
@@ -316,7 +328,7 @@ export class PodRuntime {
   fieldRef(fieldPath: string): string {
     const p = this.pod;
     const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
-    if (m) return p.metadata[m[1]!]?.[m[2]!] ?? '';
+    if (m) return p.metadata[m[1] as 'labels' | 'annotations']?.[m[2]!] ?? '';
     switch (fieldPath) {
       case 'metadata.name': return p.metadata.name;
       case 'metadata.namespace': return p.metadata.namespace;
@@ -331,7 +343,7 @@ export class PodRuntime {
     }
   }
 
-  private async resolveEnv(c: any): Promise<Map<string, string>> {
+  private async resolveEnv(c: Container): Promise<Map<string, string>> {
     const ns = this.pod.metadata.namespace;
     const k = this.ctx.kube;
     const vars = new Map<string, string>();
@@ -342,17 +354,17 @@ export class PodRuntime {
       vars.set('KUBERNETES_SERVICE_PORT_HTTPS', svc.port);
       vars.set('KUBERNETES_PORT', `tcp://${svc.host}:${svc.port}`);
     }
-    const objCache = new Map<string, any>();
+    const objCache = new Map<string, ConfigMap | Secret | undefined>();
     const getObj = async (kind: string, name: string) => {
       const key = `${kind}/${name}`;
-      if (!objCache.has(key)) objCache.set(key, await k.getOr(`/api/v1/namespaces/${ns}/${kind}/${name}`));
+      if (!objCache.has(key)) objCache.set(key, await k.getOr<ConfigMap | Secret>(`/api/v1/namespaces/${ns}/${kind}/${name}`));
       return objCache.get(key);
     };
     const decode = (kind: string, v: string) => (kind === 'secrets' ? Buffer.from(v, 'base64').toString('utf8') : v);
     for (const from of c.envFrom ?? []) {
       const kind = from.configMapRef ? 'configmaps' : 'secrets';
-      const ref = from.configMapRef ?? from.secretRef;
-      const obj = await getObj(kind, ref.name);
+      const ref = from.configMapRef ?? from.secretRef ?? {};
+      const obj = await getObj(kind, ref.name ?? '');
       if (!obj) {
         if (ref.optional) continue;
         throw new Error(`${kind === 'configmaps' ? 'configmap' : 'secret'} "${ref.name}" not found`);
@@ -366,8 +378,8 @@ export class PodRuntime {
         vars.set(e.name, this.fieldRef(e.valueFrom.fieldRef.fieldPath));
       } else if (e.valueFrom?.configMapKeyRef || e.valueFrom?.secretKeyRef) {
         const kind = e.valueFrom.configMapKeyRef ? 'configmaps' : 'secrets';
-        const ref = e.valueFrom.configMapKeyRef ?? e.valueFrom.secretKeyRef;
-        const obj = await getObj(kind, ref.name);
+        const ref = (e.valueFrom.configMapKeyRef ?? e.valueFrom.secretKeyRef)!;
+        const obj = await getObj(kind, ref.name ?? '');
         const v = obj?.data?.[ref.key];
         if (v === undefined) {
           if (ref.optional) continue;
@@ -376,7 +388,7 @@ export class PodRuntime {
         vars.set(e.name, decode(kind, v));
       } else if (e.valueFrom?.resourceFieldRef) {
         const r = e.valueFrom.resourceFieldRef;
-        const [kind, res] = r.resource.split('.');
+        const [kind, res] = r.resource.split('.') as ['limits' | 'requests', string];
         vars.set(e.name, String(c.resources?.[kind]?.[res] ?? (res === 'cpu' ? '2' : String(8 << 30))));
       } else {
         vars.set(e.name, '');
@@ -385,7 +397,7 @@ export class PodRuntime {
     return vars;
   }
 
-  private mounts(c: any): Mount[] {
+  private mounts(c: Container): Mount[] {
     const out: Mount[] = [];
     for (const m of c.volumeMounts ?? []) {
       const src = this.volumes.get(m.name);
@@ -455,8 +467,8 @@ export class PodRuntime {
       return;
     }
     const entryCmd = ['node', path.join(this.ctx.repo, entry[1])];
-    const command = spec.command?.length ? spec.command.map((s: string) => expand(s, env)) : entryCmd;
-    const args = (spec.args ?? []).map((s: string) => expand(s, env));
+    const command = spec.command?.length ? spec.command.map((s) => expand(s, env)) : entryCmd;
+    const args = (spec.args ?? []).map((s) => expand(s, env));
     const argv = [...command, ...args];
     if (argv[0] === 'node') argv[0] = process.execPath;
 
@@ -523,7 +535,7 @@ export class PodRuntime {
     c.exitCode = exitCode;
     c.finishedAt = now();
     c.ready = false;
-    const terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: c.finishedAt, containerID: `runnel://${c.pid}` };
+    const terminated: Terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: c.finishedAt, containerID: `runnel://${c.pid}` };
     this.log('container exited', { container: c.name, exitCode, signal });
     const policy = this.pod.spec.restartPolicy ?? 'Always';
     // An init container that succeeded is done; one that failed is retried unless policy is Never
@@ -592,19 +604,20 @@ export class PodRuntime {
 
   private portOf(c: ContainerRt, port: number | string): number {
     if (typeof port === 'number' || /^\d+$/.test(port)) return Number(port);
-    const p = (c.spec.ports ?? []).find((x: any) => x.name === port);
+    const p = (c.spec.ports ?? []).find((x) => x.name === port);
     if (!p) throw new Error(`no container port named ${port}`);
     return p.containerPort;
   }
 
-  private async probe(c: ContainerRt, p: any): Promise<boolean> {
+  private async probe(c: ContainerRt, p: Probe): Promise<boolean> {
     const timeout = (p.timeoutSeconds ?? 1) * 1000;
     try {
-      if (p.httpGet) {
-        const port = this.portOf(c, p.httpGet.port);
-        const host = p.httpGet.host ?? this.ip!;
+      const httpGet = p.httpGet;
+      if (httpGet) {
+        const port = this.portOf(c, httpGet.port);
+        const host = httpGet.host ?? this.ip!;
         return await new Promise<boolean>((resolve) => {
-          const req = http.get({ host, port, path: p.httpGet.path ?? '/', timeout, agent: false }, (res) => {
+          const req = http.get({ host, port, path: httpGet.path ?? '/', timeout, agent: false }, (res) => {
             res.resume();
             resolve((res.statusCode ?? 0) >= 200 && (res.statusCode ?? 0) < 400);
           });
@@ -613,9 +626,10 @@ export class PodRuntime {
         });
       }
       if (p.tcpSocket) {
-        const port = this.portOf(c, p.tcpSocket.port);
+        const tcpSocket = p.tcpSocket;
+        const port = this.portOf(c, tcpSocket.port);
         return await new Promise<boolean>((resolve) => {
-          const s = net.connect({ host: p.tcpSocket.host ?? this.ip!, port, timeout });
+          const s = net.connect({ host: tcpSocket.host ?? this.ip!, port, timeout });
           s.once('connect', () => (s.destroy(), resolve(true)));
           s.once('timeout', () => (s.destroy(), resolve(false)));
           s.once('error', () => resolve(false));
@@ -681,25 +695,25 @@ export class PodRuntime {
   // Status
   // ----------------------------------------------------------------------------------------------
 
-  private condition(type: string, ok: boolean, t: string, reason?: string): any {
+  private condition(type: string, ok: boolean, t: string, reason?: string): Wire<V1PodCondition> {
     const status = ok ? 'True' : 'False';
     const prev = this.transitions.get(type);
     if (!prev || prev.status !== status) this.transitions.set(type, { status, time: t });
-    return { type, status, lastProbeTime: null, lastTransitionTime: this.transitions.get(type)!.time, ...(reason && !ok ? { reason } : {}) };
+    return { type, status, lastTransitionTime: this.transitions.get(type)!.time, ...(reason && !ok ? { reason } : {}) };
   }
 
-  private containerStatus(c: ContainerRt, t: string): any {
+  private containerStatus(c: ContainerRt, t: string): Wire<V1ContainerStatus> {
     const setup = this.setupError && !c.everStarted ? this.setupError : undefined;
     const waiting = { reason: setup?.reason ?? c.reason ?? 'ContainerCreating', message: setup?.message ?? c.message };
     const state =
       c.state === 'running'
         ? { running: { startedAt: c.startedAt } }
         : c.state === 'terminated'
-          ? { terminated: { exitCode: c.exitCode ?? 0, reason: c.reason ?? 'Completed', startedAt: c.startedAt ?? null, finishedAt: c.finishedAt ?? t } }
+          ? { terminated: { exitCode: c.exitCode ?? 0, reason: c.reason ?? 'Completed', startedAt: c.startedAt, finishedAt: c.finishedAt ?? t } }
           : { waiting: waiting.message ? waiting : { reason: waiting.reason } };
     return {
       name: c.name,
-      image: c.spec.image,
+      image: c.spec.image ?? '',
       imageID: '',
       ...(c.pid ? { containerID: `runnel://${c.pid}` } : {}),
       started: c.state === 'running',
@@ -711,7 +725,7 @@ export class PodRuntime {
     };
   }
 
-  status(): any {
+  status(): Wire<V1PodStatus> {
     const t = now();
     const statuses = this.containers.map((c) => this.containerStatus(c, t));
     const initialized = this.initialized;

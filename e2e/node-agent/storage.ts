@@ -11,7 +11,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isConflict, isNotFound, type Kube } from './kube.js';
+import { isConflict, isNotFound, type Kube, type PersistentVolume, type PersistentVolumeClaim, type StorageClass } from './kube.js';
 
 export const STORAGE_CLASS = 'runnel-local';
 export const PROVISIONER = 'runnel.dev/local-dir';
@@ -43,14 +43,14 @@ export class Provisioner {
 
   async sync(): Promise<void> {
     const [classes, claims, volumes] = await Promise.all([
-      this.kube.list('/apis/storage.k8s.io/v1/storageclasses'),
-      this.kube.list('/api/v1/persistentvolumeclaims'),
-      this.kube.list('/api/v1/persistentvolumes'),
+      this.kube.list<StorageClass>('/apis/storage.k8s.io/v1/storageclasses'),
+      this.kube.list<PersistentVolumeClaim>('/api/v1/persistentvolumeclaims'),
+      this.kube.list<PersistentVolume>('/api/v1/persistentvolumes'),
     ]);
-    const ours = new Map(classes.filter((c: any) => c.provisioner === PROVISIONER).map((c: any) => [c.metadata.name, c]));
-    const claimed = new Set(volumes.map((v: any) => v.spec.claimRef?.uid).filter(Boolean));
+    const ours = new Map(classes.filter((c) => c.provisioner === PROVISIONER).map((c) => [c.metadata.name, c]));
+    const claimed = new Set(volumes.map((v) => v.spec.claimRef?.uid).filter(Boolean));
     for (const pvc of claims) {
-      const cls = ours.get(pvc.spec.storageClassName);
+      const cls = ours.get(pvc.spec.storageClassName ?? '');
       if (!cls || pvc.status?.phase !== 'Pending' || pvc.spec.volumeName || pvc.metadata.deletionTimestamp) continue;
       if (claimed.has(pvc.metadata.uid)) continue;
       const waitsForPod = cls.volumeBindingMode === 'WaitForFirstConsumer';
@@ -71,7 +71,7 @@ export class Provisioner {
     }
   }
 
-  private async provision(pvc: any, cls: any): Promise<void> {
+  private async provision(pvc: PersistentVolumeClaim, cls: StorageClass): Promise<void> {
     const name = `pvc-${pvc.metadata.uid}`;
     const dir = path.join(this.volumeDir, name);
     fs.mkdirSync(dir, { recursive: true });
