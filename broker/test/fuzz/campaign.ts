@@ -17,7 +17,7 @@ import { buildCorpus, type Corpus } from './corpus.js';
 import { generateCase, shortHex, type FuzzCase } from './mutate.js';
 import { seedBroker, snapshotChanges, takeSnapshot, type Snapshot } from './seed-data.js';
 
-export type FindingKind = 'crash' | 'hang' | 'memory' | 'bad-response' | 'data-change' | 'restart-failure' | 'unclean-shutdown';
+export type FindingKind = 'crash' | 'hang' | 'memory' | 'bad-response' | 'request-failed' | 'data-change' | 'restart-failure' | 'unclean-shutdown';
 
 export interface SuspectCase {
   index: number;
@@ -476,7 +476,17 @@ export class Campaign {
 
   // ---- end of run ------------------------------------------------------------------------
 
+  /** Requests whose handler threw (the broker logs them as request_failed and closes the connection). */
+  private recordFailedRequests(): void {
+    for (const line of this.instanceOutput().split('\n')) {
+      if (!line.includes('"cause":"request_failed"') || line.includes('"suppressed"')) continue;
+      const message = /"message":"((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? /"msg":"([^"]*)"/.exec(line)?.[1] ?? line;
+      this.record('request-failed', `request-failed ${normalise(message)}`, `a request handler threw (connection closed, no Kafka error code): ${message}`, [], line.slice(0, 3000));
+    }
+  }
+
   private async finalChecks(): Promise<void> {
+    this.recordFailedRequests();
     await this.checkStored('at the end of the run');
     const code = await this.broker.stop();
     if (code !== 0) this.record('unclean-shutdown', `unclean-shutdown ${code}`, `SIGTERM ended the broker with exit code ${code}`, [], tail(this.instanceOutput(), OUTPUT_TAIL_LINES));

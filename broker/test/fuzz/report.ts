@@ -17,7 +17,7 @@ export function formatFinding(f: Finding): string {
   }
   if (f.brokerOutput.trim()) {
     lines.push('  broker output (tail):');
-    for (const l of f.brokerOutput.trim().split('\n').slice(-15)) lines.push(`    ${l.slice(0, 400)}`);
+    for (const l of f.brokerOutput.trim().split('\n').slice(-15)) lines.push(`    ${l.slice(0, /"level":(50|60)/.test(l) ? 3000 : 400)}`);
   }
   return lines.join('\n');
 }
