@@ -4,7 +4,7 @@
 
 import { pino } from 'pino';
 import { ConfigError, loadBrokerConfig } from './config/broker-config.js';
-import { Broker } from './node.js';
+import { BrokerNode } from './node.js';
 
 const EXIT_BAD_CONFIG = 2;
 
@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   for (const key of loaded.ignoredKeys) logger.warn({ key }, 'config key has no effect in Runnel');
 
   // Handlers go in before start-up so that a SIGTERM during recovery still ends cleanly.
-  let broker: Broker | undefined;
+  let broker: BrokerNode | undefined;
   let stopRequested: string | undefined;
   const shutdown = (signal: string) => {
     logger.info({ signal }, 'signal received');
@@ -39,7 +39,7 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  broker = await Broker.start(loaded.config, logger);
+  broker = await BrokerNode.start(loaded.config, logger);
   if (stopRequested) shutdown(stopRequested);
 }
 

@@ -1,5 +1,7 @@
-// Wires one broker together: log dirs, metadata, partition logs, topics, the request
-// handlers and the listeners; and takes them down again in order on shutdown.
+// The composition root: builds one broker from its config — log dirs, metadata, partition logs,
+// topics, partitions, groups, then the request handlers with direct references to those
+// services, then the listeners — and takes them down again in order on shutdown. Nothing else
+// constructs services; everything below receives what it uses.
 
 import type { Logger } from 'pino';
 import type { BrokerConfig } from './config/broker-config.js';
@@ -9,7 +11,10 @@ import { KafkaServer } from './server/server.js';
 import { Dispatcher } from './api/dispatch.js';
 import { createHandlers } from './api/handlers.js';
 import { ReadBufferPool } from './log/read-buffers.js';
-import { systemClock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
+import type { BrokerEndpoint, BrokerServices, ClusterView } from './api/services.js';
+import type { PartitionState } from './metadata/image.js';
+import { ReplicaManager } from './replication/replica-manager.js';
 import { FetchWaiters } from './replication/fetch-waiters.js';
 import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from './log/open-files.js';
 import { LogManager } from './log/log-manager.js';
@@ -19,33 +24,6 @@ import { GroupCoordinator } from './groups/coordinator.js';
 import type { Server as HttpServer } from 'node:http';
 import { startHttpEndpoint } from './observability/http.js';
 import { BrokerMetrics } from './observability/metrics.js';
-
-export interface BrokerEndpoint {
-  nodeId: number;
-  host: string;
-  port: number;
-  rack: string | null;
-}
-
-/** What request handlers may use. */
-export interface BrokerContext {
-  readonly config: BrokerConfig;
-  readonly clusterId: string;
-  readonly nodeId: number;
-  readonly topics: TopicManager;
-  readonly logs: LogManager;
-  readonly waiters: FetchWaiters;
-  /** What Fetch reads records into. */
-  readonly readBuffers: ReadBufferPool;
-  readonly groups: GroupCoordinator;
-  readonly producerIds: ProducerIdManager;
-  readonly logger: Logger;
-  /** Live brokers as clients should reach them (advertised listener). */
-  brokers(): BrokerEndpoint[];
-  /** The broker the admin clients send controller requests to. */
-  controllerId(): number;
-  supportedApis(): Array<{ apiKey: number; minVersion: number; maxVersion: number }>;
-}
 
 /**
  * Pooled read buffers: each fits one partition's read at the default max.partition.fetch.bytes
@@ -68,65 +46,83 @@ async function loadLogsWithinFileLimit(topics: TopicManager): Promise<void> {
   }
 }
 
-export class Broker implements BrokerContext {
-  readonly readBuffers = new ReadBufferPool(READ_BUFFER_BYTES, MAX_READ_BUFFERS);
+/** Where clients reach this broker: the advertised listener, with the port actually bound when it was 0. */
+class AdvertisedCluster implements ClusterView {
   private boundPorts: number[] = [];
-  private stopping: Promise<void> | undefined;
 
-  private partitionCount(): number {
-    let n = 0;
-    for (const t of this.topics.image.topics()) n += t.partitions.length;
-    return n;
-  }
-
-  private underReplicatedCount(): number {
-    let n = 0;
-    for (const t of this.topics.image.topics()) for (const p of t.partitions) if (p.isr.length < p.replicas.length) n++;
-    return n;
-  }
-
-  private constructor(
-    readonly config: BrokerConfig,
+  constructor(
+    private readonly config: BrokerConfig,
     readonly clusterId: string,
-    readonly topics: TopicManager,
-    readonly logs: LogManager,
-    readonly waiters: FetchWaiters,
-    readonly groups: GroupCoordinator,
-    readonly producerIds: ProducerIdManager,
-    private readonly server: KafkaServer,
-    private readonly dispatcher: Dispatcher,
-    private readonly http: HttpServer | undefined,
-    readonly logger: Logger,
   ) {}
 
-  static async start(config: BrokerConfig, logger: Logger): Promise<Broker> {
+  get nodeId(): number {
+    return this.config.nodeId;
+  }
+
+  /** Called once the listeners are bound. */
+  listening(ports: number[]): void {
+    this.boundPorts = ports;
+  }
+
+  brokers(): BrokerEndpoint[] {
+    const advertised = this.config.advertisedListeners[0]!;
+    const listenerIndex = this.config.listeners.findIndex((l) => l.name === advertised.name);
+    const port = advertised.port === 0 && listenerIndex >= 0 ? (this.boundPorts[listenerIndex] ?? 0) : advertised.port;
+    return [{ nodeId: this.nodeId, host: advertised.host, port, rack: this.config.rack }];
+  }
+
+  controllerId(): number {
+    return this.nodeId;
+  }
+}
+
+export class BrokerNode {
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    private readonly config: BrokerConfig,
+    private readonly services: BrokerServices & { logs: LogManager; waiters: FetchWaiters },
+    private readonly server: KafkaServer,
+    private readonly http: HttpServer | undefined,
+    readonly ports: number[],
+    private readonly logger: Logger,
+  ) {}
+
+  get groups(): GroupCoordinator {
+    return this.services.groups;
+  }
+
+  static async start(config: BrokerConfig, logger: Logger, clock: Clock = systemClock): Promise<BrokerNode> {
     const startedAt = performance.now();
-    let broker: Broker | undefined;
+    let node: BrokerNode | undefined;
     let serving = false;
     const metrics = new BrokerMetrics({
-      partitions: () => broker?.partitionCount() ?? 0,
-      underReplicatedPartitions: () => broker?.underReplicatedCount() ?? 0,
-      connections: () => broker?.server.connectionCount ?? 0,
-      skippedInternalRecords: () => broker?.groups.skippedRecords ?? 0,
+      partitions: () => (node ? countPartitions(node.services.topics, () => true) : 0),
+      underReplicatedPartitions: () => (node ? countPartitions(node.services.topics, (p) => p.isr.length < p.replicas.length) : 0),
+      connections: () => node?.server.connectionCount ?? 0,
+      skippedInternalRecords: () => node?.services.groups.skippedRecords ?? 0,
     });
     // Up before recovery, so orchestrators see a live (if not yet ready) broker while logs load.
     const http = config.httpListener
-      ? await startHttpEndpoint(config.httpListener.host, config.httpListener.port, metrics, { ready: () => serving && !broker?.stopping }, logger.child({ component: 'http' }))
+      ? await startHttpEndpoint(config.httpListener.host, config.httpListener.port, metrics, { ready: () => serving && !node?.stopping }, logger.child({ component: 'http' }))
       : undefined;
     let clusterId = config.clusterId ?? undefined;
     for (const dir of config.logDirs) clusterId = (await claimLogDir(dir, config.nodeId, clusterId)).clusterId;
+    const cluster = new AdvertisedCluster(config, clusterId!);
     const store = await MetadataStore.open(config.logDirs[0]!, logger.child({ component: 'metadata' }));
     const logs = new LogManager(config.logDirs, logger.child({ component: 'log' }));
     const topics = new TopicManager(store, logs, config, () => 1, logger.child({ component: 'topics' }));
     await loadLogsWithinFileLimit(topics);
     logs.startRetention(config.retentionCheckIntervalMs);
     if (config.cleanerBackoffMs !== null) logs.startCleaner(config.cleanerBackoffMs);
-    const groups = new GroupCoordinator(topics, logs, config.groups, systemClock, logger.child({ component: 'groups' }));
+    const waiters = new FetchWaiters(clock);
+    const partitions = new ReplicaManager(topics, logs, config.nodeId, waiters);
+    const groups = new GroupCoordinator(topics, partitions, config.groups, clock, logger.child({ component: 'groups' }));
     await groups.start();
     const producerIds = new ProducerIdManager(store, config.nodeId, logs, logger.child({ component: 'producer-ids' }));
+    const services = { config, clock, cluster, topics, partitions, groups, producerIds, readBuffers: new ReadBufferPool(READ_BUFFER_BYTES, MAX_READ_BUFFERS), logs, waiters };
 
-    const waiters = new FetchWaiters();
-    const dispatcher = new Dispatcher(createHandlers(() => broker!), {
+    const dispatcher = new Dispatcher(createHandlers(services), {
       answered(api, seconds, requestBytes, responseBytes) {
         metrics.requests.inc({ api });
         metrics.requestSeconds.observe({ api }, seconds);
@@ -145,48 +141,31 @@ export class Broker implements BrokerContext {
       logger: logger.child({ component: 'network' }),
       closedFor: (cause) => metrics.connectionsClosed.inc({ cause }),
     });
-    broker = new Broker(config, clusterId!, topics, logs, waiters, groups, producerIds, server, dispatcher, http, logger);
-    broker.boundPorts = await server.start();
+    const ports = await server.start();
+    cluster.listening(ports);
+    node = new BrokerNode(config, services, server, http, ports, logger);
     serving = true;
     logger.info({ nodeId: config.nodeId, clusterId, startupMs: Math.round(performance.now() - startedAt) }, 'broker started');
-    return broker;
-  }
-
-  get nodeId(): number {
-    return this.config.nodeId;
-  }
-
-  get ports(): number[] {
-    return this.boundPorts;
-  }
-
-  brokers(): BrokerEndpoint[] {
-    const advertised = this.config.advertisedListeners[0]!;
-    const listenerIndex = this.config.listeners.findIndex((l) => l.name === advertised.name);
-    // A listener on port 0 is advertised with the port it actually got.
-    const port = advertised.port === 0 && listenerIndex >= 0 ? this.boundPorts[listenerIndex]! : advertised.port;
-    return [{ nodeId: this.nodeId, host: advertised.host, port, rack: this.config.rack }];
-  }
-
-  controllerId(): number {
-    return this.nodeId;
-  }
-
-  supportedApis() {
-    return this.dispatcher.supportedApis();
+    return node;
   }
 
   /** Stop accepting, answer what is in flight, flush and close the logs. Idempotent. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info('shutting down');
-      this.waiters.shutdown();
+      this.services.waiters.shutdown();
       await this.server.stop(this.config.shutdownTimeoutMs);
-      this.groups.shutdown();
-      await this.logs.close();
+      this.services.groups.shutdown();
+      await this.services.logs.close();
       await new Promise((resolve) => (this.http ? this.http.close(resolve) : resolve(undefined)));
       this.logger.info('shut down cleanly');
     })();
     return this.stopping;
   }
+}
+
+function countPartitions(topics: TopicManager, which: (p: PartitionState) => boolean): number {
+  let n = 0;
+  for (const t of topics.image.topics()) for (const p of t.partitions) if (which(p)) n++;
+  return n;
 }

@@ -1,7 +1,6 @@
-import type { BrokerContext } from '../node.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiVersions } from '../protocol/messages/index.js';
-import { handler } from './dispatch.js';
+import { handler, type SupportedApi } from './dispatch.js';
 
 /**
  * Feature levels of `metadata.version`: 7 is 3.3-IV3, the oldest Kafka 4 accepts; 27 is 4.1-IV1,
@@ -11,10 +10,11 @@ import { handler } from './dispatch.js';
 const METADATA_VERSION = { name: 'metadata.version', minVersion: 7, maxVersion: 27 };
 const FINALIZED_FEATURES_EPOCH = 0;
 
-export const apiVersionsHandler = (broker: () => BrokerContext) =>
+/** Answers with `apiKeys`: the handler table's APIs and versions (see handlers.ts). */
+export const apiVersionsHandler = (apiKeys: readonly SupportedApi[]) =>
   handler(ApiVersions, () => ({
     errorCode: ErrorCode.NONE,
-    apiKeys: broker().supportedApis(),
+    apiKeys: [...apiKeys],
     throttleTimeMs: 0,
     supportedFeatures: [METADATA_VERSION],
     finalizedFeaturesEpoch: FINALIZED_FEATURES_EPOCH,

@@ -2,7 +2,7 @@
 // IncrementalAlterConfigs (set / delete / append / subtract) for topics. Broker configs are
 // static for now: altering them is refused with a message saying so.
 
-import type { BrokerContext } from '../node.js';
+import type { BrokerServices } from './services.js';
 import type { AlterOp } from '../controller/topics.js';
 import { BROKER_KEYS, TOPIC_KEYS, type ConfigType } from '../config/keys.js';
 import type { TopicState } from '../metadata/image.js';
@@ -43,7 +43,7 @@ export interface DescribedConfig {
  * for a validate-only CreateTopics, where the topic does not exist yet).
  */
 export function describeTopicConfigs(
-  broker: BrokerContext,
+  broker: BrokerServices,
   topic: TopicState | undefined,
   overrides: ReadonlyMap<string, string> | undefined,
   keys: readonly string[] | null,
@@ -71,7 +71,7 @@ export function describeTopicConfigs(
   });
 }
 
-function describeBrokerConfigs(broker: BrokerContext, keys: readonly string[] | null): DescribedConfig[] {
+function describeBrokerConfigs(broker: BrokerServices, keys: readonly string[] | null): DescribedConfig[] {
   const wanted = keys === null ? BROKER_KEYS : BROKER_KEYS.filter((k) => keys.includes(k.name));
   return wanted.map((k) => {
     const explicit = broker.config.explicit.get(k.name);
@@ -92,9 +92,8 @@ function describeBrokerConfigs(broker: BrokerContext, keys: readonly string[] | 
   });
 }
 
-export const describeConfigsHandler = (getBroker: () => BrokerContext) =>
+export const describeConfigsHandler = (broker: BrokerServices) =>
   handler(DescribeConfigs, (req) => {
-    const broker = getBroker();
     const results = req.resources.map((r) => {
       const base = { resourceType: r.resourceType, resourceName: r.resourceName, errorMessage: null };
       let configs: DescribedConfig[];
@@ -103,8 +102,8 @@ export const describeConfigsHandler = (getBroker: () => BrokerContext) =>
         if (!topic) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${r.resourceName} does not exist.`, configs: [] };
         configs = describeTopicConfigs(broker, topic, undefined, r.configurationKeys);
       } else if (r.resourceType === RESOURCE_BROKER) {
-        if (r.resourceName !== '' && r.resourceName !== String(broker.nodeId)) {
-          return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Broker ${r.resourceName} is not this broker (${broker.nodeId}); send the request to it.`, configs: [] };
+        if (r.resourceName !== '' && r.resourceName !== String(broker.cluster.nodeId)) {
+          return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Broker ${r.resourceName} is not this broker (${broker.cluster.nodeId}); send the request to it.`, configs: [] };
         }
         configs = describeBrokerConfigs(broker, r.configurationKeys);
       } else {
@@ -117,7 +116,7 @@ export const describeConfigsHandler = (getBroker: () => BrokerContext) =>
   });
 
 async function alterTopic(
-  broker: BrokerContext,
+  broker: BrokerServices,
   resourceType: number,
   resourceName: string,
   changes: Array<{ name: string; op: AlterOp; value: string | null }>,
@@ -135,9 +134,8 @@ async function alterTopic(
   return { ...base, errorCode: result.errorCode, errorMessage: result.errorMessage };
 }
 
-export const alterConfigsHandler = (getBroker: () => BrokerContext) =>
+export const alterConfigsHandler = (broker: BrokerServices) =>
   handler(AlterConfigs, async (req) => {
-    const broker = getBroker();
     const responses = [];
     for (const r of req.resources) {
       const changes = r.configs.map((c) => ({ name: c.name, op: (c.value === null ? 'delete' : 'set') as AlterOp, value: c.value }));
@@ -146,9 +144,8 @@ export const alterConfigsHandler = (getBroker: () => BrokerContext) =>
     return { throttleTimeMs: 0, responses };
   });
 
-export const incrementalAlterConfigsHandler = (getBroker: () => BrokerContext) =>
+export const incrementalAlterConfigsHandler = (broker: BrokerServices) =>
   handler(IncrementalAlterConfigs, async (req) => {
-    const broker = getBroker();
     const responses = [];
     for (const r of req.resources) {
       const badOp = r.configs.find((c) => OPS[c.configOperation] === undefined);

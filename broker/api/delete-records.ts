@@ -3,26 +3,23 @@
 // range; one below the current start changes nothing. As in Kafka, a topic whose cleanup.policy
 // does not include `delete` refuses it.
 
-import type { BrokerContext } from '../node.js';
+import type { BrokerServices } from './services.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { DeleteRecords } from '../protocol/messages/index.js';
 import { handler } from './dispatch.js';
 
 const HIGH_WATERMARK = -1;
 
-export const deleteRecordsHandler = (getBroker: () => BrokerContext) =>
+export const deleteRecordsHandler = (broker: BrokerServices) =>
   handler(DeleteRecords, async (req, ctx) => {
-    const broker = getBroker();
     const topics = await Promise.all(
       req.topics.map(async (t) => {
-        const topic = broker.topics.image.topic(t.name);
         const partitions = await Promise.all(
           t.partitions.map(async (p) => {
             const failed = (errorCode: number) => ({ partitionIndex: p.partitionIndex, lowWatermark: -1, errorCode });
-            const state = topic?.partitions[p.partitionIndex];
-            const log = topic && state ? broker.logs.get(topic.name, p.partitionIndex) : undefined;
-            if (!topic || !state || !log) return failed(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-            if (state.leader !== broker.nodeId) return failed(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+            const lookup = broker.partitions.leader({ name: t.name }, p.partitionIndex);
+            if (!lookup.ok) return failed(lookup.errorCode);
+            const log = lookup.partition.log;
             if (!log.config.cleanupPolicy.delete) return failed(ErrorCode.POLICY_VIOLATION);
             const offset = p.offset === HIGH_WATERMARK ? log.highWatermark : p.offset;
             if (offset < 0 || offset > log.highWatermark) return failed(ErrorCode.OFFSET_OUT_OF_RANGE);

@@ -41,6 +41,11 @@ export interface SupportedApi {
   maxVersion: number;
 }
 
+/** What ApiVersions advertises for these APIs, in key order. */
+export function supportedApis(apis: readonly AnyApi[]): SupportedApi[] {
+  return apis.map((api) => ({ apiKey: api.key, minVersion: api.advertisedMinVersion, maxVersion: api.maxVersion })).sort((a, b) => a.apiKey - b.apiKey);
+}
+
 /** Told about every answered request (metrics). */
 export interface RequestObserver {
   answered(api: string, seconds: number, requestBytes: number, responseBytes: number): void;
@@ -57,9 +62,7 @@ export class Dispatcher {
   }
 
   supportedApis(): SupportedApi[] {
-    return [...this.byKey.values()]
-      .map((h) => ({ apiKey: h.api.key, minVersion: h.api.advertisedMinVersion, maxVersion: h.api.maxVersion }))
-      .sort((a, b) => a.apiKey - b.apiKey);
+    return supportedApis([...this.byKey.values()].map((h) => h.api));
   }
 
   async handleFrame(frame: Buffer, connection: ConnectionInfo): Promise<Response | null> {

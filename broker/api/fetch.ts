@@ -4,12 +4,13 @@
 // Records are read into pooled buffers (broker/log/read-buffers.ts) and sent as slices of them:
 // the response owns its loan until the connection has written it.
 
-import type { BrokerContext } from '../node.js';
+import type { BrokerServices } from './services.js';
 import { partitionKey } from '../log/log-manager.js';
 import type { ReadLoan } from '../log/read-buffers.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Fetch } from '../protocol/messages/index.js';
 import { ZERO_UUID, type RequestOf } from '../protocol/schema.js';
+import type { TopicState } from '../metadata/image.js';
 import { handler } from './dispatch.js';
 
 type FetchRequest = RequestOf<typeof Fetch>;
@@ -42,28 +43,24 @@ function errorRead(partitionIndex: number, errorCode: number): PartitionRead {
   return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: [] };
 }
 
-async function readOnce(broker: BrokerContext, req: FetchRequest, byTopicId: boolean, buffers: ReadLoan): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
-  const image = broker.topics.image;
+async function readOnce(broker: BrokerServices, req: FetchRequest, byTopicId: boolean, buffers: ReadLoan): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
   let remaining = req.maxBytes;
   let bytes = 0;
   let errors = false;
   const topics: TopicRead[] = [];
   for (const t of req.topics) {
-    const topic = byTopicId ? image.topicById(t.topicId) : image.topic(t.topic);
+    const ref = byTopicId ? { id: t.topicId } : { name: t.topic };
+    let topic: TopicState | undefined;
     const partitions: PartitionRead[] = [];
     for (const p of t.partitions) {
-      const log = topic ? broker.logs.get(topic.name, p.partition) : undefined;
-      const state = topic?.partitions[p.partition];
-      if (!topic || !log || !state) {
+      const found = broker.partitions.leader(ref, p.partition, p.currentLeaderEpoch);
+      if (!found.ok) {
         errors = true;
-        partitions.push(errorRead(p.partition, byTopicId && !topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+        partitions.push(errorRead(p.partition, found.errorCode));
         continue;
       }
-      if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== state.leaderEpoch) {
-        errors = true;
-        partitions.push(errorRead(p.partition, p.currentLeaderEpoch > state.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH));
-        continue;
-      }
+      topic = found.partition.topic;
+      const log = found.partition.log;
       const highWatermark = log.highWatermark;
       const base = { ...errorRead(p.partition, ErrorCode.NONE), highWatermark, lastStableOffset: highWatermark, logStartOffset: log.logStartOffset };
       if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.logEndOffset) {
@@ -92,16 +89,15 @@ async function readOnce(broker: BrokerContext, req: FetchRequest, byTopicId: boo
   return { topics, bytes, errors };
 }
 
-export const fetchHandler = (getBroker: () => BrokerContext) =>
+export const fetchHandler = (broker: BrokerServices) =>
   handler(Fetch, async (req, ctx) => {
-    const broker = getBroker();
     const version = ctx.header.apiVersion;
     const byTopicId = version >= 13;
     const base = { throttleTimeMs: 0, sessionId: NO_SESSION };
     if (req.sessionId !== NO_SESSION) {
       return { ...base, errorCode: ErrorCode.FETCH_SESSION_ID_NOT_FOUND, responses: [] };
     }
-    const deadline = Date.now() + Math.min(Math.max(req.maxWaitMs, 0), MAX_FETCH_WAIT_MS);
+    const deadline = broker.clock.nowMs() + Math.min(Math.max(req.maxWaitMs, 0), MAX_FETCH_WAIT_MS);
     const keys = req.topics.flatMap((t) => {
       const name = byTopicId ? broker.topics.image.topicById(t.topicId)?.name : t.topic;
       return name === undefined ? [] : t.partitions.map((p) => partitionKey(name, p.partition));
@@ -115,13 +111,13 @@ export const fetchHandler = (getBroker: () => BrokerContext) =>
         buffers.release();
         throw err;
       }
-      const waitMs = deadline - Date.now();
-      if (result.bytes >= req.minBytes || result.errors || waitMs <= 0 || broker.waiters.isShuttingDown) {
+      const waitMs = deadline - broker.clock.nowMs();
+      if (result.bytes >= req.minBytes || result.errors || waitMs <= 0 || broker.partitions.shuttingDown) {
         ctx.releaseAfterWrite(() => buffers.release());
         return { ...base, errorCode: ErrorCode.NONE, responses: result.topics };
       }
       // Not enough yet: these reads are dropped, and read again after the wait.
       buffers.release();
-      await broker.waiters.wait(keys, waitMs);
+      await broker.partitions.waitForData(keys, waitMs);
     }
   });

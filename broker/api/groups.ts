@@ -1,6 +1,6 @@
 // Consumer group APIs (classic protocol): wire format in, GroupCoordinator calls out.
 
-import type { BrokerContext } from '../node.js';
+import type { BrokerServices } from './services.js';
 import { ErrorCode } from '../protocol/errors.js';
 import {
   DeleteGroups,
@@ -25,8 +25,8 @@ function clientHost(ctx: RequestContext): string {
   return `/${ctx.connection.remoteAddress.replace(/:\d+$/, '')}`;
 }
 
-async function findCoordinator(broker: BrokerContext, key: string, keyType: number) {
-  const self = broker.brokers().find((b) => b.nodeId === broker.nodeId)!;
+async function findCoordinator(broker: BrokerServices, key: string, keyType: number) {
+  const self = broker.cluster.brokers().find((b) => b.nodeId === broker.cluster.nodeId)!;
   const none = { key, nodeId: -1, host: '', port: -1 };
   if (keyType !== KEY_TYPE_GROUP) {
     return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'Transactions are not supported yet: there is no transaction coordinator.' };
@@ -36,9 +36,8 @@ async function findCoordinator(broker: BrokerContext, key: string, keyType: numb
   return { key, nodeId: self.nodeId, host: self.host, port: self.port, errorCode: ErrorCode.NONE, errorMessage: null };
 }
 
-export const findCoordinatorHandler = (getBroker: () => BrokerContext) =>
+export const findCoordinatorHandler = (broker: BrokerServices) =>
   handler(FindCoordinator, async (req, ctx) => {
-    const broker = getBroker();
     if (ctx.header.apiVersion >= 4) {
       const coordinators = [];
       for (const key of req.coordinatorKeys) coordinators.push(await findCoordinator(broker, key, req.keyType));
@@ -48,10 +47,10 @@ export const findCoordinatorHandler = (getBroker: () => BrokerContext) =>
     return { throttleTimeMs: 0, errorCode: c.errorCode, errorMessage: c.errorMessage, nodeId: c.nodeId, host: c.host, port: c.port };
   });
 
-export const joinGroupHandler = (getBroker: () => BrokerContext) =>
+export const joinGroupHandler = (broker: BrokerServices) =>
   handler(JoinGroup, async (req, ctx) => {
     const version = ctx.header.apiVersion;
-    const result = await getBroker().groups.join({
+    const result = await broker.groups.join({
       groupId: req.groupId,
       memberId: req.memberId,
       groupInstanceId: req.groupInstanceId,
@@ -66,9 +65,9 @@ export const joinGroupHandler = (getBroker: () => BrokerContext) =>
     return { throttleTimeMs: 0, ...result, skipAssignment: false };
   });
 
-export const syncGroupHandler = (getBroker: () => BrokerContext) =>
+export const syncGroupHandler = (broker: BrokerServices) =>
   handler(SyncGroup, async (req) => {
-    const result = await getBroker().groups.sync(
+    const result = await broker.groups.sync(
       { groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId },
       req.protocolType,
       req.protocolName,
@@ -77,27 +76,27 @@ export const syncGroupHandler = (getBroker: () => BrokerContext) =>
     return { throttleTimeMs: 0, ...result };
   });
 
-export const heartbeatHandler = (getBroker: () => BrokerContext) =>
+export const heartbeatHandler = (broker: BrokerServices) =>
   handler(Heartbeat, (req) => ({
     throttleTimeMs: 0,
-    errorCode: getBroker().groups.heartbeat({ groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId }),
+    errorCode: broker.groups.heartbeat({ groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId }),
   }));
 
-export const leaveGroupHandler = (getBroker: () => BrokerContext) =>
+export const leaveGroupHandler = (broker: BrokerServices) =>
   handler(LeaveGroup, (req, ctx) => {
     const leaving = ctx.header.apiVersion >= 3 ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId })) : [{ memberId: req.memberId, groupInstanceId: null }];
-    const result = getBroker().groups.leave(req.groupId, leaving);
+    const result = broker.groups.leave(req.groupId, leaving);
     // Before v3 one member leaves and its error is the response's error.
     const errorCode = ctx.header.apiVersion >= 3 ? result.errorCode : (result.members[0]?.errorCode ?? result.errorCode);
     return { throttleTimeMs: 0, errorCode, members: result.members };
   });
 
-export const offsetCommitHandler = (getBroker: () => BrokerContext) =>
+export const offsetCommitHandler = (broker: BrokerServices) =>
   handler(OffsetCommit, async (req) => {
     const offsets = req.topics.flatMap((t) =>
       t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata })),
     );
-    const codes = await getBroker().groups.commitOffsets(
+    const codes = await broker.groups.commitOffsets(
       { groupId: req.groupId, generationId: req.generationIdOrMemberEpoch, memberId: req.memberId, groupInstanceId: req.groupInstanceId },
       offsets,
     );
@@ -110,7 +109,7 @@ export const offsetCommitHandler = (getBroker: () => BrokerContext) =>
 
 type Wanted = Array<{ name: string; partitionIndexes: number[] }> | null;
 
-function fetchGroupOffsets(broker: BrokerContext, groupId: string, topics: Wanted) {
+function fetchGroupOffsets(broker: BrokerServices, groupId: string, topics: Wanted) {
   const fetched = broker.groups.fetchOffsets(groupId, topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })));
   const byTopic = new Map<string, typeof fetched>();
   for (const f of fetched) {
@@ -123,9 +122,8 @@ function fetchGroupOffsets(broker: BrokerContext, groupId: string, topics: Wante
   }));
 }
 
-export const offsetFetchHandler = (getBroker: () => BrokerContext) =>
+export const offsetFetchHandler = (broker: BrokerServices) =>
   handler(OffsetFetch, (req, ctx) => {
-    const broker = getBroker();
     if (ctx.header.apiVersion >= 8) {
       return {
         throttleTimeMs: 0,
@@ -135,10 +133,10 @@ export const offsetFetchHandler = (getBroker: () => BrokerContext) =>
     return { throttleTimeMs: 0, topics: fetchGroupOffsets(broker, req.groupId, req.topics), errorCode: ErrorCode.NONE };
   });
 
-export const offsetDeleteHandler = (getBroker: () => BrokerContext) =>
+export const offsetDeleteHandler = (broker: BrokerServices) =>
   handler(OffsetDelete, async (req) => {
     const partitions = req.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex })));
-    const result = await getBroker().groups.deleteOffsets(req.groupId, partitions);
+    const result = await broker.groups.deleteOffsets(req.groupId, partitions);
     let i = 0;
     return {
       errorCode: result.errorCode,
@@ -150,18 +148,18 @@ export const offsetDeleteHandler = (getBroker: () => BrokerContext) =>
     };
   });
 
-export const listGroupsHandler = (getBroker: () => BrokerContext) =>
+export const listGroupsHandler = (broker: BrokerServices) =>
   handler(ListGroups, (req) => ({
     throttleTimeMs: 0,
     errorCode: ErrorCode.NONE,
-    groups: getBroker().groups.listGroups(req.statesFilter, req.typesFilter),
+    groups: broker.groups.listGroups(req.statesFilter, req.typesFilter),
   }));
 
-export const describeGroupsHandler = (getBroker: () => BrokerContext) =>
+export const describeGroupsHandler = (broker: BrokerServices) =>
   handler(DescribeGroups, (req) => ({
     throttleTimeMs: 0,
     groups: req.groups.map((groupId) => {
-      const g = getBroker().groups.describeGroup(groupId);
+      const g = broker.groups.describeGroup(groupId);
       return {
         errorCode: ErrorCode.NONE,
         errorMessage: null,
@@ -174,9 +172,9 @@ export const describeGroupsHandler = (getBroker: () => BrokerContext) =>
     }),
   }));
 
-export const deleteGroupsHandler = (getBroker: () => BrokerContext) =>
+export const deleteGroupsHandler = (broker: BrokerServices) =>
   handler(DeleteGroups, async (req) => {
     const results = [];
-    for (const groupId of req.groupsNames) results.push({ groupId, errorCode: await getBroker().groups.deleteGroup(groupId) });
+    for (const groupId of req.groupsNames) results.push({ groupId, errorCode: await broker.groups.deleteGroup(groupId) });
     return { throttleTimeMs: 0, results };
   });

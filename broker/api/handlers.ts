@@ -1,7 +1,8 @@
 // Every API this broker serves. ApiVersions advertises exactly this list.
 
-import type { BrokerContext } from '../node.js';
-import type { Handler } from './dispatch.js';
+import type { BrokerServices } from './services.js';
+import { supportedApis, type Handler } from './dispatch.js';
+import { ApiVersions } from '../protocol/messages/index.js';
 import { apiVersionsHandler } from './api-versions.js';
 import { describeClusterHandler, metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
@@ -25,10 +26,9 @@ import {
 } from './groups.js';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.js';
 
-/** `broker` is resolved per request: the handlers are built before the broker is complete. */
-export function createHandlers(broker: () => BrokerContext): Handler[] {
-  return [
-    apiVersionsHandler(broker),
+/** The handler table: one handler per API, ApiVersions answering with the others' versions. */
+export function createHandlers(broker: BrokerServices): Handler[] {
+  const handlers = [
     metadataHandler(broker),
     describeClusterHandler(broker),
     produceHandler(broker),
@@ -54,4 +54,5 @@ export function createHandlers(broker: () => BrokerContext): Handler[] {
     describeGroupsHandler(broker),
     deleteGroupsHandler(broker),
   ];
+  return [apiVersionsHandler(supportedApis([ApiVersions, ...handlers.map((h) => h.api)])), ...handlers];
 }

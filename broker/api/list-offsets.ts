@@ -1,7 +1,7 @@
 // ListOffsets: earliest (-2, and earliest-local -4), latest (-1), max timestamp (-3), or the
 // first offset whose timestamp is at or after a given time.
 
-import type { BrokerContext } from '../node.js';
+import type { BrokerServices } from './services.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ListOffsets } from '../protocol/messages/index.js';
 import { handler } from './dispatch.js';
@@ -12,22 +12,16 @@ const MAX_TIMESTAMP = -3;
 const EARLIEST_LOCAL = -4;
 const LATEST_TIERED = -5;
 
-export const listOffsetsHandler = (getBroker: () => BrokerContext) =>
+export const listOffsetsHandler = (broker: BrokerServices) =>
   handler(ListOffsets, async (req) => {
-    const broker = getBroker();
     const topics = await Promise.all(
       req.topics.map(async (t) => {
-        const topic = broker.topics.image.topic(t.name);
         const partitions = await Promise.all(
           t.partitions.map(async (p) => {
             const none = { partitionIndex: p.partitionIndex, timestamp: -1, offset: -1, leaderEpoch: -1 };
-            const state = topic?.partitions[p.partitionIndex];
-            const log = topic && state ? broker.logs.get(topic.name, p.partitionIndex) : undefined;
-            if (!state || !log) return { ...none, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
-            if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== state.leaderEpoch) {
-              const errorCode = p.currentLeaderEpoch > state.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH;
-              return { ...none, errorCode };
-            }
+            const lookup = broker.partitions.leader({ name: t.name }, p.partitionIndex, p.currentLeaderEpoch);
+            if (!lookup.ok) return { ...none, errorCode: lookup.errorCode };
+            const { state, log } = lookup.partition;
             const found = { ...none, errorCode: ErrorCode.NONE, leaderEpoch: state.leaderEpoch };
             switch (p.timestamp) {
               case LATEST:

@@ -1,4 +1,4 @@
-import type { BrokerContext } from '../node.js';
+import type { BrokerServices } from './services.js';
 import { INTERNAL_TOPICS } from '../controller/topics.js';
 import type { TopicState } from '../metadata/image.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -13,7 +13,7 @@ const ALL_TOPIC_OPERATIONS = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7
 const ALL_CLUSTER_OPERATIONS = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
 /** Creates topics named in a Metadata request when the broker and the request allow it. */
-async function autoCreate(broker: BrokerContext, names: string[], ctx: RequestContext): Promise<Map<string, number>> {
+async function autoCreate(broker: BrokerServices, names: string[], ctx: RequestContext): Promise<Map<string, number>> {
   const errors = new Map<string, number>();
   for (const name of names) {
     const result = await broker.topics.create({ name, numPartitions: -1, replicationFactor: -1, configs: [] }, false);
@@ -45,9 +45,8 @@ function describeTopic(topic: TopicState, includeOperations: boolean) {
   };
 }
 
-export const metadataHandler = (getBroker: () => BrokerContext) =>
+export const metadataHandler = (broker: BrokerServices) =>
   handler(Metadata, async (req, ctx) => {
-    const broker = getBroker();
     const image = broker.topics.image;
     const version = ctx.header.apiVersion;
     // v0 asks for every topic with an empty list; later versions with null.
@@ -79,26 +78,25 @@ export const metadataHandler = (getBroker: () => BrokerContext) =>
     }
     return {
       throttleTimeMs: 0,
-      brokers: broker.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
-      clusterId: broker.clusterId,
-      controllerId: broker.controllerId(),
+      brokers: broker.cluster.brokers().map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port, rack: b.rack })),
+      clusterId: broker.cluster.clusterId,
+      controllerId: broker.cluster.controllerId(),
       topics,
       clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
       errorCode: ErrorCode.NONE,
     };
   });
 
-export const describeClusterHandler = (getBroker: () => BrokerContext) =>
+export const describeClusterHandler = (broker: BrokerServices) =>
   handler(DescribeCluster, (req) => {
-    const broker = getBroker();
     return {
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,
       errorMessage: null,
       endpointType: req.endpointType,
-      clusterId: broker.clusterId,
-      controllerId: broker.controllerId(),
-      brokers: broker.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
+      clusterId: broker.cluster.clusterId,
+      controllerId: broker.cluster.controllerId(),
+      brokers: broker.cluster.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
       clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
     };
   });

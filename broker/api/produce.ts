@@ -5,8 +5,7 @@
 // produce-prepare.ts) keeps its place through PartitionLog.inOrder. Idempotent producers'
 // duplicates and sequence errors come from the log's producer state.
 
-import type { BrokerContext } from '../node.js';
-import { partitionKey } from '../log/log-manager.js';
+import type { BrokerServices } from './services.js';
 import { INTERNAL_TOPICS } from '../controller/topics.js';
 import { type AppendResult, ProducerStateError } from '../log/partition-log.js';
 import { ErrorCode } from '../protocol/errors.js';
@@ -34,30 +33,26 @@ function failed(index: number, errorCode: number, errorMessage: string | null = 
   return { index, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors };
 }
 
-export const produceHandler = (getBroker: () => BrokerContext) =>
+export const produceHandler = (broker: BrokerServices) =>
   handler(Produce, async (req, ctx) => {
-    const broker = getBroker();
     const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
     const pending: Array<{ name: string; topicId: string; results: Array<Promise<PartitionResult> | PartitionResult> }> = [];
 
-    const image = broker.topics.image;
     const byTopicId = ctx.header.apiVersion >= 13;
     for (const t of req.topicData) {
-      const topic = byTopicId ? image.topicById(t.topicId) : image.topic(t.name);
       const results = t.partitionData.map((p): Promise<PartitionResult> | PartitionResult => {
         if (!validAcks) return failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${req.acks}`);
         if (req.transactionalId !== null) {
           return failed(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet');
         }
-        const state = topic?.partitions[p.index];
-        const log = topic && state ? broker.logs.get(topic.name, p.index) : undefined;
-        if (!topic || !state || !log) return failed(p.index, byTopicId && !topic ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+        const found = broker.partitions.leader(byTopicId ? { id: t.topicId } : { name: t.name }, p.index);
+        if (!found.ok) return failed(p.index, found.errorCode);
+        const partition = found.partition;
+        const { topic, log } = partition;
         // Only the broker writes its internal topics: a client's record there could not be read back as state.
         if (INTERNAL_TOPICS.has(topic.name)) return failed(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);
-        if (state.leader !== broker.nodeId) return failed(p.index, ErrorCode.NOT_LEADER_OR_FOLLOWER);
-        if (req.acks === -1 && state.isr.length < Number(broker.topics.configValue(topic, 'min.insync.replicas'))) {
-          return failed(p.index, ErrorCode.NOT_ENOUGH_REPLICAS);
-        }
+        const acksError = broker.partitions.checkAcks(partition, req.acks);
+        if (acksError !== ErrorCode.NONE) return failed(p.index, acksError);
         const records = p.records ?? Buffer.alloc(0);
         const checked = validateProducedBatches(records, log.config.maxMessageBytes);
         if (!checked.ok) {
@@ -69,17 +64,16 @@ export const produceHandler = (getBroker: () => BrokerContext) =>
           return failed(p.index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `zstd-compressed batches need Produce v${FIRST_ZSTD_PRODUCE_VERSION} or later`);
         }
         const appending: Promise<AppendResult | Refused> = needsPreparation(log.config, batch)
-          ? log.inOrder(prepareBatch(records, batch, log.config, partitionKey(topic.name, p.index)), (prepared): Promise<AppendResult | Refused> =>
-              prepared.ok ? log.append(prepared.records, prepared.batches, state.leaderEpoch) : Promise.resolve(prepared),
+          ? log.inOrder(prepareBatch(records, batch, log.config, partition.key), (prepared): Promise<AppendResult | Refused> =>
+              prepared.ok ? broker.partitions.append(partition, prepared.records, prepared.batches) : Promise.resolve(prepared),
             )
-          : log.append(records, checked.batches, state.leaderEpoch);
+          : broker.partitions.append(partition, records, checked.batches);
         return appending.then(
           (appended): PartitionResult => {
             if ('ok' in appended) {
               ctx.logger.warn({ topic: topic.name, partition: p.index, error: appended.error, reason: appended.message }, 'rejected produce batch');
               return failed(p.index, ErrorCode[appended.error], appended.message, appended.recordErrors);
             }
-            broker.waiters.notify(partitionKey(topic.name, p.index));
             return {
               index: p.index,
               errorCode: ErrorCode.NONE,

@@ -1,16 +1,15 @@
 // CreateTopics, DeleteTopics and CreatePartitions. Topics are processed one by one; each gets
 // its own error code and message, so one bad topic does not fail the rest.
 
-import type { BrokerContext } from '../node.js';
+import type { BrokerServices } from './services.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { CreatePartitions, CreateTopics, DeleteTopics } from '../protocol/messages/index.js';
 import { ZERO_UUID } from '../protocol/schema.js';
 import { describeTopicConfigs } from './configs.js';
 import { handler } from './dispatch.js';
 
-export const createTopicsHandler = (getBroker: () => BrokerContext) =>
+export const createTopicsHandler = (broker: BrokerServices) =>
   handler(CreateTopics, async (req) => {
-    const broker = getBroker();
     const seen = new Map<string, number>();
     for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
     const topics = [];
@@ -27,7 +26,7 @@ export const createTopicsHandler = (getBroker: () => BrokerContext) =>
           topics.push({ ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.' });
           continue;
         }
-        const unknown = t.assignments.flatMap((a) => a.brokerIds).find((id) => !broker.brokers().some((b) => b.nodeId === id));
+        const unknown = t.assignments.flatMap((a) => a.brokerIds).find((id) => !broker.cluster.brokers().some((b) => b.nodeId === id));
         if (unknown !== undefined) {
           topics.push({ ...none, errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Replica assignment names broker ${unknown}, which is not in the cluster.` });
           continue;
@@ -62,9 +61,8 @@ export const createTopicsHandler = (getBroker: () => BrokerContext) =>
     return { throttleTimeMs: 0, topics };
   });
 
-export const deleteTopicsHandler = (getBroker: () => BrokerContext) =>
+export const deleteTopicsHandler = (broker: BrokerServices) =>
   handler(DeleteTopics, async (req) => {
-    const broker = getBroker();
     // Up to v5 topics come as names; from v6 as {name, topicId}, either of which may be set.
     const wanted = req.topicNames.map((name) => ({ name: name as string | null, topicId: ZERO_UUID })).concat(req.topics);
     const responses = [];
@@ -80,9 +78,8 @@ export const deleteTopicsHandler = (getBroker: () => BrokerContext) =>
     return { throttleTimeMs: 0, responses };
   });
 
-export const createPartitionsHandler = (getBroker: () => BrokerContext) =>
+export const createPartitionsHandler = (broker: BrokerServices) =>
   handler(CreatePartitions, async (req) => {
-    const broker = getBroker();
     const results = [];
     for (const t of req.topics) {
       const result = await broker.topics.createPartitions(t.name, t.count, req.validateOnly);

@@ -9,6 +9,8 @@ import { loadBrokerConfig } from '../config/broker-config.js';
 import { LogManager } from '../log/log-manager.js';
 import { TopicManager } from '../controller/topics.js';
 import { MetadataStore } from '../metadata/store.js';
+import { FetchWaiters } from '../replication/fetch-waiters.js';
+import { ReplicaManager } from '../replication/replica-manager.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { newDataDir } from '../test/broker-process.js';
 import { GroupCoordinator, type JoinRequest } from './coordinator.js';
@@ -45,7 +47,8 @@ async function setUp(initialRebalanceDelayMs = 0) {
   logs = new LogManager(config.logDirs, logger);
   const topics = new TopicManager(store, logs, config, () => 1, logger);
   expect((await topics.create({ name: 't', numPartitions: 1, replicationFactor: 1, configs: [] }, false)).errorCode).toBe(ErrorCode.NONE);
-  coordinator = new GroupCoordinator(topics, logs, config.groups, clock, logger);
+  const partitions = new ReplicaManager(topics, logs, config.nodeId, new FetchWaiters(clock));
+  coordinator = new GroupCoordinator(topics, partitions, config.groups, clock, logger);
   await coordinator.start();
   expect((await coordinator.ensureOffsetsTopic()).errorCode).toBe(ErrorCode.NONE);
   return { clock, coordinator, logs };

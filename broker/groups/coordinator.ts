@@ -12,14 +12,13 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Clock, Timer } from '../clock.js';
 import type { GroupCoordinatorConfig } from '../config/broker-config.js';
-import type { LogManager } from '../log/log-manager.js';
+import type { ReplicaManager } from '../replication/replica-manager.js';
 import type { TopicManager } from '../controller/topics.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Group, type GroupState, type JoinResult, type Member, type Protocol, type SyncResult } from './group.js';
 import {
   OFFSETS_TOPIC,
-  appendOffsetsRecords,
-  offsetsLogs,
+  encodeOffsetsRecords,
   offsetsPartitionFor,
   replayOffsetsPartition,
   type GroupSnapshot,
@@ -73,18 +72,18 @@ export class GroupCoordinator {
   /** Records of `__consumer_offsets` passed over at load because they did not decode. */
   skippedRecords = 0;
   private expiryTimer: Timer | undefined;
-  private readonly partitions: number;
+  private readonly offsetsPartitions: number;
   /** The creation of `__consumer_offsets` under way, if any. */
   private creatingOffsetsTopic: Promise<{ errorCode: number; errorMessage: string | null }> | undefined;
 
   constructor(
     private readonly topics: TopicManager,
-    private readonly logs: LogManager,
+    private readonly partitions: ReplicaManager,
     private readonly config: GroupCoordinatorConfig,
     private readonly clock: Clock,
     private readonly logger: Logger,
   ) {
-    this.partitions = config.offsetsTopicPartitions;
+    this.offsetsPartitions = config.offsetsTopicPartitions;
   }
 
   /** Loads every group and offset from `__consumer_offsets`, and starts offset expiry. */
@@ -92,7 +91,10 @@ export class GroupCoordinator {
     const topic = this.topics.image.topic(OFFSETS_TOPIC);
     if (topic) {
       let records = 0;
-      for (const { partition, log } of offsetsLogs(this.logs, topic.partitions.length)) {
+      for (let partition = 0; partition < topic.partitions.length; partition++) {
+        const found = this.partitions.leader({ name: OFFSETS_TOPIC }, partition);
+        if (!found.ok) continue;
+        const log = found.partition.log;
         const counts = await replayOffsetsPartition(
           log,
           (r) => this.replay(r),
@@ -133,7 +135,7 @@ export class GroupCoordinator {
     const result = await this.topics.create(
       {
         name: OFFSETS_TOPIC,
-        numPartitions: this.partitions,
+        numPartitions: this.offsetsPartitions,
         replicationFactor,
         configs: [
           { name: 'cleanup.policy', value: 'compact' },
@@ -639,17 +641,16 @@ export class GroupCoordinator {
    * the group is not started: the client looks its coordinator up again, as with Kafka.
    */
   private coordinates(groupId: string): boolean {
-    const partition = offsetsPartitionFor(groupId, this.partitions);
-    return this.logs.get(OFFSETS_TOPIC, partition) !== undefined && this.topics.image.topic(OFFSETS_TOPIC)?.partitions[partition] !== undefined;
+    return this.partitions.leader({ name: OFFSETS_TOPIC }, offsetsPartitionFor(groupId, this.offsetsPartitions)).ok;
   }
 
   /** Appends the records to the group's offsets partition, then replays them; throws if the append fails. */
   private async write(groupId: string, records: OffsetsRecord[]): Promise<void> {
-    const partition = offsetsPartitionFor(groupId, this.partitions);
-    const log = this.logs.get(OFFSETS_TOPIC, partition);
-    const state = this.topics.image.topic(OFFSETS_TOPIC)?.partitions[partition];
-    if (!log || !state) throw new Error(`${OFFSETS_TOPIC} partition ${partition} is not available`);
-    await appendOffsetsRecords(log, records, state.leaderEpoch, this.clock.nowMs());
+    const partition = offsetsPartitionFor(groupId, this.offsetsPartitions);
+    const found = this.partitions.leader({ name: OFFSETS_TOPIC }, partition);
+    if (!found.ok) throw new Error(`${OFFSETS_TOPIC} partition ${partition} is not available here (error ${found.errorCode})`);
+    const { batch, batches } = encodeOffsetsRecords(records, this.clock.nowMs());
+    await this.partitions.append(found.partition, batch, batches);
     for (const r of records) this.replay(r);
   }
 

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadBrokerConfig } from '../config/broker-config.js';
-import { Broker } from '../node.js';
+import { BrokerNode } from '../node.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { CreateTopics, FindCoordinator, OffsetCommit, OffsetFetch, ListGroups } from '../protocol/messages/index.js';
 import { newDataDir } from '../test/broker-process.js';
@@ -9,17 +9,17 @@ import { RawConnection } from '../test/raw-client.js';
 
 const RETENTION_MINUTES = 60;
 
-async function startInProcess(dataDir: string): Promise<Broker> {
+async function startInProcess(dataDir: string): Promise<BrokerNode> {
   const { config } = loadBrokerConfig({
     argv: ['--override', 'listeners=PLAINTEXT://127.0.0.1:0', '--override', `log.dirs=${dataDir}`, '--override', 'offsets.topic.replication.factor=1', '--override', `offsets.retention.minutes=${RETENTION_MINUTES}`, '--override', 'offsets.topic.num.partitions=3'],
     env: {},
     cwd: dataDir,
   });
-  return Broker.start(config, pino({ level: 'silent' }));
+  return BrokerNode.start(config, pino({ level: 'silent' }));
 }
 
 describe('committed offsets of empty groups', () => {
-  let broker: Broker | undefined;
+  let broker: BrokerNode | undefined;
   afterEach(async () => {
     await broker?.stop();
     broker = undefined;

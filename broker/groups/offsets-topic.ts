@@ -3,9 +3,8 @@
 // offset for one partition) so compaction keeps only the latest of each; a null value is a
 // tombstone. Keys and values are JSON: readable with any consumer, and ours to evolve.
 
-import type { LogManager } from '../log/log-manager.js';
 import type { PartitionLog } from '../log/partition-log.js';
-import { LOG_OVERHEAD, batchSizeAt, buildRecordBatch, decodeRecordsAsync, lastOffsetAt, validateProducedBatches, type DecodedRecord } from '../protocol/record-batch.js';
+import { LOG_OVERHEAD, batchSizeAt, buildRecordBatch, decodeRecordsAsync, lastOffsetAt, validateProducedBatches, type BatchInfo, type DecodedRecord } from '../protocol/record-batch.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 const LOAD_READ_BYTES = 1 << 20;
@@ -84,14 +83,14 @@ export function offsetsPartitionFor(groupId: string, partitions: number): number
   return (javaStringHash(groupId) & 0x7fffffff) % partitions;
 }
 
-/** Appends records to an offsets partition; resolves once they are in the log. */
-export async function appendOffsetsRecords(log: PartitionLog, records: OffsetsRecord[], leaderEpoch: number, now: number): Promise<void> {
+/** The records as one batch to append to an offsets partition. */
+export function encodeOffsetsRecords(records: OffsetsRecord[], now: number): { batch: Buffer; batches: BatchInfo[] } {
   const batch = buildRecordBatch({
     records: records.map((r) => ({ key: keyOf(r), value: r.value === null ? null : JSON.stringify(r.value), timestampMs: now })),
   });
   const checked = validateProducedBatches(batch);
   if (!checked.ok) throw new Error(`internal offsets batch rejected: ${checked.message}`);
-  await log.append(batch, checked.batches, leaderEpoch);
+  return { batch, batches: checked.batches };
 }
 
 export interface ReplayCounts {
@@ -143,13 +142,4 @@ export async function replayOffsetsPartition(log: PartitionLog, apply: (r: Offse
     }
   }
   return counts;
-}
-
-export function offsetsLogs(logs: LogManager, partitions: number): Array<{ partition: number; log: PartitionLog }> {
-  const out = [];
-  for (let p = 0; p < partitions; p++) {
-    const log = logs.get(OFFSETS_TOPIC, p);
-    if (log) out.push({ partition: p, log });
-  }
-  return out;
 }

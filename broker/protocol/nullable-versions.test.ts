@@ -68,3 +68,16 @@ describe('tagged fields equal to their default are left out, as Kafka leaves the
     );
   });
 });
+
+describe('strings with an int16 length', () => {
+  test('cut an error message quoting oversized input to fit, instead of failing the response', () => {
+    const w = new Writer();
+    const long = `This server does not host this topic: ${'h'.repeat(40_000)}`;
+    w.nullableString(long, false);
+    const r = new Reader(w.toBuffer());
+    const read = r.nullableString(false)!;
+    expect(Buffer.byteLength(read)).toBeLessThanOrEqual(0x7fff);
+    expect(read.startsWith('This server does not host this topic: hhh')).toBe(true);
+    expect(read.endsWith('...')).toBe(true);
+  });
+});

@@ -161,6 +161,14 @@ describe('validateProducedBatches (Kafka 4 semantics)', () => {
     expect(rejection(patched(sample(), (b) => writeInt64(b, BatchField.producerId, 7)))).toBe('INVALID_RECORD');
   });
 
+  it('rejects a producer id beyond what the cluster issues (2^63-1 once poisoned the producer-state snapshot) with INVALID_RECORD', () => {
+    const huge = patched(sample(), (b) => {
+      b.writeBigInt64BE(0x7fffffffffffffffn, BatchField.producerId);
+      b.writeInt32BE(0, BatchField.baseSequence);
+    });
+    expect(rejection(huge)).toBe('INVALID_RECORD');
+  });
+
   it('rejects an unknown compression codec with INVALID_RECORD', () => {
     expect(rejection(patched(sample(), (b) => b.writeInt16BE(5, BatchField.attributes)))).toBe('INVALID_RECORD');
   });

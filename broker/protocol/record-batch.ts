@@ -233,6 +233,9 @@ export function validateProducedBatches(
   }
   const isControl = (h.attributes & CONTROL_FLAG) !== 0;
   if (isControl) return reject('INVALID_RECORD', 'clients are not allowed to write control records');
+  // Ids come from InitProducerId blocks, far below 2^53; a larger one could not even be kept
+  // exactly (and would poison the producer-state snapshot).
+  if (h.producerId > Number.MAX_SAFE_INTEGER) return reject('INVALID_RECORD', `producer id ${h.producerId} was not issued by this cluster; get one with InitProducerId`);
   if (h.producerId > NO_PRODUCER_ID && h.baseSequence < 0) {
     return reject('INVALID_RECORD', `invalid sequence number ${h.baseSequence} for producer id ${h.producerId}`);
   }

@@ -5,6 +5,8 @@
 /** Thrown when a frame does not decode; the server turns it into a closed connection. */
 export class MalformedFrameError extends Error {}
 
+/** The longest string an int16 length prefix can carry. */
+const MAX_INT16_STRING_BYTES = 0x7fff;
 const TWO_POW_32 = 2 ** 32;
 
 function zigZagDecode(raw: number): number {
@@ -207,7 +209,13 @@ export class Writer {
       this.lengthPrefix(-1, compact, false);
       return;
     }
-    const n = Buffer.byteLength(v);
+    let n = Buffer.byteLength(v);
+    if (!compact && n > MAX_INT16_STRING_BYTES) {
+      // Only an error message quoting oversized input can get here (names in a response came in
+      // through the same int16 length): cut it to fit rather than fail the whole response.
+      v = Buffer.from(v).subarray(0, MAX_INT16_STRING_BYTES - 3).toString('utf8').replace(/\uFFFD$/, '') + '...';
+      n = Buffer.byteLength(v);
+    }
     this.lengthPrefix(n, compact, false);
     const at = this.room(n);
     this.scratch.write(v, at, n, 'utf8');

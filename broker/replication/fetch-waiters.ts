@@ -1,6 +1,8 @@
 // Long-poll support for Fetch: a fetch that has less than min.bytes waits here until one of
 // its partitions gets new data, its max wait passes, or the broker shuts down.
 
+import type { Clock } from '../clock.js';
+
 interface Waiter {
   keys: readonly string[];
   wake: () => void;
@@ -10,6 +12,8 @@ export class FetchWaiters {
   private readonly byKey = new Map<string, Set<Waiter>>();
   private readonly all = new Set<Waiter>();
   private shuttingDown = false;
+
+  constructor(private readonly clock: Clock) {}
 
   /**
    * Resolves on new data for any key, after timeoutMs, or at shutdown — whichever is first. A
@@ -22,12 +26,12 @@ export class FetchWaiters {
       const waiter: Waiter = {
         keys,
         wake: () => {
-          clearTimeout(timer);
+          timer.cancel();
           this.remove(waiter);
           resolve();
         },
       };
-      const timer = setTimeout(waiter.wake, timeoutMs);
+      const timer = this.clock.after(timeoutMs, () => waiter.wake());
       this.all.add(waiter);
       for (const k of keys) {
         let set = this.byKey.get(k);

@@ -1,0 +1,39 @@
+// What the request handlers are given: the broker's services, built by the composition root
+// (broker/node.ts) before the handlers, and handed to them directly.
+
+import type { Clock } from '../clock.js';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { ProducerIdManager } from '../controller/producer-ids.js';
+import type { TopicManager } from '../controller/topics.js';
+import type { GroupCoordinator } from '../groups/coordinator.js';
+import type { ReadBufferPool } from '../log/read-buffers.js';
+import type { ReplicaManager } from '../replication/replica-manager.js';
+
+export interface BrokerEndpoint {
+  nodeId: number;
+  host: string;
+  port: number;
+  rack: string | null;
+}
+
+/** The cluster as this broker presents it to clients. */
+export interface ClusterView {
+  readonly clusterId: string;
+  readonly nodeId: number;
+  /** Live brokers as clients should reach them (advertised listener). */
+  brokers(): BrokerEndpoint[];
+  /** The broker the admin clients send controller requests to. */
+  controllerId(): number;
+}
+
+export interface BrokerServices {
+  readonly config: BrokerConfig;
+  readonly clock: Clock;
+  readonly cluster: ClusterView;
+  readonly topics: TopicManager;
+  readonly partitions: ReplicaManager;
+  readonly groups: GroupCoordinator;
+  readonly producerIds: ProducerIdManager;
+  /** What Fetch reads records into. */
+  readonly readBuffers: ReadBufferPool;
+}

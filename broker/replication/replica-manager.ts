@@ -1,0 +1,79 @@
+// The partitions this broker holds, as request handlers and the group coordinator use them:
+// find a partition and check, once for every API, that this broker leads it at the leader
+// epoch the client knows; append to it and wake the fetches waiting on it, whoever appended
+// (a producer or the group coordinator); park a fetch until data arrives. Replication grows
+// here: a partition will know whether it leads or follows, its ISR and its high watermark.
+
+import type { TopicManager } from '../controller/topics.js';
+import type { LogManager } from '../log/log-manager.js';
+import { partitionKey } from '../log/log-manager.js';
+import type { AppendResult, PartitionLog } from '../log/partition-log.js';
+import type { PartitionState, TopicState } from '../metadata/image.js';
+import { ErrorCode } from '../protocol/errors.js';
+import type { BatchInfo } from '../protocol/record-batch.js';
+import type { FetchWaiters } from './fetch-waiters.js';
+
+/** A partition this broker leads. */
+export interface LeaderPartition {
+  topic: TopicState;
+  state: PartitionState;
+  log: PartitionLog;
+  /** `<topic>-<partition>`: what fetches wait on. */
+  key: string;
+}
+
+export type Lookup = { ok: true; partition: LeaderPartition } | { ok: false; errorCode: number };
+
+/** A topic as a request names it: by name (older versions) or by id. */
+export type TopicRef = { name: string } | { id: string };
+
+const ACKS_ALL = -1;
+
+export class ReplicaManager {
+  constructor(
+    private readonly topics: TopicManager,
+    private readonly logs: LogManager,
+    private readonly nodeId: number,
+    private readonly waiters: FetchWaiters,
+  ) {}
+
+  /**
+   * The partition, if this broker leads it; else the error Kafka answers: an unknown topic or
+   * partition, NOT_LEADER_OR_FOLLOWER, or a leader epoch the client has wrong (-1: not checked).
+   */
+  leader(ref: TopicRef, partition: number, currentLeaderEpoch = -1): Lookup {
+    const image = this.topics.image;
+    const topic = 'id' in ref ? image.topicById(ref.id) : image.topic(ref.name);
+    if (!topic) return { ok: false, errorCode: 'id' in ref ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    const state = topic.partitions[partition];
+    const log = state ? this.logs.get(topic.name, partition) : undefined;
+    if (!state || !log) return { ok: false, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    if (state.leader !== this.nodeId) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
+    if (currentLeaderEpoch >= 0 && currentLeaderEpoch !== state.leaderEpoch) {
+      return { ok: false, errorCode: currentLeaderEpoch > state.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH };
+    }
+    return { ok: true, partition: { topic, state, log, key: partitionKey(topic.name, partition) } };
+  }
+
+  /** NOT_ENOUGH_REPLICAS when acks=-1 and the ISR is below min.insync.replicas (checked before appending, as Kafka does). */
+  checkAcks(p: LeaderPartition, acks: number): number {
+    if (acks === ACKS_ALL && p.state.isr.length < Number(this.topics.configValue(p.topic, 'min.insync.replicas'))) return ErrorCode.NOT_ENOUGH_REPLICAS;
+    return ErrorCode.NONE;
+  }
+
+  /** Appends validated batches at the partition's leader epoch, then wakes the fetches waiting on it. */
+  async append(p: LeaderPartition, records: Buffer, batches: readonly BatchInfo[]): Promise<AppendResult> {
+    const appended = await p.log.append(records, batches, p.state.leaderEpoch);
+    this.waiters.notify(p.key);
+    return appended;
+  }
+
+  /** Resolves when any of the partitions (keys) gets data, after `timeoutMs`, or at shutdown. */
+  waitForData(keys: readonly string[], timeoutMs: number): Promise<void> {
+    return this.waiters.wait(keys, timeoutMs);
+  }
+
+  get shuttingDown(): boolean {
+    return this.waiters.isShuttingDown;
+  }
+}
