@@ -110,7 +110,7 @@ export class BrokerNode {
     for (const dir of config.logDirs) clusterId = (await claimLogDir(dir, config.nodeId, clusterId)).clusterId;
     const cluster = new AdvertisedCluster(config, clusterId!);
     const store = await MetadataStore.open(config.logDirs[0]!, logger.child({ component: 'metadata' }));
-    const logs = new LogManager(config.logDirs, logger.child({ component: 'log' }));
+    const logs = new LogManager(config.logDirs, logger.child({ component: 'log' }), clock);
     const topics = new TopicManager(store, logs, config, () => 1, logger.child({ component: 'topics' }));
     await loadLogsWithinFileLimit(topics);
     logs.startRetention(config.retentionCheckIntervalMs);
@@ -140,6 +140,7 @@ export class BrokerNode {
       handle: (frame, connection) => dispatcher.handleFrame(frame, connection),
       logger: logger.child({ component: 'network' }),
       closedFor: (cause) => metrics.connectionsClosed.inc({ cause }),
+      clock,
     });
     const ports = await server.start();
     cluster.listening(ports);

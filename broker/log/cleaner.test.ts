@@ -110,7 +110,7 @@ describe('log cleaner', () => {
     const before = await segmentFiles(dir);
     const activeBase = log.segmentList.at(-1)!.baseOffset;
 
-    const result = await new LogCleaner(silent).cleanIfNeeded(log);
+    const result = await new LogCleaner(silent).cleanIfNeeded(log, Date.now());
     expect(result).not.toBeNull();
     expect(result!.recordsRemoved).toBeGreaterThan(0);
 
@@ -137,7 +137,7 @@ describe('log cleaner', () => {
     log.updateConfig(config({ segmentBytes: 2000 }));
     await log.flush();
     expect((await segmentFiles(dir)).length).toBe(12);
-    const result = await new LogCleaner(silent).cleanIfNeeded(log);
+    const result = await new LogCleaner(silent).cleanIfNeeded(log, Date.now());
     expect(result).toMatchObject({ segmentsBefore: 11, segmentsAfter: 1 });
     expect(await segmentFiles(dir)).toEqual([(await segmentFiles(dir))[0], (await segmentFiles(dir)).at(-1)]);
     expect((await readAllRecords(log)).map((r) => r.value)).toEqual(['v8', 'v9', 'v10', 'v11']);
@@ -155,7 +155,7 @@ describe('log cleaner', () => {
     await log2.flush();
     const tombstones = async () => (await readAllRecords(log2)).filter((r) => r.value === null).map((r) => r.key);
 
-    const pass1 = await cleaner.cleanIfNeeded(log2);
+    const pass1 = await cleaner.cleanIfNeeded(log2, Date.now());
     expect(pass1?.tombstonesRemoved).toBe(0);
     expect(await tombstones()).toEqual(['key-2', 'key-3']);
     const checkpoint = await readCleanerCheckpoint(dir2, silent);
@@ -177,7 +177,7 @@ describe('log cleaner', () => {
     await append(log, [{ key: 'filler', value: 'y' }]);
     await log.flush();
     const cleaner = new LogCleaner(silent);
-    await cleaner.cleanIfNeeded(log);
+    await cleaner.cleanIfNeeded(log, Date.now());
     await cleaner.cleanIfNeeded(log, Date.now() + DAY_MS / 2);
     const records = await readAllRecords(log);
     expect(records.filter((r) => r.key === 'key-1')).toEqual([expect.objectContaining({ value: null })]);
@@ -189,13 +189,13 @@ describe('log cleaner', () => {
     await writeRounds(log, { keys: 8, rounds: 6 });
     await log.flush();
     const cleaner = new LogCleaner(silent);
-    expect(await cleaner.cleanIfNeeded(log)).not.toBeNull();
+    expect(await cleaner.cleanIfNeeded(log, Date.now())).not.toBeNull();
     // A little new data is far below half of the log: not worth a pass.
     await writeRounds(log, { keys: 2, rounds: 2 });
     await log.flush();
     const plan = planCleaning(log, await cleaner.checkpoint(log), Date.now());
     expect(plan).toMatchObject({ clean: false });
-    expect(await cleaner.cleanIfNeeded(log)).toBeNull();
+    expect(await cleaner.cleanIfNeeded(log, Date.now())).toBeNull();
 
     // Records timestamped now are younger than a one-hour lag: nothing is cleanable.
     const young = await openLog(await partitionDir(), config({ minCompactionLagMs: 3_600_000 }));
@@ -209,7 +209,7 @@ describe('log cleaner', () => {
     const log = await openLog(await partitionDir(), config({ segmentBytes: 900 }));
     const written = await writeRounds(log, { keys: 6, rounds: 6, codec: 'zstd' });
     await log.flush();
-    await new LogCleaner(silent).cleanIfNeeded(log);
+    await new LogCleaner(silent).cleanIfNeeded(log, Date.now());
     const activeBase = log.segmentList.at(-1)!.baseOffset;
     const read = await log.read(0, 1 << 20, true);
     if (!read.ok) throw new Error(read.message);
@@ -227,7 +227,7 @@ describe('log cleaner', () => {
     await append(log, [{ key: null, value: 'orphan' }, { key: 'a', value: 'a1' }]);
     await writeRounds(log, { keys: 4, rounds: 4 });
     await log.flush();
-    await new LogCleaner(silent).cleanIfNeeded(log);
+    await new LogCleaner(silent).cleanIfNeeded(log, Date.now());
     expect((await readAllRecords(log)).map((r) => r.value)).not.toContain('orphan');
   });
 
@@ -237,7 +237,7 @@ describe('log cleaner', () => {
     await log.flush();
     const before = await readAllRecords(log);
     const cleaner = new LogCleaner(silent);
-    const pass = cleaner.cleanIfNeeded(log);
+    const pass = cleaner.cleanIfNeeded(log, Date.now());
     cleaner.stop();
     expect(await pass).toBeNull();
     expect(await readAllRecords(log)).toEqual(before);
@@ -250,7 +250,7 @@ describe('log cleaner', () => {
     await writeRounds(log, { keys: 8, rounds: 5 });
     await log.flush();
     const cleaner = new LogCleaner(silent);
-    const result = await cleaner.cleanIfNeeded(log);
+    const result = await cleaner.cleanIfNeeded(log, Date.now());
     const cleaned = await readAllRecords(log);
     await log.close();
     const reopened = await openLog(dir);
@@ -271,13 +271,13 @@ describe('log cleaner', () => {
     const written: Written[] = [];
     await writeMixed(60);
     await log.flush();
-    await cleaner.cleanIfNeeded(log);
+    await cleaner.cleanIfNeeded(log, Date.now());
     // More writes make the cleaned segments dirty again; the second pass works on segments
     // with gaps, so reads land in gaps and move on to segments being swapped.
     await writeMixed(60);
     await log.flush();
     let cleaning = true;
-    const cleaned = cleaner.cleanIfNeeded(log).finally(() => (cleaning = false));
+    const cleaned = cleaner.cleanIfNeeded(log, Date.now()).finally(() => (cleaning = false));
     const end = log.highWatermark;
     const answers: Array<{ from: number; first: number }> = [];
     for (let round = 0; cleaning || round < 50; round++) {

@@ -162,7 +162,7 @@ export class LogCleaner {
   }
 
   /** Cleans `log` if planCleaning says so; null when it did not (or gave up). */
-  async cleanIfNeeded(log: PartitionLog, nowMs = Date.now()): Promise<CleaningResult | null> {
+  async cleanIfNeeded(log: PartitionLog, nowMs: number): Promise<CleaningResult | null> {
     if (this.stopping || !log.isOpen) return null;
     const checkpoint = await this.checkpoint(log);
     const plan = planCleaning(log, checkpoint, nowMs);
@@ -180,7 +180,7 @@ export class LogCleaner {
   }
 
   private async clean(log: PartitionLog, plan: Extract<CleaningPlan, { clean: true }>, nowMs: number): Promise<CleaningResult | null> {
-    const startedMs = Date.now();
+    const startedMs = performance.now();
     const cfg = log.config;
     const logger = this.logger.child({ partitionDir: path.basename(log.dir) });
 
@@ -221,7 +221,7 @@ export class LogCleaner {
         let pendingBytes = 0;
         const writePending = async () => {
           if (pendingBytes === 0) return;
-          await cleaned.append(pending, pendingBytes, pendingBatches, cfg.indexIntervalBytes);
+          await cleaned.append(pending, pendingBytes, pendingBatches, cfg.indexIntervalBytes, nowMs);
           pending = [];
           pendingBatches = [];
           pendingBytes = 0;
@@ -272,7 +272,7 @@ export class LogCleaner {
     const checkpoint: CleanerCheckpoint = { firstDirtyOffset: cleanedUpTo, tombstoneDeadlineMs };
     await writeCleanerCheckpoint(log.dir, checkpoint);
     this.checkpoints.set(log, checkpoint);
-    logger.info({ ...result, dirtyRatio: Number(plan.dirtyRatio.toFixed(3)), keys: latest.size, durationMs: Date.now() - startedMs }, 'cleaned log');
+    logger.info({ ...result, dirtyRatio: Number(plan.dirtyRatio.toFixed(3)), keys: latest.size, durationMs: Math.round(performance.now() - startedMs) }, 'cleaned log');
     return result;
   }
 }

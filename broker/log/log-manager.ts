@@ -2,6 +2,7 @@
 // recovering them at start-up, deleting them with their topic, and the retention and log
 // cleaner (compaction) schedules.
 
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -21,18 +22,19 @@ export const REOPEN_RETRY_MS = 5_000;
 export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
   private readonly dirOf = new Map<string, string>();
-  private retentionTimer: NodeJS.Timeout | undefined;
+  private retentionTimer: Timer | undefined;
   private retentionRunning = false;
   private readonly cleaner: LogCleaner;
-  private cleanerTimer: NodeJS.Timeout | undefined;
+  private cleanerTimer: Timer | undefined;
   private cleanerRun: Promise<void> | null = null;
   private cleanerStopped = false;
-  private readonly reopenTimers = new Map<string, NodeJS.Timeout>();
+  private readonly reopenTimers = new Map<string, Timer>();
   private closing = false;
 
   constructor(
     private readonly logDirs: string[],
     private readonly logger: Logger,
+    private readonly clock: Clock = systemClock,
   ) {
     this.cleaner = new LogCleaner(logger.child({ component: 'cleaner' }));
   }
@@ -82,7 +84,7 @@ export class LogManager {
       await writeFile(path.join(dir, PARTITION_METADATA), `version: 0\ntopic_id: ${topicId}\n`);
       this.dirOf.set(key, dir);
     }
-    const log = await PartitionLog.open(dir, config, this.logger.child({ topic, partition }));
+    const log = await PartitionLog.open(dir, config, this.logger.child({ topic, partition }), this.clock);
     this.logs.set(key, log);
     log.onFailure = () => this.scheduleReopen(topic, partition, log);
     return log;
@@ -95,11 +97,10 @@ export class LogManager {
    */
   private scheduleReopen(topic: string, partition: number, failed: PartitionLog): void {
     const key = partitionKey(topic, partition);
-    const timer = setTimeout(() => {
+    const timer = this.clock.after(REOPEN_RETRY_MS, () => {
       this.reopenTimers.delete(key);
       void this.reopen(topic, partition, failed);
-    }, REOPEN_RETRY_MS);
-    timer.unref();
+    });
     this.reopenTimers.set(key, timer);
   }
 
@@ -109,7 +110,7 @@ export class LogManager {
     if (this.closing || this.logs.get(key) !== failed) return;
     try {
       await failed.close();
-      const log = await PartitionLog.open(failed.dir, failed.config, logger);
+      const log = await PartitionLog.open(failed.dir, failed.config, logger, this.clock);
       if (this.closing || this.logs.get(key) !== failed) {
         await log.close();
         return;
@@ -132,7 +133,7 @@ export class LogManager {
     this.dirOf.delete(key);
     if (log) await log.close();
     if (dir) {
-      const doomed = `${dir}.${Date.now()}${DELETED_SUFFIX}`;
+      const doomed = `${dir}.${this.clock.nowMs()}${DELETED_SUFFIX}`;
       await rename(dir, doomed);
       await rm(doomed, { recursive: true, force: true });
     }
@@ -143,8 +144,7 @@ export class LogManager {
   }
 
   startRetention(intervalMs: number): void {
-    this.retentionTimer = setInterval(() => void this.runRetention(), intervalMs);
-    this.retentionTimer.unref();
+    this.retentionTimer = this.clock.every(intervalMs, () => void this.runRetention());
   }
 
   async runRetention(): Promise<void> {
@@ -153,7 +153,7 @@ export class LogManager {
     try {
       for (const [key, log] of this.logs) {
         try {
-          const deleted = await log.applyRetention(Date.now());
+          const deleted = await log.applyRetention(this.clock.nowMs());
           if (deleted > 0) this.logger.info({ partition: key, segments: deleted, logStartOffset: log.logStartOffset }, 'retention deleted segments');
         } catch (err) {
           this.logger.error({ err, partition: key }, 'retention failed');
@@ -171,13 +171,12 @@ export class LogManager {
   startCleaner(backoffMs: number): void {
     const schedule = () => {
       if (this.cleanerStopped) return;
-      this.cleanerTimer = setTimeout(() => {
+      this.cleanerTimer = this.clock.after(backoffMs, () => {
         this.cleanerRun = this.runCleaner().finally(() => {
           this.cleanerRun = null;
           schedule();
         });
-      }, backoffMs);
-      this.cleanerTimer.unref();
+      });
     };
     schedule();
   }
@@ -188,7 +187,7 @@ export class LogManager {
       if (this.cleanerStopped) return;
       if (!log.config.cleanupPolicy.compact) continue;
       try {
-        await this.cleaner.cleanIfNeeded(log);
+        await this.cleaner.cleanIfNeeded(log, this.clock.nowMs());
       } catch (err) {
         if (log.isOpen) this.logger.error({ err, partition: key }, 'log cleaning failed');
       }
@@ -196,12 +195,12 @@ export class LogManager {
   }
 
   async close(): Promise<void> {
-    clearInterval(this.retentionTimer);
+    this.retentionTimer?.cancel();
     this.closing = true;
-    for (const timer of this.reopenTimers.values()) clearTimeout(timer);
+    for (const timer of this.reopenTimers.values()) timer.cancel();
     this.reopenTimers.clear();
     this.cleanerStopped = true;
-    clearTimeout(this.cleanerTimer);
+    this.cleanerTimer?.cancel();
     this.cleaner.stop();
     await this.cleanerRun;
     await Promise.all([...this.logs.values()].map((l) => l.close()));

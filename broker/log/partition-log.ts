@@ -6,6 +6,7 @@
 // producers' sequences are checked against the partition's producer state right before offsets
 // are assigned. No synchronous fs calls: everything goes through fs.promises.
 
+import { MAX_TIMER_MS, systemClock, type Clock, type Timer } from '../clock.js';
 import { mkdir, open, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -87,8 +88,6 @@ const CLEAN_SHUTDOWN_FILE = '.clean_shutdown';
 const MAX_OPEN_CLOSED_SEGMENTS = 4;
 /** Upper bound on one coalesced write, so one slow write does not hold many producers' acks. */
 const MAX_WRITE_BYTES = 8 * 1024 * 1024;
-/** setTimeout's limit; a longer flush.ms means "never", as Kafka's default does. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const DEFAULT_FILE_DELETE_DELAY_MS = 60_000;
 
 interface QueuedAppend {
@@ -129,14 +128,14 @@ export class PartitionLog {
   /** Told once when the log fails (see fail()), so its owner can reopen it to recover. */
   onFailure: (() => void) | undefined;
   private closed = false;
-  private flushTimer: NodeJS.Timeout | undefined;
-  private lastFlushMs = Date.now();
+  private flushTimer: Timer | undefined;
+  private lastFlushMs: number;
   /** Background flushes of rolled segments, in roll order. */
   private rollFlushes: Promise<void> = Promise.resolve();
   private checkpointWrites: Promise<void> = Promise.resolve();
   /** Closed segments with open files, least recently used first. */
   private readonly openClosedSegments: LogSegment[] = [];
-  private readonly pendingDeletes = new Map<LogSegment, NodeJS.Timeout>();
+  private readonly pendingDeletes = new Map<LogSegment, Timer>();
   /** Appends waiting for async preparation (see inOrder), and the last of them to be issued. */
   private orderedCount = 0;
   private orderedTail: Promise<void> = Promise.resolve();
@@ -154,8 +153,10 @@ export class PartitionLog {
     loaded: { segments: LogSegment[]; logStartOffset: number; logEndOffset: number; recoveryPoint: number },
     private readonly producers: ProducerStateManager,
     hasSnapshot: boolean,
+    private readonly clock: Clock,
   ) {
     this.hasSnapshot = hasSnapshot;
+    this.lastFlushMs = clock.nowMs();
     this.segments = loaded.segments;
     this.startOffset = loaded.logStartOffset;
     this.nextOffset = loaded.logEndOffset;
@@ -165,19 +166,19 @@ export class PartitionLog {
   }
 
   /** Opens the partition directory, creating it or recovering it after an unclean shutdown. */
-  static async open(dir: string, config: LogConfig, logger: Logger): Promise<PartitionLog> {
-    const startedMs = Date.now();
+  static async open(dir: string, config: LogConfig, logger: Logger, clock: Clock = systemClock): Promise<PartitionLog> {
+    const startedMs = clock.nowMs();
     await mkdir(dir, { recursive: true });
     const marker = path.join(dir, CLEAN_SHUTDOWN_FILE);
     const clean = await exists(marker);
-    const loaded = await loadLog(dir, config.indexIntervalBytes, logger, clean);
+    const loaded = await loadLog(dir, config.indexIntervalBytes, logger, clean, startedMs);
     if (clean) {
       // Gone before the first append, so a crash from here on is seen as unclean.
       await unlink(marker);
       await syncDir(dir);
     }
-    const producers = await loadProducerState(dir, loaded.segments, loaded.logEndOffset, config.indexIntervalBytes, logger);
-    const log = new PartitionLog(dir, config, logger, loaded, producers.state, producers.hasSnapshot);
+    const producers = await loadProducerState(dir, loaded.segments, loaded.logEndOffset, config.indexIntervalBytes, logger, clock.nowMs());
+    const log = new PartitionLog(dir, config, logger, loaded, producers.state, producers.hasSnapshot, clock);
     await log.writeCheckpoint();
     logger.info(
       {
@@ -186,7 +187,7 @@ export class PartitionLog {
         segments: log.segments.length,
         cleanShutdown: clean,
         producers: producers.state.size,
-        durationMs: Date.now() - startedMs,
+        durationMs: clock.nowMs() - startedMs,
       },
       'opened partition log',
     );
@@ -289,7 +290,7 @@ export class PartitionLog {
         }));
       }
     }
-    const nowMs = Date.now();
+    const nowMs = this.clock.nowMs();
     const logAppendTimeMs = this.cfg.messageTimestampType === 'LogAppendTime' ? nowMs : -1;
     const baseOffset = this.nextOffset;
     const stored: StoredBatch[] = [];
@@ -401,7 +402,7 @@ export class PartitionLog {
 
   updateConfig(config: LogConfig): void {
     this.cfg = config;
-    clearTimeout(this.flushTimer);
+    this.flushTimer?.cancel();
     this.flushTimer = undefined;
     if (this.writtenEndOffset > this.recoveryPoint) this.scheduleFlush();
   }
@@ -446,7 +447,7 @@ export class PartitionLog {
       await this.writeCheckpoint();
       this.logger.info({ logStartOffset: offset }, 'log start offset moved by DeleteRecords');
     }
-    await this.applyRetention(Date.now());
+    await this.applyRetention(this.clock.nowMs());
     return this.startOffset;
   }
 
@@ -456,8 +457,7 @@ export class PartitionLog {
     await Promise.all(doomed.map((segment) => segment.markDeleted()));
     for (const segment of doomed) {
       this.forget(segment);
-      const timer = setTimeout(() => void this.finishDelete(segment), this.cfg.fileDeleteDelayMs ?? DEFAULT_FILE_DELETE_DELAY_MS);
-      timer.unref();
+      const timer = this.clock.after(this.cfg.fileDeleteDelayMs ?? DEFAULT_FILE_DELETE_DELAY_MS, () => void this.finishDelete(segment));
       this.pendingDeletes.set(segment, timer);
       this.logger.debug({ segment: segment.baseOffset, bytes: segment.size }, 'deleting log segment');
     }
@@ -498,7 +498,7 @@ export class PartitionLog {
 
   /** A new segment for the cleaner to fill, in `<base>.*.cleaned` files. */
   createCleanedSegment(baseOffset: number): Promise<LogSegment> {
-    return LogSegment.createCleaned(this.dir, baseOffset, this.logger);
+    return LogSegment.createCleaned(this.dir, baseOffset, this.logger, this.clock.nowMs());
   }
 
   /**
@@ -572,7 +572,7 @@ export class PartitionLog {
   /** Stops accepting appends and waits for everything in flight that writes files. */
   private async stop(): Promise<void> {
     this.closed = true;
-    clearTimeout(this.flushTimer);
+    this.flushTimer?.cancel();
     this.flushTimer = undefined;
     while (this.draining) await this.draining;
     await this.rollFlushes;
@@ -582,7 +582,7 @@ export class PartitionLog {
 
   private async releaseFiles(): Promise<void> {
     for (const [segment, timer] of this.pendingDeletes) {
-      clearTimeout(timer);
+      timer.cancel();
       await segment.closeWhenIdle();
       await segment.deleteFiles();
     }
@@ -636,7 +636,7 @@ export class PartitionLog {
   }
 
   private async writeGroup(group: QueuedAppend[]): Promise<void> {
-    const nowMs = Date.now();
+    const nowMs = this.clock.nowMs();
     let pending: QueuedAppend[] = [];
     let plannedBytes = this.active.size;
     let firstTimestamp = this.active.firstBatchTimestamp;
@@ -674,7 +674,7 @@ export class PartitionLog {
     const chunks = appends.flatMap((a) => a.chunks);
     const batches = appends.flatMap((a) => a.batches);
     const bytes = appends.reduce((sum, a) => sum + a.bytes, 0);
-    await this.active.append(chunks, bytes, batches, this.cfg.indexIntervalBytes);
+    await this.active.append(chunks, bytes, batches, this.cfg.indexIntervalBytes, this.clock.nowMs());
     this.writtenEndOffset = appends.at(-1)!.lastOffset + 1;
     this.hw = this.writtenEndOffset;
   }
@@ -683,7 +683,7 @@ export class PartitionLog {
   private async roll(baseOffset: number, reason: string): Promise<void> {
     const previous = this.active;
     previous.sealTimeIndex();
-    const next = await LogSegment.create(this.dir, baseOffset, this.logger);
+    const next = await LogSegment.create(this.dir, baseOffset, this.logger, this.clock.nowMs());
     this.segments = [...this.segments, next];
     this.snapshotDue = true;
     this.remember(previous);
@@ -708,7 +708,7 @@ export class PartitionLog {
   }
 
   private async flushAll(): Promise<void> {
-    clearTimeout(this.flushTimer);
+    this.flushTimer?.cancel();
     this.flushTimer = undefined;
     const upTo = this.writtenEndOffset;
     for (const segment of this.segments) {
@@ -717,17 +717,16 @@ export class PartitionLog {
     // A rolled segment's background flush may still be running.
     await this.rollFlushes;
     this.recoveryPoint = Math.max(this.recoveryPoint, upTo);
-    this.lastFlushMs = Date.now();
+    this.lastFlushMs = this.clock.nowMs();
   }
 
   private scheduleFlush(): void {
     if (this.flushTimer || this.cfg.flushMs >= MAX_TIMER_MS) return;
-    const delayMs = Math.max(0, this.lastFlushMs + this.cfg.flushMs - Date.now());
-    this.flushTimer = setTimeout(() => {
+    const delayMs = Math.max(0, this.lastFlushMs + this.cfg.flushMs - this.clock.nowMs());
+    this.flushTimer = this.clock.after(delayMs, () => {
       this.flushTimer = undefined;
       this.enqueue(() => this.flushAll()).catch((err: unknown) => this.logger.error({ err }, 'scheduled flush failed'));
-    }, delayMs);
-    this.flushTimer.unref();
+    });
   }
 
   private enqueue(run: () => Promise<void>): Promise<void> {
@@ -827,7 +826,7 @@ export class PartitionLog {
    */
   private takeSnapshot(always = false): void {
     this.snapshotDue = false;
-    this.producers.expire(Date.now());
+    this.producers.expire(this.clock.nowMs());
     if (!always && this.producers.size === 0 && !this.hasSnapshot) return;
     this.hasSnapshot = true;
     const offset = this.nextOffset;
@@ -857,6 +856,7 @@ async function loadProducerState(
   logEndOffset: number,
   indexIntervalBytes: number,
   logger: Logger,
+  nowMs: number,
 ): Promise<{ state: ProducerStateManager; hasSnapshot: boolean }> {
   const snapshot = await loadLatestSnapshot(dir, logEndOffset, logger);
   const state = snapshot?.state ?? new ProducerStateManager();
@@ -876,7 +876,7 @@ async function loadProducerState(
     }, start);
     if (!isLast) await segment.unload();
   }
-  state.expire(Date.now());
+  state.expire(nowMs);
   if (batches > 0 || snapshot) {
     logger.debug({ snapshotOffset: snapshot?.offset ?? null, batchesRead: batches, producers: state.size }, 'loaded producer state');
   }

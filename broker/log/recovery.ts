@@ -39,7 +39,7 @@ export interface LoadedLog {
   recoveryPoint: number;
 }
 
-export async function loadLog(dir: string, indexIntervalBytes: number, logger: Logger, clean: boolean): Promise<LoadedLog> {
+export async function loadLog(dir: string, indexIntervalBytes: number, logger: Logger, clean: boolean, nowMs: number): Promise<LoadedLog> {
   const read = await readCheckpoint(dir);
   if (typeof read === 'string') logger.warn({ reason: read }, `ignoring unreadable ${CHECKPOINT_FILE}; recovering every segment`);
   const checkpoint = typeof read === 'string' ? null : read;
@@ -47,7 +47,7 @@ export async function loadLog(dir: string, indexIntervalBytes: number, logger: L
   const bases = await listSegments(dir, logger);
   if (bases.length === 0) {
     const start = checkpoint?.logStartOffset ?? 0;
-    const segment = await LogSegment.create(dir, start, logger);
+    const segment = await LogSegment.create(dir, start, logger, nowMs);
     return { segments: [segment], logStartOffset: start, logEndOffset: start, recoveryPoint: start };
   }
   if (!clean) logger.warn({ recoveryPoint, segments: bases.length }, 'log was not shut down cleanly; recovering from the recovery point');
@@ -55,7 +55,7 @@ export async function loadLog(dir: string, indexIntervalBytes: number, logger: L
   const segments: LogSegment[] = [];
   let logEndOffset = 0;
   for (let i = 0; i < bases.length; i++) {
-    const segment = await LogSegment.existing(dir, bases[i]!, logger);
+    const segment = await LogSegment.existing(dir, bases[i]!, logger, nowMs);
     segments.push(segment);
     const isLast = i === bases.length - 1;
     const unflushed = !clean && (isLast || bases[i + 1]! > recoveryPoint);
@@ -75,7 +75,7 @@ export async function loadLog(dir: string, indexIntervalBytes: number, logger: L
     // Everything left is below the log start offset: start over there, as Kafka does.
     logger.warn({ logStartOffset, logEndOffset }, 'log end offset is below the log start offset; starting an empty log');
     for (const segment of segments) await closeAndRemove(segment);
-    const segment = await LogSegment.create(dir, logStartOffset, logger);
+    const segment = await LogSegment.create(dir, logStartOffset, logger, nowMs);
     return { segments: [segment], logStartOffset, logEndOffset: logStartOffset, recoveryPoint: logStartOffset };
   }
   const below = Math.min(segments.length - 1, countDeletableSegments(

@@ -89,7 +89,6 @@ export class LogSegment {
   offsetOfMaxTimestamp = -1;
   /** Max timestamp of the first batch: segment.ms counts from it (Kafka's rollingBasedTimestamp). */
   firstBatchTimestamp: number | null = null;
-  readonly createdMs = Date.now();
   lastModifiedMs: number;
   /** Written since the last fsync. */
   dirty = false;
@@ -111,6 +110,8 @@ export class LogSegment {
     readonly baseOffset: number,
     size: number,
     lastModifiedMs: number,
+    /** When this process created or loaded the segment (segment.ms counts from it when no batch has a timestamp). */
+    readonly createdMs: number,
     private readonly logger: Logger,
   ) {
     this.size = size;
@@ -128,20 +129,20 @@ export class LogSegment {
   }
 
   /** A new, empty segment, open for appends. */
-  static async create(dir: string, baseOffset: number, logger: Logger): Promise<LogSegment> {
-    return LogSegment.createWithSuffix(dir, baseOffset, '', logger);
+  static async create(dir: string, baseOffset: number, logger: Logger, nowMs: number): Promise<LogSegment> {
+    return LogSegment.createWithSuffix(dir, baseOffset, '', logger, nowMs);
   }
 
   /**
    * A new, empty segment whose files carry CLEANED_SUFFIX, for the log cleaner to fill; it
    * becomes a live segment through renameFiles (to SWAP_SUFFIX, then to '').
    */
-  static async createCleaned(dir: string, baseOffset: number, logger: Logger): Promise<LogSegment> {
-    return LogSegment.createWithSuffix(dir, baseOffset, CLEANED_SUFFIX, logger.child({ cleaned: true }));
+  static async createCleaned(dir: string, baseOffset: number, logger: Logger, nowMs: number): Promise<LogSegment> {
+    return LogSegment.createWithSuffix(dir, baseOffset, CLEANED_SUFFIX, logger.child({ cleaned: true }), nowMs);
   }
 
-  private static async createWithSuffix(dir: string, baseOffset: number, suffix: string, logger: Logger): Promise<LogSegment> {
-    const segment = new LogSegment(dir, baseOffset, 0, Date.now(), logger.child({ segment: baseOffset }));
+  private static async createWithSuffix(dir: string, baseOffset: number, suffix: string, logger: Logger, nowMs: number): Promise<LogSegment> {
+    const segment = new LogSegment(dir, baseOffset, 0, nowMs, nowMs, logger.child({ segment: baseOffset }));
     segment.fileSuffix = suffix;
     segment.handle = await open(segment.logPath, 'w+');
     segment.offsetIndex = OffsetIndex.empty(segment.indexPath, baseOffset);
@@ -150,9 +151,9 @@ export class LogSegment {
   }
 
   /** An existing segment, not yet checked: follow with loadClosed, loadActive or recover. */
-  static async existing(dir: string, baseOffset: number, logger: Logger): Promise<LogSegment> {
+  static async existing(dir: string, baseOffset: number, logger: Logger, nowMs: number): Promise<LogSegment> {
     const file = await stat(path.join(dir, segmentFileName(baseOffset, LOG_SUFFIX)));
-    return new LogSegment(dir, baseOffset, file.size, file.mtimeMs, logger.child({ segment: baseOffset }));
+    return new LogSegment(dir, baseOffset, file.size, file.mtimeMs, nowMs, logger.child({ segment: baseOffset }));
   }
 
   /** Largest offset this segment can index (relative offsets are int32). */
@@ -302,7 +303,7 @@ export class LogSegment {
    * Writes batches at the end of the segment in one call, then indexes them. `chunks` hold the
    * batches' bytes in order; only whole, written batches become visible to reads.
    */
-  async append(chunks: Buffer[], bytes: number, batches: StoredBatch[], indexIntervalBytes: number): Promise<void> {
+  async append(chunks: Buffer[], bytes: number, batches: StoredBatch[], indexIntervalBytes: number, nowMs: number): Promise<void> {
     const fh = await this.file();
     const start = this.size;
     this.dirty = true;
@@ -314,7 +315,7 @@ export class LogSegment {
       position += b.size;
     }
     this.size = position;
-    this.lastModifiedMs = Date.now();
+    this.lastModifiedMs = nowMs;
   }
 
   /** Records the segment's max timestamp as the last time index entry (on roll and close, as Kafka). */

@@ -5,6 +5,7 @@
 // which carries how many closes were not logged since the previous line. A trailing line
 // reports the closes of a burst that ends while lines are being held back.
 
+import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from 'pino';
 
 export const CLOSE_CAUSES = ['invalid_frame', 'malformed_request', 'request_failed', 'idle', 'max_connections', 'max_connections_per_ip'] as const;
@@ -32,7 +33,7 @@ interface CauseState {
   tokens: number;
   refilledAt: number;
   suppressed: number;
-  timer: NodeJS.Timeout | undefined;
+  timer: Timer | undefined;
 }
 
 export interface CloseLogOptions {
@@ -40,12 +41,14 @@ export interface CloseLogOptions {
   intervalMs?: number;
   /** Told of every close, logged or not (metrics). */
   counted?: (cause: CloseCause) => void;
+  clock?: Clock;
 }
 
 export class CloseLog {
   private readonly states = new Map<CloseCause, CauseState>();
   private readonly burst: number;
   private readonly intervalMs: number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly logger: Logger,
@@ -53,6 +56,7 @@ export class CloseLog {
   ) {
     this.burst = options.burst ?? CLOSE_LOG_BURST;
     this.intervalMs = options.intervalMs ?? CLOSE_LOG_INTERVAL_MS;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** One close: counted, and logged on `logger` (which carries the connection) unless held back. */
@@ -73,14 +77,14 @@ export class CloseLog {
   /** Logs what is held back now (at shutdown) and stops the timers. */
   flush(): void {
     for (const [cause, state] of this.states) {
-      clearTimeout(state.timer);
+      state.timer?.cancel();
       state.timer = undefined;
       this.logSummary(cause, state);
     }
   }
 
   private refill(cause: CloseCause): CauseState {
-    const now = Date.now();
+    const now = this.clock.nowMs();
     let state = this.states.get(cause);
     if (!state) {
       state = { tokens: this.burst, refilledAt: now, suppressed: 0, timer: undefined };
@@ -95,9 +99,9 @@ export class CloseLog {
     return state;
   }
 
-  private scheduleSummary(cause: CloseCause, state: CauseState): NodeJS.Timeout {
-    const waitMs = Math.max(0, state.refilledAt + this.intervalMs - Date.now());
-    const timer = setTimeout(() => {
+  private scheduleSummary(cause: CloseCause, state: CauseState): Timer {
+    const waitMs = Math.max(0, state.refilledAt + this.intervalMs - this.clock.nowMs());
+    return this.clock.after(waitMs, () => {
       state.timer = undefined;
       this.refill(cause);
       if (state.suppressed === 0) return;
@@ -107,9 +111,7 @@ export class CloseLog {
       }
       state.tokens--;
       this.logSummary(cause, state);
-    }, waitMs);
-    timer.unref();
-    return timer;
+    });
   }
 
   private logSummary(cause: CloseCause, state: CauseState): void {

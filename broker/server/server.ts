@@ -6,6 +6,7 @@
 // is accepted. (Kafka stops accepting at max.connections until a slot frees; Node cannot
 // pause accepting, so it is closed too.) Every close for a cause goes through one CloseLog.
 
+import type { Clock, Timer } from '../clock.js';
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { Logger } from 'pino';
@@ -28,6 +29,7 @@ export interface ServerOptions {
   logger: Logger;
   /** Told of every connection closed or refused for a cause (metrics). */
   closedFor?: (cause: CloseCause) => void;
+  clock: Clock;
 }
 
 export class KafkaServer {
@@ -39,7 +41,7 @@ export class KafkaServer {
   private nextConnectionId = 1;
 
   constructor(private readonly options: ServerOptions) {
-    this.closeLog = new CloseLog(options.logger, { counted: options.closedFor });
+    this.closeLog = new CloseLog(options.logger, { counted: options.closedFor, clock: options.clock });
   }
 
   /** Binds every listener; resolves with the ports actually bound (port 0 picks a free one). */
@@ -139,10 +141,10 @@ export class KafkaServer {
   async stop(timeoutMs: number): Promise<void> {
     for (const s of this.servers) s.close();
     const drained = Promise.all([...this.connections].map((c) => c.drain()));
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    let timer: Timer | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = this.options.clock.after(timeoutMs, resolve)));
     await Promise.race([drained, timeout]);
-    clearTimeout(timer);
+    timer?.cancel();
     for (const c of this.connections) c.end();
     this.closeLog.flush();
   }
