@@ -44,7 +44,7 @@ function errorRead(partitionIndex: number, errorCode: number): PartitionRead {
 }
 
 async function readOnce(broker: BrokerServices, req: FetchRequest, byTopicId: boolean, buffers: ReadLoan): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
-  let remaining = req.maxBytes;
+  let remaining = Math.min(req.maxBytes, broker.config.fetchMaxBytes);
   let bytes = 0;
   let errors = false;
   const topics: TopicRead[] = [];

@@ -45,6 +45,8 @@ export interface BrokerConfig {
   readonly autoCreateTopics: boolean;
   readonly deleteTopicEnable: boolean;
   readonly socketRequestMaxBytes: number;
+  /** fetch.max.bytes: the most one Fetch response carries, whatever the client asks. */
+  readonly fetchMaxBytes: number;
   readonly maxConnections: number;
   readonly maxConnectionsPerIp: number;
   /** max.connections.per.ip.overrides: host name or address → limit. */
@@ -197,6 +199,7 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     autoCreateTopics: get('auto.create.topics.enable') === 'true',
     deleteTopicEnable: get('delete.topic.enable') === 'true',
     socketRequestMaxBytes: num('socket.request.max.bytes'),
+    fetchMaxBytes: num('fetch.max.bytes'),
     maxConnections: num('max.connections'),
     maxConnectionsPerIp: num('max.connections.per.ip'),
     maxConnectionsPerIpOverrides,

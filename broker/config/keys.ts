@@ -106,6 +106,7 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('log.roll.hours', 'int', '168', { check: atLeast(1) }),
   key('unclean.leader.election.enable', 'boolean', 'false', { dynamic: true }),
   key('socket.request.max.bytes', 'int', '104857600', { check: atLeast(1) }),
+  key('fetch.max.bytes', 'int', '57671680', { check: atLeast(1024) }),
   key('max.connections', 'int', INT_MAX, { check: atLeast(0) }),
   key('max.connections.per.ip', 'int', INT_MAX, { check: atLeast(0) }),
   key('max.connections.per.ip.overrides', 'string', '', { check: (v) => parseConnectionOverrides(v).problem }),

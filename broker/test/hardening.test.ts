@@ -350,3 +350,28 @@ describe.skipIf(process.getuid?.() !== 0)('a full disk', () => {
     }
   });
 });
+
+describe('fetch.max.bytes', () => {
+  it('caps a Fetch response whatever the client asks for (the first batch is still returned whole)', async () => {
+    const broker = await start({ overrides: { 'fetch.max.bytes': String(1024 * 1024) } });
+    const c = await connect(broker);
+    expect((await createTopic(c, 'big', 1)).errorCode).toBe(ErrorCode.NONE);
+    for (let i = 0; i < 4; i++) expect((await produceBatch(c, 'big', `b${i}`, 6, 100_000)).errorCode).toBe(ErrorCode.NONE);
+    const res = await c.request(Fetch, 11, {
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 0x7fffffff,
+      isolationLevel: 0,
+      sessionId: 0,
+      sessionEpoch: -1,
+      topics: [{ topic: 'big', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 0x7fffffff }] }],
+      forgottenTopicsData: [],
+      rackId: '',
+    });
+    const batches = batchesOf(res.responses[0]!.partitions[0]!.records);
+    const bytes = batches.reduce((sum, b) => sum + b.size, 0);
+    // Each batch is ~600 KB: the first fits, the second would pass 1 MiB.
+    expect(batches).toHaveLength(1);
+    expect(bytes).toBeLessThanOrEqual(1024 * 1024);
+  });
+});
