@@ -11,7 +11,9 @@ import type { Cluster } from '../../e2e/control-plane/cluster.js';
 import { repoRoot } from '../../e2e/control-plane/paths.js';
 import { API_VERSION, type KafkaCluster, type KafkaTopic } from '../api/types.js';
 import { AdminPool } from '../kafka/admin.js';
+import { describeError } from '../reconcile/errors.js';
 import { reconcileTopic } from '../reconcile/topic.js';
+import { realClock } from '../runtime/clock.js';
 import { Controller } from '../runtime/controller.js';
 import { ClientKube } from '../runtime/kube.js';
 import { OperatorMetrics } from '../runtime/metrics.js';
@@ -69,10 +71,10 @@ describe('KafkaTopic reconcile against a broker', () => {
         const topic = topics.get(namespace, name);
         return topic ? reconcileTopic(topic, { kube, clusters, topics, admin: () => pool.get('local', [broker.bootstrap]), now: () => new Date(), log }) : {};
       },
-      { workers: 2, metrics: new OperatorMetrics(), log },
+      { workers: 2, metrics: new OperatorMetrics(), log, clock: realClock, describeError },
     );
-    const clusters = watch<KafkaCluster>(kc, { apiVersion: API_VERSION, kind: 'KafkaCluster', plural: 'kafkaclusters' }, [NS], () => undefined, log);
-    const topics = watch<KafkaTopic>(kc, { apiVersion: API_VERSION, kind: 'KafkaTopic', plural: 'kafkatopics' }, [NS], (t) => controller.enqueue(t.metadata.namespace, t.metadata.name), log);
+    const clusters = watch<KafkaCluster>(kc, { apiVersion: API_VERSION, kind: 'KafkaCluster', plural: 'kafkaclusters' }, [NS], () => undefined, log, realClock);
+    const topics = watch<KafkaTopic>(kc, { apiVersion: API_VERSION, kind: 'KafkaTopic', plural: 'kafkatopics' }, [NS], (t) => controller.enqueue(t.metadata.namespace, t.metadata.name), log, realClock);
     watches = [clusters, topics];
     await Promise.all(watches.map((w) => w.synced));
   });
