@@ -160,7 +160,7 @@ export class TopicManager {
 
   private async removeLogs(topic: string, from: number, to: number): Promise<void> {
     for (let p = from; p < to; p++) {
-      await this.logs.remove(topic, p).catch((err: unknown) => this.logger.error({ err, topic, partition: p }, 'could not remove the log of a partition not created'));
+      await this.logs.remove(topic, p).catch((err: unknown) => this.logger.error({ err, topic, partition: p }, 'could not remove the log of a partition; start-up removes it'));
     }
   }
 
@@ -182,7 +182,8 @@ export class TopicManager {
       if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic: ${name}`);
       if (INTERNAL_TOPICS.has(name)) return fail(ErrorCode.INVALID_REQUEST, `Topic ${name} is internal to the broker (consumer groups keep their offsets there) and cannot be deleted.`);
       await this.store.append([{ type: 'remove-topic', topicId: topic.id }]);
-      for (const p of topic.partitions) await this.logs.remove(name, p.partition);
+      // The topic is gone once its removal is stored; a directory left behind is removed at start-up.
+      await this.removeLogs(name, 0, topic.partitions.length);
       this.logger.info({ topic: name, topicId: topic.id }, 'topic deleted');
       return { ...OK, topicId: topic.id };
     });

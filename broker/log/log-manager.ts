@@ -133,7 +133,7 @@ export class LogManager {
     this.dirOf.delete(key);
     if (log) await log.close();
     if (dir) {
-      const doomed = `${dir}.${this.clock.nowMs()}${DELETED_SUFFIX}`;
+      const doomed = path.join(path.dirname(dir), deletedDirName(path.basename(dir), this.clock.nowMs()));
       await rename(dir, doomed);
       await rm(doomed, { recursive: true, force: true });
     }
@@ -215,6 +215,18 @@ export class LogManager {
     }
     return [...counts.entries()].sort((a, b) => a[1] - b[1])[0]![0];
   }
+}
+
+/** The longest file name Linux file systems take. */
+const NAME_MAX = 255;
+
+/**
+ * `<topic>-<partition>.<time>-delete`, with the start cut so it fits NAME_MAX (a topic name may
+ * use 249 of its bytes), as Kafka cuts its delete dir names. Start-up removes any `-delete` dir.
+ */
+function deletedDirName(name: string, nowMs: number): string {
+  const suffix = `.${nowMs}${DELETED_SUFFIX}`;
+  return name.slice(Math.max(0, name.length + suffix.length - NAME_MAX)) + suffix;
 }
 
 async function readTopicId(dir: string): Promise<string | undefined> {

@@ -375,3 +375,16 @@ describe('fetch.max.bytes', () => {
     expect(bytes).toBeLessThanOrEqual(1024 * 1024);
   });
 });
+
+describe('topic names at the length limit', () => {
+  it('deletes a topic with a 249-character name (its delete dir name once passed the file-name limit)', async () => {
+    const broker = await start();
+    const c = await connect(broker);
+    const name = 'a'.repeat(249);
+    expect((await createTopic(c, name, 2)).errorCode).toBe(ErrorCode.NONE);
+    const deleted = await c.request(DeleteTopics, 1, { topicNames: [name], timeoutMs: 5_000 });
+    expect(deleted.responses[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect((await listedTopics(c)).has(name)).toBe(false);
+    expect((await readdir(broker.dataDir)).filter((d) => d.startsWith('aaaa'))).toEqual([]);
+  });
+});
