@@ -7,6 +7,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createHandlers } from '../../api/handlers.js';
+import type { BrokerServices } from '../../api/services.js';
 import { compress, type CompressionCodec } from '../../protocol/compression.js';
 import * as M from '../../protocol/messages/index.js';
 import { buildCompressedBatch, buildRecordBatch, type RecordInput } from '../../protocol/record-batch.js';
@@ -288,9 +290,15 @@ function syntheticSeeds(batches: Buffer[], topicIds: Record<string, string>): Se
   return out;
 }
 
+/**
+ * The APIs the broker serves: its handler table (only the table is read; no handler runs). Not
+ * ALL_APIS, which also defines inter-node messages a broker does not serve to clients.
+ */
+export const SERVED_APIS: readonly AnyApi[] = createHandlers({} as BrokerServices).map((h) => h.api);
+
 /** Generic seeds (see genericBody) for served APIs that have no written seed, at their lowest and highest version. */
 function genericSeeds(covered: ReadonlySet<string>, topicIds: Record<string, string>): SeedRequest[] {
-  return (M.ALL_APIS as readonly AnyApi[])
+  return SERVED_APIS
     .filter((api) => !covered.has(api.name))
     .flatMap((api) =>
       [...new Set([api.minVersion, api.maxVersion])].map((version) => ({
