@@ -40,6 +40,35 @@ export type Prepared =
 /** Record errors reported per refused produce; Kafka lists all, a few are enough to act on. */
 const MAX_RECORD_ERRORS = 10;
 
+/**
+ * Compressed batches being checked at once, broker-wide. Each may hold MAX_DECOMPRESSED_BYTES of
+ * records (and their re-encoding) until it is checked, so this bounds what decompression takes
+ * from memory whatever clients send — a Produce of many partitions, each a small bomb, included.
+ */
+const MAX_CONCURRENT_DECOMPRESSIONS = 2;
+
+/** A counting semaphore: `acquire` resolves with the release once a permit is free. */
+class Permits {
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private free: number) {}
+
+  async acquire(): Promise<() => void> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((resolve) => this.waiting.push(resolve));
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    };
+  }
+}
+
+const decompressions = new Permits(MAX_CONCURRENT_DECOMPRESSIONS);
+
 /** The codec a topic's compression.type stores batches in; null for `producer` (as produced). */
 export function storedCodec(config: LogConfig): CompressionCodec | null {
   if (config.compressionType === 'producer') return null;
@@ -68,6 +97,16 @@ export function needsPreparation(config: LogConfig, batch: BatchInfo): boolean {
  * can fix, a CRC mismatch.
  */
 export async function prepareBatch(records: Buffer, batch: BatchInfo, config: LogConfig, partitionName: string): Promise<Prepared> {
+  if (batch.compression === 'none') return checkBatch(records, batch, config, partitionName);
+  const release = await decompressions.acquire();
+  try {
+    return await checkBatch(records, batch, config, partitionName);
+  } finally {
+    release();
+  }
+}
+
+async function checkBatch(records: Buffer, batch: BatchInfo, config: LogConfig, partitionName: string): Promise<Prepared> {
   const bytes = records.subarray(batch.position, batch.position + batch.size);
   const fail = (error: PrepareErrorName, message: string, recordErrors: RecordError[] = []): Prepared => ({ ok: false, error, message, recordErrors });
   let info = batch;

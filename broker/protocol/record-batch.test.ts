@@ -169,6 +169,11 @@ describe('validateProducedBatches (Kafka 4 semantics)', () => {
     expect(rejection(huge)).toBe('INVALID_RECORD');
   });
 
+  it('rejects a record timestamp beyond 2^53 ms (it could not be written back as the max timestamp) with INVALID_RECORD', () => {
+    const late = buildRecordBatch({ records: [{ key: 'k', value: 'v', timestampMs: 2 ** 60 }] });
+    expect(rejection(late)).toBe('INVALID_RECORD');
+  });
+
   it('rejects an unknown compression codec with INVALID_RECORD', () => {
     expect(rejection(patched(sample(), (b) => b.writeInt16BE(5, BatchField.attributes)))).toBe('INVALID_RECORD');
   });

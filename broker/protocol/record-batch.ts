@@ -386,6 +386,8 @@ export function checkRecords(
     }
     if (cursor !== bodyEnd) return fail(i, `record size ${length} does not match its fields (${cursor - bodyStart} bytes)`);
     const timestamp = h.baseTimestamp + timestampDelta;
+    // Past 2^53 ms (the year 287,000) a timestamp cannot be kept exactly, nor written back as the batch's max.
+    if (Math.abs(timestamp) > Number.MAX_SAFE_INTEGER) return fail(i, `timestamp ${timestamp} is out of range`);
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
   }
   if (cursor !== end) {

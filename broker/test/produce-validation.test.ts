@@ -100,3 +100,25 @@ describe.each(['plain', 'compacted'])('a produce to a %s topic', (topic) => {
     expect(memory.peak).toBeLessThan(200 + (3 * MAX_DECOMPRESSED_BYTES) / 2 ** 20);
   });
 });
+
+describe('many bombs in one request', () => {
+  it('decompresses a few batches at a time, so a Produce of 40 partitions each carrying a zstd bomb stays within bounded memory', async () => {
+    const partitions = 40;
+    const created = await c.request(CreateTopics, 7, {
+      topics: [{ name: 'bombed', numPartitions: partitions, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 10_000,
+      validateOnly: false,
+    });
+    expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+    const bomb = rawBatch({ codec: 'zstd', recordCount: 1, payload: buildBomb('zstd').payload });
+    const res = await c.request(Produce, 9, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 30_000,
+      topicData: [{ name: 'bombed', partitionData: Array.from({ length: partitions }, (_, index) => ({ index, records: bomb })) }],
+    });
+    expect(res.responses[0]!.partitionResponses.map((p) => p.errorCode)).toEqual(Array.from({ length: partitions }, () => ErrorCode.INVALID_RECORD));
+    // Each bomb may hold MAX_DECOMPRESSED_BYTES while it is checked; all 40 at once would be 2.5 GiB.
+    expect(brokerMemoryMiB().peak).toBeLessThan(200 + (3 * MAX_DECOMPRESSED_BYTES) / 2 ** 20);
+  });
+});
