@@ -65,7 +65,7 @@ class AdvertisedCluster implements ClusterView {
   }
 
   brokers(): BrokerEndpoint[] {
-    const advertised = this.config.advertisedListeners[0]!;
+    const advertised = this.config.advertisedListeners[0];
     const listenerIndex = this.config.listeners.findIndex((l) => l.name === advertised.name);
     const port = advertised.port === 0 && listenerIndex >= 0 ? (this.boundPorts[listenerIndex] ?? 0) : advertised.port;
     return [{ nodeId: this.nodeId, host: advertised.host, port, rack: this.config.rack }];
@@ -98,18 +98,25 @@ export class BrokerNode {
     let serving = false;
     const metrics = new BrokerMetrics({
       partitions: () => (node ? countPartitions(node.services.topics, () => true) : 0),
-      underReplicatedPartitions: () => (node ? countPartitions(node.services.topics, (p) => p.isr.length < p.replicas.length) : 0),
+      underReplicatedPartitions: () =>
+        node ? countPartitions(node.services.topics, (p) => p.isr.length < p.replicas.length) : 0,
       connections: () => node?.server.connectionCount ?? 0,
       skippedInternalRecords: () => node?.services.groups.skippedRecords ?? 0,
     });
     // Up before recovery, so orchestrators see a live (if not yet ready) broker while logs load.
     const http = config.httpListener
-      ? await startHttpEndpoint(config.httpListener.host, config.httpListener.port, metrics, { ready: () => serving && !node?.stopping }, logger.child({ component: 'http' }))
+      ? await startHttpEndpoint(
+          config.httpListener.host,
+          config.httpListener.port,
+          metrics,
+          { ready: () => serving && !node?.stopping },
+          logger.child({ component: 'http' }),
+        )
       : undefined;
     let clusterId = config.clusterId ?? undefined;
     for (const dir of config.logDirs) clusterId = (await claimLogDir(dir, config.nodeId, clusterId)).clusterId;
     const cluster = new AdvertisedCluster(config, clusterId!);
-    const store = await MetadataStore.open(config.logDirs[0]!, logger.child({ component: 'metadata' }));
+    const store = await MetadataStore.open(config.logDirs[0], logger.child({ component: 'metadata' }));
     const logs = new LogManager(config.logDirs, logger.child({ component: 'log' }), clock);
     const topics = new TopicManager(store, logs, config, () => 1, logger.child({ component: 'topics' }));
     await loadLogsWithinFileLimit(topics);
@@ -117,10 +124,27 @@ export class BrokerNode {
     if (config.cleanerBackoffMs !== null) logs.startCleaner(config.cleanerBackoffMs);
     const waiters = new FetchWaiters(clock);
     const partitions = new ReplicaManager(topics, logs, config.nodeId, waiters);
-    const groups = new GroupCoordinator(topics, partitions, config.groups, clock, logger.child({ component: 'groups' }));
+    const groups = new GroupCoordinator(
+      topics,
+      partitions,
+      config.groups,
+      clock,
+      logger.child({ component: 'groups' }),
+    );
     await groups.start();
     const producerIds = new ProducerIdManager(store, config.nodeId, logs, logger.child({ component: 'producer-ids' }));
-    const services = { config, clock, cluster, topics, partitions, groups, producerIds, readBuffers: new ReadBufferPool(READ_BUFFER_BYTES, MAX_READ_BUFFERS), logs, waiters };
+    const services = {
+      config,
+      clock,
+      cluster,
+      topics,
+      partitions,
+      groups,
+      producerIds,
+      readBuffers: new ReadBufferPool(READ_BUFFER_BYTES, MAX_READ_BUFFERS),
+      logs,
+      waiters,
+    };
 
     const dispatcher = new Dispatcher(createHandlers(services), {
       answered(api, seconds, requestBytes, responseBytes) {
@@ -146,7 +170,10 @@ export class BrokerNode {
     cluster.listening(ports);
     node = new BrokerNode(config, services, server, http, ports, logger);
     serving = true;
-    logger.info({ nodeId: config.nodeId, clusterId, startupMs: Math.round(performance.now() - startedAt) }, 'broker started');
+    logger.info(
+      { nodeId: config.nodeId, clusterId, startupMs: Math.round(performance.now() - startedAt) },
+      'broker started',
+    );
     return node;
   }
 

@@ -49,11 +49,23 @@ export interface RunningControllers {
   stop(): Promise<void>;
 }
 
-export function startControllers({ config, kubeConfig, log, metrics, admin, clock = realClock }: ControllerOptions): RunningControllers {
+export function startControllers({
+  config,
+  kubeConfig,
+  log,
+  metrics,
+  admin,
+  clock = realClock,
+}: ControllerOptions): RunningControllers {
   const kube = new ClientKube(kubeConfig, config.identity, clock);
   const pool = new AdminPool();
-  const options: BuildOptions = { defaultImage: config.brokerImage, operatorImage: config.operatorImage, clusterDomain: config.clusterDomain };
-  const adminFor = admin ?? ((c: KafkaCluster) => pool.get(`${c.metadata.namespace}/${c.metadata.name}`, brokerAddresses(c, options)));
+  const options: BuildOptions = {
+    defaultImage: config.brokerImage,
+    operatorImage: config.operatorImage,
+    clusterDomain: config.clusterDomain,
+  };
+  const adminFor =
+    admin ?? ((c: KafkaCluster) => pool.get(`${c.metadata.namespace}/${c.metadata.name}`, brokerAddresses(c, options)));
   const now = () => new Date(clock.now());
   const namespaces = config.watchNamespaces;
   const controllerOptions = { workers: config.workers, metrics, log, clock, describeError };
@@ -68,7 +80,13 @@ export function startControllers({ config, kubeConfig, log, metrics, admin, cloc
       }
       // Owner references make the garbage collector delete what the cluster owned.
       if (cluster.metadata.deletionTimestamp) return {};
-      return reconcileCluster(cluster, { kube, admin: adminFor, options, now, log: log.child({ cluster: `${namespace}/${name}` }) });
+      return reconcileCluster(cluster, {
+        kube,
+        admin: adminFor,
+        options,
+        now,
+        log: log.child({ cluster: `${namespace}/${name}` }),
+      });
     },
     controllerOptions,
   );
@@ -77,7 +95,14 @@ export function startControllers({ config, kubeConfig, log, metrics, admin, cloc
     async (namespace, name) => {
       const topic = topics.get(namespace, name);
       if (!topic) return {};
-      return reconcileTopic(topic, { kube, clusters, topics, admin: adminFor, now, log: log.child({ kafkaTopic: `${namespace}/${name}` }) });
+      return reconcileTopic(topic, {
+        kube,
+        clusters,
+        topics,
+        admin: adminFor,
+        now,
+        log: log.child({ kafkaTopic: `${namespace}/${name}` }),
+      });
     },
     controllerOptions,
   );
@@ -85,11 +110,20 @@ export function startControllers({ config, kubeConfig, log, metrics, admin, cloc
   const enqueueCluster = (c: KafkaCluster) => {
     clusterController.enqueue(c.metadata.namespace, c.metadata.name);
     // Topics waiting for their cluster (to exist, to be ready, to go) move on with it.
-    for (const t of topics.list(c.metadata.namespace)) if (t.spec.cluster === c.metadata.name) topicController.enqueue(t.metadata.namespace, t.metadata.name);
+    for (const t of topics.list(c.metadata.namespace))
+      if (t.spec.cluster === c.metadata.name) topicController.enqueue(t.metadata.namespace, t.metadata.name);
   };
-  const enqueueOwner = (o: KubernetesObject) => clusterController.enqueue(o.metadata?.namespace, o.metadata?.labels?.[CLUSTER_LABEL]);
+  const enqueueOwner = (o: KubernetesObject) =>
+    clusterController.enqueue(o.metadata?.namespace, o.metadata?.labels?.[CLUSTER_LABEL]);
 
-  const clusters = watch<KafkaCluster>(kubeConfig, { apiVersion: API_VERSION, kind: 'KafkaCluster', plural: 'kafkaclusters' }, namespaces, enqueueCluster, log, clock);
+  const clusters = watch<KafkaCluster>(
+    kubeConfig,
+    { apiVersion: API_VERSION, kind: 'KafkaCluster', plural: 'kafkaclusters' },
+    namespaces,
+    enqueueCluster,
+    log,
+    clock,
+  );
   const topics = watch<KafkaTopic>(
     kubeConfig,
     { apiVersion: API_VERSION, kind: 'KafkaTopic', plural: 'kafkatopics' },
@@ -101,7 +135,14 @@ export function startControllers({ config, kubeConfig, log, metrics, admin, cloc
   // A change to anything a cluster owns (or to its pods) brings its reconcile back at once, so a
   // deleted or edited object is repaired without waiting for the resync.
   const owned = OWNED_KINDS.map(([apiVersion, kind, plural]) =>
-    watch<KubernetesObject>(kubeConfig, { apiVersion, kind, plural, labelSelector: OWNED_SELECTOR }, namespaces, enqueueOwner, log, clock),
+    watch<KubernetesObject>(
+      kubeConfig,
+      { apiVersion, kind, plural, labelSelector: OWNED_SELECTOR },
+      namespaces,
+      enqueueOwner,
+      log,
+      clock,
+    ),
   );
   const watches = [clusters, topics, ...owned];
   let synced = false;

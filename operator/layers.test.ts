@@ -22,12 +22,15 @@ const ALLOWED: Record<string, readonly string[]> = {
 
 function importsOf(file: string): string[] {
   const text = fs.readFileSync(file, 'utf8');
-  return [...text.matchAll(/^\s*(?:import|export)[^'"]*from\s+'(\.[^']+)'/gm)].map((m) => m[1]!);
+  return [...text.matchAll(/^\s*(?:import|export)[^'"]*from\s+'(\.[^']+)'/gm)].map((m) => m[1]);
 }
 
 describe('operator layers', () => {
   it('has a rule for every folder', () => {
-    const folders = fs.readdirSync(ROOT, { withFileTypes: true }).filter((d) => d.isDirectory() && d.name !== 'test').map((d) => d.name);
+    const folders = fs
+      .readdirSync(ROOT, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && d.name !== 'test')
+      .map((d) => d.name);
     expect(folders.sort()).toEqual(Object.keys(ALLOWED).sort());
   });
 
@@ -38,7 +41,7 @@ describe('operator layers', () => {
         if (!name.endsWith('.ts') || name.endsWith('.test.ts')) continue;
         const file = path.join(ROOT, folder, name);
         for (const spec of importsOf(file)) {
-          const target = path.relative(ROOT, path.resolve(path.dirname(file), spec)).split(path.sep)[0]!;
+          const target = path.relative(ROOT, path.resolve(path.dirname(file), spec)).split(path.sep)[0];
           if (target !== folder && !allowed.includes(target)) wrong.push(`${folder}/${name} imports ${spec}`);
         }
       }

@@ -25,7 +25,9 @@ const [command, ...args] = process.argv.slice(2);
 if (command === RACK_INIT_COMMAND) {
   process.exitCode = await runRackInit(args, process.env, pino({ base: { component: 'runnel-rack-init' } }));
 } else if (command !== undefined) {
-  process.stderr.write(`unknown command "${command}": run without arguments for the operator, or ${RACK_INIT_COMMAND} for the brokers' rack init container\n`);
+  process.stderr.write(
+    `unknown command "${command}": run without arguments for the operator, or ${RACK_INIT_COMMAND} for the brokers' rack init container\n`,
+  );
   process.exitCode = 2;
 } else {
   await runOperator();
@@ -86,7 +88,10 @@ async function runOperator(): Promise<void> {
   const leading = elector ? await elector.acquire(leadershipLost) : true;
   if (leading && !stopping) {
     metrics.leader.set(1);
-    log.info({ watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces : 'all' }, 'starting controllers');
+    log.info(
+      { watchNamespaces: config.watchNamespaces.length > 0 ? config.watchNamespaces : 'all' },
+      'starting controllers',
+    );
     controllers = startControllers({ config, kubeConfig, log, metrics, clock });
   }
 }

@@ -18,5 +18,11 @@ export const apiVersionsHandler = (apiKeys: readonly SupportedApi[]) =>
     throttleTimeMs: 0,
     supportedFeatures: [METADATA_VERSION],
     finalizedFeaturesEpoch: FINALIZED_FEATURES_EPOCH,
-    finalizedFeatures: [{ name: METADATA_VERSION.name, minVersionLevel: METADATA_VERSION.maxVersion, maxVersionLevel: METADATA_VERSION.maxVersion }],
+    finalizedFeatures: [
+      {
+        name: METADATA_VERSION.name,
+        minVersionLevel: METADATA_VERSION.maxVersion,
+        maxVersionLevel: METADATA_VERSION.maxVersion,
+      },
+    ],
   }));

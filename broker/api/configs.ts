@@ -17,7 +17,15 @@ const SOURCE_DYNAMIC_TOPIC = 1;
 const SOURCE_STATIC_BROKER = 4;
 const SOURCE_DEFAULT = 5;
 
-const CONFIG_TYPE_CODES: Record<ConfigType, number> = { boolean: 1, string: 2, int: 3, long: 5, double: 6, list: 7, password: 9 };
+const CONFIG_TYPE_CODES: Record<ConfigType, number> = {
+  boolean: 1,
+  string: 2,
+  int: 3,
+  long: 5,
+  double: 6,
+  list: 7,
+  password: 9,
+};
 const OPS: AlterOp[] = ['set', 'delete', 'append', 'subtract'];
 
 interface Synonym {
@@ -54,9 +62,10 @@ export function describeTopicConfigs(
     const synonyms: Synonym[] = [];
     if (own.has(k.name)) synonyms.push({ name: k.name, value: own.get(k.name)!, source: SOURCE_DYNAMIC_TOPIC });
     const brokerValue = broker.config.explicit.get(k.brokerSynonym);
-    if (brokerValue !== undefined) synonyms.push({ name: k.brokerSynonym, value: brokerValue, source: SOURCE_STATIC_BROKER });
+    if (brokerValue !== undefined)
+      synonyms.push({ name: k.brokerSynonym, value: brokerValue, source: SOURCE_STATIC_BROKER });
     synonyms.push({ name: k.brokerSynonym, value: broker.config.topicDefaults.get(k.name)!, source: SOURCE_DEFAULT });
-    const effective = synonyms[0]!;
+    const effective = synonyms[0];
     return {
       name: k.name,
       value: own.get(k.name) ?? broker.config.topicDefaults.get(k.name)!,
@@ -99,15 +108,31 @@ export const describeConfigsHandler = (broker: BrokerServices) =>
       let configs: DescribedConfig[];
       if (r.resourceType === RESOURCE_TOPIC) {
         const topic = broker.topics.image.topic(r.resourceName);
-        if (!topic) return { ...base, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${r.resourceName} does not exist.`, configs: [] };
+        if (!topic)
+          return {
+            ...base,
+            errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+            errorMessage: `Topic ${r.resourceName} does not exist.`,
+            configs: [],
+          };
         configs = describeTopicConfigs(broker, topic, undefined, r.configurationKeys);
       } else if (r.resourceType === RESOURCE_BROKER) {
         if (r.resourceName !== '' && r.resourceName !== String(broker.cluster.nodeId)) {
-          return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Broker ${r.resourceName} is not this broker (${broker.cluster.nodeId}); send the request to it.`, configs: [] };
+          return {
+            ...base,
+            errorCode: ErrorCode.INVALID_REQUEST,
+            errorMessage: `Broker ${r.resourceName} is not this broker (${broker.cluster.nodeId}); send the request to it.`,
+            configs: [],
+          };
         }
         configs = describeBrokerConfigs(broker, r.configurationKeys);
       } else {
-        return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Resource type ${r.resourceType} is not supported; use TOPIC (2) or BROKER (4).`, configs: [] };
+        return {
+          ...base,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: `Resource type ${r.resourceType} is not supported; use TOPIC (2) or BROKER (4).`,
+          configs: [],
+        };
       }
       if (!req.includeSynonyms) configs = configs.map((c) => ({ ...c, synonyms: [] }));
       return { ...base, errorCode: ErrorCode.NONE, configs };
@@ -125,10 +150,19 @@ async function alterTopic(
 ) {
   const base = { resourceType, resourceName };
   if (resourceType === RESOURCE_BROKER) {
-    return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Broker configs are static in Runnel for now: set them in server.properties and restart the broker.' };
+    return {
+      ...base,
+      errorCode: ErrorCode.INVALID_REQUEST,
+      errorMessage:
+        'Broker configs are static in Runnel for now: set them in server.properties and restart the broker.',
+    };
   }
   if (resourceType !== RESOURCE_TOPIC) {
-    return { ...base, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Resource type ${resourceType} cannot be altered; use TOPIC (2).` };
+    return {
+      ...base,
+      errorCode: ErrorCode.INVALID_REQUEST,
+      errorMessage: `Resource type ${resourceType} cannot be altered; use TOPIC (2).`,
+    };
   }
   const result = await broker.topics.alterConfigs(resourceName, changes, validateOnly, replaceAll);
   return { ...base, errorCode: result.errorCode, errorMessage: result.errorMessage };
@@ -138,7 +172,11 @@ export const alterConfigsHandler = (broker: BrokerServices) =>
   handler(AlterConfigs, async (req) => {
     const responses = [];
     for (const r of req.resources) {
-      const changes = r.configs.map((c) => ({ name: c.name, op: (c.value === null ? 'delete' : 'set') as AlterOp, value: c.value }));
+      const changes = r.configs.map((c): { name: string; op: AlterOp; value: string | null } => ({
+        name: c.name,
+        op: c.value === null ? 'delete' : 'set',
+        value: c.value,
+      }));
       responses.push(await alterTopic(broker, r.resourceType, r.resourceName, changes, req.validateOnly, true));
     }
     return { throttleTimeMs: 0, responses };
@@ -150,10 +188,15 @@ export const incrementalAlterConfigsHandler = (broker: BrokerServices) =>
     for (const r of req.resources) {
       const badOp = r.configs.find((c) => OPS[c.configOperation] === undefined);
       if (badOp) {
-        responses.push({ resourceType: r.resourceType, resourceName: r.resourceName, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown config operation ${badOp.configOperation} for ${badOp.name}; use 0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT).` });
+        responses.push({
+          resourceType: r.resourceType,
+          resourceName: r.resourceName,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: `Unknown config operation ${badOp.configOperation} for ${badOp.name}; use 0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT).`,
+        });
         continue;
       }
-      const changes = r.configs.map((c) => ({ name: c.name, op: OPS[c.configOperation]!, value: c.value }));
+      const changes = r.configs.map((c) => ({ name: c.name, op: OPS[c.configOperation], value: c.value }));
       responses.push(await alterTopic(broker, r.resourceType, r.resourceName, changes, req.validateOnly, false));
     }
     return { throttleTimeMs: 0, responses };

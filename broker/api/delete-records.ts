@@ -24,7 +24,11 @@ export const deleteRecordsHandler = (broker: BrokerServices) =>
             const offset = p.offset === HIGH_WATERMARK ? log.highWatermark : p.offset;
             if (offset < 0 || offset > log.highWatermark) return failed(ErrorCode.OFFSET_OUT_OF_RANGE);
             try {
-              return { partitionIndex: p.partitionIndex, lowWatermark: await log.deleteRecordsBefore(offset), errorCode: ErrorCode.NONE };
+              return {
+                partitionIndex: p.partitionIndex,
+                lowWatermark: await log.deleteRecordsBefore(offset),
+                errorCode: ErrorCode.NONE,
+              };
             } catch (err) {
               ctx.logger.error({ err, topic: t.name, partition: p.partitionIndex }, 'DeleteRecords failed');
               return failed(ErrorCode.KAFKA_STORAGE_ERROR);

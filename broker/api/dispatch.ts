@@ -3,10 +3,22 @@
 // ApiVersions, which answers UNSUPPORTED_VERSION with the full list so the client can retry.
 
 import type { Logger } from 'pino';
-import { readRequestHeader, skipHeaderTaggedFields, writeResponseHeader, type RequestHeader } from '../protocol/header.js';
+import {
+  readRequestHeader,
+  skipHeaderTaggedFields,
+  writeResponseHeader,
+  type RequestHeader,
+} from '../protocol/header.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiVersions } from '../protocol/messages/index.js';
-import { compile, isFlexible, type ApiDefinition, type Fields, type RequestOf, type ResponseOf } from '../protocol/schema.js';
+import {
+  compile,
+  isFlexible,
+  type ApiDefinition,
+  type Fields,
+  type RequestOf,
+  type ResponseOf,
+} from '../protocol/schema.js';
 import { MalformedFrameError, Reader, Writer } from '../protocol/wire.js';
 import { CloseConnection, type ConnectionInfo, type Response } from '../server/connection.js';
 
@@ -28,11 +40,14 @@ type AnyApi = ApiDefinition<Fields, Fields>;
 
 export interface Handler<A extends AnyApi = AnyApi> {
   api: A;
-  handle(request: RequestOf<A>, ctx: RequestContext): Promise<ResponseOf<A> | typeof NO_RESPONSE> | ResponseOf<A> | typeof NO_RESPONSE;
+  handle(
+    request: RequestOf<A>,
+    ctx: RequestContext,
+  ): Promise<ResponseOf<A> | typeof NO_RESPONSE> | ResponseOf<A> | typeof NO_RESPONSE;
 }
 
 export function handler<A extends AnyApi>(api: A, handle: Handler<A>['handle']): Handler {
-  return { api, handle } as unknown as Handler;
+  return { api, handle };
 }
 
 export interface SupportedApi {
@@ -43,7 +58,9 @@ export interface SupportedApi {
 
 /** What ApiVersions advertises for these APIs, in key order. */
 export function supportedApis(apis: readonly AnyApi[]): SupportedApi[] {
-  return apis.map((api) => ({ apiKey: api.key, minVersion: api.advertisedMinVersion, maxVersion: api.maxVersion })).sort((a, b) => a.apiKey - b.apiKey);
+  return apis
+    .map((api) => ({ apiKey: api.key, minVersion: api.advertisedMinVersion, maxVersion: api.maxVersion }))
+    .sort((a, b) => a.apiKey - b.apiKey);
 }
 
 /** Told about every answered request (metrics). */
@@ -131,7 +148,13 @@ export class Dispatcher {
   }
 }
 
-function encodeResponse(api: AnyApi, version: number, correlationId: number, flexibleHeader: boolean, body: unknown): Buffer[] {
+function encodeResponse(
+  api: AnyApi,
+  version: number,
+  correlationId: number,
+  flexibleHeader: boolean,
+  body: unknown,
+): Buffer[] {
   const w = new Writer();
   const setSize = w.placeholderInt32();
   writeResponseHeader(w, correlationId, flexibleHeader);

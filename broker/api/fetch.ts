@@ -40,10 +40,24 @@ interface TopicRead {
 }
 
 function errorRead(partitionIndex: number, errorCode: number): PartitionRead {
-  return { partitionIndex, errorCode, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null, preferredReadReplica: -1, records: [] };
+  return {
+    partitionIndex,
+    errorCode,
+    highWatermark: -1,
+    lastStableOffset: -1,
+    logStartOffset: -1,
+    abortedTransactions: null,
+    preferredReadReplica: -1,
+    records: [],
+  };
 }
 
-async function readOnce(broker: BrokerServices, req: FetchRequest, byTopicId: boolean, buffers: ReadLoan): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
+async function readOnce(
+  broker: BrokerServices,
+  req: FetchRequest,
+  byTopicId: boolean,
+  buffers: ReadLoan,
+): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
   let remaining = Math.min(req.maxBytes, broker.config.fetchMaxBytes);
   let bytes = 0;
   let errors = false;
@@ -62,7 +76,12 @@ async function readOnce(broker: BrokerServices, req: FetchRequest, byTopicId: bo
       topic = found.partition.topic;
       const log = found.partition.log;
       const highWatermark = log.highWatermark;
-      const base = { ...errorRead(p.partition, ErrorCode.NONE), highWatermark, lastStableOffset: highWatermark, logStartOffset: log.logStartOffset };
+      const base = {
+        ...errorRead(p.partition, ErrorCode.NONE),
+        highWatermark,
+        lastStableOffset: highWatermark,
+        logStartOffset: log.logStartOffset,
+      };
       if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.logEndOffset) {
         errors = true;
         partitions.push({ ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });

@@ -29,7 +29,11 @@ async function findCoordinator(broker: BrokerServices, key: string, keyType: num
   const self = broker.cluster.brokers().find((b) => b.nodeId === broker.cluster.nodeId)!;
   const none = { key, nodeId: -1, host: '', port: -1 };
   if (keyType !== KEY_TYPE_GROUP) {
-    return { ...none, errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'Transactions are not supported yet: there is no transaction coordinator.' };
+    return {
+      ...none,
+      errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      errorMessage: 'Transactions are not supported yet: there is no transaction coordinator.',
+    };
   }
   const ready = await broker.groups.ensureOffsetsTopic();
   if (ready.errorCode !== ErrorCode.NONE) return { ...none, ...ready };
@@ -44,7 +48,14 @@ export const findCoordinatorHandler = (broker: BrokerServices) =>
       return { throttleTimeMs: 0, coordinators };
     }
     const c = await findCoordinator(broker, req.key, req.keyType);
-    return { throttleTimeMs: 0, errorCode: c.errorCode, errorMessage: c.errorMessage, nodeId: c.nodeId, host: c.host, port: c.port };
+    return {
+      throttleTimeMs: 0,
+      errorCode: c.errorCode,
+      errorMessage: c.errorMessage,
+      nodeId: c.nodeId,
+      host: c.host,
+      port: c.port,
+    };
   });
 
 export const joinGroupHandler = (broker: BrokerServices) =>
@@ -68,7 +79,12 @@ export const joinGroupHandler = (broker: BrokerServices) =>
 export const syncGroupHandler = (broker: BrokerServices) =>
   handler(SyncGroup, async (req) => {
     const result = await broker.groups.sync(
-      { groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId },
+      {
+        groupId: req.groupId,
+        generationId: req.generationId,
+        memberId: req.memberId,
+        groupInstanceId: req.groupInstanceId,
+      },
       req.protocolType,
       req.protocolName,
       req.assignments,
@@ -79,38 +95,64 @@ export const syncGroupHandler = (broker: BrokerServices) =>
 export const heartbeatHandler = (broker: BrokerServices) =>
   handler(Heartbeat, (req) => ({
     throttleTimeMs: 0,
-    errorCode: broker.groups.heartbeat({ groupId: req.groupId, generationId: req.generationId, memberId: req.memberId, groupInstanceId: req.groupInstanceId }),
+    errorCode: broker.groups.heartbeat({
+      groupId: req.groupId,
+      generationId: req.generationId,
+      memberId: req.memberId,
+      groupInstanceId: req.groupInstanceId,
+    }),
   }));
 
 export const leaveGroupHandler = (broker: BrokerServices) =>
   handler(LeaveGroup, (req, ctx) => {
-    const leaving = ctx.header.apiVersion >= 3 ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId })) : [{ memberId: req.memberId, groupInstanceId: null }];
+    const leaving =
+      ctx.header.apiVersion >= 3
+        ? req.members.map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId }))
+        : [{ memberId: req.memberId, groupInstanceId: null }];
     const result = broker.groups.leave(req.groupId, leaving);
     // Before v3 one member leaves and its error is the response's error.
-    const errorCode = ctx.header.apiVersion >= 3 ? result.errorCode : (result.members[0]?.errorCode ?? result.errorCode);
+    const errorCode =
+      ctx.header.apiVersion >= 3 ? result.errorCode : (result.members[0]?.errorCode ?? result.errorCode);
     return { throttleTimeMs: 0, errorCode, members: result.members };
   });
 
 export const offsetCommitHandler = (broker: BrokerServices) =>
   handler(OffsetCommit, async (req) => {
     const offsets = req.topics.flatMap((t) =>
-      t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, leaderEpoch: p.committedLeaderEpoch, metadata: p.committedMetadata })),
+      t.partitions.map((p) => ({
+        topic: t.name,
+        partition: p.partitionIndex,
+        offset: p.committedOffset,
+        leaderEpoch: p.committedLeaderEpoch,
+        metadata: p.committedMetadata,
+      })),
     );
     const codes = await broker.groups.commitOffsets(
-      { groupId: req.groupId, generationId: req.generationIdOrMemberEpoch, memberId: req.memberId, groupInstanceId: req.groupInstanceId },
+      {
+        groupId: req.groupId,
+        generationId: req.generationIdOrMemberEpoch,
+        memberId: req.memberId,
+        groupInstanceId: req.groupInstanceId,
+      },
       offsets,
     );
     let i = 0;
     return {
       throttleTimeMs: 0,
-      topics: req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codes[i++]! })) })),
+      topics: req.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: codes[i++] })),
+      })),
     };
   });
 
 type Wanted = Array<{ name: string; partitionIndexes: number[] }> | null;
 
 function fetchGroupOffsets(broker: BrokerServices, groupId: string, topics: Wanted) {
-  const fetched = broker.groups.fetchOffsets(groupId, topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })));
+  const fetched = broker.groups.fetchOffsets(
+    groupId,
+    topics === null ? null : topics.map((t) => ({ topic: t.name, partitions: t.partitionIndexes })),
+  );
   const byTopic = new Map<string, typeof fetched>();
   for (const f of fetched) {
     if (!byTopic.has(f.topic)) byTopic.set(f.topic, []);
@@ -118,7 +160,13 @@ function fetchGroupOffsets(broker: BrokerServices, groupId: string, topics: Want
   }
   return [...byTopic].map(([name, parts]) => ({
     name,
-    partitions: parts.map((p) => ({ partitionIndex: p.partition, committedOffset: p.offset, committedLeaderEpoch: p.leaderEpoch, metadata: p.metadata, errorCode: p.errorCode })),
+    partitions: parts.map((p) => ({
+      partitionIndex: p.partition,
+      committedOffset: p.offset,
+      committedLeaderEpoch: p.leaderEpoch,
+      metadata: p.metadata,
+      errorCode: p.errorCode,
+    })),
   }));
 }
 
@@ -127,7 +175,11 @@ export const offsetFetchHandler = (broker: BrokerServices) =>
     if (ctx.header.apiVersion >= 8) {
       return {
         throttleTimeMs: 0,
-        groups: req.groups.map((g) => ({ groupId: g.groupId, topics: fetchGroupOffsets(broker, g.groupId, g.topics), errorCode: ErrorCode.NONE })),
+        groups: req.groups.map((g) => ({
+          groupId: g.groupId,
+          topics: fetchGroupOffsets(broker, g.groupId, g.topics),
+          errorCode: ErrorCode.NONE,
+        })),
       };
     }
     return { throttleTimeMs: 0, topics: fetchGroupOffsets(broker, req.groupId, req.topics), errorCode: ErrorCode.NONE };
@@ -135,7 +187,9 @@ export const offsetFetchHandler = (broker: BrokerServices) =>
 
 export const offsetDeleteHandler = (broker: BrokerServices) =>
   handler(OffsetDelete, async (req) => {
-    const partitions = req.topics.flatMap((t) => t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex })));
+    const partitions = req.topics.flatMap((t) =>
+      t.partitions.map((p) => ({ topic: t.name, partition: p.partitionIndex })),
+    );
     const result = await broker.groups.deleteOffsets(req.groupId, partitions);
     let i = 0;
     return {
@@ -143,7 +197,13 @@ export const offsetDeleteHandler = (broker: BrokerServices) =>
       throttleTimeMs: 0,
       topics:
         result.errorCode === ErrorCode.NONE
-          ? req.topics.map((t) => ({ name: t.name, partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode: result.codes[i++]! })) }))
+          ? req.topics.map((t) => ({
+              name: t.name,
+              partitions: t.partitions.map((p) => ({
+                partitionIndex: p.partitionIndex,
+                errorCode: result.codes[i++],
+              })),
+            }))
           : [],
     };
   });
@@ -175,6 +235,7 @@ export const describeGroupsHandler = (broker: BrokerServices) =>
 export const deleteGroupsHandler = (broker: BrokerServices) =>
   handler(DeleteGroups, async (req) => {
     const results = [];
-    for (const groupId of req.groupsNames) results.push({ groupId, errorCode: await broker.groups.deleteGroup(groupId) });
+    for (const groupId of req.groupsNames)
+      results.push({ groupId, errorCode: await broker.groups.deleteGroup(groupId) });
     return { throttleTimeMs: 0, results };
   });

@@ -9,8 +9,12 @@ describe('advertised APIs', () => {
 
   it('are exactly the ones docs/compatibility.md lists, with the same version ranges', () => {
     const doc = readFileSync(new URL('../../docs/compatibility.md', import.meta.url), 'utf8');
-    const documented = [...doc.matchAll(/^\| (\d+) \| (\w+) \| (\d+)–(\d+) \|/gm)].map((m) => `${m[1]} ${m[2]} ${m[3]}-${m[4]}`);
-    const advertised = handlers.map((h) => `${h.api.key} ${h.api.name} ${h.api.advertisedMinVersion}-${h.api.maxVersion}`);
+    const documented = [...doc.matchAll(/^\| (\d+) \| (\w+) \| (\d+)–(\d+) \|/gm)].map(
+      (m) => `${m[1]} ${m[2]} ${m[3]}-${m[4]}`,
+    );
+    const advertised = handlers.map(
+      (h) => `${h.api.key} ${h.api.name} ${h.api.advertisedMinVersion}-${h.api.maxVersion}`,
+    );
     expect(documented.sort()).toEqual(advertised.sort());
   });
 

@@ -12,8 +12,16 @@ import { handler } from './dispatch.js';
 export const initProducerIdHandler = (broker: BrokerServices) =>
   handler(InitProducerId, async (req, ctx) => {
     if (req.transactionalId !== null) {
-      ctx.logger.warn({ transactionalId: req.transactionalId }, 'refused InitProducerId: transactions are not supported yet');
-      return { throttleTimeMs: 0, errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1, producerEpoch: -1 };
+      ctx.logger.warn(
+        { transactionalId: req.transactionalId },
+        'refused InitProducerId: transactions are not supported yet',
+      );
+      return {
+        throttleTimeMs: 0,
+        errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+        producerId: -1,
+        producerEpoch: -1,
+      };
     }
     const result = await broker.producerIds.initProducer(req.producerId, req.producerEpoch);
     return { throttleTimeMs: 0, ...result };

@@ -67,7 +67,9 @@ export const metadataHandler = (broker: BrokerServices) =>
         if (topic) return describeTopic(topic, includeOps);
         const unknownById = name === null;
         return {
-          errorCode: createErrors.get(name ?? '') ?? (unknownById ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
+          errorCode:
+            createErrors.get(name ?? '') ??
+            (unknownById ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION),
           name: name ?? null,
           topicId: t.topicId ?? ZERO_UUID,
           isInternal: false,
@@ -82,7 +84,9 @@ export const metadataHandler = (broker: BrokerServices) =>
       clusterId: broker.cluster.clusterId,
       controllerId: broker.cluster.controllerId(),
       topics,
-      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
+        ? ALL_CLUSTER_OPERATIONS
+        : OPERATIONS_NOT_REQUESTED,
       errorCode: ErrorCode.NONE,
     };
   });
@@ -96,7 +100,11 @@ export const describeClusterHandler = (broker: BrokerServices) =>
       endpointType: req.endpointType,
       clusterId: broker.cluster.clusterId,
       controllerId: broker.cluster.controllerId(),
-      brokers: broker.cluster.brokers().map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
-      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? ALL_CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+      brokers: broker.cluster
+        .brokers()
+        .map((b) => ({ brokerId: b.nodeId, host: b.host, port: b.port, rack: b.rack, isFenced: false })),
+      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations
+        ? ALL_CLUSTER_OPERATIONS
+        : OPERATIONS_NOT_REQUESTED,
     };
   });

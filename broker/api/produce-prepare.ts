@@ -8,7 +8,13 @@
 // the header's is not its records' largest).
 
 import type { LogConfig } from '../log/partition-log.js';
-import { CodecUnavailableError, CompressionError, type CompressionCodec, decompress, MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
+import {
+  CodecUnavailableError,
+  CompressionError,
+  type CompressionCodec,
+  decompress,
+  MAX_DECOMPRESSED_BYTES,
+} from '../protocol/compression.js';
 import {
   type BatchInfo,
   checkRecords,
@@ -78,7 +84,9 @@ export function storedCodec(config: LogConfig): CompressionCodec | null {
 /** Whether `batch` needs prepareBatch before the log may take it. */
 export function needsPreparation(config: LogConfig, batch: BatchInfo): boolean {
   const codec = storedCodec(config);
-  return batch.compression !== 'none' || config.cleanupPolicy.compact || (codec !== null && codec !== batch.compression);
+  return (
+    batch.compression !== 'none' || config.cleanupPolicy.compact || (codec !== null && codec !== batch.compression)
+  );
 }
 
 /**
@@ -96,7 +104,12 @@ export function needsPreparation(config: LogConfig, batch: BatchInfo): boolean {
  * producer does not resend the same bytes; CORRUPT_MESSAGE (retriable) stays for what a resend
  * can fix, a CRC mismatch.
  */
-export async function prepareBatch(records: Buffer, batch: BatchInfo, config: LogConfig, partitionName: string): Promise<Prepared> {
+export async function prepareBatch(
+  records: Buffer,
+  batch: BatchInfo,
+  config: LogConfig,
+  partitionName: string,
+): Promise<Prepared> {
   if (batch.compression === 'none') return checkBatch(records, batch, config, partitionName);
   const release = await decompressions.acquire();
   try {
@@ -106,20 +119,44 @@ export async function prepareBatch(records: Buffer, batch: BatchInfo, config: Lo
   }
 }
 
-async function checkBatch(records: Buffer, batch: BatchInfo, config: LogConfig, partitionName: string): Promise<Prepared> {
+async function checkBatch(
+  records: Buffer,
+  batch: BatchInfo,
+  config: LogConfig,
+  partitionName: string,
+): Promise<Prepared> {
   const bytes = records.subarray(batch.position, batch.position + batch.size);
-  const fail = (error: PrepareErrorName, message: string, recordErrors: RecordError[] = []): Prepared => ({ ok: false, error, message, recordErrors });
+  const fail = (error: PrepareErrorName, message: string, recordErrors: RecordError[] = []): Prepared => ({
+    ok: false,
+    error,
+    message,
+    recordErrors,
+  });
   let info = batch;
   let decompressed: Buffer | undefined;
   try {
     const compressed = batch.compression !== 'none';
     if (compressed || config.cleanupPolicy.compact) {
       const header = readBatchHeader(bytes, 0);
-      const payload = compressed ? await decompress(batch.compression, bytes.subarray(RECORD_BATCH_OVERHEAD), MAX_DECOMPRESSED_BYTES) : bytes;
-      const walk = checkRecords(payload, compressed ? 0 : RECORD_BATCH_OVERHEAD, payload.length, header, MAX_RECORD_ERRORS);
+      const payload = compressed
+        ? await decompress(batch.compression, bytes.subarray(RECORD_BATCH_OVERHEAD), MAX_DECOMPRESSED_BYTES)
+        : bytes;
+      const walk = checkRecords(
+        payload,
+        compressed ? 0 : RECORD_BATCH_OVERHEAD,
+        payload.length,
+        header,
+        MAX_RECORD_ERRORS,
+      );
       if (!walk.ok) {
         const message = `invalid ${compressed ? `${batch.compression}-compressed ` : ''}record batch: ${walk.message}`;
-        return fail('INVALID_RECORD', message, walk.recordIndex < header.recordCount ? [{ batchIndex: walk.recordIndex, batchIndexErrorMessage: message }] : []);
+        return fail(
+          'INVALID_RECORD',
+          message,
+          walk.recordIndex < header.recordCount
+            ? [{ batchIndex: walk.recordIndex, batchIndexErrorMessage: message }]
+            : [],
+        );
       }
       if (config.cleanupPolicy.compact && walk.keylessCount > 0) {
         const message = `Compacted topic cannot accept message without key in topic partition ${partitionName}.`;
@@ -136,11 +173,19 @@ async function checkBatch(records: Buffer, batch: BatchInfo, config: LogConfig, 
     if (codec === null || codec === batch.compression) return { ok: true, records, batches: [info] };
     const reencoded = await recompressBatch(bytes, codec, decompressed);
     const checked = validateProducedBatches(reencoded, config.maxMessageBytes, config.segmentBytes);
-    if (!checked.ok) return fail(checked.error, `after re-encoding with compression.type=${config.compressionType}: ${checked.message}`);
+    if (!checked.ok)
+      return fail(
+        checked.error,
+        `after re-encoding with compression.type=${config.compressionType}: ${checked.message}`,
+      );
     return { ok: true, records: reencoded, batches: checked.batches };
   } catch (err) {
     if (err instanceof CodecUnavailableError) return fail('UNSUPPORTED_COMPRESSION_TYPE', err.message);
-    if (err instanceof CompressionError) return fail('INVALID_RECORD', `the records of the ${batch.compression} batch do not decompress: ${err.message}`);
-    return fail('CORRUPT_MESSAGE', `the records of the ${batch.compression} batch do not decode: ${(err as Error).message}`);
+    if (err instanceof CompressionError)
+      return fail('INVALID_RECORD', `the records of the ${batch.compression} batch do not decompress: ${err.message}`);
+    return fail(
+      'CORRUPT_MESSAGE',
+      `the records of the ${batch.compression} batch do not decode: ${(err as Error).message}`,
+    );
   }
 }

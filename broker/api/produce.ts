@@ -29,19 +29,29 @@ interface PartitionResult {
   recordErrors?: RecordError[];
 }
 
-function failed(index: number, errorCode: number, errorMessage: string | null = null, recordErrors: RecordError[] = []): PartitionResult {
+function failed(
+  index: number,
+  errorCode: number,
+  errorMessage: string | null = null,
+  recordErrors: RecordError[] = [],
+): PartitionResult {
   return { index, errorCode, errorMessage, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors };
 }
 
 export const produceHandler = (broker: BrokerServices) =>
   handler(Produce, async (req, ctx) => {
     const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
-    const pending: Array<{ name: string; topicId: string; results: Array<Promise<PartitionResult> | PartitionResult> }> = [];
+    const pending: Array<{
+      name: string;
+      topicId: string;
+      results: Array<Promise<PartitionResult> | PartitionResult>;
+    }> = [];
 
     const byTopicId = ctx.header.apiVersion >= 13;
     for (const t of req.topicData) {
       const results = t.partitionData.map((p): Promise<PartitionResult> | PartitionResult => {
-        if (!validAcks) return failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${req.acks}`);
+        if (!validAcks)
+          return failed(p.index, ErrorCode.INVALID_REQUIRED_ACKS, `acks must be -1, 0 or 1, got ${req.acks}`);
         if (req.transactionalId !== null) {
           return failed(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet');
         }
@@ -50,28 +60,43 @@ export const produceHandler = (broker: BrokerServices) =>
         const partition = found.partition;
         const { topic, log } = partition;
         // Only the broker writes its internal topics: a client's record there could not be read back as state.
-        if (INTERNAL_TOPICS.has(topic.name)) return failed(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);
+        if (INTERNAL_TOPICS.has(topic.name))
+          return failed(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${topic.name}`);
         const acksError = broker.partitions.checkAcks(partition, req.acks);
         if (acksError !== ErrorCode.NONE) return failed(p.index, acksError);
         const records = p.records ?? Buffer.alloc(0);
         const checked = validateProducedBatches(records, log.config.maxMessageBytes);
         if (!checked.ok) {
-          ctx.logger.warn({ topic: topic.name, partition: p.index, error: checked.error, reason: checked.message }, 'rejected produce batch');
+          ctx.logger.warn(
+            { topic: topic.name, partition: p.index, error: checked.error, reason: checked.message },
+            'rejected produce batch',
+          );
           return failed(p.index, ErrorCode[checked.error], checked.message);
         }
-        const batch = checked.batches[0]!;
+        const batch = checked.batches[0];
         if (batch.compression === 'zstd' && ctx.header.apiVersion < FIRST_ZSTD_PRODUCE_VERSION) {
-          return failed(p.index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `zstd-compressed batches need Produce v${FIRST_ZSTD_PRODUCE_VERSION} or later`);
+          return failed(
+            p.index,
+            ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+            `zstd-compressed batches need Produce v${FIRST_ZSTD_PRODUCE_VERSION} or later`,
+          );
         }
         const appending: Promise<AppendResult | Refused> = needsPreparation(log.config, batch)
-          ? log.inOrder(prepareBatch(records, batch, log.config, partition.key), (prepared): Promise<AppendResult | Refused> =>
-              prepared.ok ? broker.partitions.append(partition, prepared.records, prepared.batches) : Promise.resolve(prepared),
+          ? log.inOrder(
+              prepareBatch(records, batch, log.config, partition.key),
+              (prepared): Promise<AppendResult | Refused> =>
+                prepared.ok
+                  ? broker.partitions.append(partition, prepared.records, prepared.batches)
+                  : Promise.resolve(prepared),
             )
           : broker.partitions.append(partition, records, checked.batches);
         return appending.then(
           (appended): PartitionResult => {
             if ('ok' in appended) {
-              ctx.logger.warn({ topic: topic.name, partition: p.index, error: appended.error, reason: appended.message }, 'rejected produce batch');
+              ctx.logger.warn(
+                { topic: topic.name, partition: p.index, error: appended.error, reason: appended.message },
+                'rejected produce batch',
+              );
               return failed(p.index, ErrorCode[appended.error], appended.message, appended.recordErrors);
             }
             return {
@@ -85,11 +110,18 @@ export const produceHandler = (broker: BrokerServices) =>
           },
           (err: unknown) => {
             if (err instanceof ProducerStateError) {
-              ctx.logger.warn({ topic: topic.name, partition: p.index, error: err.error, reason: err.message }, 'rejected produce batch');
+              ctx.logger.warn(
+                { topic: topic.name, partition: p.index, error: err.error, reason: err.message },
+                'rejected produce batch',
+              );
               return failed(p.index, ErrorCode[err.error], err.message);
             }
             ctx.logger.error({ err, topic: topic.name, partition: p.index }, 'append failed');
-            return failed(p.index, ErrorCode.KAFKA_STORAGE_ERROR, 'the broker could not write to its log dir; see the broker log');
+            return failed(
+              p.index,
+              ErrorCode.KAFKA_STORAGE_ERROR,
+              'the broker could not write to its log dir; see the broker log',
+            );
           },
         );
       });

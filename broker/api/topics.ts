@@ -16,26 +16,46 @@ export const createTopicsHandler = (broker: BrokerServices) =>
     for (const t of req.topics) {
       const none = { name: t.name, topicId: ZERO_UUID, numPartitions: -1, replicationFactor: -1, configs: null };
       if (seen.get(t.name)! > 1) {
-        topics.push({ ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Create topics request from client contains topic ${t.name} more than once.` });
+        topics.push({
+          ...none,
+          errorCode: ErrorCode.INVALID_REQUEST,
+          errorMessage: `Create topics request from client contains topic ${t.name} more than once.`,
+        });
         continue;
       }
       let numPartitions = t.numPartitions;
       let replicationFactor = t.replicationFactor;
       if (t.assignments.length > 0) {
         if (numPartitions !== -1 || replicationFactor !== -1) {
-          topics.push({ ...none, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.' });
+          topics.push({
+            ...none,
+            errorCode: ErrorCode.INVALID_REQUEST,
+            errorMessage:
+              'Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time.',
+          });
           continue;
         }
-        const unknown = t.assignments.flatMap((a) => a.brokerIds).find((id) => !broker.cluster.brokers().some((b) => b.nodeId === id));
+        const unknown = t.assignments
+          .flatMap((a) => a.brokerIds)
+          .find((id) => !broker.cluster.brokers().some((b) => b.nodeId === id));
         if (unknown !== undefined) {
-          topics.push({ ...none, errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT, errorMessage: `Replica assignment names broker ${unknown}, which is not in the cluster.` });
+          topics.push({
+            ...none,
+            errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            errorMessage: `Replica assignment names broker ${unknown}, which is not in the cluster.`,
+          });
           continue;
         }
         numPartitions = t.assignments.length;
-        replicationFactor = t.assignments[0]!.brokerIds.length;
+        replicationFactor = t.assignments[0].brokerIds.length;
       }
       const result = await broker.topics.create(
-        { name: t.name, numPartitions, replicationFactor, configs: t.configs.map((c) => ({ name: c.name, value: c.value })) },
+        {
+          name: t.name,
+          numPartitions,
+          replicationFactor,
+          configs: t.configs.map((c) => ({ name: c.name, value: c.value })),
+        },
         req.validateOnly,
       );
       if (result.errorCode !== ErrorCode.NONE) {
@@ -64,16 +84,28 @@ export const createTopicsHandler = (broker: BrokerServices) =>
 export const deleteTopicsHandler = (broker: BrokerServices) =>
   handler(DeleteTopics, async (req) => {
     // Up to v5 topics come as names; from v6 as {name, topicId}, either of which may be set.
-    const wanted = req.topicNames.map((name) => ({ name: name as string | null, topicId: ZERO_UUID })).concat(req.topics);
+    const wanted = req.topicNames
+      .map((name): { name: string | null; topicId: string } => ({ name, topicId: ZERO_UUID }))
+      .concat(req.topics);
     const responses = [];
     for (const w of wanted) {
       const name = w.name ?? broker.topics.image.topicById(w.topicId)?.name;
       if (name === undefined) {
-        responses.push({ name: null, topicId: w.topicId, errorCode: ErrorCode.UNKNOWN_TOPIC_ID, errorMessage: `Topic id ${w.topicId} does not exist.` });
+        responses.push({
+          name: null,
+          topicId: w.topicId,
+          errorCode: ErrorCode.UNKNOWN_TOPIC_ID,
+          errorMessage: `Topic id ${w.topicId} does not exist.`,
+        });
         continue;
       }
       const result = await broker.topics.delete(name);
-      responses.push({ name, topicId: result.topicId ?? w.topicId, errorCode: result.errorCode, errorMessage: result.errorMessage });
+      responses.push({
+        name,
+        topicId: result.topicId ?? w.topicId,
+        errorCode: result.errorCode,
+        errorMessage: result.errorMessage,
+      });
     }
     return { throttleTimeMs: 0, responses };
   });

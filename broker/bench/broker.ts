@@ -24,7 +24,11 @@ export interface BenchBroker {
   stop(): Promise<number | null>;
 }
 
-export async function startBenchBroker(options: { dataDir: string; nodeArgs?: string[]; overrides?: Record<string, string> }): Promise<BenchBroker> {
+export async function startBenchBroker(options: {
+  dataDir: string;
+  nodeArgs?: string[];
+  overrides?: Record<string, string>;
+}): Promise<BenchBroker> {
   const broker = await startBroker({
     dataDir: options.dataDir,
     nodeArgs: options.nodeArgs,
@@ -66,13 +70,18 @@ export interface ProfiledBroker {
 }
 
 /** A broker under `node --cpu-prof`. */
-export async function startProfiledBroker(options: { dataDir: string; overrides?: Record<string, string> }): Promise<ProfiledBroker> {
+export async function startProfiledBroker(options: {
+  dataDir: string;
+  overrides?: Record<string, string>;
+}): Promise<ProfiledBroker> {
   const profileDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-bench-profile-'));
   let running = true;
-  const broker = await startBenchBroker({ ...options, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }).catch(async (err: unknown) => {
-    await rm(profileDir, { recursive: true, force: true });
-    throw err;
-  });
+  const broker = await startBenchBroker({ ...options, nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] }).catch(
+    async (err: unknown) => {
+      await rm(profileDir, { recursive: true, force: true });
+      throw err;
+    },
+  );
   const discard = async () => {
     if (running) await broker.stop();
     running = false;
@@ -86,8 +95,11 @@ export async function startProfiledBroker(options: { dataDir: string; overrides?
       running = false;
       try {
         const profiles = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile'));
-        if (profiles.length !== 1) throw new Error(`expected one .cpuprofile in ${profileDir} (broker exited with ${code}), found ${profiles.length}`);
-        const file = path.join(profileDir, profiles[0]!);
+        if (profiles.length !== 1)
+          throw new Error(
+            `expected one .cpuprofile in ${profileDir} (broker exited with ${code}), found ${profiles.length}`,
+          );
+        const file = path.join(profileDir, profiles[0]);
         const kept = path.join(os.tmpdir(), keepAs);
         await copyFile(file, kept);
         return { summary: summarizeProfileFile(file, 25, window), kept };
@@ -151,5 +163,12 @@ export function peakRssMiB(pid: number): number | null {
 /** Fields of /proc/<pid>/stat, field 1 (pid) at index 0; the command name may hold spaces. */
 function statFields(stat: string): string[] {
   const close = stat.lastIndexOf(')');
-  return [stat.slice(0, stat.indexOf(' ')), stat.slice(stat.indexOf('(') + 1, close), ...stat.slice(close + 2).trim().split(' ')];
+  return [
+    stat.slice(0, stat.indexOf(' ')),
+    stat.slice(stat.indexOf('(') + 1, close),
+    ...stat
+      .slice(close + 2)
+      .trim()
+      .split(' '),
+  ];
 }

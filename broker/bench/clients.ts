@@ -55,11 +55,19 @@ function describe(err: unknown): string {
  * (one partition) and producing, each attempt with a new client that does not retry by itself.
  * Rejects after `timeoutMs`, or as soon as `exited` resolves (the broker died).
  */
-export async function awaitFirstAck(bootstrap: string, topic: string, timeoutMs: number, exited?: Promise<unknown>): Promise<{ attempts: number }> {
+export async function awaitFirstAck(
+  bootstrap: string,
+  topic: string,
+  timeoutMs: number,
+  exited?: Promise<unknown>,
+): Promise<{ attempts: number }> {
   const deadline = performance.now() + timeoutMs;
   let dead = false;
   void exited?.then(() => (dead = true));
-  const [host, port] = [bootstrap.slice(0, bootstrap.lastIndexOf(':')), Number(bootstrap.slice(bootstrap.lastIndexOf(':') + 1))];
+  const [host, port] = [
+    bootstrap.slice(0, bootstrap.lastIndexOf(':')),
+    Number(bootstrap.slice(bootstrap.lastIndexOf(':') + 1)),
+  ];
   const check = (what: string) => {
     if (dead) throw new Error(`the broker exited while waiting for ${what}`);
     if (performance.now() > deadline) throw new Error(`no ${what} within ${timeoutMs} ms`);
@@ -68,7 +76,13 @@ export async function awaitFirstAck(bootstrap: string, topic: string, timeoutMs:
     check(`connection to ${bootstrap}`);
     await sleep(POLL_MS);
   }
-  const options = { clientId: 'runnel-bench-start', bootstrapBrokers: [bootstrap], retries: 0, timeout: 5000, connectTimeout: 1000 };
+  const options = {
+    clientId: 'runnel-bench-start',
+    bootstrapBrokers: [bootstrap],
+    retries: 0,
+    timeout: 5000,
+    connectTimeout: 1000,
+  };
   let created = false;
   let lastError = '';
   for (let attempts = 1; ; attempts++) {
@@ -110,7 +124,12 @@ export async function latencyRun(brokerPid: number, job: LatencyJob): Promise<La
   const brokerMs = processCpuMs(brokerPid).allMs - brokerBefore;
   const clientMs = reapedChildrenCpuMs() - clientBefore;
   const otherMs = Math.max(0, machineBusyCpuMs() - machineBefore - brokerMs - clientMs);
-  return { ...result, brokerCores: brokerMs / elapsedMs, clientCores: clientMs / elapsedMs, otherCores: otherMs / elapsedMs };
+  return {
+    ...result,
+    brokerCores: brokerMs / elapsedMs,
+    clientCores: clientMs / elapsedMs,
+    otherCores: otherMs / elapsedMs,
+  };
 }
 
 function runLatencyClient(job: LatencyJob): Promise<LatencyResult> {

@@ -32,7 +32,11 @@ export const JVM_PERFORMANCE_OPTS = [
   '-Djava.awt.headless=true',
 ];
 /** bin/kafka-run-class.sh, KAFKA_JMX_OPTS (local JMX agent, no port). */
-const JMX_OPTS = ['-Dcom.sun.management.jmxremote', '-Dcom.sun.management.jmxremote.authenticate=false', '-Dcom.sun.management.jmxremote.ssl=false'];
+const JMX_OPTS = [
+  '-Dcom.sun.management.jmxremote',
+  '-Dcom.sun.management.jmxremote.authenticate=false',
+  '-Dcom.sun.management.jmxremote.ssl=false',
+];
 /** bin/kafka-server-start.sh, KAFKA_HEAP_OPTS. */
 export const SERVER_HEAP_OPTS = ['-Xmx1G', '-Xms1G'];
 /** bin/kafka-producer-perf-test.sh and bin/kafka-consumer-perf-test.sh, KAFKA_HEAP_OPTS. */
@@ -40,7 +44,9 @@ export const PERF_TOOL_HEAP_OPTS = ['-Xmx512M'];
 /** bin/kafka-run-class.sh's default heap, which bin/kafka-storage.sh gets. */
 const TOOL_HEAP_OPTS = ['-Xmx256M'];
 /** bin/kafka-server-start.sh passes -loggc to kafka-run-class.sh, which then writes this GC log (Java 9+). */
-const gcLogOpts = (logsDir: string) => [`-Xlog:gc*:file=${path.join(logsDir, 'kafkaServer-gc.log')}:time,tags:filecount=10,filesize=100M`];
+const gcLogOpts = (logsDir: string) => [
+  `-Xlog:gc*:file=${path.join(logsDir, 'kafkaServer-gc.log')}:time,tags:filecount=10,filesize=100M`,
+];
 
 /** The broker's log: INFO and above on stdout (config/log4j2.yaml also copies it into files under logs/). */
 const SERVER_LOG4J = `appender.out.type = Console
@@ -86,7 +92,7 @@ export async function prepareKafka(log: (line: string) => void): Promise<KafkaIn
   const toolsLog4j = path.join(dir, 'tools-log4j2.properties');
   await writeFile(serverLog4j, SERVER_LOG4J);
   await writeFile(toolsLog4j, TOOLS_LOG4J);
-  const java = (await run('java', ['-version'], { timeoutMs: 60_000 })).split('\n')[0]!.trim();
+  const java = (await run('java', ['-version'], { timeoutMs: 60_000 })).split('\n')[0].trim();
   return { version: KAFKA_VERSION, dir, classpath, java, serverLog4j, toolsLog4j };
 }
 
@@ -111,7 +117,11 @@ function clusterId(): string {
 }
 
 /** The KRaft settings of one node in combined mode on loopback. */
-export function kraftProperties(o: { dataDir: string; port: number | string; controllerPort: number | string }): Record<string, string> {
+export function kraftProperties(o: {
+  dataDir: string;
+  port: number | string;
+  controllerPort: number | string;
+}): Record<string, string> {
   return {
     'process.roles': 'broker,controller',
     'node.id': '1',
@@ -146,20 +156,50 @@ export interface KafkaNode {
  * Writes server.properties into `runDir` and formats `dataDir` (kafka-storage.sh format with a
  * new cluster id), which a KRaft node needs before its first start.
  */
-export async function formatKafkaNode(install: KafkaInstall, o: { dataDir: string; runDir: string; settings: Record<string, string> }): Promise<KafkaNode> {
+export async function formatKafkaNode(
+  install: KafkaInstall,
+  o: { dataDir: string; runDir: string; settings: Record<string, string> },
+): Promise<KafkaNode> {
   const [port, controllerPort] = [await freePort(), await freePort()];
   const logsDir = path.join(o.runDir, 'logs');
   await mkdir(logsDir, { recursive: true });
-  const props = { ...kraftProperties({ dataDir: o.dataDir, port, controllerPort }), ...SINGLE_NODE_INTERNAL_TOPICS, ...o.settings };
+  const props = {
+    ...kraftProperties({ dataDir: o.dataDir, port, controllerPort }),
+    ...SINGLE_NODE_INTERNAL_TOPICS,
+    ...o.settings,
+  };
   const propertiesFile = path.join(o.runDir, 'server.properties');
-  await writeFile(propertiesFile, Object.entries(props).map(([k, v]) => `${k}=${v}\n`).join(''));
+  await writeFile(
+    propertiesFile,
+    Object.entries(props)
+      .map(([k, v]) => `${k}=${v}\n`)
+      .join(''),
+  );
   const started = performance.now();
   await run(
     'java',
-    [...TOOL_HEAP_OPTS, ...JVM_PERFORMANCE_OPTS, `-Dlog4j2.configurationFile=${install.toolsLog4j}`, '-cp', install.classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(), '-c', propertiesFile],
+    [
+      ...TOOL_HEAP_OPTS,
+      ...JVM_PERFORMANCE_OPTS,
+      `-Dlog4j2.configurationFile=${install.toolsLog4j}`,
+      '-cp',
+      install.classpath,
+      'kafka.tools.StorageTool',
+      'format',
+      '-t',
+      clusterId(),
+      '-c',
+      propertiesFile,
+    ],
     { timeoutMs: 120_000 },
   );
-  return { bootstrap: `127.0.0.1:${port}`, propertiesFile, dataDir: o.dataDir, logsDir, formatMs: performance.now() - started };
+  return {
+    bootstrap: `127.0.0.1:${port}`,
+    propertiesFile,
+    dataDir: o.dataDir,
+    logsDir,
+    formatMs: performance.now() - started,
+  };
 }
 
 export interface KafkaBroker extends BenchBroker {
@@ -212,7 +252,15 @@ export function launchKafka(install: KafkaInstall, node: KafkaNode): KafkaBroker
 
 /** A Kafka tool's JVM: kafka-run-class.sh's options with the perf-test scripts' heap. */
 function toolArgs(install: KafkaInstall, mainClass: string, args: string[]): string[] {
-  return [...PERF_TOOL_HEAP_OPTS, ...JVM_PERFORMANCE_OPTS, `-Dlog4j2.configurationFile=${install.toolsLog4j}`, '-cp', install.classpath, mainClass, ...args];
+  return [
+    ...PERF_TOOL_HEAP_OPTS,
+    ...JVM_PERFORMANCE_OPTS,
+    `-Dlog4j2.configurationFile=${install.toolsLog4j}`,
+    '-cp',
+    install.classpath,
+    mainClass,
+    ...args,
+  ];
 }
 
 /** Lines of a tool's stderr that say something went wrong (log4j WARN/ERROR lines, exceptions). */
@@ -242,21 +290,52 @@ export type ToolRun<R> = TimedRun & { result: R | null; failure: string | null; 
  */
 export async function producerPerformance(
   install: KafkaInstall,
-  o: { bootstrap: string; topic: string; records: number; recordBytes: number; props: Record<string, string>; timeoutMs: number },
+  o: {
+    bootstrap: string;
+    topic: string;
+    records: number;
+    recordBytes: number;
+    props: Record<string, string>;
+    timeoutMs: number;
+  },
 ): Promise<ToolRun<PerfProduceResult>> {
   const props = Object.entries({ 'bootstrap.servers': o.bootstrap, ...o.props }).map(([k, v]) => `${k}=${v}`);
-  const args = ['--topic', o.topic, '--num-records', String(o.records), '--record-size', String(o.recordBytes), '--throughput', '-1', '--producer-props', ...props];
+  const args = [
+    '--topic',
+    o.topic,
+    '--num-records',
+    String(o.records),
+    '--record-size',
+    String(o.recordBytes),
+    '--throughput',
+    '-1',
+    '--producer-props',
+    ...props,
+  ];
   const r = await runTimed('java', toolArgs(install, 'org.apache.kafka.tools.ProducerPerformance', args), o.timeoutMs);
   // "<n> records sent, <r> records/sec (<m> MB/sec), <a> ms avg latency, <x> ms max latency, <p50> ms 50th, <p95> ms 95th, <p99> ms 99th, <p999> ms 99.9th."
-  const m = /(\d+) records sent, ([\d.]+) records\/sec \([\d.]+ MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th/.exec(r.stdout);
+  const m =
+    /(\d+) records sent, ([\d.]+) records\/sec \([\d.]+ MB\/sec\), ([\d.]+) ms avg latency, ([\d.]+) ms max latency, (\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th/.exec(
+      r.stdout,
+    );
   const result = m
-    ? { records: Number(m[1]), recordsPerS: Number(m[2]), avgLatencyMs: Number(m[3]), maxLatencyMs: Number(m[4]), p50Ms: Number(m[5]), p95Ms: Number(m[6]), p99Ms: Number(m[7]), p999Ms: Number(m[8]) }
+    ? {
+        records: Number(m[1]),
+        recordsPerS: Number(m[2]),
+        avgLatencyMs: Number(m[3]),
+        maxLatencyMs: Number(m[4]),
+        p50Ms: Number(m[5]),
+        p95Ms: Number(m[6]),
+        p99Ms: Number(m[7]),
+        p999Ms: Number(m[8]),
+      }
     : null;
   const warnings = toolProblems(r.stderr);
   let failure: string | null = null;
   if (r.code !== 0) failure = `ProducerPerformance exited with ${r.code}: ${r.stderr.slice(-500)}`;
   else if (!result) failure = `ProducerPerformance printed no summary: ${r.stdout.slice(-300)} ${r.stderr.slice(-300)}`;
-  else if (result.records !== o.records) failure = `${o.records - result.records} of ${o.records} sends failed: ${warnings.slice(0, 3).join(' | ')}`;
+  else if (result.records !== o.records)
+    failure = `${o.records - result.records} of ${o.records} sends failed: ${warnings.slice(0, 3).join(' | ')}`;
   return { ...r, result, failure, warnings };
 }
 
@@ -280,13 +359,24 @@ export async function consumerPerformance(
   install: KafkaInstall,
   o: { bootstrap: string; topic: string; records: number; group: string; timeoutMs: number },
 ): Promise<ToolRun<PerfConsumeResult>> {
-  const args = ['--bootstrap-server', o.bootstrap, '--topic', o.topic, '--messages', String(o.records), '--group', o.group, '--timeout', '30000'];
+  const args = [
+    '--bootstrap-server',
+    o.bootstrap,
+    '--topic',
+    o.topic,
+    '--messages',
+    String(o.records),
+    '--group',
+    o.group,
+    '--timeout',
+    '30000',
+  ];
   const r = await runTimed('java', toolArgs(install, 'org.apache.kafka.tools.ConsumerPerformance', args), o.timeoutMs);
   // start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
   const line = r.stdout
     .split('\n')
     .map((l) => l.split(',').map((f) => f.trim()))
-    .filter((f) => f.length === 10 && /^\d{4}-/.test(f[0]!))
+    .filter((f) => f.length === 10 && /^\d{4}-/.test(f[0]))
     .pop();
   const result = line
     ? {
@@ -301,6 +391,7 @@ export async function consumerPerformance(
   let failure: string | null = null;
   if (r.code !== 0) failure = `ConsumerPerformance exited with ${r.code}: ${r.stderr.slice(-500)}`;
   else if (!result) failure = `ConsumerPerformance printed no summary: ${r.stdout.slice(-300)} ${r.stderr.slice(-300)}`;
-  else if (result.records !== o.records) failure = `read ${result.records} of ${o.records} records: ${warnings.slice(0, 3).join(' | ')}`;
+  else if (result.records !== o.records)
+    failure = `read ${result.records} of ${o.records} records: ${warnings.slice(0, 3).join(' | ')}`;
   return { ...r, result, failure, warnings };
 }

@@ -53,7 +53,11 @@ export function runTimed(cmd: string, args: string[], timeoutMs: number): Promis
     let stderr = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${path.basename(cmd)} ${args.join(' ').slice(0, 2000)} did not finish within ${timeoutMs} ms; stderr:\n${stderr.slice(-4000)}`));
+      reject(
+        new Error(
+          `${path.basename(cmd)} ${args.join(' ').slice(0, 2000)} did not finish within ${timeoutMs} ms; stderr:\n${stderr.slice(-4000)}`,
+        ),
+      );
     }, timeoutMs);
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -84,16 +88,37 @@ export interface ProduceRun extends KcatRun {
 }
 
 /** Produces every line of `file` as one record (no key) to partition 0 of `topic`, compressed with `codec`. */
-export async function kcatProduce(bootstrap: string, topic: string, file: string, acks: number, timeoutMs: number, codec = 'none'): Promise<ProduceRun> {
+export async function kcatProduce(
+  bootstrap: string,
+  topic: string,
+  file: string,
+  acks: number,
+  timeoutMs: number,
+  codec = 'none',
+): Promise<ProduceRun> {
   const run = await runKcat(
-    ['-b', bootstrap, '-P', '-t', topic, '-p', '0', '-l', file, '-X', `acks=${acks}`, ...settings({ ...PRODUCER_SETTINGS, 'compression.codec': codec })],
+    [
+      '-b',
+      bootstrap,
+      '-P',
+      '-t',
+      topic,
+      '-p',
+      '0',
+      '-l',
+      file,
+      '-X',
+      `acks=${acks}`,
+      ...settings({ ...PRODUCER_SETTINGS, 'compression.codec': codec }),
+    ],
     timeoutMs,
   );
   // kcat reports each failed delivery on stderr ("% Delivery failed for message: ...") and
   // exits non-zero when any failed.
   const problems = run.stderr.split('\n').filter((l) => /fail|error/i.test(l));
   let failure: string | null = null;
-  if (run.code !== 0) failure = `kcat exited with ${run.code}: ${problems.slice(0, 5).join(' | ') || run.stderr.slice(-500)}`;
+  if (run.code !== 0)
+    failure = `kcat exited with ${run.code}: ${problems.slice(0, 5).join(' | ') || run.stderr.slice(-500)}`;
   else if (problems.length > 0) failure = `kcat reported: ${problems.slice(0, 5).join(' | ')}`;
   return { ...run, failure };
 }
@@ -109,8 +134,16 @@ export interface ConsumeRun extends KcatRun {
  * (empty output format), so kcat spends nothing on printing them. With `group`, kcat reads as
  * a member of that (new) consumer group instead of by assignment.
  */
-export async function kcatConsume(bootstrap: string, topic: string, timeoutMs: number, group?: string): Promise<ConsumeRun> {
-  const source = group === undefined ? ['-C', '-t', topic, '-p', '0', '-o', 'beginning'] : ['-G', group, topic, '-X', 'auto.offset.reset=earliest'];
+export async function kcatConsume(
+  bootstrap: string,
+  topic: string,
+  timeoutMs: number,
+  group?: string,
+): Promise<ConsumeRun> {
+  const source =
+    group === undefined
+      ? ['-C', '-t', topic, '-p', '0', '-o', 'beginning']
+      : ['-G', group, topic, '-X', 'auto.offset.reset=earliest'];
   const run = await runKcat(['-b', bootstrap, ...source, '-e', '-f', '', ...settings(CONSUMER_SETTINGS)], timeoutMs);
   // "% Reached end of topic <t> [0] at offset <n>: exiting"
   const m = /Reached end of topic \S+ \[0\] at offset (\d+)/.exec(run.stderr);

@@ -39,7 +39,7 @@ async function main(job: LatencyJob): Promise<LatencyResult> {
   const producer = new Producer({
     clientId: 'runnel-bench-latency',
     bootstrapBrokers: [job.bootstrap],
-    acks: ACKS[job.acks]!,
+    acks: ACKS[job.acks],
     idempotent: false,
     retries: 0,
     maxInflights: job.maxInflights,
@@ -89,7 +89,8 @@ async function main(job: LatencyJob): Promise<LatencyResult> {
           (err: unknown) => {
             errors++;
             if (measured) latencies[i - warmupCount] = Number.NaN;
-            firstError ??= err instanceof Error ? `${err.message}${err.cause ? `: ${String(err.cause)}` : ''}` : String(err);
+            firstError ??=
+              err instanceof Error ? `${err.message}${err.cause ? `: ${String(err.cause)}` : ''}` : String(err);
             outstanding--;
             maybeDone();
           },

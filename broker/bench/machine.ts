@@ -46,7 +46,7 @@ function filesystemOf(dir: string): string {
       const [device, mountPoint, type] = line.split(' ');
       if (!device || !mountPoint || !type) continue;
       const inside = dir === mountPoint || dir.startsWith(mountPoint.endsWith('/') ? mountPoint : mountPoint + '/');
-      if (inside && (!best || mountPoint.length > best[1]!.length)) best = [device, mountPoint, type];
+      if (inside && (!best || mountPoint.length > best[1].length)) best = [device, mountPoint, type];
     }
     return best ? `${best[0]} (${best[2]}) mounted on ${best[1]}` : 'unknown';
   } catch {
@@ -86,7 +86,7 @@ export async function probeDisk(dir: string, bytes: number): Promise<DiskProbe> 
 
 /** CPU time the whole machine spent busy (all cores, not idle or iowait) since boot, in ms. */
 export function machineBusyCpuMs(): number {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0]!;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
   // cpu user nice system idle iowait irq softirq steal ...
   const [user, nice, system, , , irq, softirq] = line.trim().split(/\s+/).slice(1).map(Number);
   const ticks = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0);
@@ -95,7 +95,12 @@ export function machineBusyCpuMs(): number {
 
 /** CPU time spent busy at normal priority or above (user + system, not `nice`d work), in ms. */
 function unnicedBusyCpuMs(): number {
-  const [user, , system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const [user, , system, , , irq, softirq] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .slice(1)
+    .map(Number);
   return ((user ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) * 10;
 }
 
@@ -104,7 +109,10 @@ function unnicedBusyCpuMs(): number {
  * normal priority for three 2-second windows in a row (`nice`d background work is ignored: it
  * yields to the benchmark). Returns what was seen last, in cores.
  */
-export async function waitForQuiet(maxWaitS: number, maxCores = 0.25): Promise<{ quiet: boolean; cores: number; waitedS: number }> {
+export async function waitForQuiet(
+  maxWaitS: number,
+  maxCores = 0.25,
+): Promise<{ quiet: boolean; cores: number; waitedS: number }> {
   const started = Date.now();
   let calm = 0;
   let cores = 0;

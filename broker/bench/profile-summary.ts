@@ -60,7 +60,11 @@ function categoryOf(frame: CallFrame): string {
 function whereOf(frame: CallFrame): string {
   if (frame.url === '') return '';
   const file = frame.url.replace(/^file:\/\//, '');
-  const short = file.includes('/dist/') ? file.slice(file.indexOf('/dist/') + 6) : file.includes('/node_modules/') ? file.slice(file.indexOf('/node_modules/') + 14) : file;
+  const short = file.includes('/dist/')
+    ? file.slice(file.indexOf('/dist/') + 6)
+    : file.includes('/node_modules/')
+      ? file.slice(file.indexOf('/node_modules/') + 14)
+      : file;
   return `${short}:${frame.lineNumber + 1}`;
 }
 
@@ -75,13 +79,20 @@ export function summarizeProfile(profile: CpuProfile, window?: { fromUs: number;
     byId.set(n.id, n);
     for (const c of n.children ?? []) parent.set(c, n.id);
   }
-  const keyOf = (n: ProfileNode) => `${n.callFrame.functionName}|${n.callFrame.url}|${n.callFrame.lineNumber}|${n.callFrame.columnNumber}`;
+  const keyOf = (n: ProfileNode) =>
+    `${n.callFrame.functionName}|${n.callFrame.url}|${n.callFrame.lineNumber}|${n.callFrame.columnNumber}`;
   const fns = new Map<string, FunctionTime>();
   const fnOf = (n: ProfileNode): FunctionTime => {
     const key = keyOf(n);
     let f = fns.get(key);
     if (!f) {
-      f = { name: n.callFrame.functionName || '(anonymous)', where: whereOf(n.callFrame), category: categoryOf(n.callFrame), selfMs: 0, totalMs: 0 };
+      f = {
+        name: n.callFrame.functionName || '(anonymous)',
+        where: whereOf(n.callFrame),
+        category: categoryOf(n.callFrame),
+        selfMs: 0,
+        totalMs: 0,
+      };
       fns.set(key, f);
     }
     return f;
@@ -98,7 +109,7 @@ export function summarizeProfile(profile: CpuProfile, window?: { fromUs: number;
     if (window && (at < window.fromUs || at > window.toUs)) continue;
     firstUs = Math.min(firstUs, at);
     lastUs = Math.max(lastUs, at + ms * 1000);
-    let node = byId.get(profile.samples[i]!);
+    let node = byId.get(profile.samples[i]);
     if (!node) continue;
     fnOf(node).selfMs += ms;
     const seen = new Set<FunctionTime>();
@@ -137,7 +148,9 @@ export function formatProfileSummary(s: ProfileSummary, top = 25): string {
     '',
     '| kind of code | self ms | share |',
     '|---|---:|---:|',
-    ...s.categories.filter((c) => c.category !== 'idle').map((c) => `| ${c.category} | ${ms(c.selfMs)} | ${pct(c.selfMs, s.busyMs)} |`),
+    ...s.categories
+      .filter((c) => c.category !== 'idle')
+      .map((c) => `| ${c.category} | ${ms(c.selfMs)} | ${pct(c.selfMs, s.busyMs)} |`),
     '',
     `Top ${top} functions by self time:`,
     '',
@@ -146,7 +159,10 @@ export function formatProfileSummary(s: ProfileSummary, top = 25): string {
     ...s.functions
       .filter((f) => f.category !== 'idle')
       .slice(0, top)
-      .map((f) => `| ${f.name} | ${f.where} | ${f.category} | ${ms(f.selfMs)} | ${pct(f.selfMs, s.busyMs)} | ${pct(f.totalMs, s.busyMs)} |`),
+      .map(
+        (f) =>
+          `| ${f.name} | ${f.where} | ${f.category} | ${ms(f.selfMs)} | ${pct(f.selfMs, s.busyMs)} | ${pct(f.totalMs, s.busyMs)} |`,
+      ),
     '',
     `Top ${top} broker functions by total time (self + callees):`,
     '',
@@ -156,7 +172,10 @@ export function formatProfileSummary(s: ProfileSummary, top = 25): string {
       .filter((f) => f.category.startsWith('broker'))
       .sort((a, b) => b.totalMs - a.totalMs)
       .slice(0, top)
-      .map((f) => `| ${f.name} | ${f.where} | ${ms(f.totalMs)} | ${pct(f.totalMs, s.busyMs)} | ${pct(f.selfMs, s.busyMs)} |`),
+      .map(
+        (f) =>
+          `| ${f.name} | ${f.where} | ${ms(f.totalMs)} | ${pct(f.totalMs, s.busyMs)} | ${pct(f.selfMs, s.busyMs)} |`,
+      ),
   );
   return lines.join('\n');
 }
@@ -166,8 +185,20 @@ export function summarizeProfileFile(file: string, top?: number, window?: { from
 }
 
 /** Writes (and prints) a profile's page: a title, what ran, a line per measured run, and the summary. */
-export async function writeProfileReport(file: string, page: { title: string; intro: string; lines: string[]; summary: string }): Promise<void> {
-  const markdown = [`# ${page.title}`, '', page.intro, '', ...page.lines.map((l) => `- ${l}`), '', page.summary, ''].join('\n');
+export async function writeProfileReport(
+  file: string,
+  page: { title: string; intro: string; lines: string[]; summary: string },
+): Promise<void> {
+  const markdown = [
+    `# ${page.title}`,
+    '',
+    page.intro,
+    '',
+    ...page.lines.map((l) => `- ${l}`),
+    '',
+    page.summary,
+    '',
+  ].join('\n');
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, markdown);
   process.stdout.write(markdown + '\n');

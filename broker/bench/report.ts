@@ -50,7 +50,8 @@ export interface BenchReport {
 }
 
 const MB = 1e6;
-const fmt = (v: number, digits = 0) => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (v: number, digits = 0) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const acksName = (acks: number) => (acks === -1 ? 'all (-1)' : String(acks));
 const sizeName = (bytes: number) => (bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`);
 const recordsPerS = (r: ThroughputRun) => r.records / (r.elapsedMs / 1000);
@@ -59,7 +60,8 @@ const cores = (cpuMs: number, r: ThroughputRun) => (cpuMs / r.elapsedMs).toFixed
 const perMB = (cpuMs: number, r: ThroughputRun) => (cpuMs / (r.logBytes / MB)).toFixed(2);
 
 /** Record size, and the variant when there is one: "1 KiB", "1 KiB, lz4". */
-const workloadName = (r: ThroughputRun) => (r.variant === null ? sizeName(r.recordBytes) : `${sizeName(r.recordBytes)}, ${r.variant}`);
+const workloadName = (r: ThroughputRun) =>
+  r.variant === null ? sizeName(r.recordBytes) : `${sizeName(r.recordBytes)}, ${r.variant}`;
 
 const valuesMBps = (r: ThroughputRun) => (r.records * r.recordBytes) / MB / (r.elapsedMs / 1000);
 
@@ -77,11 +79,13 @@ function throughputTable(runs: ThroughputRun[], kind: ThroughputRun['kind']): st
   for (const group of groups.values()) {
     const ok = group.filter((r) => r.failure === null);
     const failed = group.filter((r) => r.failure !== null);
-    const result = failed.length === 0 ? 'ok' : `**FAILED ${failed.length}/${group.length}**: ${failed[0]!.failure}`;
-    const first = group[0]!;
+    const result = failed.length === 0 ? 'ok' : `**FAILED ${failed.length}/${group.length}**: ${failed[0].failure}`;
+    const first = group[0];
     const acks = kind === 'produce' ? `${acksName(first.acks)} | ` : '';
     if (ok.length === 0) {
-      lines.push(`| ${workloadName(first)} | ${acks}${fmt(first.records)} | - | - | - | - | - | - | - | - | - | ${result} |`);
+      lines.push(
+        `| ${workloadName(first)} | ${acks}${fmt(first.records)} | - | - | - | - | - | - | - | - | - | ${result} |`,
+      );
       continue;
     }
     const m = medianBy(ok, recordsPerS);

@@ -18,7 +18,17 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { measured, monotonicUs, peakRssMiB, processCpuMs, reapedChildrenCpuMs, startBenchBroker, startProfiledBroker, type BenchBroker, type ProfiledBroker } from './broker.js';
+import {
+  measured,
+  monotonicUs,
+  peakRssMiB,
+  processCpuMs,
+  reapedChildrenCpuMs,
+  startBenchBroker,
+  startProfiledBroker,
+  type BenchBroker,
+  type ProfiledBroker,
+} from './broker.js';
 import { createTopics, latencyRun } from './clients.js';
 import { CONSUMER_SETTINGS, PRODUCER_SETTINGS, kcatConsume, kcatEndOffset, kcatProduce, kcatVersion } from './kcat.js';
 import type { LatencyJob } from './latency-client.js';
@@ -85,10 +95,13 @@ async function produceRun(
   codec = 'none',
 ): Promise<ThroughputRun> {
   const topic = topicName('produce', size.recordBytes, acks, repeat, codec);
-  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker.pid, () => kcatProduce(broker.bootstrap, topic, file, acks, KCAT_TIMEOUT_MS, codec));
+  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker.pid, () =>
+    kcatProduce(broker.bootstrap, topic, file, acks, KCAT_TIMEOUT_MS, codec),
+  );
   let failure = result.failure;
   const endOffset = await kcatEndOffset(broker.bootstrap, topic);
-  if (failure === null && endOffset !== size.records) failure = `the broker's end offset is ${endOffset}, expected ${size.records}`;
+  if (failure === null && endOffset !== size.records)
+    failure = `the broker's end offset is ${endOffset}, expected ${size.records}`;
   const run: ThroughputRun = {
     kind: 'produce',
     variant: codec === 'none' ? null : codec,
@@ -104,18 +117,31 @@ async function produceRun(
     otherCpuMs,
     failure,
   };
-  log(`produce ${size.recordBytes} B acks=${acks} ${codec} #${repeat}: ${(result.elapsedMs / 1000).toFixed(2)} s, ${Math.round(size.records / (result.elapsedMs / 1000))} records/s${failure ? `, FAILED: ${failure}` : ''}`);
+  log(
+    `produce ${size.recordBytes} B acks=${acks} ${codec} #${repeat}: ${(result.elapsedMs / 1000).toFixed(2)} s, ${Math.round(size.records / (result.elapsedMs / 1000))} records/s${failure ? `, FAILED: ${failure}` : ''}`,
+  );
   return run;
 }
 
 /** Reads a produce run's topic back; with `viaGroup`, as the only member of a new consumer group. */
-async function consumeRun(broker: BenchBroker, dataDir: string, size: (typeof SIZES)[number], repeat: number, viaGroup = false): Promise<ThroughputRun> {
+async function consumeRun(
+  broker: BenchBroker,
+  dataDir: string,
+  size: (typeof SIZES)[number],
+  repeat: number,
+  viaGroup = false,
+): Promise<ThroughputRun> {
   const topic = topicName('produce', size.recordBytes, 1, repeat);
   const group = viaGroup ? `bench-${topic}` : undefined;
-  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker.pid, () => kcatConsume(broker.bootstrap, topic, KCAT_TIMEOUT_MS, group));
+  const { result, brokerCpuMs, brokerMainThreadCpuMs, otherCpuMs } = await measured(broker.pid, () =>
+    kcatConsume(broker.bootstrap, topic, KCAT_TIMEOUT_MS, group),
+  );
   let failure = result.failure;
-  if (failure === null && result.endOffset !== size.records) failure = `kcat stopped at offset ${result.endOffset}, expected ${size.records}`;
-  log(`consume ${size.recordBytes} B${viaGroup ? ' (group)' : ''} #${repeat}: ${(result.elapsedMs / 1000).toFixed(2)} s, ${Math.round(size.records / (result.elapsedMs / 1000))} records/s${failure ? `, FAILED: ${failure}` : ''}`);
+  if (failure === null && result.endOffset !== size.records)
+    failure = `kcat stopped at offset ${result.endOffset}, expected ${size.records}`;
+  log(
+    `consume ${size.recordBytes} B${viaGroup ? ' (group)' : ''} #${repeat}: ${(result.elapsedMs / 1000).toFixed(2)} s, ${Math.round(size.records / (result.elapsedMs / 1000))} records/s${failure ? `, FAILED: ${failure}` : ''}`,
+  );
   return {
     kind: 'consume',
     variant: viaGroup ? 'consumer group' : null,
@@ -134,7 +160,9 @@ async function consumeRun(broker: BenchBroker, dataDir: string, size: (typeof SI
 }
 
 async function clientVersions(): Promise<{ throughput: string; latency: string }> {
-  const pkg = JSON.parse(readFileSync(path.join(REPO, 'node_modules/@platformatic/kafka/package.json'), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(path.join(REPO, 'node_modules/@platformatic/kafka/package.json'), 'utf8')) as {
+    version: string;
+  };
   return { throughput: await kcatVersion(), latency: `@platformatic/kafka ${pkg.version}` };
 }
 
@@ -167,14 +195,15 @@ async function benchmark(): Promise<void> {
     broker = await startBenchBroker({ dataDir, overrides: BROKER_OVERRIDES });
     const topics = [topicName('warmup', WARMUP.recordBytes, 1, 0)];
     for (let repeat = 1; repeat <= REPEATS; repeat++) {
-      for (const size of SIZES) for (const acks of ACKS) topics.push(topicName('produce', size.recordBytes, acks, repeat));
+      for (const size of SIZES)
+        for (const acks of ACKS) topics.push(topicName('produce', size.recordBytes, acks, repeat));
       for (const codec of CODECS) topics.push(topicName('produce', COMPRESSED.recordBytes, 1, repeat, codec));
     }
     for (const job of LATENCY_JOBS) topics.push(topicName('latency', job.recordBytes, job.acks, job.recordsPerSecond));
     await createTopics(broker.bootstrap, topics);
 
     log('warm-up');
-    const warm = await kcatProduce(broker.bootstrap, topics[0]!, await fileFor(WARMUP), 1, KCAT_TIMEOUT_MS);
+    const warm = await kcatProduce(broker.bootstrap, topics[0], await fileFor(WARMUP), 1, KCAT_TIMEOUT_MS);
     if (warm.failure) throw new Error(`warm-up produce failed: ${warm.failure}`);
 
     const runs: ThroughputRun[] = [];
@@ -182,7 +211,8 @@ async function benchmark(): Promise<void> {
       for (const size of SIZES) {
         for (const acks of ACKS) runs.push(await produceRun(broker, dataDir, await fileFor(size), size, acks, repeat));
       }
-      for (const codec of CODECS) runs.push(await produceRun(broker, dataDir, await fileFor(COMPRESSED), COMPRESSED, 1, repeat, codec));
+      for (const codec of CODECS)
+        runs.push(await produceRun(broker, dataDir, await fileFor(COMPRESSED), COMPRESSED, 1, repeat, codec));
     }
     for (let repeat = 1; repeat <= REPEATS; repeat++) {
       for (const size of SIZES) {
@@ -204,7 +234,9 @@ async function benchmark(): Promise<void> {
         };
         const result = await latencyRun(broker.pid, job);
         const l = result.latencyMs;
-        log(`latency ${j.recordsPerSecond}/s acks=${j.acks}: p50 ${l?.p50.toFixed(2)} ms, p99 ${l?.p99.toFixed(2)} ms, p99.9 ${l?.p999.toFixed(2)} ms, errors ${result.errors}`);
+        log(
+          `latency ${j.recordsPerSecond}/s acks=${j.acks}: p50 ${l?.p50.toFixed(2)} ms, p99 ${l?.p99.toFixed(2)} ms, p99.9 ${l?.p999.toFixed(2)} ms, errors ${result.errors}`,
+        );
         latency.push(result);
       }
     }
@@ -285,7 +317,10 @@ async function profile(workload: string): Promise<void> {
         lines.push(line);
       }
     }
-    const { summary, kept } = await profiled.finish({ fromUs, toUs: monotonicUs() }, `runnel-broker-${workload}.cpuprofile`);
+    const { summary, kept } = await profiled.finish(
+      { fromUs, toUs: monotonicUs() },
+      `runnel-broker-${workload}.cpuprofile`,
+    );
     profiled = undefined;
     await writeProfileReport(PROFILE_OUT, {
       title: 'Single-broker CPU profile',
@@ -293,7 +328,9 @@ async function profile(workload: string): Promise<void> {
       lines,
       summary,
     });
-    log(`profile kept in ${kept} (open it in Chrome DevTools or speedscope); summary written to ${path.relative(process.cwd(), PROFILE_OUT)}`);
+    log(
+      `profile kept in ${kept} (open it in Chrome DevTools or speedscope); summary written to ${path.relative(process.cwd(), PROFILE_OUT)}`,
+    );
   } finally {
     await profiled?.discard();
     await rm(dataDir, { recursive: true, force: true });
@@ -302,7 +339,7 @@ async function profile(workload: string): Promise<void> {
 }
 
 const profileArg = process.argv.slice(2).find((a) => a === '--profile' || a.startsWith('--profile='));
-const main = profileArg ? profile(profileArg.includes('=') ? profileArg.split('=')[1]! : 'produce-1k') : benchmark();
+const main = profileArg ? profile(profileArg.includes('=') ? profileArg.split('=')[1] : 'produce-1k') : benchmark();
 main.catch((err: unknown) => {
   process.stderr.write(`bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);

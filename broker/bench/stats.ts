@@ -14,7 +14,7 @@ export interface LatencySummary {
 export function percentile(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil(q * sorted.length);
-  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+  return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1];
 }
 
 export function summarize(values: number[]): LatencySummary | null {
@@ -29,12 +29,12 @@ export function summarize(values: number[]): LatencySummary | null {
     p90: percentile(sorted, 0.9),
     p99: percentile(sorted, 0.99),
     p999: percentile(sorted, 0.999),
-    max: sorted[sorted.length - 1]!,
+    max: sorted[sorted.length - 1],
   };
 }
 
 /** The element with the median value of `key` (the lower middle for an even count). */
 export function medianBy<T>(items: readonly T[], key: (t: T) => number): T {
   const sorted = [...items].sort((a, b) => key(a) - key(b));
-  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }

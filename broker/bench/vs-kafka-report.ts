@@ -127,15 +127,17 @@ const median = (values: number[]): number | null => {
   if (values.length === 0) return null;
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+  return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
 const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-const fmt = (v: number, digits = 0) => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const fmt = (v: number, digits = 0) =>
+  v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const sizeName = (bytes: number) => (bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`);
 const acksName = (acks: number) => (acks === -1 ? 'all' : String(acks));
 const MB = 1e6;
 
-export const ratioOf = (r: Row): number | null => (r.runnel !== null && r.kafka !== null && r.kafka > 0 ? r.runnel / r.kafka : null);
+export const ratioOf = (r: Row): number | null =>
+  r.runnel !== null && r.kafka !== null && r.kafka > 0 ? r.runnel / r.kafka : null;
 export const metOf = (r: Row): boolean | null => {
   const ratio = ratioOf(r);
   if (ratio === null || r.goal === null) return null;
@@ -153,7 +155,10 @@ function groupBy<T>(items: readonly T[], key: (t: T) => string): T[][] {
 }
 
 /** For each broker, a number from its successful runs (null when it has none). */
-function perBroker<T extends RunBase>(runs: readonly T[], f: (ok: T[]) => number | null): { runnel: number | null; kafka: number | null } {
+function perBroker<T extends RunBase>(
+  runs: readonly T[],
+  f: (ok: T[]) => number | null,
+): { runnel: number | null; kafka: number | null } {
   const of = (b: BrokerName) => {
     const ok = runs.filter((r) => r.broker === b && r.failure === null);
     return ok.length === 0 ? null : f(ok);
@@ -164,7 +169,7 @@ function perBroker<T extends RunBase>(runs: readonly T[], f: (ok: T[]) => number
 export function comparisonRows(r: VsKafkaReport): Row[] {
   const rows: Row[] = [];
   for (const g of groupBy(r.produce, (p) => `${p.recordBytes}|${p.acks}`)) {
-    const { recordBytes, acks } = g[0]!;
+    const { recordBytes, acks } = g[0];
     const rate = perBroker(g, (ok) => median(ok.map((p) => p.recordsPerS!)));
     rows.push({
       group: 'Produce throughput (ProducerPerformance)',
@@ -176,7 +181,7 @@ export function comparisonRows(r: VsKafkaReport): Row[] {
     });
   }
   for (const g of groupBy(r.consume, (c) => String(c.recordBytes))) {
-    const { recordBytes } = g[0]!;
+    const { recordBytes } = g[0];
     rows.push({
       group: 'Consume throughput (ConsumerPerformance)',
       metric: `consume ${sizeName(recordBytes)}`,
@@ -189,15 +194,15 @@ export function comparisonRows(r: VsKafkaReport): Row[] {
   for (const g of groupBy(r.consume, (c) => String(c.recordBytes))) {
     rows.push({
       group: 'Consume throughput (ConsumerPerformance)',
-      metric: `group join before consuming ${sizeName(g[0]!.recordBytes)}`,
-      label: `group join, ${sizeName(g[0]!.recordBytes)}`,
+      metric: `group join before consuming ${sizeName(g[0].recordBytes)}`,
+      label: `group join, ${sizeName(g[0].recordBytes)}`,
       ...perBroker(g, (ok) => median(ok.map((c) => c.joinMs!))),
       show: (v) => `${fmt(v)} ms`,
       goal: null,
     });
   }
   for (const g of groupBy(r.latency, (l) => `${l.rate}|${l.recordBytes}|${l.acks}`)) {
-    const { rate, recordBytes, acks } = g[0]!;
+    const { rate, recordBytes, acks } = g[0];
     for (const [q, name] of [
       ['p50', 'p50'],
       ['p99', 'p99'],
@@ -213,12 +218,13 @@ export function comparisonRows(r: VsKafkaReport): Row[] {
       });
     }
   }
-  const cpuPerGB = (runs: ProduceRun[]) => sum(runs.map((p) => p.brokerCpuMs)) / 1000 / (sum(runs.map((p) => p.records * p.recordBytes)) / 1e9);
+  const cpuPerGB = (runs: ProduceRun[]) =>
+    sum(runs.map((p) => p.brokerCpuMs)) / 1000 / (sum(runs.map((p) => p.records * p.recordBytes)) / 1e9);
   for (const g of groupBy(r.produce, (p) => `${p.recordBytes}|${p.acks}`)) {
     rows.push({
       group: 'Broker CPU per GB ingested',
-      metric: `produce ${sizeName(g[0]!.recordBytes)}, acks=${acksName(g[0]!.acks)}`,
-      label: `CPU per GB, produce ${sizeName(g[0]!.recordBytes)} acks=${acksName(g[0]!.acks)}`,
+      metric: `produce ${sizeName(g[0].recordBytes)}, acks=${acksName(g[0].acks)}`,
+      label: `CPU per GB, produce ${sizeName(g[0].recordBytes)} acks=${acksName(g[0].acks)}`,
       ...perBroker(g, cpuPerGB),
       show: (v) => `${v.toFixed(2)} CPU-s/GB`,
       goal: AT_MOST_KAFKA,
@@ -241,8 +247,15 @@ export function comparisonRows(r: VsKafkaReport): Row[] {
     show: (v) => `${fmt(v)} MiB`,
     goal: { op: '<=', ratio: 0.25 },
   });
-  const startOf = (b: BrokerName, f: (s: StartRun) => number | null) => median(r.start.filter((s) => s.broker === b).flatMap((s) => (f(s) === null ? [] : [f(s)!])));
-  const startRow = (metric: string, label: string, f: (s: StartRun) => number | null, unit: string, goal: Goal | null): Row => ({
+  const startOf = (b: BrokerName, f: (s: StartRun) => number | null) =>
+    median(r.start.filter((s) => s.broker === b).flatMap((s) => (f(s) === null ? [] : [f(s)!])));
+  const startRow = (
+    metric: string,
+    label: string,
+    f: (s: StartRun) => number | null,
+    unit: string,
+    goal: Goal | null,
+  ): Row => ({
     group: 'Memory and start-up',
     metric,
     label,
@@ -251,8 +264,24 @@ export function comparisonRows(r: VsKafkaReport): Row[] {
     show: (v) => `${fmt(v)} ${unit}`,
     goal,
   });
-  rows.push(startRow('peak RSS just after start-up (fresh broker, one record)', 'RSS after start-up', (s) => s.peakRssMiB, 'MiB', null));
-  rows.push(startRow('process start → first acknowledged produce', 'start → first acknowledged produce', (s) => s.firstAckMs, 'ms', { op: '<=', ratio: 0.1 }));
+  rows.push(
+    startRow(
+      'peak RSS just after start-up (fresh broker, one record)',
+      'RSS after start-up',
+      (s) => s.peakRssMiB,
+      'MiB',
+      null,
+    ),
+  );
+  rows.push(
+    startRow(
+      'process start → first acknowledged produce',
+      'start → first acknowledged produce',
+      (s) => s.firstAckMs,
+      'ms',
+      { op: '<=', ratio: 0.1 },
+    ),
+  );
   return rows;
 }
 
@@ -290,14 +319,29 @@ function runsTable(r: VsKafkaReport): string[] {
   const row = (x: RunBase, workload: string, result: string) =>
     `| ${x.repeat} | ${workload} | ${TITLE[x.broker]} | ${x.order} | ${result} | ${(x.wallMs / 1000).toFixed(2)} | ${cores(x.brokerCpuMs, x.wallMs)} | ${cores(x.clientCpuMs, x.wallMs)} | ${cores(x.otherCpuMs, x.wallMs)} | ${x.failure ?? 'ok'} |`;
   for (const p of r.produce)
-    lines.push(row(p, `produce ${fmt(p.records)} × ${sizeName(p.recordBytes)}, acks=${acksName(p.acks)}`, p.recordsPerS === null ? '-' : `${fmt(p.recordsPerS)} rec/s, p99 ${p.p99Ms} ms`));
-  for (const c of r.consume) lines.push(row(c, `consume ${fmt(c.records)} × ${sizeName(c.recordBytes)}`, c.recordsPerS === null ? '-' : `${fmt(c.recordsPerS)} rec/s, join ${c.joinMs} ms`));
+    lines.push(
+      row(
+        p,
+        `produce ${fmt(p.records)} × ${sizeName(p.recordBytes)}, acks=${acksName(p.acks)}`,
+        p.recordsPerS === null ? '-' : `${fmt(p.recordsPerS)} rec/s, p99 ${p.p99Ms} ms`,
+      ),
+    );
+  for (const c of r.consume)
+    lines.push(
+      row(
+        c,
+        `consume ${fmt(c.records)} × ${sizeName(c.recordBytes)}`,
+        c.recordsPerS === null ? '-' : `${fmt(c.recordsPerS)} rec/s, join ${c.joinMs} ms`,
+      ),
+    );
   for (const l of r.latency)
     lines.push(
       row(
         l,
         `latency ${fmt(l.rate)} rec/s × ${sizeName(l.recordBytes)}, acks=${acksName(l.acks)}`,
-        l.latencyMs ? `p50 ${l.latencyMs.p50.toFixed(2)} / p99 ${l.latencyMs.p99.toFixed(2)} / p99.9 ${l.latencyMs.p999.toFixed(2)} ms (${fmt(l.latencyMs.count)} sends)` : '-',
+        l.latencyMs
+          ? `p50 ${l.latencyMs.p50.toFixed(2)} / p99 ${l.latencyMs.p99.toFixed(2)} / p99.9 ${l.latencyMs.p999.toFixed(2)} ms (${fmt(l.latencyMs.count)} sends)`
+          : '-',
       ),
     );
   return lines;
@@ -308,7 +352,8 @@ function startTable(r: VsKafkaReport): string[] {
     '| repeat | broker | spawn → first ack, ms | attempts after the port opened | storage format beforehand, ms | VmHWM after, MiB | exit code after SIGTERM |',
     '|---:|---|---:|---:|---:|---:|---:|',
     ...r.start.map(
-      (s) => `| ${s.repeat} | ${TITLE[s.broker]} | ${fmt(s.firstAckMs)} | ${s.attempts} | ${s.formatMs === null ? '-' : fmt(s.formatMs)} | ${s.peakRssMiB ?? '?'} | ${s.exitCode} |`,
+      (s) =>
+        `| ${s.repeat} | ${TITLE[s.broker]} | ${fmt(s.firstAckMs)} | ${s.attempts} | ${s.formatMs === null ? '-' : fmt(s.formatMs)} | ${s.peakRssMiB ?? '?'} | ${s.exitCode} |`,
     ),
   ];
 }
@@ -368,9 +413,13 @@ export function formatVsKafka(r: VsKafkaReport, svgName: string): string {
     `- Kafka only: ${settingsList(r.kafkaOnlySettings)}`,
     `- Runnel only: ${settingsList(r.runnelOnlySettings)}`,
     `- Topics: one partition, replication factor 1, created before the runs (CreateTopics); loopback (127.0.0.1)`,
-    `- Kafka's tools ran as \`java ${r.kafkaToolJvm} -cp <classpath> <class>\` (the perf-test scripts' heap, kafka-run-class.sh's options). ProducerPerformance: \`--num-records <count> --record-size <size> --throughput -1 --producer-props ${Object.entries({ 'bootstrap.servers': '<broker>', ...r.producerProps, acks: '<acks>' })
+    `- Kafka's tools ran as \`java ${r.kafkaToolJvm} -cp <classpath> <class>\` (the perf-test scripts' heap, kafka-run-class.sh's options). ProducerPerformance: \`--num-records <count> --record-size <size> --throughput -1 --producer-props ${Object.entries(
+      { 'bootstrap.servers': '<broker>', ...r.producerProps, acks: '<acks>' },
+    )
       .map(([k, v]) => `${k}=${v}`)
-      .join(' ')}\`; all other producer settings are the Java client's defaults (\`batch.size=16384\`, \`linger.ms=5\`, \`compression.type=none\`, \`max.in.flight.requests.per.connection=5\`, \`buffer.memory=33554432\`; idempotence on with acks=all, off with acks=1). ConsumerPerformance: its defaults (\`max.partition.fetch.bytes=1048576\`, \`receive.buffer.bytes=2097152\`, \`check.crcs=false\`, \`auto.offset.reset=earliest\`)`,
+      .join(
+        ' ',
+      )}\`; all other producer settings are the Java client's defaults (\`batch.size=16384\`, \`linger.ms=5\`, \`compression.type=none\`, \`max.in.flight.requests.per.connection=5\`, \`buffer.memory=33554432\`; idempotence on with acks=all, off with acks=1). ConsumerPerformance: its defaults (\`max.partition.fetch.bytes=1048576\`, \`receive.buffer.bytes=2097152\`, \`check.crcs=false\`, \`auto.offset.reset=earliest\`)`,
     problemsLine('Runnel', r.brokers.runnel, '0'),
     problemsLine('Kafka', r.brokers.kafka, '0 or 143, the JVM exiting on SIGTERM after its shutdown hooks'),
     '',
@@ -379,7 +428,8 @@ export function formatVsKafka(r: VsKafkaReport, svgName: string): string {
 
 // ---- SVG ----------------------------------------------------------------------------------------
 
-const esc = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+const esc = (s: string) =>
+  s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
 /**
  * Horizontal bars, one per metric with a goal: the Runnel/Kafka ratio on a log scale, growing
@@ -395,7 +445,8 @@ export function vsKafkaSvg(r: VsKafkaReport): string {
   const rowH = 24;
   const top = 64;
   const height = top + rows.length * rowH + 46;
-  const x = (ratio: number) => plotX + ((Math.min(maxLog, Math.max(minLog, Math.log10(ratio))) - minLog) / (maxLog - minLog)) * plotW;
+  const x = (ratio: number) =>
+    plotX + ((Math.min(maxLog, Math.max(minLog, Math.log10(ratio))) - minLog) / (maxLog - minLog)) * plotW;
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="Helvetica, Arial, sans-serif" font-size="12">`,
     `<rect width="${width}" height="${height}" fill="#ffffff"/>`,
@@ -404,7 +455,9 @@ export function vsKafkaSvg(r: VsKafkaReport): string {
   ];
   for (const t of [0.01, 0.03, 0.1, 0.25, 1, 3, 10]) {
     const tx = x(t).toFixed(1);
-    out.push(`<line x1="${tx}" y1="${top - 6}" x2="${tx}" y2="${top + rows.length * rowH}" stroke="${t === 1 ? '#333' : '#e3e3e3'}" stroke-width="${t === 1 ? 1.5 : 1}"/>`);
+    out.push(
+      `<line x1="${tx}" y1="${top - 6}" x2="${tx}" y2="${top + rows.length * rowH}" stroke="${t === 1 ? '#333' : '#e3e3e3'}" stroke-width="${t === 1 ? 1.5 : 1}"/>`,
+    );
     out.push(`<text x="${tx}" y="${top + rows.length * rowH + 16}" text-anchor="middle" fill="#555">${t}×</text>`);
   }
   out.push(`<text x="${plotX + plotW / 2}" y="${height - 10}" text-anchor="middle" fill="#555">Runnel / Kafka</text>`);
@@ -415,14 +468,20 @@ export function vsKafkaSvg(r: VsKafkaReport): string {
     out.push(`<text x="${labelW}" y="${y + rowH / 2 + 4}" text-anchor="end">${esc(row.label)}</text>`);
     if (ratio !== null) {
       const [a, b] = [x(1), x(ratio)].sort((p, q) => p - q);
-      out.push(`<rect x="${a!.toFixed(1)}" y="${y + 4}" width="${Math.max(1, b! - a!).toFixed(1)}" height="${rowH - 8}" fill="${met ? '#3a9d5d' : '#d0453b'}"/>`);
-      out.push(`<text x="${(x(ratio) + (ratio >= 1 ? 4 : -4)).toFixed(1)}" y="${y + rowH / 2 + 4}" text-anchor="${ratio >= 1 ? 'start' : 'end'}" fill="#222">${ratio.toFixed(2)}×</text>`);
+      out.push(
+        `<rect x="${a.toFixed(1)}" y="${y + 4}" width="${Math.max(1, b - a).toFixed(1)}" height="${rowH - 8}" fill="${met ? '#3a9d5d' : '#d0453b'}"/>`,
+      );
+      out.push(
+        `<text x="${(x(ratio) + (ratio >= 1 ? 4 : -4)).toFixed(1)}" y="${y + rowH / 2 + 4}" text-anchor="${ratio >= 1 ? 'start' : 'end'}" fill="#222">${ratio.toFixed(2)}×</text>`,
+      );
     } else {
       out.push(`<text x="${x(1) + 4}" y="${y + rowH / 2 + 4}" fill="#d0453b">failed</text>`);
     }
     const gx = x(row.goal!.ratio).toFixed(1);
     out.push(`<line x1="${gx}" y1="${y + 1}" x2="${gx}" y2="${y + rowH - 1}" stroke="#111" stroke-width="3"/>`);
-    out.push(`<text x="${width - 8}" y="${y + rowH / 2 + 4}" text-anchor="end" fill="#555">${esc(goalName(row.goal))}</text>`);
+    out.push(
+      `<text x="${width - 8}" y="${y + rowH / 2 + 4}" text-anchor="end" fill="#555">${esc(goalName(row.goal))}</text>`,
+    );
   });
   out.push('</svg>', '');
   return out.join('\n');

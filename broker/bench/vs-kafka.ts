@@ -24,7 +24,16 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ROOT } from '../test/compat/clients.js';
-import { measured, monotonicUs, peakRssMiB, processCpuMs, startBenchBroker, startProfiledBroker, type BenchBroker, type ProfiledBroker } from './broker.js';
+import {
+  measured,
+  monotonicUs,
+  peakRssMiB,
+  processCpuMs,
+  startBenchBroker,
+  startProfiledBroker,
+  type BenchBroker,
+  type ProfiledBroker,
+} from './broker.js';
 import { awaitFirstAck, createTopics, latencyRun } from './clients.js';
 import {
   JVM_PERFORMANCE_OPTS,
@@ -58,7 +67,9 @@ import {
 
 const QUICK = process.argv.includes('--quick');
 const DOCS = path.join(ROOT, 'docs/bench');
-const DEFAULT_OUT = QUICK ? path.join(os.tmpdir(), 'runnel-vs-kafka-quick', 'vs-kafka.md') : path.join(DOCS, 'vs-kafka.md');
+const DEFAULT_OUT = QUICK
+  ? path.join(os.tmpdir(), 'runnel-vs-kafka-quick', 'vs-kafka.md')
+  : path.join(DOCS, 'vs-kafka.md');
 const PROFILE_OUT = path.join(DOCS, 'vs-kafka-profile.md');
 /** The last run's raw results, which --render=<file> turns into the markdown and the chart again. */
 const RESULTS = path.join(os.tmpdir(), `runnel-vs-kafka-results${QUICK ? '-quick' : ''}.json`);
@@ -88,7 +99,16 @@ const FULL = {
 };
 const scaled = (sizes: Size[], by: number): Size[] => sizes.map((s) => ({ ...s, records: Math.round(s.records * by) }));
 /** --quick: one of everything, 15 times fewer records; about 4 minutes. */
-const PLAN = QUICK ? { ...FULL, repeats: 1, startRepeats: 1, latencySeconds: 3, sizes: scaled(FULL.sizes, 1 / 15), warmup: scaled(FULL.warmup, 1 / 50) } : FULL;
+const PLAN = QUICK
+  ? {
+      ...FULL,
+      repeats: 1,
+      startRepeats: 1,
+      latencySeconds: 3,
+      sizes: scaled(FULL.sizes, 1 / 15),
+      warmup: scaled(FULL.warmup, 1 / 50),
+    }
+  : FULL;
 const ACKS = [1, -1];
 /** Fixed-rate produce latency: far below either broker's saturation on this machine. */
 const LATENCY_JOBS = [
@@ -125,7 +145,8 @@ function log(msg: string): void {
 }
 
 const acksName = (acks: number) => (acks === -1 ? 'all' : String(acks));
-const topicName = (kind: string, s: Size | { recordBytes: number }, acks: number, repeat: number) => `${kind}-${s.recordBytes}b-acks${acksName(acks)}-r${repeat}`;
+const topicName = (kind: string, s: Size | { recordBytes: number }, acks: number, repeat: number) =>
+  `${kind}-${s.recordBytes}b-acks${acksName(acks)}-r${repeat}`;
 
 /** A broker of either kind, running on a fresh data directory. */
 interface Running {
@@ -137,7 +158,11 @@ interface Running {
 }
 
 /** Both brokers' ways to start: preparation (untimed), then a timed launch that ends at the first acknowledged produce. */
-async function startTimed(name: BrokerName, kafka: KafkaInstall, firstTopic: string): Promise<Running & { firstAckMs: number; attempts: number }> {
+async function startTimed(
+  name: BrokerName,
+  kafka: KafkaInstall,
+  firstTopic: string,
+): Promise<Running & { firstAckMs: number; attempts: number }> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), `runnel-vs-kafka-${name}-data-`));
   const runDir = await mkdtemp(path.join(os.tmpdir(), `runnel-vs-kafka-${name}-run-`));
   let broker: BenchBroker | undefined;
@@ -157,9 +182,11 @@ async function startTimed(name: BrokerName, kafka: KafkaInstall, firstTopic: str
     const started = performance.now();
     const k = launchKafka(kafka, node);
     broker = k;
-    const { attempts } = await awaitFirstAck(k.bootstrap, firstTopic, START_TIMEOUT_MS, k.exited).catch((err: Error) => {
-      throw new Error(`${err.message}\nKafka's output:\n${k.output().slice(-4000)}`);
-    });
+    const { attempts } = await awaitFirstAck(k.bootstrap, firstTopic, START_TIMEOUT_MS, k.exited).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}\nKafka's output:\n${k.output().slice(-4000)}`);
+      },
+    );
     return { name, broker, formatMs: node.formatMs, cleanup, firstAckMs: performance.now() - started, attempts };
   } catch (err) {
     await cleanup();
@@ -172,33 +199,69 @@ const orderFor = (index: number): BrokerName[] => (index % 2 === 0 ? ['runnel', 
 
 /** 1-minute load averages, sampled every 10 s. */
 function loadSampler(): { stop(): { min: number; median: number; max: number; samples: number } } {
-  const samples = [os.loadavg()[0]!];
-  const timer = setInterval(() => samples.push(os.loadavg()[0]!), 10_000);
+  const samples = [os.loadavg()[0]];
+  const timer = setInterval(() => samples.push(os.loadavg()[0]), 10_000);
   return {
     stop() {
       clearInterval(timer);
-      samples.push(os.loadavg()[0]!);
+      samples.push(os.loadavg()[0]);
       const s = [...samples].sort((a, b) => a - b);
-      return { min: s[0]!, median: s[Math.floor(s.length / 2)]!, max: s[s.length - 1]!, samples: s.length };
+      return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1], samples: s.length };
     },
   };
 }
 
 /** The fields every run record has, from a Kafka tool's run measured around. */
-function runBase(b: Running, repeat: number, order: number, m: { brokerCpuMs: number; otherCpuMs: number; run: TimedRun }, failure: string | null) {
-  return { broker: b.name, repeat, order, brokerCpuMs: m.brokerCpuMs, clientCpuMs: m.run.cpuMs, otherCpuMs: m.otherCpuMs, wallMs: m.run.elapsedMs, failure };
+function runBase(
+  b: Running,
+  repeat: number,
+  order: number,
+  m: { brokerCpuMs: number; otherCpuMs: number; run: TimedRun },
+  failure: string | null,
+) {
+  return {
+    broker: b.name,
+    repeat,
+    order,
+    brokerCpuMs: m.brokerCpuMs,
+    clientCpuMs: m.run.cpuMs,
+    otherCpuMs: m.otherCpuMs,
+    wallMs: m.run.elapsedMs,
+    failure,
+  };
 }
 
-async function produceOnce(kafka: KafkaInstall, b: Running, size: Size, acks: number, repeat: number, order: number, topic: string): Promise<ProduceRun> {
-  const { result: run, brokerCpuMs, otherCpuMs } = await measured(b.broker.pid, () =>
-    producerPerformance(kafka, { bootstrap: b.broker.bootstrap, topic, records: size.records, recordBytes: size.recordBytes, props: { ...PRODUCER_PROPS, acks: String(acks) }, timeoutMs: TOOL_TIMEOUT_MS }),
+async function produceOnce(
+  kafka: KafkaInstall,
+  b: Running,
+  size: Size,
+  acks: number,
+  repeat: number,
+  order: number,
+  topic: string,
+): Promise<ProduceRun> {
+  const {
+    result: run,
+    brokerCpuMs,
+    otherCpuMs,
+  } = await measured(b.broker.pid, () =>
+    producerPerformance(kafka, {
+      bootstrap: b.broker.bootstrap,
+      topic,
+      records: size.records,
+      recordBytes: size.recordBytes,
+      props: { ...PRODUCER_PROPS, acks: String(acks) },
+      timeoutMs: TOOL_TIMEOUT_MS,
+    }),
   );
   let failure = run.failure;
   if (failure === null) {
     const end = await kcatEndOffset(b.broker.bootstrap, topic);
     if (end !== size.records) failure = `the broker's end offset is ${end}, expected ${size.records}`;
   }
-  log(`${TITLE[b.name]} produce ${size.records} × ${size.recordBytes} B acks=${acksName(acks)} #${repeat}: ${run.result ? `${Math.round(run.result.recordsPerS)} records/s` : '-'}, broker CPU ${(brokerCpuMs / 1000).toFixed(1)} s${failure ? `, FAILED: ${failure}` : ''}`);
+  log(
+    `${TITLE[b.name]} produce ${size.records} × ${size.recordBytes} B acks=${acksName(acks)} #${repeat}: ${run.result ? `${Math.round(run.result.recordsPerS)} records/s` : '-'}, broker CPU ${(brokerCpuMs / 1000).toFixed(1)} s${failure ? `, FAILED: ${failure}` : ''}`,
+  );
   return {
     ...runBase(b, repeat, order, { brokerCpuMs, otherCpuMs, run }, failure),
     recordBytes: size.recordBytes,
@@ -209,15 +272,40 @@ async function produceOnce(kafka: KafkaInstall, b: Running, size: Size, acks: nu
   };
 }
 
-async function consumeOnce(kafka: KafkaInstall, b: Running, size: Size, repeat: number, order: number, topic: string): Promise<ConsumeRun> {
-  const { result: run, brokerCpuMs, otherCpuMs } = await measured(b.broker.pid, () =>
-    consumerPerformance(kafka, { bootstrap: b.broker.bootstrap, topic, records: size.records, group: `bench-${topic}`, timeoutMs: TOOL_TIMEOUT_MS }),
+async function consumeOnce(
+  kafka: KafkaInstall,
+  b: Running,
+  size: Size,
+  repeat: number,
+  order: number,
+  topic: string,
+): Promise<ConsumeRun> {
+  const {
+    result: run,
+    brokerCpuMs,
+    otherCpuMs,
+  } = await measured(b.broker.pid, () =>
+    consumerPerformance(kafka, {
+      bootstrap: b.broker.bootstrap,
+      topic,
+      records: size.records,
+      group: `bench-${topic}`,
+      timeoutMs: TOOL_TIMEOUT_MS,
+    }),
   );
   const r = run.result;
   const recordsPerS = run.failure === null && r && r.fetchMs > 0 ? r.records / (r.fetchMs / 1000) : null;
-  log(`${TITLE[b.name]} consume ${size.records} × ${size.recordBytes} B #${repeat}: ${recordsPerS === null ? '-' : `${Math.round(recordsPerS)} records/s, join ${r!.rebalanceMs} ms`}${run.failure ? `, FAILED: ${run.failure}` : ''}`);
+  log(
+    `${TITLE[b.name]} consume ${size.records} × ${size.recordBytes} B #${repeat}: ${recordsPerS === null ? '-' : `${Math.round(recordsPerS)} records/s, join ${r!.rebalanceMs} ms`}${run.failure ? `, FAILED: ${run.failure}` : ''}`,
+  );
   return {
-    ...runBase(b, repeat, order, { brokerCpuMs, otherCpuMs, run }, run.failure ?? (recordsPerS === null ? 'no fetch time reported' : null)),
+    ...runBase(
+      b,
+      repeat,
+      order,
+      { brokerCpuMs, otherCpuMs, run },
+      run.failure ?? (recordsPerS === null ? 'no fetch time reported' : null),
+    ),
     recordBytes: size.recordBytes,
     records: size.records,
     recordsPerS,
@@ -225,14 +313,29 @@ async function consumeOnce(kafka: KafkaInstall, b: Running, size: Size, repeat: 
   };
 }
 
-async function latencyOnce(b: Running, j: (typeof LATENCY_JOBS)[number], repeat: number, order: number, topic: string): Promise<LatencyRunRecord> {
-  const job: LatencyJob = { ...j, bootstrap: b.broker.bootstrap, topic, warmupMs: LATENCY_WARMUP_MS, durationMs: PLAN.latencySeconds * 1000, maxInflights: LATENCY_MAX_INFLIGHTS };
+async function latencyOnce(
+  b: Running,
+  j: (typeof LATENCY_JOBS)[number],
+  repeat: number,
+  order: number,
+  topic: string,
+): Promise<LatencyRunRecord> {
+  const job: LatencyJob = {
+    ...j,
+    bootstrap: b.broker.bootstrap,
+    topic,
+    warmupMs: LATENCY_WARMUP_MS,
+    durationMs: PLAN.latencySeconds * 1000,
+    maxInflights: LATENCY_MAX_INFLIGHTS,
+  };
   const started = performance.now();
   const r = await latencyRun(b.broker.pid, job);
   const wallMs = performance.now() - started;
   const l = r.latencyMs;
   const failure = r.errors > 0 ? `${r.errors} sends failed: ${r.firstError}` : null;
-  log(`${TITLE[b.name]} latency ${j.recordsPerSecond}/s acks=${acksName(j.acks)} #${repeat}: p50 ${l?.p50.toFixed(2)} ms, p99 ${l?.p99.toFixed(2)} ms, p99.9 ${l?.p999.toFixed(2)} ms${failure ? `, FAILED: ${failure}` : ''}`);
+  log(
+    `${TITLE[b.name]} latency ${j.recordsPerSecond}/s acks=${acksName(j.acks)} #${repeat}: p50 ${l?.p50.toFixed(2)} ms, p99 ${l?.p99.toFixed(2)} ms, p99.9 ${l?.p999.toFixed(2)} ms${failure ? `, FAILED: ${failure}` : ''}`,
+  );
   return {
     broker: b.name,
     repeat,
@@ -260,8 +363,18 @@ async function startRuns(kafka: KafkaInstall): Promise<StartRun[]> {
       const peak = peakRssMiB(b.broker.pid);
       const exitCode = await b.broker.stop();
       await b.cleanup();
-      log(`${TITLE[name]} start #${repeat}: first acknowledged produce after ${b.firstAckMs.toFixed(0)} ms (${b.attempts} attempts)${b.formatMs === null ? '' : `; format took ${b.formatMs.toFixed(0)} ms before`}; VmHWM ${peak} MiB`);
-      runs.push({ broker: name, repeat, firstAckMs: b.firstAckMs, attempts: b.attempts, formatMs: b.formatMs, peakRssMiB: peak, exitCode });
+      log(
+        `${TITLE[name]} start #${repeat}: first acknowledged produce after ${b.firstAckMs.toFixed(0)} ms (${b.attempts} attempts)${b.formatMs === null ? '' : `; format took ${b.formatMs.toFixed(0)} ms before`}; VmHWM ${peak} MiB`,
+      );
+      runs.push({
+        broker: name,
+        repeat,
+        firstAckMs: b.firstAckMs,
+        attempts: b.attempts,
+        formatMs: b.formatMs,
+        peakRssMiB: peak,
+        exitCode,
+      });
     }
   }
   return runs;
@@ -271,9 +384,22 @@ async function startRuns(kafka: KafkaInstall): Promise<StartRun[]> {
 async function warmUp(kafka: KafkaInstall, b: Running): Promise<void> {
   for (const [i, size] of PLAN.warmup.entries()) {
     const topic = topicName('warmup', size, 1, i);
-    const run = await producerPerformance(kafka, { bootstrap: b.broker.bootstrap, topic, records: size.records, recordBytes: size.recordBytes, props: { ...PRODUCER_PROPS, acks: '1' }, timeoutMs: TOOL_TIMEOUT_MS });
+    const run = await producerPerformance(kafka, {
+      bootstrap: b.broker.bootstrap,
+      topic,
+      records: size.records,
+      recordBytes: size.recordBytes,
+      props: { ...PRODUCER_PROPS, acks: '1' },
+      timeoutMs: TOOL_TIMEOUT_MS,
+    });
     if (run.failure) throw new Error(`${TITLE[b.name]} warm-up produce failed: ${run.failure}`);
-    const read = await consumerPerformance(kafka, { bootstrap: b.broker.bootstrap, topic, records: size.records, group: `warmup-${i}`, timeoutMs: TOOL_TIMEOUT_MS });
+    const read = await consumerPerformance(kafka, {
+      bootstrap: b.broker.bootstrap,
+      topic,
+      records: size.records,
+      group: `warmup-${i}`,
+      timeoutMs: TOOL_TIMEOUT_MS,
+    });
     if (read.failure) throw new Error(`${TITLE[b.name]} warm-up consume failed: ${read.failure}`);
   }
 }
@@ -322,7 +448,18 @@ async function benchmark(): Promise<void> {
       for (const size of PLAN.sizes) {
         for (const acks of ACKS) {
           const order = orderFor(index++);
-          for (const name of order) produce.push(await produceOnce(kafka, both[name], size, acks, repeat, order.indexOf(name) + 1, topicName('produce', size, acks, repeat)));
+          for (const name of order)
+            produce.push(
+              await produceOnce(
+                kafka,
+                both[name],
+                size,
+                acks,
+                repeat,
+                order.indexOf(name) + 1,
+                topicName('produce', size, acks, repeat),
+              ),
+            );
         }
       }
     }
@@ -330,14 +467,27 @@ async function benchmark(): Promise<void> {
     for (let repeat = 1; repeat <= PLAN.repeats; repeat++) {
       for (const size of PLAN.sizes) {
         const order = orderFor(index++);
-        for (const name of order) consume.push(await consumeOnce(kafka, both[name], size, repeat, order.indexOf(name) + 1, topicName('produce', size, 1, repeat)));
+        for (const name of order)
+          consume.push(
+            await consumeOnce(
+              kafka,
+              both[name],
+              size,
+              repeat,
+              order.indexOf(name) + 1,
+              topicName('produce', size, 1, repeat),
+            ),
+          );
       }
     }
     const latency: LatencyRunRecord[] = [];
     for (let repeat = 1; repeat <= PLAN.repeats; repeat++) {
       for (const j of LATENCY_JOBS) {
         const order = orderFor(index++);
-        for (const name of order) latency.push(await latencyOnce(both[name], j, repeat, order.indexOf(name) + 1, topicName('latency', j, j.acks, repeat)));
+        for (const name of order)
+          latency.push(
+            await latencyOnce(both[name], j, repeat, order.indexOf(name) + 1, topicName('latency', j, j.acks, repeat)),
+          );
       }
     }
 
@@ -363,9 +513,23 @@ async function benchmark(): Promise<void> {
       nodeClient: `@platformatic/kafka ${(JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@platformatic/kafka/package.json'), 'utf8')) as { version: string }).version}`,
       kafkaCache: kafka.dir.replace(os.homedir(), '~'),
       commonSettings: COMMON_SETTINGS,
-      kafkaOnlySettings: { ...kraftProperties({ dataDir: '<data dir>', port: '<port>', controllerPort: '<controller port>' }), ...SINGLE_NODE_INTERNAL_TOPICS },
-      runnelOnlySettings: { 'node.id': '1', listeners: 'PLAINTEXT://127.0.0.1:<port>', 'advertised.listeners': 'PLAINTEXT://127.0.0.1:<port>', 'log.dirs': '<data dir>' },
-      kafkaServerCommand: `java ${kafkaServerArgs(kafka, { bootstrap: '', propertiesFile: 'server.properties', dataDir: '', logsDir: '<logs>', formatMs: 0 })
+      kafkaOnlySettings: {
+        ...kraftProperties({ dataDir: '<data dir>', port: '<port>', controllerPort: '<controller port>' }),
+        ...SINGLE_NODE_INTERNAL_TOPICS,
+      },
+      runnelOnlySettings: {
+        'node.id': '1',
+        listeners: 'PLAINTEXT://127.0.0.1:<port>',
+        'advertised.listeners': 'PLAINTEXT://127.0.0.1:<port>',
+        'log.dirs': '<data dir>',
+      },
+      kafkaServerCommand: `java ${kafkaServerArgs(kafka, {
+        bootstrap: '',
+        propertiesFile: 'server.properties',
+        dataDir: '',
+        logsDir: '<logs>',
+        formatMs: 0,
+      })
         .join(' ')
         .replace(kafka.classpath, '<classpath>')
         .replaceAll(kafka.dir, '<cache>')}`,
@@ -402,8 +566,11 @@ async function render(report: VsKafkaReport): Promise<void> {
 /** Runnel alone under --cpu-prof, running one workload three times with Kafka's tools; then the profile's summary. */
 async function profile(workload: string): Promise<void> {
   const m = /^(produce|consume)-(100|1k)(?:-acks(1|all))?$/.exec(workload);
-  if (!m) throw new Error(`unknown workload ${workload}: produce-100-acks1, produce-100-acksall, produce-1k-acks1, produce-1k-acksall, consume-100, consume-1k`);
-  const [kind, sizeName, acksText] = [m[1]!, m[2]!, m[3] ?? '1'];
+  if (!m)
+    throw new Error(
+      `unknown workload ${workload}: produce-100-acks1, produce-100-acksall, produce-1k-acks1, produce-1k-acksall, consume-100, consume-1k`,
+    );
+  const [kind, sizeName, acksText] = [m[1], m[2], m[3] ?? '1'];
   const size = PLAN.sizes.find((s) => s.recordBytes === (sizeName === '1k' ? 1024 : 100))!;
   const acks = acksText === 'all' ? -1 : 1;
   const kafka = await prepareKafka(log);
@@ -415,10 +582,24 @@ async function profile(workload: string): Promise<void> {
     const b: Running = { name: 'runnel', broker: profiled.broker, formatMs: null, cleanup: async () => {} };
     const topics = [1, 2, 3].map((r) => topicName('produce', size, acks, r));
     await createTopics(b.broker.bootstrap, [...topics, 'warmup']);
-    await producerPerformance(kafka, { bootstrap: b.broker.bootstrap, topic: 'warmup', records: size.records / 5, recordBytes: size.recordBytes, props: { ...PRODUCER_PROPS, acks: '1' }, timeoutMs: TOOL_TIMEOUT_MS });
+    await producerPerformance(kafka, {
+      bootstrap: b.broker.bootstrap,
+      topic: 'warmup',
+      records: size.records / 5,
+      recordBytes: size.recordBytes,
+      props: { ...PRODUCER_PROPS, acks: '1' },
+      timeoutMs: TOOL_TIMEOUT_MS,
+    });
     const lines: string[] = [];
-    const line = (what: string, records: number, recordsPerS: number | null, cpuMs: number, wallMs: number, failure: string | null) => {
-      const l = `${what} under --cpu-prof: ${recordsPerS === null ? '-' : `${Math.round(recordsPerS)} records/s (${((recordsPerS * size.recordBytes) / 1e6).toFixed(1)} MB/s)`}, broker CPU ${(cpuMs / 1000).toFixed(2)} s = ${((cpuMs / 1000) / ((records * size.recordBytes) / 1e9)).toFixed(2)} CPU-s/GB, ${(cpuMs / wallMs).toFixed(2)} cores over the tool's run${failure ? `, FAILED: ${failure}` : ''}`;
+    const line = (
+      what: string,
+      records: number,
+      recordsPerS: number | null,
+      cpuMs: number,
+      wallMs: number,
+      failure: string | null,
+    ) => {
+      const l = `${what} under --cpu-prof: ${recordsPerS === null ? '-' : `${Math.round(recordsPerS)} records/s (${((recordsPerS * size.recordBytes) / 1e6).toFixed(1)} MB/s)`}, broker CPU ${(cpuMs / 1000).toFixed(2)} s = ${(cpuMs / 1000 / ((records * size.recordBytes) / 1e9)).toFixed(2)} CPU-s/GB, ${(cpuMs / wallMs).toFixed(2)} cores over the tool's run${failure ? `, FAILED: ${failure}` : ''}`;
       log(l);
       lines.push(l);
     };
@@ -426,17 +607,35 @@ async function profile(workload: string): Promise<void> {
     for (const [i, topic] of topics.entries()) {
       const before = processCpuMs(b.broker.pid).allMs;
       const r = await produceOnce(kafka, b, size, acks, i + 1, 1, topic);
-      if (kind === 'produce') line(`ProducerPerformance ${size.records} × ${size.recordBytes} B acks=${acksText}`, size.records, r.recordsPerS, processCpuMs(b.broker.pid).allMs - before, r.wallMs, r.failure);
+      if (kind === 'produce')
+        line(
+          `ProducerPerformance ${size.records} × ${size.recordBytes} B acks=${acksText}`,
+          size.records,
+          r.recordsPerS,
+          processCpuMs(b.broker.pid).allMs - before,
+          r.wallMs,
+          r.failure,
+        );
     }
     if (kind === 'consume') {
       fromUs = monotonicUs();
       for (const [i, topic] of topics.entries()) {
         const before = processCpuMs(b.broker.pid).allMs;
         const r = await consumeOnce(kafka, b, size, i + 1, 1, topic);
-        line(`ConsumerPerformance ${size.records} × ${size.recordBytes} B`, size.records, r.recordsPerS, processCpuMs(b.broker.pid).allMs - before, r.wallMs, r.failure);
+        line(
+          `ConsumerPerformance ${size.records} × ${size.recordBytes} B`,
+          size.records,
+          r.recordsPerS,
+          processCpuMs(b.broker.pid).allMs - before,
+          r.wallMs,
+          r.failure,
+        );
       }
     }
-    const { summary, kept } = await profiled.finish({ fromUs, toUs: monotonicUs() }, `runnel-vs-kafka-${workload}.cpuprofile`);
+    const { summary, kept } = await profiled.finish(
+      { fromUs, toUs: monotonicUs() },
+      `runnel-vs-kafka-${workload}.cpuprofile`,
+    );
     profiled = undefined;
     await writeProfileReport(PROFILE_OUT, {
       title: 'Runnel CPU profile under the vs-Kafka workloads',
@@ -454,7 +653,7 @@ async function profile(workload: string): Promise<void> {
 const profileArg = process.argv.slice(2).find((a) => a === '--profile' || a.startsWith('--profile='));
 const renderArg = process.argv.slice(2).find((a) => a.startsWith('--render='));
 const main = profileArg
-  ? profile(profileArg.includes('=') ? profileArg.split('=')[1]! : 'produce-100-acks1')
+  ? profile(profileArg.includes('=') ? profileArg.split('=')[1] : 'produce-100-acks1')
   : renderArg
     ? render(JSON.parse(readFileSync(renderArg.slice('--render='.length), 'utf8')) as VsKafkaReport)
     : benchmark();

@@ -22,7 +22,7 @@ export async function writeRecordFile(file: string, records: number, recordBytes
   const lineBytes = recordBytes + 1;
   const linesPerChunk = Math.max(1, Math.floor(WRITE_CHUNK_BYTES / lineBytes));
   const out = createWriteStream(file);
-  for (let done = 0; done < records; ) {
+  for (let done = 0; done < records;) {
     const n = Math.min(linesPerChunk, records - done);
     const chunk = Buffer.allocUnsafe(n * lineBytes);
     for (let i = 0; i < n; i++) {

@@ -56,9 +56,15 @@ describe('broker configuration', () => {
   });
 
   it('refuses listeners that are not NAME://host:port and security protocols other than PLAINTEXT', () => {
-    expect(() => loadBrokerConfig({ argv: ['--override', 'listeners=localhost:9092'], env: {}, cwd: '/' })).toThrow(/not NAME:\/\/host:port/);
+    expect(() => loadBrokerConfig({ argv: ['--override', 'listeners=localhost:9092'], env: {}, cwd: '/' })).toThrow(
+      /not NAME:\/\/host:port/,
+    );
     expect(() =>
-      loadBrokerConfig({ argv: ['--override', 'listeners=SSL://:9093', '--override', 'listener.security.protocol.map=SSL:SSL'], env: {}, cwd: '/' }),
+      loadBrokerConfig({
+        argv: ['--override', 'listeners=SSL://:9093', '--override', 'listener.security.protocol.map=SSL:SSL'],
+        env: {},
+        cwd: '/',
+      }),
     ).toThrow(/PLAINTEXT only/);
   });
 
@@ -69,9 +75,16 @@ describe('broker configuration', () => {
   });
 
   it('refuses to rely on a metadata quorum of other nodes, which it cannot join yet', () => {
-    const load = (...overrides: string[]) => () => loadBrokerConfig({ argv: overrides.flatMap((o) => ['--override', o]), env: {}, cwd: '/' });
-    expect(load('node.id=1', 'process.roles=broker')).toThrow(/process.roles=broker: a node without the controller role .* run it as broker,controller on its own/);
-    expect(load('node.id=1', 'controller.quorum.voters=0@a:9093,1@b:9093,2@c:9093')).toThrow(/the only voter can be this node \(node.id=1\); remove the other voters/);
+    const load =
+      (...overrides: string[]) =>
+      () =>
+        loadBrokerConfig({ argv: overrides.flatMap((o) => ['--override', o]), env: {}, cwd: '/' });
+    expect(load('node.id=1', 'process.roles=broker')).toThrow(
+      /process.roles=broker: a node without the controller role .* run it as broker,controller on its own/,
+    );
+    expect(load('node.id=1', 'controller.quorum.voters=0@a:9093,1@b:9093,2@c:9093')).toThrow(
+      /the only voter can be this node \(node.id=1\); remove the other voters/,
+    );
     expect(load('node.id=0', 'controller.quorum.voters=0@events-broker-0.events-brokers:9093')).not.toThrow();
     expect(load('node.id=0')).not.toThrow();
   });

@@ -71,11 +71,11 @@ export function parseProperties(text: string): Map<string, string> {
   const out = new Map<string, string>();
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
-    let line = lines[i]!.trimStart();
+    let line = lines[i].trimStart();
     if (line === '' || line.startsWith('#') || line.startsWith('!')) continue;
-    while (line.endsWith('\\') && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i]!.trimStart();
+    while (line.endsWith('\\') && i + 1 < lines.length) line = line.slice(0, -1) + lines[++i].trimStart();
     const m = /^([^=:\s]+)\s*[=:\s]\s*(.*)$/.exec(line);
-    if (m) out.set(m[1]!, m[2]!.trim());
+    if (m) out.set(m[1], m[2].trim());
     else out.set(line.trim(), '');
   }
   return out;
@@ -107,7 +107,7 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
   const raw = new Map<string, { value: string; from: string }>();
 
   for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
+    const arg = argv[i];
     const next = () => {
       const v = argv[++i];
       if (v === undefined) problems.push(`${arg} needs a value`);
@@ -133,7 +133,8 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     }
   }
   for (const [name, value] of Object.entries(env)) {
-    if (name.startsWith(ENV_PREFIX) && value !== undefined) raw.set(envToKey(name), { value, from: `environment variable ${name}` });
+    if (name.startsWith(ENV_PREFIX) && value !== undefined)
+      raw.set(envToKey(name), { value, from: `environment variable ${name}` });
   }
 
   const explicit = new Map<string, string>();
@@ -159,13 +160,21 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
 
   const listeners = parseListeners('listeners', get('listeners')!, problems);
   const advertised = get('advertised.listeners');
-  const advertisedListeners = advertised === null ? listeners.map(defaultAdvertised) : parseListeners('advertised.listeners', advertised, problems);
+  const advertisedListeners =
+    advertised === null
+      ? listeners.map(defaultAdvertised)
+      : parseListeners('advertised.listeners', advertised, problems);
   for (const l of listeners) {
     const protocol = securityProtocol(l.name, get('listener.security.protocol.map')!);
-    if (protocol !== 'PLAINTEXT') problems.push(`listener ${l.name} uses security protocol ${protocol}; Runnel supports PLAINTEXT only for now`);
+    if (protocol !== 'PLAINTEXT')
+      problems.push(`listener ${l.name} uses security protocol ${protocol}; Runnel supports PLAINTEXT only for now`);
   }
 
-  const nodeId = explicit.has('node.id') ? num('node.id') : explicit.has('broker.id') ? num('broker.id') : num('node.id');
+  const nodeId = explicit.has('node.id')
+    ? num('node.id')
+    : explicit.has('broker.id')
+      ? num('broker.id')
+      : num('node.id');
   problems.push(...singleNodeQuorumProblems(get, nodeId));
 
   const logDirs = (get('log.dirs') ?? get('log.dir')!)
@@ -176,7 +185,9 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
 
   const maxConnectionsPerIpOverrides = parseConnectionOverrides(get('max.connections.per.ip.overrides')!).overrides;
   if (num('max.connections.per.ip') === 0 && maxConnectionsPerIpOverrides.size === 0) {
-    problems.push('max.connections.per.ip=0 refuses every client: it can be 0 only with max.connections.per.ip.overrides naming the hosts that may connect');
+    problems.push(
+      'max.connections.per.ip=0 refuses every client: it can be 0 only with max.connections.per.ip.overrides naming the hosts that may connect',
+    );
   }
 
   if (problems.length > 0) {
@@ -231,14 +242,23 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
 function singleNodeQuorumProblems(get: (name: string) => string | null, nodeId: number): string[] {
   const problems: string[] = [];
   const why = 'Runnel cannot join a metadata quorum of several nodes yet (it comes with replication)';
-  const roles = get('process.roles')!.split(',').map((r) => r.trim());
+  const roles = get('process.roles')!
+    .split(',')
+    .map((r) => r.trim());
   if (!roles.includes('controller')) {
-    problems.push(`process.roles=${roles.join(',')}: a node without the controller role needs other nodes' metadata quorum, and ${why}; run it as broker,controller on its own`);
+    problems.push(
+      `process.roles=${roles.join(',')}: a node without the controller role needs other nodes' metadata quorum, and ${why}; run it as broker,controller on its own`,
+    );
   }
-  const voters = (get('controller.quorum.voters') ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+  const voters = (get('controller.quorum.voters') ?? '')
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
   const others = voters.filter((v) => Number(v.slice(0, v.indexOf('@'))) !== nodeId);
   if (others.length > 0) {
-    problems.push(`controller.quorum.voters=${voters.join(',')}: ${why}, so the only voter can be this node (node.id=${nodeId}); remove the other voters`);
+    problems.push(
+      `controller.quorum.voters=${voters.join(',')}: ${why}, so the only voter can be this node (node.id=${nodeId}); remove the other voters`,
+    );
   }
   return problems;
 }
@@ -247,7 +267,9 @@ function singleNodeQuorumProblems(get: (name: string) => string | null, nodeId: 
 function brokerDefaultFor(synonym: string, get: (name: string) => string | null): string | null {
   switch (synonym) {
     case 'log.retention.ms': {
-      const ms = get('log.retention.ms') ?? (get('log.retention.minutes') !== null ? String(Number(get('log.retention.minutes')) * 60_000) : null);
+      const ms =
+        get('log.retention.ms') ??
+        (get('log.retention.minutes') !== null ? String(Number(get('log.retention.minutes')) * 60_000) : null);
       if (ms !== null) return ms;
       const hours = Number(get('log.retention.hours'));
       return String(hours < 0 ? -1 : hours * 3_600_000);
@@ -263,13 +285,16 @@ function brokerDefaultFor(synonym: string, get: (name: string) => string | null)
 
 function parseListeners(key: string, value: string, problems: string[]): Listener[] {
   const out: Listener[] = [];
-  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z0-9_]+):\/\/(\[[^\]]*\]|[^:]*):(\d+)$/.exec(part);
     if (!m || Number(m[3]) > 65535) {
       problems.push(`${key}: "${part}" is not NAME://host:port (for example PLAINTEXT://:9092)`);
       continue;
     }
-    out.push({ name: m[1]!.toUpperCase(), host: m[2]!.replace(/^\[|\]$/g, ''), port: Number(m[3]) });
+    out.push({ name: m[1].toUpperCase(), host: m[2].replace(/^\[|\]$/g, ''), port: Number(m[3]) });
   }
   if (out.length === 0) problems.push(`${key}: at least one listener is needed, e.g. PLAINTEXT://:9092`);
   return out;
@@ -296,7 +321,9 @@ function securityProtocol(listener: string, map: string): string {
 /** Turns effective topic config values into the log's settings. */
 export function toLogConfig(values: (name: string) => string): LogConfig {
   const capped = (name: string) => Math.min(Number(values(name)), LONG_MAX);
-  const policies = values('cleanup.policy').split(',').map((p) => p.trim());
+  const policies = values('cleanup.policy')
+    .split(',')
+    .map((p) => p.trim());
   return {
     segmentBytes: Number(values('segment.bytes')),
     segmentMs: capped('segment.ms'),

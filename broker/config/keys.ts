@@ -27,7 +27,10 @@ function oneOf(...allowed: string[]) {
 }
 function listOf(...allowed: string[]) {
   return (v: string) => {
-    const bad = v.split(',').map((s) => s.trim()).filter((s) => !allowed.includes(s));
+    const bad = v
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => !allowed.includes(s));
     return bad.length ? `must be a list of ${allowed.join(', ')} (got ${bad.join(', ')})` : undefined;
   };
 }
@@ -41,22 +44,48 @@ function key(name: string, type: ConfigType, def: string | null, extra: Partial<
 
 /** Topic-level keys, with the broker key that supplies each one's default. */
 export const TOPIC_KEYS: ReadonlyArray<ConfigKey & { brokerSynonym: string }> = [
-  { ...key('cleanup.policy', 'list', 'delete', { check: listOf('delete', 'compact') }), brokerSynonym: 'log.cleanup.policy' },
-  { ...key('compression.type', 'string', 'producer', { check: oneOf(...COMPRESSION_TYPES) }), brokerSynonym: 'compression.type' },
-  { ...key('delete.retention.ms', 'long', '86400000', { check: atLeast(0) }), brokerSynonym: 'log.cleaner.delete.retention.ms' },
-  { ...key('file.delete.delay.ms', 'long', '60000', { check: atLeast(0) }), brokerSynonym: 'log.segment.delete.delay.ms' },
+  {
+    ...key('cleanup.policy', 'list', 'delete', { check: listOf('delete', 'compact') }),
+    brokerSynonym: 'log.cleanup.policy',
+  },
+  {
+    ...key('compression.type', 'string', 'producer', { check: oneOf(...COMPRESSION_TYPES) }),
+    brokerSynonym: 'compression.type',
+  },
+  {
+    ...key('delete.retention.ms', 'long', '86400000', { check: atLeast(0) }),
+    brokerSynonym: 'log.cleaner.delete.retention.ms',
+  },
+  {
+    ...key('file.delete.delay.ms', 'long', '60000', { check: atLeast(0) }),
+    brokerSynonym: 'log.segment.delete.delay.ms',
+  },
   { ...key('flush.messages', 'long', LONG_MAX, { check: atLeast(1) }), brokerSynonym: 'log.flush.interval.messages' },
   { ...key('flush.ms', 'long', LONG_MAX, { check: atLeast(0) }), brokerSynonym: 'log.flush.interval.ms' },
   { ...key('index.interval.bytes', 'int', '4096', { check: atLeast(0) }), brokerSynonym: 'log.index.interval.bytes' },
   { ...key('max.message.bytes', 'int', '1048588', { check: atLeast(0) }), brokerSynonym: 'message.max.bytes' },
-  { ...key('message.timestamp.type', 'string', 'CreateTime', { check: oneOf(...TIMESTAMP_TYPES) }), brokerSynonym: 'log.message.timestamp.type' },
-  { ...key('min.compaction.lag.ms', 'long', '0', { check: atLeast(0) }), brokerSynonym: 'log.cleaner.min.compaction.lag.ms' },
-  { ...key('min.cleanable.dirty.ratio', 'double', '0.5', { check: (v) => (Number(v) >= 0 && Number(v) <= 1 ? undefined : 'must be between 0 and 1') }), brokerSynonym: 'log.cleaner.min.cleanable.ratio' },
+  {
+    ...key('message.timestamp.type', 'string', 'CreateTime', { check: oneOf(...TIMESTAMP_TYPES) }),
+    brokerSynonym: 'log.message.timestamp.type',
+  },
+  {
+    ...key('min.compaction.lag.ms', 'long', '0', { check: atLeast(0) }),
+    brokerSynonym: 'log.cleaner.min.compaction.lag.ms',
+  },
+  {
+    ...key('min.cleanable.dirty.ratio', 'double', '0.5', {
+      check: (v) => (Number(v) >= 0 && Number(v) <= 1 ? undefined : 'must be between 0 and 1'),
+    }),
+    brokerSynonym: 'log.cleaner.min.cleanable.ratio',
+  },
   { ...key('min.insync.replicas', 'int', '1', { check: atLeast(1) }), brokerSynonym: 'min.insync.replicas' },
   { ...key('retention.bytes', 'long', '-1'), brokerSynonym: 'log.retention.bytes' },
   { ...key('retention.ms', 'long', '604800000', { check: atLeast(-1) }), brokerSynonym: 'log.retention.ms' },
   { ...key('segment.bytes', 'int', '1073741824', { check: atLeast(14) }), brokerSynonym: 'log.segment.bytes' },
-  { ...key('segment.index.bytes', 'int', '10485760', { check: atLeast(4) }), brokerSynonym: 'log.index.size.max.bytes' },
+  {
+    ...key('segment.index.bytes', 'int', '10485760', { check: atLeast(4) }),
+    brokerSynonym: 'log.index.size.max.bytes',
+  },
   { ...key('segment.ms', 'long', '604800000', { check: atLeast(1) }), brokerSynonym: 'log.roll.ms' },
   { ...key('unclean.leader.election.enable', 'boolean', 'false'), brokerSynonym: 'unclean.leader.election.enable' },
 ];
@@ -84,7 +113,10 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('compression.type', 'string', 'producer', { check: oneOf(...COMPRESSION_TYPES), dynamic: true }),
   key('log.cleaner.delete.retention.ms', 'long', '86400000', { check: atLeast(0), dynamic: true }),
   key('log.cleaner.min.compaction.lag.ms', 'long', '0', { check: atLeast(0), dynamic: true }),
-  key('log.cleaner.min.cleanable.ratio', 'double', '0.5', { check: (v) => (Number(v) >= 0 && Number(v) <= 1 ? undefined : 'must be between 0 and 1'), dynamic: true }),
+  key('log.cleaner.min.cleanable.ratio', 'double', '0.5', {
+    check: (v) => (Number(v) >= 0 && Number(v) <= 1 ? undefined : 'must be between 0 and 1'),
+    dynamic: true,
+  }),
   key('log.cleaner.enable', 'boolean', 'true'),
   key('log.cleaner.backoff.ms', 'long', '15000', { check: atLeast(0) }),
   key('log.segment.delete.delay.ms', 'long', '60000', { check: atLeast(0), dynamic: true }),
@@ -111,7 +143,8 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('max.connections.per.ip', 'int', INT_MAX, { check: atLeast(0) }),
   key('max.connections.per.ip.overrides', 'string', '', { check: (v) => parseConnectionOverrides(v).problem }),
   key('connections.max.idle.ms', 'long', '600000', {
-    check: (v) => (v === '-1' || Number(v) >= 1 ? undefined : 'must be at least 1, or -1 to never close idle connections'),
+    check: (v) =>
+      v === '-1' || Number(v) >= 1 ? undefined : 'must be at least 1, or -1 to never close idle connections',
   }),
   key('offsets.topic.num.partitions', 'int', '50', { check: atLeast(1) }),
   key('offsets.topic.replication.factor', 'int', '3', { check: atLeast(1) }),
@@ -121,9 +154,14 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('offsets.retention.minutes', 'int', '10080', { check: atLeast(1) }),
   key('offsets.retention.check.interval.ms', 'long', '600000', { check: atLeast(1) }),
   // Set by the operator: a log dir holding another cluster's data is refused at start-up.
-  key('runnel.cluster.id', 'string', null, { check: (v) => (/^[A-Za-z0-9_-]{22}$/.test(v) ? undefined : 'must be a 22-character base64url cluster id') }),
+  key('runnel.cluster.id', 'string', null, {
+    check: (v) => (/^[A-Za-z0-9_-]{22}$/.test(v) ? undefined : 'must be a 22-character base64url cluster id'),
+  }),
   key('runnel.http.listener', 'string', null, {
-    check: (v) => (v === '' || /^(\[[^\]]*\]|[^:]*):\d+$/.test(v) ? undefined : 'must be host:port (e.g. :9644 or 127.0.0.1:9644), or empty to turn it off'),
+    check: (v) =>
+      v === '' || /^(\[[^\]]*\]|[^:]*):\d+$/.test(v)
+        ? undefined
+        : 'must be host:port (e.g. :9644 or 127.0.0.1:9644), or empty to turn it off',
   }),
   key('shutdown.timeout.ms', 'long', '30000', { check: atLeast(0) }),
   key('num.network.threads', 'int', '3', { noEffect: true }),
@@ -143,15 +181,24 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
 export function parseConnectionOverrides(value: string): { overrides: Map<string, number>; problem?: string } {
   const overrides = new Map<string, number>();
   const bad: string[] = [];
-  for (const entry of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const colon = entry.lastIndexOf(':');
-    const host = entry.slice(0, colon).trim().replace(/^\[|\]$/g, '');
+    const host = entry
+      .slice(0, colon)
+      .trim()
+      .replace(/^\[|\]$/g, '');
     const count = entry.slice(colon + 1).trim();
     if (colon <= 0 || host === '' || !/^\d+$/.test(count) || Number(count) > 2 ** 31 - 1) bad.push(`"${entry}"`);
     else overrides.set(host, Number(count));
   }
   if (bad.length === 0) return { overrides };
-  return { overrides, problem: `must be host:count pairs separated by commas, with count a non-negative 32-bit integer, e.g. 10.0.0.5:200,localhost:50 (bad: ${bad.join(', ')})` };
+  return {
+    overrides,
+    problem: `must be host:count pairs separated by commas, with count a non-negative 32-bit integer, e.g. 10.0.0.5:200,localhost:50 (bad: ${bad.join(', ')})`,
+  };
 }
 
 export const BROKER_KEYS_BY_NAME = new Map(BROKER_KEYS.map((k) => [k.name, k]));
@@ -198,9 +245,9 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const cur = [i];
     for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
     }
     prev = cur;
   }
-  return prev[b.length]!;
+  return prev[b.length];
 }

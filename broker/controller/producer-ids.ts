@@ -58,10 +58,15 @@ export class ProducerIdManager {
     const run = this.allocation.then(async () => {
       if (this.next >= this.blockEnd) {
         const start = Math.max(FIRST_PRODUCER_ID, this.store.image.nextProducerId);
-        await this.store.append([{ type: 'producer-ids', nodeId: this.nodeId, nextProducerId: start + PRODUCER_ID_BLOCK_SIZE }]);
+        await this.store.append([
+          { type: 'producer-ids', nodeId: this.nodeId, nextProducerId: start + PRODUCER_ID_BLOCK_SIZE },
+        ]);
         this.next = start;
         this.blockEnd = start + PRODUCER_ID_BLOCK_SIZE;
-        this.logger.info({ firstProducerId: start, blockSize: PRODUCER_ID_BLOCK_SIZE }, 'allocated a block of producer ids');
+        this.logger.info(
+          { firstProducerId: start, blockSize: PRODUCER_ID_BLOCK_SIZE },
+          'allocated a block of producer ids',
+        );
       }
       return this.next++;
     });

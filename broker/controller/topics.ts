@@ -87,25 +87,45 @@ export class TopicManager {
     spec: { name: string; numPartitions: number; replicationFactor: number; configs: ConfigEntry[] },
     validateOnly: boolean,
     { internal = false }: { internal?: boolean } = {},
-  ): Promise<Outcome & { topic?: TopicState; numPartitions: number; replicationFactor: number; configs: Map<string, string> }> {
+  ): Promise<
+    Outcome & { topic?: TopicState; numPartitions: number; replicationFactor: number; configs: Map<string, string> }
+  > {
     const numPartitions = spec.numPartitions === -1 ? this.config.numPartitions : spec.numPartitions;
-    const replicationFactor = spec.replicationFactor === -1 ? this.config.defaultReplicationFactor : spec.replicationFactor;
+    const replicationFactor =
+      spec.replicationFactor === -1 ? this.config.defaultReplicationFactor : spec.replicationFactor;
     const configs = new Map<string, string>();
     const result = (o: Outcome, topic?: TopicState) => ({ ...o, topic, numPartitions, replicationFactor, configs });
     return this.exclusive(async () => {
       const nameProblem = validateTopicName(spec.name);
       if (nameProblem) return result(fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem));
-      if (!internal && INTERNAL_TOPICS.has(spec.name)) return result(fail(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${spec.name} is prohibited.`));
-      if (this.image.topic(spec.name)) return result(fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${spec.name}' already exists.`));
+      if (!internal && INTERNAL_TOPICS.has(spec.name))
+        return result(fail(ErrorCode.INVALID_REQUEST, `Creation of internal topic ${spec.name} is prohibited.`));
+      if (this.image.topic(spec.name))
+        return result(fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${spec.name}' already exists.`));
       const collision = [...this.image.topics()].find((t) => collisionKey(t.name) === collisionKey(spec.name));
       if (collision) {
-        return result(fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${spec.name}' collides with existing topic '${collision.name}': '.' and '_' are interchangeable in metric names.`));
+        return result(
+          fail(
+            ErrorCode.INVALID_TOPIC_EXCEPTION,
+            `Topic '${spec.name}' collides with existing topic '${collision.name}': '.' and '_' are interchangeable in metric names.`,
+          ),
+        );
       }
       if (numPartitions < 1 || numPartitions > MAX_PARTITIONS) {
-        return result(fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be between 1 and ${MAX_PARTITIONS}, got ${numPartitions}.`));
+        return result(
+          fail(
+            ErrorCode.INVALID_PARTITIONS,
+            `Number of partitions must be between 1 and ${MAX_PARTITIONS}, got ${numPartitions}.`,
+          ),
+        );
       }
       if (replicationFactor < 1 || replicationFactor > this.brokerCount()) {
-        return result(fail(ErrorCode.INVALID_REPLICATION_FACTOR, `Replication factor: ${replicationFactor} larger than available brokers: ${this.brokerCount()}.`));
+        return result(
+          fail(
+            ErrorCode.INVALID_REPLICATION_FACTOR,
+            `Replication factor: ${replicationFactor} larger than available brokers: ${this.brokerCount()}.`,
+          ),
+        );
       }
       for (const c of spec.configs) {
         const problem = checkTopicConfig(c.name, c.value);
@@ -125,7 +145,10 @@ export class TopicManager {
       const stored = await this.storeOrUndo(records, spec.name, 0, numPartitions);
       if (stored) return result(stored);
       const topic = this.image.topic(spec.name)!;
-      this.logger.info({ topic: spec.name, topicId, partitions: numPartitions, configs: Object.fromEntries(configs) }, 'topic created');
+      this.logger.info(
+        { topic: spec.name, topicId, partitions: numPartitions, configs: Object.fromEntries(configs) },
+        'topic created',
+      );
       return result(OK, topic);
     });
   }
@@ -135,7 +158,13 @@ export class TopicManager {
    * never listed without its logs; on failure the ones opened are removed again (and a crash in
    * between leaves directories that start-up removes, as no topic claims them).
    */
-  private async openNewLogs(topic: string, topicId: string, from: number, to: number, config: LogConfig): Promise<Outcome | undefined> {
+  private async openNewLogs(
+    topic: string,
+    topicId: string,
+    from: number,
+    to: number,
+    config: LogConfig,
+  ): Promise<Outcome | undefined> {
     for (let p = from; p < to; p++) {
       try {
         await this.logs.open(topic, topicId, p, config);
@@ -148,7 +177,12 @@ export class TopicManager {
   }
 
   /** Stores the records of new partitions [from, to), removing their logs if that fails. */
-  private async storeOrUndo(records: MetadataRecord[], topic: string, from: number, to: number): Promise<Outcome | undefined> {
+  private async storeOrUndo(
+    records: MetadataRecord[],
+    topic: string,
+    from: number,
+    to: number,
+  ): Promise<Outcome | undefined> {
     try {
       await this.store.append(records);
       return undefined;
@@ -160,12 +194,21 @@ export class TopicManager {
 
   private async removeLogs(topic: string, from: number, to: number): Promise<void> {
     for (let p = from; p < to; p++) {
-      await this.logs.remove(topic, p).catch((err: unknown) => this.logger.error({ err, topic, partition: p }, 'could not remove the log of a partition; start-up removes it'));
+      await this.logs
+        .remove(topic, p)
+        .catch((err: unknown) =>
+          this.logger.error(
+            { err, topic, partition: p },
+            'could not remove the log of a partition; start-up removes it',
+          ),
+        );
     }
   }
 
   private async storageFailure(err: unknown, doing: string): Promise<Outcome> {
-    const message = isOutOfFiles(err) ? await outOfFilesMessage(doing) : `failed while ${doing}: ${err instanceof Error ? err.message : String(err)}`;
+    const message = isOutOfFiles(err)
+      ? await outOfFilesMessage(doing)
+      : `failed while ${doing}: ${err instanceof Error ? err.message : String(err)}`;
     this.logger.error({ err }, message);
     return fail(ErrorCode.KAFKA_STORAGE_ERROR, `Nothing was changed: the broker ${message}.`);
   }
@@ -177,10 +220,15 @@ export class TopicManager {
 
   async delete(name: string): Promise<Outcome & { topicId?: string }> {
     return this.exclusive(async () => {
-      if (!this.config.deleteTopicEnable) return fail(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false).');
+      if (!this.config.deleteTopicEnable)
+        return fail(ErrorCode.TOPIC_DELETION_DISABLED, 'Topic deletion is disabled (delete.topic.enable=false).');
       const topic = this.image.topic(name);
       if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `This server does not host this topic: ${name}`);
-      if (INTERNAL_TOPICS.has(name)) return fail(ErrorCode.INVALID_REQUEST, `Topic ${name} is internal to the broker (consumer groups keep their offsets there) and cannot be deleted.`);
+      if (INTERNAL_TOPICS.has(name))
+        return fail(
+          ErrorCode.INVALID_REQUEST,
+          `Topic ${name} is internal to the broker (consumer groups keep their offsets there) and cannot be deleted.`,
+        );
       await this.store.append([{ type: 'remove-topic', topicId: topic.id }]);
       // The topic is gone once its removal is stored; a directory left behind is removed at start-up.
       await this.removeLogs(name, 0, topic.partitions.length);
@@ -194,15 +242,22 @@ export class TopicManager {
       const topic = this.image.topic(name);
       if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
       const current = topic.partitions.length;
-      if (count < current) return fail(ErrorCode.INVALID_PARTITIONS, `Topic currently has ${current} partitions, which is higher than the requested ${count}.`);
+      if (count < current)
+        return fail(
+          ErrorCode.INVALID_PARTITIONS,
+          `Topic currently has ${current} partitions, which is higher than the requested ${count}.`,
+        );
       if (count === current) return fail(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partitions.`);
-      if (count > MAX_PARTITIONS) return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be at most ${MAX_PARTITIONS}.`);
+      if (count > MAX_PARTITIONS)
+        return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be at most ${MAX_PARTITIONS}.`);
       const tooMany = await refuseNewPartitions(count - current);
       if (tooMany) return fail(ErrorCode.INVALID_PARTITIONS, tooMany);
       if (validateOnly) return OK;
       const records: MetadataRecord[] = [];
       for (let p = current; p < count; p++) records.push(this.partitionRecord(topic.id, p));
-      const failed = (await this.openNewLogs(name, topic.id, current, count, this.logConfig(topic))) ?? (await this.storeOrUndo(records, name, current, count));
+      const failed =
+        (await this.openNewLogs(name, topic.id, current, count, this.logConfig(topic))) ??
+        (await this.storeOrUndo(records, name, current, count));
       if (failed) return failed;
       this.logger.info({ topic: name, from: current, to: count }, 'partitions added');
       return OK;
@@ -213,7 +268,12 @@ export class TopicManager {
    * Changes topic configs. `replaceAll` is the legacy AlterConfigs semantics: keys not listed
    * return to their defaults. Every change is validated before any is applied.
    */
-  async alterConfigs(name: string, changes: Array<{ name: string; op: AlterOp; value: string | null }>, validateOnly: boolean, replaceAll: boolean): Promise<Outcome> {
+  async alterConfigs(
+    name: string,
+    changes: Array<{ name: string; op: AlterOp; value: string | null }>,
+    validateOnly: boolean,
+    replaceAll: boolean,
+  ): Promise<Outcome> {
     return this.exclusive(async () => {
       const topic = this.image.topic(name);
       if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `Topic ${name} does not exist.`);
@@ -223,7 +283,8 @@ export class TopicManager {
         if (!key) return fail(ErrorCode.INVALID_CONFIG, unknownTopicKey(c.name));
         switch (c.op) {
           case 'set':
-            if (c.value === null) return fail(ErrorCode.INVALID_CONFIG, `Null value not supported for topic config ${c.name}.`);
+            if (c.value === null)
+              return fail(ErrorCode.INVALID_CONFIG, `Null value not supported for topic config ${c.name}.`);
             next.set(c.name, c.value);
             break;
           case 'delete':
@@ -231,9 +292,21 @@ export class TopicManager {
             break;
           case 'append':
           case 'subtract': {
-            if (key.type !== 'list') return fail(ErrorCode.INVALID_CONFIG, `Config ${c.name} is not a list; ${c.op.toUpperCase()} needs a list config.`);
-            const current = new Set(this.configValue(topic, c.name).split(',').map((s) => s.trim()).filter(Boolean));
-            for (const item of (c.value ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+            if (key.type !== 'list')
+              return fail(
+                ErrorCode.INVALID_CONFIG,
+                `Config ${c.name} is not a list; ${c.op.toUpperCase()} needs a list config.`,
+              );
+            const current = new Set(
+              this.configValue(topic, c.name)
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean),
+            );
+            for (const item of (c.value ?? '')
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)) {
               if (c.op === 'append') current.add(item);
               else current.delete(item);
             }
@@ -276,10 +349,12 @@ function checkTopicConfig(name: string, value: string | null): string | undefine
 }
 
 export function validateTopicName(name: string): string | undefined {
-  if (name.length === 0) return 'Topic name is illegal, it can\'t be empty';
+  if (name.length === 0) return "Topic name is illegal, it can't be empty";
   if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
-  if (name.length > MAX_TOPIC_NAME_LENGTH) return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_NAME_LENGTH} characters, topic name: ${name}`;
-  if (!/^[a-zA-Z0-9._-]+$/.test(name)) return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  if (name.length > MAX_TOPIC_NAME_LENGTH)
+    return `Topic name is illegal, it can't be longer than ${MAX_TOPIC_NAME_LENGTH} characters, topic name: ${name}`;
+  if (!/^[a-zA-Z0-9._-]+$/.test(name))
+    return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
   return undefined;
 }
 

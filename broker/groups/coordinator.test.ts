@@ -36,7 +36,12 @@ async function setUp(initialRebalanceDelayMs = 0) {
   const { config } = loadBrokerConfig({
     argv: [
       ...['--override', `log.dirs=${dataDir}`, '--override', 'offsets.topic.replication.factor=1'],
-      ...['--override', `offsets.topic.num.partitions=${OFFSETS_PARTITIONS}`, '--override', `group.initial.rebalance.delay.ms=${initialRebalanceDelayMs}`],
+      ...[
+        '--override',
+        `offsets.topic.num.partitions=${OFFSETS_PARTITIONS}`,
+        '--override',
+        `group.initial.rebalance.delay.ms=${initialRebalanceDelayMs}`,
+      ],
     ],
     env: {},
     cwd: dataDir,
@@ -46,7 +51,9 @@ async function setUp(initialRebalanceDelayMs = 0) {
   const store = await MetadataStore.open(dataDir, logger);
   logs = new LogManager(config.logDirs, logger);
   const topics = new TopicManager(store, logs, config, () => 1, logger);
-  expect((await topics.create({ name: 't', numPartitions: 1, replicationFactor: 1, configs: [] }, false)).errorCode).toBe(ErrorCode.NONE);
+  expect(
+    (await topics.create({ name: 't', numPartitions: 1, replicationFactor: 1, configs: [] }, false)).errorCode,
+  ).toBe(ErrorCode.NONE);
   const partitions = new ReplicaManager(topics, logs, config.nodeId, new FetchWaiters(clock));
   coordinator = new GroupCoordinator(topics, partitions, config.groups, clock, logger);
   await coordinator.start();
@@ -77,7 +84,14 @@ async function settle<T>(p: Promise<T> | T): Promise<T> {
 async function stableGroupOfOne(c: GroupCoordinator): Promise<JoinResult> {
   const joined = await settle(c.join(joinRequest('')));
   expect(joined.errorCode).toBe(ErrorCode.NONE);
-  const synced = await settle(c.sync({ groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null }, null, null, [{ memberId: joined.memberId, assignment: Buffer.from('a1') }]));
+  const synced = await settle(
+    c.sync(
+      { groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null },
+      null,
+      null,
+      [{ memberId: joined.memberId, assignment: Buffer.from('a1') }],
+    ),
+  );
   expect(synced.errorCode).toBe(ErrorCode.NONE);
   expect(c.describeGroup('g').state).toBe('Stable');
   return joined;
@@ -112,13 +126,30 @@ describe('group coordinator timeouts on a manual clock', () => {
     expect(a.generationId).toBe(b.generationId);
     const leader = a.leader === a.memberId ? a : b;
     const follower = leader === a ? b : a;
-    const followerSync = c.sync({ groupId: 'g', generationId: follower.generationId, memberId: follower.memberId, groupInstanceId: null }, null, null, []);
-    await settle(c.sync({ groupId: 'g', generationId: leader.generationId, memberId: leader.memberId, groupInstanceId: null }, null, null, []));
+    const followerSync = c.sync(
+      { groupId: 'g', generationId: follower.generationId, memberId: follower.memberId, groupInstanceId: null },
+      null,
+      null,
+      [],
+    );
+    await settle(
+      c.sync(
+        { groupId: 'g', generationId: leader.generationId, memberId: leader.memberId, groupInstanceId: null },
+        null,
+        null,
+        [],
+      ),
+    );
     expect((await followerSync).errorCode).toBe(ErrorCode.NONE);
 
     // The leader rejoins with new metadata; the follower keeps heartbeating but never rejoins.
     const rejoined = c.join(joinRequest(leader.memberId, 'changed'));
-    const followerRef = { groupId: 'g', generationId: follower.generationId, memberId: follower.memberId, groupInstanceId: null };
+    const followerRef = {
+      groupId: 'g',
+      generationId: follower.generationId,
+      memberId: follower.memberId,
+      groupInstanceId: null,
+    };
     let answered: JoinResult | undefined;
     void Promise.resolve(rejoined).then((r) => (answered = r));
     for (let waited = 0; waited + 3_000 < REBALANCE_MS; waited += 3_000) {
@@ -141,27 +172,41 @@ describe('a write to __consumer_offsets that fails', () => {
     const { coordinator: c, logs: l } = await setUp();
     const joined = await stableGroupOfOne(c);
     const ref = { groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null };
-    expect(await c.commitOffsets(ref, [{ topic: 't', partition: 0, offset: 5, leaderEpoch: -1, metadata: null }])).toEqual([ErrorCode.NONE]);
+    expect(
+      await c.commitOffsets(ref, [{ topic: 't', partition: 0, offset: 5, leaderEpoch: -1, metadata: null }]),
+    ).toEqual([ErrorCode.NONE]);
 
     // The offsets partition stops taking writes (as after a disk error).
     await l.get(OFFSETS_TOPIC, offsetsPartitionFor('g', OFFSETS_PARTITIONS))!.close();
 
-    expect(await c.commitOffsets(ref, [{ topic: 't', partition: 0, offset: 9, leaderEpoch: -1, metadata: null }])).toEqual([ErrorCode.COORDINATOR_NOT_AVAILABLE]);
-    expect(c.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0]!.offset).toBe(5);
-    expect(await c.deleteOffsets('g', [{ topic: 't', partition: 0 }])).toEqual({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, codes: [] });
-    expect(c.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0]!.offset).toBe(5);
+    expect(
+      await c.commitOffsets(ref, [{ topic: 't', partition: 0, offset: 9, leaderEpoch: -1, metadata: null }]),
+    ).toEqual([ErrorCode.COORDINATOR_NOT_AVAILABLE]);
+    expect(c.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0].offset).toBe(5);
+    expect(await c.deleteOffsets('g', [{ topic: 't', partition: 0 }])).toEqual({
+      errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      codes: [],
+    });
+    expect(c.fetchOffsets('g', [{ topic: 't', partitions: [0] }])[0].offset).toBe(5);
 
     // A new generation whose assignment cannot be stored is not completed.
     const rejoined = await settle(c.join(joinRequest(joined.memberId, 'changed')));
     expect(rejoined.generationId).toBe(joined.generationId + 1);
     const synced: SyncResult = await settle(
-      c.sync({ groupId: 'g', generationId: rejoined.generationId, memberId: rejoined.memberId, groupInstanceId: null }, null, null, [{ memberId: rejoined.memberId, assignment: Buffer.from('a2') }]),
+      c.sync(
+        { groupId: 'g', generationId: rejoined.generationId, memberId: rejoined.memberId, groupInstanceId: null },
+        null,
+        null,
+        [{ memberId: rejoined.memberId, assignment: Buffer.from('a2') }],
+      ),
     );
     expect(synced.errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     expect(c.describeGroup('g').state).toBe('PreparingRebalance');
 
     // The member leaves; storing the empty group fails too, and is only logged.
-    expect(c.leave('g', [{ memberId: rejoined.memberId, groupInstanceId: null }]).members[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(c.leave('g', [{ memberId: rejoined.memberId, groupInstanceId: null }]).members[0].errorCode).toBe(
+      ErrorCode.NONE,
+    );
     expect(c.describeGroup('g').state).toBe('Empty');
     expect(await c.deleteGroup('g')).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     expect(c.describeGroup('g').state).toBe('Empty');

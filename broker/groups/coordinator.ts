@@ -98,7 +98,11 @@ export class GroupCoordinator {
         const counts = await replayOffsetsPartition(
           log,
           (r) => this.replay(r),
-          (offset, reason) => this.logger.error({ topic: OFFSETS_TOPIC, partition, offset, reason }, 'skipping a record that is not group metadata or a committed offset'),
+          (offset, reason) =>
+            this.logger.error(
+              { topic: OFFSETS_TOPIC, partition, offset, reason },
+              'skipping a record that is not group metadata or a committed offset',
+            ),
         );
         records += counts.records;
         this.skippedRecords += counts.skipped;
@@ -106,7 +110,10 @@ export class GroupCoordinator {
       for (const g of this.groups.values()) this.resumeLoaded(g);
       this.logger.info({ groups: this.groups.size, records, skipped: this.skippedRecords }, 'groups loaded');
     }
-    this.expiryTimer = this.clock.every(this.config.offsetsRetentionCheckIntervalMs, () => void this.expireOffsets(this.clock.nowMs()));
+    this.expiryTimer = this.clock.every(
+      this.config.offsetsRetentionCheckIntervalMs,
+      () => void this.expireOffsets(this.clock.nowMs()),
+    );
   }
 
   shutdown(): void {
@@ -125,7 +132,8 @@ export class GroupCoordinator {
    */
   ensureOffsetsTopic(): Promise<{ errorCode: number; errorMessage: string | null }> {
     if (this.creatingOffsetsTopic) return this.creatingOffsetsTopic;
-    if (this.topics.image.topic(OFFSETS_TOPIC)) return Promise.resolve({ errorCode: ErrorCode.NONE, errorMessage: null });
+    if (this.topics.image.topic(OFFSETS_TOPIC))
+      return Promise.resolve({ errorCode: ErrorCode.NONE, errorMessage: null });
     this.creatingOffsetsTopic = this.createOffsetsTopic().finally(() => (this.creatingOffsetsTopic = undefined));
     return this.creatingOffsetsTopic;
   }
@@ -145,7 +153,8 @@ export class GroupCoordinator {
       false,
       { internal: true },
     );
-    if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS) return { errorCode: ErrorCode.NONE, errorMessage: null };
+    if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS)
+      return { errorCode: ErrorCode.NONE, errorMessage: null };
     const errorMessage = `cannot create ${OFFSETS_TOPIC}: ${result.errorMessage} (offsets.topic.replication.factor=${replicationFactor}; lower it or add brokers)`;
     this.logger.error({ reason: result.errorMessage }, errorMessage);
     return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage };
@@ -164,7 +173,11 @@ export class GroupCoordinator {
       members: [],
     });
     if (!this.coordinates(req.groupId)) return fail(ErrorCode.NOT_COORDINATOR);
-    if (req.sessionTimeoutMs < this.config.minSessionTimeoutMs || req.sessionTimeoutMs > this.config.maxSessionTimeoutMs) return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
+    if (
+      req.sessionTimeoutMs < this.config.minSessionTimeoutMs ||
+      req.sessionTimeoutMs > this.config.maxSessionTimeoutMs
+    )
+      return fail(ErrorCode.INVALID_SESSION_TIMEOUT);
 
     let group = this.groups.get(req.groupId);
     if (!group) {
@@ -175,7 +188,8 @@ export class GroupCoordinator {
     if (group.state === 'Dead') return fail(ErrorCode.COORDINATOR_NOT_AVAILABLE);
 
     const known = req.memberId !== '' && group.members.has(req.memberId);
-    if (!known && !group.supportsProtocols(req.protocolType, req.protocols)) return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
+    if (!known && !group.supportsProtocols(req.protocolType, req.protocols))
+      return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
 
     if (req.memberId === '') {
       const newMemberId = `${req.clientId}-${randomUUID()}`;
@@ -200,7 +214,10 @@ export class GroupCoordinator {
     if (!member) return fail(ErrorCode.UNKNOWN_MEMBER_ID);
 
     const unchanged = sameProtocols(member.protocols, req.protocols);
-    if ((group.state === 'Stable' && unchanged && member.memberId !== group.leaderId) || (group.state === 'CompletingRebalance' && unchanged)) {
+    if (
+      (group.state === 'Stable' && unchanged && member.memberId !== group.leaderId) ||
+      (group.state === 'CompletingRebalance' && unchanged)
+    ) {
       this.touch(group, member);
       return this.joinResultFor(group, member);
     }
@@ -235,19 +252,38 @@ export class GroupCoordinator {
   }
 
   /** A static member restarted: it takes over its old member id's place, keeping its assignment. */
-  private replaceStaticMember(group: Group, oldMemberId: string, newMemberId: string, req: JoinRequest): Promise<JoinResult> | JoinResult {
+  private replaceStaticMember(
+    group: Group,
+    oldMemberId: string,
+    newMemberId: string,
+    req: JoinRequest,
+  ): Promise<JoinResult> | JoinResult {
     const old = group.members.get(oldMemberId)!;
     old.sessionTimer?.cancel();
     old.awaitingJoin?.({ ...this.joinResultFor(group, old), errorCode: ErrorCode.FENCED_INSTANCE_ID, members: [] });
-    old.awaitingSync?.({ errorCode: ErrorCode.FENCED_INSTANCE_ID, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+    old.awaitingSync?.({
+      errorCode: ErrorCode.FENCED_INSTANCE_ID,
+      protocolType: null,
+      protocolName: null,
+      assignment: Buffer.alloc(0),
+    });
     group.members.delete(oldMemberId);
-    const member: Member = { ...old, memberId: newMemberId, awaitingJoin: undefined, awaitingSync: undefined, sessionTimer: undefined };
+    const member: Member = {
+      ...old,
+      memberId: newMemberId,
+      awaitingJoin: undefined,
+      awaitingSync: undefined,
+      sessionTimer: undefined,
+    };
     group.members.set(newMemberId, member);
     group.staticMembers.set(req.groupInstanceId!, newMemberId);
     if (group.leaderId === oldMemberId) group.leaderId = newMemberId;
     this.touch(group, member);
     if (group.state === 'Stable' && sameProtocols(old.protocols, req.protocols)) {
-      this.logger.info({ group: group.id, instance: req.groupInstanceId }, 'static member rejoined without a rebalance');
+      this.logger.info(
+        { group: group.id, instance: req.groupInstanceId },
+        'static member rejoined without a rebalance',
+      );
       return { ...this.joinResultFor(group, member), members: [] };
     }
     return new Promise<JoinResult>((resolve) => {
@@ -274,7 +310,11 @@ export class GroupCoordinator {
       leader: group.leaderId ?? '',
       memberId: member.memberId,
       members: isLeader
-        ? [...group.members.values()].map((m) => ({ memberId: m.memberId, groupInstanceId: m.groupInstanceId, metadata: group.metadataFor(m, group.protocolName!) }))
+        ? [...group.members.values()].map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            metadata: group.metadataFor(m, group.protocolName!),
+          }))
         : [],
     };
   }
@@ -283,7 +323,12 @@ export class GroupCoordinator {
     if (group.state === 'CompletingRebalance') {
       for (const m of group.members.values()) {
         m.assignment = Buffer.alloc(0);
-        m.awaitingSync?.({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+        m.awaitingSync?.({
+          errorCode: ErrorCode.REBALANCE_IN_PROGRESS,
+          protocolType: null,
+          protocolName: null,
+          assignment: Buffer.alloc(0),
+        });
         m.awaitingSync = undefined;
       }
     }
@@ -296,7 +341,9 @@ export class GroupCoordinator {
       // Let more members of a starting application join before the first generation.
       const deadlineMs = this.clock.nowMs() + group.maxRebalanceTimeoutMs();
       group.inInitialDelay = true;
-      group.rebalanceTimer = this.clock.after(Math.min(initialDelayMs, group.maxRebalanceTimeoutMs()), () => this.onInitialDelay(group, deadlineMs));
+      group.rebalanceTimer = this.clock.after(Math.min(initialDelayMs, group.maxRebalanceTimeoutMs()), () =>
+        this.onInitialDelay(group, deadlineMs),
+      );
       return;
     }
     group.rebalanceTimer = this.clock.after(group.maxRebalanceTimeoutMs(), () => this.completeJoin(group));
@@ -314,7 +361,8 @@ export class GroupCoordinator {
   }
 
   private tryCompleteJoin(group: Group): void {
-    if (group.state === 'PreparingRebalance' && group.allMembersJoined() && !group.inInitialDelay) this.completeJoin(group);
+    if (group.state === 'PreparingRebalance' && group.allMembersJoined() && !group.inInitialDelay)
+      this.completeJoin(group);
   }
 
   /** Ends the join phase: members that did not rejoin are dropped, a new generation starts. */
@@ -336,13 +384,24 @@ export class GroupCoordinator {
       this.logger.info({ group: group.id, generation: group.generation }, 'group is empty');
       // As in Kafka, a failed write is only logged: the group stays Empty in memory, and after a
       // restart its stored members' sessions expire.
-      this.write(group.id, [this.groupRecord(group)]).catch((err: unknown) => this.logger.error({ err, group: group.id }, 'could not store group metadata'));
+      this.write(group.id, [this.groupRecord(group)]).catch((err: unknown) =>
+        this.logger.error({ err, group: group.id }, 'could not store group metadata'),
+      );
       return;
     }
     group.protocolName = group.selectProtocol();
     if (!group.leaderId || !group.members.has(group.leaderId)) group.leaderId = group.members.keys().next().value!;
     group.state = 'CompletingRebalance';
-    this.logger.info({ group: group.id, generation: group.generation, members: group.members.size, protocol: group.protocolName, leader: group.leaderId }, 'join phase complete');
+    this.logger.info(
+      {
+        group: group.id,
+        generation: group.generation,
+        members: group.members.size,
+        protocol: group.protocolName,
+        leader: group.leaderId,
+      },
+      'join phase complete',
+    );
     for (const m of group.members.values()) {
       const respond = m.awaitingJoin!;
       m.awaitingJoin = undefined;
@@ -351,19 +410,37 @@ export class GroupCoordinator {
     }
   }
 
-  sync(ref: MemberRef, protocolType: string | null, protocolName: string | null, assignments: Array<{ memberId: string; assignment: Buffer }>): Promise<SyncResult> | SyncResult {
-    const fail = (errorCode: number): SyncResult => ({ errorCode, protocolType: null, protocolName: null, assignment: Buffer.alloc(0) });
+  sync(
+    ref: MemberRef,
+    protocolType: string | null,
+    protocolName: string | null,
+    assignments: Array<{ memberId: string; assignment: Buffer }>,
+  ): Promise<SyncResult> | SyncResult {
+    const fail = (errorCode: number): SyncResult => ({
+      errorCode,
+      protocolType: null,
+      protocolName: null,
+      assignment: Buffer.alloc(0),
+    });
     if (!this.coordinates(ref.groupId)) return fail(ErrorCode.NOT_COORDINATOR);
     const group = this.groups.get(ref.groupId);
     const checked = this.checkMember(group, ref);
     if (checked !== ErrorCode.NONE) return fail(checked);
     const g = group!;
     const member = g.members.get(ref.memberId)!;
-    if ((protocolType !== null && protocolType !== g.protocolType) || (protocolName !== null && protocolName !== g.protocolName)) {
+    if (
+      (protocolType !== null && protocolType !== g.protocolType) ||
+      (protocolName !== null && protocolName !== g.protocolName)
+    ) {
       return fail(ErrorCode.INCONSISTENT_GROUP_PROTOCOL);
     }
     this.touch(g, member);
-    const result = (m: Member): SyncResult => ({ errorCode: ErrorCode.NONE, protocolType: g.protocolType, protocolName: g.protocolName, assignment: m.assignment });
+    const result = (m: Member): SyncResult => ({
+      errorCode: ErrorCode.NONE,
+      protocolType: g.protocolType,
+      protocolName: g.protocolName,
+      assignment: m.assignment,
+    });
     switch (g.state) {
       case 'PreparingRebalance':
         return fail(ErrorCode.REBALANCE_IN_PROGRESS);
@@ -420,15 +497,23 @@ export class GroupCoordinator {
     return ErrorCode.NONE;
   }
 
-  leave(groupId: string, leaving: Array<{ memberId: string; groupInstanceId: string | null }>): { errorCode: number; members: Array<{ memberId: string; groupInstanceId: string | null; errorCode: number }> } {
+  leave(
+    groupId: string,
+    leaving: Array<{ memberId: string; groupInstanceId: string | null }>,
+  ): { errorCode: number; members: Array<{ memberId: string; groupInstanceId: string | null; errorCode: number }> } {
     if (!this.coordinates(groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, members: [] };
     const group = this.groups.get(groupId);
-    if (!group) return { errorCode: ErrorCode.UNKNOWN_MEMBER_ID, members: leaving.map((l) => ({ ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })) };
+    if (!group)
+      return {
+        errorCode: ErrorCode.UNKNOWN_MEMBER_ID,
+        members: leaving.map((l) => ({ ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID })),
+      };
     const members = leaving.map((l) => {
       if (group.pendingMembers.delete(l.memberId)) return { ...l, errorCode: ErrorCode.NONE };
       const memberId = l.groupInstanceId !== null ? group.staticMembers.get(l.groupInstanceId) : l.memberId;
       if (memberId === undefined) return { ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
-      if (l.groupInstanceId !== null && l.memberId !== '' && l.memberId !== memberId) return { ...l, errorCode: ErrorCode.FENCED_INSTANCE_ID };
+      if (l.groupInstanceId !== null && l.memberId !== '' && l.memberId !== memberId)
+        return { ...l, errorCode: ErrorCode.FENCED_INSTANCE_ID };
       const member = group.members.get(memberId);
       if (!member) return { ...l, errorCode: ErrorCode.UNKNOWN_MEMBER_ID };
       this.removeMember(group, member, 'left the group');
@@ -456,7 +541,8 @@ export class GroupCoordinator {
   private dropMember(group: Group, member: Member, reason: string): void {
     member.sessionTimer?.cancel();
     group.members.delete(member.memberId);
-    if (member.groupInstanceId !== null && group.staticMembers.get(member.groupInstanceId) === member.memberId) group.staticMembers.delete(member.groupInstanceId);
+    if (member.groupInstanceId !== null && group.staticMembers.get(member.groupInstanceId) === member.memberId)
+      group.staticMembers.delete(member.groupInstanceId);
     this.logger.info({ group: group.id, member: member.memberId, reason }, 'member removed');
   }
 
@@ -508,7 +594,8 @@ export class GroupCoordinator {
     const codes = offsets.map((o) => {
       const topic = this.topics.image.topic(o.topic);
       if (!topic || !topic.partitions[o.partition]) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-      if (o.metadata !== null && Buffer.byteLength(o.metadata) > OFFSET_METADATA_MAX_BYTES) return ErrorCode.OFFSET_METADATA_TOO_LARGE;
+      if (o.metadata !== null && Buffer.byteLength(o.metadata) > OFFSET_METADATA_MAX_BYTES)
+        return ErrorCode.OFFSET_METADATA_TOO_LARGE;
       return ErrorCode.NONE;
     });
     const accepted = offsets.filter((_, i) => codes[i] === ErrorCode.NONE);
@@ -532,17 +619,34 @@ export class GroupCoordinator {
   fetchOffsets(groupId: string, wanted: Array<{ topic: string; partitions: number[] }> | null): FetchedOffset[] {
     const group = this.groups.get(groupId);
     if (wanted === null) {
-      return [...(group?.offsets.values() ?? [])].map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, leaderEpoch: o.leaderEpoch, metadata: o.metadata, errorCode: ErrorCode.NONE }));
+      return [...(group?.offsets.values() ?? [])].map((o) => ({
+        topic: o.topic,
+        partition: o.partition,
+        offset: o.offset,
+        leaderEpoch: o.leaderEpoch,
+        metadata: o.metadata,
+        errorCode: ErrorCode.NONE,
+      }));
     }
     return wanted.flatMap((t) =>
       t.partitions.map((partition) => {
         const o = group?.offsets.get(Group.offsetKey(t.topic, partition));
-        return { topic: t.topic, partition, offset: o?.offset ?? -1, leaderEpoch: o?.leaderEpoch ?? -1, metadata: o?.metadata ?? '', errorCode: ErrorCode.NONE };
+        return {
+          topic: t.topic,
+          partition,
+          offset: o?.offset ?? -1,
+          leaderEpoch: o?.leaderEpoch ?? -1,
+          metadata: o?.metadata ?? '',
+          errorCode: ErrorCode.NONE,
+        };
       }),
     );
   }
 
-  async deleteOffsets(groupId: string, partitions: Array<{ topic: string; partition: number }>): Promise<{ errorCode: number; codes: number[] }> {
+  async deleteOffsets(
+    groupId: string,
+    partitions: Array<{ topic: string; partition: number }>,
+  ): Promise<{ errorCode: number; codes: number[] }> {
     if (!this.coordinates(groupId)) return { errorCode: ErrorCode.NOT_COORDINATOR, codes: [] };
     const group = this.groups.get(groupId);
     if (!group || group.state === 'Dead') return { errorCode: ErrorCode.GROUP_ID_NOT_FOUND, codes: [] };
@@ -550,7 +654,9 @@ export class GroupCoordinator {
       return { errorCode: ErrorCode.NON_EMPTY_GROUP, codes: [] };
     }
     const subscribed = group.state === 'Empty' ? undefined : group.subscribedTopics();
-    const codes = partitions.map((p) => (subscribed?.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE));
+    const codes = partitions.map((p) =>
+      subscribed?.has(p.topic) ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE,
+    );
     const records: OffsetsRecord[] = partitions
       .filter((p, i) => codes[i] === ErrorCode.NONE && group.offsets.has(Group.offsetKey(p.topic, p.partition)))
       .map((p) => ({ kind: 'offset', group: groupId, topic: p.topic, partition: p.partition, value: null }));
@@ -567,7 +673,10 @@ export class GroupCoordinator {
 
   // ---- admin ---------------------------------------------------------------------------
 
-  listGroups(statesFilter: string[], typesFilter: string[]): Array<{ groupId: string; protocolType: string; groupState: string; groupType: string }> {
+  listGroups(
+    statesFilter: string[],
+    typesFilter: string[],
+  ): Array<{ groupId: string; protocolType: string; groupState: string; groupType: string }> {
     const states = new Set(statesFilter.map((s) => s.toLowerCase()));
     const types = new Set(typesFilter.map((t) => t.toLowerCase()));
     return [...this.groups.values()]
@@ -577,7 +686,19 @@ export class GroupCoordinator {
       .map((g) => ({ groupId: g.id, protocolType: g.protocolType ?? '', groupState: g.state, groupType: 'classic' }));
   }
 
-  describeGroup(groupId: string): { state: GroupState; protocolType: string; protocolName: string; members: Array<{ memberId: string; groupInstanceId: string | null; clientId: string; clientHost: string; memberMetadata: Buffer; memberAssignment: Buffer }> } {
+  describeGroup(groupId: string): {
+    state: GroupState;
+    protocolType: string;
+    protocolName: string;
+    members: Array<{
+      memberId: string;
+      groupInstanceId: string | null;
+      clientId: string;
+      clientHost: string;
+      memberMetadata: Buffer;
+      memberAssignment: Buffer;
+    }>;
+  } {
     const group = this.groups.get(groupId);
     if (!group) return { state: 'Dead', protocolType: '', protocolName: '', members: [] };
     const stable = group.state === 'Stable';
@@ -601,7 +722,13 @@ export class GroupCoordinator {
     const group = this.groups.get(groupId);
     if (!group || group.state === 'Dead') return ErrorCode.GROUP_ID_NOT_FOUND;
     if (group.state !== 'Empty') return ErrorCode.NON_EMPTY_GROUP;
-    const records: OffsetsRecord[] = [...group.offsets.values()].map((o) => ({ kind: 'offset', group: groupId, topic: o.topic, partition: o.partition, value: null }));
+    const records: OffsetsRecord[] = [...group.offsets.values()].map((o) => ({
+      kind: 'offset',
+      group: groupId,
+      topic: o.topic,
+      partition: o.partition,
+      value: null,
+    }));
     records.push({ kind: 'group', group: groupId, value: null });
     try {
       await this.write(groupId, records);
@@ -619,7 +746,13 @@ export class GroupCoordinator {
     for (const group of [...this.groups.values()]) {
       if (group.state !== 'Empty' || nowMs - group.emptySinceMs < retentionMs) continue;
       const expired = [...group.offsets.values()].filter((o) => nowMs - o.commitTimestampMs >= retentionMs);
-      const records: OffsetsRecord[] = expired.map((o) => ({ kind: 'offset', group: group.id, topic: o.topic, partition: o.partition, value: null }));
+      const records: OffsetsRecord[] = expired.map((o) => ({
+        kind: 'offset',
+        group: group.id,
+        topic: o.topic,
+        partition: o.partition,
+        value: null,
+      }));
       const emptied = expired.length === group.offsets.size;
       if (emptied) records.push({ kind: 'group', group: group.id, value: null });
       if (records.length === 0) continue;
@@ -629,7 +762,10 @@ export class GroupCoordinator {
         this.logger.error({ err, group: group.id }, 'could not expire offsets');
         continue;
       }
-      this.logger.info({ group: group.id, offsets: expired.length, groupRemoved: emptied }, 'expired committed offsets');
+      this.logger.info(
+        { group: group.id, offsets: expired.length, groupRemoved: emptied },
+        'expired committed offsets',
+      );
     }
   }
 
@@ -648,7 +784,8 @@ export class GroupCoordinator {
   private async write(groupId: string, records: OffsetsRecord[]): Promise<void> {
     const partition = offsetsPartitionFor(groupId, this.offsetsPartitions);
     const found = this.partitions.leader({ name: OFFSETS_TOPIC }, partition);
-    if (!found.ok) throw new Error(`${OFFSETS_TOPIC} partition ${partition} is not available here (error ${found.errorCode})`);
+    if (!found.ok)
+      throw new Error(`${OFFSETS_TOPIC} partition ${partition} is not available here (error ${found.errorCode})`);
     const { batch, batches } = encodeOffsetsRecords(records, this.clock.nowMs());
     await this.partitions.append(found.partition, batch, batches);
     for (const r of records) this.replay(r);
@@ -684,7 +821,12 @@ export class GroupCoordinator {
     }
     const target = group ?? new Group(r.group, this.clock.nowMs());
     this.groups.set(r.group, target);
-    if (r.kind === 'offset') target.offsets.set(Group.offsetKey(r.topic, r.partition), { ...r.value!, topic: r.topic, partition: r.partition });
+    if (r.kind === 'offset')
+      target.offsets.set(Group.offsetKey(r.topic, r.partition), {
+        ...r.value!,
+        topic: r.topic,
+        partition: r.partition,
+      });
     else target.stored = r.value;
   }
 
@@ -727,5 +869,5 @@ function isFenced(group: Group, ref: { memberId: string; groupInstanceId: string
 }
 
 function sameProtocols(a: Protocol[], b: Protocol[]): boolean {
-  return a.length === b.length && a.every((p, i) => p.name === b[i]!.name && p.metadata.equals(b[i]!.metadata));
+  return a.length === b.length && a.every((p, i) => p.name === b[i].name && p.metadata.equals(b[i].metadata));
 }

@@ -11,7 +11,18 @@ const RETENTION_MINUTES = 60;
 
 async function startInProcess(dataDir: string): Promise<BrokerNode> {
   const { config } = loadBrokerConfig({
-    argv: ['--override', 'listeners=PLAINTEXT://127.0.0.1:0', '--override', `log.dirs=${dataDir}`, '--override', 'offsets.topic.replication.factor=1', '--override', `offsets.retention.minutes=${RETENTION_MINUTES}`, '--override', 'offsets.topic.num.partitions=3'],
+    argv: [
+      '--override',
+      'listeners=PLAINTEXT://127.0.0.1:0',
+      '--override',
+      `log.dirs=${dataDir}`,
+      '--override',
+      'offsets.topic.replication.factor=1',
+      '--override',
+      `offsets.retention.minutes=${RETENTION_MINUTES}`,
+      '--override',
+      'offsets.topic.num.partitions=3',
+    ],
     env: {},
     cwd: dataDir,
   });
@@ -28,8 +39,12 @@ describe('committed offsets of empty groups', () => {
   it('expire after offsets.retention.minutes, and stay expired after a restart', async () => {
     const dataDir = await newDataDir();
     broker = await startInProcess(dataDir);
-    const conn = await RawConnection.open(broker.ports[0]!);
-    await conn.request(CreateTopics, 5, { topics: [{ name: 't', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
+    const conn = await RawConnection.open(broker.ports[0]);
+    await conn.request(CreateTopics, 5, {
+      topics: [{ name: 't', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
     expect((await conn.request(FindCoordinator, 3, { key: 'standalone', keyType: 0 })).errorCode).toBe(ErrorCode.NONE);
     // A standalone commit (generation -1, no member): the group exists, empty, with one offset.
     const commit = await conn.request(OffsetCommit, 7, {
@@ -38,9 +53,15 @@ describe('committed offsets of empty groups', () => {
       groupInstanceId: null,
       topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 7, committedMetadata: null }] }],
     });
-    expect(commit.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(commit.topics[0].partitions[0].errorCode).toBe(ErrorCode.NONE);
     const fetchOffset = async (c: RawConnection) =>
-      (await c.request(OffsetFetch, 5, { groupId: 'standalone', topics: [{ name: 't', partitionIndexes: [0] }], requireStable: false })).topics[0]!.partitions[0]!.committedOffset;
+      (
+        await c.request(OffsetFetch, 5, {
+          groupId: 'standalone',
+          topics: [{ name: 't', partitionIndexes: [0] }],
+          requireStable: false,
+        })
+      ).topics[0].partitions[0].committedOffset;
     expect(await fetchOffset(conn)).toBe(7);
 
     await broker.groups.expireOffsets(Date.now() + (RETENTION_MINUTES - 1) * 60_000);
@@ -52,7 +73,7 @@ describe('committed offsets of empty groups', () => {
 
     await broker.stop();
     broker = await startInProcess(dataDir);
-    const again = await RawConnection.open(broker.ports[0]!);
+    const again = await RawConnection.open(broker.ports[0]);
     expect(await fetchOffset(again)).toBe(-1);
     again.close();
   });

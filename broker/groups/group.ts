@@ -92,13 +92,17 @@ export class Group {
   /** Kafka's vote: each member picks its most preferred protocol that every member supports. */
   selectProtocol(): string {
     const members = [...this.members.values()];
-    const candidates = members[0]!.protocols.map((p) => p.name).filter((name) => members.every((m) => m.protocols.some((p) => p.name === name)));
+    const candidates = members[0].protocols
+      .map((p) => p.name)
+      .filter((name) => members.every((m) => m.protocols.some((p) => p.name === name)));
     const votes = new Map<string, number>();
     for (const m of members) {
       const choice = m.protocols.find((p) => candidates.includes(p.name))!.name;
       votes.set(choice, (votes.get(choice) ?? 0) + 1);
     }
-    return [...votes.entries()].sort((a, b) => b[1] - a[1] || candidates.indexOf(a[0]) - candidates.indexOf(b[0]))[0]![0];
+    return [...votes.entries()].sort(
+      (a, b) => b[1] - a[1] || candidates.indexOf(a[0]) - candidates.indexOf(b[0]),
+    )[0][0];
   }
 
   metadataFor(member: Member, protocolName: string): Buffer {

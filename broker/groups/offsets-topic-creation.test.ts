@@ -27,8 +27,12 @@ describe('FindCoordinator while __consumer_offsets is being created', () => {
   beforeAll(async () => {
     broker = await startBroker({ overrides: { 'offsets.topic.num.partitions': String(PARTITIONS) } });
     for (let i = 0; i < 2; i++) connections.push(await RawConnection.open(broker.port));
-    const created = await connections[0]!.request(CreateTopics, 5, { topics: [{ name: TOPIC, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 5000, validateOnly: false });
-    expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+    const created = await connections[0].request(CreateTopics, 5, {
+      topics: [{ name: TOPIC, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 5000,
+      validateOnly: false,
+    });
+    expect(created.topics[0].errorCode).toBe(ErrorCode.NONE);
   });
   afterAll(async () => {
     for (const c of connections) c.close();
@@ -39,9 +43,15 @@ describe('FindCoordinator while __consumer_offsets is being created', () => {
     const [first, second] = connections as [RawConnection, RawConnection];
     const group = groupInLastPartition();
     let creating = true;
-    const firstFind = first.request(FindCoordinator, 3, { key: 'someone-else', keyType: 0 }).finally(() => (creating = false));
+    const firstFind = first
+      .request(FindCoordinator, 3, { key: 'someone-else', keyType: 0 })
+      .finally(() => (creating = false));
     // Start asking once the topic is in the image: its first log has been opened.
-    while (creating && !/"topic":"__consumer_offsets","partition":0,[^\n]*"msg":"opened partition log"/.test(broker.output())) await new Promise((r) => setTimeout(r, 1));
+    while (
+      creating &&
+      !/"topic":"__consumer_offsets","partition":0,[^\n]*"msg":"opened partition log"/.test(broker.output())
+    )
+      await new Promise((r) => setTimeout(r, 1));
     const commits: number[] = [];
     let offset = 0;
     // Ask again and again on another connection while the first request creates the topic;
@@ -54,13 +64,24 @@ describe('FindCoordinator while __consumer_offsets is being created', () => {
         generationIdOrMemberEpoch: -1,
         memberId: '',
         groupInstanceId: null,
-        topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, committedOffset: ++offset, committedLeaderEpoch: -1, committedMetadata: null }] }],
+        topics: [
+          {
+            name: TOPIC,
+            partitions: [
+              { partitionIndex: 0, committedOffset: ++offset, committedLeaderEpoch: -1, committedMetadata: null },
+            ],
+          },
+        ],
       });
-      commits.push(res.topics[0]!.partitions[0]!.errorCode);
+      commits.push(res.topics[0].partitions[0].errorCode);
     } while (creating);
     expect((await firstFind).errorCode).toBe(ErrorCode.NONE);
     expect(commits.filter((c) => c !== ErrorCode.NONE)).toEqual([]);
-    const fetched = await second.request(OffsetFetch, 7, { groupId: group, topics: [{ name: TOPIC, partitionIndexes: [0] }], requireStable: false });
-    expect(fetched.topics[0]!.partitions[0]!.committedOffset).toBe(offset);
+    const fetched = await second.request(OffsetFetch, 7, {
+      groupId: group,
+      topics: [{ name: TOPIC, partitionIndexes: [0] }],
+      requireStable: false,
+    });
+    expect(fetched.topics[0].partitions[0].committedOffset).toBe(offset);
   });
 });

@@ -4,7 +4,16 @@
 // tombstone. Keys and values are JSON: readable with any consumer, and ours to evolve.
 
 import type { PartitionLog } from '../log/partition-log.js';
-import { LOG_OVERHEAD, batchSizeAt, buildRecordBatch, decodeRecordsAsync, lastOffsetAt, validateProducedBatches, type BatchInfo, type DecodedRecord } from '../protocol/record-batch.js';
+import {
+  LOG_OVERHEAD,
+  batchSizeAt,
+  buildRecordBatch,
+  decodeRecordsAsync,
+  lastOffsetAt,
+  validateProducedBatches,
+  type BatchInfo,
+  type DecodedRecord,
+} from '../protocol/record-batch.js';
 
 export const OFFSETS_TOPIC = '__consumer_offsets';
 const LOAD_READ_BYTES = 1 << 20;
@@ -59,9 +68,19 @@ function parse(key: Buffer, value: Buffer | null): OffsetsRecord | string {
   }
   if (!Array.isArray(k)) return 'key is not a group or offset key';
   if (v !== null && (typeof v !== 'object' || Array.isArray(v))) return 'value is not an object';
-  if (k[0] === 'offset' && k.length === 4 && typeof k[1] === 'string' && typeof k[2] === 'string' && Number.isInteger(k[3])) {
+  if (
+    k[0] === 'offset' &&
+    k.length === 4 &&
+    typeof k[1] === 'string' &&
+    typeof k[2] === 'string' &&
+    Number.isInteger(k[3])
+  ) {
     const o = v as CommittedOffset | null;
-    if (o !== null && (!Number.isSafeInteger(o.offset) || typeof o.metadata !== 'string' || !Number.isFinite(o.commitTimestampMs))) return 'offset value is malformed';
+    if (
+      o !== null &&
+      (!Number.isSafeInteger(o.offset) || typeof o.metadata !== 'string' || !Number.isFinite(o.commitTimestampMs))
+    )
+      return 'offset value is malformed';
     return { kind: 'offset', group: k[1], topic: k[2], partition: k[3] as number, value: o };
   }
   if (k[0] === 'group' && k.length === 2 && typeof k[1] === 'string') {
@@ -86,7 +105,11 @@ export function offsetsPartitionFor(groupId: string, partitions: number): number
 /** The records as one batch to append to an offsets partition. */
 export function encodeOffsetsRecords(records: OffsetsRecord[], now: number): { batch: Buffer; batches: BatchInfo[] } {
   const batch = buildRecordBatch({
-    records: records.map((r) => ({ key: keyOf(r), value: r.value === null ? null : JSON.stringify(r.value), timestampMs: now })),
+    records: records.map((r) => ({
+      key: keyOf(r),
+      value: r.value === null ? null : JSON.stringify(r.value),
+      timestampMs: now,
+    })),
   });
   const checked = validateProducedBatches(batch);
   if (!checked.ok) throw new Error(`internal offsets batch rejected: ${checked.message}`);
@@ -104,14 +127,18 @@ export interface ReplayCounts {
  * The log is not trusted blindly: a record or batch that does not decode is reported to `skip`
  * and passed over, so one bad record cannot keep the broker from starting.
  */
-export async function replayOffsetsPartition(log: PartitionLog, apply: (r: OffsetsRecord) => void, skip: (offset: number, reason: string) => void): Promise<ReplayCounts> {
+export async function replayOffsetsPartition(
+  log: PartitionLog,
+  apply: (r: OffsetsRecord) => void,
+  skip: (offset: number, reason: string) => void,
+): Promise<ReplayCounts> {
   let offset = log.logStartOffset;
   const counts: ReplayCounts = { records: 0, skipped: 0 };
   while (offset < log.highWatermark) {
     const read = await log.read(offset, LOAD_READ_BYTES, true);
     if (!read.ok || read.bytes === 0) break;
-    const data = read.chunks.length === 1 ? read.chunks[0]! : Buffer.concat(read.chunks);
-    for (let at = 0; at + LOG_OVERHEAD <= data.length; ) {
+    const data = read.chunks.length === 1 ? read.chunks[0] : Buffer.concat(read.chunks);
+    for (let at = 0; at + LOG_OVERHEAD <= data.length;) {
       const size = batchSizeAt(data, at);
       if (at + size > data.length) break;
       let records: DecodedRecord[] = [];

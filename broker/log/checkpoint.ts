@@ -27,13 +27,18 @@ export async function readCheckpoint(dir: string): Promise<LogCheckpoint | null 
       .split('\n')
       .map((line) => /^(\w+):\s*(\S+)$/.exec(line.trim()))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => [m[1]!, m[2]!]),
+      .map((m) => [m[1], m[2]]),
   );
   const version = Number(fields.get('version'));
   const logStartOffset = Number(fields.get('log_start_offset'));
   const recoveryPoint = Number(fields.get('recovery_point'));
   if (version !== VERSION) return `unsupported checkpoint version ${fields.get('version')}`;
-  if (!Number.isSafeInteger(logStartOffset) || !Number.isSafeInteger(recoveryPoint) || logStartOffset < 0 || recoveryPoint < 0) {
+  if (
+    !Number.isSafeInteger(logStartOffset) ||
+    !Number.isSafeInteger(recoveryPoint) ||
+    logStartOffset < 0 ||
+    recoveryPoint < 0
+  ) {
     return `malformed checkpoint: ${JSON.stringify(text)}`;
   }
   return { logStartOffset, recoveryPoint };

@@ -12,7 +12,13 @@ import {
 } from '../protocol/record-batch.js';
 import { CLEANER_CHECKPOINT_FILE, LogCleaner, planCleaning, readCleanerCheckpoint } from './cleaner.js';
 import type { LogConfig, PartitionLog } from './partition-log.js';
-import { logConfig, openLog as openTrackedLog, openLogs, partitionDir as fixtureDir, silent } from '../test/log-fixtures.js';
+import {
+  logConfig,
+  openLog as openTrackedLog,
+  openLogs,
+  partitionDir as fixtureDir,
+  silent,
+} from '../test/log-fixtures.js';
 
 const T0 = 1_700_000_000_000;
 const DAY_MS = 86_400_000;
@@ -50,15 +56,24 @@ interface Written {
  * segments; in round `r` key `k` gets value `k@r`, and keys listed in `deleteInRound[r]` get a
  * tombstone instead. Returns every record written, in offset order.
  */
-async function writeRounds(log: PartitionLog, opts: { keys: number; rounds: number; deleteInRound?: Record<number, number[]>; codec?: CompressionCodec }): Promise<Written[]> {
+async function writeRounds(
+  log: PartitionLog,
+  opts: { keys: number; rounds: number; deleteInRound?: Record<number, number[]>; codec?: CompressionCodec },
+): Promise<Written[]> {
   const written: Written[] = [];
   for (let r = 0; r < opts.rounds; r++) {
     for (let k = 0; k < opts.keys; k += 2) {
       const records: RecordInput[] = [k, k + 1]
         .filter((key) => key < opts.keys)
-        .map((key) => ({ key: `key-${key}`, value: opts.deleteInRound?.[r]?.includes(key) ? null : `key-${key}@${r}`, timestampMs: T0 + r * 1000 + key }));
+        .map((key) => ({
+          key: `key-${key}`,
+          value: opts.deleteInRound?.[r]?.includes(key) ? null : `key-${key}@${r}`,
+          timestampMs: T0 + r * 1000 + key,
+        }));
       const { baseOffset } = await append(log, records, opts.codec);
-      records.forEach((rec, i) => written.push({ offset: baseOffset + i, key: rec.key as string, value: rec.value as string | null }));
+      records.forEach((rec, i) =>
+        written.push({ offset: baseOffset + i, key: rec.key as string, value: rec.value as string | null }),
+      );
     }
   }
   return written;
@@ -98,7 +113,7 @@ async function segmentFiles(dir: string): Promise<string[]> {
 
 /** The record set of a log as the cleaner must leave it, for comparisons. */
 function expectStrictlyIncreasing(records: Written[]): void {
-  for (let i = 1; i < records.length; i++) expect(records[i]!.offset).toBeGreaterThan(records[i - 1]!.offset);
+  for (let i = 1; i < records.length; i++) expect(records[i].offset).toBeGreaterThan(records[i - 1].offset);
 }
 
 describe('log cleaner', () => {
@@ -201,7 +216,10 @@ describe('log cleaner', () => {
     const young = await openLog(await partitionDir(), config({ minCompactionLagMs: 3_600_000 }));
     for (let i = 0; i < 40; i++) await append(young, [{ key: `k${i % 4}`, value: `v${i}`.padEnd(60, '.') }]);
     await young.flush();
-    expect(planCleaning(young, await cleaner.checkpoint(young), Date.now())).toMatchObject({ clean: false, reason: 'no closed segment is cleanable yet' });
+    expect(planCleaning(young, await cleaner.checkpoint(young), Date.now())).toMatchObject({
+      clean: false,
+      reason: 'no closed segment is cleanable yet',
+    });
     expect(planCleaning(young, await cleaner.checkpoint(young), Date.now() + 3_600_001)).toMatchObject({ clean: true });
   });
 
@@ -218,13 +236,18 @@ describe('log cleaner', () => {
     expect(scan.stop).toBe('end');
     for (const b of scan.batches) expect(compressionAt(all, b.position)).toBe('zstd');
     const after = await readAllRecords(log);
-    expect(after.filter((r) => r.offset < activeBase).length).toBeLessThan(written.filter((w) => w.offset < activeBase).length);
+    expect(after.filter((r) => r.offset < activeBase).length).toBeLessThan(
+      written.filter((w) => w.offset < activeBase).length,
+    );
     for (const w of latestPerKey(written)) expect(after).toContainEqual(w);
   });
 
   it('drops records without a key', async () => {
     const log = await openLog(await partitionDir());
-    await append(log, [{ key: null, value: 'orphan' }, { key: 'a', value: 'a1' }]);
+    await append(log, [
+      { key: null, value: 'orphan' },
+      { key: 'a', value: 'a1' },
+    ]);
     await writeRounds(log, { keys: 4, rounds: 4 });
     await log.flush();
     await new LogCleaner(silent).cleanIfNeeded(log, Date.now());
@@ -266,7 +289,11 @@ describe('log cleaner', () => {
     // so every segment keeps records and also loses some.
     let n = 0;
     const writeMixed = async (batches: number) => {
-      for (let i = 0; i < batches; i++, n++) await append(log, [{ key: `once-${n}`, value: `o${n}` }, { key: `churn-${n % 3}`, value: `c${n}` }]);
+      for (let i = 0; i < batches; i++, n++)
+        await append(log, [
+          { key: `once-${n}`, value: `o${n}` },
+          { key: `churn-${n % 3}`, value: `c${n}` },
+        ]);
     };
     const written: Written[] = [];
     await writeMixed(60);
@@ -301,12 +328,17 @@ describe('log cleaner', () => {
     // Every record the log kept was there before and during the pass: no read may have skipped one.
     const kept = records.map((r) => r.offset);
     for (const { from, first } of answers) {
-      expect(kept.filter((o) => o >= from && o < first), `a read from ${from} answered from ${first}`).toEqual([]);
+      expect(
+        kept.filter((o) => o >= from && o < first),
+        `a read from ${from} answered from ${first}`,
+      ).toEqual([]);
     }
     expect(answers.length).toBeGreaterThan(1000);
     // No reader rebuilt a replaced segment's index over the cleaned segment's files.
     await log.close();
-    expect(await readAllRecords(await openLog(log.dir, config({ segmentBytes: 500, indexIntervalBytes: 64 })), 0)).toEqual(records);
+    expect(
+      await readAllRecords(await openLog(log.dir, config({ segmentBytes: 500, indexIntervalBytes: 64 })), 0),
+    ).toEqual(records);
   });
 });
 
@@ -317,7 +349,12 @@ describe('log cleaner crash safety', () => {
   }
 
   /** A closed log before cleaning (`before`) and the same log cleaned (`after`). */
-  async function cleanedPair(): Promise<{ before: string; after: string; expected: Written[]; cleanedBases: string[] }> {
+  async function cleanedPair(): Promise<{
+    before: string;
+    after: string;
+    expected: Written[];
+    cleanedBases: string[];
+  }> {
     const after = await partitionDir();
     const log = await openLog(after);
     await writeRounds(log, { keys: 8, rounds: 6 });
@@ -338,7 +375,7 @@ describe('log cleaner crash safety', () => {
     const { before, after } = await cleanedPair();
     const uncleaned = await readAllRecords(await openLog(before));
     await openLogs.pop()!.close();
-    const first = (await segmentFiles(after))[0]!;
+    const first = (await segmentFiles(after))[0];
     await copyFile(path.join(after, first), path.join(before, `${first}.cleaned`));
     await writeFile(path.join(before, first.replace('.log', '.index.cleaned')), Buffer.alloc(8));
     const log = await openLog(before);

@@ -74,10 +74,11 @@ export interface CleaningResult {
   cleanedUpTo: number;
 }
 
-
 /** How a key is held in the offset map: short keys as they are, long ones by MD5 (as Kafka's SkimpyOffsetMap). */
 function keyId(key: Buffer): string {
-  return key.length <= 16 ? `k${key.toString('latin1')}` : `h${createHash('md5').update(key).digest().toString('latin1')}`;
+  return key.length <= 16
+    ? `k${key.toString('latin1')}`
+    : `h${createHash('md5').update(key).digest().toString('latin1')}`;
 }
 
 function isControl(batch: Buffer): boolean {
@@ -97,8 +98,8 @@ export function planCleaning(log: PartitionLog, checkpoint: CleanerCheckpoint, n
   const cleanable: LogSegment[] = [];
   const nextOffsets = new Map<LogSegment, number>();
   for (let i = 0; i < segments.length - 1; i++) {
-    const segment = segments[i]!;
-    const nextOffset = segments[i + 1]!.baseOffset;
+    const segment = segments[i];
+    const nextOffset = segments[i + 1].baseOffset;
     if (nextOffset > upperBound) break;
     const newestMs = segment.maxTimestamp !== NO_TIMESTAMP ? segment.maxTimestamp : segment.lastModifiedMs;
     if (cfg.minCompactionLagMs > 0 && nowMs - newestMs < cfg.minCompactionLagMs) break;
@@ -106,7 +107,7 @@ export function planCleaning(log: PartitionLog, checkpoint: CleanerCheckpoint, n
     nextOffsets.set(segment, nextOffset);
   }
   if (cleanable.length === 0) return { clean: false, reason: 'no closed segment is cleanable yet' };
-  const firstDirtyOffset = Math.max(checkpoint.firstDirtyOffset, log.logStartOffset, cleanable[0]!.baseOffset);
+  const firstDirtyOffset = Math.max(checkpoint.firstDirtyOffset, log.logStartOffset, cleanable[0].baseOffset);
   const dirty = cleanable.filter((s) => nextOffsets.get(s)! > firstDirtyOffset);
   const dirtyBytes = dirty.reduce((sum, s) => sum + s.size, 0);
   const totalBytes = cleanable.reduce((sum, s) => sum + s.size, 0);
@@ -115,16 +116,27 @@ export function planCleaning(log: PartitionLog, checkpoint: CleanerCheckpoint, n
   if ((dirty.length > 0 && dirtyRatio >= cfg.minCleanableDirtyRatio) || tombstonesDue) {
     return { clean: true, cleanable, nextOffsets, dirty, firstDirtyOffset, dirtyRatio };
   }
-  return { clean: false, reason: dirty.length === 0 ? 'nothing dirty' : `dirty ratio ${dirtyRatio.toFixed(3)} is below min.cleanable.dirty.ratio` };
+  return {
+    clean: false,
+    reason:
+      dirty.length === 0 ? 'nothing dirty' : `dirty ratio ${dirtyRatio.toFixed(3)} is below min.cleanable.dirty.ratio`,
+  };
 }
 
 /** Consecutive segments that together fit segment.bytes and one segment's int32 relative offsets (Kafka's groupSegmentsBySize). */
-function groupBySize(segments: readonly LogSegment[], nextOffsets: ReadonlyMap<LogSegment, number>, maxBytes: number): LogSegment[][] {
+function groupBySize(
+  segments: readonly LogSegment[],
+  nextOffsets: ReadonlyMap<LogSegment, number>,
+  maxBytes: number,
+): LogSegment[][] {
   const groups: LogSegment[][] = [];
   let group: LogSegment[] = [];
   let bytes = 0;
   for (const segment of segments) {
-    const fits = group.length > 0 && bytes + segment.size <= maxBytes && nextOffsets.get(segment)! - 1 - group[0]!.baseOffset <= INT32_MAX;
+    const fits =
+      group.length > 0 &&
+      bytes + segment.size <= maxBytes &&
+      nextOffsets.get(segment)! - 1 - group[0].baseOffset <= INT32_MAX;
     if (group.length > 0 && !fits) {
       groups.push(group);
       group = [];
@@ -179,7 +191,11 @@ export class LogCleaner {
     if (this.stopping) throw new CleanerStopped('the log cleaner is stopping');
   }
 
-  private async clean(log: PartitionLog, plan: Extract<CleaningPlan, { clean: true }>, nowMs: number): Promise<CleaningResult | null> {
+  private async clean(
+    log: PartitionLog,
+    plan: Extract<CleaningPlan, { clean: true }>,
+    nowMs: number,
+  ): Promise<CleaningResult | null> {
     const startedMs = performance.now();
     const cfg = log.config;
     const logger = this.logger.child({ partitionDir: path.basename(log.dir) });
@@ -192,7 +208,8 @@ export class LogCleaner {
       const read = await log.forEachBatchIn(segment, async (batch) => {
         this.checkStopped();
         if (isControl(batch)) return;
-        for (const r of (await readRecordEntries(batch)).records) if (r.key !== null) latest.set(keyId(r.key), r.offset);
+        for (const r of (await readRecordEntries(batch)).records)
+          if (r.key !== null) latest.set(keyId(r.key), r.offset);
       });
       if (!read || this.stopping) return null;
       cleanedUpTo = plan.nextOffsets.get(segment)!;
@@ -212,7 +229,7 @@ export class LogCleaner {
     let tombstoneDeadlineMs: number | null = null;
     for (const group of groupBySize(toClean, plan.nextOffsets, cfg.segmentBytes)) {
       if (this.stopping || !log.isOpen) return null;
-      const cleaned = await log.createCleanedSegment(group[0]!.baseOffset);
+      const cleaned = await log.createCleanedSegment(group[0].baseOffset);
       let swapped = false;
       try {
         let changed = false;
@@ -232,7 +249,9 @@ export class LogCleaner {
           const tombstonesExpired = wasClean && nowMs - segment.lastModifiedMs > cfg.deleteRetentionMs;
           const read = await log.forEachBatchIn(segment, async (batch) => {
             this.checkStopped();
-            const kept = isControl(batch) ? { batch, removed: 0, tombstonesRemoved: 0, tombstonesKept: 0 } : await filterBatch(batch, latest, tombstonesExpired);
+            const kept = isControl(batch)
+              ? { batch, removed: 0, tombstonesRemoved: 0, tombstonesKept: 0 }
+              : await filterBatch(batch, latest, tombstonesExpired);
             result.recordsRemoved += kept.removed;
             result.tombstonesRemoved += kept.tombstonesRemoved;
             if (kept.tombstonesKept > 0) {
@@ -243,7 +262,11 @@ export class LogCleaner {
             if (kept.batch === null) return;
             const h = readBatchHeader(kept.batch, 0);
             pending.push(kept.batch);
-            pendingBatches.push({ size: kept.batch.length, lastOffset: h.baseOffset + h.lastOffsetDelta, maxTimestamp: h.maxTimestamp });
+            pendingBatches.push({
+              size: kept.batch.length,
+              lastOffset: h.baseOffset + h.lastOffsetDelta,
+              maxTimestamp: h.maxTimestamp,
+            });
             pendingBytes += kept.batch.length;
             if (pendingBytes >= WRITE_CHUNK_BYTES) await writePending();
           });
@@ -253,7 +276,7 @@ export class LogCleaner {
         if (!changed && group.length === 1) {
           // Nothing to drop here: keep the segment as it is.
           result.segmentsAfter++;
-          result.bytesAfter += group[0]!.size;
+          result.bytesAfter += group[0].size;
           continue;
         }
         cleaned.sealTimeIndex();
@@ -264,7 +287,10 @@ export class LogCleaner {
         result.segmentsAfter++;
         result.bytesAfter += cleaned.size;
       } finally {
-        if (!swapped) await cleaned.discard().catch((err: unknown) => logger.warn({ err }, 'could not remove an abandoned cleaned segment'));
+        if (!swapped)
+          await cleaned
+            .discard()
+            .catch((err: unknown) => logger.warn({ err }, 'could not remove an abandoned cleaned segment'));
       }
     }
 
@@ -272,7 +298,15 @@ export class LogCleaner {
     const checkpoint: CleanerCheckpoint = { firstDirtyOffset: cleanedUpTo, tombstoneDeadlineMs };
     await writeCleanerCheckpoint(log.dir, checkpoint);
     this.checkpoints.set(log, checkpoint);
-    logger.info({ ...result, dirtyRatio: Number(plan.dirtyRatio.toFixed(3)), keys: latest.size, durationMs: Math.round(performance.now() - startedMs) }, 'cleaned log');
+    logger.info(
+      {
+        ...result,
+        dirtyRatio: Number(plan.dirtyRatio.toFixed(3)),
+        keys: latest.size,
+        durationMs: Math.round(performance.now() - startedMs),
+      },
+      'cleaned log',
+    );
     return result;
   }
 }
@@ -286,7 +320,11 @@ interface FilteredBatch {
 }
 
 /** Keeps the records of `batch` that no later record of their key supersedes. */
-async function filterBatch(batch: Buffer, latest: ReadonlyMap<string, number>, tombstonesExpired: boolean): Promise<FilteredBatch> {
+async function filterBatch(
+  batch: Buffer,
+  latest: ReadonlyMap<string, number>,
+  tombstonesExpired: boolean,
+): Promise<FilteredBatch> {
   const { records } = await readRecordEntries(batch);
   const kept: RecordEntry[] = [];
   let tombstonesRemoved = 0;
@@ -323,11 +361,16 @@ export async function readCleanerCheckpoint(dir: string, logger: Logger): Promis
       .split('\n')
       .map((line) => /^(\w+):\s*(-?\d+)$/.exec(line.trim()))
       .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => [m[1]!, Number(m[2])]),
+      .map((m) => [m[1], Number(m[2])]),
   );
   const firstDirtyOffset = fields.get('first_dirty_offset');
   const deadline = fields.get('tombstone_deadline_ms');
-  if (fields.get('version') !== CHECKPOINT_VERSION || firstDirtyOffset === undefined || deadline === undefined || firstDirtyOffset < 0) {
+  if (
+    fields.get('version') !== CHECKPOINT_VERSION ||
+    firstDirtyOffset === undefined ||
+    deadline === undefined ||
+    firstDirtyOffset < 0
+  ) {
     logger.warn({ dir, text }, `ignoring unreadable ${CLEANER_CHECKPOINT_FILE}; the whole log counts as dirty`);
     return fresh;
   }

@@ -90,6 +90,7 @@ export async function readIndexFile(path: string, entryBytes: number): Promise<B
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'index file is missing';
     throw err;
   }
-  if (contents.length % entryBytes !== 0) return `index file size ${contents.length} is not a multiple of ${entryBytes}`;
+  if (contents.length % entryBytes !== 0)
+    return `index file size ${contents.length} is not a multiple of ${entryBytes}`;
   return contents;
 }

@@ -154,7 +154,11 @@ export class LogManager {
       for (const [key, log] of this.logs) {
         try {
           const deleted = await log.applyRetention(this.clock.nowMs());
-          if (deleted > 0) this.logger.info({ partition: key, segments: deleted, logStartOffset: log.logStartOffset }, 'retention deleted segments');
+          if (deleted > 0)
+            this.logger.info(
+              { partition: key, segments: deleted, logStartOffset: log.logStartOffset },
+              'retention deleted segments',
+            );
         } catch (err) {
           this.logger.error({ err, partition: key }, 'retention failed');
         }
@@ -213,7 +217,7 @@ export class LogManager {
       const parent = path.dirname(dir);
       counts.set(parent, (counts.get(parent) ?? 0) + 1);
     }
-    return [...counts.entries()].sort((a, b) => a[1] - b[1])[0]![0];
+    return [...counts.entries()].sort((a, b) => a[1] - b[1])[0][0];
   }
 }
 

@@ -24,7 +24,8 @@ export class OffsetIndex extends IndexFile {
     for (let at = 0; at < contents.length; at += ENTRY_BYTES) {
       const relative = contents.readInt32BE(at);
       const position = contents.readInt32BE(at + 4);
-      if (relative <= lastRelative) return `entry ${at / ENTRY_BYTES} has offset ${baseOffset + relative} after ${baseOffset + lastRelative}`;
+      if (relative <= lastRelative)
+        return `entry ${at / ENTRY_BYTES} has offset ${baseOffset + relative} after ${baseOffset + lastRelative}`;
       if (position <= lastPosition || position >= logBytes) {
         return `entry ${at / ENTRY_BYTES} has position ${position} (previous ${lastPosition}, log size ${logBytes})`;
       }

@@ -29,7 +29,11 @@ function append(log: PartitionLog, records: RecordInput[], leaderEpoch = 0) {
 }
 
 /** Appends `count` batches of 1-3 records whose values name their offsets; returns the last batch's size. */
-async function fill(log: PartitionLog, count: number, opts: { padding?: number; timestampMs?: (batch: number) => number } = {}) {
+async function fill(
+  log: PartitionLog,
+  count: number,
+  opts: { padding?: number; timestampMs?: (batch: number) => number } = {},
+) {
   let lastBatchRecords = 0;
   for (let i = 0; i < count; i++) {
     const n = 1 + (i % 3);
@@ -37,7 +41,10 @@ async function fill(log: PartitionLog, count: number, opts: { padding?: number; 
     const ts = opts.timestampMs?.(i) ?? T0 + i;
     await append(
       log,
-      Array.from({ length: n }, (_, j) => ({ value: `m${first + j}`.padEnd(opts.padding ?? 40, '.'), timestampMs: ts })),
+      Array.from({ length: n }, (_, j) => ({
+        value: `m${first + j}`.padEnd(opts.padding ?? 40, '.'),
+        timestampMs: ts,
+      })),
     );
     lastBatchRecords = n;
   }
@@ -135,9 +142,9 @@ describe('PartitionLog appends and reads', () => {
       await expect(stat(path.join(dir, `${base}.index`))).resolves.toBeTruthy();
       await expect(stat(path.join(dir, `${base}.timeindex`))).resolves.toBeTruthy();
     }
-    const second = Number(logs[1]!.slice(0, 20));
+    const second = Number(logs[1].slice(0, 20));
     const read = await (await openLog(dir, config())).read(second, 100, true);
-    expect(read.ok && readBatchHeader(batchesIn(read.chunks)[0]!).baseOffset).toBe(second);
+    expect(read.ok && readBatchHeader(batchesIn(read.chunks)[0]).baseOffset).toBe(second);
   });
 
   it('lands on the batch holding every offset, live, after reopen, and with rebuilt indexes', async () => {
@@ -152,7 +159,7 @@ describe('PartitionLog appends and reads', () => {
         if (!read.ok) throw new Error(read.message);
         const batches = batchesIn(read.chunks);
         expect(batches).toHaveLength(1);
-        const h = readBatchHeader(batches[0]!);
+        const h = readBatchHeader(batches[0]);
         expect(h.baseOffset).toBeLessThanOrEqual(offset);
         expect(h.baseOffset + h.lastOffsetDelta).toBeGreaterThanOrEqual(offset);
       }
@@ -161,7 +168,8 @@ describe('PartitionLog appends and reads', () => {
     await log.close();
     await check(await openLog(dir, cfg));
     await openLogs.pop()!.close();
-    for (const name of [...(await files(dir, '.index')), ...(await files(dir, '.timeindex'))]) await unlink(path.join(dir, name));
+    for (const name of [...(await files(dir, '.index')), ...(await files(dir, '.timeindex'))])
+      await unlink(path.join(dir, name));
     await check(await openLog(dir, cfg));
   });
 
@@ -204,7 +212,7 @@ describe('PartitionLog appends and reads', () => {
     await fill(log, 3);
     await append(log, [{ value: 'a' }, { value: 'b' }], 7);
     const read = await log.read(6, 1000, true);
-    const h = read.ok ? readBatchHeader(batchesIn(read.chunks)[0]!) : undefined;
+    const h = read.ok ? readBatchHeader(batchesIn(read.chunks)[0]) : undefined;
     expect(h).toMatchObject({ baseOffset: 6, partitionLeaderEpoch: 7, lastOffsetDelta: 1 });
   });
 
@@ -225,16 +233,25 @@ describe('PartitionLog appends and reads', () => {
     await append(log, [{ value: 'a', timestampMs: T0 }]);
     // A later millisecond, so the two batches' append times differ.
     await new Promise((resolve) => setTimeout(resolve, 5));
-    const appended = await append(log, [{ value: 'b', timestampMs: T0 }, { value: 'c', timestampMs: T0 + 5 }]);
+    const appended = await append(log, [
+      { value: 'b', timestampMs: T0 },
+      { value: 'c', timestampMs: T0 + 5 },
+    ]);
     expect(appended.logAppendTimeMs).toBeGreaterThanOrEqual(before);
     const read = await log.read(1, 1000, true);
-    const batch = read.ok ? batchesIn(read.chunks)[0]! : Buffer.alloc(0);
+    const batch = read.ok ? batchesIn(read.chunks)[0] : Buffer.alloc(0);
     const h = readBatchHeader(batch);
     expect(h.attributes & 0x08).toBe(0x08);
     expect(h.maxTimestamp).toBe(appended.logAppendTimeMs);
     expect(isCrcValid(batch, 0, batch.length)).toBe(true);
-    expect(decodeRecords(batch).map((r) => r.timestampMs)).toEqual([appended.logAppendTimeMs, appended.logAppendTimeMs]);
-    expect(await log.offsetForTimestamp(appended.logAppendTimeMs)).toEqual({ offset: 1, timestamp: appended.logAppendTimeMs });
+    expect(decodeRecords(batch).map((r) => r.timestampMs)).toEqual([
+      appended.logAppendTimeMs,
+      appended.logAppendTimeMs,
+    ]);
+    expect(await log.offsetForTimestamp(appended.logAppendTimeMs)).toEqual({
+      offset: 1,
+      timestamp: appended.logAppendTimeMs,
+    });
     expect(await log.maxTimestamp()).toEqual({ offset: 1, timestamp: appended.logAppendTimeMs });
   });
 
@@ -288,7 +305,11 @@ describe('PartitionLog timestamps', () => {
     const log = await openLog(dir, config({ segmentBytes: 300 }));
     expect(await log.maxTimestamp()).toBeNull();
     await append(log, [{ value: 'a', timestampMs: T0 + 1 }]);
-    await append(log, [{ value: 'b', timestampMs: T0 + 2 }, { value: 'c', timestampMs: T0 + 50 }, { value: 'd', timestampMs: T0 + 50 }]);
+    await append(log, [
+      { value: 'b', timestampMs: T0 + 2 },
+      { value: 'c', timestampMs: T0 + 50 },
+      { value: 'd', timestampMs: T0 + 50 },
+    ]);
     await append(log, [{ value: 'e', timestampMs: T0 + 3 }]);
     await append(log, [{ value: 'f', timestampMs: T0 + 50 }]);
     expect(await log.maxTimestamp()).toEqual({ offset: 2, timestamp: T0 + 50 });
@@ -357,14 +378,20 @@ describe('PartitionLog recovery', () => {
     await fill(log, 40, { timestampMs: (i) => T0 + 1000 * i });
     const end = log.logEndOffset;
     await log.close();
-    for (const name of [...(await files(dir, '.index')), ...(await files(dir, '.timeindex'))]) await unlink(path.join(dir, name));
+    for (const name of [...(await files(dir, '.index')), ...(await files(dir, '.timeindex'))])
+      await unlink(path.join(dir, name));
 
     const { logger, events } = capturingLogger();
     const reopened = await openLog(dir, cfg, logger);
-    expect(events.filter((e) => e.msg === 'rebuilding log segment index').length).toBe((await files(dir, '.log')).length);
+    expect(events.filter((e) => e.msg === 'rebuilding log segment index').length).toBe(
+      (await files(dir, '.log')).length,
+    );
     expect(reopened.logEndOffset).toBe(end);
     expect(await readAll(reopened)).toEqual(expectedValues(0, end));
-    expect(await reopened.offsetForTimestamp(T0 + 20_500)).toEqual({ offset: firstOffsetOfBatch(21), timestamp: T0 + 21_000 });
+    expect(await reopened.offsetForTimestamp(T0 + 20_500)).toEqual({
+      offset: firstOffsetOfBatch(21),
+      timestamp: T0 + 21_000,
+    });
     expect((await files(dir, '.index')).length).toBe((await files(dir, '.log')).length);
   });
 
@@ -379,7 +406,7 @@ describe('PartitionLog recovery', () => {
     const garbage = Buffer.alloc(16);
     garbage.writeInt32BE(50, 0);
     garbage.writeInt32BE(3, 8);
-    await writeFile(path.join(dir, (await files(dir, '.index'))[0]!), garbage);
+    await writeFile(path.join(dir, (await files(dir, '.index'))[0]), garbage);
 
     const { logger, events } = capturingLogger();
     const reopened = await openLog(dir, cfg, logger);
@@ -402,7 +429,7 @@ describe('PartitionLog retention', () => {
     const after = await files(dir, '.log');
     expect(after).toEqual(before.slice(deleted));
     const start = log.logStartOffset;
-    expect(start).toBe(Number(after[0]!.slice(0, 20)));
+    expect(start).toBe(Number(after[0].slice(0, 20)));
     // Every record older than now - retention.ms was in a deleted segment or shares one with a newer record.
     const oldestKept = await log.offsetForTimestamp(0);
     expect(oldestKept?.offset).toBe(start);
@@ -422,7 +449,8 @@ describe('PartitionLog retention', () => {
     const cfg = config({ segmentBytes: 1000, retentionBytes, retentionMs: -1 });
     const log = await openLog(dir, cfg);
     await fill(log, 60);
-    const sizes = async () => Promise.all((await files(dir, '.log')).map(async (n) => (await stat(path.join(dir, n))).size));
+    const sizes = async () =>
+      Promise.all((await files(dir, '.log')).map(async (n) => (await stat(path.join(dir, n))).size));
     const total = (await sizes()).reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThan(2 * retentionBytes);
 
@@ -431,7 +459,7 @@ describe('PartitionLog retention', () => {
     const remaining = await sizes();
     const kept = remaining.reduce((a, b) => a + b, 0);
     expect(kept).toBeGreaterThanOrEqual(retentionBytes);
-    expect(kept - remaining[0]!).toBeLessThan(retentionBytes);
+    expect(kept - remaining[0]).toBeLessThan(retentionBytes);
     expect(await log.applyRetention(Date.now())).toBe(0);
 
     const start = log.logStartOffset;
@@ -471,8 +499,11 @@ describe('PartitionLog retention', () => {
     const end = log.logEndOffset;
     await log.close();
     const bases = (await files(dir, '.log')).map((n) => Number(n.slice(0, 20)));
-    const start = bases[2]! + 1;
-    await writeFile(path.join(dir, 'log.checkpoint'), `version: 0\nlog_start_offset: ${start}\nrecovery_point: ${end}\n`);
+    const start = bases[2] + 1;
+    await writeFile(
+      path.join(dir, 'log.checkpoint'),
+      `version: 0\nlog_start_offset: ${start}\nrecovery_point: ${end}\n`,
+    );
 
     const reopened = await openLog(dir, cfg);
     expect(reopened.logStartOffset).toBe(start);

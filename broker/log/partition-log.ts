@@ -11,9 +11,21 @@ import { mkdir, open, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { CompressionCodec } from '../protocol/compression.js';
-import { type BatchInfo, NO_TIMESTAMP, readBatchHeader, rewriteBaseOffsetAndEpoch, setLogAppendTime } from '../protocol/record-batch.js';
+import {
+  type BatchInfo,
+  NO_TIMESTAMP,
+  readBatchHeader,
+  rewriteBaseOffsetAndEpoch,
+  setLogAppendTime,
+} from '../protocol/record-batch.js';
 import { writeCheckpoint } from './checkpoint.js';
-import { ProducerStateError, ProducerStateManager, listSnapshots, loadLatestSnapshot, writeSnapshot } from './producer-state.js';
+import {
+  ProducerStateError,
+  ProducerStateManager,
+  listSnapshots,
+  loadLatestSnapshot,
+  writeSnapshot,
+} from './producer-state.js';
 import { loadLog } from './recovery.js';
 import type { ReadLoan } from './read-buffers.js';
 import { countDeletableSegments } from './retention.js';
@@ -80,8 +92,7 @@ export interface AppendResult {
 }
 
 export type ReadResult =
-  | { ok: true; chunks: Buffer[]; bytes: number }
-  | { ok: false; error: 'OFFSET_OUT_OF_RANGE'; message: string };
+  { ok: true; chunks: Buffer[]; bytes: number } | { ok: false; error: 'OFFSET_OUT_OF_RANGE'; message: string };
 
 const CLEAN_SHUTDOWN_FILE = '.clean_shutdown';
 /** Closed segments kept open (file handle and indexes) for readers; the active one is always open. */
@@ -177,7 +188,14 @@ export class PartitionLog {
       await unlink(marker);
       await syncDir(dir);
     }
-    const producers = await loadProducerState(dir, loaded.segments, loaded.logEndOffset, config.indexIntervalBytes, logger, clock.nowMs());
+    const producers = await loadProducerState(
+      dir,
+      loaded.segments,
+      loaded.logEndOffset,
+      config.indexIntervalBytes,
+      logger,
+      clock.nowMs(),
+    );
     const log = new PartitionLog(dir, config, logger, loaded, producers.state, producers.hasSnapshot, clock);
     await log.writeCheckpoint();
     logger.info(
@@ -232,7 +250,8 @@ export class PartitionLog {
    * a sequence gap or a fenced epoch rejects with a ProducerStateError.
    */
   append(records: Buffer, batches: readonly BatchInfo[], leaderEpoch: number): Promise<AppendResult> {
-    if (this.orderedCount > 0 && !this.issuing) return this.inOrder(Promise.resolve(), () => this.appendNow(records, batches, leaderEpoch));
+    if (this.orderedCount > 0 && !this.issuing)
+      return this.inOrder(Promise.resolve(), () => this.appendNow(records, batches, leaderEpoch));
     return this.appendNow(records, batches, leaderEpoch);
   }
 
@@ -278,7 +297,8 @@ export class PartitionLog {
     if (this.snapshotDue) this.takeSnapshot();
     for (const b of batches) {
       const check = this.producers.check(b);
-      if (check.kind === 'error') return Promise.reject(new ProducerStateError(check.error, `${check.message} (next offset ${this.nextOffset})`));
+      if (check.kind === 'error')
+        return Promise.reject(new ProducerStateError(check.error, `${check.message} (next offset ${this.nextOffset})`));
       if (check.kind === 'duplicate') {
         if (batches.length > 1) return Promise.reject(new RangeError('a duplicate batch must be appended on its own'));
         // Acknowledged once the original is written: it may still be queued.
@@ -341,7 +361,12 @@ export class PartitionLog {
    * left out. OFFSET_OUT_OF_RANGE outside [logStartOffset, logEndOffset]. The chunks are slices
    * of buffers from `buffers` when given (see read-buffers.ts), else of new ones.
    */
-  async read(fetchOffset: number, maxBytes: number, minOneBatch: boolean, options: { maxOffset?: number; buffers?: ReadLoan } = {}): Promise<ReadResult> {
+  async read(
+    fetchOffset: number,
+    maxBytes: number,
+    minOneBatch: boolean,
+    options: { maxOffset?: number; buffers?: ReadLoan } = {},
+  ): Promise<ReadResult> {
     const { maxOffset = this.hw, buffers } = options;
     if (this.closed) throw new Error(`partition log ${this.dir} is closed`);
     if (fetchOffset < this.startOffset || fetchOffset > this.nextOffset) {
@@ -356,9 +381,16 @@ export class PartitionLog {
       const segments = this.segments;
       let replaced = false;
       for (let i = floorSegment(segments, fetchOffset); i < segments.length; i++) {
-        const segment = segments[i]!;
+        const segment = segments[i];
         const found = await this.withSegment(segment, (s) =>
-          s.read({ fetchOffset, maxBytes, minOneBatch, maxOffset, indexIntervalBytes: this.cfg.indexIntervalBytes, buffers }),
+          s.read({
+            fetchOffset,
+            maxBytes,
+            minOneBatch,
+            maxOffset,
+            indexIntervalBytes: this.cfg.indexIntervalBytes,
+            buffers,
+          }),
         );
         if (found) return { ok: true, ...found };
         // The cleaner swapped it for a cleaned segment (or retention removed it): skipping to
@@ -427,7 +459,7 @@ export class PartitionLog {
     if (count <= 0) return 0;
     const doomed = this.segments.slice(0, count);
     this.segments = this.segments.slice(count);
-    this.startOffset = Math.max(this.startOffset, this.segments[0]!.baseOffset);
+    this.startOffset = Math.max(this.startOffset, this.segments[0].baseOffset);
     await this.writeCheckpoint();
     await this.removeSegments(doomed);
     return count;
@@ -457,7 +489,10 @@ export class PartitionLog {
     await Promise.all(doomed.map((segment) => segment.markDeleted()));
     for (const segment of doomed) {
       this.forget(segment);
-      const timer = this.clock.after(this.cfg.fileDeleteDelayMs ?? DEFAULT_FILE_DELETE_DELAY_MS, () => void this.finishDelete(segment));
+      const timer = this.clock.after(
+        this.cfg.fileDeleteDelayMs ?? DEFAULT_FILE_DELETE_DELAY_MS,
+        () => void this.finishDelete(segment),
+      );
       this.pendingDeletes.set(segment, timer);
       this.logger.debug({ segment: segment.baseOffset, bytes: segment.size }, 'deleting log segment');
     }
@@ -514,9 +549,12 @@ export class PartitionLog {
   async swapCleaned(old: readonly LogSegment[], cleaned: LogSegment): Promise<boolean> {
     await cleaned.renameFiles(SWAP_SUFFIX);
     await syncDir(this.dir);
-    const at = this.segments.indexOf(old[0]!);
+    const at = this.segments.indexOf(old[0]);
     const intact =
-      this.isOpen && at >= 0 && at + old.length < this.segments.length && old.every((segment, i) => this.segments[at + i] === segment);
+      this.isOpen &&
+      at >= 0 &&
+      at + old.length < this.segments.length &&
+      old.every((segment, i) => this.segments[at + i] === segment);
     if (!intact) {
       await cleaned.discard();
       return false;
@@ -602,7 +640,7 @@ export class PartitionLog {
 
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
-      const head = this.queue[0]!;
+      const head = this.queue[0];
       if (head.kind === 'task') {
         this.queue.shift();
         try {
@@ -651,19 +689,28 @@ export class PartitionLog {
       }
       pending.push(append);
       plannedBytes += append.bytes;
-      firstTimestamp ??= append.batches[0]!.maxTimestamp;
+      firstTimestamp ??= append.batches[0].maxTimestamp;
     }
     await this.writeToActive(pending);
     if (this.writtenEndOffset - this.recoveryPoint >= this.cfg.flushMessages) await this.flushAll();
     else this.scheduleFlush();
-    for (const a of group) a.resolve({ baseOffset: a.baseOffset, lastOffset: a.lastOffset, logAppendTimeMs: a.logAppendTimeMs });
+    for (const a of group)
+      a.resolve({ baseOffset: a.baseOffset, lastOffset: a.lastOffset, logAppendTimeMs: a.logAppendTimeMs });
   }
 
   /** Why the active segment must roll before `append`, as Kafka's LogSegment.shouldRoll; null if not. */
-  private rollReason(append: QueuedAppend, plannedBytes: number, firstTimestamp: number | null, nowMs: number): string | null {
+  private rollReason(
+    append: QueuedAppend,
+    plannedBytes: number,
+    firstTimestamp: number | null,
+    nowMs: number,
+  ): string | null {
     if (plannedBytes + append.bytes > this.cfg.segmentBytes) return 'segment.bytes';
     // Kafka measures segment age in message time when the first batch has a timestamp.
-    const ageMs = firstTimestamp !== null && firstTimestamp >= 0 ? append.maxTimestamp - firstTimestamp : nowMs - this.active.createdMs;
+    const ageMs =
+      firstTimestamp !== null && firstTimestamp >= 0
+        ? append.maxTimestamp - firstTimestamp
+        : nowMs - this.active.createdMs;
     if (ageMs > this.cfg.segmentMs) return 'segment.ms';
     if (append.lastOffset > this.active.maxIndexableOffset) return 'relative offset overflow';
     return null;
@@ -802,14 +849,18 @@ export class PartitionLog {
       this.forget(segment);
       if (!segment.deleted && segment !== this.active) open.push(segment);
     }
-    for (let i = 0; open.length > MAX_OPEN_CLOSED_SEGMENTS && i < open.length; ) {
-      const candidate = open[i]!;
+    for (let i = 0; open.length > MAX_OPEN_CLOSED_SEGMENTS && i < open.length;) {
+      const candidate = open[i];
       if (!candidate.canUnload) {
         i++;
         continue;
       }
       open.splice(i, 1);
-      candidate.unload().catch((err: unknown) => this.logger.error({ err, segment: candidate.baseOffset }, 'could not close log segment'));
+      candidate
+        .unload()
+        .catch((err: unknown) =>
+          this.logger.error({ err, segment: candidate.baseOffset }, 'could not close log segment'),
+        );
     }
   }
 
@@ -860,10 +911,10 @@ async function loadProducerState(
 ): Promise<{ state: ProducerStateManager; hasSnapshot: boolean }> {
   const snapshot = await loadLatestSnapshot(dir, logEndOffset, logger);
   const state = snapshot?.state ?? new ProducerStateManager();
-  const from = snapshot?.offset ?? segments[Math.max(0, segments.length - 2)]!.baseOffset;
+  const from = snapshot?.offset ?? segments[Math.max(0, segments.length - 2)].baseOffset;
   let batches = 0;
   for (let i = 0; i < segments.length; i++) {
-    const segment = segments[i]!;
+    const segment = segments[i];
     const isLast = i === segments.length - 1;
     if ((segments[i + 1]?.baseOffset ?? logEndOffset) <= from || segment.size === 0) continue;
     const start = segment.baseOffset >= from ? 0 : await segment.positionAtOrBefore(from, indexIntervalBytes);
@@ -878,7 +929,10 @@ async function loadProducerState(
   }
   state.expire(nowMs);
   if (batches > 0 || snapshot) {
-    logger.debug({ snapshotOffset: snapshot?.offset ?? null, batchesRead: batches, producers: state.size }, 'loaded producer state');
+    logger.debug(
+      { snapshotOffset: snapshot?.offset ?? null, batchesRead: batches, producers: state.size },
+      'loaded producer state',
+    );
   }
   return { state, hasSnapshot: snapshot !== null || (await listSnapshots(dir)).length > 0 };
 }
@@ -890,7 +944,7 @@ function floorSegment(segments: readonly LogSegment[], offset: number): number {
   let found = 0;
   while (lo <= hi) {
     const mid = (lo + hi) >>> 1;
-    if (segments[mid]!.baseOffset <= offset) {
+    if (segments[mid].baseOffset <= offset) {
       found = mid;
       lo = mid + 1;
     } else {

@@ -16,7 +16,10 @@ interface Idempotent {
 function send(log: PartitionLog, p: Idempotent, tag = 'r') {
   const n = p.count ?? 2;
   const batch = buildRecordBatch({
-    records: Array.from({ length: n }, (_, i) => ({ key: `k${p.baseSequence + i}`, value: `${tag}-${p.producerEpoch}-${p.baseSequence + i}` })),
+    records: Array.from({ length: n }, (_, i) => ({
+      key: `k${p.baseSequence + i}`,
+      value: `${tag}-${p.producerEpoch}-${p.baseSequence + i}`,
+    })),
     producerId: p.producerId,
     producerEpoch: p.producerEpoch,
     baseSequence: p.baseSequence,
@@ -31,18 +34,26 @@ async function values(log: PartitionLog): Promise<string[]> {
   if (!read.ok) throw new Error(read.message);
   const all = Buffer.concat(read.chunks);
   const scan = scanBatches(all, 0, { minBaseOffset: 0, maxLastOffset: Number.MAX_SAFE_INTEGER });
-  return scan.batches.flatMap((b) => decodeRecords(all.subarray(b.position, b.position + b.size)).map((r) => r.value!.toString()));
+  return scan.batches.flatMap((b) =>
+    decodeRecords(all.subarray(b.position, b.position + b.size)).map((r) => r.value!.toString()),
+  );
 }
 
 async function crashCopy(dir: string): Promise<string> {
   const copy = `${dir}-crashed`;
   await mkdir(copy);
-  for (const name of await readdir(dir)) await copyFile(path.join(dir, name), path.join(copy, name)).catch(() => undefined);
+  for (const name of await readdir(dir))
+    await copyFile(path.join(dir, name), path.join(copy, name)).catch(() => undefined);
   return copy;
 }
 
 describe('ProducerStateManager rules (Kafka 4)', () => {
-  const b = (producerEpoch: number, baseSequence: number, lastOffsetDelta = 1) => ({ producerId: 9, producerEpoch, baseSequence, lastOffsetDelta });
+  const b = (producerEpoch: number, baseSequence: number, lastOffsetDelta = 1) => ({
+    producerId: 9,
+    producerEpoch,
+    baseSequence,
+    lastOffsetDelta,
+  });
 
   it('accepts an unknown producer at any sequence, then requires the next sequence', () => {
     const s = new ProducerStateManager();
@@ -83,13 +94,14 @@ describe('ProducerStateManager rules (Kafka 4)', () => {
 
   it('round-trips through its snapshot bytes and rejects damaged ones', () => {
     const s = new ProducerStateManager();
-    for (let i = 0; i < 8; i++) s.update({ producerId: i % 3, producerEpoch: i % 2, baseSequence: i, lastOffsetDelta: 0 }, i, 1000 + i);
+    for (let i = 0; i < 8; i++)
+      s.update({ producerId: i % 3, producerEpoch: i % 2, baseSequence: i, lastOffsetDelta: 0 }, i, 1000 + i);
     const bytes = s.serialize();
     const parsed = ProducerStateManager.parse(bytes);
     expect(parsed).toBeInstanceOf(ProducerStateManager);
     for (const id of [0, 1, 2]) expect((parsed as ProducerStateManager).entry(id)).toEqual(s.entry(id));
     const damaged = Buffer.from(bytes);
-    damaged[damaged.length - 1]! ^= 0xff;
+    damaged[damaged.length - 1] ^= 0xff;
     expect(ProducerStateManager.parse(damaged)).toMatch(/CRC/);
   });
 
@@ -125,9 +137,15 @@ describe('PartitionLog with idempotent producers', () => {
   it('refuses a sequence gap (OUT_OF_ORDER_SEQUENCE_NUMBER) and an old epoch (INVALID_PRODUCER_EPOCH) without writing', async () => {
     const log = await openLog(await partitionDir());
     await send(log, { producerId: 5, producerEpoch: 1, baseSequence: 0 });
-    await expect(send(log, { producerId: 5, producerEpoch: 1, baseSequence: 5 })).rejects.toMatchObject({ error: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
-    await expect(send(log, { producerId: 5, producerEpoch: 0, baseSequence: 2 })).rejects.toBeInstanceOf(ProducerStateError);
-    await expect(send(log, { producerId: 5, producerEpoch: 0, baseSequence: 2 })).rejects.toMatchObject({ error: 'INVALID_PRODUCER_EPOCH' });
+    await expect(send(log, { producerId: 5, producerEpoch: 1, baseSequence: 5 })).rejects.toMatchObject({
+      error: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+    });
+    await expect(send(log, { producerId: 5, producerEpoch: 0, baseSequence: 2 })).rejects.toBeInstanceOf(
+      ProducerStateError,
+    );
+    await expect(send(log, { producerId: 5, producerEpoch: 0, baseSequence: 2 })).rejects.toMatchObject({
+      error: 'INVALID_PRODUCER_EPOCH',
+    });
     expect(log.logEndOffset).toBe(2);
     await send(log, { producerId: 5, producerEpoch: 1, baseSequence: 2 });
     expect(log.logEndOffset).toBe(4);
@@ -141,8 +159,13 @@ describe('PartitionLog with idempotent producers', () => {
     await log.close();
     expect((await readdir(dir)).filter((n) => n.endsWith('.snapshot'))).toContain(snapshotFileName(40));
     const reopened = await openLog(dir, config({ segmentBytes: 400 }));
-    expect(await send(reopened, { producerId: 3, producerEpoch: 0, baseSequence: 38 })).toMatchObject({ baseOffset: last.baseOffset, duplicate: true });
-    await expect(send(reopened, { producerId: 3, producerEpoch: 0, baseSequence: 44 })).rejects.toMatchObject({ error: 'OUT_OF_ORDER_SEQUENCE_NUMBER' });
+    expect(await send(reopened, { producerId: 3, producerEpoch: 0, baseSequence: 38 })).toMatchObject({
+      baseOffset: last.baseOffset,
+      duplicate: true,
+    });
+    await expect(send(reopened, { producerId: 3, producerEpoch: 0, baseSequence: 44 })).rejects.toMatchObject({
+      error: 'OUT_OF_ORDER_SEQUENCE_NUMBER',
+    });
     expect(reopened.logEndOffset).toBe(40);
   });
 
@@ -158,9 +181,16 @@ describe('PartitionLog with idempotent producers', () => {
     expect((await readdir(copy)).filter((n) => n.endsWith('.snapshot')).length).toBeGreaterThan(0);
     const recovered = await openLog(copy, cfg);
     expect(recovered.logEndOffset).toBe(50);
-    expect(await send(recovered, { producerId: 4, producerEpoch: 2, baseSequence: 48 })).toMatchObject({ baseOffset: last.baseOffset, duplicate: true });
-    expect(await send(recovered, { producerId: 4, producerEpoch: 2, baseSequence: 50 })).toMatchObject({ baseOffset: 50 });
-    await expect(send(recovered, { producerId: 4, producerEpoch: 1, baseSequence: 52 })).rejects.toMatchObject({ error: 'INVALID_PRODUCER_EPOCH' });
+    expect(await send(recovered, { producerId: 4, producerEpoch: 2, baseSequence: 48 })).toMatchObject({
+      baseOffset: last.baseOffset,
+      duplicate: true,
+    });
+    expect(await send(recovered, { producerId: 4, producerEpoch: 2, baseSequence: 50 })).toMatchObject({
+      baseOffset: 50,
+    });
+    await expect(send(recovered, { producerId: 4, producerEpoch: 1, baseSequence: 52 })).rejects.toMatchObject({
+      error: 'INVALID_PRODUCER_EPOCH',
+    });
   });
 
   it('rebuilds the state from the log when there is no snapshot, and ignores snapshots beyond the log end', async () => {
@@ -172,7 +202,10 @@ describe('PartitionLog with idempotent producers', () => {
     // A snapshot claiming offsets the log does not have (its tail was lost) must not be used.
     await writeFile(path.join(copy, snapshotFileName(1000)), new ProducerStateManager().serialize());
     const recovered = await openLog(copy);
-    expect(await send(recovered, { producerId: 6, producerEpoch: 0, baseSequence: 4 })).toMatchObject({ baseOffset: 4, duplicate: true });
+    expect(await send(recovered, { producerId: 6, producerEpoch: 0, baseSequence: 4 })).toMatchObject({
+      baseOffset: 4,
+      duplicate: true,
+    });
     expect((await readdir(copy)).includes(snapshotFileName(1000))).toBe(false);
   });
 
@@ -181,13 +214,21 @@ describe('PartitionLog with idempotent producers', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const batchOf = (i: number) => {
-      const batch = buildRecordBatch({ records: [{ key: 'k', value: `v${i}` }], producerId: 8, producerEpoch: 0, baseSequence: i });
+      const batch = buildRecordBatch({
+        records: [{ key: 'k', value: `v${i}` }],
+        producerId: 8,
+        producerEpoch: 0,
+        baseSequence: i,
+      });
       const checked = validateProducedBatches(batch);
       if (!checked.ok) throw new Error(checked.message);
       return { batch, checked: checked.batches };
     };
     const first = batchOf(0);
-    const slow = log.inOrder(gate.then(() => first), (p) => log.append(p.batch, p.checked, 0));
+    const slow = log.inOrder(
+      gate.then(() => first),
+      (p) => log.append(p.batch, p.checked, 0),
+    );
     const second = batchOf(1);
     const fast = log.append(second.batch, second.checked, 0);
     release();
@@ -198,7 +239,9 @@ describe('PartitionLog with idempotent producers', () => {
 
   it('keeps order when a preparation fails', async () => {
     const log = await openLog(await partitionDir());
-    const failing = log.inOrder(Promise.reject(new Error('bad batch')), () => send(log, { producerId: -1, producerEpoch: -1, baseSequence: -1 }));
+    const failing = log.inOrder(Promise.reject(new Error('bad batch')), () =>
+      send(log, { producerId: -1, producerEpoch: -1, baseSequence: -1 }),
+    );
     const next = send(log, { producerId: 11, producerEpoch: 0, baseSequence: 0 });
     await expect(failing).rejects.toThrow('bad batch');
     expect((await next).baseOffset).toBe(0);

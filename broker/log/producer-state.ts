@@ -66,7 +66,9 @@ export class ProducerStateError extends Error {
 
 /** The sequence of a batch's last record: sequences wrap from INT32_MAX to 0 (DefaultRecordBatch.incrementSequence). */
 export function lastSequenceOf(baseSequence: number, lastOffsetDelta: number): number {
-  return baseSequence > INT32_MAX - lastOffsetDelta ? baseSequence - (INT32_MAX - lastOffsetDelta) - 1 : baseSequence + lastOffsetDelta;
+  return baseSequence > INT32_MAX - lastOffsetDelta
+    ? baseSequence - (INT32_MAX - lastOffsetDelta) - 1
+    : baseSequence + lastOffsetDelta;
 }
 
 function inSequence(lastSeq: number, nextSeq: number): boolean {
@@ -268,13 +270,17 @@ export async function writeSnapshot(dir: string, offset: number, bytes: Buffer):
  * The newest usable snapshot at or below `logEndOffset`. Snapshots above it (the log lost its
  * tail in recovery), unreadable ones and temporary files are removed on the way.
  */
-export async function loadLatestSnapshot(dir: string, logEndOffset: number, logger: Logger): Promise<{ offset: number; state: ProducerStateManager } | null> {
+export async function loadLatestSnapshot(
+  dir: string,
+  logEndOffset: number,
+  logger: Logger,
+): Promise<{ offset: number; state: ProducerStateManager } | null> {
   for (const name of await readdir(dir)) {
     if (name.endsWith(`${SNAPSHOT_SUFFIX}.tmp`)) await unlink(path.join(dir, name)).catch(ignoreMissing);
   }
   const offsets = await listSnapshots(dir);
   for (let i = offsets.length - 1; i >= 0; i--) {
-    const offset = offsets[i]!;
+    const offset = offsets[i];
     const file = path.join(dir, snapshotFileName(offset));
     if (offset > logEndOffset) {
       logger.warn({ snapshot: offset, logEndOffset }, 'removing producer state snapshot beyond the log end');

@@ -39,9 +39,16 @@ export interface LoadedLog {
   recoveryPoint: number;
 }
 
-export async function loadLog(dir: string, indexIntervalBytes: number, logger: Logger, clean: boolean, nowMs: number): Promise<LoadedLog> {
+export async function loadLog(
+  dir: string,
+  indexIntervalBytes: number,
+  logger: Logger,
+  clean: boolean,
+  nowMs: number,
+): Promise<LoadedLog> {
   const read = await readCheckpoint(dir);
-  if (typeof read === 'string') logger.warn({ reason: read }, `ignoring unreadable ${CHECKPOINT_FILE}; recovering every segment`);
+  if (typeof read === 'string')
+    logger.warn({ reason: read }, `ignoring unreadable ${CHECKPOINT_FILE}; recovering every segment`);
   const checkpoint = typeof read === 'string' ? null : read;
   const recoveryPoint = checkpoint?.recoveryPoint ?? 0;
   const bases = await listSegments(dir, logger);
@@ -50,19 +57,28 @@ export async function loadLog(dir: string, indexIntervalBytes: number, logger: L
     const segment = await LogSegment.create(dir, start, logger, nowMs);
     return { segments: [segment], logStartOffset: start, logEndOffset: start, recoveryPoint: start };
   }
-  if (!clean) logger.warn({ recoveryPoint, segments: bases.length }, 'log was not shut down cleanly; recovering from the recovery point');
+  if (!clean)
+    logger.warn(
+      { recoveryPoint, segments: bases.length },
+      'log was not shut down cleanly; recovering from the recovery point',
+    );
 
   const segments: LogSegment[] = [];
   let logEndOffset = 0;
   for (let i = 0; i < bases.length; i++) {
-    const segment = await LogSegment.existing(dir, bases[i]!, logger, nowMs);
+    const segment = await LogSegment.existing(dir, bases[i], logger, nowMs);
     segments.push(segment);
     const isLast = i === bases.length - 1;
-    const unflushed = !clean && (isLast || bases[i + 1]! > recoveryPoint);
-    const result = unflushed ? await segment.recover(indexIntervalBytes) : await loadTrusted(segment, isLast, indexIntervalBytes, logger);
+    const unflushed = !clean && (isLast || bases[i + 1] > recoveryPoint);
+    const result = unflushed
+      ? await segment.recover(indexIntervalBytes)
+      : await loadTrusted(segment, isLast, indexIntervalBytes, logger);
     if (result && result.truncatedBytes > 0 && !isLast) {
       const dropped = bases.slice(i + 1);
-      logger.warn({ segment: segment.baseOffset, droppedSegments: dropped }, 'dropping the segments after a truncated segment');
+      logger.warn(
+        { segment: segment.baseOffset, droppedSegments: dropped },
+        'dropping the segments after a truncated segment',
+      );
       for (const base of dropped) await removeSegmentFiles(dir, base);
       logEndOffset = result.nextOffset;
       break;
@@ -70,27 +86,42 @@ export async function loadLog(dir: string, indexIntervalBytes: number, logger: L
     if (isLast) logEndOffset = result!.nextOffset;
   }
 
-  let logStartOffset = Math.max(checkpoint?.logStartOffset ?? 0, segments[0]!.baseOffset);
+  let logStartOffset = Math.max(checkpoint?.logStartOffset ?? 0, segments[0].baseOffset);
   if (logStartOffset > logEndOffset) {
     // Everything left is below the log start offset: start over there, as Kafka does.
-    logger.warn({ logStartOffset, logEndOffset }, 'log end offset is below the log start offset; starting an empty log');
+    logger.warn(
+      { logStartOffset, logEndOffset },
+      'log end offset is below the log start offset; starting an empty log',
+    );
     for (const segment of segments) await closeAndRemove(segment);
     const segment = await LogSegment.create(dir, logStartOffset, logger, nowMs);
     return { segments: [segment], logStartOffset, logEndOffset: logStartOffset, recoveryPoint: logStartOffset };
   }
-  const below = Math.min(segments.length - 1, countDeletableSegments(
-    segments.map((s, i) => ({ size: s.size, largestTimestampMs: 0, upperBoundOffset: segments[i + 1]?.baseOffset ?? logEndOffset })),
-    { nowMs: 0, retentionMs: -1, retentionBytes: -1, logStartOffset, highWatermark: logEndOffset },
-  ));
+  const below = Math.min(
+    segments.length - 1,
+    countDeletableSegments(
+      segments.map((s, i) => ({
+        size: s.size,
+        largestTimestampMs: 0,
+        upperBoundOffset: segments[i + 1]?.baseOffset ?? logEndOffset,
+      })),
+      { nowMs: 0, retentionMs: -1, retentionBytes: -1, logStartOffset, highWatermark: logEndOffset },
+    ),
+  );
   for (const segment of segments.splice(0, below)) await closeAndRemove(segment);
-  logStartOffset = Math.max(logStartOffset, segments[0]!.baseOffset);
+  logStartOffset = Math.max(logStartOffset, segments[0].baseOffset);
 
   for (const segment of segments.slice(0, -1)) await segment.unload();
   return { segments, logStartOffset, logEndOffset, recoveryPoint: Math.min(recoveryPoint, logEndOffset) };
 }
 
 /** Loads a segment below the recovery point, rebuilding it when its index files fail the checks. */
-async function loadTrusted(segment: LogSegment, isLast: boolean, indexIntervalBytes: number, logger: Logger): Promise<RecoveryResult | null> {
+async function loadTrusted(
+  segment: LogSegment,
+  isLast: boolean,
+  indexIntervalBytes: number,
+  logger: Logger,
+): Promise<RecoveryResult | null> {
   const loaded = isLast ? await segment.loadActive(indexIntervalBytes) : await segment.loadClosed();
   if (typeof loaded !== 'string') return loaded;
   logger.warn({ segment: segment.baseOffset, reason: loaded }, 'rebuilding log segment index');
@@ -109,7 +140,7 @@ async function listSegments(dir: string, logger: Logger): Promise<number[]> {
       continue;
     }
     const swap = SWAP_FILE.exec(name);
-    if (swap) swaps.add(swap[1]!);
+    if (swap) swaps.add(swap[1]);
   }
   for (const base of [...swaps].sort()) await completeSwap(dir, Number(base), logger);
 
@@ -119,8 +150,8 @@ async function listSegments(dir: string, logger: Logger): Promise<number[]> {
   for (const name of names) {
     const m = SEGMENT_FILE.exec(name);
     if (!m) continue;
-    if (m[2] === 'log') logs.add(m[1]!);
-    else indexes.push({ name, base: m[1]! });
+    if (m[2] === 'log') logs.add(m[1]);
+    else indexes.push({ name, base: m[1] });
   }
   for (const { name, base } of indexes) {
     if (logs.has(base)) continue;
@@ -149,7 +180,10 @@ async function completeSwap(dir: string, base: number, logger: Logger): Promise<
       }
     }
     await rename(swapLog, path.join(dir, segmentFileName(base, LOG_SUFFIX)));
-    logger.warn({ segment: base, replacedSegments: replaced }, 'completed an interrupted swap of a cleaned log segment');
+    logger.warn(
+      { segment: base, replacedSegments: replaced },
+      'completed an interrupted swap of a cleaned log segment',
+    );
   }
   for (const suffix of [INDEX_SUFFIX, TIME_INDEX_SUFFIX]) {
     const target = path.join(dir, segmentFileName(base, suffix));
@@ -173,7 +207,7 @@ async function lastOffsetInFile(file: string): Promise<number | null> {
     let last = -1;
     let block = Buffer.alloc(0);
     let blockStart = 0;
-    for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= size; ) {
+    for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= size;) {
       if (pos + RECORD_BATCH_OVERHEAD > blockStart + block.length) {
         block = Buffer.allocUnsafe(Math.min(size - pos, SWAP_SCAN_BLOCK_BYTES));
         const { bytesRead } = await fh.read(block, 0, block.length, pos);

@@ -2,7 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { type RetentionPolicy, type RetentionSegment, countDeletableSegments } from './retention.js';
 
 const NOW = 1_000_000;
-const keepAll: RetentionPolicy = { nowMs: NOW, retentionMs: -1, retentionBytes: -1, logStartOffset: 0, highWatermark: 400 };
+const keepAll: RetentionPolicy = {
+  nowMs: NOW,
+  retentionMs: -1,
+  retentionBytes: -1,
+  logStartOffset: 0,
+  highWatermark: 400,
+};
 
 /** Four 100-byte segments of 100 offsets each, aged 40, 30, 20 and 10 seconds; the last one is active. */
 const segments: RetentionSegment[] = [40, 30, 20, 10].map((ageSeconds, i) => ({
@@ -22,7 +28,7 @@ describe('countDeletableSegments', () => {
   });
 
   it('stops at the first segment that is not expired, even if later ones are', () => {
-    const unordered = [segments[3]!, segments[0]!].map((s, i) => ({ ...s, upperBoundOffset: (i + 1) * 100 }));
+    const unordered = [segments[3], segments[0]].map((s, i) => ({ ...s, upperBoundOffset: (i + 1) * 100 }));
     expect(countDeletableSegments(unordered, { ...keepAll, retentionMs: 25_000, highWatermark: 200 })).toBe(0);
   });
 

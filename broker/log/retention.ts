@@ -37,7 +37,7 @@ export function countDeletableSegments(segments: readonly RetentionSegment[], po
   if (policy.retentionBytes >= 0 && totalBytes >= policy.retentionBytes) {
     let excess = totalBytes - policy.retentionBytes;
     while (deletable((s) => excess - s.size >= 0)) {
-      excess -= segments[count]!.size;
+      excess -= segments[count].size;
       count++;
     }
   }

@@ -141,7 +141,13 @@ export class LogSegment {
     return LogSegment.createWithSuffix(dir, baseOffset, CLEANED_SUFFIX, logger.child({ cleaned: true }), nowMs);
   }
 
-  private static async createWithSuffix(dir: string, baseOffset: number, suffix: string, logger: Logger, nowMs: number): Promise<LogSegment> {
+  private static async createWithSuffix(
+    dir: string,
+    baseOffset: number,
+    suffix: string,
+    logger: Logger,
+    nowMs: number,
+  ): Promise<LogSegment> {
     const segment = new LogSegment(dir, baseOffset, 0, nowMs, nowMs, logger.child({ segment: baseOffset }));
     segment.fileSuffix = suffix;
     segment.handle = await open(segment.logPath, 'w+');
@@ -262,9 +268,14 @@ export class LogSegment {
     let nextOffset = -1;
     let needBytes = 0;
     while (position < fileBytes) {
-      const block = await readExactly(fh, position, Math.min(fileBytes - position, Math.max(RECOVERY_BLOCK_BYTES, needBytes)));
+      const block = await readExactly(
+        fh,
+        position,
+        Math.min(fileBytes - position, Math.max(RECOVERY_BLOCK_BYTES, needBytes)),
+      );
       const scan = scanBatches(block, 0, { minBaseOffset: minBase, maxLastOffset: this.maxIndexableOffset });
-      for (const b of scan.batches) this.indexBatch(position + b.position, b.size, b.lastOffset, b.maxTimestamp, indexIntervalBytes);
+      for (const b of scan.batches)
+        this.indexBatch(position + b.position, b.size, b.lastOffset, b.maxTimestamp, indexIntervalBytes);
       const last = scan.batches.at(-1);
       if (last) {
         minBase = last.lastOffset + 1;
@@ -285,7 +296,13 @@ export class LogSegment {
     return { validBytes: position, nextOffset };
   }
 
-  private indexBatch(position: number, size: number, lastOffset: number, maxTimestamp: number, indexIntervalBytes: number): void {
+  private indexBatch(
+    position: number,
+    size: number,
+    lastOffset: number,
+    maxTimestamp: number,
+    indexIntervalBytes: number,
+  ): void {
     if (position === 0) this.firstBatchTimestamp = maxTimestamp;
     if (maxTimestamp > this.maxTimestamp) {
       this.maxTimestamp = maxTimestamp;
@@ -303,7 +320,13 @@ export class LogSegment {
    * Writes batches at the end of the segment in one call, then indexes them. `chunks` hold the
    * batches' bytes in order; only whole, written batches become visible to reads.
    */
-  async append(chunks: Buffer[], bytes: number, batches: StoredBatch[], indexIntervalBytes: number, nowMs: number): Promise<void> {
+  async append(
+    chunks: Buffer[],
+    bytes: number,
+    batches: StoredBatch[],
+    indexIntervalBytes: number,
+    nowMs: number,
+  ): Promise<void> {
     const fh = await this.file();
     const start = this.size;
     this.dirty = true;
@@ -388,7 +411,11 @@ export class LogSegment {
    * decoded (decompressed when compressed). Under LogAppendTime the batch's first offset (from
    * `startOffset`) and max timestamp stand for the record.
    */
-  async findOffsetByTimestamp(timestampMs: number, startOffset: number, indexIntervalBytes: number): Promise<TimestampAndOffset | null> {
+  async findOffsetByTimestamp(
+    timestampMs: number,
+    startOffset: number,
+    indexIntervalBytes: number,
+  ): Promise<TimestampAndOffset | null> {
     const { offsetIndex, timeIndex } = await this.indexes(indexIntervalBytes);
     const end = this.size;
     const cursor = new BlockCursor(await this.file(), end);
@@ -401,8 +428,11 @@ export class LogSegment {
         await cursor.need(pos, size, SEARCH_BLOCK_BYTES);
         const batch = cursor.slice(pos, pos + size);
         const baseOffset = baseOffsetAt(batch, 0);
-        if (!needsRecordSearch(batch)) return { offset: Math.max(baseOffset, startOffset), timestamp: maxTimestampAt(batch, 0) };
-        const hit = (await decodeRecordsAsync(batch)).find((r) => r.timestampMs >= timestampMs && r.offset >= startOffset);
+        if (!needsRecordSearch(batch))
+          return { offset: Math.max(baseOffset, startOffset), timestamp: maxTimestampAt(batch, 0) };
+        const hit = (await decodeRecordsAsync(batch)).find(
+          (r) => r.timestampMs >= timestampMs && r.offset >= startOffset,
+        );
         if (hit) return { offset: hit.offset, timestamp: hit.timestampMs };
       }
       pos += size;
@@ -426,7 +456,9 @@ export class LogSegment {
       if (maxTimestampAt(cursor.buf, cursor.at(pos)) === this.maxTimestamp) {
         await cursor.need(pos, size, SEARCH_BLOCK_BYTES);
         const batch = cursor.slice(pos, pos + size);
-        const hit = needsRecordSearch(batch) ? (await decodeRecordsAsync(batch)).find((r) => r.timestampMs === this.maxTimestamp) : undefined;
+        const hit = needsRecordSearch(batch)
+          ? (await decodeRecordsAsync(batch)).find((r) => r.timestampMs === this.maxTimestamp)
+          : undefined;
         return { offset: hit?.offset ?? baseOffsetAt(batch, 0), timestamp: this.maxTimestamp };
       }
       pos += size;
@@ -478,10 +510,14 @@ export class LogSegment {
    * end, in order, reading blocks of at least `blockBytes`. Batches are slices of freshly read
    * blocks, so they stay valid after the call.
    */
-  async forEachBatch(visit: (batch: Buffer, position: number) => void | Promise<void>, from = 0, blockBytes = RECOVERY_BLOCK_BYTES): Promise<void> {
+  async forEachBatch(
+    visit: (batch: Buffer, position: number) => void | Promise<void>,
+    from = 0,
+    blockBytes = RECOVERY_BLOCK_BYTES,
+  ): Promise<void> {
     const end = this.size;
     const cursor = new BlockCursor(await this.file(), end);
-    for (let pos = from; pos < end; ) {
+    for (let pos = from; pos < end;) {
       await cursor.need(pos, RECORD_BATCH_OVERHEAD, blockBytes);
       const size = checkedSize(cursor, pos, end);
       await cursor.need(pos, size, blockBytes);
@@ -506,7 +542,7 @@ export class LogSegment {
     const to = [this.logPath, this.indexPath, this.timeIndexPath];
     if (this.offsetIndex) this.offsetIndex.path = this.indexPath;
     if (this.timeIndex) this.timeIndex.path = this.timeIndexPath;
-    for (let i = 0; i < from.length; i++) await rename(from[i]!, to[i]!).catch(ignoreMissing);
+    for (let i = 0; i < from.length; i++) await rename(from[i], to[i]).catch(ignoreMissing);
   }
 
   /** Sets the log file's modification time (a cleaned segment keeps its sources' time). */
@@ -569,7 +605,10 @@ export class LogSegment {
     const sizeBefore = this.size;
     const result = await this.recover(indexIntervalBytes);
     if (result.truncatedBytes > 0) {
-      this.logger.error({ sizeBefore, truncatedBytes: result.truncatedBytes }, 'closed log segment was corrupt and has been truncated');
+      this.logger.error(
+        { sizeBefore, truncatedBytes: result.truncatedBytes },
+        'closed log segment was corrupt and has been truncated',
+      );
     }
   }
 }
@@ -582,7 +621,9 @@ function needsRecordSearch(batch: Buffer): boolean {
 function checkedSize(cursor: BlockCursor, pos: number, end: number): number {
   const size = batchSizeAt(cursor.buf, cursor.at(pos));
   if (size < RECORD_BATCH_OVERHEAD || pos + size > end) {
-    throw new LogCorruptionError(`batch at position ${pos} claims ${size} bytes; the segment's valid data ends at ${end}`);
+    throw new LogCorruptionError(
+      `batch at position ${pos} claims ${size} bytes; the segment's valid data ends at ${end}`,
+    );
   }
   return size;
 }

@@ -63,7 +63,7 @@ export class MetadataStore {
       try {
         // A change that failed earlier may have left part of itself behind.
         await fh.truncate(this.durableBytes);
-        for (let written = 0; written < bytes.length; ) {
+        for (let written = 0; written < bytes.length;) {
           const { bytesWritten } = await fh.write(bytes, written, bytes.length - written, this.durableBytes + written);
           if (bytesWritten === 0) throw new Error(`short write to ${this.file}: the disk may be full`);
           written += bytesWritten;
@@ -97,7 +97,11 @@ export function newClusterId(): string {
  * Reads `meta.properties` of a log dir, writing it on first use. A log dir that belongs to
  * another node is refused, so a volume mounted on the wrong broker cannot be served.
  */
-export async function claimLogDir(logDir: string, nodeId: number, clusterId: string | undefined): Promise<MetaProperties> {
+export async function claimLogDir(
+  logDir: string,
+  nodeId: number,
+  clusterId: string | undefined,
+): Promise<MetaProperties> {
   await mkdir(logDir, { recursive: true });
   const file = path.join(logDir, 'meta.properties');
   let text: string | undefined;
@@ -116,16 +120,23 @@ export async function claimLogDir(logDir: string, nodeId: number, clusterId: str
     const storedNode = Number(props.get('node.id'));
     const storedCluster = props.get('cluster.id') ?? '';
     if (storedNode !== nodeId) {
-      throw new Error(`log dir ${logDir} belongs to node.id=${storedNode}, but this broker is node.id=${nodeId}; point log.dirs at this broker's own directory`);
+      throw new Error(
+        `log dir ${logDir} belongs to node.id=${storedNode}, but this broker is node.id=${nodeId}; point log.dirs at this broker's own directory`,
+      );
     }
     if (clusterId !== undefined && storedCluster !== clusterId) {
-      throw new Error(`log dir ${logDir} holds data of cluster ${storedCluster}, not ${clusterId}; use an empty directory or the right cluster id`);
+      throw new Error(
+        `log dir ${logDir} holds data of cluster ${storedCluster}, not ${clusterId}; use an empty directory or the right cluster id`,
+      );
     }
     return { nodeId, clusterId: storedCluster };
   }
   const id = clusterId ?? newClusterId();
   const tmp = `${file}.tmp`;
-  await writeFile(tmp, `#Written by Runnel\nversion=1\nnode.id=${nodeId}\ncluster.id=${id}\ndirectory.id=${newClusterId()}\n`);
+  await writeFile(
+    tmp,
+    `#Written by Runnel\nversion=1\nnode.id=${nodeId}\ncluster.id=${id}\ndirectory.id=${newClusterId()}\n`,
+  );
   await rename(tmp, file);
   return { nodeId, clusterId: id };
 }

@@ -10,7 +10,13 @@ export interface HealthState {
   ready(): boolean;
 }
 
-export async function startHttpEndpoint(host: string, port: number, metrics: BrokerMetrics, health: HealthState, logger: Logger): Promise<http.Server> {
+export async function startHttpEndpoint(
+  host: string,
+  port: number,
+  metrics: BrokerMetrics,
+  health: HealthState,
+  logger: Logger,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') {

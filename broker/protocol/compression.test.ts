@@ -1,7 +1,14 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { buildBomb } from '../test/bombs.js';
-import { type CompressionCodec, CompressionError, compress, DecompressedTooLargeError, decompress, MAX_DECOMPRESSED_BYTES } from './compression.js';
+import {
+  type CompressionCodec,
+  CompressionError,
+  compress,
+  DecompressedTooLargeError,
+  decompress,
+  MAX_DECOMPRESSED_BYTES,
+} from './compression.js';
 import {
   BatchField,
   buildCompressedBatch,
@@ -65,25 +72,40 @@ describe('compression codecs', () => {
     expect(packed.readUInt32LE(0)).toBe(0x184d2204);
   });
 
-  it.each(['gzip', 'snappy', 'lz4', 'zstd'] as const)('fails with a CompressionError on corrupt %s data', async (codec) => {
-    const packed = await compress(codec, data);
-    const corrupt = Buffer.from(packed);
-    corrupt.fill(0x5a, 4, Math.min(corrupt.length, 40));
-    await expect(decompress(codec, corrupt.subarray(0, corrupt.length - 3))).rejects.toBeInstanceOf(CompressionError);
-  });
+  it.each(['gzip', 'snappy', 'lz4', 'zstd'] as const)(
+    'fails with a CompressionError on corrupt %s data',
+    async (codec) => {
+      const packed = await compress(codec, data);
+      const corrupt = Buffer.from(packed);
+      corrupt.fill(0x5a, 4, Math.min(corrupt.length, 40));
+      await expect(decompress(codec, corrupt.subarray(0, corrupt.length - 3))).rejects.toBeInstanceOf(CompressionError);
+    },
+  );
 });
 
 describe('compressed record batches', () => {
   it.each(CODECS)('a %s batch validates and decodes to the records it was built from', async (codec) => {
     const input = records(20);
-    const batch = await buildCompressedBatch({ records: input, compression: codec, producerId: 7, producerEpoch: 1, baseSequence: 40 });
+    const batch = await buildCompressedBatch({
+      records: input,
+      compression: codec,
+      producerId: 7,
+      producerEpoch: 1,
+      baseSequence: 40,
+    });
     const checked = validateProducedBatches(batch);
     expect(checked.ok).toBe(true);
-    if (checked.ok) expect(checked.batches[0]!.compression).toBe(codec);
+    if (checked.ok) expect(checked.batches[0].compression).toBe(codec);
     const decoded = await decodeRecordsAsync(batch);
-    expect(decoded.map((r) => [r.offset, r.timestampMs, r.key?.toString() ?? null, r.value?.toString() ?? null, r.headers[0]!.value!.toString()])).toEqual(
-      input.map((r, i) => [i, r.timestampMs, r.key, r.value, `v${i}`]),
-    );
+    expect(
+      decoded.map((r) => [
+        r.offset,
+        r.timestampMs,
+        r.key?.toString() ?? null,
+        r.value?.toString() ?? null,
+        r.headers[0].value!.toString(),
+      ]),
+    ).toEqual(input.map((r, i) => [i, r.timestampMs, r.key, r.value, `v${i}`]));
   });
 
   it('decodeRecords (sync) still refuses compressed batches', async () => {
@@ -91,19 +113,37 @@ describe('compressed record batches', () => {
     expect(() => decodeRecords(batch)).toThrow(/gzip-compressed/);
   });
 
-  it.each(CODECS.flatMap((from) => CODECS.map((to) => [from, to] as const)))('recompresses %s to %s with a valid CRC and the same records and header fields', async (from, to) => {
-    const batch = await buildCompressedBatch({ records: records(12), compression: from, producerId: 3, producerEpoch: 2, baseSequence: 5 });
-    const recompressed = await recompressBatch(batch, to);
-    expect(compressionAt(recompressed, 0)).toBe(to);
-    expect(isCrcValid(recompressed, 0, recompressed.length)).toBe(true);
-    const before = readBatchHeader(batch);
-    const after = readBatchHeader(recompressed);
-    for (const field of ['baseOffset', 'lastOffsetDelta', 'baseTimestamp', 'maxTimestamp', 'producerId', 'producerEpoch', 'baseSequence', 'recordCount'] as const) {
-      expect(after[field], field).toBe(before[field]);
-    }
-    expect(after.batchLength).toBe(recompressed.length - 12);
-    expect(await decodeRecordsAsync(recompressed)).toEqual(await decodeRecordsAsync(batch));
-  });
+  it.each(CODECS.flatMap((from) => CODECS.map((to) => [from, to] as const)))(
+    'recompresses %s to %s with a valid CRC and the same records and header fields',
+    async (from, to) => {
+      const batch = await buildCompressedBatch({
+        records: records(12),
+        compression: from,
+        producerId: 3,
+        producerEpoch: 2,
+        baseSequence: 5,
+      });
+      const recompressed = await recompressBatch(batch, to);
+      expect(compressionAt(recompressed, 0)).toBe(to);
+      expect(isCrcValid(recompressed, 0, recompressed.length)).toBe(true);
+      const before = readBatchHeader(batch);
+      const after = readBatchHeader(recompressed);
+      for (const field of [
+        'baseOffset',
+        'lastOffsetDelta',
+        'baseTimestamp',
+        'maxTimestamp',
+        'producerId',
+        'producerEpoch',
+        'baseSequence',
+        'recordCount',
+      ] as const) {
+        expect(after[field], field).toBe(before[field]);
+      }
+      expect(after.batchLength).toBe(recompressed.length - 12);
+      expect(await decodeRecordsAsync(recompressed)).toEqual(await decodeRecordsAsync(batch));
+    },
+  );
 
   it('rebuilds a batch with some records dropped: offsets and timestamps of kept records unchanged, codec kept', async () => {
     const batch = await buildCompressedBatch({ records: records(10), compression: 'lz4', baseOffset: 100 });
@@ -117,7 +157,9 @@ describe('compressed record batches', () => {
     expect(h.recordCount).toBe(kept.length);
     expect(h.baseOffset + h.lastOffsetDelta).toBe(kept.at(-1)!.offset);
     expect(h.maxTimestamp).toBe(kept.at(-1)!.timestampMs);
-    expect((await decodeRecordsAsync(rebuilt)).map((r) => [r.offset, r.timestampMs])).toEqual(kept.map((r) => [r.offset, r.timestampMs]));
+    expect((await decodeRecordsAsync(rebuilt)).map((r) => [r.offset, r.timestampMs])).toEqual(
+      kept.map((r) => [r.offset, r.timestampMs]),
+    );
     expect(await rebuildBatch(batch, [])).toBeNull();
   });
 
@@ -132,29 +174,37 @@ describe('compressed record batches', () => {
 });
 
 describe('decompression bombs', () => {
-  it.each(['gzip', 'zstd', 'lz4', 'snappy'] as const)('a %s payload of far more than MAX_DECOMPRESSED_BYTES is refused quickly, without decoding it all', async (codec) => {
-    const bomb = buildBomb(codec);
-    expect(bomb.decompressedBytes).toBeGreaterThanOrEqual(4 * MAX_DECOMPRESSED_BYTES);
-    const rssBefore = process.memoryUsage().rss;
-    const started = performance.now();
-    const err = await decompress(codec, bomb.payload).catch((e: unknown) => e);
-    const elapsedMs = performance.now() - started;
-    expect(err).toBeInstanceOf(DecompressedTooLargeError);
-    expect((err as Error).message).toMatch(new RegExp(`${codec} records decompress to more than ${MAX_DECOMPRESSED_BYTES} bytes`));
-    // Decoding the whole bomb would take seconds and its size in memory; stopping at the limit
-    // takes a fraction of that.
-    expect(elapsedMs).toBeLessThan(5_000);
-    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(3 * MAX_DECOMPRESSED_BYTES);
-  });
+  it.each(['gzip', 'zstd', 'lz4', 'snappy'] as const)(
+    'a %s payload of far more than MAX_DECOMPRESSED_BYTES is refused quickly, without decoding it all',
+    async (codec) => {
+      const bomb = buildBomb(codec);
+      expect(bomb.decompressedBytes).toBeGreaterThanOrEqual(4 * MAX_DECOMPRESSED_BYTES);
+      const rssBefore = process.memoryUsage().rss;
+      const started = performance.now();
+      const err = await decompress(codec, bomb.payload).catch((e: unknown) => e);
+      const elapsedMs = performance.now() - started;
+      expect(err).toBeInstanceOf(DecompressedTooLargeError);
+      expect((err as Error).message).toMatch(
+        new RegExp(`${codec} records decompress to more than ${MAX_DECOMPRESSED_BYTES} bytes`),
+      );
+      // Decoding the whole bomb would take seconds and its size in memory; stopping at the limit
+      // takes a fraction of that.
+      expect(elapsedMs).toBeLessThan(5_000);
+      expect(process.memoryUsage().rss - rssBefore).toBeLessThan(3 * MAX_DECOMPRESSED_BYTES);
+    },
+  );
 
-  it.each(['gzip', 'zstd', 'lz4', 'snappy'] as const)('%s: output one byte over the limit is refused, output at the limit is not', async (codec) => {
-    const data = Buffer.alloc(100_000, 'ab');
-    const compressed = await compress(codec, data);
-    expect((await decompress(codec, compressed, data.length)).equals(data)).toBe(true);
-    await expect(decompress(codec, compressed, data.length - 1)).rejects.toBeInstanceOf(DecompressedTooLargeError);
-  });
+  it.each(['gzip', 'zstd', 'lz4', 'snappy'] as const)(
+    '%s: output one byte over the limit is refused, output at the limit is not',
+    async (codec) => {
+      const data = Buffer.alloc(100_000, 'ab');
+      const compressed = await compress(codec, data);
+      expect((await decompress(codec, compressed, data.length)).equals(data)).toBe(true);
+      await expect(decompress(codec, compressed, data.length - 1)).rejects.toBeInstanceOf(DecompressedTooLargeError);
+    },
+  );
 
-  it('xerial-framed snappy is refused by the sum of its blocks\' declared lengths', async () => {
+  it("xerial-framed snappy is refused by the sum of its blocks' declared lengths", async () => {
     const block = snappy.compressSync(Buffer.alloc(50_000));
     const header = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00, 0, 0, 0, 1, 0, 0, 0, 1]);
     const length = Buffer.alloc(4);
@@ -188,9 +238,16 @@ describe('decompression bombs', () => {
     }
   });
 
-  it.each(['gzip', 'zstd', 'lz4', 'snappy'] as const)('a truncated or junk %s payload is a CompressionError', async (codec) => {
-    const compressed = await compress(codec, Buffer.from('some records '.repeat(1000)));
-    await expect(decompress(codec, compressed.subarray(0, compressed.length >> 1))).rejects.toBeInstanceOf(CompressionError);
-    await expect(decompress(codec, Buffer.from('not compressed at all, just junk bytes'))).rejects.toBeInstanceOf(CompressionError);
-  });
+  it.each(['gzip', 'zstd', 'lz4', 'snappy'] as const)(
+    'a truncated or junk %s payload is a CompressionError',
+    async (codec) => {
+      const compressed = await compress(codec, Buffer.from('some records '.repeat(1000)));
+      await expect(decompress(codec, compressed.subarray(0, compressed.length >> 1))).rejects.toBeInstanceOf(
+        CompressionError,
+      );
+      await expect(decompress(codec, Buffer.from('not compressed at all, just junk bytes'))).rejects.toBeInstanceOf(
+        CompressionError,
+      );
+    },
+  );
 });

@@ -61,7 +61,9 @@ export const MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
 const ZLIB_CHUNK_BYTES = 64 * 1024;
 
 function tooLarge(codec: CompressionCodec, maxBytes: number): DecompressedTooLargeError {
-  return new DecompressedTooLargeError(`${codec} records decompress to more than ${maxBytes} bytes, the most the broker decompresses per batch`);
+  return new DecompressedTooLargeError(
+    `${codec} records decompress to more than ${maxBytes} bytes, the most the broker decompresses per batch`,
+  );
 }
 
 const gzip = promisify(zlib.gzip);
@@ -87,7 +89,9 @@ interface ZstdModule {
 }
 /** The parts of zstd-napi's thin binding used here (ZSTD_decompressStream). */
 interface ZstdBinding {
-  DCtx: new () => { decompressStream(dst: Uint8Array, src: Uint8Array): [remaining: number, produced: number, consumed: number] };
+  DCtx: new () => {
+    decompressStream(dst: Uint8Array, src: Uint8Array): [remaining: number, produced: number, consumed: number];
+  };
   getFrameContentSize(frame: Uint8Array): number | null;
 }
 
@@ -118,7 +122,7 @@ function snappyDeclaredLength(block: Buffer): number {
   let value = 0;
   for (let i = 0; i < 5; i++) {
     if (i >= block.length) throw new CompressionError('snappy block cut off in its length preamble');
-    const b = block[i]!;
+    const b = block[i];
     value += (b & 0x7f) * 2 ** (7 * i);
     if ((b & 0x80) === 0) return value;
   }
@@ -129,11 +133,12 @@ async function snappyDecompress(data: Buffer, maxBytes: number): Promise<Buffer>
   const blocks: Buffer[] = [];
   if (!isXerialFramed(data)) blocks.push(data);
   else {
-    for (let at = XERIAL_HEADER_BYTES; at < data.length; ) {
+    for (let at = XERIAL_HEADER_BYTES; at < data.length;) {
       if (at + 4 > data.length) throw new CompressionError(`xerial snappy block length cut off at byte ${at}`);
       const length = data.readInt32BE(at);
       at += 4;
-      if (length < 0 || at + length > data.length) throw new CompressionError(`xerial snappy block of ${length} bytes runs past the data`);
+      if (length < 0 || at + length > data.length)
+        throw new CompressionError(`xerial snappy block of ${length} bytes runs past the data`);
       blocks.push(data.subarray(at, at + length));
       at += length;
     }
@@ -149,7 +154,7 @@ async function snappyDecompress(data: Buffer, maxBytes: number): Promise<Buffer>
     const out = await snappy.uncompress(block, { asBuffer: true });
     return typeof out === 'string' ? Buffer.from(out) : out;
   };
-  if (blocks.length === 1) return raw(blocks[0]!);
+  if (blocks.length === 1) return raw(blocks[0]);
   return Buffer.concat(await Promise.all(blocks.map(raw)));
 }
 
@@ -206,8 +211,10 @@ async function zstdDecompress(data: Buffer, maxBytes: number): Promise<Buffer> {
     }
     // remaining === 0: a frame ended and is fully flushed; more input is another frame.
     if (remaining === 0 && src.length === 0) break;
-    if (produced < out.length && consumed === 0 && src.length === 0) throw new CompressionError('zstd frame is truncated');
-    if (produced === 0 && consumed === 0) throw new CompressionError('zstd decoder made no progress (truncated or corrupt frame)');
+    if (produced < out.length && consumed === 0 && src.length === 0)
+      throw new CompressionError('zstd frame is truncated');
+    if (produced === 0 && consumed === 0)
+      throw new CompressionError('zstd decoder made no progress (truncated or corrupt frame)');
     chunkBytes = Math.min(chunkBytes * 2, ZSTD_MAX_CHUNK_BYTES);
     sinceYield += produced;
     if (sinceYield >= ZSTD_SLICE_BYTES) {
@@ -215,7 +222,7 @@ async function zstdDecompress(data: Buffer, maxBytes: number): Promise<Buffer> {
       await new Promise((resolve) => setImmediate(resolve));
     }
   }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
 }
 
 // ---- lz4 frame -------------------------------------------------------------------------------
@@ -252,15 +259,16 @@ async function lz4Decompress(data: Buffer, maxBytes: number): Promise<Buffer> {
     need(4, 'magic number');
     const magic = data.readUInt32LE(at);
     at += 4;
-    if (((magic & LZ4_SKIPPABLE_MASK) >>> 0) === LZ4_SKIPPABLE_MAGIC) {
+    if ((magic & LZ4_SKIPPABLE_MASK) >>> 0 === LZ4_SKIPPABLE_MAGIC) {
       need(4, 'skippable frame length');
       at += 4 + data.readUInt32LE(at);
       continue;
     }
-    if (magic !== LZ4_FRAME_MAGIC) throw new CompressionError(`not an lz4 frame (magic 0x${magic.toString(16)} at byte ${at - 4})`);
+    if (magic !== LZ4_FRAME_MAGIC)
+      throw new CompressionError(`not an lz4 frame (magic 0x${magic.toString(16)} at byte ${at - 4})`);
     need(2, 'frame descriptor');
-    const flg = data[at]!;
-    const bd = data[at + 1]!;
+    const flg = data[at];
+    const bd = data[at + 1];
     at += 2;
     if (flg >> 6 !== 1) throw new CompressionError(`unsupported lz4 frame version ${flg >> 6}`);
     const independent = (flg & 0x20) !== 0;
@@ -268,7 +276,7 @@ async function lz4Decompress(data: Buffer, maxBytes: number): Promise<Buffer> {
     const contentSize = (flg & 0x08) !== 0;
     const contentChecksum = (flg & 0x04) !== 0;
     const dictId = (flg & 0x01) !== 0;
-    const blockMaxBytes = LZ4_BLOCK_MAX_BYTES[(bd >> 4) & 0x07]!;
+    const blockMaxBytes = LZ4_BLOCK_MAX_BYTES[(bd >> 4) & 0x07];
     if (blockMaxBytes === 0) throw new CompressionError(`invalid lz4 block maximum size code ${(bd >> 4) & 0x07}`);
     if (dictId) throw new CompressionError('lz4 frames with a dictionary id are not supported');
     at += (contentSize ? 8 : 0) + 1; // content size, header checksum
@@ -285,8 +293,10 @@ async function lz4Decompress(data: Buffer, maxBytes: number): Promise<Buffer> {
       need(size + (blockChecksum ? 4 : 0), 'block');
       const body = data.subarray(at, at + size);
       at += size + (blockChecksum ? 4 : 0);
-      if (size > blockMaxBytes) throw new CompressionError(`lz4 block of ${size} bytes exceeds the frame's ${blockMaxBytes}-byte blocks`);
-      const block: Buffer = word & 0x80000000 ? body : lz4.uncompressSync(Buffer.concat([prefix, body]), independent ? null : window);
+      if (size > blockMaxBytes)
+        throw new CompressionError(`lz4 block of ${size} bytes exceeds the frame's ${blockMaxBytes}-byte blocks`);
+      const block: Buffer =
+        word & 0x80000000 ? body : lz4.uncompressSync(Buffer.concat([prefix, body]), independent ? null : window);
       total += block.length;
       if (total > maxBytes) throw tooLarge('lz4', maxBytes);
       sinceYield += block.length;
@@ -296,13 +306,16 @@ async function lz4Decompress(data: Buffer, maxBytes: number): Promise<Buffer> {
       }
       chunks.push(block);
       if (!independent) {
-        window = block.length >= LZ4_WINDOW_BYTES || window === null ? block.subarray(-LZ4_WINDOW_BYTES) : Buffer.concat([window, block]).subarray(-LZ4_WINDOW_BYTES);
+        window =
+          block.length >= LZ4_WINDOW_BYTES || window === null
+            ? block.subarray(-LZ4_WINDOW_BYTES)
+            : Buffer.concat([window, block]).subarray(-LZ4_WINDOW_BYTES);
       }
     }
     at += contentChecksum ? 4 : 0;
     need(0, 'content checksum');
   }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  return chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total);
 }
 
 // ---- entry points ----------------------------------------------------------------------------
@@ -328,7 +341,11 @@ export async function compress(codec: CompressionCodec, data: Buffer): Promise<B
  * as its output passes that (DecompressedTooLargeError). Any other failure of the codec
  * (corrupt data, truncated frame) is a CompressionError.
  */
-export async function decompress(codec: CompressionCodec, data: Buffer, maxBytes = MAX_DECOMPRESSED_BYTES): Promise<Buffer> {
+export async function decompress(
+  codec: CompressionCodec,
+  data: Buffer,
+  maxBytes = MAX_DECOMPRESSED_BYTES,
+): Promise<Buffer> {
   let out: Buffer;
   try {
     switch (codec) {

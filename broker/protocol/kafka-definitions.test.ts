@@ -62,7 +62,7 @@ const usedNameExceptions = new Set<string>();
  * An entry that no longer matches anything fails the check, so this list cannot go stale.
  */
 const ALLOWED: Record<string, string> = {
-  'Produce: ApiVersions advertises v0, below Kafka\'s validVersions 3-13':
+  "Produce: ApiVersions advertises v0, below Kafka's validVersions 3-13":
     'Kafka 4 brokers advertise Produce v0-v2 too but refuse them (KAFKA-18659): librdkafka disables compression unless v0 is listed.',
 };
 
@@ -82,7 +82,19 @@ interface Context {
   issues: Set<string>;
 }
 
-const PRIMITIVES = new Set(['int8', 'int16', 'uint16', 'int32', 'int64', 'float64', 'bool', 'string', 'bytes', 'records', 'uuid']);
+const PRIMITIVES = new Set([
+  'int8',
+  'int16',
+  'uint16',
+  'int32',
+  'int64',
+  'float64',
+  'bool',
+  'string',
+  'bytes',
+  'records',
+  'uuid',
+]);
 
 function describeKind(kind: FieldKind): string {
   switch (kind.type) {
@@ -198,13 +210,17 @@ function compareStruct(ctx: Context, path: string, kafkaFields: KafkaField[], ou
   const oursOrder = [...oursHere].filter(([n, f]) => f.tag === undefined && matched.has(n)).map(([n]) => n);
   const kafkaRegular = kafkaOrder.filter((n) => oursHere.get(n)?.tag === undefined);
   if (oursOrder.join() !== kafkaRegular.join()) {
-    ctx.issues.add(`${at('')}: field order differs: Kafka [${kafkaRegular.join(', ')}], ours [${oursOrder.join(', ')}]`);
+    ctx.issues.add(
+      `${at('')}: field order differs: Kafka [${kafkaRegular.join(', ')}], ours [${oursOrder.join(', ')}]`,
+    );
   }
 }
 
 function compareField(ctx: Context, where: string, path: string, kf: KafkaField, f: AnyField): void {
   if (kf.flexibleVersions !== undefined) {
-    ctx.issues.add(`${where}: Kafka overrides this field's flexible versions (${kf.flexibleVersions}); our schema cannot`);
+    ctx.issues.add(
+      `${where}: Kafka overrides this field's flexible versions (${kf.flexibleVersions}); our schema cannot`,
+    );
   }
   const kafkaNullable = inVersions(parseVersions(kf.nullableVersions), ctx.version);
   const nullable = oursNullable(f, ctx.version);
@@ -227,7 +243,14 @@ function compareField(ctx: Context, where: string, path: string, kf: KafkaField,
 }
 
 /** Compares one type; true if it matched (and then nested structs were compared too). */
-function compareType(ctx: Context, where: string, path: string, kafkaType: string, fields: KafkaField[] | undefined, kind: FieldKind): boolean {
+function compareType(
+  ctx: Context,
+  where: string,
+  path: string,
+  kafkaType: string,
+  fields: KafkaField[] | undefined,
+  kind: FieldKind,
+): boolean {
   const mismatch = () => {
     ctx.issues.add(`${where}: type ${kafkaType} in Kafka, ${describeKind(kind)} in ours`);
     return false;
@@ -250,7 +273,14 @@ function compareType(ctx: Context, where: string, path: string, kafkaType: strin
   return compareNested(ctx, where, `${path}.`, kafkaType, fields, kind.struct);
 }
 
-function compareNested(ctx: Context, where: string, path: string, typeName: string, fields: KafkaField[] | undefined, s: Struct<Fields>): boolean {
+function compareNested(
+  ctx: Context,
+  where: string,
+  path: string,
+  typeName: string,
+  fields: KafkaField[] | undefined,
+  s: Struct<Fields>,
+): boolean {
   const structFields = fields ?? ctx.common.get(typeName);
   if (!structFields) {
     ctx.issues.add(`${where}: Kafka's type ${typeName} is not defined in its message`);
@@ -263,7 +293,8 @@ function compareNested(ctx: Context, where: string, path: string, typeName: stri
 function flexibleVersionsIssue(def: AnyApi, side: Side, message: KafkaMessage): string | undefined {
   const kafka = parseVersions(message.flexibleVersions);
   const differ: number[] = [];
-  for (let v = def.minVersion; v <= def.maxVersion; v++) if (isFlexible(def, v) !== inVersions(kafka, v)) differ.push(v);
+  for (let v = def.minVersion; v <= def.maxVersion; v++)
+    if (isFlexible(def, v) !== inVersions(kafka, v)) differ.push(v);
   if (differ.length === 0) return undefined;
   return `${def.name} ${side}: flexible versions ${message.flexibleVersions} in Kafka, ours from ${def.flexibleFrom ?? 'none'} (differs at v${differ.join(', v')})`;
 }
@@ -277,13 +308,18 @@ function compareWithKafka(def: AnyApi, kafka: Map<string, KafkaMessage>): string
       issues.add(`${def.name} ${side}: Kafka has no message ${def.name}${side === 'request' ? 'Request' : 'Response'}`);
       continue;
     }
-    if (message.apiKey !== def.key) issues.add(`${def.name} ${side}: api key ${message.apiKey} in Kafka, ${def.key} in ours`);
+    if (message.apiKey !== def.key)
+      issues.add(`${def.name} ${side}: api key ${message.apiKey} in Kafka, ${def.key} in ours`);
     const valid = parseVersions(message.validVersions);
     if (def.minVersion < valid.from || def.maxVersion > valid.to) {
-      issues.add(`${def.name} ${side}: we serve v${def.minVersion}-v${def.maxVersion}, Kafka defines v${message.validVersions}`);
+      issues.add(
+        `${def.name} ${side}: we serve v${def.minVersion}-v${def.maxVersion}, Kafka defines v${message.validVersions}`,
+      );
     }
     if (side === 'request' && def.advertisedMinVersion < valid.from) {
-      issues.add(`${def.name}: ApiVersions advertises v${def.advertisedMinVersion}, below Kafka's validVersions ${message.validVersions}`);
+      issues.add(
+        `${def.name}: ApiVersions advertises v${def.advertisedMinVersion}, below Kafka's validVersions ${message.validVersions}`,
+      );
     }
     if (message.latestVersionUnstable && def.maxVersion >= valid.to) {
       issues.add(`${def.name} ${side}: we serve v${valid.to}, which Kafka marks unstable (latestVersionUnstable)`);
@@ -323,7 +359,13 @@ describe(`message definitions match Kafka ${KAFKA_CLIENTS_VERSION}'s (kafka-clie
     for (const file of files) {
       const module = (await import(path.join(dir, file))) as Record<string, unknown>;
       for (const value of Object.values(module)) {
-        if (typeof value === 'object' && value !== null && 'request' in value && 'response' in value && 'key' in value) {
+        if (
+          typeof value === 'object' &&
+          value !== null &&
+          'request' in value &&
+          'response' in value &&
+          'key' in value
+        ) {
           defined.push((value as AnyApi).name);
         }
       }
@@ -409,7 +451,9 @@ describe('the check reports a wrong definition by message, version and field', (
     const found = compareWithKafka(wrongApiVersions, kafka);
     expect(found).toContain('ApiVersions request: flexible versions 3+ in Kafka, ours from 2 (differs at v2)');
     expect(found).toContain('ApiVersions response finalizedFeaturesEpoch: default -1 in Kafka, 0 in ours');
-    expect(found).toContain("ApiVersions v4 response zkMigrationReady: Kafka's ZkMigrationReady is tagged 3, ours is tagged 4");
+    expect(found).toContain(
+      "ApiVersions v4 response zkMigrationReady: Kafka's ZkMigrationReady is tagged 3, ours is tagged 4",
+    );
     expect(found).toContain("ApiVersions v4 response extra: not in Kafka's definition of this version");
     expect(compareWithKafka(ApiVersions as unknown as AnyApi, kafka)).toStrictEqual([]);
   });
@@ -419,12 +463,16 @@ describe('header versions are the ones Kafka derives from flexible versions', ()
   // Kafka (ApiMessageType.requestHeaderVersion / responseHeaderVersion): a flexible version takes
   // request header v2 and response header v1, others v1 and v0; ApiVersions always answers with
   // response header v0, so that a client can read the answer whatever version it tried.
-  const connection = { id: 1, remoteAddress: '127.0.0.1', logger: pino({ level: 'silent' }) } as ConnectionInfo;
+  const connection = { id: 1, remoteAddress: '127.0.0.1', logger: pino({ level: 'silent' }) };
 
   test('the header definitions are the ones our framing assumes', () => {
     const request = kafka.get('RequestHeader')!;
     expect(request.flexibleVersions).toBe('2+');
-    expect(request.fields.map((f) => `${f.name}:${f.type}:${f.versions}:${f.nullableVersions ?? ''}:${f.flexibleVersions ?? ''}`)).toStrictEqual([
+    expect(
+      request.fields.map(
+        (f) => `${f.name}:${f.type}:${f.versions}:${f.nullableVersions ?? ''}:${f.flexibleVersions ?? ''}`,
+      ),
+    ).toStrictEqual([
       'RequestApiKey:int16:0+::',
       'RequestApiVersion:int16:0+::',
       'CorrelationId:int32:0+::',
@@ -438,7 +486,8 @@ describe('header versions are the ones Kafka derives from flexible versions', ()
 
   const cases = apis.flatMap((def) => {
     const out: Array<{ def: AnyApi; version: number; label: string }> = [];
-    for (let version = def.minVersion; version <= def.maxVersion; version++) out.push({ def, version, label: `${def.name} v${version}` });
+    for (let version = def.minVersion; version <= def.maxVersion; version++)
+      out.push({ def, version, label: `${def.name} v${version}` });
     return out;
   });
 
@@ -449,20 +498,24 @@ describe('header versions are the ones Kafka derives from flexible versions', ()
     const responseHeaderVersion = kafkaFlexible && def.name !== 'ApiVersions' ? 1 : 0;
 
     const body = new Writer();
-    compile(def.request, version, kafkaFlexible).write(body, {} as never);
+    compile(def.request, version, kafkaFlexible).write(body, {});
     const frame = new Writer();
-    writeRequestHeader(frame, { apiKey: def.key, apiVersion: version, correlationId: 77, clientId: 'check' }, requestHeaderVersion === 2);
+    writeRequestHeader(
+      frame,
+      { apiKey: def.key, apiVersion: version, correlationId: 77, clientId: 'check' },
+      requestHeaderVersion === 2,
+    );
     frame.raw(body.toBuffer());
 
     let received: unknown;
-    const dispatcher = new Dispatcher([handler(def, (req) => ((received = req), {} as never))]);
+    const dispatcher = new Dispatcher([handler(def, (req) => ((received = req), {}))]);
     const response = await dispatcher.handleFrame(frame.toBuffer(), connection);
     expect(received, 'the request decodes after the header').toStrictEqual(
       compile(def.request, version, kafkaFlexible).read(new Reader(body.toBuffer())),
     );
 
     const expectedBody = new Writer();
-    compile(def.response, version, kafkaFlexible).write(expectedBody, {} as never);
+    compile(def.response, version, kafkaFlexible).write(expectedBody, {});
     const header = Buffer.alloc(responseHeaderVersion === 1 ? 5 : 4);
     header.writeInt32BE(77);
     const expected = Buffer.concat([header, expectedBody.toBuffer()]);

@@ -59,7 +59,9 @@ describe('tagged fields equal to their default are left out, as Kafka leaves the
   const codec = compile(Msg.struct, 0, true);
 
   test('a struct with only default values is not written', () => {
-    expect(encode(codec, { id: 1, leader: { leaderId: -1, leaderEpoch: -1 }, epoch: -1 })).toStrictEqual(hex('00000001 00'));
+    expect(encode(codec, { id: 1, leader: { leaderId: -1, leaderEpoch: -1 }, epoch: -1 })).toStrictEqual(
+      hex('00000001 00'),
+    );
   });
 
   test('a struct with any other value is', () => {

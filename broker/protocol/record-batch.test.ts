@@ -42,33 +42,51 @@ describe('buildRecordBatch and decodeRecords', () => {
     const batch = buildRecordBatch({
       baseOffset: 40,
       records: [
-        { key: 'a', value: 'one', timestampMs: T0 + 5, headers: [{ key: 'h', value: 'x' }, { key: 'n', value: null }] },
+        {
+          key: 'a',
+          value: 'one',
+          timestampMs: T0 + 5,
+          headers: [
+            { key: 'h', value: 'x' },
+            { key: 'n', value: null },
+          ],
+        },
         { key: null, value: null, timestampMs: T0 },
         { value: Buffer.alloc(1000, 7), timestampMs: T0 + 9 },
       ],
     });
     const h = readBatchHeader(batch);
-    expect(h).toMatchObject({ baseOffset: 40, magic: 2, lastOffsetDelta: 2, recordCount: 3, baseTimestamp: T0 + 5, maxTimestamp: T0 + 9 });
+    expect(h).toMatchObject({
+      baseOffset: 40,
+      magic: 2,
+      lastOffsetDelta: 2,
+      recordCount: 3,
+      baseTimestamp: T0 + 5,
+      maxTimestamp: T0 + 9,
+    });
     expect(h.batchLength).toBe(batch.length - 12);
     expect(isCrcValid(batch, 0, batch.length)).toBe(true);
     const records = decodeRecords(batch);
     expect(records.map((r) => r.offset)).toEqual([40, 41, 42]);
     expect(records.map((r) => r.timestampMs)).toEqual([T0 + 5, T0, T0 + 9]);
-    expect(records[0]!.key?.toString()).toBe('a');
-    expect(records[0]!.headers.map((x) => [x.key, x.value?.toString() ?? null])).toEqual([
+    expect(records[0].key?.toString()).toBe('a');
+    expect(records[0].headers.map((x) => [x.key, x.value?.toString() ?? null])).toEqual([
       ['h', 'x'],
       ['n', null],
     ]);
-    expect(records[1]!.key).toBeNull();
-    expect(records[1]!.value).toBeNull();
-    expect(records[2]!.value?.equals(Buffer.alloc(1000, 7))).toBe(true);
+    expect(records[1].key).toBeNull();
+    expect(records[1].value).toBeNull();
+    expect(records[2].value?.equals(Buffer.alloc(1000, 7))).toBe(true);
   });
 });
 
 describe('validateProducedBatches (Kafka 4 semantics)', () => {
   it('accepts one valid batch and reports what the log needs', () => {
     const batch = buildRecordBatch({
-      records: [{ value: 'a', timestampMs: T0 }, { value: 'b', timestampMs: T0 + 7 }],
+      records: [
+        { value: 'a', timestampMs: T0 },
+        { value: 'b', timestampMs: T0 + 7 },
+      ],
       producerId: 12,
       producerEpoch: 3,
       baseSequence: 40,
@@ -98,7 +116,7 @@ describe('validateProducedBatches (Kafka 4 semantics)', () => {
   it('ignores trailing bytes that do not frame a batch, as Kafka trims them', () => {
     const batch = sample();
     const result = validateProducedBatches(Buffer.concat([batch, Buffer.alloc(5)]));
-    expect(result.ok && result.batches[0]!.size).toBe(batch.length);
+    expect(result.ok && result.batches[0].size).toBe(batch.length);
   });
 
   it('rejects an empty or truncated record set with INVALID_RECORD (no complete batch)', () => {
@@ -146,7 +164,7 @@ describe('validateProducedBatches (Kafka 4 semantics)', () => {
 
   it('rejects a CRC mismatch with CORRUPT_MESSAGE', () => {
     const b = Buffer.from(sample());
-    b[b.length - 2]! ^= 0xff;
+    b[b.length - 2] ^= 0xff;
     expect(rejection(b)).toBe('CORRUPT_MESSAGE');
   });
 
@@ -184,7 +202,7 @@ describe('validateProducedBatches (Kafka 4 semantics)', () => {
 
   it('reports the compression codec', () => {
     const zstd = validateProducedBatches(patched(sample(), (b) => b.writeInt16BE(4, BatchField.attributes)));
-    expect(zstd.ok && zstd.batches[0]!.compression).toBe('zstd');
+    expect(zstd.ok && zstd.batches[0].compression).toBe('zstd');
   });
 });
 
@@ -217,7 +235,8 @@ describe('scanBatches', () => {
     buildRecordBatch({ baseOffset: 2, records: [{ value: 'c' }] }),
     buildRecordBatch({ baseOffset: 3, records: [{ value: 'd' }, { value: 'e' }, { value: 'f' }] }),
   ]);
-  const third = log.length - buildRecordBatch({ baseOffset: 3, records: [{ value: 'd' }, { value: 'e' }, { value: 'f' }] }).length;
+  const third =
+    log.length - buildRecordBatch({ baseOffset: 3, records: [{ value: 'd' }, { value: 'e' }, { value: 'f' }] }).length;
 
   it('walks every valid batch', () => {
     const scan = scanBatches(log, 0, limits);
@@ -243,7 +262,7 @@ describe('scanBatches', () => {
 
   it('stops at a corrupt batch', () => {
     const bad = Buffer.from(log);
-    bad[log.length - 1]! ^= 1;
+    bad[log.length - 1] ^= 1;
     const scan = scanBatches(bad, 0, limits);
     expect(scan.stop).toBe('corrupt');
     expect(scan.end).toBe(third);
@@ -259,7 +278,14 @@ describe('scanBatches', () => {
 });
 
 describe('record validation of produced batches (Kafka LogValidator checks)', () => {
-  const good = () => buildRecordBatch({ records: [{ key: 'a', value: 'x' }, { key: null, value: 'yy', headers: [{ key: 'h', value: 'v' }] }, { key: 'c', value: null }], });
+  const good = () =>
+    buildRecordBatch({
+      records: [
+        { key: 'a', value: 'x' },
+        { key: null, value: 'yy', headers: [{ key: 'h', value: 'v' }] },
+        { key: 'c', value: null },
+      ],
+    });
   const records = (batch: Buffer) => batch.subarray(RECORD_BATCH_OVERHEAD);
 
   it('accepts well-formed records and counts keyless ones without building records', () => {
@@ -270,14 +296,47 @@ describe('record validation of produced batches (Kafka LogValidator checks)', ()
   });
 
   it.each([
-    ['a batch that declares 2^31-1 records but holds one', (b: Buffer) => rawBatch({ recordCount: 2 ** 31 - 1, payload: records(b).subarray(0, records(b)[0]! / 2 + 1) }), /declares 2147483647 records but holds 1/],
-    ['a batch that declares fewer records than it holds', (b: Buffer) => rawBatch({ recordCount: 2, payload: records(b) }), /bytes remain after the 2 records/],
-    ['garbage records', () => rawBatch({ recordCount: 1, payload: Buffer.from('garbage, not records at all') }), /record 0/],
-    ['a record length past the batch', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x7e, 0, 0, 0, 2, 0x61, 0, 0]) }), /invalid record size 63/],
-    ['a varint longer than 5 bytes', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x14, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0]) }), /malformed/],
-    ['a negative header count', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0, 1, 1, 1]) }), /invalid number of record headers -1/],
-    ['a key longer than its record', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0, 0x20, 1, 0]) }), /key of 16 bytes runs past the record/],
-    ['offset deltas that skip', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0x0a, 1, 1, 0]) }), /offset delta 5 where 0 was expected/],
+    [
+      'a batch that declares 2^31-1 records but holds one',
+      (b: Buffer) => rawBatch({ recordCount: 2 ** 31 - 1, payload: records(b).subarray(0, records(b)[0] / 2 + 1) }),
+      /declares 2147483647 records but holds 1/,
+    ],
+    [
+      'a batch that declares fewer records than it holds',
+      (b: Buffer) => rawBatch({ recordCount: 2, payload: records(b) }),
+      /bytes remain after the 2 records/,
+    ],
+    [
+      'garbage records',
+      () => rawBatch({ recordCount: 1, payload: Buffer.from('garbage, not records at all') }),
+      /record 0/,
+    ],
+    [
+      'a record length past the batch',
+      () => rawBatch({ recordCount: 1, payload: Buffer.from([0x7e, 0, 0, 0, 2, 0x61, 0, 0]) }),
+      /invalid record size 63/,
+    ],
+    [
+      'a varint longer than 5 bytes',
+      () =>
+        rawBatch({ recordCount: 1, payload: Buffer.from([0x14, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0, 0, 0]) }),
+      /malformed/,
+    ],
+    [
+      'a negative header count',
+      () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0, 1, 1, 1]) }),
+      /invalid number of record headers -1/,
+    ],
+    [
+      'a key longer than its record',
+      () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0, 0x20, 1, 0]) }),
+      /key of 16 bytes runs past the record/,
+    ],
+    [
+      'offset deltas that skip',
+      () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0x0a, 1, 1, 0]) }),
+      /offset delta 5 where 0 was expected/,
+    ],
   ])('refuses %s with INVALID_RECORD', (_, make, message) => {
     const batch = make(good());
     const v = validateProducedBatches(batch);
@@ -285,21 +344,31 @@ describe('record validation of produced batches (Kafka LogValidator checks)', ()
     expect(!v.ok && v.message).toMatch(message);
   });
 
-  it('writes the records\' largest timestamp into a CreateTime header that says otherwise, with a valid CRC', () => {
-    const batch = buildRecordBatch({ records: [{ value: 'a', timestampMs: T0 }, { value: 'b', timestampMs: T0 + 500 }] });
+  it("writes the records' largest timestamp into a CreateTime header that says otherwise, with a valid CRC", () => {
+    const batch = buildRecordBatch({
+      records: [
+        { value: 'a', timestampMs: T0 },
+        { value: 'b', timestampMs: T0 + 500 },
+      ],
+    });
     writeInt64(batch, BatchField.maxTimestamp, T0 + 99_999);
     refreshCrc(batch);
     const v = validateProducedBatches(batch);
-    expect(v.ok && v.batches[0]!.maxTimestamp).toBe(T0 + 500);
+    expect(v.ok && v.batches[0].maxTimestamp).toBe(T0 + 500);
     expect(readBatchHeader(batch).maxTimestamp).toBe(T0 + 500);
     expect(isCrcValid(batch, 0, batch.length)).toBe(true);
   });
 
   it('rejects nothing a real producer writes: records with headers, null keys and values, large deltas', () => {
     const batch = buildRecordBatch({
-      records: Array.from({ length: 20_000 }, (_, i) => ({ key: i % 3 ? `k${i}` : null, value: i % 5 ? 'v'.repeat(i % 300) : null, headers: i % 7 ? [] : [{ key: 'h', value: null }], timestampMs: T0 + i * 1_000_003 })),
+      records: Array.from({ length: 20_000 }, (_, i) => ({
+        key: i % 3 ? `k${i}` : null,
+        value: i % 5 ? 'v'.repeat(i % 300) : null,
+        headers: i % 7 ? [] : [{ key: 'h', value: null }],
+        timestampMs: T0 + i * 1_000_003,
+      })),
     });
     const v = validateProducedBatches(batch);
-    expect(v.ok && v.batches[0]!.maxTimestamp).toBe(T0 + 19_999 * 1_000_003);
+    expect(v.ok && v.batches[0].maxTimestamp).toBe(T0 + 19_999 * 1_000_003);
   });
 });

@@ -154,13 +154,10 @@ export type BatchErrorName =
   | 'INVALID_TIMESTAMP';
 
 export type ProduceValidation =
-  | { ok: true; batches: BatchInfo[] }
-  | { ok: false; error: BatchErrorName; message: string };
+  { ok: true; batches: BatchInfo[] } | { ok: false; error: BatchErrorName; message: string };
 
 type Frame =
-  | { kind: 'batch'; size: number; magic: number }
-  | { kind: 'partial' }
-  | { kind: 'corrupt'; message: string };
+  { kind: 'batch'; size: number; magic: number } | { kind: 'partial' } | { kind: 'corrupt'; message: string };
 
 /** Frames the batch at `at` the way Kafka's ByteBufferLogInputStream does. */
 function frameAt(buf: Buffer, at: number): Frame {
@@ -168,7 +165,10 @@ function frameAt(buf: Buffer, at: number): Frame {
   if (remaining < LOG_OVERHEAD) return { kind: 'partial' };
   const length = buf.readInt32BE(at + BatchField.batchLength);
   if (length < MIN_FRAMED_LENGTH) {
-    return { kind: 'corrupt', message: `record batch length ${length} is less than the minimum record overhead (${MIN_FRAMED_LENGTH})` };
+    return {
+      kind: 'corrupt',
+      message: `record batch length ${length} is less than the minimum record overhead (${MIN_FRAMED_LENGTH})`,
+    };
   }
   if (remaining < HEADER_SIZE_UP_TO_MAGIC) return { kind: 'partial' };
   const magic = buf.readInt8(at + BatchField.magic);
@@ -200,24 +200,33 @@ export function validateProducedBatches(
 ): ProduceValidation {
   const first = frameAt(buf, 0);
   if (first.kind === 'corrupt') return reject('CORRUPT_MESSAGE', first.message);
-  if (first.kind === 'partial') return reject('INVALID_RECORD', 'produce requests must have at least one record batch per partition');
+  if (first.kind === 'partial')
+    return reject('INVALID_RECORD', 'produce requests must have at least one record batch per partition');
   // Kafka answers INVALID_RECORD here; Runnel says UNSUPPORTED_VERSION, which tells the
   // client what is wrong: its message format is older than this broker serves.
   if (first.magic !== MAGIC_V2) {
-    return reject('UNSUPPORTED_VERSION', `record batches must use magic 2 (message format v2), got magic ${first.magic}; upgrade the client`);
+    return reject(
+      'UNSUPPORTED_VERSION',
+      `record batches must use magic 2 (message format v2), got magic ${first.magic}; upgrade the client`,
+    );
   }
   const next = frameAt(buf, first.size);
   if (next.kind === 'corrupt') return reject('CORRUPT_MESSAGE', next.message);
-  if (next.kind === 'batch') return reject('INVALID_RECORD', 'produce requests must contain exactly one record batch per partition');
+  if (next.kind === 'batch')
+    return reject('INVALID_RECORD', 'produce requests must contain exactly one record batch per partition');
 
   const { size } = first;
   const baseOffset = readInt64(buf, BatchField.baseOffset);
-  if (baseOffset !== 0) return reject('INVALID_RECORD', `the base offset of a produced record batch must be 0, got ${baseOffset}`);
+  if (baseOffset !== 0)
+    return reject('INVALID_RECORD', `the base offset of a produced record batch must be 0, got ${baseOffset}`);
   if (size > maxMessageBytes) {
     return reject('MESSAGE_TOO_LARGE', `record batch of ${size} bytes exceeds max.message.bytes (${maxMessageBytes})`);
   }
   if (size < RECORD_BATCH_OVERHEAD) {
-    return reject('CORRUPT_MESSAGE', `record batch of ${size} bytes is shorter than its ${RECORD_BATCH_OVERHEAD}-byte header`);
+    return reject(
+      'CORRUPT_MESSAGE',
+      `record batch of ${size} bytes is shorter than its ${RECORD_BATCH_OVERHEAD}-byte header`,
+    );
   }
   if (!isCrcValid(buf, 0, size)) {
     return reject('CORRUPT_MESSAGE', `record batch CRC mismatch (stored ${buf.readUInt32BE(BatchField.crc)})`);
@@ -225,23 +234,32 @@ export function validateProducedBatches(
   const h = readBatchHeader(buf, 0);
   const compression = CODECS[h.attributes & COMPRESSION_MASK];
   // Kafka fails here with UNKNOWN_SERVER_ERROR; a permanent error stops the client retrying.
-  if (compression === undefined) return reject('INVALID_RECORD', `unknown compression codec ${h.attributes & COMPRESSION_MASK}`);
+  if (compression === undefined)
+    return reject('INVALID_RECORD', `unknown compression codec ${h.attributes & COMPRESSION_MASK}`);
   if (h.lastOffsetDelta < 0) return reject('INVALID_RECORD', `invalid last offset delta ${h.lastOffsetDelta}`);
   if (h.recordCount <= 0) return reject('INVALID_RECORD', `invalid record count ${h.recordCount}`);
   if (h.lastOffsetDelta + 1 !== h.recordCount) {
-    return reject('INVALID_RECORD', `last offset delta ${h.lastOffsetDelta} does not match record count ${h.recordCount}`);
+    return reject(
+      'INVALID_RECORD',
+      `last offset delta ${h.lastOffsetDelta} does not match record count ${h.recordCount}`,
+    );
   }
   const isControl = (h.attributes & CONTROL_FLAG) !== 0;
   if (isControl) return reject('INVALID_RECORD', 'clients are not allowed to write control records');
   // Ids come from InitProducerId blocks, far below 2^53; a larger one could not even be kept
   // exactly (and would poison the producer-state snapshot).
-  if (h.producerId > Number.MAX_SAFE_INTEGER) return reject('INVALID_RECORD', `producer id ${h.producerId} was not issued by this cluster; get one with InitProducerId`);
+  if (h.producerId > Number.MAX_SAFE_INTEGER)
+    return reject(
+      'INVALID_RECORD',
+      `producer id ${h.producerId} was not issued by this cluster; get one with InitProducerId`,
+    );
   if (h.producerId > NO_PRODUCER_ID && h.baseSequence < 0) {
     return reject('INVALID_RECORD', `invalid sequence number ${h.baseSequence} for producer id ${h.producerId}`);
   }
   // Kafka rejects this per record under LogAppendTime and rewrites it under CreateTime; no
   // producer sets it, so it is rejected either way rather than decoding records.
-  if (h.attributes & TIMESTAMP_TYPE_MASK) return reject('INVALID_TIMESTAMP', 'producers must not set the timestamp type to LogAppendTime');
+  if (h.attributes & TIMESTAMP_TYPE_MASK)
+    return reject('INVALID_TIMESTAMP', 'producers must not set the timestamp type to LogAppendTime');
   let maxTimestamp = h.maxTimestamp;
   if (compression === 'none') {
     const walk = checkRecords(buf, RECORD_BATCH_OVERHEAD, size, h);
@@ -292,7 +310,7 @@ function varintAt(buf: Buffer, limit: number): number {
   let value = 0;
   for (let shift = 0; ; shift += 7) {
     if (cursor >= limit || shift > 28) return Number.NaN;
-    const b = buf[cursor++]!;
+    const b = buf[cursor++];
     value |= (b & 0x7f) << shift;
     if (b < 0x80) return (value >>> 1) ^ -(value & 1);
   }
@@ -304,7 +322,7 @@ function varlongAt(buf: Buffer, limit: number): number {
   let value = 0;
   for (let shift = 0; shift < 28; shift += 7) {
     if (cursor >= limit) return Number.NaN;
-    const b = buf[cursor++]!;
+    const b = buf[cursor++];
     value |= (b & 0x7f) << shift;
     if (b < 0x80) return (value >>> 1) ^ -(value & 1);
   }
@@ -314,7 +332,7 @@ function varlongAt(buf: Buffer, limit: number): number {
   let scale = 1;
   for (let i = 0; i < 10; i++) {
     if (cursor >= limit) return Number.NaN;
-    const b = buf[cursor++]!;
+    const b = buf[cursor++];
     raw += (b & 0x7f) * scale;
     scale *= 128;
     if (b < 0x80) return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
@@ -348,23 +366,34 @@ export function checkRecords(
   h: Pick<BatchHeader, 'recordCount' | 'baseTimestamp'>,
   maxKeyless = 0,
 ): RecordsCheck {
-  const fail = (recordIndex: number, message: string): RecordsCheck => ({ ok: false, recordIndex, message: `record ${recordIndex}: ${message}` });
+  const fail = (recordIndex: number, message: string): RecordsCheck => ({
+    ok: false,
+    recordIndex,
+    message: `record ${recordIndex}: ${message}`,
+  });
   let maxTimestamp = NO_TIMESTAMP;
   let keylessCount = 0;
   let keyless: number[] | null = null;
   cursor = start;
   for (let i = 0; i < h.recordCount; i++) {
-    if (cursor >= end) return fail(i, `the batch declares ${h.recordCount} records but holds ${i} (premature end of the records)`);
+    if (cursor >= end)
+      return fail(i, `the batch declares ${h.recordCount} records but holds ${i} (premature end of the records)`);
     const length = varintAt(buf, end);
     if (Number.isNaN(length)) return fail(i, 'malformed record length varint');
     const bodyStart = cursor;
     const bodyEnd = bodyStart + length;
-    if (length < 1 || bodyEnd > end) return fail(i, `invalid record size ${length}: ${end - bodyStart} bytes remain in the batch`);
+    if (length < 1 || bodyEnd > end)
+      return fail(i, `invalid record size ${length}: ${end - bodyStart} bytes remain in the batch`);
     cursor++; // attributes (unused in magic 2)
     const timestampDelta = varlongAt(buf, bodyEnd);
     const offsetDelta = varintAt(buf, bodyEnd);
-    if (Number.isNaN(timestampDelta) || Number.isNaN(offsetDelta)) return fail(i, 'malformed timestamp or offset delta');
-    if (offsetDelta !== i) return fail(i, `offset delta ${offsetDelta} where ${i} was expected (offset deltas must be 0 to ${h.recordCount - 1} in order)`);
+    if (Number.isNaN(timestampDelta) || Number.isNaN(offsetDelta))
+      return fail(i, 'malformed timestamp or offset delta');
+    if (offsetDelta !== i)
+      return fail(
+        i,
+        `offset delta ${offsetDelta} where ${i} was expected (offset deltas must be 0 to ${h.recordCount - 1} in order)`,
+      );
     const keyLength = varintAt(buf, bodyEnd);
     if (Number.isNaN(keyLength)) return fail(i, 'malformed key length');
     if (keyLength >= 0) cursor += keyLength;
@@ -378,20 +407,25 @@ export function checkRecords(
     if (Number.isNaN(headerCount) || headerCount < 0) return fail(i, `invalid number of record headers ${headerCount}`);
     for (let j = 0; j < headerCount && cursor <= bodyEnd; j++) {
       const headerKeyLength = varintAt(buf, bodyEnd);
-      if (Number.isNaN(headerKeyLength) || headerKeyLength < 0) return fail(i, `invalid header key length in header ${j}`);
+      if (Number.isNaN(headerKeyLength) || headerKeyLength < 0)
+        return fail(i, `invalid header key length in header ${j}`);
       cursor += headerKeyLength;
       const headerValueLength = varintAt(buf, bodyEnd);
       if (Number.isNaN(headerValueLength)) return fail(i, `malformed header value length in header ${j}`);
       if (headerValueLength > 0) cursor += headerValueLength;
     }
-    if (cursor !== bodyEnd) return fail(i, `record size ${length} does not match its fields (${cursor - bodyStart} bytes)`);
+    if (cursor !== bodyEnd)
+      return fail(i, `record size ${length} does not match its fields (${cursor - bodyStart} bytes)`);
     const timestamp = h.baseTimestamp + timestampDelta;
     // Past 2^53 ms (the year 287,000) a timestamp cannot be kept exactly, nor written back as the batch's max.
     if (Math.abs(timestamp) > Number.MAX_SAFE_INTEGER) return fail(i, `timestamp ${timestamp} is out of range`);
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
   }
   if (cursor !== end) {
-    return fail(h.recordCount, `${end - cursor} bytes remain after the ${h.recordCount} records the batch declares (incorrect declared batch size)`);
+    return fail(
+      h.recordCount,
+      `${end - cursor} bytes remain after the ${h.recordCount} records the batch declares (incorrect declared batch size)`,
+    );
   }
   return { ok: true, maxTimestamp, keylessCount, keyless: keyless ?? [] };
 }
@@ -403,7 +437,8 @@ export function checkRecords(
  */
 export function fixMaxTimestamp(buf: Buffer, at: number, size: number, recordsMaxTimestamp: number): number {
   const stored = maxTimestampAt(buf, at);
-  if (stored === recordsMaxTimestamp || buf.readInt16BE(at + BatchField.attributes) & TIMESTAMP_TYPE_MASK) return stored;
+  if (stored === recordsMaxTimestamp || buf.readInt16BE(at + BatchField.attributes) & TIMESTAMP_TYPE_MASK)
+    return stored;
   writeInt64(buf, at + BatchField.maxTimestamp, recordsMaxTimestamp);
   buf.writeUInt32BE(computeCrc(buf, at, size), at + BatchField.crc);
   return recordsMaxTimestamp;
@@ -466,7 +501,8 @@ export function scanBatches(buf: Buffer, start: number, limits: ScanLimits): Bat
     const remaining = buf.length - at;
     if (remaining === 0) return { batches, end: at, stop: 'end' };
     if (remaining < RECORD_BATCH_OVERHEAD) {
-      const needBytes = remaining >= LOG_OVERHEAD ? Math.max(batchSizeAt(buf, at), RECORD_BATCH_OVERHEAD) : RECORD_BATCH_OVERHEAD;
+      const needBytes =
+        remaining >= LOG_OVERHEAD ? Math.max(batchSizeAt(buf, at), RECORD_BATCH_OVERHEAD) : RECORD_BATCH_OVERHEAD;
       return { batches, end: at, stop: 'partial', needBytes };
     }
     const h = readBatchHeader(buf, at);
@@ -475,9 +511,11 @@ export function scanBatches(buf: Buffer, start: number, limits: ScanLimits): Bat
     if (size < RECORD_BATCH_OVERHEAD) return corrupt(`batch length ${h.batchLength} is shorter than a batch header`);
     if (h.magic !== MAGIC_V2) return corrupt(`magic ${h.magic} where 2 was expected`);
     if (h.lastOffsetDelta < 0) return corrupt(`negative last offset delta ${h.lastOffsetDelta}`);
-    if (h.baseOffset < minBaseOffset) return corrupt(`base offset ${h.baseOffset} is below the expected ${minBaseOffset}`);
+    if (h.baseOffset < minBaseOffset)
+      return corrupt(`base offset ${h.baseOffset} is below the expected ${minBaseOffset}`);
     const lastOffset = h.baseOffset + h.lastOffsetDelta;
-    if (lastOffset > limits.maxLastOffset) return corrupt(`last offset ${lastOffset} is beyond what the segment can index`);
+    if (lastOffset > limits.maxLastOffset)
+      return corrupt(`last offset ${lastOffset} is beyond what the segment can index`);
     if (remaining < size) return { batches, end: at, stop: 'partial', needBytes: size };
     if (!isCrcValid(buf, at, size)) return corrupt(`CRC mismatch in batch at base offset ${h.baseOffset}`);
     batches.push({ position: at, size, baseOffset: h.baseOffset, lastOffset, maxTimestamp: h.maxTimestamp });
@@ -561,12 +599,12 @@ function batchParts(opts: BuildBatchOptions): { fields: BatchFields; records: Bu
   if (opts.records.length === 0) throw new RangeError('a record batch needs at least one record');
   const now = Date.now();
   const timestamps = opts.records.map((r) => r.timestampMs ?? now);
-  const baseTimestamp = timestamps[0]!;
+  const baseTimestamp = timestamps[0];
   const records = new Writer();
   opts.records.forEach((r, i) => {
     const body = new Writer();
     body.int8(0);
-    body.varint(timestamps[i]! - baseTimestamp);
+    body.varint(timestamps[i] - baseTimestamp);
     body.varint(i);
     writeNullableVarBytes(body, r.key);
     writeNullableVarBytes(body, r.value);
@@ -609,7 +647,9 @@ export function buildRecordBatch(opts: BuildBatchOptions): Buffer {
 }
 
 /** buildRecordBatch with the records section compressed by `compression`. */
-export async function buildCompressedBatch(opts: BuildBatchOptions & { compression: CompressionCodec }): Promise<Buffer> {
+export async function buildCompressedBatch(
+  opts: BuildBatchOptions & { compression: CompressionCodec },
+): Promise<Buffer> {
   const { fields, records } = batchParts(opts);
   const payload = await compress(opts.compression, records);
   return assembleBatch({ ...fields, attributes: fields.attributes | CODEC_IDS[opts.compression] }, payload);
@@ -660,7 +700,8 @@ function parseRecords(h: BatchHeader, payload: Buffer, start: number, end: numbe
       const hvLength = r.varint();
       headers.push({ key: hk, value: hvLength < 0 ? null : r.slice(hvLength) });
     }
-    if (r.pos !== bodyStart + length) throw new RangeError(`record ${i} is ${length} bytes long but its fields take ${r.pos - bodyStart}`);
+    if (r.pos !== bodyStart + length)
+      throw new RangeError(`record ${i} is ${length} bytes long but its fields take ${r.pos - bodyStart}`);
     out.push({
       offset: h.baseOffset + offsetDelta,
       timestampMs: logAppendTime ? h.maxTimestamp : h.baseTimestamp + timestampDelta,
@@ -733,7 +774,11 @@ export async function recompressBatch(batch: Buffer, codec: CompressionCodec, de
  * record count and (under CreateTime) max timestamp follow the kept records. The records are
  * compressed with `codec` (by default the batch's own). Null when nothing is kept.
  */
-export async function rebuildBatch(batch: Buffer, kept: readonly RecordEntry[], codec?: CompressionCodec): Promise<Buffer | null> {
+export async function rebuildBatch(
+  batch: Buffer,
+  kept: readonly RecordEntry[],
+  codec?: CompressionCodec,
+): Promise<Buffer | null> {
   if (kept.length === 0) return null;
   const h = readBatchHeader(batch, 0);
   const target = codec ?? codecOf(h);
@@ -744,7 +789,9 @@ export async function rebuildBatch(batch: Buffer, kept: readonly RecordEntry[], 
       ...h,
       attributes: (h.attributes & ~COMPRESSION_MASK) | CODEC_IDS[target],
       lastOffsetDelta: kept.at(-1)!.offsetDelta,
-      maxTimestamp: logAppendTime ? h.maxTimestamp : kept.reduce((max, r) => Math.max(max, r.timestampMs), NO_TIMESTAMP),
+      maxTimestamp: logAppendTime
+        ? h.maxTimestamp
+        : kept.reduce((max, r) => Math.max(max, r.timestampMs), NO_TIMESTAMP),
       recordCount: kept.length,
     },
     payload,

@@ -64,17 +64,7 @@ export type FieldKind =
   | { type: 'struct'; struct: Struct<Fields> };
 
 export type PrimitiveName =
-  | 'int8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'int64'
-  | 'float64'
-  | 'bool'
-  | 'string'
-  | 'bytes'
-  | 'records'
-  | 'uuid';
+  'int8' | 'int16' | 'uint16' | 'int32' | 'int64' | 'float64' | 'bool' | 'string' | 'bytes' | 'records' | 'uuid';
 
 function isNullableKind(kind: FieldKind): boolean {
   return kind.type !== 'struct' && kind.nullable;
@@ -136,37 +126,52 @@ export const string = primitive<string>('string', '', {
   read: (r, flexible) => r.nullableString(flexible) ?? '',
   write: (w, v, flexible) => w.nullableString(v as string, flexible),
 });
-export const nullableString = primitive<string | null>('string', null, {
-  read: (r, flexible) => r.nullableString(flexible),
-  write: (w, v, flexible) => w.nullableString(v as string | null, flexible),
-}, true);
+export const nullableString = primitive<string | null>(
+  'string',
+  null,
+  {
+    read: (r, flexible) => r.nullableString(flexible),
+    write: (w, v, flexible) => w.nullableString(v as string | null, flexible),
+  },
+  true,
+);
 export const bytes = primitive<Buffer>('bytes', Buffer.alloc(0), {
   read: (r, flexible) => r.nullableBytes(flexible) ?? Buffer.alloc(0),
   write: (w, v, flexible) => w.nullableBytes(v as Buffer, flexible),
 });
-export const nullableBytes = primitive<Buffer | null>('bytes', null, {
-  read: (r, flexible) => r.nullableBytes(flexible),
-  write: (w, v, flexible) => w.nullableBytes(v as Buffer | null, flexible),
-}, true);
+export const nullableBytes = primitive<Buffer | null>(
+  'bytes',
+  null,
+  {
+    read: (r, flexible) => r.nullableBytes(flexible),
+    write: (w, v, flexible) => w.nullableBytes(v as Buffer | null, flexible),
+  },
+  true,
+);
 
 /**
  * Record batches. Decoded as a slice of the request buffer; encoded from one buffer or a
  * list of buffers (batches read from the log), which the writer references without copying.
  */
-export const records = primitive<Buffer | null>('records', null, {
-  read: (r, flexible) => r.nullableBytes(flexible),
-  write: (w, v, flexible) => {
-    if (v === null || Buffer.isBuffer(v)) {
-      w.nullableBytes(v as Buffer | null, flexible);
-      return;
-    }
-    const parts = v as Buffer[];
-    let total = 0;
-    for (const p of parts) total += p.length;
-    w.lengthPrefix(total, flexible, true);
-    w.rawChunks(parts);
+export const records = primitive<Buffer | null>(
+  'records',
+  null,
+  {
+    read: (r, flexible) => r.nullableBytes(flexible),
+    write: (w, v, flexible) => {
+      if (v === null || Buffer.isBuffer(v)) {
+        w.nullableBytes(v, flexible);
+        return;
+      }
+      const parts = v as Buffer[];
+      let total = 0;
+      for (const p of parts) total += p.length;
+      w.lengthPrefix(total, flexible, true);
+      w.rawChunks(parts);
+    },
   },
-}, true) as Field<Buffer | null, Buffer | Buffer[] | null>;
+  true,
+) as Field<Buffer | null, Buffer | Buffer[] | null>;
 
 export const ZERO_UUID = 'AAAAAAAAAAAAAAAAAAAAAA';
 /** Kafka's Uuid, in the base64url form Kafka prints. */
@@ -181,9 +186,7 @@ export const uuid = primitive<string>('uuid', ZERO_UUID, {
 
 export function struct<F extends Fields>(fields: F): Field<Decoded<F>, Input<F>> & { struct: Struct<F> } {
   const s = new Struct(fields);
-  const field = new Field<Decoded<F>, Input<F>>({ type: 'struct', struct: s as Struct<Fields> }, () =>
-    defaults(s as Struct<Fields>, ANY_VERSION),
-  );
+  const field = new Field<Decoded<F>, Input<F>>({ type: 'struct', struct: s }, () => defaults(s, ANY_VERSION));
   return Object.assign(field, { struct: s });
 }
 
@@ -333,12 +336,16 @@ function isStructValue(v: unknown): v is Record<string, unknown> {
 
 const compiled = new WeakMap<Struct<Fields>, Map<number, Codec>>();
 
-export function compile<F extends Fields>(s: Struct<F>, version: number, flexible: boolean): CompiledCodec<Decoded<F>, Input<F>> {
+export function compile<F extends Fields>(
+  s: Struct<F>,
+  version: number,
+  flexible: boolean,
+): CompiledCodec<Decoded<F>, Input<F>> {
   const key = version * 2 + (flexible ? 1 : 0);
-  let byVersion = compiled.get(s as Struct<Fields>);
-  if (!byVersion) compiled.set(s as Struct<Fields>, (byVersion = new Map()));
+  let byVersion = compiled.get(s);
+  if (!byVersion) compiled.set(s, (byVersion = new Map()));
   let codec = byVersion.get(key);
-  if (!codec) byVersion.set(key, (codec = compileStruct(s as Struct<Fields>, version, flexible)));
+  if (!codec) byVersion.set(key, (codec = compileStruct(s, version, flexible)));
   const c = codec;
   return {
     read: (r) => c.read(r, flexible) as Decoded<F>,

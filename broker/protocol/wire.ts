@@ -77,7 +77,7 @@ export class Reader {
   private unsignedVarint(maxBytes: number): number {
     let value = 0;
     for (let i = 0; i < maxBytes; i++) {
-      const byte = this.buf[this.need(1)]!;
+      const byte = this.buf[this.need(1)];
       value += (byte & 0x7f) * 2 ** (7 * i);
       if ((byte & 0x80) === 0) return value;
     }
@@ -213,7 +213,11 @@ export class Writer {
     if (!compact && n > MAX_INT16_STRING_BYTES) {
       // Only an error message quoting oversized input can get here (names in a response came in
       // through the same int16 length): cut it to fit rather than fail the whole response.
-      v = Buffer.from(v).subarray(0, MAX_INT16_STRING_BYTES - 3).toString('utf8').replace(/\uFFFD$/, '') + '...';
+      v =
+        Buffer.from(v)
+          .subarray(0, MAX_INT16_STRING_BYTES - 3)
+          .toString('utf8')
+          .replace(/\uFFFD$/, '') + '...';
       n = Buffer.byteLength(v);
     }
     this.lengthPrefix(n, compact, false);

@@ -490,7 +490,7 @@ export class RaftQuorum {
     const s = this.state;
     if (s.name !== 'follower') return;
     if (this.inflightFetch && this.nowMs - this.inflightFetch.sentMs < this.config.requestTimeoutMs + this.config.fetchMaxWaitMs) return;
-    if (this.nowMs < s.retryAtMs || this.persistedEnd < this.logEnd) return; // report only durable offsets
+    if (this.nowMs < s.retryAtMs) return; // report only durable offsets
     const correlationId = this.correlationId();
     const leaderId = this.election.leaderId;
     this.inflightFetch = { to: leaderId, correlationId, sentMs: this.nowMs, fetchOffset: this.logEnd };

@@ -44,20 +44,26 @@ export class ReplicaManager {
   leader(ref: TopicRef, partition: number, currentLeaderEpoch = -1): Lookup {
     const image = this.topics.image;
     const topic = 'id' in ref ? image.topicById(ref.id) : image.topic(ref.name);
-    if (!topic) return { ok: false, errorCode: 'id' in ref ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    if (!topic)
+      return { ok: false, errorCode: 'id' in ref ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     const state = topic.partitions[partition];
     const log = state ? this.logs.get(topic.name, partition) : undefined;
     if (!state || !log) return { ok: false, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     if (state.leader !== this.nodeId) return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     if (currentLeaderEpoch >= 0 && currentLeaderEpoch !== state.leaderEpoch) {
-      return { ok: false, errorCode: currentLeaderEpoch > state.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH };
+      return {
+        ok: false,
+        errorCode:
+          currentLeaderEpoch > state.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH,
+      };
     }
     return { ok: true, partition: { topic, state, log, key: partitionKey(topic.name, partition) } };
   }
 
   /** NOT_ENOUGH_REPLICAS when acks=-1 and the ISR is below min.insync.replicas (checked before appending, as Kafka does). */
   checkAcks(p: LeaderPartition, acks: number): number {
-    if (acks === ACKS_ALL && p.state.isr.length < Number(this.topics.configValue(p.topic, 'min.insync.replicas'))) return ErrorCode.NOT_ENOUGH_REPLICAS;
+    if (acks === ACKS_ALL && p.state.isr.length < Number(this.topics.configValue(p.topic, 'min.insync.replicas')))
+      return ErrorCode.NOT_ENOUGH_REPLICAS;
     return ErrorCode.NONE;
   }
 

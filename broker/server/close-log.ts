@@ -8,7 +8,14 @@
 import { systemClock, type Clock, type Timer } from '../clock.js';
 import type { Logger } from 'pino';
 
-export const CLOSE_CAUSES = ['invalid_frame', 'malformed_request', 'request_failed', 'idle', 'max_connections', 'max_connections_per_ip'] as const;
+export const CLOSE_CAUSES = [
+  'invalid_frame',
+  'malformed_request',
+  'request_failed',
+  'idle',
+  'max_connections',
+  'max_connections_per_ip',
+] as const;
 
 /**
  * Why the broker ended a connection: a frame size outside socket.request.max.bytes; a request
@@ -116,7 +123,10 @@ export class CloseLog {
 
   private logSummary(cause: CloseCause, state: CauseState): void {
     if (state.suppressed === 0) return;
-    this.logger[LEVEL[cause]]({ cause, suppressed: state.suppressed }, `${state.suppressed} more connections closed or refused (${cause}) were not logged`);
+    this.logger[LEVEL[cause]](
+      { cause, suppressed: state.suppressed },
+      `${state.suppressed} more connections closed or refused (${cause}) were not logged`,
+    );
     state.suppressed = 0;
   }
 }

@@ -58,7 +58,11 @@ class Releases {
 }
 
 /** A connection on loopback; the client socket does not read until the test resumes it. */
-async function connect(handle: FrameHandler, releases: Releases, options: Partial<ConnectionOptions> = {}): Promise<{ client: net.Socket; server: net.Socket; connection: Connection }> {
+async function connect(
+  handle: FrameHandler,
+  releases: Releases,
+  options: Partial<ConnectionOptions> = {},
+): Promise<{ client: net.Socket; server: net.Socket; connection: Connection }> {
   const listener = net.createServer();
   await new Promise<void>((resolve) => listener.listen(0, '127.0.0.1', resolve));
   const accepted = new Promise<net.Socket>((resolve) => listener.once('connection', resolve));
@@ -75,7 +79,10 @@ async function connect(handle: FrameHandler, releases: Releases, options: Partia
       cb?.(err);
     });
   }) as typeof server.write;
-  const connection = new Connection(server, { id: 1, remoteAddress: 'test', logger: silent }, handle, { maxFrameBytes: 1024, ...options });
+  const connection = new Connection(server, { id: 1, remoteAddress: 'test', logger: silent }, handle, {
+    maxFrameBytes: 1024,
+    ...options,
+  });
   cleanups.push(() => {
     client.destroy();
     server.destroy();
@@ -96,7 +103,11 @@ function readFrames(client: net.Socket, frames: number): Promise<Buffer[]> {
       if (received < total) return;
       const all = Buffer.concat(chunks);
       expect(all.length).toBe(total);
-      resolve(Array.from({ length: frames }, (_, i) => all.subarray(i * (8 + RESPONSE_BYTES) + 4, (i + 1) * (8 + RESPONSE_BYTES))));
+      resolve(
+        Array.from({ length: frames }, (_, i) =>
+          all.subarray(i * (8 + RESPONSE_BYTES) + 4, (i + 1) * (8 + RESPONSE_BYTES)),
+        ),
+      );
     });
     client.resume();
   });
@@ -159,7 +170,10 @@ describe('Connection releases response buffers', () => {
     };
     const { client, server, connection } = await connect(handle, releases);
     for (let id = 0; id < 6; id++) client.write(requestFrame(id));
-    await waitFor(() => server.writableNeedDrain && answerBlocked !== undefined, 'the unread responses to fill the socket');
+    await waitFor(
+      () => server.writableNeedDrain && answerBlocked !== undefined,
+      'the unread responses to fill the socket',
+    );
 
     connection.close('malformed_request', 'test');
     // Response 5 waited behind 4 and is dropped with the connection; 0..3 were handed to the socket.
@@ -201,7 +215,10 @@ describe('Connection bounds what it holds in bytes', () => {
         { correlationId: id },
       );
     // Each Fetch may return 2 MiB (its partitionMaxBytes); the budget holds two of them.
-    const { client, server, connection } = await connect(handle, releases, { maxQueuedBytes: 5 * 1024 * 1024, maxFrameBytes: 1024 });
+    const { client, server, connection } = await connect(handle, releases, {
+      maxQueuedBytes: 5 * 1024 * 1024,
+      maxFrameBytes: 1024,
+    });
     client.write(Buffer.concat(Array.from({ length: PIPELINED }, (_, id) => fetchFrame(id))));
     await waitFor(() => server.writableNeedDrain, 'the unread responses to fill the socket');
     await new Promise((resolve) => setTimeout(resolve, 200));

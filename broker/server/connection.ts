@@ -135,7 +135,7 @@ export class Connection {
 
   /** Starts the waiting frames that fit, in order; pauses or resumes reading. */
   private pump(): void {
-    while (!this.closed && this.waiting.length > 0 && this.mayStart(this.waiting[0]!.cost)) {
+    while (!this.closed && this.waiting.length > 0 && this.mayStart(this.waiting[0].cost)) {
       const { frame, cost } = this.waiting.shift()!;
       this.start(frame, cost);
     }
@@ -178,7 +178,7 @@ export class Connection {
   private flush(): void {
     if (this.closed) return;
     let wrote = false;
-    while (this.pending.length > 0 && this.pending[0]!.done) {
+    while (this.pending.length > 0 && this.pending[0].done) {
       const { response, bytes } = this.pending.shift()!;
       this.pendingBytes -= bytes;
       if (response === null) continue;
@@ -211,7 +211,10 @@ export class Connection {
   private updateFlow(): void {
     if (this.closed) return;
     const shouldPause =
-      this.stopped || this.waiting.length > 0 || this.socket.writableNeedDrain || this.queuedBytes >= this.maxQueuedBytes;
+      this.stopped ||
+      this.waiting.length > 0 ||
+      this.socket.writableNeedDrain ||
+      this.queuedBytes >= this.maxQueuedBytes;
     if (shouldPause && !this.readPaused) {
       this.readPaused = true;
       this.socket.pause();
@@ -234,7 +237,12 @@ export class Connection {
   private onQuiet(idleMs: number): void {
     if (this.closed || this.pending.length > 0) return;
     const unread = this.socket.writableLength;
-    this.close('idle', unread > 0 ? `${unread} response bytes unread for ${idleMs} ms (connections.max.idle.ms)` : `no requests for ${idleMs} ms (connections.max.idle.ms)`);
+    this.close(
+      'idle',
+      unread > 0
+        ? `${unread} response bytes unread for ${idleMs} ms (connections.max.idle.ms)`
+        : `no requests for ${idleMs} ms (connections.max.idle.ms)`,
+    );
   }
 
   /** Closes the connection for a cause: reported once, then the socket is destroyed. */

@@ -42,9 +42,9 @@ describe('FrameSplitter', () => {
   it('returns a frame inside one chunk as a slice of it, without copying', () => {
     const chunk = Buffer.concat([sized(Buffer.from('one')), sized(Buffer.from('two'))]);
     const [first, second] = framesOf(new FrameSplitter(MAX).push(chunk));
-    expect([first!.toString(), second!.toString()]).toEqual(['one', 'two']);
-    expect(first!.buffer).toBe(chunk.buffer);
-    expect(second!.buffer).toBe(chunk.buffer);
+    expect([first.toString(), second.toString()]).toEqual(['one', 'two']);
+    expect(first.buffer).toBe(chunk.buffer);
+    expect(second.buffer).toBe(chunk.buffer);
   });
 
   it('returns an empty frame whose size prefix is the last thing received', () => {
@@ -57,11 +57,15 @@ describe('FrameSplitter', () => {
     prefix.writeInt32BE(MAX + 1, 0);
     const s = new FrameSplitter(MAX);
     expect(s.push(prefix.subarray(0, 3))).toEqual([]);
-    expect(s.push(prefix.subarray(3))).toEqual([{ type: 'error', reason: `frame of ${MAX + 1} bytes is outside 0..${MAX} (socket.request.max.bytes)` }]);
+    expect(s.push(prefix.subarray(3))).toEqual([
+      { type: 'error', reason: `frame of ${MAX + 1} bytes is outside 0..${MAX} (socket.request.max.bytes)` },
+    ]);
   });
 
   it('refuses a negative size, after the frames before it', () => {
-    const events = new FrameSplitter(MAX).push(Buffer.concat([sized(Buffer.from('ok')), Buffer.from('ffffffff', 'hex')]));
+    const events = new FrameSplitter(MAX).push(
+      Buffer.concat([sized(Buffer.from('ok')), Buffer.from('ffffffff', 'hex')]),
+    );
     expect(events.map((e) => e.type)).toEqual(['frame', 'error']);
   });
 });

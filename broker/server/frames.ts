@@ -38,7 +38,7 @@ export class FrameSplitter {
   }
 
   private peekSize(): number {
-    const first = this.chunks[0]!;
+    const first = this.chunks[0];
     if (first.length >= 4) return first.readInt32BE(0);
     return Buffer.concat(this.chunks, 4).readInt32BE(0);
   }
@@ -48,7 +48,7 @@ export class FrameSplitter {
     // An empty frame may end exactly where the received bytes do: there is no chunk to slice.
     if (n === 0) return EMPTY;
     this.buffered -= n;
-    const first = this.chunks[0]!;
+    const first = this.chunks[0];
     if (first.length > n) {
       this.chunks[0] = first.subarray(n);
       return first.subarray(0, n);
@@ -60,7 +60,7 @@ export class FrameSplitter {
     const out = Buffer.allocUnsafe(n);
     let filled = 0;
     while (filled < n) {
-      const c = this.chunks[0]!;
+      const c = this.chunks[0];
       const part = Math.min(c.length, n - filled);
       c.copy(out, filled, 0, part);
       filled += part;

@@ -14,7 +14,13 @@ function fetchBody(maxBytes: number, partitionMaxBytes: number[]): RequestInputO
     isolationLevel: 0,
     sessionId: 0,
     sessionEpoch: -1,
-    topics: [{ topic: 't', topicId: Buffer.alloc(16), partitions: partitionMaxBytes.map((b, partition) => ({ partition, fetchOffset: 0, partitionMaxBytes: b })) }],
+    topics: [
+      {
+        topic: 't',
+        topicId: Buffer.alloc(16),
+        partitions: partitionMaxBytes.map((b, partition) => ({ partition, fetchOffset: 0, partitionMaxBytes: b })),
+      },
+    ],
     forgottenTopicsData: [],
     rackId: '',
   } as RequestInputOf<typeof Fetch>;
@@ -23,7 +29,9 @@ function fetchBody(maxBytes: number, partitionMaxBytes: number[]): RequestInputO
 describe('requestCostBytes', () => {
   it('charges a Fetch what it may return: its partitions’ limits, capped by maxBytes, at every version', () => {
     for (const version of [4, 11, 12, 15, Fetch.maxVersion]) {
-      const few = unprefixed(encodeRequest(Fetch, version, fetchBody(50 * 1024 * 1024, [1024 * 1024, 1024 * 1024]), { correlationId: 1 }));
+      const few = unprefixed(
+        encodeRequest(Fetch, version, fetchBody(50 * 1024 * 1024, [1024 * 1024, 1024 * 1024]), { correlationId: 1 }),
+      );
       expect(requestCostBytes(few, UNKNOWN), `v${version}`).toBe(few.length + 2 * 1024 * 1024);
       const capped = unprefixed(encodeRequest(Fetch, version, fetchBody(3000, [1024 * 1024]), { correlationId: 1 }));
       expect(requestCostBytes(capped, UNKNOWN), `v${version}`).toBe(capped.length + 3000);
@@ -31,7 +39,14 @@ describe('requestCostBytes', () => {
   });
 
   it('charges other requests their frame, and a Fetch it cannot read as large', () => {
-    const metadata = unprefixed(encodeRequest(Metadata, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }, { correlationId: 1 }));
+    const metadata = unprefixed(
+      encodeRequest(
+        Metadata,
+        12,
+        { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false },
+        { correlationId: 1 },
+      ),
+    );
     expect(requestCostBytes(metadata, UNKNOWN)).toBe(metadata.length);
     const cut = unprefixed(encodeRequest(Fetch, 12, fetchBody(1000, [1000]), { correlationId: 1 })).subarray(0, 20);
     expect(requestCostBytes(cut, UNKNOWN)).toBe(cut.length + UNKNOWN);

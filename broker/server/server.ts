@@ -76,7 +76,9 @@ export class KafkaServer {
       try {
         addresses = await lookup(host, { all: true });
       } catch (err) {
-        throw new Error(`max.connections.per.ip.overrides: cannot resolve host "${host}" (${(err as Error).message}); give its IP address instead`);
+        throw new Error(
+          `max.connections.per.ip.overrides: cannot resolve host "${host}" (${(err as Error).message}); give its IP address instead`,
+        );
       }
       for (const { address } of addresses) this.limitByIp.set(normalizeIp(address), limit);
     }
@@ -117,7 +119,10 @@ export class KafkaServer {
   private overLimit(ip: string): { cause: CloseCause; reason: string } | undefined {
     const { maxConnections, maxConnectionsPerIp } = this.options;
     if (this.connections.size >= maxConnections) {
-      return { cause: 'max_connections', reason: `the broker has ${this.connections.size} connections (max.connections=${maxConnections})` };
+      return {
+        cause: 'max_connections',
+        reason: `the broker has ${this.connections.size} connections (max.connections=${maxConnections})`,
+      };
     }
     const limit = this.limitByIp.get(ip) ?? maxConnectionsPerIp;
     const open = this.connectionsByIp.get(ip) ?? 0;

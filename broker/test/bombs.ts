@@ -25,7 +25,11 @@ export interface Bomb {
 /** Concatenated gzip members of 16 MiB of zeros: 1 GiB in about 1 MB (deflate tops out near 1032:1). */
 function gzipBomb(): Bomb {
   const unit = zlib.gzipSync(Buffer.alloc(UNIT_BYTES), { level: 9 });
-  return { codec: 'gzip', decompressedBytes: 64 * UNIT_BYTES, payload: Buffer.concat(Array.from({ length: 64 }, () => unit)) };
+  return {
+    codec: 'gzip',
+    decompressedBytes: 64 * UNIT_BYTES,
+    payload: Buffer.concat(Array.from({ length: 64 }, () => unit)),
+  };
 }
 
 interface ZstdBinding {
@@ -58,7 +62,11 @@ function zstdBomb(): Bomb {
 function lz4Bomb(): Bomb {
   const lz4 = require('lz4-napi') as { compressFrameSync(data: Buffer): Buffer };
   const unit = lz4.compressFrameSync(Buffer.alloc(UNIT_BYTES));
-  return { codec: 'lz4', decompressedBytes: 16 * UNIT_BYTES, payload: Buffer.concat(Array.from({ length: 16 }, () => unit)) };
+  return {
+    codec: 'lz4',
+    decompressedBytes: 16 * UNIT_BYTES,
+    payload: Buffer.concat(Array.from({ length: 16 }, () => unit)),
+  };
 }
 
 /**

@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 // This file runs from source under vitest and compiled (dist/broker/test) in benchmarks.
-const MAIN = HERE.split(path.sep).includes('dist') ? path.resolve(HERE, '../main.js') : path.resolve(HERE, '../../dist/broker/main.js');
+const MAIN = HERE.split(path.sep).includes('dist')
+  ? path.resolve(HERE, '../main.js')
+  : path.resolve(HERE, '../../dist/broker/main.js');
 const START_TIMEOUT_MS = 20_000;
 
 export interface BrokerProcess {
@@ -43,7 +45,13 @@ export interface ProcessLimits {
 }
 
 export async function startBroker(
-  options: { dataDir?: string; port?: number; overrides?: Record<string, string>; nodeArgs?: string[]; limits?: ProcessLimits } = {},
+  options: {
+    dataDir?: string;
+    port?: number;
+    overrides?: Record<string, string>;
+    nodeArgs?: string[];
+    limits?: ProcessLimits;
+  } = {},
 ): Promise<BrokerProcess> {
   const dataDir = options.dataDir ?? (await newDataDir());
   const port = options.port ?? 0;
@@ -57,7 +65,11 @@ export async function startBroker(
     'group.initial.rebalance.delay.ms': '0',
     ...options.overrides,
   };
-  const args = [...(options.nodeArgs ?? []), MAIN, ...Object.entries(overrides).flatMap(([k, v]) => ['--override', `${k}=${v}`])];
+  const args = [
+    ...(options.nodeArgs ?? []),
+    MAIN,
+    ...Object.entries(overrides).flatMap(([k, v]) => ['--override', `${k}=${v}`]),
+  ];
   const child = spawnWithLimits([process.execPath, ...args], options.limits ?? {});
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
@@ -65,7 +77,10 @@ export async function startBroker(
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
   const boundPort = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`broker did not start within ${START_TIMEOUT_MS} ms:\n${output}`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`broker did not start within ${START_TIMEOUT_MS} ms:\n${output}`)),
+      START_TIMEOUT_MS,
+    );
     const check = () => {
       const m = /"msg":"listening".*?"port":(\d+)|"port":(\d+)[^\n]*"msg":"listening"/.exec(output);
       if (m) {
@@ -90,11 +105,17 @@ function spawnWithLimits(command: string[], limits: ProcessLimits): ChildProcess
     ...(limits.openFiles !== undefined ? [`ulimit -n ${limits.openFiles}`] : []),
     ...(limits.fileSizeBytes !== undefined ? [`ulimit -f ${Math.floor(limits.fileSizeBytes / 1024)}`] : []),
   ];
-  if (ulimits.length === 0) return spawn(command[0]!, command.slice(1), { stdio });
+  if (ulimits.length === 0) return spawn(command[0], command.slice(1), { stdio });
   return spawn('/bin/sh', ['-c', `${ulimits.join(' && ')} && exec "$@"`, 'sh', ...command], { stdio });
 }
 
-function handle(child: ChildProcess, exited: Promise<number | null>, port: number, dataDir: string, output: () => string): BrokerProcess {
+function handle(
+  child: ChildProcess,
+  exited: Promise<number | null>,
+  port: number,
+  dataDir: string,
+  output: () => string,
+): BrokerProcess {
   const http = /"port":(\d+)[^\n]*"msg":"http endpoint listening"/.exec(output());
   return {
     pid: child.pid!,

@@ -11,7 +11,15 @@ import { ApiVersions, Metadata, Produce } from '../protocol/messages/index.js';
 import { MAGIC_V2, readBatchHeader, validateProducedBatches } from '../protocol/record-batch.js';
 import type { RequestOf } from '../protocol/schema.js';
 import { batchesOf, decodeRequest, encodeRequest } from './raw-client.js';
-import { CAPTURE_RECORDS, CLIENT_IDS, KCAT_HEADER, TOPICS, fixtureFileName, type CapturedClient, type CapturedFrame } from './fixtures/capture-plan.js';
+import {
+  CAPTURE_RECORDS,
+  CLIENT_IDS,
+  KCAT_HEADER,
+  TOPICS,
+  fixtureFileName,
+  type CapturedClient,
+  type CapturedFrame,
+} from './fixtures/capture-plan.js';
 
 const FIXTURES_DIR = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -57,7 +65,10 @@ describe('byte vectors captured from real clients decode to the expected values'
       expect(version).toBeGreaterThanOrEqual(def.minVersion);
       expect(version).toBeLessThanOrEqual(def.maxVersion);
 
-      const again = encodeRequest(def, version, body as never, { correlationId: header.correlationId, clientId: header.clientId });
+      const again = encodeRequest(def, version, body as never, {
+        correlationId: header.correlationId,
+        clientId: header.clientId,
+      });
       expect(again.toString('hex')).toBe(fixture.hex);
     });
   }
@@ -65,14 +76,20 @@ describe('byte vectors captured from real clients decode to the expected values'
   describe('ApiVersions', () => {
     it('kcat sends v3 naming librdkafka and its version as the client software', () => {
       const { fixture, body } = decoded('kcat', 'ApiVersions');
-      const librdkafka = /librdkafka (\S+)/.exec(fixture.clientVersion)![1]!;
-      expect(body as RequestOf<typeof ApiVersions>).toEqual({ clientSoftwareName: 'librdkafka', clientSoftwareVersion: librdkafka });
+      const librdkafka = /librdkafka (\S+)/.exec(fixture.clientVersion)![1];
+      expect(body as RequestOf<typeof ApiVersions>).toEqual({
+        clientSoftwareName: 'librdkafka',
+        clientSoftwareVersion: librdkafka,
+      });
     });
 
     it('@platformatic/kafka sends v3 naming itself and its version', () => {
       const { fixture, body } = decoded('platformatic', 'ApiVersions');
-      const version = /@platformatic\/kafka (\S+)/.exec(fixture.clientVersion)![1]!;
-      expect(body as RequestOf<typeof ApiVersions>).toEqual({ clientSoftwareName: 'platformatic-kafka', clientSoftwareVersion: version });
+      const version = /@platformatic\/kafka (\S+)/.exec(fixture.clientVersion)![1];
+      expect(body as RequestOf<typeof ApiVersions>).toEqual({
+        clientSoftwareName: 'platformatic-kafka',
+        clientSoftwareVersion: version,
+      });
     });
 
     it('kafkajs sends v2, whose request is a header with no body', () => {
@@ -115,20 +132,25 @@ describe('byte vectors captured from real clients decode to the expected values'
         const body = decoded(client, 'Produce').body as RequestOf<typeof Produce>;
         expect(body).toMatchObject({ transactionalId: null, acks: -1, timeoutMs });
         expect(body.topicData.map((t) => t.name)).toEqual([TOPICS[client]]);
-        const [partition] = body.topicData[0]!.partitionData;
-        expect(body.topicData[0]!.partitionData).toHaveLength(1);
-        expect(partition!.index).toBe(0);
+        const [partition] = body.topicData[0].partitionData;
+        expect(body.topicData[0].partitionData).toHaveLength(1);
+        expect(partition.index).toBe(0);
 
-        const records = partition!.records!;
+        const records = partition.records!;
         const header = readBatchHeader(records);
-        expect(header).toMatchObject({ baseOffset: 0, magic: MAGIC_V2, producerId: -1, recordCount: CAPTURE_RECORDS.length });
+        expect(header).toMatchObject({
+          baseOffset: 0,
+          magic: MAGIC_V2,
+          producerId: -1,
+          recordCount: CAPTURE_RECORDS.length,
+        });
         expect(header.attributes & 0x07).toBe(0);
         expect(validateProducedBatches(records).ok).toBe(true);
 
         // batchesOf checks every batch's CRC32C before decoding its records.
         const batches = batchesOf(records);
         expect(batches).toHaveLength(1);
-        const got = batches[0]!.records.map((r) => ({
+        const got = batches[0].records.map((r) => ({
           offset: r.offset,
           key: r.key!.toString(),
           value: r.value!.toString(),

@@ -5,7 +5,7 @@ const CLUSTER_A = 'AAAAAAAAAAAAAAAAAAAAAA';
 const CLUSTER_B = 'BBBBBBBBBBBBBBBBBBBBBB';
 
 describe('runnel.cluster.id', () => {
-  it('keeps a broker off a log dir that holds another cluster\'s data', async () => {
+  it("keeps a broker off a log dir that holds another cluster's data", async () => {
     const dataDir = await newDataDir();
     const first = await startBroker({ dataDir, overrides: { 'runnel.cluster.id': CLUSTER_A } });
     expect(await first.stop()).toBe(0);

@@ -20,7 +20,16 @@ interface Probe {
 function probe(port: number, localAddress: string): Promise<Probe> {
   return new Promise((resolve, reject) => {
     const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-    socket.once('connect', () => socket.write(encodeRequest(ApiVersions, 3, { clientSoftwareName: 'probe', clientSoftwareVersion: '0' }, { correlationId: 1 })));
+    socket.once('connect', () =>
+      socket.write(
+        encodeRequest(
+          ApiVersions,
+          3,
+          { clientSoftwareName: 'probe', clientSoftwareVersion: '0' },
+          { correlationId: 1 },
+        ),
+      ),
+    );
     socket.once('data', () => resolve({ outcome: 'served', socket }));
     socket.once('close', () => resolve({ outcome: 'closed', socket }));
     socket.once('error', (err: NodeJS.ErrnoException) => {
@@ -82,8 +91,14 @@ describe('max.connections.per.ip, its overrides and max.connections', () => {
     let text = await metrics(broker);
     expect(metricValue(text, closedFor('max_connections_per_ip'))).toBe(2);
     expect(metricValue(text, closedFor('max_connections'))).toBe(1);
-    await expectLogged(broker, /"reason":"127.0.0.1 has 2 connections \(max.connections.per.ip=2\)"[^\n]*"msg":"refused connection"/);
-    await expectLogged(broker, /"reason":"127.0.0.2 has 4 connections \(max.connections.per.ip.overrides for 127.0.0.2=4\)"/);
+    await expectLogged(
+      broker,
+      /"reason":"127.0.0.1 has 2 connections \(max.connections.per.ip=2\)"[^\n]*"msg":"refused connection"/,
+    );
+    await expectLogged(
+      broker,
+      /"reason":"127.0.0.2 has 4 connections \(max.connections.per.ip.overrides for 127.0.0.2=4\)"/,
+    );
     await expectLogged(broker, /"reason":"the broker has 7 connections \(max.connections=7\)"/);
 
     open.shift()!.destroy();
@@ -103,14 +118,16 @@ describe('connections.max.idle.ms and connections closed for bad input', () => {
   const IDLE_MS = 500;
 
   beforeAll(async () => {
-    broker = await startBroker({ overrides: { 'runnel.http.listener': '127.0.0.1:0', 'connections.max.idle.ms': String(IDLE_MS) } });
+    broker = await startBroker({
+      overrides: { 'runnel.http.listener': '127.0.0.1:0', 'connections.max.idle.ms': String(IDLE_MS) },
+    });
     const admin = await RawConnection.open(broker.port);
     const created = await admin.request(CreateTopics, 7, {
       topics: [{ name: 'quiet', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
       timeoutMs: 10_000,
       validateOnly: false,
     });
-    expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(created.topics[0].errorCode).toBe(ErrorCode.NONE);
     admin.close();
   });
   afterAll(async () => {
@@ -125,17 +142,21 @@ describe('connections.max.idle.ms and connections closed for bad input', () => {
     await quiet.request(ApiVersions, 3, { clientSoftwareName: 'quiet', clientSoftwareVersion: '0' });
     const poll = polling
       .request(Fetch, 12, {
-      maxWaitMs: 3 * IDLE_MS,
-      minBytes: 1,
-      maxBytes: 1024 * 1024,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [{ topic: 'quiet', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 * 1024 }] }],
-      forgottenTopicsData: [],
-      rackId: '',
+        maxWaitMs: 3 * IDLE_MS,
+        minBytes: 1,
+        maxBytes: 1024 * 1024,
+        isolationLevel: 0,
+        sessionId: 0,
+        sessionEpoch: -1,
+        topics: [{ topic: 'quiet', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 1024 * 1024 }] }],
+        forgottenTopicsData: [],
+        rackId: '',
       })
-      .then((res) => ({ errorCode: res.errorCode, afterMs: performance.now() - openedAt, openWhenAnswered: polling.open }));
+      .then((res) => ({
+        errorCode: res.errorCode,
+        afterMs: performance.now() - openedAt,
+        openWhenAnswered: polling.open,
+      }));
     while (performance.now() - openedAt < 4 * IDLE_MS) {
       await talking.request(ApiVersions, 3, { clientSoftwareName: 'talking', clientSoftwareVersion: '0' });
       await new Promise((resolve) => setTimeout(resolve, IDLE_MS / 5));
@@ -150,7 +171,10 @@ describe('connections.max.idle.ms and connections closed for bad input', () => {
     // Quiet after its answer, it goes too.
     expect((await polling.closed).byPeer).toBe(true);
     talking.close();
-    await expectLogged(broker, /"cause":"idle"[^\n]*"reason":"no requests for 500 ms \(connections.max.idle.ms\)"[^\n]*"msg":"closing idle connection"/);
+    await expectLogged(
+      broker,
+      /"cause":"idle"[^\n]*"reason":"no requests for 500 ms \(connections.max.idle.ms\)"[^\n]*"msg":"closing idle connection"/,
+    );
     expect(metricValue(await metrics(broker), closedFor('idle'))).toBe(2);
   });
 
@@ -171,13 +195,19 @@ describe('connections.max.idle.ms and connections closed for bad input', () => {
     await expectLogged(broker, /"reason":"frame of -2 bytes is outside/);
     // Log lines are written asynchronously: give any late ones time to arrive before counting.
     await new Promise((resolve) => setTimeout(resolve, 500));
-    const lines = broker.output().slice(before).split('\n').filter((l) => l.includes('"cause":"invalid_frame"'));
+    const lines = broker
+      .output()
+      .slice(before)
+      .split('\n')
+      .filter((l) => l.includes('"cause":"invalid_frame"'));
     expect(lines.length).toBeGreaterThanOrEqual(1);
     expect(lines.length).toBeLessThanOrEqual(CLOSE_LOG_BURST + 2);
     expect(lines[0]).toMatch(/"reason":"frame of -2 bytes is outside[^"]*"/);
     // The broker still serves.
     const c = await RawConnection.open(broker.port);
-    expect((await c.request(ApiVersions, 3, { clientSoftwareName: 'after', clientSoftwareVersion: '0' })).errorCode).toBe(ErrorCode.NONE);
+    expect(
+      (await c.request(ApiVersions, 3, { clientSoftwareName: 'after', clientSoftwareVersion: '0' })).errorCode,
+    ).toBe(ErrorCode.NONE);
     c.close();
   }, 60_000);
 });

@@ -21,7 +21,10 @@ export interface CuttingProxy {
  * can be set after the broker started). `cutAfter(n)` says whether the response to the n-th
  * Produce request (1-based, over all connections) is dropped and the connection cut.
  */
-export async function startCuttingProxy(targetPort: () => number, cutAfter: (produceRequest: number) => boolean): Promise<CuttingProxy> {
+export async function startCuttingProxy(
+  targetPort: () => number,
+  cutAfter: (produceRequest: number) => boolean,
+): Promise<CuttingProxy> {
   let produceRequests = 0;
   let cuts = 0;
   const sockets = new Set<net.Socket>();
@@ -45,11 +48,15 @@ export async function startCuttingProxy(targetPort: () => number, cutAfter: (pro
     client.on('error', cut);
     upstream.on('error', cut);
 
-    frames(client, (frame) => {
-      const apiKey = frame.readInt16BE(0);
-      const correlationId = frame.readInt32BE(4);
-      if (apiKey === PRODUCE_API_KEY && cutAfter(++produceRequests)) doomed.add(correlationId);
-    }, (chunk) => upstream.write(chunk));
+    frames(
+      client,
+      (frame) => {
+        const apiKey = frame.readInt16BE(0);
+        const correlationId = frame.readInt32BE(4);
+        if (apiKey === PRODUCE_API_KEY && cutAfter(++produceRequests)) doomed.add(correlationId);
+      },
+      (chunk) => upstream.write(chunk),
+    );
 
     frames(upstream, (frame) => {
       const correlationId = frame.readInt32BE(0);
@@ -60,7 +67,11 @@ export async function startCuttingProxy(targetPort: () => number, cutAfter: (pro
     });
 
     /** Calls `onFrame` per whole frame (size prefix removed); `raw` forwards received bytes as they are. */
-    function frames(socket: net.Socket, onFrame: (frame: Buffer) => boolean | void, raw?: (chunk: Buffer) => void): void {
+    function frames(
+      socket: net.Socket,
+      onFrame: (frame: Buffer) => boolean | void,
+      raw?: (chunk: Buffer) => void,
+    ): void {
       let buffered = Buffer.alloc(0);
       socket.on('data', (chunk: Buffer) => {
         raw?.(chunk);

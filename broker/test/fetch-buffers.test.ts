@@ -38,22 +38,22 @@ function fetchRequest(fetchOffset: number, partitionMaxBytes: number): RequestIn
 /** The fetched record set of a response frame, checked byte for byte against the log; the next offset. */
 function checkFetched(frame: Buffer, fetchOffset: number): number {
   const res = decodeResponse(Fetch, 12, frame).body;
-  const p = res.responses[0]!.partitions[0]!;
+  const p = res.responses[0].partitions[0];
   expect(p.errorCode).toBe(ErrorCode.NONE);
   const records = p.records!;
   const first = batchBaseOffsets.findLastIndex((base) => base <= fetchOffset);
-  const start = batchStarts[first]!;
+  const start = batchStarts[first];
   expect(records.length).toBeGreaterThan(0);
   expect(records.equals(log.subarray(start, start + records.length))).toBe(true);
   const next = batchStarts.indexOf(start + records.length);
-  return next < 0 ? BATCHES * RECORDS_PER_BATCH : batchBaseOffsets[next]!;
+  return next < 0 ? BATCHES * RECORDS_PER_BATCH : batchBaseOffsets[next];
 }
 
 /** Reads the whole partition on one connection, checking every byte. */
 async function readWhole(partitionMaxBytes: number): Promise<void> {
   const c = await RawConnection.open(broker.port);
   try {
-    for (let offset = 0; offset < BATCHES * RECORDS_PER_BATCH; ) {
+    for (let offset = 0; offset < BATCHES * RECORDS_PER_BATCH;) {
       const correlationId = c.nextCorrelationId();
       c.write(encodeRequest(Fetch, 12, fetchRequest(offset, partitionMaxBytes), { correlationId }));
       offset = checkFetched(await c.nextFrame(), offset);
@@ -73,7 +73,9 @@ class PausedFetcher {
     this.socket.on('error', () => undefined);
     this.socket.pause();
     this.socket.on('data', (d: Buffer) => this.chunks.push(d));
-    offsets.forEach((offset, i) => this.socket.write(encodeRequest(Fetch, 12, fetchRequest(offset, MAX_BYTES), { correlationId: i + 1 })));
+    offsets.forEach((offset, i) =>
+      this.socket.write(encodeRequest(Fetch, 12, fetchRequest(offset, MAX_BYTES), { correlationId: i + 1 })),
+    );
   }
 
   /** Starts reading; the response frames in order, once all have arrived. */
@@ -83,7 +85,11 @@ class PausedFetcher {
     await waitFor(() => {
       const all = Buffer.concat(this.chunks);
       frames.length = 0;
-      for (let at = 0; at + 4 <= all.length && at + 4 + all.readInt32BE(at) <= all.length; at += 4 + all.readInt32BE(at)) {
+      for (
+        let at = 0;
+        at + 4 <= all.length && at + 4 + all.readInt32BE(at) <= all.length;
+        at += 4 + all.readInt32BE(at)
+      ) {
         frames.push(all.subarray(at + 4, at + 4 + all.readInt32BE(at)));
       }
       return frames.length === this.offsets.length;
@@ -100,7 +106,9 @@ class PausedFetcher {
 function fetchAndReset(offsets: number[]): Promise<void> {
   const socket = net.connect(broker.port, '127.0.0.1');
   socket.on('error', () => undefined);
-  offsets.forEach((offset, i) => socket.write(encodeRequest(Fetch, 12, fetchRequest(offset, MAX_BYTES), { correlationId: i + 1 })));
+  offsets.forEach((offset, i) =>
+    socket.write(encodeRequest(Fetch, 12, fetchRequest(offset, MAX_BYTES), { correlationId: i + 1 })),
+  );
   return new Promise((resolve) => socket.once('data', () => resolve(void socket.resetAndDestroy())));
 }
 
@@ -113,13 +121,21 @@ beforeAll(async () => {
       timeoutMs: 10_000,
       validateOnly: false,
     });
-    expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(created.topics[0].errorCode).toBe(ErrorCode.NONE);
     const stored: Buffer[] = [];
     for (let b = 0; b < BATCHES; b++) {
-      const records = Array.from({ length: RECORDS_PER_BATCH }, (_, i) => ({ key: `k${b}-${i}`, value: `b${b}-r${i}-`.padEnd(1000, String.fromCharCode(97 + ((b + i) % 26))) }));
+      const records = Array.from({ length: RECORDS_PER_BATCH }, (_, i) => ({
+        key: `k${b}-${i}`,
+        value: `b${b}-r${i}-`.padEnd(1000, String.fromCharCode(97 + ((b + i) % 26))),
+      }));
       const batch = buildRecordBatch({ records });
-      const res = await c.request(Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: TOPIC, partitionData: [{ index: 0, records: batch }] }] });
-      const p = res.responses[0]!.partitionResponses[0]!;
+      const res = await c.request(Produce, 9, {
+        transactionalId: null,
+        acks: -1,
+        timeoutMs: 10_000,
+        topicData: [{ name: TOPIC, partitionData: [{ index: 0, records: batch }] }],
+      });
+      const p = res.responses[0].partitionResponses[0];
       expect(p.errorCode).toBe(ErrorCode.NONE);
       rewriteBaseOffsetAndEpoch(batch, 0, p.baseOffset, 0);
       batchStarts.push(stored.reduce((n, s) => n + s.length, 0));
@@ -138,14 +154,21 @@ afterAll(async () => {
 
 describe('Fetch from pooled read buffers', () => {
   it('returns the log byte for byte on concurrent connections, beside a stalled reader and one reset mid-response', async () => {
-    const spread = (n: number) => Array.from({ length: n }, (_, i) => Math.floor((i * BATCHES * RECORDS_PER_BATCH) / n));
+    const spread = (n: number) =>
+      Array.from({ length: n }, (_, i) => Math.floor((i * BATCHES * RECORDS_PER_BATCH) / n));
     // Its responses stay queued in the broker, holding their buffers, while the others fetch.
     const stalled = new PausedFetcher(spread(12));
     try {
       await fetchAndReset(spread(12).reverse());
-      await Promise.all([readWhole(MAX_BYTES), readWhole(MAX_BYTES / 4), readWhole(100_000), readWhole(3_000), readWhole(MAX_BYTES)]);
+      await Promise.all([
+        readWhole(MAX_BYTES),
+        readWhole(MAX_BYTES / 4),
+        readWhole(100_000),
+        readWhole(3_000),
+        readWhole(MAX_BYTES),
+      ]);
       const frames = await stalled.responses();
-      frames.forEach((frame, i) => checkFetched(frame, stalled.offsets[i]!));
+      frames.forEach((frame, i) => checkFetched(frame, stalled.offsets[i]));
       await readWhole(MAX_BYTES);
     } finally {
       stalled.close();

@@ -9,7 +9,12 @@ const [bootstrap, groupId, topic] = process.argv.slice(2) as [string, string, st
 const SESSION_TIMEOUT_MS = 6000;
 
 const kafka = new Kafka({ clientId: `member-${process.pid}`, brokers: [bootstrap], logLevel: logLevel.NOTHING });
-const consumer = kafka.consumer({ groupId, sessionTimeout: SESSION_TIMEOUT_MS, heartbeatInterval: 500, rebalanceTimeout: 10_000 });
+const consumer = kafka.consumer({
+  groupId,
+  sessionTimeout: SESSION_TIMEOUT_MS,
+  heartbeatInterval: 500,
+  rebalanceTimeout: 10_000,
+});
 const emit = (event: object) => process.stdout.write(JSON.stringify(event) + '\n');
 
 consumer.on(consumer.events.GROUP_JOIN, (e) => {

@@ -33,7 +33,9 @@ afterEach(async () => {
   await Promise.all(brokers.splice(0).map((b) => b.stop()));
 });
 
-async function start(options: { dataDir?: string; port?: number; overrides?: Record<string, string>; limits?: ProcessLimits } = {}): Promise<BrokerProcess> {
+async function start(
+  options: { dataDir?: string; port?: number; overrides?: Record<string, string>; limits?: ProcessLimits } = {},
+): Promise<BrokerProcess> {
   const broker = await startBroker(options);
   brokers.push(broker);
   return broker;
@@ -72,12 +74,21 @@ async function cpuSeconds(pid: number): Promise<number> {
 }
 
 async function createTopic(c: RawConnection, name: string, numPartitions: number) {
-  const res = await c.request(CreateTopics, 5, { topics: [{ name, numPartitions, replicationFactor: 1, assignments: [], configs: [] }], timeoutMs: 10_000, validateOnly: false });
-  return res.topics[0]!;
+  const res = await c.request(CreateTopics, 5, {
+    topics: [{ name, numPartitions, replicationFactor: 1, assignments: [], configs: [] }],
+    timeoutMs: 10_000,
+    validateOnly: false,
+  });
+  return res.topics[0];
 }
 
 async function listedTopics(c: RawConnection): Promise<Map<string, number>> {
-  const res = await c.request(Metadata, 9, { topics: null, allowAutoTopicCreation: false, includeClusterAuthorizedOperations: false, includeTopicAuthorizedOperations: false });
+  const res = await c.request(Metadata, 9, {
+    topics: null,
+    allowAutoTopicCreation: false,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  });
   return new Map(res.topics.map((t) => [t.name!, t.partitions.length]));
 }
 
@@ -86,7 +97,10 @@ describe('the group coordinator never crashes on a failed write', () => {
     const broker = await start();
     const c = await connect(broker);
     // JoinGroup v3, group "g", session and rebalance timeout 6 s, protocol "range".
-    const frame = Buffer.from('00000031000b000300000001000178000167000017700000177000000008636f6e73756d657200000001000572616e676500000000', 'hex');
+    const frame = Buffer.from(
+      '00000031000b000300000001000178000167000017700000177000000008636f6e73756d657200000001000572616e676500000000',
+      'hex',
+    );
     const answer = c.expect(JoinGroup, 3, 1);
     c.write(frame);
     expect((await answer).body.errorCode).toBe(ErrorCode.NOT_COORDINATOR);
@@ -97,7 +111,10 @@ describe('the group coordinator never crashes on a failed write', () => {
 
   it('answers COORDINATOR_NOT_AVAILABLE when __consumer_offsets refuses writes, and survives the group emptying', async () => {
     // Every file is capped at 64 KiB: the group's offsets partition fills up like a full disk.
-    const broker = await start({ overrides: { 'offsets.topic.num.partitions': '1' }, limits: { fileSizeBytes: 64 * 1024 } });
+    const broker = await start({
+      overrides: { 'offsets.topic.num.partitions': '1' },
+      limits: { fileSizeBytes: 64 * 1024 },
+    });
     const c = await connect(broker);
     expect((await createTopic(c, 't', 1)).errorCode).toBe(ErrorCode.NONE);
     expect((await c.request(FindCoordinator, 2, { key: 'g', keyType: 0 })).errorCode).toBe(ErrorCode.NONE);
@@ -111,8 +128,16 @@ describe('the group coordinator never crashes on a failed write', () => {
       protocols: [{ name: 'range', metadata: Buffer.from('m') }],
     });
     expect(joined.errorCode).toBe(ErrorCode.NONE);
-    const member = { groupId: 'g', generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null };
-    const synced = await c.request(SyncGroup, 3, { ...member, assignments: [{ memberId: joined.memberId, assignment: Buffer.from('a') }] });
+    const member = {
+      groupId: 'g',
+      generationId: joined.generationId,
+      memberId: joined.memberId,
+      groupInstanceId: null,
+    };
+    const synced = await c.request(SyncGroup, 3, {
+      ...member,
+      assignments: [{ memberId: joined.memberId, assignment: Buffer.from('a') }],
+    });
     expect(synced.errorCode).toBe(ErrorCode.NONE);
 
     let refused = false;
@@ -122,9 +147,16 @@ describe('the group coordinator never crashes on a failed write', () => {
         ...member,
         generationIdOrMemberEpoch: joined.generationId,
         retentionTimeMs: -1,
-        topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: i, committedLeaderEpoch: -1, committedMetadata: 'x'.repeat(4000) }] }],
+        topics: [
+          {
+            name: 't',
+            partitions: [
+              { partitionIndex: 0, committedOffset: i, committedLeaderEpoch: -1, committedMetadata: 'x'.repeat(4000) },
+            ],
+          },
+        ],
       });
-      const code = res.topics[0]!.partitions[0]!.errorCode;
+      const code = res.topics[0].partitions[0].errorCode;
       if (code === ErrorCode.NONE) lastCommitted = i;
       else {
         expect(code).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE);
@@ -134,12 +166,15 @@ describe('the group coordinator never crashes on a failed write', () => {
     expect(refused).toBe(true);
     expect(lastCommitted).toBeGreaterThan(0);
     const fetched = await c.request(OffsetFetch, 1, { groupId: 'g', topics: [{ name: 't', partitionIndexes: [0] }] });
-    expect(fetched.topics[0]!.partitions[0]!.committedOffset).toBe(lastCommitted);
+    expect(fetched.topics[0].partitions[0].committedOffset).toBe(lastCommitted);
 
     // The last member leaves: storing the now empty group fails too, and must not crash.
     const left = await c.request(LeaveGroup, 1, { groupId: 'g', memberId: joined.memberId });
     expect(left.errorCode).toBe(ErrorCode.NONE);
-    await waitFor(() => broker.output().includes('could not store group metadata'), 'the failed write of the empty group');
+    await waitFor(
+      () => broker.output().includes('could not store group metadata'),
+      'the failed write of the empty group',
+    );
     await answersPromptly(broker);
     expect(alive(broker)).toBe(true);
   });
@@ -157,15 +192,25 @@ describe('internal topics belong to the broker', () => {
       memberId: '',
       groupInstanceId: null,
       retentionTimeMs: -1,
-      topics: [{ name: 't', partitions: [{ partitionIndex: 0, committedOffset: 7, committedLeaderEpoch: -1, committedMetadata: '' }] }],
+      topics: [
+        {
+          name: 't',
+          partitions: [{ partitionIndex: 0, committedOffset: 7, committedLeaderEpoch: -1, committedMetadata: '' }],
+        },
+      ],
     });
-    expect(commit.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(commit.topics[0].partitions[0].errorCode).toBe(ErrorCode.NONE);
 
     const junk = buildRecordBatch({ records: [{ key: 'not a group key', value: 'junk', timestampMs: Date.now() }] });
-    const produced = await c.request(Produce, 7, { transactionalId: null, acks: -1, timeoutMs: 5_000, topicData: [{ name: '__consumer_offsets', partitionData: [{ index: 0, records: junk }] }] });
-    expect(produced.responses[0]!.partitionResponses[0]!.errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION);
+    const produced = await c.request(Produce, 7, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 5_000,
+      topicData: [{ name: '__consumer_offsets', partitionData: [{ index: 0, records: junk }] }],
+    });
+    expect(produced.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.INVALID_TOPIC_EXCEPTION);
     const deleted = await c.request(DeleteTopics, 1, { topicNames: ['__consumer_offsets'], timeoutMs: 5_000 });
-    expect(deleted.responses[0]!.errorCode).toBe(ErrorCode.INVALID_REQUEST);
+    expect(deleted.responses[0].errorCode).toBe(ErrorCode.INVALID_REQUEST);
     expect((await listedTopics(c)).get('__consumer_offsets')).toBe(1);
     c.close();
     expect(await broker.stop()).toBe(0);
@@ -188,10 +233,14 @@ describe('internal topics belong to the broker', () => {
       }),
     );
 
-    const restarted = await start({ dataDir: broker.dataDir, port: broker.port, overrides: { 'offsets.topic.num.partitions': '1' } });
+    const restarted = await start({
+      dataDir: broker.dataDir,
+      port: broker.port,
+      overrides: { 'offsets.topic.num.partitions': '1' },
+    });
     const c2 = await connect(restarted);
     const fetched = await c2.request(OffsetFetch, 1, { groupId: 'g', topics: [{ name: 't', partitionIndexes: [0] }] });
-    expect(fetched.topics[0]!.partitions[0]!.committedOffset).toBe(7);
+    expect(fetched.topics[0].partitions[0].committedOffset).toBe(7);
     expect(restarted.output()).toContain('skipping a record that is not group metadata or a committed offset');
   });
 });
@@ -263,7 +312,9 @@ describe('running out of open files', () => {
     await broker.stop();
     brokers.splice(brokers.indexOf(broker), 1);
 
-    await expect(startBroker({ dataDir: broker.dataDir, limits: { openFiles: 300 } })).rejects.toThrow(/hosts 400 partitions.*ulimit -n/s);
+    await expect(startBroker({ dataDir: broker.dataDir, limits: { openFiles: 300 } })).rejects.toThrow(
+      /hosts 400 partitions.*ulimit -n/s,
+    );
     const restarted = await start({ dataDir: broker.dataDir });
     expect((await listedTopics(await connect(restarted))).get('many')).toBe(400);
   });
@@ -271,15 +322,24 @@ describe('running out of open files', () => {
 
 /** Produces one batch of `count` records of `valueBytes` each to partition 0; the partition's answer. */
 async function produceBatch(c: RawConnection, topic: string, tag: string, count: number, valueBytes: number) {
-  const records = Array.from({ length: count }, (_, i) => ({ key: `${tag}-${i}`, value: `${tag}-${i}-`.padEnd(valueBytes, '.'), timestampMs: Date.now() }));
-  const res = await c.request(Produce, 7, { transactionalId: null, acks: -1, timeoutMs: 5_000, topicData: [{ name: topic, partitionData: [{ index: 0, records: buildRecordBatch({ records }) }] }] });
-  return res.responses[0]!.partitionResponses[0]!;
+  const records = Array.from({ length: count }, (_, i) => ({
+    key: `${tag}-${i}`,
+    value: `${tag}-${i}-`.padEnd(valueBytes, '.'),
+    timestampMs: Date.now(),
+  }));
+  const res = await c.request(Produce, 7, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 5_000,
+    topicData: [{ name: topic, partitionData: [{ index: 0, records: buildRecordBatch({ records }) }] }],
+  });
+  return res.responses[0].partitionResponses[0];
 }
 
 /** Every record key of partition 0 by offset, read with Fetch v11. */
 async function keysByOffset(c: RawConnection, topic: string): Promise<Map<number, string>> {
   const keys = new Map<number, string>();
-  for (let offset = 0; ; ) {
+  for (let offset = 0; ;) {
     const res = await c.request(Fetch, 11, {
       maxWaitMs: 0,
       minBytes: 0,
@@ -291,7 +351,7 @@ async function keysByOffset(c: RawConnection, topic: string): Promise<Map<number
       forgottenTopicsData: [],
       rackId: '',
     });
-    const batches = batchesOf(res.responses[0]!.partitions[0]!.records);
+    const batches = batchesOf(res.responses[0].partitions[0].records);
     if (batches.length === 0) return keys;
     for (const b of batches) for (const r of b.records) keys.set(r.offset, r.key!.toString());
     offset = batches.at(-1)!.lastOffset + 1;
@@ -314,7 +374,8 @@ describe.skipIf(process.getuid?.() !== 0)('a full disk', () => {
       let refused = 0;
       for (let i = 0; i < 100 && refused === 0; i++) {
         const res = await produceBatch(c, 't', `before-${i}`, 16, 4096);
-        if (res.errorCode === ErrorCode.NONE) for (let r = 0; r < 16; r++) acknowledged.set(res.baseOffset + r, `before-${i}-${r}`);
+        if (res.errorCode === ErrorCode.NONE)
+          for (let r = 0; r < 16; r++) acknowledged.set(res.baseOffset + r, `before-${i}-${r}`);
         else {
           expect(res.errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR);
           refused++;
@@ -356,7 +417,8 @@ describe('fetch.max.bytes', () => {
     const broker = await start({ overrides: { 'fetch.max.bytes': String(1024 * 1024) } });
     const c = await connect(broker);
     expect((await createTopic(c, 'big', 1)).errorCode).toBe(ErrorCode.NONE);
-    for (let i = 0; i < 4; i++) expect((await produceBatch(c, 'big', `b${i}`, 6, 100_000)).errorCode).toBe(ErrorCode.NONE);
+    for (let i = 0; i < 4; i++)
+      expect((await produceBatch(c, 'big', `b${i}`, 6, 100_000)).errorCode).toBe(ErrorCode.NONE);
     const res = await c.request(Fetch, 11, {
       maxWaitMs: 0,
       minBytes: 0,
@@ -368,7 +430,7 @@ describe('fetch.max.bytes', () => {
       forgottenTopicsData: [],
       rackId: '',
     });
-    const batches = batchesOf(res.responses[0]!.partitions[0]!.records);
+    const batches = batchesOf(res.responses[0].partitions[0].records);
     const bytes = batches.reduce((sum, b) => sum + b.size, 0);
     // Each batch is ~600 KB: the first fits, the second would pass 1 MiB.
     expect(batches).toHaveLength(1);
@@ -383,7 +445,7 @@ describe('topic names at the length limit', () => {
     const name = 'a'.repeat(249);
     expect((await createTopic(c, name, 2)).errorCode).toBe(ErrorCode.NONE);
     const deleted = await c.request(DeleteTopics, 1, { topicNames: [name], timeoutMs: 5_000 });
-    expect(deleted.responses[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(deleted.responses[0].errorCode).toBe(ErrorCode.NONE);
     expect((await listedTopics(c)).has(name)).toBe(false);
     expect((await readdir(broker.dataDir)).filter((d) => d.startsWith('aaaa'))).toEqual([]);
   });

@@ -13,7 +13,11 @@ export interface KcatRecord {
   headers?: string[];
 }
 
-export function kcat(args: string[], input?: string, timeoutMs = 30_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function kcat(
+  args: string[],
+  input?: string,
+  timeoutMs = 30_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('kcat', args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -35,7 +39,18 @@ export function kcat(args: string[], input?: string, timeoutMs = 30_000): Promis
 
 /** Reads every record of a topic from the beginning to the current end (-e) as JSON. */
 export async function kcatConsumeAll(bootstrap: string, topic: string, extra: string[] = []): Promise<KcatRecord[]> {
-  const { code, stdout, stderr } = await kcat(['-b', bootstrap, '-C', '-t', topic, '-o', 'beginning', '-e', '-J', ...extra]);
+  const { code, stdout, stderr } = await kcat([
+    '-b',
+    bootstrap,
+    '-C',
+    '-t',
+    topic,
+    '-o',
+    'beginning',
+    '-e',
+    '-J',
+    ...extra,
+  ]);
   if (code !== 0) throw new Error(`kcat consume failed (${code}): ${stderr}`);
   return stdout
     .split('\n')

@@ -30,7 +30,11 @@ export function logConfig(overrides: Partial<LogConfig> = {}): LogConfig {
   return { ...DEFAULT_LOG_CONFIG, fileDeleteDelayMs: 0, ...overrides };
 }
 
-export async function openLog(dir: string, cfg: LogConfig = logConfig(), logger: Logger = silent): Promise<PartitionLog> {
+export async function openLog(
+  dir: string,
+  cfg: LogConfig = logConfig(),
+  logger: Logger = silent,
+): Promise<PartitionLog> {
   const log = await PartitionLog.open(dir, cfg, logger);
   openLogs.push(log);
   return log;

@@ -32,13 +32,16 @@ beforeAll(async () => {
           replicationFactor: 1,
           assignments: [],
           // Room for the gzip and lz4 bombs, about 1 MB each.
-          configs: Object.entries({ ...configs, 'max.message.bytes': String(4 * 1024 * 1024) }).map(([k, v]) => ({ name: k, value: v })),
+          configs: Object.entries({ ...configs, 'max.message.bytes': String(4 * 1024 * 1024) }).map(([k, v]) => ({
+            name: k,
+            value: v,
+          })),
         },
       ],
       timeoutMs: 10_000,
       validateOnly: false,
     });
-    expect(res.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(res.topics[0].errorCode).toBe(ErrorCode.NONE);
   }
 }, 30_000);
 
@@ -48,13 +51,22 @@ afterAll(async () => {
 });
 
 async function produce(topic: string, records: Buffer) {
-  const res = await c.request(Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] });
-  return res.responses[0]!.partitionResponses[0]!;
+  const res = await c.request(Produce, 9, {
+    transactionalId: null,
+    acks: -1,
+    timeoutMs: 10_000,
+    topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
+  });
+  return res.responses[0].partitionResponses[0];
 }
 
 async function logEndOffset(topic: string): Promise<number> {
-  const res = await c.request(ListOffsets, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1 }] }] });
-  return res.topics[0]!.partitions[0]!.offset;
+  const res = await c.request(ListOffsets, 7, {
+    replicaId: -1,
+    isolationLevel: 0,
+    topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1 }] }],
+  });
+  return res.topics[0].partitions[0].offset;
 }
 
 /** Peak and current resident memory of the broker process, in MiB (Linux /proc). */
@@ -80,25 +92,55 @@ const oneRecord = () => buildRecordBatch({ records: [{ key: 'k', value: 'v' }] }
 
 describe.each(['plain', 'compacted'])('a produce to a %s topic', (topic) => {
   it.each([
-    ['a batch that declares 2^31-1 records but holds one', () => rawBatch({ recordCount: 2 ** 31 - 1, payload: oneRecord() }), /declares 2147483647 records but holds 1/],
-    ['garbage records', () => rawBatch({ recordCount: 3, payload: Buffer.from('these bytes are not records at all!') }), /record 0/],
-    ['records with offset deltas that are not 0..n-1', () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0x0a, 1, 1, 0]) }), /offset delta 5/],
-    ['a junk gzip payload', () => rawBatch({ codec: 'gzip', recordCount: 1, payload: Buffer.from('junk that is not a gzip stream') }), /do not decompress/],
-    ['a gzip payload of garbage records', () => rawBatch({ codec: 'gzip', recordCount: 1, payload: gzipSync(Buffer.from('garbage')) }), /invalid gzip-compressed record batch/],
+    [
+      'a batch that declares 2^31-1 records but holds one',
+      () => rawBatch({ recordCount: 2 ** 31 - 1, payload: oneRecord() }),
+      /declares 2147483647 records but holds 1/,
+    ],
+    [
+      'garbage records',
+      () => rawBatch({ recordCount: 3, payload: Buffer.from('these bytes are not records at all!') }),
+      /record 0/,
+    ],
+    [
+      'records with offset deltas that are not 0..n-1',
+      () => rawBatch({ recordCount: 1, payload: Buffer.from([0x0c, 0, 0, 0x0a, 1, 1, 0]) }),
+      /offset delta 5/,
+    ],
+    [
+      'a junk gzip payload',
+      () => rawBatch({ codec: 'gzip', recordCount: 1, payload: Buffer.from('junk that is not a gzip stream') }),
+      /do not decompress/,
+    ],
+    [
+      'a gzip payload of garbage records',
+      () => rawBatch({ codec: 'gzip', recordCount: 1, payload: gzipSync(Buffer.from('garbage')) }),
+      /invalid gzip-compressed record batch/,
+    ],
   ])('refuses %s with INVALID_RECORD and stores nothing', async (_, make, message) => {
     await expectRefused(topic, make(), ErrorCode.INVALID_RECORD, message);
   });
 
-  it.each(['zstd', 'gzip', 'lz4', 'snappy'] as const)('refuses a %s decompression bomb with INVALID_RECORD, quickly and with bounded memory', async (codec) => {
-    const bomb = buildBomb(codec);
-    const started = Date.now();
-    await expectRefused(topic, rawBatch({ codec, recordCount: 1, payload: bomb.payload }), ErrorCode.INVALID_RECORD, /decompress to more than/);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    // Before the fix one 33 KB zstd bomb added 1 GB of RSS; now at most the limit is held.
-    const memory = brokerMemoryMiB();
-    console.log(`${codec} bomb to ${topic}: refused in ${Date.now() - started} ms, broker RSS ${memory.now.toFixed(0)} MiB, peak ${memory.peak.toFixed(0)} MiB`);
-    expect(memory.peak).toBeLessThan(200 + (3 * MAX_DECOMPRESSED_BYTES) / 2 ** 20);
-  });
+  it.each(['zstd', 'gzip', 'lz4', 'snappy'] as const)(
+    'refuses a %s decompression bomb with INVALID_RECORD, quickly and with bounded memory',
+    async (codec) => {
+      const bomb = buildBomb(codec);
+      const started = Date.now();
+      await expectRefused(
+        topic,
+        rawBatch({ codec, recordCount: 1, payload: bomb.payload }),
+        ErrorCode.INVALID_RECORD,
+        /decompress to more than/,
+      );
+      expect(Date.now() - started).toBeLessThan(10_000);
+      // Before the fix one 33 KB zstd bomb added 1 GB of RSS; now at most the limit is held.
+      const memory = brokerMemoryMiB();
+      console.log(
+        `${codec} bomb to ${topic}: refused in ${Date.now() - started} ms, broker RSS ${memory.now.toFixed(0)} MiB, peak ${memory.peak.toFixed(0)} MiB`,
+      );
+      expect(memory.peak).toBeLessThan(200 + (3 * MAX_DECOMPRESSED_BYTES) / 2 ** 20);
+    },
+  );
 });
 
 describe('many bombs in one request', () => {
@@ -109,15 +151,19 @@ describe('many bombs in one request', () => {
       timeoutMs: 10_000,
       validateOnly: false,
     });
-    expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(created.topics[0].errorCode).toBe(ErrorCode.NONE);
     const bomb = rawBatch({ codec: 'zstd', recordCount: 1, payload: buildBomb('zstd').payload });
     const res = await c.request(Produce, 9, {
       transactionalId: null,
       acks: -1,
       timeoutMs: 30_000,
-      topicData: [{ name: 'bombed', partitionData: Array.from({ length: partitions }, (_, index) => ({ index, records: bomb })) }],
+      topicData: [
+        { name: 'bombed', partitionData: Array.from({ length: partitions }, (_, index) => ({ index, records: bomb })) },
+      ],
     });
-    expect(res.responses[0]!.partitionResponses.map((p) => p.errorCode)).toEqual(Array.from({ length: partitions }, () => ErrorCode.INVALID_RECORD));
+    expect(res.responses[0].partitionResponses.map((p) => p.errorCode)).toEqual(
+      Array.from({ length: partitions }, () => ErrorCode.INVALID_RECORD),
+    );
     // Each bomb may hold MAX_DECOMPRESSED_BYTES while it is checked; all 40 at once would be 2.5 GiB.
     expect(brokerMemoryMiB().peak).toBeLessThan(200 + (3 * MAX_DECOMPRESSED_BYTES) / 2 ** 20);
   });

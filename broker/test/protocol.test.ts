@@ -8,7 +8,15 @@ import { Dispatcher } from '../api/dispatch.js';
 import { createHandlers } from '../api/handlers.js';
 import type { BrokerServices } from '../api/services.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { ALL_APIS, ApiVersions, CreateTopics, Fetch, ListOffsets, Metadata, Produce } from '../protocol/messages/index.js';
+import {
+  ALL_APIS,
+  ApiVersions,
+  CreateTopics,
+  Fetch,
+  ListOffsets,
+  Metadata,
+  Produce,
+} from '../protocol/messages/index.js';
 import type { DecodedResponseOf } from '../protocol/schema.js';
 import { BatchField, buildRecordBatch, type RecordInput } from '../protocol/record-batch.js';
 import { startBroker, type BrokerProcess } from './broker-process.js';
@@ -61,9 +69,9 @@ async function produce(c: RawConnection, version: number, topic: string, partiti
     topicData: [{ name: topic, partitionData: [{ index: partition, records }] }],
   });
   expect(res.responses).toHaveLength(1);
-  expect(res.responses[0]!.name).toBe(topic);
-  expect(res.responses[0]!.partitionResponses).toHaveLength(1);
-  return res.responses[0]!.partitionResponses[0]!;
+  expect(res.responses[0].name).toBe(topic);
+  expect(res.responses[0].partitionResponses).toHaveLength(1);
+  return res.responses[0].partitionResponses[0];
 }
 
 async function latestOffset(c: RawConnection, topic: string, partition: number): Promise<number> {
@@ -72,7 +80,7 @@ async function latestOffset(c: RawConnection, topic: string, partition: number):
     isolationLevel: 0,
     topics: [{ name: topic, partitions: [{ partitionIndex: partition, timestamp: -1 }] }],
   });
-  const p = res.topics[0]!.partitions[0]!;
+  const p = res.topics[0].partitions[0];
   expect(p.errorCode).toBe(ErrorCode.NONE);
   return p.offset;
 }
@@ -96,7 +104,11 @@ function fetchRequest(spec: FetchSpec): RequestInputOf<typeof Fetch> {
     topics: [
       {
         topic: spec.topic,
-        partitions: spec.partitions.map((p) => ({ partition: p.partition, fetchOffset: p.fetchOffset, partitionMaxBytes: p.partitionMaxBytes ?? 1024 * 1024 })),
+        partitions: spec.partitions.map((p) => ({
+          partition: p.partition,
+          fetchOffset: p.fetchOffset,
+          partitionMaxBytes: p.partitionMaxBytes ?? 1024 * 1024,
+        })),
       },
     ],
     forgottenTopicsData: [],
@@ -109,7 +121,7 @@ async function fetch(c: RawConnection, spec: FetchSpec) {
   const res = await c.request(Fetch, 12, fetchRequest(spec));
   expect(res.errorCode).toBe(ErrorCode.NONE);
   expect(res.responses.map((t) => t.topic)).toEqual([spec.topic]);
-  return res.responses[0]!.partitions;
+  return res.responses[0].partitions;
 }
 
 function records(tag: string, count: number, valueBytes = 20): RecordInput[] {
@@ -201,7 +213,10 @@ describe('ApiVersions', () => {
 
   it('every advertised API answers a minimal request at its lowest and highest served version', async () => {
     const c = await connect();
-    const { apiKeys } = await c.request(ApiVersions, 3, { clientSoftwareName: 'runnel-raw', clientSoftwareVersion: '0' });
+    const { apiKeys } = await c.request(ApiVersions, 3, {
+      clientSoftwareName: 'runnel-raw',
+      clientSoftwareVersion: '0',
+    });
     for (const advertised of apiKeys) {
       const api = (ALL_APIS as readonly AnyApi[]).find((a) => a.key === advertised.apiKey);
       expect(api, `a message definition for api key ${advertised.apiKey}`).toBeDefined();
@@ -232,7 +247,12 @@ describe('framing and pipelining', () => {
         // A long poll with nothing to read: it completes after everything behind it.
         api = Fetch;
         version = 12;
-        body = fetchRequest({ topic: 'pipeline', partitions: [{ partition: 0, fetchOffset: 0 }], maxWaitMs: 200, minBytes: 1 });
+        body = fetchRequest({
+          topic: 'pipeline',
+          partitions: [{ partition: 0, fetchOffset: 0 }],
+          maxWaitMs: 200,
+          minBytes: 1,
+        });
       } else if (i % 2 === 0) {
         api = ApiVersions;
         version = 3;
@@ -253,11 +273,10 @@ describe('framing and pipelining', () => {
     for (const [i, r] of all.entries()) {
       const body = r.body as Record<string, unknown>;
       if (i % 25 === 0) {
-        const [p] = (body as DecodedResponseOf<typeof Fetch>).responses[0]!.partitions;
-        expect(p!.errorCode).toBe(ErrorCode.NONE);
-        expect(batchesOf(p!.records)).toEqual([]);
-      }
-      else if (i % 2 === 0) expect(body.errorCode).toBe(ErrorCode.NONE);
+        const [p] = (body as DecodedResponseOf<typeof Fetch>).responses[0].partitions;
+        expect(p.errorCode).toBe(ErrorCode.NONE);
+        expect(batchesOf(p.records)).toEqual([]);
+      } else if (i % 2 === 0) expect(body.errorCode).toBe(ErrorCode.NONE);
       else expect(body.topics).toMatchObject([{ name: 'pipeline', errorCode: 0 }]);
     }
     expect(c.partialBytes).toBe(0);
@@ -284,7 +303,12 @@ describe('framing and pipelining', () => {
       return encodeRequest(
         Produce,
         9,
-        { transactionalId: null, acks: 1, timeoutMs: 10_000, topicData: [{ name: 'big', partitionData: [{ index: 0, records: batch }] }] },
+        {
+          transactionalId: null,
+          acks: 1,
+          timeoutMs: 10_000,
+          topicData: [{ name: 'big', partitionData: [{ index: 0, records: batch }] }],
+        },
         { correlationId: 77 },
       );
     };
@@ -298,7 +322,7 @@ describe('framing and pipelining', () => {
     const response = c.expect(Produce, 9, 77);
     c.write(frame);
     const { body } = await response;
-    expect(body.responses[0]!.partitionResponses[0]).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
+    expect(body.responses[0].partitionResponses[0]).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
   });
 
   it('closes the connection on an unknown API key and logs why; a new connection is served', async () => {
@@ -328,7 +352,12 @@ describe('framing and pipelining', () => {
       {
         name: 'a Metadata request whose body is cut short',
         bytes: () => {
-          const whole = encodeRequest(Metadata, 12, { topics: [{ name: 'pipeline' }, { name: 'corrupt' }] }, { correlationId: 1 });
+          const whole = encodeRequest(
+            Metadata,
+            12,
+            { topics: [{ name: 'pipeline' }, { name: 'corrupt' }] },
+            { correlationId: 1 },
+          );
           const cut = Buffer.from(whole.subarray(0, whole.length - 6));
           cut.writeInt32BE(cut.length - 4, 0);
           return cut;
@@ -343,7 +372,12 @@ describe('framing and pipelining', () => {
       {
         name: 'a Produce request whose topic array claims a billion entries',
         bytes: () => {
-          const whole = encodeRequest(Produce, 7, { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [] }, { correlationId: 1 });
+          const whole = encodeRequest(
+            Produce,
+            7,
+            { transactionalId: null, acks: 1, timeoutMs: 1000, topicData: [] },
+            { correlationId: 1 },
+          );
           whole.writeInt32BE(1_000_000_000, whole.length - 4);
           return whole;
         },
@@ -357,7 +391,9 @@ describe('framing and pipelining', () => {
       {
         name: 'an HTTP request sent to the Kafka port',
         bytes: () => Buffer.from('GET / HTTP/1.1\r\nHost: localhost\r\n\r\n'),
-        reason: new RegExp(`"reason":"frame of ${Buffer.from('GET ').readInt32BE(0)} bytes is outside[^"]*socket.request.max.bytes`),
+        reason: new RegExp(
+          `"reason":"frame of ${Buffer.from('GET ').readInt32BE(0)} bytes is outside[^"]*socket.request.max.bytes`,
+        ),
       },
     ];
     for (const tc of cases) {
@@ -371,7 +407,7 @@ describe('framing and pipelining', () => {
         expect(bystander.open).toBe(true);
         await expectServes(bystander);
         const md = await bystander.request(Metadata, 12, { topics: [{ name: 'pipeline' }] });
-        expect(md.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+        expect(md.topics[0].errorCode).toBe(ErrorCode.NONE);
       });
     }
   });
@@ -384,7 +420,11 @@ describe('framing and pipelining', () => {
     // from the prefix alone.
     c.write(header);
     await expectClosedWithoutResponse(c);
-    await expectLogged(new RegExp(`"reason":"frame of ${2 * MAX_REQUEST_BYTES} bytes is outside 0..${MAX_REQUEST_BYTES} \\(socket.request.max.bytes\\)"`));
+    await expectLogged(
+      new RegExp(
+        `"reason":"frame of ${2 * MAX_REQUEST_BYTES} bytes is outside 0..${MAX_REQUEST_BYTES} \\(socket.request.max.bytes\\)"`,
+      ),
+    );
     await expectServes(await connect());
     // A broker waiting for the body would never close: fail in seconds rather than at the suite timeout.
   }, 10_000);
@@ -413,7 +453,7 @@ describe('Produce validation', () => {
       expect(accepted.baseOffset).toBe(0);
       expect(await latestOffset(c, 'corrupt', partition)).toBe(3);
       const [p] = await fetch(c, { topic: 'corrupt', partitions: [{ partition, fetchOffset: 0 }] });
-      expect(keysOf(batchesOf(p!.records))).toEqual([`crc-v${version}-k0`, `crc-v${version}-k1`, `crc-v${version}-k2`]);
+      expect(keysOf(batchesOf(p.records))).toEqual([`crc-v${version}-k0`, `crc-v${version}-k1`, `crc-v${version}-k2`]);
     });
   }
 
@@ -437,7 +477,9 @@ describe('Produce validation', () => {
       expect(res.errorCode, `Produce v${version}`).toBe(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
     }
     const md = await c.request(Metadata, 12, { topics: [{ name: 'no-such-topic' }], allowAutoTopicCreation: true });
-    expect(md.topics).toMatchObject([{ name: 'no-such-topic', errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partitions: [] }]);
+    expect(md.topics).toMatchObject([
+      { name: 'no-such-topic', errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, partitions: [] },
+    ]);
     const all = await c.request(Metadata, 12, { topics: null, allowAutoTopicCreation: false });
     const names = all.topics.map((t) => t.name);
     expect(names).toContain('corrupt');
@@ -451,10 +493,10 @@ describe('Fetch', () => {
     const produced = await produce(c, 9, 'long-poll', 1, buildRecordBatch({ records: records('range', 2) }));
     expect(produced).toMatchObject({ errorCode: 0, baseOffset: 0 });
     const [past] = await fetch(c, { topic: 'long-poll', partitions: [{ partition: 1, fetchOffset: 3 }] });
-    expect(past!.errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+    expect(past.errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
     const [atEnd] = await fetch(c, { topic: 'long-poll', partitions: [{ partition: 1, fetchOffset: 2 }] });
     expect(atEnd).toMatchObject({ errorCode: ErrorCode.NONE, highWatermark: 2 });
-    expect(batchesOf(atEnd!.records)).toEqual([]);
+    expect(batchesOf(atEnd.records)).toEqual([]);
   });
 
   it('a long poll on an empty partition returns the batch produced on another connection', async () => {
@@ -462,7 +504,16 @@ describe('Fetch', () => {
     const producer = await connect();
     let answered = false;
     const pending = fetcher
-      .request(Fetch, 12, fetchRequest({ topic: 'long-poll', partitions: [{ partition: 0, fetchOffset: 0 }], maxWaitMs: 10_000, minBytes: 1 }))
+      .request(
+        Fetch,
+        12,
+        fetchRequest({
+          topic: 'long-poll',
+          partitions: [{ partition: 0, fetchOffset: 0 }],
+          maxWaitMs: 10_000,
+          minBytes: 1,
+        }),
+      )
       .finally(() => (answered = true));
     // A round trip on the producer's connection; the fetch, sent before it, is waiting by now.
     await expectServes(producer);
@@ -470,16 +521,21 @@ describe('Fetch', () => {
     const res = await produce(producer, 9, 'long-poll', 0, buildRecordBatch({ records: records('wake', 2) }));
     expect(res).toMatchObject({ errorCode: 0, baseOffset: 0 });
     const fetched = await pending;
-    const [p] = fetched.responses[0]!.partitions;
+    const [p] = fetched.responses[0].partitions;
     expect(p).toMatchObject({ errorCode: ErrorCode.NONE, highWatermark: 2 });
-    expect(keysOf(batchesOf(p!.records))).toEqual(['wake-k0', 'wake-k1']);
+    expect(keysOf(batchesOf(p.records))).toEqual(['wake-k0', 'wake-k1']);
   });
 
   it('a long poll that finds no data by maxWaitMs returns an empty record set', async () => {
     const c = await connect();
-    const [p] = await fetch(c, { topic: 'pipeline', partitions: [{ partition: 0, fetchOffset: 0 }], maxWaitMs: 200, minBytes: 1 });
+    const [p] = await fetch(c, {
+      topic: 'pipeline',
+      partitions: [{ partition: 0, fetchOffset: 0 }],
+      maxWaitMs: 200,
+      minBytes: 1,
+    });
     expect(p).toMatchObject({ errorCode: ErrorCode.NONE, highWatermark: 0 });
-    expect(batchesOf(p!.records)).toEqual([]);
+    expect(batchesOf(p.records)).toEqual([]);
   });
 
   describe('byte limits', () => {
@@ -494,7 +550,7 @@ describe('Fetch', () => {
             const batch = buildRecordBatch({ records: records(`p${partition}b${b}`, 3, 100 + 50 * b) });
             const res = await produce(c, 9, 'limits', partition, batch);
             expect(res).toMatchObject({ errorCode: 0, baseOffset: 3 * b });
-            sizes[partition]!.push(batch.length);
+            sizes[partition].push(batch.length);
           }
         }
       } finally {
@@ -506,27 +562,39 @@ describe('Fetch', () => {
 
     it('returns the first batch whole when partitionMaxBytes is smaller than it (KIP-74)', async () => {
       const c = await connect();
-      const [p] = await fetch(c, { topic: 'limits', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 10 }] });
-      const batches = batchesOf(p!.records);
-      expect(batches.map((b) => b.size)).toEqual([sizes[0]![0]]);
+      const [p] = await fetch(c, {
+        topic: 'limits',
+        partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 10 }],
+      });
+      const batches = batchesOf(p.records);
+      expect(batches.map((b) => b.size)).toEqual([sizes[0][0]]);
       expect(keysOf(batches)).toEqual(keys(0, 0));
     });
 
     it('returns the batch holding the fetch offset from its start', async () => {
       const c = await connect();
-      const [p] = await fetch(c, { topic: 'limits', partitions: [{ partition: 0, fetchOffset: 4, partitionMaxBytes: 10 }] });
-      const batches = batchesOf(p!.records);
+      const [p] = await fetch(c, {
+        topic: 'limits',
+        partitions: [{ partition: 0, fetchOffset: 4, partitionMaxBytes: 10 }],
+      });
+      const batches = batchesOf(p.records);
       expect(batches.map((b) => [b.baseOffset, b.lastOffset])).toEqual([[3, 5]]);
     });
 
     it('returns only whole batches within partitionMaxBytes', async () => {
       const c = await connect();
-      const [s0, s1] = sizes[0]!;
-      const [exact] = await fetch(c, { topic: 'limits', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: s0! + s1! }] });
-      expect(batchesOf(exact!.records).map((b) => b.baseOffset)).toEqual([0, 3]);
-      const [short] = await fetch(c, { topic: 'limits', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: s0! + s1! - 1 }] });
-      expect(batchesOf(short!.records).map((b) => b.baseOffset)).toEqual([0]);
-      expect(short!.records!.length).toBe(s0);
+      const [s0, s1] = sizes[0];
+      const [exact] = await fetch(c, {
+        topic: 'limits',
+        partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: s0 + s1 }],
+      });
+      expect(batchesOf(exact.records).map((b) => b.baseOffset)).toEqual([0, 3]);
+      const [short] = await fetch(c, {
+        topic: 'limits',
+        partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: s0 + s1 - 1 }],
+      });
+      expect(batchesOf(short.records).map((b) => b.baseOffset)).toEqual([0]);
+      expect(short.records!.length).toBe(s0);
     });
 
     it('limits the whole response to maxBytes across partitions, but always returns one batch', async () => {
@@ -540,24 +608,24 @@ describe('Fetch', () => {
             { partition: 1, fetchOffset: 0 },
           ],
         });
-      const [s0, s1, s2, s3] = sizes[0]!;
-      const [a0, a1] = await both(s0! + s1! + 10);
-      expect(batchesOf(a0!.records).map((b) => b.baseOffset)).toEqual([0, 3]);
-      expect(batchesOf(a1!.records)).toEqual([]);
+      const [s0, s1, s2, s3] = sizes[0];
+      const [a0, a1] = await both(s0 + s1 + 10);
+      expect(batchesOf(a0.records).map((b) => b.baseOffset)).toEqual([0, 3]);
+      expect(batchesOf(a1.records)).toEqual([]);
 
       const [b0, b1] = await both(1);
-      expect(keysOf(batchesOf(b0!.records))).toEqual(keys(0, 0));
-      expect(batchesOf(b1!.records)).toEqual([]);
+      expect(keysOf(batchesOf(b0.records))).toEqual(keys(0, 0));
+      expect(batchesOf(b1.records)).toEqual([]);
 
       // All of partition 0 and the first batch of partition 1.
-      const [c0, c1] = await both(s0! + s1! + s2! + s3! + sizes[1]![0]!);
-      expect(batchesOf(c0!.records)).toHaveLength(BATCHES);
-      expect(keysOf(batchesOf(c1!.records))).toEqual(keys(1, 0));
+      const [c0, c1] = await both(s0 + s1 + s2 + s3 + sizes[1][0]);
+      expect(batchesOf(c0.records)).toHaveLength(BATCHES);
+      expect(keysOf(batchesOf(c1.records))).toEqual(keys(1, 0));
 
       const [d0, d1] = await both(50 * 1024 * 1024);
-      expect(batchesOf(d0!.records)).toHaveLength(BATCHES);
-      expect(batchesOf(d1!.records)).toHaveLength(BATCHES);
-      for (const p of [d0!, d1!]) expect(p.highWatermark).toBe(3 * BATCHES);
+      expect(batchesOf(d0.records)).toHaveLength(BATCHES);
+      expect(batchesOf(d1.records)).toHaveLength(BATCHES);
+      for (const p of [d0, d1]) expect(p.highWatermark).toBe(3 * BATCHES);
     });
   });
 });

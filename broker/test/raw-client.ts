@@ -6,10 +6,22 @@
 // too little or too much fails the test instead of passing silently.
 
 import net from 'node:net';
-import { readRequestHeader, skipHeaderTaggedFields, writeRequestHeader, type RequestHeader } from '../protocol/header.js';
+import {
+  readRequestHeader,
+  skipHeaderTaggedFields,
+  writeRequestHeader,
+  type RequestHeader,
+} from '../protocol/header.js';
 import { ALL_APIS, ApiVersions } from '../protocol/messages/index.js';
 import { decodeRecords, scanBatches, type DecodedRecord } from '../protocol/record-batch.js';
-import { compile, isFlexible, type ApiDefinition, type DecodedResponseOf, type Fields, type Input } from '../protocol/schema.js';
+import {
+  compile,
+  isFlexible,
+  type ApiDefinition,
+  type DecodedResponseOf,
+  type Fields,
+  type Input,
+} from '../protocol/schema.js';
 import { Reader, Writer } from '../protocol/wire.js';
 
 export type AnyApi = ApiDefinition<Fields, Fields>;
@@ -29,14 +41,29 @@ export function encodeRequest<A extends AnyApi>(
   const flexible = isFlexible(api, version);
   const w = new Writer();
   const setSize = w.placeholderInt32();
-  writeRequestHeader(w, { apiKey: api.key, apiVersion: version, correlationId: header.correlationId, clientId: header.clientId ?? TEST_CLIENT_ID }, flexible);
-  compile(api.request, version, flexible).write(w, body as never);
+  writeRequestHeader(
+    w,
+    {
+      apiKey: api.key,
+      apiVersion: version,
+      correlationId: header.correlationId,
+      clientId: header.clientId ?? TEST_CLIENT_ID,
+    },
+    flexible,
+  );
+  compile(api.request, version, flexible).write(w, body);
   setSize(w.length - 4);
   return w.toBuffer();
 }
 
 /** A request frame with only a header: for versions the schema does not know (v99). */
-export function encodeHeaderOnly(apiKey: number, apiVersion: number, correlationId: number, flexible: boolean, body = Buffer.alloc(0)): Buffer {
+export function encodeHeaderOnly(
+  apiKey: number,
+  apiVersion: number,
+  correlationId: number,
+  flexible: boolean,
+  body = Buffer.alloc(0),
+): Buffer {
   const w = new Writer();
   const setSize = w.placeholderInt32();
   writeRequestHeader(w, { apiKey, apiVersion, correlationId, clientId: TEST_CLIENT_ID }, flexible);
@@ -90,7 +117,9 @@ export function decodeResponse<A extends AnyApi>(api: A, version: number, frame:
 }
 
 /** Splits a fetched record set into batches (whole ones only) and decodes their records. */
-export function batchesOf(records: Buffer | null): Array<{ baseOffset: number; lastOffset: number; size: number; records: DecodedRecord[] }> {
+export function batchesOf(
+  records: Buffer | null,
+): Array<{ baseOffset: number; lastOffset: number; size: number; records: DecodedRecord[] }> {
   if (records === null || records.length === 0) return [];
   const scan = scanBatches(records, 0, { minBaseOffset: 0, maxLastOffset: Number.MAX_SAFE_INTEGER });
   if (scan.stop !== 'end') throw new Error(`record set does not end on a batch boundary: ${JSON.stringify(scan)}`);
@@ -146,7 +175,9 @@ export class RawConnection {
     this.closed = new Promise((resolve) => {
       socket.on('close', () => {
         this.isClosed = true;
-        this.closeReason = this.socketError ? `connection closed (${this.socketError})` : 'connection closed by the broker';
+        this.closeReason = this.socketError
+          ? `connection closed (${this.socketError})`
+          : 'connection closed by the broker';
         this.failPending();
         resolve({ byPeer: !this.closedByUs, error: this.socketError });
       });

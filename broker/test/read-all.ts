@@ -14,7 +14,7 @@ export async function readAll(bootstrap: string, topic: string, partitions: numb
     const out: ExpectedRecord[] = [];
     for (let partition = 0; partition < partitions; partition++) nextOffset.set(partition, 0n);
     const ends = await consumer.listOffsets({ topics: [topic] });
-    const endOf = (p: number) => BigInt(ends.get(topic)![p]!);
+    const endOf = (p: number) => BigInt(ends.get(topic)![p]);
     while ([...nextOffset].some(([p, o]) => o < endOf(p))) {
       const response = await consumer.fetch({
         node: metadata.controllerId,
@@ -22,12 +22,19 @@ export async function readAll(bootstrap: string, topic: string, partitions: numb
         topics: [
           {
             topicId,
-            partitions: [...nextOffset].map(([partition, fetchOffset]) => ({ partition, fetchOffset, partitionMaxBytes: 1 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })),
+            partitions: [...nextOffset].map(([partition, fetchOffset]) => ({
+              partition,
+              fetchOffset,
+              partitionMaxBytes: 1 << 20,
+              currentLeaderEpoch: -1,
+              lastFetchedEpoch: -1,
+            })),
           },
         ],
       });
-      for (const p of response.responses[0]!.partitions) {
-        if (p.errorCode !== 0) throw new Error(`fetch of ${topic}-${p.partitionIndex} failed with error ${p.errorCode}`);
+      for (const p of response.responses[0].partitions) {
+        if (p.errorCode !== 0)
+          throw new Error(`fetch of ${topic}-${p.partitionIndex} failed with error ${p.errorCode}`);
         for (const batch of p.records ?? []) {
           for (const r of batch.records) {
             const offset = batch.firstOffset + BigInt(r.offsetDelta);

@@ -17,7 +17,12 @@ const TOPIC = 'shutdown';
 /** Shorter than the long poll's 30 s: a fetch the shutdown forgets is cut off, not answered by its own timer. */
 const OVERRIDES = { 'shutdown.timeout.ms': '10000' };
 
-function fetchRequest(partition: number, fetchOffset: number, maxWaitMs: number, minBytes: number): RequestInputOf<typeof Fetch> {
+function fetchRequest(
+  partition: number,
+  fetchOffset: number,
+  maxWaitMs: number,
+  minBytes: number,
+): RequestInputOf<typeof Fetch> {
   return {
     maxWaitMs,
     minBytes,
@@ -36,7 +41,14 @@ function produceRequest(partition: number, key: string): RequestInputOf<typeof P
     transactionalId: null,
     acks: -1,
     timeoutMs: 10_000,
-    topicData: [{ name: TOPIC, partitionData: [{ index: partition, records: buildRecordBatch({ records: [{ key, value: `value of ${key}` }] }) }] }],
+    topicData: [
+      {
+        name: TOPIC,
+        partitionData: [
+          { index: partition, records: buildRecordBatch({ records: [{ key, value: `value of ${key}` }] }) },
+        ],
+      },
+    ],
   };
 }
 
@@ -46,7 +58,7 @@ async function readPartition(c: RawConnection, partition: number): Promise<Map<n
   let offset = 0;
   for (;;) {
     const res = await c.request(Fetch, 12, fetchRequest(partition, offset, 0, 0));
-    const p = res.responses[0]!.partitions[0]!;
+    const p = res.responses[0].partitions[0];
     expect(p.errorCode).toBe(ErrorCode.NONE);
     for (const b of batchesOf(p.records)) for (const r of b.records) out.set(r.offset, r.key!.toString());
     const next = Math.max(offset, ...out.keys()) + (out.size > 0 ? 1 : 0);
@@ -65,7 +77,7 @@ describe('SIGTERM', () => {
       timeoutMs: 10_000,
       validateOnly: false,
     });
-    expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(created.topics[0].errorCode).toBe(ErrorCode.NONE);
 
     /** Offset -> key of every record the broker acknowledged on partition 0. */
     const acked = new Map<number, string>();
@@ -73,7 +85,7 @@ describe('SIGTERM', () => {
     for (let i = 0; i < 5; i++) {
       const key = `before-${i}`;
       const res = await producer.request(Produce, 9, produceRequest(0, key));
-      const p = res.responses[0]!.partitionResponses[0]!;
+      const p = res.responses[0].partitionResponses[0];
       expect(p.errorCode).toBe(ErrorCode.NONE);
       acked.set(p.baseOffset, key);
     }
@@ -99,7 +111,7 @@ describe('SIGTERM', () => {
       const key = `stream-${sent++}`;
       const done = streamer.request(Produce, 9, produceRequest(0, key)).then(
         (res) => {
-          const p = res.responses[0]!.partitionResponses[0]!;
+          const p = res.responses[0].partitionResponses[0];
           if (p.errorCode !== ErrorCode.NONE) problems.push(`${key}: error ${p.errorCode}`);
           else acked.set(p.baseOffset, key);
           if (acked.size >= 25 && !exitCode) {
@@ -119,8 +131,12 @@ describe('SIGTERM', () => {
 
     await signalSent;
     const fetched = await pendingFetch;
-    expect(fetched.responses[0]!.partitions[0]).toMatchObject({ partitionIndex: 1, errorCode: ErrorCode.NONE, highWatermark: 0 });
-    expect(batchesOf(fetched.responses[0]!.partitions[0]!.records)).toEqual([]);
+    expect(fetched.responses[0].partitions[0]).toMatchObject({
+      partitionIndex: 1,
+      errorCode: ErrorCode.NONE,
+      highWatermark: 0,
+    });
+    expect(batchesOf(fetched.responses[0].partitions[0].records)).toEqual([]);
     // The connection then ends with a FIN after the response, not a reset.
     const fetcherEnd = await fetcher.closed;
     expect(fetcherEnd).toEqual({ byPeer: true, error: null });
@@ -156,7 +172,9 @@ describe('a bad config key', () => {
     const dataDir = await newDataDir();
     const args = [
       MAIN,
-      ...['node.id=1', 'listeners=PLAINTEXT://127.0.0.1:0', `log.dirs=${dataDir}`, 'log.retension.ms=5'].flatMap((o) => ['--override', o]),
+      ...['node.id=1', 'listeners=PLAINTEXT://127.0.0.1:0', `log.dirs=${dataDir}`, 'log.retension.ms=5'].flatMap(
+        (o) => ['--override', o],
+      ),
     ];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

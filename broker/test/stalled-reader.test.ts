@@ -51,7 +51,7 @@ async function answersPromptly(): Promise<void> {
     const metadata = await c.request(Metadata, 12, { topics: [{ name: TOPIC }] });
     expect(performance.now() - started).toBeLessThan(PROMPT_MS);
     expect(versions.errorCode).toBe(ErrorCode.NONE);
-    expect(metadata.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(metadata.topics[0].errorCode).toBe(ErrorCode.NONE);
   } finally {
     c.close();
   }
@@ -66,7 +66,7 @@ beforeAll(async () => {
       timeoutMs: 10_000,
       validateOnly: false,
     });
-    expect(created.topics[0]!.errorCode).toBe(ErrorCode.NONE);
+    expect(created.topics[0].errorCode).toBe(ErrorCode.NONE);
     // Ten records of ~100 KB per batch, just under message.max.bytes; all pipelined.
     const value = Buffer.alloc(BATCH_BYTES / 10 - 100, 0x61);
     const produced = Array.from({ length: BATCHES }, (_, b) =>
@@ -74,10 +74,23 @@ beforeAll(async () => {
         transactionalId: null,
         acks: 1,
         timeoutMs: 10_000,
-        topicData: [{ name: TOPIC, partitionData: [{ index: 0, records: buildRecordBatch({ records: Array.from({ length: 10 }, (_, i) => ({ key: `${b}-${i}`, value })) }) }] }],
+        topicData: [
+          {
+            name: TOPIC,
+            partitionData: [
+              {
+                index: 0,
+                records: buildRecordBatch({
+                  records: Array.from({ length: 10 }, (_, i) => ({ key: `${b}-${i}`, value })),
+                }),
+              },
+            ],
+          },
+        ],
       }),
     );
-    for (const res of await Promise.all(produced)) expect(res.responses[0]!.partitionResponses[0]!.errorCode).toBe(ErrorCode.NONE);
+    for (const res of await Promise.all(produced))
+      expect(res.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.NONE);
   } finally {
     c.close();
   }
@@ -92,7 +105,9 @@ describe('a client that pipelines large Fetches and never reads', () => {
     const stalled = net.connect(broker.port, '127.0.0.1');
     stalled.on('error', () => undefined);
     stalled.pause();
-    const frames = Array.from({ length: PIPELINED_FETCHES }, (_, i) => encodeRequest(Fetch, 12, fetchFromStart(100 * 1024 * 1024), { correlationId: i + 1 }));
+    const frames = Array.from({ length: PIPELINED_FETCHES }, (_, i) =>
+      encodeRequest(Fetch, 12, fetchFromStart(100 * 1024 * 1024), { correlationId: i + 1 }),
+    );
     stalled.write(Buffer.concat(frames));
 
     let maxRss = 0;
@@ -111,7 +126,7 @@ describe('a client that pipelines large Fetches and never reads', () => {
     const c = await RawConnection.open(broker.port);
     try {
       const res = await c.request(Fetch, 12, fetchFromStart(8 * BATCH_BYTES));
-      const p = res.responses[0]!.partitions[0]!;
+      const p = res.responses[0].partitions[0];
       expect(p.errorCode).toBe(ErrorCode.NONE);
       expect(p.highWatermark).toBe(BATCHES * 10);
       const batches = batchesOf(p.records);

@@ -17,7 +17,7 @@ function parseArgs(argv: string[]): { cmd: string; runDir?: string; setup: boole
   let runDir: string | undefined;
   let setup = true;
   for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
+    const a = rest[i];
     if (a === '--run-dir') runDir = rest[++i];
     else if (a.startsWith('--run-dir=')) runDir = a.slice('--run-dir='.length);
     else if (a === '--no-setup') setup = false;
@@ -74,7 +74,9 @@ async function cli(argv: string[]): Promise<number> {
       }
       child.unref();
       process.stdout.write(readOr(path.join(runDir, 'env.sh')));
-      process.stderr.write(`[control-plane] up (pid ${child.pid}); stop with: e2e/control-plane/cluster.sh down --run-dir ${runDir}\n`);
+      process.stderr.write(
+        `[control-plane] up (pid ${child.pid}); stop with: e2e/control-plane/cluster.sh down --run-dir ${runDir}\n`,
+      );
       return 0;
     }
     case 'down': {

@@ -49,7 +49,12 @@ describe('e2e control plane', () => {
     const readyz = await cluster.request('GET', '/readyz?verbose');
     expect(readyz.status).toBe(200);
     expect(readyz.body).toContain('readyz check passed');
-    expect(cluster.pids().map((p) => p.name)).toEqual(['etcd', 'kube-apiserver', 'kube-controller-manager', 'kube-scheduler']);
+    expect(cluster.pids().map((p) => p.name)).toEqual([
+      'etcd',
+      'kube-apiserver',
+      'kube-controller-manager',
+      'kube-scheduler',
+    ]);
     expect(cluster.pids().every((p) => p.alive)).toBe(true);
   });
 
@@ -120,10 +125,13 @@ spec:
         envFrom: [{configMapRef: {name: settings}}]
 `,
     });
-    expect(await cluster.kubectlOk(['get', '-n', NS, 'configmap', 'settings', '-o', 'jsonpath={.data.greeting}'])).toBe('hello');
+    expect(await cluster.kubectlOk(['get', '-n', NS, 'configmap', 'settings', '-o', 'jsonpath={.data.greeting}'])).toBe(
+      'hello',
+    );
     const rs = await eventually('ReplicaSet of web', async () => {
       const list = JSON.parse(await cluster.kubectlOk(['get', '-n', NS, 'replicasets', '-l', 'app=web', '-o', 'json']));
-      return list.items[0] as { metadata: { name: string; ownerReferences: { kind: string; name: string }[] } } | undefined;
+      return list.items[0] as
+        { metadata: { name: string; ownerReferences: { kind: string; name: string }[] } } | undefined;
     });
     expect(rs.metadata.ownerReferences[0]).toMatchObject({ kind: 'Deployment', name: 'web' });
     // The ReplicaSet controller creates the pods; with no node they stay Pending.
@@ -186,7 +194,15 @@ spec:
 
     // Grant reading ConfigMaps only; that now works and Secrets stay denied.
     await cluster.kubectlOk(['create', '-n', NS, 'role', 'read-cm', '--verb=get,list', '--resource=configmaps']);
-    await cluster.kubectlOk(['create', '-n', NS, 'rolebinding', 'robot-read-cm', '--role=read-cm', `--serviceaccount=${NS}:robot`]);
+    await cluster.kubectlOk([
+      'create',
+      '-n',
+      NS,
+      'rolebinding',
+      'robot-read-cm',
+      '--role=read-cm',
+      `--serviceaccount=${NS}:robot`,
+    ]);
     const allowed = await eventually('configmaps readable by robot', async () => {
       const r = await cluster.kubectl(['get', '-n', NS, 'configmap', 'settings', '-o', 'name'], { token });
       return r.code === 0 ? r.stdout.trim() : undefined;

@@ -152,7 +152,12 @@ export class Cluster {
   }
 
   /** A raw API request (JSON), authenticated with the admin token or `token`. */
-  request(method: string, apiPath: string, body?: unknown, token = this.token): Promise<{ status: number; body: string }> {
+  request(
+    method: string,
+    apiPath: string,
+    body?: unknown,
+    token = this.token,
+  ): Promise<{ status: number; body: string }> {
     return httpRequest(this.server + apiPath, {
       method,
       ca: fs.readFileSync(this.caFile),
@@ -383,7 +388,10 @@ export class Cluster {
     };
     this.components.push(c);
     fs.appendFileSync(this.pidFile, `${c.pid}\n`);
-    fs.writeFileSync(path.join(this.logDir, `${name}.args`), [path.join(this.binDir, name), ...args].join(' \\\n  ') + '\n');
+    fs.writeFileSync(
+      path.join(this.logDir, `${name}.args`),
+      [path.join(this.binDir, name), ...args].join(' \\\n  ') + '\n',
+    );
     return c;
   }
 
@@ -403,17 +411,21 @@ export class Cluster {
       '[ -z "$data" ] || rm -rf "$data"',
     ].join('\n');
     fs.writeFileSync(this.pidFile, '');
-    this.reaper = spawn('bash', [
-      '-c',
-      script,
-      'runnel-cp-reaper',
-      String(process.pid),
-      this.pidFile,
-      this.opts.keepData ? '' : path.join(this.runDir, 'etcd-data'),
-    ], {
-      detached: true,
-      stdio: 'ignore',
-    });
+    this.reaper = spawn(
+      'bash',
+      [
+        '-c',
+        script,
+        'runnel-cp-reaper',
+        String(process.pid),
+        this.pidFile,
+        this.opts.keepData ? '' : path.join(this.runDir, 'etcd-data'),
+      ],
+      {
+        detached: true,
+        stdio: 'ignore',
+      },
+    );
     this.reaper.unref();
   }
 }

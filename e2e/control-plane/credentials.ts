@@ -17,7 +17,13 @@ export function newToken(): string {
 
 /** The API server's --token-auth-file: token,user,uid,"group1,group2". */
 export function writeTokenFile(file: string, identities: Identity[]): void {
-  const line = (i: Identity) => [i.token, i.user, `uid-${i.user.replace(/^system:/, '')}`, ...(i.groups?.length ? [`"${i.groups.join(',')}"`] : [])].join(',');
+  const line = (i: Identity) =>
+    [
+      i.token,
+      i.user,
+      `uid-${i.user.replace(/^system:/, '')}`,
+      ...(i.groups?.length ? [`"${i.groups.join(',')}"`] : []),
+    ].join(',');
   fs.writeFileSync(file, [...identities.map(line), ''].join('\n'), { mode: 0o600 });
 }
 

@@ -30,7 +30,7 @@ export function versions(): Versions {
   const v: Record<string, string> = {};
   for (const line of text.split('\n')) {
     const m = /^([A-Z0-9_]+)=(.*)$/.exec(line.trim());
-    if (m) v[m[1]!] = process.env[m[1]!] || m[2]!.trim();
+    if (m) v[m[1]] = process.env[m[1]] || m[2].trim();
   }
   for (const k of ['K8S_VERSION', 'ETCD_VERSION', 'HELM_VERSION']) {
     if (!v[k]) throw new Error(`versions.env has no ${k}`);
@@ -58,7 +58,7 @@ export function ensureBuilt(opts: { log?: (line: string) => void } = {}): string
   }
   opts.log?.(tail(r.stderr ?? '', 8));
   const m = /^RUNNEL_K8S_BIN=(.*)$/m.exec(r.stdout ?? '');
-  return m ? m[1]! : defaultBinDir();
+  return m ? m[1] : defaultBinDir();
 }
 
 /** e2e/.runs/cp-<UTC time>-<pid>, and e2e/.runs/latest pointing at it. */
@@ -74,7 +74,8 @@ export function newRunDir(): string {
     .sort()
     .slice(0, -20);
   for (const d of old) {
-    if (processesUnder(path.join(runs, d)).length === 0) fs.rmSync(path.join(runs, d), { recursive: true, force: true });
+    if (processesUnder(path.join(runs, d)).length === 0)
+      fs.rmSync(path.join(runs, d), { recursive: true, force: true });
   }
   const latest = path.join(runs, 'latest');
   try {

@@ -9,5 +9,6 @@ import { fileURLToPath } from 'node:url';
 export default function setup(): void {
   const script = path.join(path.dirname(fileURLToPath(import.meta.url)), 'preflight.sh');
   const r = spawnSync('bash', [script], { encoding: 'utf8', stdio: ['ignore', 'inherit', 'pipe'] });
-  if (r.status !== 0) throw new Error(r.stderr.trim() || `${script} failed (${r.error?.message ?? `exit ${r.status}`})`);
+  if (r.status !== 0)
+    throw new Error(r.stderr.trim() || `${script} failed (${r.error?.message ?? `exit ${r.status}`})`);
 }

@@ -5,7 +5,12 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 
 /** Polls `check` every 250 ms until it holds; fails at `deadline`, or at once when `exited()` says why the component is gone. */
-export async function waitFor(what: string, deadline: number, exited: () => string | undefined, check: () => Promise<boolean>): Promise<void> {
+export async function waitFor(
+  what: string,
+  deadline: number,
+  exited: () => string | undefined,
+  check: () => Promise<boolean>,
+): Promise<void> {
   let last = '';
   while (Date.now() < deadline) {
     const gone = exited();

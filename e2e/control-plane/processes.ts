@@ -32,7 +32,12 @@ export interface RunningProcess {
 }
 
 /** Starts `bin`; SIGKILLed after `timeoutMs` (default 120 s). */
-export function spawnProcess(bin: string, args: string[], env: NodeJS.ProcessEnv, o: { timeoutMs?: number; cwd?: string } = {}): RunningProcess {
+export function spawnProcess(
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  o: { timeoutMs?: number; cwd?: string } = {},
+): RunningProcess {
   const child = spawn(bin, args, { env, cwd: o.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -66,7 +71,12 @@ export function spawnProcess(bin: string, args: string[], env: NodeJS.ProcessEnv
 }
 
 /** Runs `bin` to completion with `o.input` on stdin. Never rejects for a non-zero exit: see `code`. */
-export function runProcess(bin: string, args: string[], env: NodeJS.ProcessEnv, o: ExecOptions & { cwd?: string } = {}): Promise<ExecResult> {
+export function runProcess(
+  bin: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  o: ExecOptions & { cwd?: string } = {},
+): Promise<ExecResult> {
   const p = spawnProcess(bin, args, env, o);
   p.end(o.input);
   return p.done;

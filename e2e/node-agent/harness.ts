@@ -42,12 +42,24 @@ export interface HostExecOptions {
 export async function startNode(cluster: Cluster, o: { timeoutMs?: number } = {}): Promise<Node> {
   const main = path.join(repoRoot(), 'dist', 'e2e', 'node-agent', 'main.js');
   if (!fs.existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
-  if (process.getuid?.() !== 0) throw new Error('the e2e node agent needs root (network namespaces, bridges, iptables, mounts)');
+  if (process.getuid?.() !== 0)
+    throw new Error('the e2e node agent needs root (network namespaces, bridges, iptables, mounts)');
   const log = path.join(cluster.logDir, 'node-agent.log');
   const fd = fs.openSync(log, 'a');
   const child: ChildProcess = spawn(
     process.execPath,
-    [main, 'run', '--kubeconfig', cluster.kubeconfig, '--run-dir', cluster.runDir, '--node-name', NODE_NAME, '--owner-pid', String(process.pid)],
+    [
+      main,
+      'run',
+      '--kubeconfig',
+      cluster.kubeconfig,
+      '--run-dir',
+      cluster.runDir,
+      '--node-name',
+      NODE_NAME,
+      '--owner-pid',
+      String(process.pid),
+    ],
     { detached: true, stdio: ['ignore', fd, fd] },
   );
   fs.closeSync(fd);
@@ -58,8 +70,17 @@ export async function startNode(cluster: Cluster, o: { timeoutMs?: number } = {}
   // Long enough to wait for another run's agent on this machine (the agent serializes on a lock).
   const deadline = Date.now() + (o.timeoutMs ?? 16 * 60_000);
   for (;;) {
-    if (exited) throw new Error(`node agent exited (code ${exited.code}) during start; see ${log}:\n${fs.readFileSync(log, 'utf8').slice(-3000)}`);
-    const r = await cluster.kubectl(['get', 'node', NODE_NAME, '-o', 'jsonpath={.status.conditions[?(@.type=="Ready")].status}']);
+    if (exited)
+      throw new Error(
+        `node agent exited (code ${exited.code}) during start; see ${log}:\n${fs.readFileSync(log, 'utf8').slice(-3000)}`,
+      );
+    const r = await cluster.kubectl([
+      'get',
+      'node',
+      NODE_NAME,
+      '-o',
+      'jsonpath={.status.conditions[?(@.type=="Ready")].status}',
+    ]);
     if (r.code === 0 && r.stdout.trim() === 'True' && fs.existsSync(hostsFile)) break;
     if (Date.now() > deadline) throw new Error(`node ${NODE_NAME} not Ready in time; see ${log}`);
     await new Promise((res) => setTimeout(res, 300));
@@ -76,7 +97,18 @@ export async function startNode(cluster: Cluster, o: { timeoutMs?: number } = {}
       return p.done;
     },
     hostSpawn(cmd, args, eo = {}) {
-      const withHosts = ['--mount', '--propagation', 'private', '--', '/bin/sh', '-c', 'mount --bind "$0" /etc/hosts && exec "$@"', hostsFile, cmd, ...args];
+      const withHosts = [
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        '/bin/sh',
+        '-c',
+        'mount --bind "$0" /etc/hosts && exec "$@"',
+        hostsFile,
+        cmd,
+        ...args,
+      ];
       return spawnProcess('unshare', withHosts, cluster.env(), { timeoutMs: eo.timeoutMs ?? 60_000, cwd: eo.cwd });
     },
     async stop() {

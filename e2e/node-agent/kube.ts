@@ -2,8 +2,20 @@
 // kubeconfig (the kind cluster.ts writes: one cluster, one token user). No dependencies.
 
 import type {
-  V1ConfigMap, V1Endpoints, V1Node, V1ObjectMeta, V1PersistentVolume, V1PersistentVolumeClaim, V1PersistentVolumeClaimSpec,
-  V1PersistentVolumeSpec, V1Pod, V1PodSpec, V1Secret, V1Service, V1ServiceSpec, V1StorageClass,
+  V1ConfigMap,
+  V1Endpoints,
+  V1Node,
+  V1ObjectMeta,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
+  V1PersistentVolumeClaimSpec,
+  V1PersistentVolumeSpec,
+  V1Pod,
+  V1PodSpec,
+  V1Secret,
+  V1Service,
+  V1ServiceSpec,
+  V1StorageClass,
 } from '@kubernetes/client-node';
 import * as fs from 'node:fs';
 import * as https from 'node:https';
@@ -13,7 +25,13 @@ import { parse as parseYaml } from 'yaml';
  * An object as the API server sends it in JSON, typed with @kubernetes/client-node's models: this
  * client does not deserialise, so each `Date` field of a model is the RFC 3339 string on the wire.
  */
-export type Wire<T> = T extends Date ? string : T extends (infer U)[] ? Wire<U>[] : T extends object ? { [K in keyof T]: Wire<T[K]> } : T;
+export type Wire<T> = T extends Date
+  ? string
+  : T extends (infer U)[]
+    ? Wire<U>[]
+    : T extends object
+      ? { [K in keyof T]: Wire<T[K]> }
+      : T;
 
 /** A stored object: the API server always sets its name and uid (and namespace, for namespaced kinds). */
 type Stored<T> = Wire<T> & { metadata: Wire<V1ObjectMeta> & { name: string; uid: string } };
@@ -33,7 +51,10 @@ export type Node = Stored<V1Node>;
 interface Kubeconfig {
   'current-context'?: string;
   contexts?: { name: string; context: { cluster?: string; user?: string } }[];
-  clusters: { name: string; cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string } }[];
+  clusters: {
+    name: string;
+    cluster: { server: string; 'certificate-authority-data'?: string; 'certificate-authority'?: string };
+  }[];
   users: { name: string; user: { token: string } }[];
 }
 
@@ -58,8 +79,8 @@ export class Kube {
     const kc = parseYaml(fs.readFileSync(kubeconfigPath, 'utf8')) as Kubeconfig;
     const ctxName = kc['current-context'];
     const ctx = (kc.contexts ?? []).find((c) => c.name === ctxName)?.context ?? kc.contexts?.[0]?.context;
-    const cluster = (kc.clusters ?? []).find((c) => c.name === ctx?.cluster)?.cluster ?? kc.clusters[0]!.cluster;
-    const user = (kc.users ?? []).find((u) => u.name === ctx?.user)?.user ?? kc.users[0]!.user;
+    const cluster = (kc.clusters ?? []).find((c) => c.name === ctx?.cluster)?.cluster ?? kc.clusters[0].cluster;
+    const user = (kc.users ?? []).find((u) => u.name === ctx?.user)?.user ?? kc.users[0].user;
     this.server = cluster.server;
     this.ca = cluster['certificate-authority-data']
       ? Buffer.from(cluster['certificate-authority-data'], 'base64')
@@ -85,7 +106,9 @@ export class Kube {
           headers: {
             authorization: `Bearer ${this.token}`,
             accept: 'application/json',
-            ...(data !== undefined ? { 'content-type': contentType, 'content-length': String(Buffer.byteLength(data)) } : {}),
+            ...(data !== undefined
+              ? { 'content-type': contentType, 'content-length': String(Buffer.byteLength(data)) }
+              : {}),
           },
         },
         (res) => {

@@ -17,7 +17,14 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isConflict, isNotFound, Kube, type Endpoints, type Node, type Pod, type Service } from './kube.js';
 import {
-  applyServiceRules, BRIDGE_IP, cleanupNetwork, dnsRecords, nodeHostsFile, serviceRules, setupBridge, writeInPlace,
+  applyServiceRules,
+  BRIDGE_IP,
+  cleanupNetwork,
+  dnsRecords,
+  nodeHostsFile,
+  serviceRules,
+  setupBridge,
+  writeInPlace,
 } from './net.js';
 import { PodRuntime, type AgentContext } from './pods.js';
 import { Provisioner } from './storage.js';
@@ -39,13 +46,24 @@ function log(msg: string, fields: Record<string, unknown> = {}): void {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Kubernetes' name for this machine's architecture (GOARCH). */
-const ARCH = ({ x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' } as Record<string, string>)[process.arch] ?? process.arch;
+const ARCH =
+  (
+    {
+      x64: 'amd64',
+      arm64: 'arm64',
+      arm: 'arm',
+      ia32: '386',
+      ppc64: 'ppc64le',
+      s390x: 's390x',
+      riscv64: 'riscv64',
+    } as Record<string, string>
+  )[process.arch] ?? process.arch;
 
 function parseArgs(argv: string[]): { cmd: string; opts: Record<string, string> } {
   const [cmd = 'help', ...rest] = argv;
   const opts: Record<string, string> = {};
   for (let i = 0; i < rest.length; i++) {
-    const a = rest[i]!;
+    const a = rest[i];
     if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
     const eq = a.indexOf('=');
     if (eq > 0) opts[a.slice(2, eq)] = a.slice(eq + 1);
@@ -193,12 +211,33 @@ async function run(opts: Record<string, string>): Promise<number> {
       { type: 'Hostname', address: nodeName },
     ],
     conditions: [
-      { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'runnel e2e node agent is posting ready status', lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), lastTransitionTime: startedAt },
-      ...['MemoryPressure', 'DiskPressure', 'PIDPressure'].map((type) => ({ type, status: 'False', reason: `KubeletHasNo${type}`, lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'), lastTransitionTime: startedAt })),
+      {
+        type: 'Ready',
+        status: 'True',
+        reason: 'KubeletReady',
+        message: 'runnel e2e node agent is posting ready status',
+        lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        lastTransitionTime: startedAt,
+      },
+      ...['MemoryPressure', 'DiskPressure', 'PIDPressure'].map((type) => ({
+        type,
+        status: 'False',
+        reason: `KubeletHasNo${type}`,
+        lastHeartbeatTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        lastTransitionTime: startedAt,
+      })),
     ],
     nodeInfo: {
-      machineID: '', systemUUID: '', bootID: '', kernelVersion: '', osImage: 'runnel e2e', containerRuntimeVersion: 'runnel-process://1',
-      kubeletVersion: 'v1.33.0', kubeProxyVersion: '', operatingSystem: 'linux', architecture: ARCH,
+      machineID: '',
+      systemUUID: '',
+      bootID: '',
+      kernelVersion: '',
+      osImage: 'runnel e2e',
+      containerRuntimeVersion: 'runnel-process://1',
+      kubeletVersion: 'v1.33.0',
+      kubeProxyVersion: '',
+      operatingSystem: 'linux',
+      architecture: ARCH,
     },
     daemonEndpoints: { kubeletEndpoint: { Port: 0 } },
   });
@@ -214,7 +253,12 @@ async function run(opts: Record<string, string>): Promise<number> {
   };
   let node: Node;
   try {
-    node = await kube.request<Node>('POST', '/api/v1/nodes', { apiVersion: 'v1', kind: 'Node', metadata: { name: nodeName, labels }, spec: {} });
+    node = await kube.request<Node>('POST', '/api/v1/nodes', {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: nodeName, labels },
+      spec: {},
+    });
   } catch (e) {
     if (!isConflict(e)) throw e;
     node = await kube.mergePatch<Node>(`/api/v1/nodes/${nodeName}`, { metadata: { labels } });
@@ -225,13 +269,20 @@ async function run(opts: Record<string, string>): Promise<number> {
 
   const renewLease = async () => {
     const leasePath = `/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/${nodeName}`;
-    const renewTime = new Date().toISOString().replace('Z', '000Z').replace(/(\.\d{6})\d*Z$/, '$1Z');
+    const renewTime = new Date()
+      .toISOString()
+      .replace('Z', '000Z')
+      .replace(/(\.\d{6})\d*Z$/, '$1Z');
     const existing = await kube.getOr(leasePath);
     if (!existing) {
       await kube.request('POST', '/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases', {
         apiVersion: 'coordination.k8s.io/v1',
         kind: 'Lease',
-        metadata: { name: nodeName, namespace: 'kube-node-lease', ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: nodeName, uid: node.metadata.uid }] },
+        metadata: {
+          name: nodeName,
+          namespace: 'kube-node-lease',
+          ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name: nodeName, uid: node.metadata.uid }],
+        },
         spec: { holderIdentity: nodeName, leaseDurationSeconds: 40, renewTime },
       });
     } else {
@@ -249,7 +300,9 @@ async function run(opts: Record<string, string>): Promise<number> {
     if (stopping) return;
     stopping = true;
     log('shutting down', { why });
-    await Promise.all([...pods.values()].map((p) => p.kill(Math.min(p.pod.spec.terminationGracePeriodSeconds ?? 30, 15))));
+    await Promise.all(
+      [...pods.values()].map((p) => p.kill(Math.min(p.pod.spec.terminationGracePeriodSeconds ?? 30, 15))),
+    );
     forwarder.close();
     cleanupNetwork();
     removeMountPoints(runDir, ctx.createdMountPoints);
@@ -284,7 +337,8 @@ async function run(opts: Record<string, string>): Promise<number> {
           kube.list<Endpoints>('/api/v1/endpoints'),
         ]);
         const k8s = services.find((s) => s.metadata.namespace === 'default' && s.metadata.name === 'kubernetes');
-        if (k8s?.spec.clusterIP) kubernetesService = { host: k8s.spec.clusterIP, port: String(k8s.spec.ports?.[0]?.port ?? 443) };
+        if (k8s?.spec.clusterIP)
+          kubernetesService = { host: k8s.spec.clusterIP, port: String(k8s.spec.ports?.[0]?.port ?? 443) };
         const records = dnsRecords(services, endpoints);
         writeInPlace(nodeHosts, nodeHostsFile(records));
         applyServiceRules(serviceRules(services, endpoints));
@@ -298,7 +352,12 @@ async function run(opts: Record<string, string>): Promise<number> {
             if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') continue;
             if (pod.metadata.deletionTimestamp) {
               // Never started here: just let it go.
-              await kube.request('DELETE', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } }).catch(() => undefined);
+              await kube
+                .request('DELETE', `/api/v1/namespaces/${pod.metadata.namespace}/pods/${pod.metadata.name}`, {
+                  gracePeriodSeconds: 0,
+                  preconditions: { uid: pod.metadata.uid },
+                })
+                .catch(() => undefined);
               continue;
             }
             rt = new PodRuntime(ctx, pod);
@@ -360,7 +419,9 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     default:
-      process.stderr.write('usage: main.js run --kubeconfig FILE --run-dir DIR [--node-name NAME] [--owner-pid PID] | cleanup [--run-dir DIR]\n');
+      process.stderr.write(
+        'usage: main.js run --kubeconfig FILE --run-dir DIR [--node-name NAME] [--owner-pid PID] | cleanup [--run-dir DIR]\n',
+      );
       return cmd === 'help' ? 0 : 2;
   }
 }

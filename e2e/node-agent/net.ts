@@ -27,7 +27,11 @@ export const NETNS_PREFIX = 'rn-';
 export const CLUSTER_DOMAIN = 'cluster.local';
 
 function sh(cmd: string, args: string[], input?: string): string {
-  return execFileSync(cmd, args, { encoding: 'utf8', input, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  return execFileSync(cmd, args, {
+    encoding: 'utf8',
+    input,
+    stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+  });
 }
 
 /** Runs and ignores failure (for cleanup of things that may not exist). */
@@ -60,7 +64,8 @@ export function setupBridge(): void {
     ['POSTROUTING', 'RUNNEL-POSTROUTING', []],
   ] as const) {
     const spec = [...extra, '-m', 'comment', '--comment', 'runnel-e2e', '-j', jump];
-    if (!trySh('iptables', ['-t', 'nat', '-C', chain, ...spec])) sh('iptables', ['-t', 'nat', '-I', chain, '1', ...spec]);
+    if (!trySh('iptables', ['-t', 'nat', '-C', chain, ...spec]))
+      sh('iptables', ['-t', 'nat', '-I', chain, '1', ...spec]);
   }
   // Bridged pod-to-pod replies must pass conntrack (un-DNAT) like kube-proxy needs.
   trySh('modprobe', ['br_netfilter']);
@@ -90,7 +95,7 @@ function splitRule(s: string): string[] {
   const out: string[] = [];
   const re = /"([^"]*)"|(\S+)/g;
   let m: RegExpExecArray | null;
-  while ((m = re.exec(s))) out.push(m[1] ?? m[2]!);
+  while ((m = re.exec(s))) out.push(m[1] ?? m[2]);
   return out;
 }
 
@@ -98,13 +103,15 @@ export function listNetns(): string[] {
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
   return (r.stdout ?? '')
     .split('\n')
-    .map((l) => l.split(' ')[0]!)
+    .map((l) => l.split(' ')[0])
     .filter((n) => n.startsWith(NETNS_PREFIX));
 }
 
 export function deleteNetns(ns: string): void {
   // The pod runtime stops processes in order; whatever is still in the namespace now is killed.
-  const pids = (spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '').split('\n').filter((l) => /^\d+$/.test(l));
+  const pids = (spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' }).stdout ?? '')
+    .split('\n')
+    .filter((l) => /^\d+$/.test(l));
   for (const pid of pids) {
     try {
       process.kill(Number(pid), 'SIGKILL');
@@ -182,10 +189,18 @@ export function dnsRecords(services: readonly Service[], endpoints: readonly End
     }
     const ep = eps.get(`${ns}/${name}`);
     for (const subset of ep?.subsets ?? []) {
-      const addrs = [...(subset.addresses ?? []), ...(s.spec?.publishNotReadyAddresses ? subset.notReadyAddresses ?? [] : [])];
+      const addrs = [
+        ...(subset.addresses ?? []),
+        ...(s.spec?.publishNotReadyAddresses ? (subset.notReadyAddresses ?? []) : []),
+      ];
       for (const a of addrs) {
         if (!a.hostname) continue;
-        out.push({ ip: a.ip, fqdn: `${a.hostname}.${name}.${ns}.svc.${CLUSTER_DOMAIN}`, namespace: ns, relative: `${a.hostname}.${name}` });
+        out.push({
+          ip: a.ip,
+          fqdn: `${a.hostname}.${name}.${ns}.svc.${CLUSTER_DOMAIN}`,
+          namespace: ns,
+          relative: `${a.hostname}.${name}`,
+        });
       }
     }
   }
@@ -196,8 +211,15 @@ export function dnsRecords(services: readonly Service[], endpoints: readonly End
 export function podHostsFile(pod: Pod, podIP: string, records: DnsRecord[]): string {
   const ns = pod.metadata.namespace;
   const hostname = pod.spec?.hostname ?? pod.metadata.name;
-  const self = pod.spec?.subdomain ? `${hostname}.${pod.spec.subdomain}.${ns}.svc.${CLUSTER_DOMAIN} ${hostname}` : hostname;
-  const lines = ['# Kubernetes-managed hosts file (runnel e2e node agent).', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', `${podIP}\t${self}`];
+  const self = pod.spec?.subdomain
+    ? `${hostname}.${pod.spec.subdomain}.${ns}.svc.${CLUSTER_DOMAIN} ${hostname}`
+    : hostname;
+  const lines = [
+    '# Kubernetes-managed hosts file (runnel e2e node agent).',
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    `${podIP}\t${self}`,
+  ];
   for (const r of records) {
     const names = [r.fqdn, `${r.relative}.${r.namespace}.svc`, `${r.relative}.${r.namespace}`];
     if (r.namespace === ns) names.push(r.relative);
@@ -226,7 +248,9 @@ export function serviceRules(services: readonly Service[], endpoints: readonly E
       if (proto !== 'tcp' && proto !== 'udp') continue;
       const targets: string[] = [];
       for (const subset of ep?.subsets ?? []) {
-        const p = (subset.ports ?? []).find((x) => (x.name ?? '') === (port.name ?? '') || (subset.ports?.length === 1 && !port.name));
+        const p = (subset.ports ?? []).find(
+          (x) => (x.name ?? '') === (port.name ?? '') || (subset.ports?.length === 1 && !port.name),
+        );
         if (!p) continue;
         for (const a of subset.addresses ?? []) targets.push(`${a.ip}:${p.port}`);
       }

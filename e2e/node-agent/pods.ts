@@ -30,11 +30,39 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { killGroup } from '../control-plane/processes.js';
 import type {
-  AuthenticationV1TokenRequest, V1ConfigMapProjection, V1ConfigMapVolumeSource, V1Container, V1ContainerStateTerminated, V1ContainerStatus,
-  V1DownwardAPIVolumeFile, V1PodCondition, V1PodStatus, V1Probe, V1SecretProjection, V1SecretVolumeSource, V1ServiceAccountTokenProjection,
+  AuthenticationV1TokenRequest,
+  V1ConfigMapProjection,
+  V1ConfigMapVolumeSource,
+  V1Container,
+  V1ContainerStateTerminated,
+  V1ContainerStatus,
+  V1DownwardAPIVolumeFile,
+  V1PodCondition,
+  V1PodStatus,
+  V1Probe,
+  V1SecretProjection,
+  V1SecretVolumeSource,
+  V1ServiceAccountTokenProjection,
 } from '@kubernetes/client-node';
-import { isNotFound, type ConfigMap, type Kube, type PersistentVolume, type PersistentVolumeClaim, type Pod, type Secret, type Wire } from './kube.js';
-import { BRIDGE_IP, createNetns, deleteNetns, NETNS_PREFIX, podHostsFile, writeInPlace, type DnsRecord } from './net.js';
+import {
+  isNotFound,
+  type ConfigMap,
+  type Kube,
+  type PersistentVolume,
+  type PersistentVolumeClaim,
+  type Pod,
+  type Secret,
+  type Wire,
+} from './kube.js';
+import {
+  BRIDGE_IP,
+  createNetns,
+  deleteNetns,
+  NETNS_PREFIX,
+  podHostsFile,
+  writeInPlace,
+  type DnsRecord,
+} from './net.js';
 
 export interface AgentContext {
   kube: Kube;
@@ -58,7 +86,8 @@ type Container = Wire<V1Container>;
 type Probe = Wire<V1Probe>;
 type Terminated = Wire<V1ContainerStateTerminated>;
 /** Where a ConfigMap or Secret volume (or projection) takes its files from. */
-type ObjectSource = Wire<V1ConfigMapVolumeSource> | Wire<V1ConfigMapProjection> | Wire<V1SecretVolumeSource> | Wire<V1SecretProjection>;
+type ObjectSource =
+  Wire<V1ConfigMapVolumeSource> | Wire<V1ConfigMapProjection> | Wire<V1SecretVolumeSource> | Wire<V1SecretProjection>;
 
 interface ContainerRt {
   name: string;
@@ -178,7 +207,12 @@ export class PodRuntime {
   }
 
   private logFile(c: ContainerRt): string {
-    return path.join(this.ctx.runDir, 'logs', 'pods', `${this.pod.metadata.namespace}_${this.pod.metadata.name}_${this.uid.slice(0, 8)}_${c.name}.log`);
+    return path.join(
+      this.ctx.runDir,
+      'logs',
+      'pods',
+      `${this.pod.metadata.namespace}_${this.pod.metadata.name}_${this.uid.slice(0, 8)}_${c.name}.log`,
+    );
   }
 
   /** Called on every pass with the pod as the API server has it now. */
@@ -247,7 +281,11 @@ export class PodRuntime {
             const token = await this.serviceAccountToken(src.serviceAccountToken);
             files.set(src.serviceAccountToken.path, Buffer.from(token));
           } else if (src.configMap || src.secret) {
-            for (const [f, b] of await this.objectFiles(src.configMap ? 'configmaps' : 'secrets', (src.configMap ?? src.secret)!)) files.set(f, b);
+            for (const [f, b] of await this.objectFiles(
+              src.configMap ? 'configmaps' : 'secrets',
+              (src.configMap ?? src.secret)!,
+            ))
+              files.set(f, b);
           } else if (src.downwardAPI) {
             for (const [f, b] of this.downwardFiles(src.downwardAPI.items)) files.set(f, b);
           }
@@ -261,7 +299,8 @@ export class PodRuntime {
         const claim = v.persistentVolumeClaim.claimName;
         const pvc = await k.getOr<PersistentVolumeClaim>(`/api/v1/namespaces/${ns}/persistentvolumeclaims/${claim}`);
         if (!pvc) throw new Error(`persistentvolumeclaim "${claim}" not found`);
-        if (pvc.status?.phase !== 'Bound' || !pvc.spec.volumeName) throw new Error(`persistentvolumeclaim "${claim}" is not bound yet`);
+        if (pvc.status?.phase !== 'Bound' || !pvc.spec.volumeName)
+          throw new Error(`persistentvolumeclaim "${claim}" is not bound yet`);
         const pv = await k.get<PersistentVolume>(`/api/v1/persistentvolumes/${pvc.spec.volumeName}`);
         const p = pv.spec.hostPath?.path ?? pv.spec.local?.path;
         if (!p) throw new Error(`persistentvolume ${pv.metadata.name} is neither hostPath nor local`);
@@ -285,8 +324,10 @@ export class PodRuntime {
       throw new Error(`${kind === 'configmaps' ? 'configmap' : 'secret'} "${name}" not found`);
     }
     const all = new Map<string, Buffer>();
-    for (const [key, val] of Object.entries<string>(obj.data ?? {})) all.set(key, kind === 'secrets' ? Buffer.from(val, 'base64') : Buffer.from(val));
-    for (const [key, val] of Object.entries<string>(('binaryData' in obj ? obj.binaryData : undefined) ?? {})) all.set(key, Buffer.from(val, 'base64'));
+    for (const [key, val] of Object.entries<string>(obj.data ?? {}))
+      all.set(key, kind === 'secrets' ? Buffer.from(val, 'base64') : Buffer.from(val));
+    for (const [key, val] of Object.entries<string>(('binaryData' in obj ? obj.binaryData : undefined) ?? {}))
+      all.set(key, Buffer.from(val, 'base64'));
     if (src.items?.length) {
       for (const it of src.items) {
         const b = all.get(it.key);
@@ -308,15 +349,19 @@ export class PodRuntime {
   private async serviceAccountToken(src: Wire<V1ServiceAccountTokenProjection>): Promise<string> {
     const ns = this.pod.metadata.namespace;
     const sa = this.pod.spec.serviceAccountName ?? 'default';
-    const r = await this.ctx.kube.request<Wire<AuthenticationV1TokenRequest>>('POST', `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`, {
-      apiVersion: 'authentication.k8s.io/v1',
-      kind: 'TokenRequest',
-      spec: {
-        ...(src.audience ? { audiences: [src.audience] } : {}),
-        expirationSeconds: src.expirationSeconds ?? 3607,
-        boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: this.pod.metadata.name, uid: this.uid },
+    const r = await this.ctx.kube.request<Wire<AuthenticationV1TokenRequest>>(
+      'POST',
+      `/api/v1/namespaces/${ns}/serviceaccounts/${sa}/token`,
+      {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: {
+          ...(src.audience ? { audiences: [src.audience] } : {}),
+          expirationSeconds: src.expirationSeconds ?? 3607,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name: this.pod.metadata.name, uid: this.uid },
+        },
       },
-    });
+    );
     if (!r.status?.token) throw new Error(`TokenRequest for serviceaccount ${ns}/${sa} returned no token`);
     return r.status.token;
   }
@@ -328,18 +373,34 @@ export class PodRuntime {
   fieldRef(fieldPath: string): string {
     const p = this.pod;
     const m = /^metadata\.(labels|annotations)\['(.+)'\]$/.exec(fieldPath);
-    if (m) return p.metadata[m[1] as 'labels' | 'annotations']?.[m[2]!] ?? '';
+    if (m) return p.metadata[m[1] as 'labels' | 'annotations']?.[m[2]] ?? '';
     switch (fieldPath) {
-      case 'metadata.name': return p.metadata.name;
-      case 'metadata.namespace': return p.metadata.namespace;
-      case 'metadata.uid': return p.metadata.uid;
-      case 'spec.nodeName': return p.spec.nodeName ?? this.ctx.nodeName;
-      case 'spec.serviceAccountName': return p.spec.serviceAccountName ?? '';
-      case 'status.podIP': case 'status.podIPs': return this.ip ?? '';
-      case 'status.hostIP': case 'status.hostIPs': return BRIDGE_IP;
-      case 'metadata.labels': return Object.entries(p.metadata.labels ?? {}).map(([k, v]) => `${k}="${v}"`).join('\n');
-      case 'metadata.annotations': return Object.entries(p.metadata.annotations ?? {}).map(([k, v]) => `${k}="${v}"`).join('\n');
-      default: throw new Error(`unsupported fieldRef ${fieldPath}`);
+      case 'metadata.name':
+        return p.metadata.name;
+      case 'metadata.namespace':
+        return p.metadata.namespace;
+      case 'metadata.uid':
+        return p.metadata.uid;
+      case 'spec.nodeName':
+        return p.spec.nodeName ?? this.ctx.nodeName;
+      case 'spec.serviceAccountName':
+        return p.spec.serviceAccountName ?? '';
+      case 'status.podIP':
+      case 'status.podIPs':
+        return this.ip ?? '';
+      case 'status.hostIP':
+      case 'status.hostIPs':
+        return BRIDGE_IP;
+      case 'metadata.labels':
+        return Object.entries(p.metadata.labels ?? {})
+          .map(([k, v]) => `${k}="${v}"`)
+          .join('\n');
+      case 'metadata.annotations':
+        return Object.entries(p.metadata.annotations ?? {})
+          .map(([k, v]) => `${k}="${v}"`)
+          .join('\n');
+      default:
+        throw new Error(`unsupported fieldRef ${fieldPath}`);
     }
   }
 
@@ -357,7 +418,8 @@ export class PodRuntime {
     const objCache = new Map<string, ConfigMap | Secret | undefined>();
     const getObj = async (kind: string, name: string) => {
       const key = `${kind}/${name}`;
-      if (!objCache.has(key)) objCache.set(key, await k.getOr<ConfigMap | Secret>(`/api/v1/namespaces/${ns}/${kind}/${name}`));
+      if (!objCache.has(key))
+        objCache.set(key, await k.getOr<ConfigMap | Secret>(`/api/v1/namespaces/${ns}/${kind}/${name}`));
       return objCache.get(key);
     };
     const decode = (kind: string, v: string) => (kind === 'secrets' ? Buffer.from(v, 'base64').toString('utf8') : v);
@@ -369,7 +431,8 @@ export class PodRuntime {
         if (ref.optional) continue;
         throw new Error(`${kind === 'configmaps' ? 'configmap' : 'secret'} "${ref.name}" not found`);
       }
-      for (const [key, v] of Object.entries<string>(obj.data ?? {})) vars.set(`${from.prefix ?? ''}${key}`, decode(kind, v));
+      for (const [key, v] of Object.entries<string>(obj.data ?? {}))
+        vars.set(`${from.prefix ?? ''}${key}`, decode(kind, v));
     }
     for (const e of c.env ?? []) {
       if (e.value !== undefined) {
@@ -383,7 +446,11 @@ export class PodRuntime {
         const v = obj?.data?.[ref.key];
         if (v === undefined) {
           if (ref.optional) continue;
-          throw new Error(obj ? `couldn't find key ${ref.key} in ${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${ns}/${ref.name}` : `${kind === 'configmaps' ? 'configmap' : 'secret'} "${ref.name}" not found`);
+          throw new Error(
+            obj
+              ? `couldn't find key ${ref.key} in ${kind === 'configmaps' ? 'ConfigMap' : 'Secret'} ${ns}/${ref.name}`
+              : `${kind === 'configmaps' ? 'configmap' : 'secret'} "${ref.name}" not found`,
+          );
         }
         vars.set(e.name, decode(kind, v));
       } else if (e.valueFrom?.resourceFieldRef) {
@@ -408,7 +475,10 @@ export class PodRuntime {
       // when the checkout lives in /tmp) would hide the program and the other volumes' sources
       // from the pod: leave that path as the host's.
       if ([this.ctx.repo, this.ctx.runDir].some((needed) => isWithin(needed, m.mountPath))) {
-        this.log('volume not mounted: it would hide the repository or the run dir', { volume: m.name, mountPath: m.mountPath });
+        this.log('volume not mounted: it would hide the repository or the run dir', {
+          volume: m.name,
+          mountPath: m.mountPath,
+        });
         continue;
       }
       out.push({ src: s, dst: m.mountPath, ro: !!m.readOnly });
@@ -480,7 +550,11 @@ export class PodRuntime {
       script.push(`mount --bind ${shq(m.src)} ${shq(m.dst)}`);
       if (m.ro) script.push(`mount -o remount,bind,ro ${shq(m.dst)}`);
     }
-    script.push(`cd ${shq(spec.workingDir && fs.existsSync(spec.workingDir) ? spec.workingDir : this.ctx.repo)}`, 'exec "$@"', '');
+    script.push(
+      `cd ${shq(spec.workingDir && fs.existsSync(spec.workingDir) ? spec.workingDir : this.ctx.repo)}`,
+      'exec "$@"',
+      '',
+    );
     const scriptFile = path.join(this.dir, `start-${c.name}.sh`);
     fs.writeFileSync(scriptFile, script.join('\n'));
 
@@ -495,11 +569,15 @@ export class PodRuntime {
     fs.mkdirSync(path.dirname(logFile), { recursive: true });
     const fd = fs.openSync(logFile, 'a');
     fs.writeSync(fd, `--- ${now()} start (restart ${c.restartCount}): ${argv.join(' ')}\n`);
-    const child = spawn('ip', ['netns', 'exec', this.netns!, 'unshare', '--uts', '--', '/bin/sh', scriptFile, ...argv], {
-      detached: true,
-      stdio: ['ignore', fd, fd],
-      env: procEnv,
-    });
+    const child = spawn(
+      'ip',
+      ['netns', 'exec', this.netns!, 'unshare', '--uts', '--', '/bin/sh', scriptFile, ...argv],
+      {
+        detached: true,
+        stdio: ['ignore', fd, fd],
+        env: procEnv,
+      },
+    );
     fs.closeSync(fd);
     c.child = child;
     c.pid = child.pid;
@@ -528,24 +606,39 @@ export class PodRuntime {
 
   private onExit(c: ContainerRt, code: number | null, signal: NodeJS.Signals | null): void {
     if (c.child === undefined) return;
-    for (const t of c.probeTimers) clearInterval(t), clearTimeout(t);
+    for (const t of c.probeTimers) (clearInterval(t), clearTimeout(t));
     c.probeTimers = [];
     c.child = undefined;
     const exitCode = code ?? 128 + (signal ? (os.constants.signals[signal] ?? 9) : 0);
     c.exitCode = exitCode;
     c.finishedAt = now();
     c.ready = false;
-    const terminated: Terminated = { exitCode, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: c.startedAt, finishedAt: c.finishedAt, containerID: `runnel://${c.pid}` };
+    const terminated: Terminated = {
+      exitCode,
+      reason: exitCode === 0 ? 'Completed' : 'Error',
+      startedAt: c.startedAt,
+      finishedAt: c.finishedAt,
+      containerID: `runnel://${c.pid}`,
+    };
     this.log('container exited', { container: c.name, exitCode, signal });
     const policy = this.pod.spec.restartPolicy ?? 'Always';
     // An init container that succeeded is done; one that failed is retried unless policy is Never
     // (then the pod fails).
-    const restart = !this.terminating && (c.init ? exitCode !== 0 && policy !== 'Never' : policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0));
+    const restart =
+      !this.terminating &&
+      (c.init
+        ? exitCode !== 0 && policy !== 'Never'
+        : policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0));
     if (restart) {
       c.lastTerminated = terminated;
       c.restartCount++;
       const backoff = Math.min(1_000 * 2 ** Math.min(c.restartCount - 1, 5), 30_000);
-      this.waiting(c, 'CrashLoopBackOff', `back-off ${Math.round(backoff / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}`, backoff);
+      this.waiting(
+        c,
+        'CrashLoopBackOff',
+        `back-off ${Math.round(backoff / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}`,
+        backoff,
+      );
     } else {
       c.state = 'terminated';
       c.reason = terminated.reason;
@@ -575,29 +668,35 @@ export class PodRuntime {
         }
       };
       // Probe quickly at first (a kubelet probes at periodSeconds; tests want Ready soon).
-      const first = setTimeout(() => {
-        void run();
-        c.probeTimers.push(setInterval(() => void run(), Math.min(period, 2_000)));
-      }, (rp.initialDelaySeconds ?? 0) * 1000 + 300);
+      const first = setTimeout(
+        () => {
+          void run();
+          c.probeTimers.push(setInterval(() => void run(), Math.min(period, 2_000)));
+        },
+        (rp.initialDelaySeconds ?? 0) * 1000 + 300,
+      );
       c.probeTimers.push(first);
     }
     const lp = spec.livenessProbe;
     if (lp) {
       const period = (lp.periodSeconds ?? 10) * 1000;
-      const t = setTimeout(() => {
-        c.probeTimers.push(
-          setInterval(async () => {
-            if (!c.child) return;
-            const ok = await this.probe(c, lp);
-            c.liveBad = ok ? 0 : c.liveBad + 1;
-            if (c.liveBad >= (lp.failureThreshold ?? 3) && c.child) {
-              this.log('liveness probe failed; restarting', { container: c.name });
-              c.liveBad = 0;
-              void this.stopContainer(c, this.pod.spec.terminationGracePeriodSeconds ?? 30);
-            }
-          }, period),
-        );
-      }, (lp.initialDelaySeconds ?? 0) * 1000);
+      const t = setTimeout(
+        () => {
+          c.probeTimers.push(
+            setInterval(async () => {
+              if (!c.child) return;
+              const ok = await this.probe(c, lp);
+              c.liveBad = ok ? 0 : c.liveBad + 1;
+              if (c.liveBad >= (lp.failureThreshold ?? 3) && c.child) {
+                this.log('liveness probe failed; restarting', { container: c.name });
+                c.liveBad = 0;
+                void this.stopContainer(c, this.pod.spec.terminationGracePeriodSeconds ?? 30);
+              }
+            }, period),
+          );
+        },
+        (lp.initialDelaySeconds ?? 0) * 1000,
+      );
       c.probeTimers.push(t);
     }
   }
@@ -662,7 +761,7 @@ export class PodRuntime {
     const all = this.allContainers;
     for (const c of all) c.final = true;
     await Promise.all(all.map((c) => this.stopContainer(c, graceSeconds)));
-    for (const c of all) if (c.state !== 'terminated') (c.state = 'terminated'), (c.reason = c.reason ?? 'Completed');
+    for (const c of all) if (c.state !== 'terminated') ((c.state = 'terminated'), (c.reason = c.reason ?? 'Completed'));
     this.teardown();
     if (deleteObject) {
       const { namespace, name } = this.pod.metadata;
@@ -675,7 +774,8 @@ export class PodRuntime {
         });
         this.log('pod deleted');
       } catch (e) {
-        if (!isNotFound(e) && !/409/.test(String((e as Error).message))) this.log('delete failed', { error: (e as Error).message });
+        if (!isNotFound(e) && !/409/.test(String((e as Error).message)))
+          this.log('delete failed', { error: (e as Error).message });
       }
     }
     this.done = true;
@@ -709,7 +809,14 @@ export class PodRuntime {
       c.state === 'running'
         ? { running: { startedAt: c.startedAt } }
         : c.state === 'terminated'
-          ? { terminated: { exitCode: c.exitCode ?? 0, reason: c.reason ?? 'Completed', startedAt: c.startedAt, finishedAt: c.finishedAt ?? t } }
+          ? {
+              terminated: {
+                exitCode: c.exitCode ?? 0,
+                reason: c.reason ?? 'Completed',
+                startedAt: c.startedAt,
+                finishedAt: c.finishedAt ?? t,
+              },
+            }
           : { waiting: waiting.message ? waiting : { reason: waiting.reason } };
     return {
       name: c.name,
@@ -754,7 +861,9 @@ export class PodRuntime {
         this.condition('ContainersReady', allReady, t, 'ContainersNotReady'),
         this.condition('PodScheduled', true, t),
       ],
-      ...(this.initContainers.length ? { initContainerStatuses: this.initContainers.map((c) => this.containerStatus(c, t)) } : {}),
+      ...(this.initContainers.length
+        ? { initContainerStatuses: this.initContainers.map((c) => this.containerStatus(c, t)) }
+        : {}),
       containerStatuses: statuses,
     };
   }
@@ -767,7 +876,10 @@ export class PodRuntime {
     if (text === this.lastStatus) return;
     const { namespace, name } = this.pod.metadata;
     try {
-      await this.ctx.kube.mergePatch(`/api/v1/namespaces/${namespace}/pods/${name}/status`, { metadata: { uid: this.uid }, status });
+      await this.ctx.kube.mergePatch(`/api/v1/namespaces/${namespace}/pods/${name}/status`, {
+        metadata: { uid: this.uid },
+        status,
+      });
       this.lastStatus = text;
     } catch (e) {
       if (!isNotFound(e)) this.log('status update failed', { error: (e as Error).message });

@@ -11,7 +11,14 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { isConflict, isNotFound, type Kube, type PersistentVolume, type PersistentVolumeClaim, type StorageClass } from './kube.js';
+import {
+  isConflict,
+  isNotFound,
+  type Kube,
+  type PersistentVolume,
+  type PersistentVolumeClaim,
+  type StorageClass,
+} from './kube.js';
 
 export const STORAGE_CLASS = 'runnel-local';
 export const PROVISIONER = 'runnel.dev/local-dir';
@@ -91,8 +98,20 @@ export class Provisioner {
           storageClassName: cls.metadata.name,
           volumeMode: pvc.spec.volumeMode ?? 'Filesystem',
           hostPath: { path: dir, type: 'DirectoryOrCreate' },
-          nodeAffinity: { required: { nodeSelectorTerms: [{ matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [this.nodeName] }] }] } },
-          claimRef: { apiVersion: 'v1', kind: 'PersistentVolumeClaim', namespace: pvc.metadata.namespace, name: pvc.metadata.name, uid: pvc.metadata.uid },
+          nodeAffinity: {
+            required: {
+              nodeSelectorTerms: [
+                { matchExpressions: [{ key: 'kubernetes.io/hostname', operator: 'In', values: [this.nodeName] }] },
+              ],
+            },
+          },
+          claimRef: {
+            apiVersion: 'v1',
+            kind: 'PersistentVolumeClaim',
+            namespace: pvc.metadata.namespace,
+            name: pvc.metadata.name,
+            uid: pvc.metadata.uid,
+          },
         },
       });
       this.log('volume provisioned', { pvc: `${pvc.metadata.namespace}/${pvc.metadata.name}`, pv: name, dir });

@@ -20,7 +20,13 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
 import { startCluster } from '../control-plane/cluster.js';
 import { ensureBuilt, newRunDir, repoRoot } from '../control-plane/paths.js';
-import { runProcess, spawnProcess, type ExecOptions, type ExecResult, type RunningProcess } from '../control-plane/processes.js';
+import {
+  runProcess,
+  spawnProcess,
+  type ExecOptions,
+  type ExecResult,
+  type RunningProcess,
+} from '../control-plane/processes.js';
 import { NODE_IP, startNode, type Node } from '../node-agent/harness.js';
 
 export const REPO = repoRoot();
@@ -96,7 +102,9 @@ export function useEnv(o: EnvOptions): Env {
   beforeEach(({ task, onTestFailed }) => {
     onTestFailed(() => {
       if (task.fails) return; // an expected failure (it.fails)
-      console.log(`[e2e] FAILED "${task.name}": logs of every component in ${env.logDir} (pods/*.log, node-agent.log and the control plane's logs; cluster-state.txt at the end of the file)`);
+      console.log(
+        `[e2e] FAILED "${task.name}": logs of every component in ${env.logDir} (pods/*.log, node-agent.log and the control plane's logs; cluster-state.txt at the end of the file)`,
+      );
     });
   });
   return env;
@@ -120,7 +128,8 @@ function existingCluster(kubeconfig: string): Kubernetes {
   return {
     runDir,
     logDir: path.join(runDir, 'logs'),
-    kubectl: (args, o = {}) => runProcess(tool('kubectl'), [...(o.token ? [`--token=${o.token}`] : []), ...args], env(o.env), o),
+    kubectl: (args, o = {}) =>
+      runProcess(tool('kubectl'), [...(o.token ? [`--token=${o.token}`] : []), ...args], env(o.env), o),
     helm: (args, o = {}) => runProcess(tool('helm'), args, env(o.env), o),
     kubectlCommand: () => ({ bin: tool('kubectl'), env: env() }),
     stop: async () => {},
@@ -134,14 +143,20 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
     kube = existingCluster(path.resolve(EXISTING_KUBECONFIG));
   } else {
     const binDir = ensureBuilt({ log: (l) => console.log(l) });
-    const cluster = await startCluster({ binDir, advertiseAddress: NODE_IP, log: (l) => console.log(`[control-plane] ${l}`) });
+    const cluster = await startCluster({
+      binDir,
+      advertiseAddress: NODE_IP,
+      log: (l) => console.log(`[control-plane] ${l}`),
+    });
     try {
       node = await startNode(cluster);
     } catch (e) {
       await cluster.stop();
       throw e;
     }
-    kube = Object.assign(cluster, { kubectlCommand: () => ({ bin: path.join(cluster.binDir, 'kubectl'), env: cluster.env() }) });
+    kube = Object.assign(cluster, {
+      kubectlCommand: () => ({ bin: path.join(cluster.binDir, 'kubectl'), env: cluster.env() }),
+    });
   }
   fs.mkdirSync(path.join(kube.logDir, 'pods'), { recursive: true });
   console.log(`[e2e] run dir ${kube.runDir}${EXISTING ? ` (existing cluster ${EXISTING_KUBECONFIG})` : ''}`);
@@ -156,10 +171,15 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
   let logs: { stop(): Promise<void> } | undefined;
   try {
     // A namespace left by an interrupted run on an existing cluster goes first.
-    if ((await kube.kubectl(['get', 'namespace', ns])).code === 0) await kOk(['delete', 'namespace', ns, '--timeout=300s']);
+    if ((await kube.kubectl(['get', 'namespace', ns])).code === 0)
+      await kOk(['delete', 'namespace', ns, '--timeout=300s']);
     await kOk(['create', 'namespace', ns]);
     // Pods are refused until the ServiceAccount controller has created the namespace's `default`.
-    await eventually(`ServiceAccount default in namespace ${ns}`, async () => (await kube.kubectl(['get', 'serviceaccount', 'default', '-n', ns])).code === 0, 60_000);
+    await eventually(
+      `ServiceAccount default in namespace ${ns}`,
+      async () => (await kube.kubectl(['get', 'serviceaccount', 'default', '-n', ns])).code === 0,
+      60_000,
+    );
     if (EXISTING) {
       logs = followPodLogs(kube, [ns, OPERATOR_NAMESPACE]);
       await startClientPod(kOk, ns, brokerImage);
@@ -172,8 +192,23 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
   }
 
   const clientPath = (script: string) => path.join(REPO, 'e2e', 'scenarios', 'clients', script);
-  const nodeArgs = (script: string, args: string[]) => ['--input-type=module', '-e', fs.readFileSync(clientPath(script), 'utf8'), ...args];
-  const inClientPod = (container: string, argv: string[]) => ['exec', '-i', '-n', ns, CLIENT_POD, '-c', container, '--', ...argv];
+  const nodeArgs = (script: string, args: string[]) => [
+    '--input-type=module',
+    '-e',
+    fs.readFileSync(clientPath(script), 'utf8'),
+    ...args,
+  ];
+  const inClientPod = (container: string, argv: string[]) => [
+    'exec',
+    '-i',
+    '-n',
+    ns,
+    CLIENT_POD,
+    '-c',
+    container,
+    '--',
+    ...argv,
+  ];
 
   const env: Env = {
     existing: EXISTING,
@@ -198,7 +233,9 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
       return JSON.parse(r.stdout);
     },
     kcat: (args, input) =>
-      node ? node.hostExec('kcat', args, { input, timeoutMs: 60_000 }) : kube.kubectl(inClientPod('kcat', ['kcat', ...args]), { input, timeoutMs: 60_000 }),
+      node
+        ? node.hostExec('kcat', args, { input, timeoutMs: 60_000 })
+        : kube.kubectl(inClientPod('kcat', ['kcat', ...args]), { input, timeoutMs: 60_000 }),
     nodeClient(script, args, co = {}) {
       const timeoutMs = co.timeoutMs ?? 300_000;
       if (node) return node.hostSpawn(process.execPath, nodeArgs(script, args), { cwd: REPO, timeoutMs });
@@ -211,7 +248,10 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
     },
     async stop() {
       try {
-        const state = await kube.kubectl(['get', 'nodes,all,kafkaclusters,kafkatopics,pvc,pv,endpoints,events', '-A', '-o', 'wide'], { timeoutMs: 20_000 });
+        const state = await kube.kubectl(
+          ['get', 'nodes,all,kafkaclusters,kafkatopics,pvc,pv,endpoints,events', '-A', '-o', 'wide'],
+          { timeoutMs: 20_000 },
+        );
         fs.writeFileSync(path.join(kube.logDir, 'cluster-state.txt'), state.stdout + state.stderr);
       } catch {
         /* the API server may be gone already */
@@ -232,7 +272,11 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
 }
 
 /** A pod to run clients in, on an existing cluster: kcat, and Node.js with the project's dependencies. */
-async function startClientPod(kOk: (args: string[], input?: string) => Promise<string>, ns: string, brokerImage: string): Promise<void> {
+async function startClientPod(
+  kOk: (args: string[], input?: string) => Promise<string>,
+  ns: string,
+  brokerImage: string,
+): Promise<void> {
   const idle = ['/bin/sh', '-c', 'trap "exit 0" TERM; while :; do sleep 1 & wait $!; done'];
   const pod = {
     apiVersion: 'v1',
@@ -271,10 +315,17 @@ function followPodLogs(kube: Kubernetes, namespaces: string[]): { stop(): Promis
           const key = `${pod.metadata.uid}/${s.name}/${s.restartCount}`;
           if (followed.has(key) || stopped) continue;
           followed.add(key);
-          const file = path.join(kube.logDir, 'pods', `${ns}_${pod.metadata.name}_${pod.metadata.uid.slice(0, 8)}_${s.name}.log`);
+          const file = path.join(
+            kube.logDir,
+            'pods',
+            `${ns}_${pod.metadata.name}_${pod.metadata.uid.slice(0, 8)}_${s.name}.log`,
+          );
           fs.appendFileSync(file, `--- ${new Date().toISOString()} kubectl logs -f (restart ${s.restartCount})\n`);
           const fd = fs.openSync(file, 'a');
-          const child = spawn(bin, ['logs', '-f', '-n', ns, pod.metadata.name, '-c', s.name], { env, stdio: ['ignore', fd, fd] });
+          const child = spawn(bin, ['logs', '-f', '-n', ns, pod.metadata.name, '-c', s.name], {
+            env,
+            stdio: ['ignore', fd, fd],
+          });
           fs.closeSync(fd);
           children.add(child);
           child.on('exit', () => children.delete(child));
@@ -308,7 +359,17 @@ export async function installOperator(env: Env): Promise<void> {
     return;
   }
   const r = await env.helm(
-    ['install', OPERATOR_RELEASE, CHART, '--namespace', OPERATOR_NAMESPACE, '--create-namespace', '--wait', '--timeout', '120s'],
+    [
+      'install',
+      OPERATOR_RELEASE,
+      CHART,
+      '--namespace',
+      OPERATOR_NAMESPACE,
+      '--create-namespace',
+      '--wait',
+      '--timeout',
+      '120s',
+    ],
     { timeoutMs: 150_000 },
   );
   if (r.code !== 0) throw new Error(`helm install failed (${r.code}): ${r.stderr}\n${r.stdout}`);
@@ -328,11 +389,13 @@ export function example(file: string, brokers = BROKERS): string {
       d.spec.storage = { ...d.spec.storage, size: '1Gi' };
       // The example asks for 500m CPU per broker: more than a small kind node has for a few.
       if (d.spec.resources?.requests) d.spec.resources.requests = { cpu: '100m', memory: '256Mi' };
-      for (const k of ['default.replication.factor', 'min.insync.replicas']) if (d.spec.config?.[k] !== undefined) d.spec.config[k] = Math.min(Number(d.spec.config[k]), brokers);
+      for (const k of ['default.replication.factor', 'min.insync.replicas'])
+        if (d.spec.config?.[k] !== undefined) d.spec.config[k] = Math.min(Number(d.spec.config[k]), brokers);
     }
     if (d.kind === 'KafkaTopic') {
       d.spec.replicationFactor = Math.min(d.spec.replicationFactor ?? brokers, brokers);
-      if (d.spec.config?.['min.insync.replicas'] !== undefined) d.spec.config['min.insync.replicas'] = Math.min(Number(d.spec.config['min.insync.replicas']), brokers);
+      if (d.spec.config?.['min.insync.replicas'] !== undefined)
+        d.spec.config['min.insync.replicas'] = Math.min(Number(d.spec.config['min.insync.replicas']), brokers);
     }
   }
   return docs.map((d) => stringify(d)).join('---\n');
@@ -345,7 +408,7 @@ export async function eventually<T>(what: string, fn: () => Promise<T>, ms = 90_
   while (Date.now() < deadline) {
     try {
       const v = await fn();
-      if (v) return v as NonNullable<T>;
+      if (v) return v;
     } catch (err) {
       last = err;
     }
@@ -365,11 +428,19 @@ export async function clusterSettled(env: Env, name: string, ms = 240_000): Prom
     async () => {
       const kc = await env.json(['kafkacluster', name, '-n', env.namespace]);
       const ready = kc?.status?.conditions?.find((c: any) => c.type === 'Ready');
-      if (kc?.status?.observedGeneration !== kc?.metadata.generation || ready?.status !== 'True' || ready.reason !== 'Ready') return undefined;
+      if (
+        kc?.status?.observedGeneration !== kc?.metadata.generation ||
+        ready?.status !== 'True' ||
+        ready.reason !== 'Ready'
+      )
+        return undefined;
       const pods = await brokerPods(env, name);
       const sts = await env.json(['statefulset', `${name}-broker`, '-n', env.namespace]);
       const current = sts.status.observedGeneration === sts.metadata.generation && pods.length === kc.spec.replicas;
-      return current && pods.every((p) => p.metadata.labels['controller-revision-hash'] === sts.status.updateRevision && isReady(p)) ? kc : undefined;
+      return current &&
+        pods.every((p) => p.metadata.labels['controller-revision-hash'] === sts.status.updateRevision && isReady(p))
+        ? kc
+        : undefined;
     },
     ms,
   );
@@ -389,9 +460,16 @@ export async function kafkaReachable(env: Env, address: string): Promise<void> {
 
 /** The KafkaCluster's broker pods, by ordinal. */
 export async function brokerPods(env: Env, cluster: string): Promise<any[]> {
-  const list = await env.json(['pods', '-n', env.namespace, '-l', `app.kubernetes.io/instance=${cluster},app.kubernetes.io/name=runnel-broker`]);
+  const list = await env.json([
+    'pods',
+    '-n',
+    env.namespace,
+    '-l',
+    `app.kubernetes.io/instance=${cluster},app.kubernetes.io/name=runnel-broker`,
+  ]);
   return (list?.items ?? []).sort((a: any, b: any) => ordinal(a) - ordinal(b));
 }
 
 export const ordinal = (pod: any) => Number(pod.metadata.labels['apps.kubernetes.io/pod-index']);
-export const isReady = (pod: any) => pod.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') === true;
+export const isReady = (pod: any) =>
+  pod.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') === true;

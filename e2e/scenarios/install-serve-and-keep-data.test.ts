@@ -20,7 +20,7 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
   const env = useEnv({ namespace: NS });
   let bootstrap: string;
 
-  it('installs the operator with helm; it runs as a pod under the chart\'s ServiceAccount', async () => {
+  it("installs the operator with helm; it runs as a pod under the chart's ServiceAccount", async () => {
     await installOperator(env);
     const pods = await env.json(['pods', '-n', OPERATOR_NAMESPACE, '-l', 'app.kubernetes.io/name=runnel-operator']);
     expect(pods.items).toHaveLength(1);
@@ -90,7 +90,9 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
     const pvcAfter = await env.json(['pvc', `data-${BROKER_POD}`, '-n', NS]);
     expect(pvcAfter.metadata.uid).toBe(pvcBefore.metadata.uid);
     expect(pvcAfter.spec.volumeName).toBe(pvcBefore.spec.volumeName);
-    expect(after.spec.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName).toBe(`data-${BROKER_POD}`);
+    expect(after.spec.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName).toBe(
+      `data-${BROKER_POD}`,
+    );
     const c = await eventually('all messages consumed again', async () => {
       const r = await env.kcat(['-b', bootstrap, '-t', TOPIC, '-C', '-o', 'beginning', '-e', '-q', '-K:']);
       return r.code === 0 && r.stdout.trim().split('\n').length >= MESSAGES ? r : undefined;
@@ -101,10 +103,14 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
   // What the node agent does with images it does not have (a real node would pull them).
   it.skipIf(EXISTING)('reports an image the node cannot run as ErrImagePull', async () => {
     await env.k(['run', 'foreign', '-n', NS, '--image=docker.io/library/busybox:1.36', '--restart=Never']);
-    const reason = await eventually('waiting reason', async () => {
-      const p = await env.json(['pod', 'foreign', '-n', NS]);
-      return p?.status?.containerStatuses?.[0]?.state?.waiting?.reason as string | undefined;
-    }, 30_000);
+    const reason = await eventually(
+      'waiting reason',
+      async () => {
+        const p = await env.json(['pod', 'foreign', '-n', NS]);
+        return p?.status?.containerStatuses?.[0]?.state?.waiting?.reason as string | undefined;
+      },
+      30_000,
+    );
     expect(reason).toBe('ErrImagePull');
     const p = await env.json(['pod', 'foreign', '-n', NS]);
     expect(p.status.containerStatuses[0].state.waiting.message).toMatch(/only runnel\/broker/);

@@ -5,7 +5,17 @@
 // within its partition. Written for RUNNEL_E2E_BROKERS brokers (1 today; 3 once they replicate).
 
 import { describe, expect, it } from 'vitest';
-import { BROKERS, brokerPods, clusterSettled, eventually, example, isReady, kafkaReachable, ordinal, useEnv } from './env.js';
+import {
+  BROKERS,
+  brokerPods,
+  clusterSettled,
+  eventually,
+  example,
+  isReady,
+  kafkaReachable,
+  ordinal,
+  useEnv,
+} from './env.js';
 
 const CLUSTER = 'events';
 const TOPIC = 'rolling';
@@ -26,7 +36,7 @@ function acksOf(output: string): Ack[] {
     .filter((l) => l.startsWith('ack '))
     .map((l) => {
       const [, key, partition, offset] = l.split(' ');
-      return { key: key!, partition: Number(partition), offset: Number(offset) };
+      return { key: key, partition: Number(partition), offset: Number(offset) };
     });
 }
 
@@ -43,7 +53,8 @@ function mostUnavailable(watch: string): number {
     const [type, name, uid, deletion, ready] = line.split(' ');
     if (!name || !PODS.includes(name)) continue;
     if (type === 'DELETED') pods.delete(name);
-    else if (type === 'ADDED' || type === 'MODIFIED') pods.set(name, { uid: uid!, deleting: !!deletion, ready: ready === 'True' });
+    else if (type === 'ADDED' || type === 'MODIFIED')
+      pods.set(name, { uid: uid, deleting: !!deletion, ready: ready === 'True' });
     const unavailable = PODS.filter((p) => !pods.get(p) || pods.get(p)!.deleting || !pods.get(p)!.ready).length;
     if (unavailable === 0) allSeen = true;
     if (allSeen) most = Math.max(most, unavailable);
@@ -57,12 +68,26 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
 
   it('starts from a Ready cluster and a topic', async () => {
     await env.k(['apply', '-n', env.namespace, '-f', '-'], example('kafka-cluster.yaml'));
-    const topic = { apiVersion: 'kafka.runnel.dev/v1alpha1', kind: 'KafkaTopic', metadata: { name: TOPIC }, spec: { cluster: CLUSTER, partitions: PARTITIONS, replicationFactor: BROKERS, config: { 'min.insync.replicas': Math.min(2, BROKERS) } } };
+    const topic = {
+      apiVersion: 'kafka.runnel.dev/v1alpha1',
+      kind: 'KafkaTopic',
+      metadata: { name: TOPIC },
+      spec: {
+        cluster: CLUSTER,
+        partitions: PARTITIONS,
+        replicationFactor: BROKERS,
+        config: { 'min.insync.replicas': Math.min(2, BROKERS) },
+      },
+    };
     await env.k(['apply', '-n', env.namespace, '-f', '-'], JSON.stringify(topic));
     const kc = await clusterSettled(env, CLUSTER);
     bootstrap = kc.status.bootstrap;
     await kafkaReachable(env, bootstrap);
-    await eventually('KafkaTopic Ready', async () => (await env.json(['kafkatopic', TOPIC, '-n', env.namespace]))?.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True'));
+    await eventually('KafkaTopic Ready', async () =>
+      (await env.json(['kafkatopic', TOPIC, '-n', env.namespace]))?.status?.conditions?.some(
+        (c: any) => c.type === 'Ready' && c.status === 'True',
+      ),
+    );
   });
 
   it('rolls every broker onto the new config while a producer runs', { timeout: 420_000 }, async () => {
@@ -73,22 +98,50 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
     expect(Object.values(configsBefore).map((c: any) => c[CONFIG_KEY])).toEqual(PODS.map(() => '168'));
 
     const watch = env.kubectlSpawn([
-      'get', 'pods', '-n', ns, '-l', `app.kubernetes.io/instance=${CLUSTER}`, '--watch', '--output-watch-events',
-      '-o', 'jsonpath={.type} {.object.metadata.name} {.object.metadata.uid} {.object.metadata.deletionTimestamp} {.object.status.conditions[?(@.type=="Ready")].status}{"\\n"}',
+      'get',
+      'pods',
+      '-n',
+      ns,
+      '-l',
+      `app.kubernetes.io/instance=${CLUSTER}`,
+      '--watch',
+      '--output-watch-events',
+      '-o',
+      'jsonpath={.type} {.object.metadata.name} {.object.metadata.uid} {.object.metadata.deletionTimestamp} {.object.status.conditions[?(@.type=="Ready")].status}{"\\n"}',
     ]);
     const producer = env.nodeClient('acked-producer.mjs', [bootstrap, TOPIC]);
     try {
-      await eventually('the producer acknowledged before the change', async () => acksOf(producer.stdout).length >= 50, 60_000);
-      await env.k(['patch', `kafkacluster/${CLUSTER}`, '-n', ns, '--type=merge', '-p', JSON.stringify({ spec: { config: { [CONFIG_KEY]: 96 } } })]);
+      await eventually(
+        'the producer acknowledged before the change',
+        async () => acksOf(producer.stdout).length >= 50,
+        60_000,
+      );
+      await env.k([
+        'patch',
+        `kafkacluster/${CLUSTER}`,
+        '-n',
+        ns,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { config: { [CONFIG_KEY]: 96 } } }),
+      ]);
       // Wait for the pods to be replaced (clusterSettled alone could see the status of before).
-      await eventually('every broker pod replaced', async () => {
-        const now = await brokerPods(env, CLUSTER);
-        return now.length === BROKERS && now.every((p, i) => p.metadata.uid !== before[i].metadata.uid && isReady(p));
-      }, 300_000);
+      await eventually(
+        'every broker pod replaced',
+        async () => {
+          const now = await brokerPods(env, CLUSTER);
+          return now.length === BROKERS && now.every((p, i) => p.metadata.uid !== before[i].metadata.uid && isReady(p));
+        },
+        300_000,
+      );
       await clusterSettled(env, CLUSTER);
       // ...and the producer carries on afterwards.
       const settledAt = acksOf(producer.stdout).length;
-      await eventually('the producer acknowledged after the restart', async () => acksOf(producer.stdout).length >= settledAt + 50, 120_000);
+      await eventually(
+        'the producer acknowledged after the restart',
+        async () => acksOf(producer.stdout).length >= settledAt + 50,
+        120_000,
+      );
     } finally {
       producer.end('stop\n');
       watch.kill();
@@ -110,10 +163,23 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
       expect(ordinal(pod)).toBe(i);
       expect(pod.metadata.uid).not.toBe(before[i].metadata.uid);
       expect(pod.metadata.labels['controller-revision-hash']).toBe(sts.status.updateRevision);
-      expect(pod.metadata.annotations['kafka.runnel.dev/config-hash']).toBe(sts.spec.template.metadata.annotations['kafka.runnel.dev/config-hash']);
-      expect(pod.metadata.annotations['kafka.runnel.dev/config-hash']).not.toBe(before[i].metadata.annotations['kafka.runnel.dev/config-hash']);
+      expect(pod.metadata.annotations['kafka.runnel.dev/config-hash']).toBe(
+        sts.spec.template.metadata.annotations['kafka.runnel.dev/config-hash'],
+      );
+      expect(pod.metadata.annotations['kafka.runnel.dev/config-hash']).not.toBe(
+        before[i].metadata.annotations['kafka.runnel.dev/config-hash'],
+      );
     }
-    const restarts = await env.k(['get', 'events', '-n', ns, '--field-selector', `involvedObject.name=${CLUSTER},reason=RollingRestart`, '-o', 'jsonpath={range .items[*]}{.message}{"\\n"}{end}']);
+    const restarts = await env.k([
+      'get',
+      'events',
+      '-n',
+      ns,
+      '--field-selector',
+      `involvedObject.name=${CLUSTER},reason=RollingRestart`,
+      '-o',
+      'jsonpath={range .items[*]}{.message}{"\\n"}{end}',
+    ]);
     for (let i = 0; i < BROKERS; i++) expect(restarts).toContain(`restarting broker ${i}`);
 
     // The brokers run with the new value (they say so themselves).
@@ -122,23 +188,40 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
     expect(Object.values(configsAfter).map((c: any) => c[CONFIG_KEY])).toEqual(PODS.map(() => '96'));
 
     // Nothing acknowledged is lost: each record at the offset its acknowledgement named, once.
-    const c = await env.kcat(['-b', bootstrap, '-C', '-t', TOPIC, '-o', 'beginning', '-e', '-q', '-f', '%p %o %k %s\\n']);
+    const c = await env.kcat([
+      '-b',
+      bootstrap,
+      '-C',
+      '-t',
+      TOPIC,
+      '-o',
+      'beginning',
+      '-e',
+      '-q',
+      '-f',
+      '%p %o %k %s\\n',
+    ]);
     expect(c.code, c.stderr).toBe(0);
     const stored = new Map<string, string>();
     const copies = new Map<string, number>();
     for (const line of c.stdout.trim().split('\n')) {
       const [p, o, k, v] = line.split(' ');
       stored.set(`${p}/${o}`, `${k} ${v}`);
-      copies.set(k!, (copies.get(k!) ?? 0) + 1);
+      copies.set(k, (copies.get(k) ?? 0) + 1);
     }
     const lost = acks.filter((a) => stored.get(`${a.partition}/${a.offset}`) !== `${a.key} v${a.key.slice(1)}`);
-    expect(lost.slice(0, 10), `${lost.length} acknowledged records are not where their acknowledgement said`).toEqual([]);
+    expect(lost.slice(0, 10), `${lost.length} acknowledged records are not where their acknowledgement said`).toEqual(
+      [],
+    );
     expect([...copies].filter(([, n]) => n > 1).slice(0, 10), 'records stored twice').toEqual([]);
     // In order within each partition: acknowledged one after another, so offsets only grow.
     for (let p = 0; p < PARTITIONS; p++) {
       const offsets = acks.filter((a) => a.partition === p).map((a) => a.offset);
       expect(offsets.length, `partition ${p} got records`).toBeGreaterThan(0);
-      expect(offsets.every((o, i) => i === 0 || o > offsets[i - 1]!), `partition ${p} offsets in acknowledgement order`).toBe(true);
+      expect(
+        offsets.every((o, i) => i === 0 || o > offsets[i - 1]),
+        `partition ${p} offsets in acknowledgement order`,
+      ).toBe(true);
     }
   });
 });

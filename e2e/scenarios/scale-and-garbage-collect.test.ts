@@ -22,7 +22,8 @@ const KEPT = 'events'; // deleteClaim: false, as in examples/kafka-cluster.yaml
 const SCRATCH = 'scratch'; // deleteClaim: true
 const TOPIC = 'before-scaling';
 const MESSAGES = 100;
-const OWNED_KINDS = 'statefulsets,pods,services,endpoints,configmaps,poddisruptionbudgets,serviceaccounts,roles,rolebindings';
+const OWNED_KINDS =
+  'statefulsets,pods,services,endpoints,configmaps,poddisruptionbudgets,serviceaccounts,roles,rolebindings';
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
 const ZONE = 'e2e-zone-a';
 
@@ -33,15 +34,22 @@ describe('scaling a KafkaCluster, and deleting one', () => {
   const firstBroker = (cluster: string) => `${cluster}-broker-0.${cluster}-brokers.${ns()}.svc.cluster.local:9092`;
   const consumeAll = () => env.kcat(['-b', firstBroker(KEPT), '-C', '-t', TOPIC, '-o', 'beginning', '-e', '-q', '-K:']);
   const owned = async (cluster: string) =>
-    (await env.k(['get', OWNED_KINDS, '-n', ns(), '-l', `app.kubernetes.io/instance=${cluster}`, '-o', 'name'])).trim().split('\n').filter(Boolean).sort();
-  const claims = async (cluster: string) => (await env.json(['pvc', '-n', ns(), '-l', `app.kubernetes.io/instance=${cluster}`])).items as any[];
-  const configFiles = async () => Object.keys((await env.json(['configmap', `${KEPT}-config`, '-n', ns()])).data).sort();
+    (await env.k(['get', OWNED_KINDS, '-n', ns(), '-l', `app.kubernetes.io/instance=${cluster}`, '-o', 'name']))
+      .trim()
+      .split('\n')
+      .filter(Boolean)
+      .sort();
+  const claims = async (cluster: string) =>
+    (await env.json(['pvc', '-n', ns(), '-l', `app.kubernetes.io/instance=${cluster}`])).items as any[];
+  const configFiles = async () =>
+    Object.keys((await env.json(['configmap', `${KEPT}-config`, '-n', ns()])).data).sort();
   let brokersBefore: any[] = [];
   let keptClusterId = '';
   /** Zone labels the nodes had before (restored at the end, for an existing cluster). */
   const zonesBefore = new Map<string, string | undefined>();
   afterAll(async () => {
-    for (const [node, zone] of zonesBefore) await env.k(['label', 'node', node, '--overwrite', zone ? `${ZONE_LABEL}=${zone}` : `${ZONE_LABEL}-`]);
+    for (const [node, zone] of zonesBefore)
+      await env.k(['label', 'node', node, '--overwrite', zone ? `${ZONE_LABEL}=${zone}` : `${ZONE_LABEL}-`]);
   });
 
   it('starts two clusters, one that keeps its volumes and one that does not', async () => {
@@ -57,45 +65,74 @@ describe('scaling a KafkaCluster, and deleting one', () => {
     await env.k(['apply', '-n', ns(), '-f', '-'], JSON.stringify(scratch));
     await Promise.all([clusterSettled(env, KEPT), clusterSettled(env, SCRATCH)]);
     await Promise.all([kafkaReachable(env, firstBroker(KEPT)), kafkaReachable(env, firstBroker(SCRATCH))]);
-    expect((await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()])).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
-    expect((await env.json(['statefulset', `${SCRATCH}-broker`, '-n', ns()])).spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
+    expect(
+      (await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()])).spec.persistentVolumeClaimRetentionPolicy,
+    ).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+    expect(
+      (await env.json(['statefulset', `${SCRATCH}-broker`, '-n', ns()])).spec.persistentVolumeClaimRetentionPolicy,
+    ).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
     const input = Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).join('\n') + '\n';
     const p = await env.kcat(['-b', firstBroker(KEPT), '-t', TOPIC, '-P', '-K:', '-X', 'acks=all'], input);
     expect(p.code, p.stderr).toBe(0);
     brokersBefore = await brokerPods(env, KEPT);
     // The rack-aware broker learnt its zone from its init container.
     const [racked] = await brokerPods(env, SCRATCH);
-    expect(racked.status.initContainerStatuses.map((s: any) => [s.name, s.state.terminated?.exitCode])).toEqual([['rack', 0]]);
+    expect(racked.status.initContainerStatuses.map((s: any) => [s.name, s.state.terminated?.exitCode])).toEqual([
+      ['rack', 0],
+    ]);
     const configs = await env.nodeRun('broker-configs.mjs', [firstBroker(SCRATCH), 'broker.rack']);
-    expect(Object.values(JSON.parse(configs.stdout || '{}')).map((c: any) => c['broker.rack']), configs.stderr).toEqual(Array(BROKERS).fill(ZONE));
+    expect(
+      Object.values(JSON.parse(configs.stdout || '{}')).map((c: any) => c['broker.rack']),
+      configs.stderr,
+    ).toEqual(Array(BROKERS).fill(ZONE));
   });
 
   describe('kubectl scale adds and removes brokers without restarting the others', () => {
     it(`adds a broker: --replicas=${BROKERS + 1}; it refuses to start on its own`, async () => {
       const added = `${KEPT}-broker-${BROKERS}`;
       await env.k(['scale', `kafkacluster/${KEPT}`, '-n', ns(), `--replicas=${BROKERS + 1}`]);
-      await eventually('StatefulSet scaled up', async () => (await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()]))?.spec.replicas === BROKERS + 1);
+      await eventually(
+        'StatefulSet scaled up',
+        async () => (await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()]))?.spec.replicas === BROKERS + 1,
+      );
       // Its own per-broker config (a broker, not a voter: the voters are fixed), and its own volume.
       const cm = await env.json(['configmap', `${KEPT}-config`, '-n', ns()]);
       expect(cm.data[`node-${BROKERS}.properties`]).toContain('process.roles=broker\n');
-      await eventually(`claim data-${added} bound`, async () => (await env.json(['pvc', `data-${added}`, '-n', ns()]))?.status.phase === 'Bound');
+      await eventually(
+        `claim data-${added} bound`,
+        async () => (await env.json(['pvc', `data-${added}`, '-n', ns()]))?.status.phase === 'Bound',
+      );
       // The broker exits with its bad-config code rather than run as a cluster of its own.
-      const exitCode = (p: any) => p?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ?? p?.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode;
-      const pod = await eventually(`broker ${BROKERS} refused to start`, async () => {
-        const p = await env.json(['pod', added, '-n', ns()]);
-        return exitCode(p) !== undefined && p;
-      }, 120_000);
+      const exitCode = (p: any) =>
+        p?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ??
+        p?.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode;
+      const pod = await eventually(
+        `broker ${BROKERS} refused to start`,
+        async () => {
+          const p = await env.json(['pod', added, '-n', ns()]);
+          return exitCode(p) !== undefined && p;
+        },
+        120_000,
+      );
       expect(exitCode(pod)).toBe(2);
       const kc = await eventually('status counts the added broker as not ready', async () => {
         const c = await env.json(['kafkacluster', KEPT, '-n', ns()]);
         return c?.status?.replicas === BROKERS + 1 && c.status.brokers?.length === BROKERS + 1 && c;
       });
-      expect(kc.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'BrokersStarting', message: `${BROKERS}/${BROKERS + 1} brokers ready` });
-      expect(kc.status.brokers.map((b: any) => [b.id, b.state === 'Ready'])).toEqual(Array.from({ length: BROKERS + 1 }, (_, i) => [i, i < BROKERS]));
+      expect(kc.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({
+        status: 'False',
+        reason: 'BrokersStarting',
+        message: `${BROKERS}/${BROKERS + 1} brokers ready`,
+      });
+      expect(kc.status.brokers.map((b: any) => [b.id, b.state === 'Ready'])).toEqual(
+        Array.from({ length: BROKERS + 1 }, (_, i) => [i, i < BROKERS]),
+      );
       // The brokers that were there keep serving their data.
       const c = await consumeAll();
       expect(c.code, c.stderr).toBe(0);
-      expect(c.stdout.trim().split('\n').sort()).toEqual(Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).sort());
+      expect(c.stdout.trim().split('\n').sort()).toEqual(
+        Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).sort(),
+      );
     });
 
     // Adding brokers adds their files but must not restart the existing ones: the shared config's
@@ -108,13 +145,25 @@ describe('scaling a KafkaCluster, and deleting one', () => {
     it(`removes it again: --replicas=${BROKERS}, keeping its claim (whenScaled: Retain)`, async () => {
       const removed = `${KEPT}-broker-${BROKERS}`;
       await env.k(['scale', `kafkacluster/${KEPT}`, '-n', ns(), `--replicas=${BROKERS}`]);
-      await eventually(`pod ${removed} gone`, async () => (await env.json(['pod', removed, '-n', ns()])) === undefined, 180_000);
+      await eventually(
+        `pod ${removed} gone`,
+        async () => (await env.json(['pod', removed, '-n', ns()])) === undefined,
+        180_000,
+      );
       const kc = await clusterSettled(env, KEPT);
       await kafkaReachable(env, firstBroker(KEPT));
       expect(kc.status.replicas).toBe(BROKERS);
       expect((await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()])).spec.replicas).toBe(BROKERS);
-      expect(await configFiles()).toEqual(['cluster-size.properties', 'server.properties', ...Array.from({ length: BROKERS }, (_, i) => `node-${i}.properties`)].sort());
-      expect((await brokerPods(env, KEPT)).map((p) => p.metadata.uid)).toEqual(brokersBefore.map((p) => p.metadata.uid));
+      expect(await configFiles()).toEqual(
+        [
+          'cluster-size.properties',
+          'server.properties',
+          ...Array.from({ length: BROKERS }, (_, i) => `node-${i}.properties`),
+        ].sort(),
+      );
+      expect((await brokerPods(env, KEPT)).map((p) => p.metadata.uid)).toEqual(
+        brokersBefore.map((p) => p.metadata.uid),
+      );
       expect((await env.json(['pvc', `data-${removed}`, '-n', ns()]))?.status.phase).toBe('Bound');
       const c = await consumeAll();
       expect(c.code, c.stderr).toBe(0);
@@ -126,8 +175,19 @@ describe('scaling a KafkaCluster, and deleting one', () => {
     /** Deletes the cluster and waits until nothing it owned is left. */
     async function deleteAndCollect(cluster: string, kinds: string[] = []): Promise<{ claims: any[] }> {
       const before = await owned(cluster);
-      for (const kind of ['statefulset.apps', 'pod', 'service', 'configmap', 'poddisruptionbudget.policy', 'serviceaccount', ...kinds]) {
-        expect(before.some((o) => o.startsWith(`${kind}/`)), `${cluster} owns a ${kind}`).toBe(true);
+      for (const kind of [
+        'statefulset.apps',
+        'pod',
+        'service',
+        'configmap',
+        'poddisruptionbudget.policy',
+        'serviceaccount',
+        ...kinds,
+      ]) {
+        expect(
+          before.some((o) => o.startsWith(`${kind}/`)),
+          `${cluster} owns a ${kind}`,
+        ).toBe(true);
       }
       const claimsBefore = await claims(cluster);
       expect(claimsBefore.length).toBeGreaterThanOrEqual(BROKERS);
@@ -138,12 +198,19 @@ describe('scaling a KafkaCluster, and deleting one', () => {
     }
 
     it('deleteClaim: true removes the claims, and their volumes go by their reclaim policy', async () => {
-      const { claims: before } = await deleteAndCollect(SCRATCH, ['role.rbac.authorization.k8s.io', 'rolebinding.rbac.authorization.k8s.io']);
+      const { claims: before } = await deleteAndCollect(SCRATCH, [
+        'role.rbac.authorization.k8s.io',
+        'rolebinding.rbac.authorization.k8s.io',
+      ]);
       await eventually('claims deleted', async () => (await claims(SCRATCH)).length === 0, 120_000);
       for (const pvc of before) {
         const pv = await env.json(['pv', pvc.spec.volumeName]);
         if (pv?.spec.persistentVolumeReclaimPolicy === 'Retain') continue;
-        await eventually(`volume ${pvc.spec.volumeName} deleted (reclaim Delete)`, async () => (await env.json(['pv', pvc.spec.volumeName])) === undefined, 120_000);
+        await eventually(
+          `volume ${pvc.spec.volumeName} deleted (reclaim Delete)`,
+          async () => (await env.json(['pv', pvc.spec.volumeName])) === undefined,
+          120_000,
+        );
       }
     });
 
@@ -152,8 +219,12 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       const { claims: before } = await deleteAndCollect(KEPT);
       // One more pass of the StatefulSet and garbage collectors has nothing left to do with them.
       const after = await claims(KEPT);
-      expect(after.map((c) => [c.metadata.name, c.metadata.uid, c.status.phase]).sort()).toEqual(before.map((c) => [c.metadata.name, c.metadata.uid, 'Bound']).sort());
-      expect(after.map((c) => c.metadata.name).sort()).toEqual(Array.from({ length: BROKERS + 1 }, (_, i) => `data-${KEPT}-broker-${i}`).sort());
+      expect(after.map((c) => [c.metadata.name, c.metadata.uid, c.status.phase]).sort()).toEqual(
+        before.map((c) => [c.metadata.name, c.metadata.uid, 'Bound']).sort(),
+      );
+      expect(after.map((c) => c.metadata.name).sort()).toEqual(
+        Array.from({ length: BROKERS + 1 }, (_, i) => `data-${KEPT}-broker-${i}`).sort(),
+      );
       for (const pvc of after) expect((await env.json(['pv', pvc.spec.volumeName]))?.status.phase).toBe('Bound');
       expect(after.every((c) => !c.metadata.ownerReferences?.length)).toBe(true);
     });
@@ -165,7 +236,9 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       await kafkaReachable(env, firstBroker(KEPT));
       const c = await consumeAll();
       expect(c.code, c.stderr).toBe(0);
-      expect(c.stdout.trim().split('\n').sort()).toEqual(Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).sort());
+      expect(c.stdout.trim().split('\n').sort()).toEqual(
+        Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).sort(),
+      );
     });
   });
 });

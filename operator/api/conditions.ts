@@ -7,10 +7,15 @@ import type { Condition } from './types.js';
 export type ConditionInput = Omit<Condition, 'lastTransitionTime'>;
 
 /** The conditions to store: `next`, each carrying its previous transition time when unchanged. */
-export function mergeConditions(previous: readonly Condition[] | undefined, next: readonly ConditionInput[], now: Date): Condition[] {
+export function mergeConditions(
+  previous: readonly Condition[] | undefined,
+  next: readonly ConditionInput[],
+  now: Date,
+): Condition[] {
   return next.map((c) => {
     const old = previous?.find((p) => p.type === c.type);
-    const lastTransitionTime = old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : now.toISOString();
+    const lastTransitionTime =
+      old && old.status === c.status && old.lastTransitionTime ? old.lastTransitionTime : now.toISOString();
     return { ...c, lastTransitionTime };
   });
 }

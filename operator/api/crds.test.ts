@@ -16,7 +16,11 @@ interface Crd {
   spec: {
     group: string;
     names: { kind: string; shortNames: string[] };
-    versions: { name: string; subresources: { status?: object; scale?: Record<string, string> }; schema: { openAPIV3Schema: Schema } }[];
+    versions: {
+      name: string;
+      subresources: { status?: object; scale?: Record<string, string> };
+      schema: { openAPIV3Schema: Schema };
+    }[];
   };
 }
 interface Schema {
@@ -30,20 +34,24 @@ describe('CRDs', () => {
   it('are shipped unchanged by the Helm chart', () => {
     const files = readdirSync(path.join(ROOT, 'crds')).sort();
     expect(readdirSync(path.join(ROOT, 'charts/runnel-operator/crds')).sort()).toEqual(files);
-    for (const f of files) expect(read('charts/runnel-operator/crds', f), `charts/runnel-operator/crds/${f} differs from crds/${f}: copy it`).toBe(read('crds', f));
+    for (const f of files)
+      expect(
+        read('charts/runnel-operator/crds', f),
+        `charts/runnel-operator/crds/${f} differs from crds/${f}: copy it`,
+      ).toBe(read('crds', f));
   });
 
   it('serve the group and version the operator uses, with a status subresource', () => {
     for (const file of ['kafkacluster.yaml', 'kafkatopic.yaml']) {
       const { spec } = crd(file);
       expect(spec.group).toBe(GROUP);
-      expect(spec.versions[0]!.name).toBe(VERSION);
-      expect(spec.versions[0]!.subresources.status).toEqual({});
+      expect(spec.versions[0].name).toBe(VERSION);
+      expect(spec.versions[0].subresources.status).toEqual({});
     }
   });
 
   it('scale KafkaClusters through the status fields the operator writes', () => {
-    expect(crd('kafkacluster.yaml').spec.versions[0]!.subresources.scale).toEqual({
+    expect(crd('kafkacluster.yaml').spec.versions[0].subresources.scale).toEqual({
       specReplicasPath: '.spec.replicas',
       statusReplicasPath: '.status.replicas',
       labelSelectorPath: '.status.labelSelector',
@@ -51,8 +59,8 @@ describe('CRDs', () => {
   });
 
   it('reject in spec.config exactly the keys the operator writes itself', () => {
-    const config = crd('kafkacluster.yaml').spec.versions[0]!.schema.openAPIV3Schema.properties!.spec!.properties!.config!;
-    const rule = config['x-kubernetes-validations']![0]!;
+    const config = crd('kafkacluster.yaml').spec.versions[0].schema.openAPIV3Schema.properties!.spec.properties!.config;
+    const rule = config['x-kubernetes-validations']![0];
     const listed = [...rule.rule.matchAll(/'([^']+)'/g)].map((m) => m[1]).sort();
     expect(listed).toEqual([...MANAGED_KEYS].sort());
     for (const key of MANAGED_KEYS) expect(rule.message).toContain(key);

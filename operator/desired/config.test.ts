@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { parseProperties } from '../../broker/config/broker-config.js';
 import { OPTIONS, kafkaCluster } from '../test/fixtures.js';
-import { CLUSTER_ID_KEY, clusterSizeProperties, configHash, configMap, nodeProperties, serverProperties } from './config.js';
+import {
+  CLUSTER_ID_KEY,
+  clusterSizeProperties,
+  configHash,
+  configMap,
+  nodeProperties,
+  serverProperties,
+} from './config.js';
 
 const props = (text: string) => parseProperties(text);
 
@@ -22,7 +29,9 @@ describe('broker configuration', () => {
   });
 
   it('passes spec.config through with Kafka key names, numbers as strings', () => {
-    const p = props(serverProperties(kafkaCluster({ config: { 'num.partitions': 6, 'log.retention.ms': '3600000' } }), 'id', OPTIONS));
+    const p = props(
+      serverProperties(kafkaCluster({ config: { 'num.partitions': 6, 'log.retention.ms': '3600000' } }), 'id', OPTIONS),
+    );
     expect(p.get('num.partitions')).toBe('6');
     expect(p.get('log.retention.ms')).toBe('3600000');
   });
@@ -35,8 +44,14 @@ describe('broker configuration', () => {
   });
 
   it('sizes the offsets topic to the cluster unless the user chose', () => {
-    expect(props(clusterSizeProperties(kafkaCluster({ replicas: 1, controllerVoters: 1 }))).get('offsets.topic.replication.factor')).toBe('1');
-    expect(props(clusterSizeProperties(kafkaCluster({ replicas: 5 }))).get('offsets.topic.replication.factor')).toBe('3');
+    expect(
+      props(clusterSizeProperties(kafkaCluster({ replicas: 1, controllerVoters: 1 }))).get(
+        'offsets.topic.replication.factor',
+      ),
+    ).toBe('1');
+    expect(props(clusterSizeProperties(kafkaCluster({ replicas: 5 }))).get('offsets.topic.replication.factor')).toBe(
+      '3',
+    );
     const chosen = kafkaCluster({ replicas: 5, config: { 'offsets.topic.replication.factor': 5 } });
     expect(clusterSizeProperties(chosen)).toBe('');
     expect(props(serverProperties(chosen, 'id', OPTIONS)).get('offsets.topic.replication.factor')).toBe('5');
@@ -44,20 +59,46 @@ describe('broker configuration', () => {
 
   it('makes the first brokers controller voters and the rest plain brokers', () => {
     const cluster = kafkaCluster({ replicas: 4, controllerVoters: 3 });
-    expect(props(nodeProperties(cluster, 2))).toEqual(new Map([['process.roles', 'broker,controller'], ['listeners', 'PLAINTEXT://:9092,CONTROLLER://:9093']]));
-    expect(props(nodeProperties(cluster, 3))).toEqual(new Map([['process.roles', 'broker'], ['listeners', 'PLAINTEXT://:9092']]));
+    expect(props(nodeProperties(cluster, 2))).toEqual(
+      new Map([
+        ['process.roles', 'broker,controller'],
+        ['listeners', 'PLAINTEXT://:9092,CONTROLLER://:9093'],
+      ]),
+    );
+    expect(props(nodeProperties(cluster, 3))).toEqual(
+      new Map([
+        ['process.roles', 'broker'],
+        ['listeners', 'PLAINTEXT://:9092'],
+      ]),
+    );
   });
 
   it('holds one node file per broker', () => {
     const cm = configMap(kafkaCluster({ replicas: 4 }), 'id', OPTIONS);
-    expect(Object.keys(cm.data!).sort()).toEqual(['cluster-size.properties', 'node-0.properties', 'node-1.properties', 'node-2.properties', 'node-3.properties', 'server.properties']);
-    expect(cm.metadata!.ownerReferences![0]).toMatchObject({ kind: 'KafkaCluster', name: 'events', uid: 'uid-events', controller: true });
+    expect(Object.keys(cm.data!).sort()).toEqual([
+      'cluster-size.properties',
+      'node-0.properties',
+      'node-1.properties',
+      'node-2.properties',
+      'node-3.properties',
+      'server.properties',
+    ]);
+    expect(cm.metadata!.ownerReferences![0]).toMatchObject({
+      kind: 'KafkaCluster',
+      name: 'events',
+      uid: 'uid-events',
+      controller: true,
+    });
   });
 
   it('hashes to a new value when shared config changes, but not when brokers are added', () => {
     const base = configHash(configMap(kafkaCluster({ replicas: 1, controllerVoters: 1 }), 'id', OPTIONS));
     expect(configHash(configMap(kafkaCluster({ replicas: 2, controllerVoters: 1 }), 'id', OPTIONS))).toBe(base);
     expect(configHash(configMap(kafkaCluster({ replicas: 5, controllerVoters: 1 }), 'id', OPTIONS))).toBe(base);
-    expect(configHash(configMap(kafkaCluster({ replicas: 1, controllerVoters: 1, config: { 'num.partitions': 2 } }), 'id', OPTIONS))).not.toBe(base);
+    expect(
+      configHash(
+        configMap(kafkaCluster({ replicas: 1, controllerVoters: 1, config: { 'num.partitions': 2 } }), 'id', OPTIONS),
+      ),
+    ).not.toBe(base);
   });
 });

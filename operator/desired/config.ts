@@ -17,12 +17,25 @@ export const nodePropertiesFile = (ordinal: number | string) => `node-${ordinal}
 
 /** Keys the operator writes itself; the CRD rejects them in spec.config. */
 export const MANAGED_KEYS: ReadonlySet<string> = new Set([
-  'node.id', 'broker.id', 'process.roles', 'listeners', 'advertised.listeners', 'controller.quorum.voters',
-  'controller.quorum.bootstrap.servers', 'log.dirs', 'log.dir', 'broker.rack', 'runnel.http.listener', CLUSTER_ID_KEY,
+  'node.id',
+  'broker.id',
+  'process.roles',
+  'listeners',
+  'advertised.listeners',
+  'controller.quorum.voters',
+  'controller.quorum.bootstrap.servers',
+  'log.dirs',
+  'log.dir',
+  'broker.rack',
+  'runnel.http.listener',
+  CLUSTER_ID_KEY,
 ]);
 
 export function serverProperties(cluster: KafkaCluster, clusterId: string, options: BuildOptions): string {
-  const voters = Array.from({ length: cluster.spec.controllerVoters }, (_, i) => `${i}@${brokerHost(cluster, i, options)}:${PORTS.controller}`);
+  const voters = Array.from(
+    { length: cluster.spec.controllerVoters },
+    (_, i) => `${i}@${brokerHost(cluster, i, options)}:${PORTS.controller}`,
+  );
   const managed = new Map<string, string>([
     [CLUSTER_ID_KEY, clusterId],
     ['controller.quorum.voters', voters.join(',')],
@@ -33,7 +46,9 @@ export function serverProperties(cluster: KafkaCluster, clusterId: string, optio
     ['runnel.http.listener', `:${PORTS.http}`],
   ]);
   const user = configStrings(cluster.spec.config);
-  const lines = [`# Written by runnel-operator for KafkaCluster ${cluster.metadata.namespace}/${cluster.metadata.name}: change spec.config instead.`];
+  const lines = [
+    `# Written by runnel-operator for KafkaCluster ${cluster.metadata.namespace}/${cluster.metadata.name}: change spec.config instead.`,
+  ];
   for (const [k, v] of managed) lines.push(`${k}=${v}`);
   lines.push('# spec.config');
   for (const [k, v] of user) if (!MANAGED_KEYS.has(k) && !managed.has(k)) lines.push(`${k}=${v}`);
@@ -53,7 +68,10 @@ export function clusterSizeProperties(cluster: KafkaCluster): string {
 /** What differs per broker. It depends only on the ordinal and the (immutable) voter count. */
 export function nodeProperties(cluster: KafkaCluster, ordinal: number): string {
   const voter = ordinal < cluster.spec.controllerVoters;
-  const listeners = [`${LISTENER.client}://:${PORTS.kafka}`, ...(voter ? [`${LISTENER.controller}://:${PORTS.controller}`] : [])];
+  const listeners = [
+    `${LISTENER.client}://:${PORTS.kafka}`,
+    ...(voter ? [`${LISTENER.controller}://:${PORTS.controller}`] : []),
+  ];
   return `process.roles=${voter ? 'broker,controller' : 'broker'}\nlisteners=${listeners.join(',')}\n`;
 }
 
@@ -72,5 +90,8 @@ export function configMap(cluster: KafkaCluster, clusterId: string, options: Bui
  * defaults are left out: adding brokers must not restart the existing ones.
  */
 export function configHash(cm: V1ConfigMap): string {
-  return createHash('sha256').update(cm.data?.[SERVER_PROPERTIES] ?? '').digest('hex').slice(0, 16);
+  return createHash('sha256')
+    .update(cm.data?.[SERVER_PROPERTIES] ?? '')
+    .digest('hex')
+    .slice(0, 16);
 }

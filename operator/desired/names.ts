@@ -68,10 +68,22 @@ export function labels(cluster: KafkaCluster): Record<string, string> {
 }
 
 export function ownerReference(cluster: KafkaCluster): V1OwnerReference {
-  return { apiVersion: API_VERSION, kind: 'KafkaCluster', name: cluster.metadata.name, uid: cluster.metadata.uid, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: API_VERSION,
+    kind: 'KafkaCluster',
+    name: cluster.metadata.name,
+    uid: cluster.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /** Metadata of an object owned by the cluster. */
 export function ownedMetadata(cluster: KafkaCluster, name: string): V1ObjectMeta {
-  return { name, namespace: cluster.metadata.namespace, labels: labels(cluster), ownerReferences: [ownerReference(cluster)] };
+  return {
+    name,
+    namespace: cluster.metadata.namespace,
+    labels: labels(cluster),
+    ownerReferences: [ownerReference(cluster)],
+  };
 }

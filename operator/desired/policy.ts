@@ -6,7 +6,12 @@ import { names, ownedMetadata, selectorLabels } from './names.js';
 
 /** Brokers never call the Kubernetes API, so they get no token. */
 export function serviceAccount(cluster: KafkaCluster): V1ServiceAccount {
-  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: ownedMetadata(cluster, names(cluster).serviceAccount), automountServiceAccountToken: false };
+  return {
+    apiVersion: 'v1',
+    kind: 'ServiceAccount',
+    metadata: ownedMetadata(cluster, names(cluster).serviceAccount),
+    automountServiceAccountToken: false,
+  };
 }
 
 /** Voluntary disruptions (node drains) take at most one broker at a time. */

@@ -63,7 +63,14 @@ export function brokerRole(cluster: KafkaCluster): V1Role {
     apiVersion: 'rbac.authorization.k8s.io/v1',
     kind: 'Role',
     metadata: ownedMetadata(cluster, n.brokerRole),
-    rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: Array.from({ length: cluster.spec.replicas }, (_, i) => n.pod(i)) }],
+    rules: [
+      {
+        apiGroups: [''],
+        resources: ['pods'],
+        verbs: ['get'],
+        resourceNames: Array.from({ length: cluster.spec.replicas }, (_, i) => n.pod(i)),
+      },
+    ],
   };
 }
 

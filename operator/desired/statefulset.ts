@@ -2,13 +2,29 @@
 // config or image change makes a new revision and the rolling-restart step replaces brokers one at
 // a time, in its own order.
 
-import type { V1Affinity, V1Container, V1ResourceRequirements, V1StatefulSet, V1Toleration } from '@kubernetes/client-node';
+import type {
+  V1Affinity,
+  V1Container,
+  V1ResourceRequirements,
+  V1StatefulSet,
+  V1Toleration,
+} from '@kubernetes/client-node';
 import { configStrings, type KafkaCluster } from '../api/types.js';
 import { CLUSTER_SIZE_PROPERTIES, SERVER_PROPERTIES, nodePropertiesFile } from './config.js';
 import { RACK_PROPERTIES_PATH, rackInitContainer, rackMount, rackVolumes } from './rack.js';
 import {
-  CLUSTER_ID_ANNOTATION, CONFIG_DIR, CONFIG_HASH_ANNOTATION, DATA_DIR, LISTENER, PORTS, POD_INDEX_LABEL,
-  labels, names, ownedMetadata, selectorLabels, type BuildOptions,
+  CLUSTER_ID_ANNOTATION,
+  CONFIG_DIR,
+  CONFIG_HASH_ANNOTATION,
+  DATA_DIR,
+  LISTENER,
+  PORTS,
+  POD_INDEX_LABEL,
+  labels,
+  names,
+  ownedMetadata,
+  selectorLabels,
+  type BuildOptions,
 } from './names.js';
 
 const BROKER_USER_ID = 1000;
@@ -18,7 +34,9 @@ const GRACE_MARGIN_SECONDS = 30;
 
 /** Enough for the broker's controlled shutdown (shutdown.timeout.ms) to finish before SIGKILL. */
 export function terminationGracePeriodSeconds(cluster: KafkaCluster): number {
-  const shutdownMs = Number(configStrings(cluster.spec.config).get('shutdown.timeout.ms') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS);
+  const shutdownMs = Number(
+    configStrings(cluster.spec.config).get('shutdown.timeout.ms') ?? DEFAULT_SHUTDOWN_TIMEOUT_MS,
+  );
   return Math.ceil(shutdownMs / 1000) + GRACE_MARGIN_SECONDS;
 }
 
@@ -27,7 +45,13 @@ function defaultAffinity(cluster: KafkaCluster): V1Affinity {
   return {
     podAntiAffinity: {
       preferredDuringSchedulingIgnoredDuringExecution: [
-        { weight: 100, podAffinityTerm: { topologyKey: 'kubernetes.io/hostname', labelSelector: { matchLabels: selectorLabels(cluster) } } },
+        {
+          weight: 100,
+          podAffinityTerm: {
+            topologyKey: 'kubernetes.io/hostname',
+            labelSelector: { matchLabels: selectorLabels(cluster) },
+          },
+        },
       ],
     },
   };
@@ -36,7 +60,8 @@ function defaultAffinity(cluster: KafkaCluster): V1Affinity {
 /** The CRD accepts quantities as integers or strings (like core types); the API types want strings. */
 function resources(cluster: KafkaCluster): V1ResourceRequirements | undefined {
   const r = cluster.spec.resources;
-  const strings = (q: Record<string, string | number> | undefined) => (q ? Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])) : undefined);
+  const strings = (q: Record<string, string | number> | undefined) =>
+    q ? Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])) : undefined;
   return r && { requests: strings(r.requests), limits: strings(r.limits) };
 }
 
@@ -49,9 +74,12 @@ function brokerContainer(cluster: KafkaCluster, options: BuildOptions): V1Contai
     image: cluster.spec.image ?? options.defaultImage,
     // The image's entrypoint is the broker; Kubernetes expands $(VAR) from the env below.
     args: [
-      '--config', `${CONFIG_DIR}/${SERVER_PROPERTIES}`,
-      '--config', `${CONFIG_DIR}/${CLUSTER_SIZE_PROPERTIES}`,
-      '--config', `${CONFIG_DIR}/${nodePropertiesFile('$(KAFKA_CFG_NODE_ID)')}`,
+      '--config',
+      `${CONFIG_DIR}/${SERVER_PROPERTIES}`,
+      '--config',
+      `${CONFIG_DIR}/${CLUSTER_SIZE_PROPERTIES}`,
+      '--config',
+      `${CONFIG_DIR}/${nodePropertiesFile('$(KAFKA_CFG_NODE_ID)')}`,
       ...(rack ? ['--config', RACK_PROPERTIES_PATH] : []),
     ],
     env: [
@@ -65,8 +93,18 @@ function brokerContainer(cluster: KafkaCluster, options: BuildOptions): V1Contai
       { name: 'http', containerPort: PORTS.http, protocol: 'TCP' },
     ],
     // /readyz: serving and caught up with the metadata quorum. /healthz answers during log recovery.
-    readinessProbe: { httpGet: { path: '/readyz', port: 'http' }, periodSeconds: 5, timeoutSeconds: 3, failureThreshold: 3 },
-    livenessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 10, timeoutSeconds: 5, failureThreshold: 6 },
+    readinessProbe: {
+      httpGet: { path: '/readyz', port: 'http' },
+      periodSeconds: 5,
+      timeoutSeconds: 3,
+      failureThreshold: 3,
+    },
+    livenessProbe: {
+      httpGet: { path: '/healthz', port: 'http' },
+      periodSeconds: 10,
+      timeoutSeconds: 5,
+      failureThreshold: 6,
+    },
     resources: resources(cluster),
     securityContext: { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } },
     volumeMounts: [
@@ -78,7 +116,12 @@ function brokerContainer(cluster: KafkaCluster, options: BuildOptions): V1Contai
   };
 }
 
-export function statefulSet(cluster: KafkaCluster, clusterId: string, configHash: string, options: BuildOptions): V1StatefulSet {
+export function statefulSet(
+  cluster: KafkaCluster,
+  clusterId: string,
+  configHash: string,
+  options: BuildOptions,
+): V1StatefulSet {
   const n = names(cluster);
   const template = cluster.spec.template ?? {};
   const { storage } = cluster.spec;
@@ -93,7 +136,10 @@ export function statefulSet(cluster: KafkaCluster, clusterId: string, configHash
       // Voters must start together to elect a leader; ordered start-up would wait forever.
       podManagementPolicy: 'Parallel',
       updateStrategy: { type: 'OnDelete' },
-      persistentVolumeClaimRetentionPolicy: { whenDeleted: storage.deleteClaim ? 'Delete' : 'Retain', whenScaled: 'Retain' },
+      persistentVolumeClaimRetentionPolicy: {
+        whenDeleted: storage.deleteClaim ? 'Delete' : 'Retain',
+        whenScaled: 'Retain',
+      },
       template: {
         metadata: {
           labels: { ...template.labels, ...labels(cluster) },
@@ -111,7 +157,7 @@ export function statefulSet(cluster: KafkaCluster, clusterId: string, configHash
             fsGroupChangePolicy: 'OnRootMismatch',
             seccompProfile: { type: 'RuntimeDefault' },
           },
-          affinity: (template.affinity as V1Affinity | undefined) ?? defaultAffinity(cluster),
+          affinity: template.affinity ?? defaultAffinity(cluster),
           tolerations: template.tolerations as V1Toleration[] | undefined,
           nodeSelector: template.nodeSelector,
           priorityClassName: template.priorityClassName,

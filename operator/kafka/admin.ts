@@ -2,7 +2,13 @@
 // (a maintained client, not the broker's own codec). This module narrows it to what the
 // reconcilers need, so they can be tested against an in-memory double.
 
-import { Admin, ConfigResourceTypes, ConfigSources, IncrementalAlterConfigOperationTypes, type GenericError } from '@platformatic/kafka';
+import {
+  Admin,
+  ConfigResourceTypes,
+  ConfigSources,
+  IncrementalAlterConfigOperationTypes,
+  type GenericError,
+} from '@platformatic/kafka';
 import type { ConfigChange, DesiredTopic, ObservedTopic } from '../topics/plan.js';
 
 export interface ClusterHealth {
@@ -30,7 +36,10 @@ const CONNECT_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 
 function isUnknownTopic(err: unknown): boolean {
-  return typeof (err as GenericError)?.findBy === 'function' && (err as GenericError).findBy('apiId', 'UNKNOWN_TOPIC_OR_PARTITION') !== null;
+  return (
+    typeof (err as GenericError)?.findBy === 'function' &&
+    (err as GenericError).findBy('apiId', 'UNKNOWN_TOPIC_OR_PARTITION') !== null
+  );
 }
 
 /** The broker's own words for a failed admin call (error name and message), else the client's. */
@@ -50,10 +59,19 @@ class PlatformaticAdmin implements KafkaAdmin {
     const metadata = await this.admin.metadata({ topics: [name], forceUpdate: true });
     const topic = metadata.topics.get(name);
     if (!topic) return undefined;
-    const [described] = await this.admin.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: name }] });
+    const [described] = await this.admin.describeConfigs({
+      resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: name }],
+    });
     const config = new Map<string, string>();
-    for (const c of described?.configs ?? []) if (c.configSource === ConfigSources.TOPIC_CONFIG && c.value != null) config.set(c.name, c.value);
-    return { name, id: topic.id, partitions: topic.partitionsCount, replicationFactor: topic.partitions[0]?.replicas.length ?? 0, config };
+    for (const c of described?.configs ?? [])
+      if (c.configSource === ConfigSources.TOPIC_CONFIG && c.value != null) config.set(c.name, c.value);
+    return {
+      name,
+      id: topic.id,
+      partitions: topic.partitionsCount,
+      replicationFactor: topic.partitions[0]?.replicas.length ?? 0,
+      config,
+    };
   }
 
   async createTopic(topic: DesiredTopic): Promise<string> {
@@ -63,7 +81,7 @@ class PlatformaticAdmin implements KafkaAdmin {
       replicas: topic.replicationFactor,
       configs: [...topic.config].map(([name, value]) => ({ name, value })),
     });
-    return created!.id;
+    return created.id;
   }
 
   async createPartitions(name: string, totalCount: number): Promise<void> {
@@ -127,7 +145,13 @@ export class AdminPool {
     if (!entry) {
       entry = {
         bootstrap: joined,
-        admin: new Admin({ clientId: CLIENT_ID, bootstrapBrokers: [...bootstrap], connectTimeout: CONNECT_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, retries: 1 }),
+        admin: new Admin({
+          clientId: CLIENT_ID,
+          bootstrapBrokers: [...bootstrap],
+          connectTimeout: CONNECT_TIMEOUT_MS,
+          requestTimeout: REQUEST_TIMEOUT_MS,
+          retries: 1,
+        }),
       };
       this.clients.set(key, entry);
     }

@@ -27,12 +27,18 @@ export function parseRackInitArgs(args: readonly string[], env: NodeJS.ProcessEn
   const flag = (name: string) => {
     const i = args.indexOf(name);
     const value = i >= 0 ? args[i + 1] : undefined;
-    if (!value) throw new RackInitError(`rack-init: ${name} <value> is required (usage: rack-init --topology-key <node label> --out <file>)`);
+    if (!value)
+      throw new RackInitError(
+        `rack-init: ${name} <value> is required (usage: rack-init --topology-key <node label> --out <file>)`,
+      );
     return value;
   };
   const pod = env.POD_NAME;
   const namespace = env.POD_NAMESPACE;
-  if (!pod || !namespace) throw new RackInitError('rack-init: POD_NAME and POD_NAMESPACE must name this pod (downward API fieldRefs metadata.name and metadata.namespace)');
+  if (!pod || !namespace)
+    throw new RackInitError(
+      'rack-init: POD_NAME and POD_NAMESPACE must name this pod (downward API fieldRefs metadata.name and metadata.namespace)',
+    );
   return { topologyKey: flag('--topology-key'), out: flag('--out'), pod, namespace };
 }
 
@@ -50,7 +56,10 @@ export async function waitForRack(
       const pod = await readPod();
       const rack = pod.metadata?.annotations?.[RACK_ANNOTATION];
       if (rack !== undefined) {
-        if (!LABEL_VALUE.test(rack)) throw new RackInitError(`annotation ${RACK_ANNOTATION}="${rack}" on pod ${options.pod} is not a valid rack name (a Kubernetes label value)`);
+        if (!LABEL_VALUE.test(rack))
+          throw new RackInitError(
+            `annotation ${RACK_ANNOTATION}="${rack}" on pod ${options.pod} is not a valid rack name (a Kubernetes label value)`,
+          );
         return rack;
       }
       reason = `waiting for the operator to copy label ${options.topologyKey} of node ${pod.spec?.nodeName ?? '(not scheduled)'} to annotation ${RACK_ANNOTATION}; if the node lacks the label, the KafkaCluster status says so`;
@@ -79,7 +88,11 @@ export async function runRackInit(args: readonly string[], env: NodeJS.ProcessEn
     const kubeConfig = new KubeConfig();
     kubeConfig.loadFromDefault();
     const core = kubeConfig.makeApiClient(CoreV1Api);
-    const rack = await waitForRack(() => core.readNamespacedPod({ name: options.pod, namespace: options.namespace }), options, log);
+    const rack = await waitForRack(
+      () => core.readNamespacedPod({ name: options.pod, namespace: options.namespace }),
+      options,
+      log,
+    );
     writeRackProperties(options.out, rack);
     log.info({ pod: options.pod, rack, file: options.out }, 'broker.rack written');
     return 0;

@@ -18,7 +18,12 @@ export interface ClusterFacts {
   brokers: readonly BrokerPod[];
 }
 
-export function clusterStatus(cluster: KafkaCluster, facts: ClusterFacts, outcome: ClusterOutcome, now: Date): KafkaClusterStatus {
+export function clusterStatus(
+  cluster: KafkaCluster,
+  facts: ClusterFacts,
+  outcome: ClusterOutcome,
+  now: Date,
+): KafkaClusterStatus {
   const generation = cluster.metadata.generation;
   const allReady = facts.readyReplicas >= cluster.spec.replicas && facts.replicas === cluster.spec.replicas;
   const brokersMessage = `${facts.readyReplicas}/${cluster.spec.replicas} brokers ready`;
@@ -31,9 +36,17 @@ export function clusterStatus(cluster: KafkaCluster, facts: ClusterFacts, outcom
   });
   const conditions: ConditionInput[] =
     outcome.kind === 'reconciled'
-      ? [condition('Ready', true, 'Ready', brokersMessage), condition('Progressing', false, 'Reconciled', ''), condition('Degraded', false, 'Reconciled', '')]
+      ? [
+          condition('Ready', true, 'Ready', brokersMessage),
+          condition('Progressing', false, 'Reconciled', ''),
+          condition('Degraded', false, 'Reconciled', ''),
+        ]
       : outcome.kind === 'progressing'
-        ? [condition('Ready', false, outcome.reason, outcome.message), condition('Progressing', true, outcome.reason, outcome.message), condition('Degraded', false, 'Reconciling', '')]
+        ? [
+            condition('Ready', false, outcome.reason, outcome.message),
+            condition('Progressing', true, outcome.reason, outcome.message),
+            condition('Degraded', false, 'Reconciling', ''),
+          ]
         : [
             condition('Ready', allReady, allReady ? 'BrokersReady' : 'BrokersNotReady', brokersMessage),
             condition('Progressing', false, 'ReconcileFailed', outcome.message),
@@ -46,7 +59,9 @@ export function clusterStatus(cluster: KafkaCluster, facts: ClusterFacts, outcom
     labelSelector: facts.labelSelector,
     replicas: facts.replicas,
     readyReplicas: facts.readyReplicas,
-    brokers: [...facts.brokers].sort(byOrdinal).map((b) => ({ id: b.ordinal, pod: b.name, state: b.state, ...(b.rack === undefined ? {} : { rack: b.rack }) })),
+    brokers: [...facts.brokers]
+      .sort(byOrdinal)
+      .map((b) => ({ id: b.ordinal, pod: b.name, state: b.state, ...(b.rack === undefined ? {} : { rack: b.rack }) })),
     conditions: mergeConditions(cluster.status?.conditions, conditions, now),
   };
 }

@@ -24,12 +24,26 @@ describe('KafkaCluster reconcile', () => {
 
   /** The StatefulSet controller's part: pods of a revision, and the counts in its status. */
   function brokersRunning(revision: string, podRevisions: string[], readyCount = podRevisions.length) {
-    kube.put({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'events-broker', namespace: 'prod', generation: 1 }, status: { observedGeneration: 1, replicas: podRevisions.length, readyReplicas: readyCount, updateRevision: revision } } as never);
+    kube.put({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'events-broker', namespace: 'prod', generation: 1 },
+      status: {
+        observedGeneration: 1,
+        replicas: podRevisions.length,
+        readyReplicas: readyCount,
+        updateRevision: revision,
+      },
+    });
     podRevisions.forEach((rev, i) =>
       kube.put({
         apiVersion: 'v1',
         kind: 'Pod',
-        metadata: { name: `events-broker-${i}`, namespace: 'prod', labels: { ...labels(cluster), 'controller-revision-hash': rev, 'apps.kubernetes.io/pod-index': String(i) } },
+        metadata: {
+          name: `events-broker-${i}`,
+          namespace: 'prod',
+          labels: { ...labels(cluster), 'controller-revision-hash': rev, 'apps.kubernetes.io/pod-index': String(i) },
+        },
         spec: { nodeName: `node-${i}` },
         status: { phase: 'Running', conditions: [{ type: 'Ready', status: i < readyCount ? 'True' : 'False' }] },
       } as never),
@@ -49,27 +63,60 @@ describe('KafkaCluster reconcile', () => {
     ]);
     const clusterId = statusOf().clusterId!;
     expect(clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
-    const cm = await kube.get<V1ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'prod', name: 'events-config' });
+    const cm = await kube.get<V1ConfigMap>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: 'prod',
+      name: 'events-config',
+    });
     expect(cm!.data!['server.properties']).toContain(`runnel.cluster.id=${clusterId}`);
   });
 
   it('adopts the cluster id of volumes kept from an earlier cluster of the same name', async () => {
     const claim = (name: string, id: string) =>
-      kube.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: 'prod', labels: labels(cluster), annotations: { 'kafka.runnel.dev/cluster-id': id } } } as never);
+      kube.put({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: {
+          name,
+          namespace: 'prod',
+          labels: labels(cluster),
+          annotations: { 'kafka.runnel.dev/cluster-id': id },
+        },
+      });
     claim('data-events-broker-0', 'old-id');
     claim('data-events-broker-1', 'old-id');
     await reconcileCluster(cluster, deps);
     expect(statusOf().clusterId).toBe('old-id');
     expect(kube.writes).toContain('event KafkaCluster prod/events Normal ClusterIdAdopted');
-    const cm = await kube.get<V1ConfigMap>({ apiVersion: 'v1', kind: 'ConfigMap', namespace: 'prod', name: 'events-config' });
+    const cm = await kube.get<V1ConfigMap>({
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      namespace: 'prod',
+      name: 'events-config',
+    });
     expect(cm!.data!['server.properties']).toContain('runnel.cluster.id=old-id');
   });
 
   it('refuses to choose between kept volumes of different clusters, naming them', async () => {
-    for (const [name, id] of [['data-events-broker-0', 'id-a'], ['data-events-broker-1', 'id-b']]) {
-      kube.put({ apiVersion: 'v1', kind: 'PersistentVolumeClaim', metadata: { name, namespace: 'prod', labels: labels(cluster), annotations: { 'kafka.runnel.dev/cluster-id': id } } } as never);
+    for (const [name, id] of [
+      ['data-events-broker-0', 'id-a'],
+      ['data-events-broker-1', 'id-b'],
+    ]) {
+      kube.put({
+        apiVersion: 'v1',
+        kind: 'PersistentVolumeClaim',
+        metadata: {
+          name,
+          namespace: 'prod',
+          labels: labels(cluster),
+          annotations: { 'kafka.runnel.dev/cluster-id': id },
+        },
+      });
     }
-    await expect(reconcileCluster(cluster, deps)).rejects.toThrow('clusterId: the kept broker volumes belong to different clusters (data-events-broker-0 of cluster id-a; data-events-broker-1 of cluster id-b)');
+    await expect(reconcileCluster(cluster, deps)).rejects.toThrow(
+      'clusterId: the kept broker volumes belong to different clusters (data-events-broker-0 of cluster id-a; data-events-broker-1 of cluster id-b)',
+    );
     expect(kube.writes.filter((w) => w.startsWith('apply '))).toEqual([]);
   });
 
@@ -83,10 +130,22 @@ describe('KafkaCluster reconcile', () => {
     brokersRunning('r1', ['r1', 'r1'], 1);
     const result = await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
     expect(result.requeueAfterMs).toBeGreaterThan(0);
-    expect(condition('Ready')).toMatchObject({ status: 'False', reason: 'BrokersStarting', message: '1/2 brokers ready' });
+    expect(condition('Ready')).toMatchObject({
+      status: 'False',
+      reason: 'BrokersStarting',
+      message: '1/2 brokers ready',
+    });
     expect(condition('Progressing')).toMatchObject({ status: 'True' });
-    expect(statusOf()).toMatchObject({ replicas: 2, readyReplicas: 1, labelSelector: 'app.kubernetes.io/name=runnel-broker,app.kubernetes.io/instance=events', bootstrap: 'events-bootstrap.prod.svc.cluster.local:9092' });
-    expect(statusOf().brokers).toEqual([{ id: 0, pod: 'events-broker-0', state: 'Ready' }, { id: 1, pod: 'events-broker-1', state: 'NotReady' }]);
+    expect(statusOf()).toMatchObject({
+      replicas: 2,
+      readyReplicas: 1,
+      labelSelector: 'app.kubernetes.io/name=runnel-broker,app.kubernetes.io/instance=events',
+      bootstrap: 'events-bootstrap.prod.svc.cluster.local:9092',
+    });
+    expect(statusOf().brokers).toEqual([
+      { id: 0, pod: 'events-broker-0', state: 'Ready' },
+      { id: 1, pod: 'events-broker-1', state: 'NotReady' },
+    ]);
   });
 
   it('is Ready when every broker is ready on the current revision, and then writes status no more', async () => {
@@ -111,8 +170,20 @@ describe('KafkaCluster reconcile', () => {
 
   it('never removes a broker that still holds partition replicas', async () => {
     brokersRunning('r1', ['r1', 'r1', 'r1']);
-    kube.put({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'events-broker', namespace: 'prod' }, spec: { replicas: 3 } } as never);
-    admin.clusterHealth = { controllerId: 0, underReplicatedPartitions: 0, replicasByBroker: new Map([[0, 4], [2, 1]]) };
+    kube.put({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'events-broker', namespace: 'prod' },
+      spec: { replicas: 3 },
+    } as never);
+    admin.clusterHealth = {
+      controllerId: 0,
+      underReplicatedPartitions: 0,
+      replicasByBroker: new Map([
+        [0, 4],
+        [2, 1],
+      ]),
+    };
     await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
     expect(kube.writes.filter((w) => w.startsWith('apply '))).toEqual([]);
     expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'ScaleDownBlocked' });
@@ -121,28 +192,65 @@ describe('KafkaCluster reconcile', () => {
 
   it('removes brokers that hold no replicas, and says which are stopping', async () => {
     brokersRunning('r1', ['r1', 'r1', 'r1']);
-    kube.put({ apiVersion: 'apps/v1', kind: 'StatefulSet', metadata: { name: 'events-broker', namespace: 'prod', generation: 1 }, spec: { replicas: 3 }, status: { observedGeneration: 1, replicas: 3, readyReplicas: 3, updateRevision: 'r1' } } as never);
-    admin.clusterHealth = { controllerId: 0, underReplicatedPartitions: 0, replicasByBroker: new Map([[0, 4], [1, 1]]) };
+    kube.put({
+      apiVersion: 'apps/v1',
+      kind: 'StatefulSet',
+      metadata: { name: 'events-broker', namespace: 'prod', generation: 1 },
+      spec: { replicas: 3 },
+      status: { observedGeneration: 1, replicas: 3, readyReplicas: 3, updateRevision: 'r1' },
+    } as never);
+    admin.clusterHealth = {
+      controllerId: 0,
+      underReplicatedPartitions: 0,
+      replicasByBroker: new Map([
+        [0, 4],
+        [1, 1],
+      ]),
+    };
     await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
     expect(kube.writes).toContain('apply StatefulSet prod/events-broker');
-    expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'ScalingDown', message: '3 brokers running, 2 wanted: stopping broker 2' });
+    expect(condition('Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'ScalingDown',
+      message: '3 brokers running, 2 wanted: stopping broker 2',
+    });
   });
 
   it('reports a failed step as Degraded, naming the step, and fails the pass for a retry', async () => {
     kube.failNext = { kind: 'StatefulSet', error: new Error('admission webhook said no') };
-    await expect(reconcileCluster({ ...cluster, status: { clusterId: 'id' } } as KafkaCluster, deps)).rejects.toThrow('statefulSet: admission webhook said no');
-    expect(condition('Degraded')).toMatchObject({ status: 'True', reason: 'ReconcileFailed', message: 'statefulSet: admission webhook said no' });
+    await expect(reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps)).rejects.toThrow(
+      'statefulSet: admission webhook said no',
+    );
+    expect(condition('Degraded')).toMatchObject({
+      status: 'True',
+      reason: 'ReconcileFailed',
+      message: 'statefulSet: admission webhook said no',
+    });
   });
 
   describe('with spec.rack', () => {
-    const racked = { ...kafkaCluster({ replicas: 2, controllerVoters: 1, rack: { topologyKey: 'topology.kubernetes.io/zone' } }), status: { clusterId: 'id' } };
+    const racked = {
+      ...kafkaCluster({ replicas: 2, controllerVoters: 1, rack: { topologyKey: 'topology.kubernetes.io/zone' } }),
+      status: { clusterId: 'id' },
+    };
     const node = (name: string, zone?: string) =>
-      kube.put({ apiVersion: 'v1', kind: 'Node', metadata: { name, namespace: '', labels: zone ? { 'topology.kubernetes.io/zone': zone } : {} } } as never);
+      kube.put({
+        apiVersion: 'v1',
+        kind: 'Node',
+        metadata: { name, namespace: '', labels: zone ? { 'topology.kubernetes.io/zone': zone } : {} },
+      });
 
     it('lets the brokers read their own pods, and only those', async () => {
       await reconcileCluster(racked, deps);
-      const role = await kube.get<V1Role>({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', namespace: 'prod', name: 'events-broker' });
-      expect(role!.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['events-broker-0', 'events-broker-1'] }]);
+      const role = await kube.get<V1Role>({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'Role',
+        namespace: 'prod',
+        name: 'events-broker',
+      });
+      expect(role!.rules).toEqual([
+        { apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['events-broker-0', 'events-broker-1'] },
+      ]);
       expect(kube.writes).toContain('apply RoleBinding prod/events-broker');
       await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
       expect(kube.writes).toContain('delete Role prod/events-broker');

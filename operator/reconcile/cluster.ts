@@ -93,7 +93,12 @@ async function ensureClusterId(ctx: ClusterContext) {
   const { cluster, deps } = ctx;
   ctx.clusterId = cluster.status?.clusterId;
   if (ctx.clusterId) return done;
-  const claims = await deps.kube.list<V1PersistentVolumeClaim>('v1', 'PersistentVolumeClaim', cluster.metadata.namespace, labelSelector(cluster));
+  const claims = await deps.kube.list<V1PersistentVolumeClaim>(
+    'v1',
+    'PersistentVolumeClaim',
+    cluster.metadata.namespace,
+    labelSelector(cluster),
+  );
   const kept = new Map<string, string[]>();
   for (const claim of claims) {
     const id = claim.metadata?.annotations?.[CLUSTER_ID_ANNOTATION];
@@ -101,7 +106,9 @@ async function ensureClusterId(ctx: ClusterContext) {
   }
   if (kept.size > 1) {
     const owners = [...kept].map(([id, names]) => `${names.sort().join(', ')} of cluster ${id}`).join('; ');
-    throw new Error(`the kept broker volumes belong to different clusters (${owners}): delete the claims whose data you do not want, then the cluster starts`);
+    throw new Error(
+      `the kept broker volumes belong to different clusters (${owners}): delete the claims whose data you do not want, then the cluster starts`,
+    );
   }
   const [adopted] = kept;
   ctx.clusterId = adopted ? adopted[0] : newClusterId();
@@ -145,7 +152,12 @@ async function applyBrokerRole(ctx: ClusterContext) {
     return apply(ctx, binding);
   }
   for (const obj of [binding, role]) {
-    const ref = { apiVersion: obj.apiVersion!, kind: obj.kind!, namespace: ctx.cluster.metadata.namespace, name: obj.metadata!.name! };
+    const ref = {
+      apiVersion: obj.apiVersion!,
+      kind: obj.kind!,
+      namespace: ctx.cluster.metadata.namespace,
+      name: obj.metadata!.name!,
+    };
     if (await ctx.deps.kube.get(ref)) await ctx.deps.kube.delete(ref);
   }
   return done;
@@ -163,7 +175,9 @@ async function applyServices(ctx: ClusterContext) {
 }
 
 async function applyStatefulSet(ctx: ClusterContext) {
-  ctx.statefulSet = await ctx.deps.kube.apply(statefulSet(ctx.cluster, ctx.clusterId!, ctx.configHash!, ctx.deps.options));
+  ctx.statefulSet = await ctx.deps.kube.apply(
+    statefulSet(ctx.cluster, ctx.clusterId!, ctx.configHash!, ctx.deps.options),
+  );
   return done;
 }
 
@@ -180,7 +194,10 @@ async function copyRackLabels(ctx: ClusterContext) {
       unlabelled.push(broker.node);
       continue;
     }
-    await ctx.deps.kube.annotate({ apiVersion: 'v1', kind: 'Pod', namespace: ctx.cluster.metadata.namespace, name: broker.name }, { [RACK_ANNOTATION]: rack });
+    await ctx.deps.kube.annotate(
+      { apiVersion: 'v1', kind: 'Pod', namespace: ctx.cluster.metadata.namespace, name: broker.name },
+      { [RACK_ANNOTATION]: rack },
+    );
     broker.rack = rack;
     ctx.deps.log.info({ broker: broker.ordinal, node: broker.node, rack }, 'broker rack set from its node');
   }
@@ -206,7 +223,12 @@ async function rollingRestart(ctx: ClusterContext) {
       return requeue(RESTART_RECHECK_MS, 'RollingRestart', plan.message);
     case 'restart':
       ctx.deps.log.info({ broker: plan.pod.ordinal, pod: plan.pod.name }, plan.message);
-      await ctx.deps.kube.delete({ apiVersion: 'v1', kind: 'Pod', namespace: ctx.cluster.metadata.namespace, name: plan.pod.name });
+      await ctx.deps.kube.delete({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        namespace: ctx.cluster.metadata.namespace,
+        name: plan.pod.name,
+      });
       await ctx.deps.kube.event(ctx.cluster, 'Normal', 'RollingRestart', plan.message);
       return requeue(RESTART_RECHECK_MS, 'RollingRestart', plan.message);
     case 'checkHealth':
@@ -219,25 +241,46 @@ async function brokersReady(ctx: ClusterContext) {
   const ready = status?.readyReplicas ?? 0;
   const want = ctx.cluster.spec.replicas;
   const running = status?.replicas ?? 0;
-  if ((status?.observedGeneration ?? 0) >= (ctx.statefulSet?.metadata?.generation ?? 1) && ready >= want && running === want) return done;
+  if (
+    (status?.observedGeneration ?? 0) >= (ctx.statefulSet?.metadata?.generation ?? 1) &&
+    ready >= want &&
+    running === want
+  )
+    return done;
   if (running > want) {
     const leaving = Array.from({ length: running - want }, (_, i) => want + i).join(', ');
-    return requeue(BROKERS_STARTING_RECHECK_MS, 'ScalingDown', `${running} brokers running, ${want} wanted: stopping broker${running - want > 1 ? 's' : ''} ${leaving}`);
+    return requeue(
+      BROKERS_STARTING_RECHECK_MS,
+      'ScalingDown',
+      `${running} brokers running, ${want} wanted: stopping broker${running - want > 1 ? 's' : ''} ${leaving}`,
+    );
   }
   return requeue(BROKERS_STARTING_RECHECK_MS, 'BrokersStarting', `${ready}/${want} brokers ready`);
 }
 
 async function brokerPods(ctx: ClusterContext): Promise<BrokerPod[]> {
-  ctx.pods ??= (await ctx.deps.kube.list<V1Pod>('v1', 'Pod', ctx.cluster.metadata.namespace, labelSelector(ctx.cluster))).map(brokerPod);
+  ctx.pods ??= (
+    await ctx.deps.kube.list<V1Pod>('v1', 'Pod', ctx.cluster.metadata.namespace, labelSelector(ctx.cluster))
+  ).map(brokerPod);
   return ctx.pods;
 }
 
 function statefulSetRef(cluster: KafkaCluster) {
-  return { apiVersion: 'apps/v1', kind: 'StatefulSet', namespace: cluster.metadata.namespace, name: names(cluster).statefulSet };
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'StatefulSet',
+    namespace: cluster.metadata.namespace,
+    name: names(cluster).statefulSet,
+  };
 }
 
 function ref(cluster: KafkaCluster) {
-  return { apiVersion: cluster.apiVersion, kind: cluster.kind, namespace: cluster.metadata.namespace, name: cluster.metadata.name };
+  return {
+    apiVersion: cluster.apiVersion,
+    kind: cluster.kind,
+    namespace: cluster.metadata.namespace,
+    name: cluster.metadata.name,
+  };
 }
 
 async function writeStatus(ctx: ClusterContext, outcome: ClusterOutcome): Promise<void> {
@@ -261,6 +304,11 @@ async function writeStatus(ctx: ClusterContext, outcome: ClusterOutcome): Promis
   const wasReady = findCondition(cluster.status?.conditions, 'Ready')?.status === 'True';
   const ready = findCondition(status.conditions, 'Ready')!;
   if (wasReady !== (ready.status === 'True')) {
-    await deps.kube.event(cluster, ready.status === 'True' ? 'Normal' : 'Warning', ready.reason, ready.message || ready.reason);
+    await deps.kube.event(
+      cluster,
+      ready.status === 'True' ? 'Normal' : 'Warning',
+      ready.reason,
+      ready.message || ready.reason,
+    );
   }
 }

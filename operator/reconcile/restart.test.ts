@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { BrokerPod } from './brokers.js';
 import { planRestart } from './restart.js';
 
-const broker = (ordinal: number, revision: string, state: BrokerPod['state'] = 'Ready'): BrokerPod => ({ name: `events-broker-${ordinal}`, ordinal, revision, state });
+const broker = (ordinal: number, revision: string, state: BrokerPod['state'] = 'Ready'): BrokerPod => ({
+  name: `events-broker-${ordinal}`,
+  ordinal,
+  revision,
+  state,
+});
 const healthy = (controllerId: number) => ({ controllerId, underReplicatedPartitions: 0, replicasByBroker: new Map() });
 
 describe('rolling restart', () => {
@@ -17,20 +22,36 @@ describe('rolling restart', () => {
   it('restarts brokers in ordinal order, the active controller last', () => {
     const brokers = [broker(0, 'old'), broker(1, 'old'), broker(2, 'old')];
     expect(planRestart(brokers, 'new', healthy(0))).toMatchObject({ kind: 'restart', pod: { ordinal: 1 } });
-    expect(planRestart([broker(0, 'old'), broker(1, 'new'), broker(2, 'new')], 'new', healthy(0))).toMatchObject({ kind: 'restart', pod: { ordinal: 0 } });
+    expect(planRestart([broker(0, 'old'), broker(1, 'new'), broker(2, 'new')], 'new', healthy(0))).toMatchObject({
+      kind: 'restart',
+      pod: { ordinal: 0 },
+    });
   });
 
   it('waits while partitions are under-replicated', () => {
-    const plan = planRestart([broker(0, 'new'), broker(1, 'old')], 'new', { controllerId: 0, underReplicatedPartitions: 4, replicasByBroker: new Map() });
+    const plan = planRestart([broker(0, 'new'), broker(1, 'old')], 'new', {
+      controllerId: 0,
+      underReplicatedPartitions: 4,
+      replicasByBroker: new Map(),
+    });
     expect(plan).toEqual({ kind: 'wait', message: 'waiting for 4 under-replicated partitions to catch up' });
   });
 
   it('waits for a restarted broker to come back before the next', () => {
-    expect(planRestart([broker(0, 'new', 'NotReady'), broker(1, 'old')], 'new', healthy(1))).toMatchObject({ kind: 'wait', message: 'waiting for broker 0 to become ready' });
-    expect(planRestart([broker(0, 'old', 'Terminating'), broker(1, 'old')], 'new', healthy(1))).toMatchObject({ kind: 'wait', message: 'waiting for broker 0 to stop' });
+    expect(planRestart([broker(0, 'new', 'NotReady'), broker(1, 'old')], 'new', healthy(1))).toMatchObject({
+      kind: 'wait',
+      message: 'waiting for broker 0 to become ready',
+    });
+    expect(planRestart([broker(0, 'old', 'Terminating'), broker(1, 'old')], 'new', healthy(1))).toMatchObject({
+      kind: 'wait',
+      message: 'waiting for broker 0 to stop',
+    });
   });
 
   it('restarts a broker stuck on the old revision at once', () => {
-    expect(planRestart([broker(0, 'old'), broker(1, 'old', 'NotReady')], 'new')).toMatchObject({ kind: 'restart', pod: { ordinal: 1 } });
+    expect(planRestart([broker(0, 'old'), broker(1, 'old', 'NotReady')], 'new')).toMatchObject({
+      kind: 'restart',
+      pod: { ordinal: 1 },
+    });
   });
 });

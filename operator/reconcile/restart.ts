@@ -14,19 +14,35 @@ export type RestartPlan =
   | { kind: 'checkHealth' }
   | { kind: 'restart'; pod: BrokerPod; message: string };
 
-export function planRestart(brokers: readonly BrokerPod[], updateRevision: string, health?: ClusterHealth): RestartPlan {
+export function planRestart(
+  brokers: readonly BrokerPod[],
+  updateRevision: string,
+  health?: ClusterHealth,
+): RestartPlan {
   const outdated = brokers.filter((b) => b.revision !== updateRevision).sort(byOrdinal);
   if (outdated.length === 0) return { kind: 'upToDate' };
   const terminating = brokers.find((b) => b.state === 'Terminating');
   if (terminating) return { kind: 'wait', message: `waiting for broker ${terminating.ordinal} to stop` };
   const stuck = outdated.find((b) => b.state !== 'Ready');
-  if (stuck) return { kind: 'restart', pod: stuck, message: `restarting broker ${stuck.ordinal}, not ready on the old revision` };
+  if (stuck)
+    return {
+      kind: 'restart',
+      pod: stuck,
+      message: `restarting broker ${stuck.ordinal}, not ready on the old revision`,
+    };
   const notReady = brokers.find((b) => b.state !== 'Ready');
   if (notReady) return { kind: 'wait', message: `waiting for broker ${notReady.ordinal} to become ready` };
   if (!health) return { kind: 'checkHealth' };
   if (health.underReplicatedPartitions > 0) {
-    return { kind: 'wait', message: `waiting for ${health.underReplicatedPartitions} under-replicated partitions to catch up` };
+    return {
+      kind: 'wait',
+      message: `waiting for ${health.underReplicatedPartitions} under-replicated partitions to catch up`,
+    };
   }
-  const next = outdated.find((b) => b.ordinal !== health.controllerId) ?? outdated[0]!;
-  return { kind: 'restart', pod: next, message: `restarting broker ${next.ordinal} (${outdated.length} of ${brokers.length} to go)` };
+  const next = outdated.find((b) => b.ordinal !== health.controllerId) ?? outdated[0];
+  return {
+    kind: 'restart',
+    pod: next,
+    message: `restarting broker ${next.ordinal} (${outdated.length} of ${brokers.length} to go)`,
+  };
 }

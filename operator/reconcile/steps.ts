@@ -20,12 +20,20 @@ export function requeue(afterMs: number, reason: string, message: string): StepR
 
 /** A step that threw, named so that status and logs say where. */
 export class StepError extends Error {
-  constructor(readonly step: string, cause: unknown, message: string) {
+  constructor(
+    readonly step: string,
+    cause: unknown,
+    message: string,
+  ) {
     super(`${step}: ${message}`, { cause });
   }
 }
 
-export async function runSteps<C>(steps: readonly Step<C>[], ctx: C, describe: (err: unknown) => string): Promise<StepResult> {
+export async function runSteps<C>(
+  steps: readonly Step<C>[],
+  ctx: C,
+  describe: (err: unknown) => string,
+): Promise<StepResult> {
   for (const step of steps) {
     let result: StepResult;
     try {

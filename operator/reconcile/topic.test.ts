@@ -23,11 +23,20 @@ describe('KafkaTopic reconcile', () => {
     admin = new FakeAdmin();
     clusters = [readyCluster()];
     topics = [];
-    deps = { kube, admin: () => admin, clusters: lister(() => clusters), topics: lister(() => topics), now: () => NOW, log: silentLog };
+    deps = {
+      kube,
+      admin: () => admin,
+      clusters: lister(() => clusters),
+      topics: lister(() => topics),
+      now: () => NOW,
+      log: silentLog,
+    };
   });
 
   async function reconcile(t: KafkaTopic) {
-    topics = topics.some((x) => x.metadata.uid === t.metadata.uid) ? topics.map((x) => (x.metadata.uid === t.metadata.uid ? t : x)) : [...topics, t];
+    topics = topics.some((x) => x.metadata.uid === t.metadata.uid)
+      ? topics.map((x) => (x.metadata.uid === t.metadata.uid ? t : x))
+      : [...topics, t];
     return reconcileTopic(t, deps);
   }
 
@@ -46,7 +55,9 @@ describe('KafkaTopic reconcile', () => {
   });
 
   it('makes no write, to Kubernetes or the brokers, when reconciling 1 000 topics already in sync', async () => {
-    const all = Array.from({ length: 1000 }, (_, i) => held(kafkaTopic({ config: { 'retention.ms': i } }, { name: `t${i}`, uid: `u${i}` })));
+    const all = Array.from({ length: 1000 }, (_, i) =>
+      held(kafkaTopic({ config: { 'retention.ms': i } }, { name: `t${i}`, uid: `u${i}` })),
+    );
     for (const t of all) await reconcile(t);
     const synced = all.map((t) => ({ ...t, status: statusOf(t) }));
     topics = synced;
@@ -58,7 +69,16 @@ describe('KafkaTopic reconcile', () => {
   });
 
   it('adds partitions and applies config changes incrementally, reverting changes made outside', async () => {
-    admin.topics.set('orders', { name: 'orders', id: 'x', partitions: 3, replicationFactor: 1, config: new Map([['retention.ms', '1'], ['cleanup.policy', 'compact']]) });
+    admin.topics.set('orders', {
+      name: 'orders',
+      id: 'x',
+      partitions: 3,
+      replicationFactor: 1,
+      config: new Map([
+        ['retention.ms', '1'],
+        ['cleanup.policy', 'compact'],
+      ]),
+    });
     await reconcile(held(kafkaTopic({ partitions: 5, config: { 'retention.ms': 2 } })));
     expect(admin.writes).toEqual(['createPartitions orders 5', 'alterConfig orders retention.ms=2 -cleanup.policy']);
   });
@@ -82,7 +102,12 @@ describe('KafkaTopic reconcile', () => {
 
   it('leaves a topic to the older of two KafkaTopics naming it', async () => {
     const older = held(kafkaTopic({}, { uid: 'a', creationTimestamp: '2026-01-01T00:00:00Z' }));
-    const newer = held(kafkaTopic({ topicName: 'orders', partitions: 9 }, { name: 'orders-copy', uid: 'b', creationTimestamp: '2026-01-03T00:00:00Z' }));
+    const newer = held(
+      kafkaTopic(
+        { topicName: 'orders', partitions: 9 },
+        { name: 'orders-copy', uid: 'b', creationTimestamp: '2026-01-03T00:00:00Z' },
+      ),
+    );
     topics = [older];
     await reconcile(newer);
     expect(admin.writes).toEqual([]);
@@ -115,7 +140,10 @@ describe('KafkaTopic reconcile', () => {
   });
 
   describe('deletion', () => {
-    const deleting = (t: KafkaTopic): KafkaTopic => ({ ...held(t), metadata: { ...held(t).metadata, deletionTimestamp: '2026-02-01T00:00:00Z' } });
+    const deleting = (t: KafkaTopic): KafkaTopic => ({
+      ...held(t),
+      metadata: { ...held(t).metadata, deletionTimestamp: '2026-02-01T00:00:00Z' },
+    });
 
     it('deletes the topic, then releases the finalizer', async () => {
       admin.topics.set('orders', { name: 'orders', id: 'x', partitions: 3, replicationFactor: 1, config: new Map() });
@@ -127,7 +155,9 @@ describe('KafkaTopic reconcile', () => {
     it('releases the finalizer when the cluster is gone or going', async () => {
       clusters = [];
       await reconcile(deleting(kafkaTopic()));
-      clusters = [{ ...readyCluster(), metadata: { ...readyCluster().metadata, deletionTimestamp: '2026-02-01T00:00:00Z' } }];
+      clusters = [
+        { ...readyCluster(), metadata: { ...readyCluster().metadata, deletionTimestamp: '2026-02-01T00:00:00Z' } },
+      ];
       await reconcile(deleting(kafkaTopic({}, { name: 'other', uid: 'o' })));
       expect(admin.writes).toEqual([]);
       expect(kube.writes).toEqual(['setFinalizers KafkaTopic prod/orders', 'setFinalizers KafkaTopic prod/other']);

@@ -4,7 +4,14 @@
 
 import type { Logger } from 'pino';
 import { findCondition, mergeConditions, sameStatus } from '../api/conditions.js';
-import { TOPIC_FINALIZER, configStrings, topicNameOf, type KafkaCluster, type KafkaTopic, type KafkaTopicStatus } from '../api/types.js';
+import {
+  TOPIC_FINALIZER,
+  configStrings,
+  topicNameOf,
+  type KafkaCluster,
+  type KafkaTopic,
+  type KafkaTopicStatus,
+} from '../api/types.js';
 import type { KafkaAdmin } from '../kafka/admin.js';
 import type { Kube, Lister } from '../runtime/kube.js';
 import { olderClaimant } from '../topics/claims.js';
@@ -70,7 +77,10 @@ async function finalize(topic: KafkaTopic, deps: TopicDeps): Promise<void> {
     await deps.admin(cluster).deleteTopic(topicNameOf(topic));
     deps.log.info({ topic: topicNameOf(topic) }, 'topic deleted');
   }
-  await deps.kube.setFinalizers(topic, finalizers.filter((f) => f !== TOPIC_FINALIZER));
+  await deps.kube.setFinalizers(
+    topic,
+    finalizers.filter((f) => f !== TOPIC_FINALIZER),
+  );
 }
 
 async function syncTopic(topic: KafkaTopic, deps: TopicDeps): Promise<TopicOutcome> {
@@ -78,18 +88,38 @@ async function syncTopic(topic: KafkaTopic, deps: TopicDeps): Promise<TopicOutco
   const name = topicNameOf(topic);
   const cluster = deps.clusters.get(namespace, topic.spec.cluster);
   if (!cluster) {
-    return { ready: false, reason: 'ClusterNotFound', message: `KafkaCluster "${topic.spec.cluster}" does not exist in namespace ${namespace}`, requeueAfterMs: CLUSTER_NOT_FOUND_RECHECK_MS };
+    return {
+      ready: false,
+      reason: 'ClusterNotFound',
+      message: `KafkaCluster "${topic.spec.cluster}" does not exist in namespace ${namespace}`,
+      requeueAfterMs: CLUSTER_NOT_FOUND_RECHECK_MS,
+    };
   }
   const owner = olderClaimant(topic, deps.topics.list(namespace));
   if (owner) {
-    return { ready: false, reason: 'ResourceConflict', message: `topic "${name}" is managed by the older KafkaTopic "${owner.metadata.name}"`, requeueAfterMs: CONFLICT_RECHECK_MS };
+    return {
+      ready: false,
+      reason: 'ResourceConflict',
+      message: `topic "${name}" is managed by the older KafkaTopic "${owner.metadata.name}"`,
+      requeueAfterMs: CONFLICT_RECHECK_MS,
+    };
   }
   if (!cluster.status?.readyReplicas) {
-    return { ready: false, reason: 'ClusterNotReady', message: `KafkaCluster "${cluster.metadata.name}" has no ready broker yet`, requeueAfterMs: CLUSTER_NOT_READY_RECHECK_MS };
+    return {
+      ready: false,
+      reason: 'ClusterNotReady',
+      message: `KafkaCluster "${cluster.metadata.name}" has no ready broker yet`,
+      requeueAfterMs: CLUSTER_NOT_READY_RECHECK_MS,
+    };
   }
 
   const admin = deps.admin(cluster);
-  const desired: DesiredTopic = { name, partitions: topic.spec.partitions, replicationFactor: topic.spec.replicationFactor, config: configStrings(topic.spec.config) };
+  const desired: DesiredTopic = {
+    name,
+    partitions: topic.spec.partitions,
+    replicationFactor: topic.spec.replicationFactor,
+    config: configStrings(topic.spec.config),
+  };
   const observed = await admin.describeTopic(name);
   const plan = planTopic(desired, observed);
   const log = deps.log.child({ topic: name });
@@ -99,7 +129,12 @@ async function syncTopic(topic: KafkaTopic, deps: TopicDeps): Promise<TopicOutco
     case 'create': {
       const topicId = await admin.createTopic(plan.topic);
       log.info({ partitions: desired.partitions, replicationFactor: desired.replicationFactor }, 'topic created');
-      await deps.kube.event(topic, 'Normal', 'TopicCreated', `created topic "${name}" with ${desired.partitions} partitions`);
+      await deps.kube.event(
+        topic,
+        'Normal',
+        'TopicCreated',
+        `created topic "${name}" with ${desired.partitions} partitions`,
+      );
       return { ready: true, reason: 'Ready', message: '', topicId };
     }
     case 'update':
@@ -122,12 +157,23 @@ async function writeStatus(topic: KafkaTopic, outcome: TopicOutcome, deps: Topic
     topicId: outcome.topicId ?? topic.status?.topicId,
     conditions: mergeConditions(
       topic.status?.conditions,
-      [{ type: 'Ready', status: outcome.ready ? 'True' : 'False', reason: outcome.reason, message: outcome.message, observedGeneration: topic.metadata.generation }],
+      [
+        {
+          type: 'Ready',
+          status: outcome.ready ? 'True' : 'False',
+          reason: outcome.reason,
+          message: outcome.message,
+          observedGeneration: topic.metadata.generation,
+        },
+      ],
       deps.now(),
     ),
   };
   if (sameStatus(topic.status, status)) return;
-  await deps.kube.applyStatus({ apiVersion: topic.apiVersion, kind: topic.kind, namespace: topic.metadata.namespace, name: topic.metadata.name }, status);
+  await deps.kube.applyStatus(
+    { apiVersion: topic.apiVersion, kind: topic.kind, namespace: topic.metadata.namespace, name: topic.metadata.name },
+    status,
+  );
   const before = findCondition(topic.status?.conditions, 'Ready');
   if (!outcome.ready && (before?.status !== 'False' || before.reason !== outcome.reason)) {
     await deps.kube.event(topic, 'Warning', outcome.reason, outcome.message);

@@ -41,11 +41,20 @@ export function loadConfig(env: NodeJS.ProcessEnv): OperatorConfig {
   const logLevel = env.LOG_LEVEL || 'info';
   if (!LOG_LEVELS.includes(logLevel)) problems.push(`LOG_LEVEL=${logLevel}: expected one of ${LOG_LEVELS.join(', ')}`);
   const brokerImage = env.RUNNEL_BROKER_IMAGE ?? '';
-  if (brokerImage === '') problems.push('RUNNEL_BROKER_IMAGE is not set: it names the broker image that KafkaClusters without spec.image run');
+  if (brokerImage === '')
+    problems.push(
+      'RUNNEL_BROKER_IMAGE is not set: it names the broker image that KafkaClusters without spec.image run',
+    );
   const operatorImage = env.RUNNEL_OPERATOR_IMAGE ?? '';
-  if (operatorImage === '') problems.push("RUNNEL_OPERATOR_IMAGE is not set: it names the operator's own image, which brokers of clusters with spec.rack run as their init container");
+  if (operatorImage === '')
+    problems.push(
+      "RUNNEL_OPERATOR_IMAGE is not set: it names the operator's own image, which brokers of clusters with spec.rack run as their init container",
+    );
   const config: OperatorConfig = {
-    watchNamespaces: (env.WATCH_NAMESPACES ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    watchNamespaces: (env.WATCH_NAMESPACES ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     namespace: env.POD_NAMESPACE || 'default',
     identity: env.POD_NAME || hostname(),
     leaderElection: bool('LEADER_ELECTION', true),

@@ -38,7 +38,10 @@ export class Controller {
         const stopTimer = metrics.reconcileSeconds.startTimer({ controller: name });
         try {
           const result = await reconcile(namespace, objectName);
-          metrics.reconciles.inc({ controller: name, outcome: result.requeueAfterMs === undefined ? 'done' : 'requeue' });
+          metrics.reconciles.inc({
+            controller: name,
+            outcome: result.requeueAfterMs === undefined ? 'done' : 'requeue',
+          });
           log.debug({ key, requeueAfterMs: result.requeueAfterMs }, 'reconciled');
           return result;
         } catch (err) {

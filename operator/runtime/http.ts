@@ -5,7 +5,12 @@ import http from 'node:http';
 import type { Logger } from 'pino';
 import type { OperatorMetrics } from './metrics.js';
 
-export async function startHttpServer(port: number, metrics: OperatorMetrics, ready: () => boolean, log: Logger): Promise<http.Server> {
+export async function startHttpServer(
+  port: number,
+  metrics: OperatorMetrics,
+  ready: () => boolean,
+  log: Logger,
+): Promise<http.Server> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/healthz') {

@@ -3,8 +3,14 @@
 // one field manager; finalizers use a merge patch guarded by resourceVersion.
 
 import {
-  ApiException, CoreV1Api, CustomObjectsApi, KubernetesObjectApi, PatchStrategy, setHeaderOptions,
-  type KubeConfig, type KubernetesObject,
+  ApiException,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
 } from '@kubernetes/client-node';
 import { FIELD_MANAGER } from '../api/types.js';
 import { realClock, type Clock } from './clock.js';
@@ -25,7 +31,12 @@ export interface Identity {
 
 export interface Kube {
   get<T extends KubernetesObject>(ref: ObjectRef): Promise<T | undefined>;
-  list<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string, labelSelector: string): Promise<T[]>;
+  list<T extends KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    labelSelector: string,
+  ): Promise<T[]>;
   /** Server-side apply: the fields given are the fields the operator owns. */
   apply<T extends KubernetesObject>(obj: T): Promise<T>;
   /** Server-side apply of the status subresource of a custom resource; a vanished object is left alone. */
@@ -55,7 +66,9 @@ export function apiErrorMessage(err: unknown): string {
 
 function splitApiVersion(apiVersion: string): { group: string; version: string } {
   const slash = apiVersion.indexOf('/');
-  return slash < 0 ? { group: '', version: apiVersion } : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
+  return slash < 0
+    ? { group: '', version: apiVersion }
+    : { group: apiVersion.slice(0, slash), version: apiVersion.slice(slash + 1) };
 }
 
 /** Plural resource names of the custom resources (status goes through CustomObjectsApi). */
@@ -66,7 +79,11 @@ export class ClientKube implements Kube {
   private readonly custom: CustomObjectsApi;
   private readonly core: CoreV1Api;
 
-  constructor(kc: KubeConfig, private readonly identity: string, private readonly clock: Clock = realClock) {
+  constructor(
+    kc: KubeConfig,
+    private readonly identity: string,
+    private readonly clock: Clock = realClock,
+  ) {
     this.objects = KubernetesObjectApi.makeApiClient(kc);
     this.custom = kc.makeApiClient(CustomObjectsApi);
     this.core = kc.makeApiClient(CoreV1Api);
@@ -74,15 +91,33 @@ export class ClientKube implements Kube {
 
   async get<T extends KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
     try {
-      return await this.objects.read<T>({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });
+      return await this.objects.read<T>({
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: { name: ref.name, namespace: ref.namespace },
+      });
     } catch (err) {
       if (isNotFound(err)) return undefined;
       throw err;
     }
   }
 
-  async list<T extends KubernetesObject>(apiVersion: string, kind: string, namespace: string, labelSelector: string): Promise<T[]> {
-    const list = await this.objects.list<T>(apiVersion, kind, namespace, undefined, undefined, undefined, undefined, labelSelector);
+  async list<T extends KubernetesObject>(
+    apiVersion: string,
+    kind: string,
+    namespace: string,
+    labelSelector: string,
+  ): Promise<T[]> {
+    const list = await this.objects.list<T>(
+      apiVersion,
+      kind,
+      namespace,
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      labelSelector,
+    );
     return list.items;
   }
 
@@ -100,7 +135,12 @@ export class ClientKube implements Kube {
           namespace: ref.namespace,
           plural: PLURALS[ref.kind] ?? `${ref.kind.toLowerCase()}s`,
           name: ref.name,
-          body: { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace }, status },
+          body: {
+            apiVersion: ref.apiVersion,
+            kind: ref.kind,
+            metadata: { name: ref.name, namespace: ref.namespace },
+            status,
+          },
           fieldManager: FIELD_MANAGER,
           force: true,
         },
@@ -115,13 +155,22 @@ export class ClientKube implements Kube {
     const patch = {
       apiVersion: obj.apiVersion,
       kind: obj.kind,
-      metadata: { name: obj.metadata?.name, namespace: obj.metadata?.namespace, resourceVersion: obj.metadata?.resourceVersion, finalizers },
+      metadata: {
+        name: obj.metadata?.name,
+        namespace: obj.metadata?.namespace,
+        resourceVersion: obj.metadata?.resourceVersion,
+        finalizers,
+      },
     };
     await this.objects.patch(patch, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
   }
 
   async annotate(ref: ObjectRef, annotations: Record<string, string>): Promise<void> {
-    const patch = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace, annotations } };
+    const patch = {
+      apiVersion: ref.apiVersion,
+      kind: ref.kind,
+      metadata: { name: ref.name, namespace: ref.namespace, annotations },
+    };
     try {
       await this.objects.patch(patch, undefined, undefined, FIELD_MANAGER, undefined, PatchStrategy.MergePatch);
     } catch (err) {
@@ -131,7 +180,11 @@ export class ClientKube implements Kube {
 
   async delete(ref: ObjectRef): Promise<void> {
     try {
-      await this.objects.delete({ apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } });
+      await this.objects.delete({
+        apiVersion: ref.apiVersion,
+        kind: ref.kind,
+        metadata: { name: ref.name, namespace: ref.namespace },
+      });
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -144,7 +197,13 @@ export class ClientKube implements Kube {
       namespace,
       body: {
         metadata: { generateName: `${regarding.metadata?.name}.`, namespace },
-        involvedObject: { apiVersion: regarding.apiVersion, kind: regarding.kind, name: regarding.metadata?.name, namespace, uid: regarding.metadata?.uid },
+        involvedObject: {
+          apiVersion: regarding.apiVersion,
+          kind: regarding.kind,
+          name: regarding.metadata?.name,
+          namespace,
+          uid: regarding.metadata?.uid,
+        },
         type,
         reason,
         message,

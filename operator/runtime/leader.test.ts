@@ -32,14 +32,21 @@ class FakeLeaseServer {
       create: (spec: V1LeaseSpec) =>
         call(() => {
           if (server.lease) throw new Error('HTTP 409: already exists');
-          server.lease = { metadata: { name: 'runnel-operator', resourceVersion: String(++server.version) }, spec: copy(spec) };
-          return copy(server.lease)!;
+          server.lease = {
+            metadata: { name: 'runnel-operator', resourceVersion: String(++server.version) },
+            spec: copy(spec),
+          };
+          return copy(server.lease);
         }),
       replace: (lease: V1Lease) =>
         call(() => {
-          if (lease.metadata?.resourceVersion !== server.lease?.metadata?.resourceVersion) throw new Error('HTTP 409: conflict');
-          server.lease = { ...copy(lease)!, metadata: { ...lease.metadata, resourceVersion: String(++server.version) } };
-          return copy(server.lease)!;
+          if (lease.metadata?.resourceVersion !== server.lease?.metadata?.resourceVersion)
+            throw new Error('HTTP 409: conflict');
+          server.lease = {
+            ...copy(lease),
+            metadata: { ...lease.metadata, resourceVersion: String(++server.version) },
+          };
+          return copy(server.lease);
         }),
     };
     return client;
@@ -95,7 +102,11 @@ async function runChecked(clock: ManualClock, replicas: Replica[], totalMs: numb
 }
 
 describe('lease decision', () => {
-  const spec = (holderIdentity: string | undefined, renewTime = new Date(0)): V1LeaseSpec => ({ holderIdentity, renewTime, leaseDurationSeconds: LEASE_S });
+  const spec = (holderIdentity: string | undefined, renewTime = new Date(0)): V1LeaseSpec => ({
+    holderIdentity,
+    renewTime,
+    leaseDurationSeconds: LEASE_S,
+  });
 
   it('creates a lease nobody holds yet, renews its own, takes over a released one at once', () => {
     expect(leaseDecision(undefined, 'a', 0, 0, LEASE_S)).toBe('create');
@@ -132,7 +143,7 @@ describe('leader election', () => {
     expect(server.lease?.spec?.leaseTransitions).toBe(0);
   });
 
-  it("a cut-off leader stops at its renew deadline, and the standby takes over only a lease after it last saw a renewal", async () => {
+  it('a cut-off leader stops at its renew deadline, and the standby takes over only a lease after it last saw a renewal', async () => {
     const clock = new ManualClock();
     const server = new FakeLeaseServer();
     const a = replica(server, clock, 'a');
@@ -207,7 +218,12 @@ describe('leader election', () => {
     const start = clock.now();
     server.lease = {
       metadata: { name: 'runnel-operator', resourceVersion: '1' },
-      spec: { holderIdentity: 'gone', leaseDurationSeconds: LEASE_S, renewTime: new Date(start - 24 * 3_600_000), leaseTransitions: 3 },
+      spec: {
+        holderIdentity: 'gone',
+        leaseDurationSeconds: LEASE_S,
+        renewTime: new Date(start - 24 * 3_600_000),
+        leaseTransitions: 3,
+      },
     };
     const b = replica(server, clock, 'b');
     await clock.advance(LEASE_S * 1000 - 1);
@@ -245,7 +261,16 @@ describe('leader election', () => {
 
   it('refuses a renew deadline that is not shorter than the lease', () => {
     const api = new FakeLeaseServer().client();
-    const base = { lease: 'ns/l', identity: 'a', leaseDurationSeconds: 15, retryPeriodMs: 2_000, clock: new ManualClock(), log: silentLog };
-    expect(() => new LeaderElector(api, { ...base, renewDeadlineMs: 15_000 })).toThrow('must be shorter than the lease');
+    const base = {
+      lease: 'ns/l',
+      identity: 'a',
+      leaseDurationSeconds: 15,
+      retryPeriodMs: 2_000,
+      clock: new ManualClock(),
+      log: silentLog,
+    };
+    expect(() => new LeaderElector(api, { ...base, renewDeadlineMs: 15_000 })).toThrow(
+      'must be shorter than the lease',
+    );
   });
 });

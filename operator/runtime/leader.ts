@@ -11,7 +11,13 @@
 // The renewal that the standby last saw was written after the leader started it, so the leader
 // gives up (start + renew deadline) before the standby may take over (seen + lease duration).
 
-import { CoordinationV1Api, V1MicroTime, type KubeConfig, type V1Lease, type V1LeaseSpec } from '@kubernetes/client-node';
+import {
+  CoordinationV1Api,
+  V1MicroTime,
+  type KubeConfig,
+  type V1Lease,
+  type V1LeaseSpec,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock, TimerId } from './clock.js';
 import { apiErrorMessage, isNotFound } from './kube.js';
@@ -50,7 +56,13 @@ export interface Observation {
 
 /** Notes the lease record as read now: the observation time moves only if the record changed. */
 export function observe(previous: Observation | undefined, spec: V1LeaseSpec | undefined, nowMs: number): Observation {
-  const record = JSON.stringify([spec?.holderIdentity ?? null, spec?.leaseDurationSeconds ?? null, timeKey(spec?.acquireTime), timeKey(spec?.renewTime), spec?.leaseTransitions ?? null]);
+  const record = JSON.stringify([
+    spec?.holderIdentity ?? null,
+    spec?.leaseDurationSeconds ?? null,
+    timeKey(spec?.acquireTime),
+    timeKey(spec?.renewTime),
+    spec?.leaseTransitions ?? null,
+  ]);
   return previous?.record === record ? previous : { record, atMs: nowMs };
 }
 
@@ -64,7 +76,13 @@ export type LeaseDecision = 'create' | 'renew' | 'takeOver' | 'wait';
  * What a candidate may do with the lease as it stands. `observedAtMs` is when it last saw the
  * record change and `nowMs` its own clock: the holder's renewTime plays no part.
  */
-export function leaseDecision(spec: V1LeaseSpec | undefined, identity: string, observedAtMs: number, nowMs: number, defaultLeaseDurationSeconds: number): LeaseDecision {
+export function leaseDecision(
+  spec: V1LeaseSpec | undefined,
+  identity: string,
+  observedAtMs: number,
+  nowMs: number,
+  defaultLeaseDurationSeconds: number,
+): LeaseDecision {
   if (!spec) return 'create';
   if (spec.holderIdentity === identity) return 'renew';
   if (!spec.holderIdentity) return 'takeOver';
@@ -97,12 +115,19 @@ export class LeaderElector {
   private deadlineTimer: TimerId | undefined;
   private onLost: (() => void) | undefined;
 
-  constructor(private readonly api: LeaseApi, private readonly options: LeaderOptions) {
+  constructor(
+    private readonly api: LeaseApi,
+    private readonly options: LeaderOptions,
+  ) {
     if (options.renewDeadlineMs >= options.leaseDurationSeconds * 1000) {
-      throw new Error(`the renew deadline (${options.renewDeadlineMs} ms) must be shorter than the lease (${options.leaseDurationSeconds} s)`);
+      throw new Error(
+        `the renew deadline (${options.renewDeadlineMs} ms) must be shorter than the lease (${options.leaseDurationSeconds} s)`,
+      );
     }
     if (options.retryPeriodMs >= options.renewDeadlineMs) {
-      throw new Error(`the retry period (${options.retryPeriodMs} ms) must be shorter than the renew deadline (${options.renewDeadlineMs} ms)`);
+      throw new Error(
+        `the retry period (${options.retryPeriodMs} ms) must be shorter than the renew deadline (${options.renewDeadlineMs} ms)`,
+      );
     }
   }
 
@@ -144,7 +169,10 @@ export class LeaderElector {
       current.spec.holderIdentity = undefined;
       await this.api.replace(current);
     } catch (err) {
-      this.options.log.warn({ error: apiErrorMessage(err) }, 'could not release the lease; the standby takes over when it expires');
+      this.options.log.warn(
+        { error: apiErrorMessage(err) },
+        'could not release the lease; the standby takes over when it expires',
+      );
     }
   }
 
@@ -202,7 +230,13 @@ export class LeaderElector {
       if (decision === 'wait') return { ok: false, heldBy: lease?.spec?.holderIdentity ?? undefined };
       let written: V1Lease;
       if (decision === 'create') {
-        written = await this.api.create({ holderIdentity: identity, leaseDurationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 });
+        written = await this.api.create({
+          holderIdentity: identity,
+          leaseDurationSeconds,
+          acquireTime: now,
+          renewTime: now,
+          leaseTransitions: 0,
+        });
       } else {
         const spec = lease!.spec!;
         if (decision === 'takeOver') {

@@ -2,7 +2,14 @@
 // change calls `onChange`, which only enqueues keys: reconciles read the current state themselves.
 // A watch that ends is resumed by the informer; one that fails is restarted after a pause.
 
-import { KubernetesObjectApi, makeInformer, type Informer, type KubeConfig, type KubernetesObject, type ObjectCache } from '@kubernetes/client-node';
+import {
+  KubernetesObjectApi,
+  makeInformer,
+  type Informer,
+  type KubeConfig,
+  type KubernetesObject,
+  type ObjectCache,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Clock } from './clock.js';
 import { apiErrorMessage, type Lister } from './kube.js';
@@ -26,7 +33,14 @@ export interface Watch<T> extends Lister<T> {
 }
 
 /** `T` is the shape the caller reads the objects as (custom resources are plain JSON). */
-export function watch<T>(kc: KubeConfig, spec: WatchSpec, namespaces: readonly string[], onChange: (obj: T) => void, log: Logger, clock: Clock): Watch<T> {
+export function watch<T>(
+  kc: KubeConfig,
+  spec: WatchSpec,
+  namespaces: readonly string[],
+  onChange: (obj: T) => void,
+  log: Logger,
+  clock: Clock,
+): Watch<T> {
   const objects = KubernetesObjectApi.makeApiClient(kc);
   const prefix = spec.apiVersion.includes('/') ? `/apis/${spec.apiVersion}` : `/api/${spec.apiVersion}`;
   const scopes = namespaces.length > 0 ? namespaces : [undefined];
@@ -41,7 +55,16 @@ export function watch<T>(kc: KubeConfig, spec: WatchSpec, namespaces: readonly s
       kc,
       path,
       async () => {
-        const list = await objects.list(spec.apiVersion, spec.kind, namespace, undefined, undefined, undefined, undefined, spec.labelSelector);
+        const list = await objects.list(
+          spec.apiVersion,
+          spec.kind,
+          namespace,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          spec.labelSelector,
+        );
         setImmediate(listed);
         return list;
       },
@@ -61,7 +84,8 @@ export function watch<T>(kc: KubeConfig, spec: WatchSpec, namespaces: readonly s
     void start();
     return { namespace, informer, firstList };
   });
-  const cacheOf = (namespace: string) => informers.find((i) => i.namespace === undefined || i.namespace === namespace)?.informer;
+  const cacheOf = (namespace: string) =>
+    informers.find((i) => i.namespace === undefined || i.namespace === namespace)?.informer;
   return {
     synced: Promise.all(informers.map((i) => i.firstList)).then(() => undefined),
     get: (namespace, name) => cacheOf(namespace)?.get(name, namespace) as T | undefined,

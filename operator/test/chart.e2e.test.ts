@@ -13,7 +13,10 @@ interface Manifest {
   kind: string;
   metadata: { name: string; namespace?: string };
   rules?: { resources: string[]; verbs: string[] }[];
-  spec?: { replicas?: number; template?: { spec: { containers: { image: string; env: { name: string; value?: string }[] }[] } } };
+  spec?: {
+    replicas?: number;
+    template?: { spec: { containers: { image: string; env: { name: string; value?: string }[] }[] } };
+  };
 }
 
 describe('runnel-operator chart', () => {
@@ -25,7 +28,18 @@ describe('runnel-operator chart', () => {
   });
 
   const render = async (...set: string[]) =>
-    parseAllDocuments(await helm('template', 'runnel-operator', CHART, '--namespace', 'runnel-system', '--kube-version', '1.33.0', ...set.flatMap((s) => ['--set', s])))
+    parseAllDocuments(
+      await helm(
+        'template',
+        'runnel-operator',
+        CHART,
+        '--namespace',
+        'runnel-system',
+        '--kube-version',
+        '1.33.0',
+        ...set.flatMap((s) => ['--set', s]),
+      ),
+    )
       .map((d) => d.toJSON() as Manifest | null)
       .filter((m): m is Manifest => m !== null);
 
@@ -45,20 +59,25 @@ describe('runnel-operator chart', () => {
   it('grants a Role in each watched namespace when namespaces are listed, and cluster-wide only reading nodes', async () => {
     const manifests = await render('watchNamespaces={team-a,team-b}');
     const clusterWide = manifests.filter((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding');
-    expect(clusterWide.map((m) => `${m.kind} ${m.metadata.name}`).sort()).toEqual(['ClusterRole runnel-operator-nodes', 'ClusterRoleBinding runnel-operator-nodes']);
-    expect(clusterWide.find((m) => m.kind === 'ClusterRole')!.rules).toEqual([{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }]);
+    expect(clusterWide.map((m) => `${m.kind} ${m.metadata.name}`).sort()).toEqual([
+      'ClusterRole runnel-operator-nodes',
+      'ClusterRoleBinding runnel-operator-nodes',
+    ]);
+    expect(clusterWide.find((m) => m.kind === 'ClusterRole')!.rules).toEqual([
+      { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
+    ]);
     const withoutRacks = await render('watchNamespaces={team-a}', 'rackAwareness=false');
     expect(withoutRacks.filter((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')).toEqual([]);
     const roles = manifests.filter((m) => m.kind === 'Role' && m.metadata.name === 'runnel-operator');
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
-    const env = manifests.find((m) => m.kind === 'Deployment')!.spec!.template!.spec.containers[0]!.env;
+    const env = manifests.find((m) => m.kind === 'Deployment')!.spec!.template!.spec.containers[0].env;
     expect(env.find((e) => e.name === 'WATCH_NAMESPACES')!.value).toBe('team-a,team-b');
   });
 
-  it('runs the operator and brokers of the chart\'s version unless told otherwise', async () => {
+  it("runs the operator and brokers of the chart's version unless told otherwise", async () => {
     const deployment = (await render('replicas=2', 'logLevel=debug')).find((m) => m.kind === 'Deployment')!;
     expect(deployment.spec!.replicas).toBe(2);
-    const container = deployment.spec!.template!.spec.containers[0]!;
+    const container = deployment.spec!.template!.spec.containers[0];
     expect(container.image).toBe('runnel/operator:0.1.0');
     expect(container.env.find((e) => e.name === 'RUNNEL_BROKER_IMAGE')!.value).toBe('runnel/broker:0.1.0');
     expect(container.env.find((e) => e.name === 'RUNNEL_OPERATOR_IMAGE')!.value).toBe('runnel/operator:0.1.0');
@@ -66,6 +85,8 @@ describe('runnel-operator chart', () => {
   });
 
   it('rejects values outside the schema', async () => {
-    await expect(helm('template', 'x', CHART, '--kube-version', '1.33.0', '--set', 'logLevel=loud')).rejects.toThrow(/logLevel/);
+    await expect(helm('template', 'x', CHART, '--kube-version', '1.33.0', '--set', 'logLevel=loud')).rejects.toThrow(
+      /logLevel/,
+    );
   });
 });

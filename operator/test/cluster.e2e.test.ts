@@ -44,11 +44,28 @@ describe('operator on a real API server', () => {
 
   beforeAll(async () => {
     plane = await startControlPlane();
-    const install = await plane.helm(['install', 'runnel-operator', `${repoRoot()}/charts/runnel-operator`, '--namespace', 'runnel-system', '--create-namespace', '--set', 'replicas=0']);
+    const install = await plane.helm([
+      'install',
+      'runnel-operator',
+      `${repoRoot()}/charts/runnel-operator`,
+      '--namespace',
+      'runnel-system',
+      '--create-namespace',
+      '--set',
+      'replicas=0',
+    ]);
     if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr}`);
-    await plane.kubectlOk(['wait', '--for=condition=Established', 'crd/kafkaclusters.kafka.runnel.dev', 'crd/kafkatopics.kafka.runnel.dev', '--timeout=60s']);
+    await plane.kubectlOk([
+      'wait',
+      '--for=condition=Established',
+      'crd/kafkaclusters.kafka.runnel.dev',
+      'crd/kafkatopics.kafka.runnel.dev',
+      '--timeout=60s',
+    ]);
     await plane.kubectlOk(['create', 'namespace', NS]);
-    const token = (await plane.kubectlOk(['create', 'token', 'runnel-operator', '-n', 'runnel-system', '--duration=2h'])).trim();
+    const token = (
+      await plane.kubectlOk(['create', 'token', 'runnel-operator', '-n', 'runnel-system', '--duration=2h'])
+    ).trim();
     controllers = startControllers({
       config: operatorConfig(),
       kubeConfig: kubeConfigFor(plane, token),
@@ -72,10 +89,16 @@ describe('operator on a real API server', () => {
   it('rejects invalid KafkaClusters with a message naming the field', async () => {
     expect(await rejected(clusterYaml('bad', 'replicas: 0'))).toContain('spec.replicas');
     expect(await rejected(clusterYaml('bad', 'replicas: 3\ncontrollerVoters: 2'))).toContain('spec.controllerVoters');
-    expect(await rejected(clusterYaml('bad', 'replicas: 1\ncontrollerVoters: 3'))).toContain('spec.controllerVoters cannot exceed spec.replicas');
-    expect(await rejected(clusterYaml('bad', 'config:\n  node.id: 4'))).toContain('spec.config cannot set keys the operator manages');
+    expect(await rejected(clusterYaml('bad', 'replicas: 1\ncontrollerVoters: 3'))).toContain(
+      'spec.controllerVoters cannot exceed spec.replicas',
+    );
+    expect(await rejected(clusterYaml('bad', 'config:\n  node.id: 4'))).toContain(
+      'spec.config cannot set keys the operator manages',
+    );
     expect(await rejected(clusterYaml('bad', 'storage:\n  size: ten gigs'))).toContain('spec.storage.size');
-    expect(await rejected(clusterYaml('a'.repeat(41), 'replicas: 1\ncontrollerVoters: 1'))).toContain('metadata.name of a KafkaCluster can have at most 40 characters');
+    expect(await rejected(clusterYaml('a'.repeat(41), 'replicas: 1\ncontrollerVoters: 1'))).toContain(
+      'metadata.name of a KafkaCluster can have at most 40 characters',
+    );
   });
 
   it('rejects invalid KafkaTopics with a message naming the field', async () => {
@@ -87,13 +110,18 @@ describe('operator on a real API server', () => {
 
   it('keeps immutable fields immutable', async () => {
     expect((await apply(topicYaml('fixed', 'cluster: c\ntopicName: fixed.v1'))).code).toBe(0);
-    expect(await rejected(topicYaml('fixed', 'cluster: c\ntopicName: fixed.v2'))).toContain('spec.topicName is immutable');
-    expect(await rejected(topicYaml('fixed', 'cluster: d\ntopicName: fixed.v1'))).toContain('spec.cluster is immutable');
+    expect(await rejected(topicYaml('fixed', 'cluster: c\ntopicName: fixed.v2'))).toContain(
+      'spec.topicName is immutable',
+    );
+    expect(await rejected(topicYaml('fixed', 'cluster: d\ntopicName: fixed.v1'))).toContain(
+      'spec.cluster is immutable',
+    );
     await plane.kubectlOk(['delete', 'kafkatopic', 'fixed', '-n', NS, '--wait=false']);
   });
 
   it("lets the operator's ServiceAccount do what the operator does, and no more", async () => {
-    const can = async (...args: string[]) => (await plane.kubectl(['auth', 'can-i', ...args, '-n', NS, `--as=${SA}`])).stdout.trim();
+    const can = async (...args: string[]) =>
+      (await plane.kubectl(['auth', 'can-i', ...args, '-n', NS, `--as=${SA}`])).stdout.trim();
     expect(await can('patch', 'statefulsets.apps')).toBe('yes');
     expect(await can('delete', 'pods')).toBe('yes');
     expect(await can('patch', 'kafkaclusters.kafka.runnel.dev', '--subresource=status')).toBe('yes');
@@ -111,16 +139,39 @@ describe('operator on a real API server', () => {
     let uid = '';
 
     beforeAll(async () => {
-      await plane.kubectlOk(['apply', '-f', '-'], { input: clusterYaml('events', 'replicas: 1\ncontrollerVoters: 1\nstorage:\n  size: 1Gi\n  deleteClaim: true') });
+      await plane.kubectlOk(['apply', '-f', '-'], {
+        input: clusterYaml('events', 'replicas: 1\ncontrollerVoters: 1\nstorage:\n  size: 1Gi\n  deleteClaim: true'),
+      });
       uid = (await getJson(plane, ['kafkacluster', 'events', '-n', NS]))!.metadata.uid;
     });
 
     it('gets its owned objects, applied by the operator, with owner references', async () => {
-      const owned = ['serviceaccount/events-broker', 'configmap/events-config', 'service/events-brokers', 'service/events-bootstrap', 'poddisruptionbudget/events-broker', 'statefulset/events-broker'];
+      const owned = [
+        'serviceaccount/events-broker',
+        'configmap/events-config',
+        'service/events-brokers',
+        'service/events-bootstrap',
+        'poddisruptionbudget/events-broker',
+        'statefulset/events-broker',
+      ];
       for (const ref of owned) {
         const obj = await eventually(ref, () => getJson(plane, [ref, '-n', NS, '--show-managed-fields']));
-        expect(obj.metadata.ownerReferences, ref).toEqual([{ apiVersion: 'kafka.runnel.dev/v1alpha1', kind: 'KafkaCluster', name: 'events', uid, controller: true, blockOwnerDeletion: true }]);
-        expect(obj.metadata.managedFields.some((f: { manager: string; operation: string }) => f.manager === 'runnel-operator' && f.operation === 'Apply'), ref).toBe(true);
+        expect(obj.metadata.ownerReferences, ref).toEqual([
+          {
+            apiVersion: 'kafka.runnel.dev/v1alpha1',
+            kind: 'KafkaCluster',
+            name: 'events',
+            uid,
+            controller: true,
+            blockOwnerDeletion: true,
+          },
+        ]);
+        expect(
+          obj.metadata.managedFields.some(
+            (f: { manager: string; operation: string }) => f.manager === 'runnel-operator' && f.operation === 'Apply',
+          ),
+          ref,
+        ).toBe(true);
       }
       const sts = (await getJson(plane, ['statefulset/events-broker', '-n', NS]))!;
       expect(sts.spec.updateStrategy.type).toBe('OnDelete');
@@ -145,26 +196,59 @@ describe('operator on a real API server', () => {
 
     it('scales with kubectl scale, through the scale subresource', async () => {
       await plane.kubectlOk(['scale', 'kafkacluster/events', '-n', NS, '--replicas=2']);
-      await eventually('StatefulSet at 2 replicas', async () => (await getJson(plane, ['statefulset/events-broker', '-n', NS]))?.spec.replicas === 2);
+      await eventually(
+        'StatefulSet at 2 replicas',
+        async () => (await getJson(plane, ['statefulset/events-broker', '-n', NS]))?.spec.replicas === 2,
+      );
       const cm = (await getJson(plane, ['configmap/events-config', '-n', NS]))!;
-      expect(Object.keys(cm.data).sort()).toEqual(['cluster-size.properties', 'node-0.properties', 'node-1.properties', 'server.properties']);
-      await eventually('status.replicas 2', async () => (await getJson(plane, ['kafkacluster', 'events', '-n', NS]))?.status?.replicas === 2);
+      expect(Object.keys(cm.data).sort()).toEqual([
+        'cluster-size.properties',
+        'node-0.properties',
+        'node-1.properties',
+        'server.properties',
+      ]);
+      await eventually(
+        'status.replicas 2',
+        async () => (await getJson(plane, ['kafkacluster', 'events', '-n', NS]))?.status?.replicas === 2,
+      );
     });
 
     it('puts a new config hash on the pod template when spec.config changes', async () => {
-      const hash = async () => (await getJson(plane, ['statefulset/events-broker', '-n', NS]))!.spec.template.metadata.annotations['kafka.runnel.dev/config-hash'];
+      const hash = async () =>
+        (await getJson(plane, ['statefulset/events-broker', '-n', NS]))!.spec.template.metadata.annotations[
+          'kafka.runnel.dev/config-hash'
+        ];
       const before = await hash();
-      await plane.kubectlOk(['patch', 'kafkacluster/events', '-n', NS, '--type=merge', '-p', '{"spec":{"config":{"num.partitions":4}}}']);
+      await plane.kubectlOk([
+        'patch',
+        'kafkacluster/events',
+        '-n',
+        NS,
+        '--type=merge',
+        '-p',
+        '{"spec":{"config":{"num.partitions":4}}}',
+      ]);
       await eventually('a new config hash', async () => (await hash()) !== before);
     });
 
     it('with spec.rack, lets the rack init container read its own pod, and takes that back without', async () => {
       const role = () => getJson(plane, ['role/events-broker', '-n', NS]);
-      await plane.kubectlOk(['patch', 'kafkacluster/events', '-n', NS, '--type=merge', '-p', '{"spec":{"rack":{"topologyKey":"topology.kubernetes.io/zone"}}}']);
+      await plane.kubectlOk([
+        'patch',
+        'kafkacluster/events',
+        '-n',
+        NS,
+        '--type=merge',
+        '-p',
+        '{"spec":{"rack":{"topologyKey":"topology.kubernetes.io/zone"}}}',
+      ]);
       const granted = await eventually('broker Role', role);
-      expect(granted.rules).toEqual([{ apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['events-broker-0', 'events-broker-1'] }]);
+      expect(granted.rules).toEqual([
+        { apiGroups: [''], resources: ['pods'], verbs: ['get'], resourceNames: ['events-broker-0', 'events-broker-1'] },
+      ]);
       const brokerSa = 'system:serviceaccount:demo:events-broker';
-      const brokerCan = async (...args: string[]) => (await plane.kubectl(['auth', 'can-i', ...args, '-n', NS, `--as=${brokerSa}`])).stdout.trim();
+      const brokerCan = async (...args: string[]) =>
+        (await plane.kubectl(['auth', 'can-i', ...args, '-n', NS, `--as=${brokerSa}`])).stdout.trim();
       await eventually('RoleBinding in effect', async () => (await brokerCan('get', 'pods/events-broker-1')) === 'yes');
       expect(await brokerCan('get', 'pods/other')).toBe('no');
       expect(await brokerCan('list', 'pods')).toBe('no');
@@ -173,8 +257,20 @@ describe('operator on a real API server', () => {
         return s?.spec.template.spec.initContainers?.length === 1 && s;
       });
       expect(sts.spec.template.spec.initContainers[0]).toMatchObject({ name: 'rack', image: 'runnel/operator:e2e' });
-      await plane.kubectlOk(['patch', 'kafkacluster/events', '-n', NS, '--type=json', '-p', '[{"op":"remove","path":"/spec/rack"}]']);
-      await eventually('broker Role gone', async () => (await role()) === undefined && (await getJson(plane, ['rolebinding/events-broker', '-n', NS])) === undefined);
+      await plane.kubectlOk([
+        'patch',
+        'kafkacluster/events',
+        '-n',
+        NS,
+        '--type=json',
+        '-p',
+        '[{"op":"remove","path":"/spec/rack"}]',
+      ]);
+      await eventually(
+        'broker Role gone',
+        async () =>
+          (await role()) === undefined && (await getJson(plane, ['rolebinding/events-broker', '-n', NS])) === undefined,
+      );
     });
 
     it('puts back an owned object deleted behind its back, without waiting for the resync', async () => {
@@ -185,10 +281,23 @@ describe('operator on a real API server', () => {
     it('is garbage-collected with everything it owned when deleted', async () => {
       await plane.kubectlOk(['delete', 'kafkacluster/events', '-n', NS]);
       // The garbage collector learns new resource types from discovery every 30 s.
-      await eventually('owned objects gone', async () => {
-        const left = await plane.kubectlOk(['get', 'statefulsets,configmaps,services,poddisruptionbudgets,serviceaccounts,roles,rolebindings', '-n', NS, '-l', 'app.kubernetes.io/instance=events', '-o', 'name']);
-        return left.trim() === '';
-      }, 120_000);
+      await eventually(
+        'owned objects gone',
+        async () => {
+          const left = await plane.kubectlOk([
+            'get',
+            'statefulsets,configmaps,services,poddisruptionbudgets,serviceaccounts,roles,rolebindings',
+            '-n',
+            NS,
+            '-l',
+            'app.kubernetes.io/instance=events',
+            '-o',
+            'name',
+          ]);
+          return left.trim() === '';
+        },
+        120_000,
+      );
     });
   });
 });

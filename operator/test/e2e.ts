@@ -40,7 +40,11 @@ export function operatorConfig(overrides: Partial<OperatorConfig> = {}): Operato
 }
 
 /** Polls `fn` until it returns a truthy value (returned) or `ms` passes (throws with the last error). */
-export async function eventually<T>(what: string, fn: () => Promise<T>, ms = 60_000): Promise<NonNullable<Exclude<T, false>>> {
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T>,
+  ms = 60_000,
+): Promise<NonNullable<Exclude<T, false>>> {
   const deadline = Date.now() + ms;
   let last: unknown;
   while (Date.now() < deadline) {

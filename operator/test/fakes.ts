@@ -28,10 +28,18 @@ export class FakeKube implements Kube {
     return this.objects.get(keyOf(ref.kind, ref.namespace, ref.name)) as T | undefined;
   }
 
-  async list<T extends KubernetesObject>(_apiVersion: string, kind: string, namespace: string, labelSelector: string): Promise<T[]> {
+  async list<T extends KubernetesObject>(
+    _apiVersion: string,
+    kind: string,
+    namespace: string,
+    labelSelector: string,
+  ): Promise<T[]> {
     const wanted = labelSelector.split(',').map((kv) => kv.split('='));
     return [...this.objects.values()].filter(
-      (o) => o.kind === kind && o.metadata?.namespace === namespace && wanted.every(([k, v]) => o.metadata?.labels?.[k!] === v),
+      (o) =>
+        o.kind === kind &&
+        o.metadata?.namespace === namespace &&
+        wanted.every(([k, v]) => o.metadata?.labels?.[k] === v),
     ) as T[];
   }
 
@@ -53,7 +61,14 @@ export class FakeKube implements Kube {
   }
 
   async annotate(ref: ObjectRef, annotations: Record<string, string>): Promise<void> {
-    this.write('annotate', ref.kind, { metadata: ref }, Object.entries(annotations).map(([k, v]) => `${k}=${v}`).join(','));
+    this.write(
+      'annotate',
+      ref.kind,
+      { metadata: ref },
+      Object.entries(annotations)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(','),
+    );
     const obj = this.objects.get(keyOf(ref.kind, ref.namespace, ref.name));
     if (!obj) throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} not found`);
     obj.metadata = { ...obj.metadata, annotations: { ...obj.metadata?.annotations, ...annotations } };
@@ -78,7 +93,9 @@ export class FakeKube implements Kube {
       this.failNext = undefined;
       throw error;
     }
-    this.writes.push([verb, keyOf(kind, obj.metadata?.namespace, obj.metadata?.name), detail].filter(Boolean).join(' '));
+    this.writes.push(
+      [verb, keyOf(kind, obj.metadata?.namespace, obj.metadata?.name), detail].filter(Boolean).join(' '),
+    );
   }
 }
 
@@ -95,7 +112,13 @@ export class FakeAdmin implements KafkaAdmin {
   async createTopic(t: DesiredTopic): Promise<string> {
     this.writes.push(`create ${t.name}`);
     const id = `topic-id-${this.nextId++}`;
-    this.topics.set(t.name, { name: t.name, id, partitions: t.partitions, replicationFactor: t.replicationFactor, config: new Map(t.config) });
+    this.topics.set(t.name, {
+      name: t.name,
+      id,
+      partitions: t.partitions,
+      replicationFactor: t.replicationFactor,
+      config: new Map(t.config),
+    });
     return id;
   }
 
@@ -105,7 +128,9 @@ export class FakeAdmin implements KafkaAdmin {
   }
 
   async alterTopicConfig(name: string, changes: readonly ConfigChange[]): Promise<void> {
-    this.writes.push(`alterConfig ${name} ${changes.map((c) => (c.op === 'set' ? `${c.name}=${c.value}` : `-${c.name}`)).join(' ')}`);
+    this.writes.push(
+      `alterConfig ${name} ${changes.map((c) => (c.op === 'set' ? `${c.name}=${c.value}` : `-${c.name}`)).join(' ')}`,
+    );
     const config = new Map(this.topics.get(name)!.config);
     for (const c of changes) c.op === 'set' ? config.set(c.name, c.value) : config.delete(c.name);
     this.topics.get(name)!.config = config;
@@ -121,7 +146,9 @@ export class FakeAdmin implements KafkaAdmin {
   }
 }
 
-export function lister<T extends { metadata: { namespace: string; name: string } }>(items: () => readonly T[]): Lister<T> {
+export function lister<T extends { metadata: { namespace: string; name: string } }>(
+  items: () => readonly T[],
+): Lister<T> {
   return {
     get: (namespace, name) => items().find((i) => i.metadata.namespace === namespace && i.metadata.name === name),
     list: (namespace) => items().filter((i) => i.metadata.namespace === namespace),

@@ -45,23 +45,54 @@ describe('KafkaTopic reconcile against a broker', () => {
     return status?.conditions?.find((c) => c.type === 'Ready');
   };
   const configOf = async (topic: string) => {
-    const [described] = await client.describeConfigs({ resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic }] });
-    return new Map(described!.configs.map((c) => [c.name, c.value]));
+    const [described] = await client.describeConfigs({
+      resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: topic }],
+    });
+    return new Map(described.configs.map((c) => [c.name, c.value]));
   };
-  const partitionsOf = async (topic: string) => (await client.metadata({ topics: [topic], forceUpdate: true })).topics.get(topic)?.partitionsCount;
+  const partitionsOf = async (topic: string) =>
+    (await client.metadata({ topics: [topic], forceUpdate: true })).topics.get(topic)?.partitionsCount;
 
   beforeAll(async () => {
     broker = await startBroker({ overrides: { 'auto.create.topics.enable': 'false' } });
     client = new Admin({ clientId: 'e2e-check', bootstrapBrokers: [broker.bootstrap] });
     plane = await startControlPlane();
-    const install = await plane.helm(['install', 'runnel-operator', `${repoRoot()}/charts/runnel-operator`, '--namespace', 'runnel-system', '--create-namespace', '--set', 'replicas=0']);
+    const install = await plane.helm([
+      'install',
+      'runnel-operator',
+      `${repoRoot()}/charts/runnel-operator`,
+      '--namespace',
+      'runnel-system',
+      '--create-namespace',
+      '--set',
+      'replicas=0',
+    ]);
     if (install.code !== 0) throw new Error(`helm install failed: ${install.stderr}`);
-    await plane.kubectlOk(['wait', '--for=condition=Established', 'crd/kafkaclusters.kafka.runnel.dev', 'crd/kafkatopics.kafka.runnel.dev', '--timeout=60s']);
+    await plane.kubectlOk([
+      'wait',
+      '--for=condition=Established',
+      'crd/kafkaclusters.kafka.runnel.dev',
+      'crd/kafkatopics.kafka.runnel.dev',
+      '--timeout=60s',
+    ]);
     await plane.kubectlOk(['create', 'namespace', NS]);
-    await apply(`apiVersion: ${API_VERSION}\nkind: KafkaCluster\nmetadata:\n  name: local\n  namespace: ${NS}\nspec:\n  replicas: 1\n  controllerVoters: 1\n`);
-    await plane.kubectlOk(['patch', 'kafkacluster/local', '-n', NS, '--subresource=status', '--type=merge', '-p', '{"status":{"readyReplicas":1}}']);
+    await apply(
+      `apiVersion: ${API_VERSION}\nkind: KafkaCluster\nmetadata:\n  name: local\n  namespace: ${NS}\nspec:\n  replicas: 1\n  controllerVoters: 1\n`,
+    );
+    await plane.kubectlOk([
+      'patch',
+      'kafkacluster/local',
+      '-n',
+      NS,
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"readyReplicas":1}}',
+    ]);
 
-    const token = (await plane.kubectlOk(['create', 'token', 'runnel-operator', '-n', 'runnel-system', '--duration=2h'])).trim();
+    const token = (
+      await plane.kubectlOk(['create', 'token', 'runnel-operator', '-n', 'runnel-system', '--duration=2h'])
+    ).trim();
     const kc = kubeConfigFor(plane, token);
     const log = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
     const kube = new ClientKube(kc, 'e2e-test');
@@ -69,12 +100,35 @@ describe('KafkaTopic reconcile against a broker', () => {
       'kafkatopic',
       async (namespace, name) => {
         const topic = topics.get(namespace, name);
-        return topic ? reconcileTopic(topic, { kube, clusters, topics, admin: () => pool.get('local', [broker.bootstrap]), now: () => new Date(), log }) : {};
+        return topic
+          ? reconcileTopic(topic, {
+              kube,
+              clusters,
+              topics,
+              admin: () => pool.get('local', [broker.bootstrap]),
+              now: () => new Date(),
+              log,
+            })
+          : {};
       },
       { workers: 2, metrics: new OperatorMetrics(), log, clock: realClock, describeError },
     );
-    const clusters = watch<KafkaCluster>(kc, { apiVersion: API_VERSION, kind: 'KafkaCluster', plural: 'kafkaclusters' }, [NS], () => undefined, log, realClock);
-    const topics = watch<KafkaTopic>(kc, { apiVersion: API_VERSION, kind: 'KafkaTopic', plural: 'kafkatopics' }, [NS], (t) => controller.enqueue(t.metadata.namespace, t.metadata.name), log, realClock);
+    const clusters = watch<KafkaCluster>(
+      kc,
+      { apiVersion: API_VERSION, kind: 'KafkaCluster', plural: 'kafkaclusters' },
+      [NS],
+      () => undefined,
+      log,
+      realClock,
+    );
+    const topics = watch<KafkaTopic>(
+      kc,
+      { apiVersion: API_VERSION, kind: 'KafkaTopic', plural: 'kafkatopics' },
+      [NS],
+      (t) => controller.enqueue(t.metadata.namespace, t.metadata.name),
+      log,
+      realClock,
+    );
     watches = [clusters, topics];
     await Promise.all(watches.map((w) => w.synced));
   });
@@ -94,12 +148,16 @@ describe('KafkaTopic reconcile against a broker', () => {
     expect(await partitionsOf('orders')).toBe(3);
     expect((await configOf('orders')).get('retention.ms')).toBe('3600000');
     const status = (await getJson<KafkaTopic>(plane, ['kafkatopic', 'orders', '-n', NS]))!.status!;
-    expect(status.topicId).toBe((await client.metadata({ topics: ['orders'], forceUpdate: true })).topics.get('orders')!.id);
+    expect(status.topicId).toBe(
+      (await client.metadata({ topics: ['orders'], forceUpdate: true })).topics.get('orders')!.id,
+    );
     expect(status.topicName).toBe('orders');
   });
 
   it('adds partitions and changes config when the resource changes', async () => {
-    await apply(topicYaml('orders', 'cluster: local\npartitions: 5\nconfig:\n  retention.ms: 7200000\n  cleanup.policy: compact'));
+    await apply(
+      topicYaml('orders', 'cluster: local\npartitions: 5\nconfig:\n  retention.ms: 7200000\n  cleanup.policy: compact'),
+    );
     await eventually('5 partitions', async () => (await partitionsOf('orders')) === 5);
     await eventually('new config', async () => {
       const config = await configOf('orders');
@@ -109,7 +167,13 @@ describe('KafkaTopic reconcile against a broker', () => {
 
   it('reverts a change made on the brokers behind its back', async () => {
     await client.incrementalAlterConfigs({
-      resources: [{ resourceType: ConfigResourceTypes.TOPIC, resourceName: 'orders', configs: [{ name: 'retention.ms', configOperation: IncrementalAlterConfigOperationTypes.SET, value: '1000' }] }],
+      resources: [
+        {
+          resourceType: ConfigResourceTypes.TOPIC,
+          resourceName: 'orders',
+          configs: [{ name: 'retention.ms', configOperation: IncrementalAlterConfigOperationTypes.SET, value: '1000' }],
+        },
+      ],
     });
     // Any event brings the reconcile (the periodic resync would, later).
     await plane.kubectlOk(['annotate', 'kafkatopic/orders', '-n', NS, 'touch=1']);
@@ -117,7 +181,9 @@ describe('KafkaTopic reconcile against a broker', () => {
   });
 
   it('refuses to remove partitions, changing nothing', async () => {
-    await apply(topicYaml('orders', 'cluster: local\npartitions: 2\nconfig:\n  retention.ms: 7200000\n  cleanup.policy: compact'));
+    await apply(
+      topicYaml('orders', 'cluster: local\npartitions: 2\nconfig:\n  retention.ms: 7200000\n  cleanup.policy: compact'),
+    );
     const condition = await eventually('NotSupported', async () => {
       const c = await ready('orders');
       return c?.reason === 'NotSupported' && c;

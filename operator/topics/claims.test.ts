@@ -4,7 +4,10 @@ import { olderClaimant } from './claims.js';
 
 describe('topic claims', () => {
   const older = kafkaTopic({}, { name: 'orders', uid: 'a', creationTimestamp: '2026-01-01T00:00:00Z' });
-  const newer = kafkaTopic({ topicName: 'orders' }, { name: 'orders-again', uid: 'b', creationTimestamp: '2026-01-02T00:00:00Z' });
+  const newer = kafkaTopic(
+    { topicName: 'orders' },
+    { name: 'orders-again', uid: 'b', creationTimestamp: '2026-01-02T00:00:00Z' },
+  );
 
   it('gives a topic name to the older KafkaTopic', () => {
     expect(olderClaimant(newer, [older, newer])).toBe(older);
@@ -12,7 +15,10 @@ describe('topic claims', () => {
   });
 
   it('breaks a tie in creation time by name', () => {
-    const twin = kafkaTopic({ topicName: 'orders' }, { name: 'a-orders', uid: 'c', creationTimestamp: older.metadata.creationTimestamp });
+    const twin = kafkaTopic(
+      { topicName: 'orders' },
+      { name: 'a-orders', uid: 'c', creationTimestamp: older.metadata.creationTimestamp },
+    );
     expect(olderClaimant(older, [older, twin])).toBe(twin);
   });
 

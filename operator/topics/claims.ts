@@ -8,7 +8,11 @@ export function olderClaimant(topic: KafkaTopic, all: readonly KafkaTopic[]): Ka
   const name = topicNameOf(topic);
   let owner: KafkaTopic | undefined;
   for (const t of all) {
-    const rival = t.metadata.uid !== topic.metadata.uid && t.metadata.namespace === topic.metadata.namespace && t.spec.cluster === topic.spec.cluster && topicNameOf(t) === name;
+    const rival =
+      t.metadata.uid !== topic.metadata.uid &&
+      t.metadata.namespace === topic.metadata.namespace &&
+      t.spec.cluster === topic.spec.cluster &&
+      topicNameOf(t) === name;
     if (rival && isOlder(t, owner ?? topic)) owner = t;
   }
   return owner;

@@ -47,7 +47,10 @@ export function planTopic(desired: DesiredTopic, observed: ObservedTopic | undef
 }
 
 /** Incremental changes from the observed topic config to the desired one; keys set outside the CR are removed. */
-export function configChanges(desired: ReadonlyMap<string, string>, observed: ReadonlyMap<string, string>): ConfigChange[] {
+export function configChanges(
+  desired: ReadonlyMap<string, string>,
+  observed: ReadonlyMap<string, string>,
+): ConfigChange[] {
   const changes: ConfigChange[] = [];
   for (const [name, value] of desired) if (observed.get(name) !== value) changes.push({ name, op: 'set', value });
   for (const name of observed.keys()) if (!desired.has(name)) changes.push({ name, op: 'delete' });

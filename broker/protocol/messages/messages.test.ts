@@ -137,8 +137,8 @@ describe('definitions', () => {
     expect(keys).toStrictEqual([...keys].sort((a, b) => a - b));
     expect(new Set(keys).size).toBe(keys.length);
     expect(keys).toStrictEqual([
-      0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 32, 33, 35, 37, 42, 43, 44, 45, 46, 47,
-      52, 53, 54, 55, 56, 59, 60, 62, 63, 64, 80, 81,
+      0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 23, 32, 33, 35, 37, 42, 43, 44, 45, 46, 47, 52,
+      53, 54, 55, 56, 59, 60, 62, 63, 64, 80, 81,
     ]);
   });
 
@@ -203,10 +203,13 @@ describe('wire vectors from the Kafka protocol spec', () => {
   test('ApiVersions v3 request with a v2 header', () => {
     const frame = Buffer.concat([
       hex('0012 0003 0000002a'), // api key 18, version 3, correlation id 42
-      hex('0003'), Buffer.from('cli'), // client id: int16 length even in flexible headers
+      hex('0003'),
+      Buffer.from('cli'), // client id: int16 length even in flexible headers
       hex('00'), // header tagged fields
-      hex('12'), Buffer.from('apache-kafka-java'), // compact string: length 17 + 1
-      hex('06'), Buffer.from('4.1.0'),
+      hex('12'),
+      Buffer.from('apache-kafka-java'), // compact string: length 17 + 1
+      hex('06'),
+      Buffer.from('4.1.0'),
       hex('00'), // body tagged fields
     ]);
     const r = new Reader(frame);

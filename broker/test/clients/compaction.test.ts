@@ -16,7 +16,11 @@ const KEYS = 10;
 const ROUNDS = 8;
 /** Keys deleted (tombstone) in round 5; key 7 is written again in round 7. */
 const DELETED_IN_ROUND_5 = [2, 7];
-const BROKER_OVERRIDES = { 'auto.create.topics.enable': 'false', 'log.cleaner.backoff.ms': '100', 'offsets.topic.num.partitions': '1' };
+const BROKER_OVERRIDES = {
+  'auto.create.topics.enable': 'false',
+  'log.cleaner.backoff.ms': '100',
+  'offsets.topic.num.partitions': '1',
+};
 const COMPACTED_CONFIGS = [
   { name: 'cleanup.policy', value: 'compact' },
   { name: 'segment.bytes', value: '1024' },
@@ -47,7 +51,11 @@ afterAll(async () => {
 
 /** Every record from offset 0, tombstones as null values (kcat -Z). */
 async function consumeAll(topic: string): Promise<Seen[]> {
-  return (await kcatConsumeAll(broker.bootstrap, topic, ['-Z'])).map((r) => ({ offset: r.offset, key: r.key!, value: r.payload }));
+  return (await kcatConsumeAll(broker.bootstrap, topic, ['-Z'])).map((r) => ({
+    offset: r.offset,
+    key: r.key!,
+    value: r.payload,
+  }));
 }
 
 describe('a compacted topic', () => {
@@ -55,13 +63,15 @@ describe('a compacted topic', () => {
   const written: Seen[] = [];
 
   it('is written with repeated keys and tombstones, one batch per record, over many segments', async () => {
-    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: COMPACTED_CONFIGS }] })).toBe(true);
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1, configEntries: COMPACTED_CONFIGS }] })).toBe(
+      true,
+    );
     const producer = kafka.producer();
     await producer.connect();
     try {
       const send = async (key: string, value: string | null) => {
         const [meta] = await producer.send({ topic, acks: -1, messages: [{ partition: 0, key, value }] });
-        written.push({ offset: Number(meta!.baseOffset), key, value });
+        written.push({ offset: Number(meta.baseOffset), key, value });
       };
       for (let round = 0; round < ROUNDS; round++) {
         for (let k = 0; k < KEYS; k++) {
@@ -94,7 +104,7 @@ describe('a compacted topic', () => {
       view = await consumeAll(topic);
       // Every read from offset 0 is consistent: offsets increase, and the last value of each
       // key is its latest one (older values and tombstones may still be there).
-      for (let i = 1; i < view.length; i++) expect(view[i]!.offset).toBeGreaterThan(view[i - 1]!.offset);
+      for (let i = 1; i < view.length; i++) expect(view[i].offset).toBeGreaterThan(view[i - 1].offset);
       const lastSeen = new Map(view.map((r) => [r.key, r]));
       for (const e of expected) expect(lastSeen.get(e.key)).toEqual(e);
       if (JSON.stringify(view) === JSON.stringify(expected) || Date.now() > deadline) break;
@@ -102,7 +112,9 @@ describe('a compacted topic', () => {
     }
     expect(view).toEqual(expected);
     // Other clients read the same compacted log from offset 0 (gaps in offsets included).
-    expect((await readAll(broker.bootstrap, topic, 1)).map((r) => ({ offset: r.offset, key: r.key, value: r.value }))).toEqual(expected);
+    expect(
+      (await readAll(broker.bootstrap, topic, 1)).map((r) => ({ offset: r.offset, key: r.key, value: r.value })),
+    ).toEqual(expected);
     expect(broker.output()).toMatch(/"partitionDir":"compacted-accounts-0".*"msg":"cleaned log"/);
   });
 
@@ -148,16 +160,33 @@ describe('__consumer_offsets', () => {
           generationIdOrMemberEpoch: -1,
           memberId: '',
           groupInstanceId: null,
-          topics: [{ name: topic, partitions: [{ partitionIndex: 0, committedOffset: offset, committedLeaderEpoch: -1, committedMetadata: `m${offset}` }] }],
+          topics: [
+            {
+              name: topic,
+              partitions: [
+                {
+                  partitionIndex: 0,
+                  committedOffset: offset,
+                  committedLeaderEpoch: -1,
+                  committedMetadata: `m${offset}`,
+                },
+              ],
+            },
+          ],
         });
-        expect(res.topics[0]!.partitions[0]!.errorCode).toBe(ErrorCode.NONE);
+        expect(res.topics[0].partitions[0].errorCode).toBe(ErrorCode.NONE);
       }
     } finally {
       c.close();
     }
 
-    await waitFor(() => /"partitionDir":"__consumer_offsets-0".*"msg":"cleaned log"/.test(broker.output()), 'the cleaner to clean __consumer_offsets-0', 30_000);
-    const committed = async () => (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0]!.partitions[0]!.offset;
+    await waitFor(
+      () => /"partitionDir":"__consumer_offsets-0".*"msg":"cleaned log"/.test(broker.output()),
+      'the cleaner to clean __consumer_offsets-0',
+      30_000,
+    );
+    const committed = async () =>
+      (await admin.fetchOffsets({ groupId: group, topics: [topic] }))[0].partitions[0].offset;
     expect(await committed()).toBe('60');
 
     const { dataDir, port } = broker;

@@ -26,7 +26,10 @@ interface Rec {
 
 function records(tag: string): Rec[] {
   // Compressible values of different lengths, with non-ASCII text.
-  return Array.from({ length: COUNT }, (_, i) => ({ key: `${tag}-key-${i}`, value: `${tag} value ${i} ✓ ${'abc'.repeat(i * 7)}` }));
+  return Array.from({ length: COUNT }, (_, i) => ({
+    key: `${tag}-key-${i}`,
+    value: `${tag} value ${i} ✓ ${'abc'.repeat(i * 7)}`,
+  }));
 }
 
 let broker: BrokerProcess;
@@ -41,7 +44,15 @@ async function connect(): Promise<RawConnection> {
 async function createTopic(name: string, configs: Record<string, string> = {}): Promise<void> {
   const c = await connect();
   const res = await c.request(CreateTopics, 7, {
-    topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: Object.entries(configs).map(([k, v]) => ({ name: k, value: v })) }],
+    topics: [
+      {
+        name,
+        numPartitions: 1,
+        replicationFactor: 1,
+        assignments: [],
+        configs: Object.entries(configs).map(([k, v]) => ({ name: k, value: v })),
+      },
+    ],
     timeoutMs: 10_000,
     validateOnly: false,
   });
@@ -62,7 +73,7 @@ async function storedBatches(topic: string): Promise<Array<{ codec: CompressionC
     forgottenTopicsData: [],
     rackId: '',
   });
-  const p = res.responses[0]!.partitions[0]!;
+  const p = res.responses[0].partitions[0];
   expect(p.errorCode).toBe(ErrorCode.NONE);
   const data = p.records ?? Buffer.alloc(0);
   const scan = scanBatches(data, 0, { minBaseOffset: 0, maxLastOffset: Number.MAX_SAFE_INTEGER });
@@ -71,7 +82,10 @@ async function storedBatches(topic: string): Promise<Array<{ codec: CompressionC
   for (const b of scan.batches) {
     const batch = data.subarray(b.position, b.position + b.size);
     const decoded = await decodeRecordsAsync(batch);
-    out.push({ codec: compressionAt(batch, 0), records: decoded.map((r) => ({ key: r.key!.toString(), value: r.value!.toString() })) });
+    out.push({
+      codec: compressionAt(batch, 0),
+      records: decoded.map((r) => ({ key: r.key!.toString(), value: r.value!.toString() })),
+    });
   }
   return out;
 }
@@ -79,7 +93,23 @@ async function storedBatches(topic: string): Promise<Array<{ codec: CompressionC
 async function kcatProduce(topic: string, recs: Rec[], codec: string): Promise<void> {
   // linger.ms lets kcat put several records in one (compressed) batch.
   const { code, stderr } = await kcat(
-    ['-b', broker.bootstrap, '-P', '-t', topic, '-p', '0', '-K', '\t', '-z', codec, '-X', 'linger.ms=50', '-X', 'acks=all'],
+    [
+      '-b',
+      broker.bootstrap,
+      '-P',
+      '-t',
+      topic,
+      '-p',
+      '0',
+      '-K',
+      '\t',
+      '-z',
+      codec,
+      '-X',
+      'linger.ms=50',
+      '-X',
+      'acks=all',
+    ],
     recs.map((r) => `${r.key}\t${r.value}`).join('\n') + '\n',
   );
   expect(code, stderr).toBe(0);
@@ -110,7 +140,10 @@ describe('batches compressed by real clients are stored as produced and read bac
     const expected = records(topic);
     await kcatProduce(topic, expected, codec);
     const stored = await storedBatches(topic);
-    expect(stored.every((b) => b.codec === codec), JSON.stringify(stored.map((b) => b.codec))).toBe(true);
+    expect(
+      stored.every((b) => b.codec === codec),
+      JSON.stringify(stored.map((b) => b.codec)),
+    ).toBe(true);
     expect(stored.some((b) => b.records.length > 1)).toBe(true);
     expect(stored.flatMap((b) => b.records)).toEqual(expected);
     expect(await kcatRead(topic)).toEqual(expected);
@@ -128,7 +161,12 @@ describe('batches compressed by real clients are stored as produced and read bac
     const producer = kafka.producer();
     await producer.connect();
     try {
-      await producer.send({ topic, acks: -1, compression: CompressionTypes.GZIP, messages: expected.map((r) => ({ partition: 0, ...r, timestamp: String(T0) })) });
+      await producer.send({
+        topic,
+        acks: -1,
+        compression: CompressionTypes.GZIP,
+        messages: expected.map((r) => ({ partition: 0, ...r, timestamp: String(T0) })),
+      });
     } finally {
       await producer.disconnect();
     }
@@ -140,16 +178,31 @@ describe('batches compressed by real clients are stored as produced and read bac
 
   // @platformatic/kafka 1.x compresses snappy and lz4 with its WebAssembly codecs, and zstd only
   // where node:zlib has it (Node 22.15+).
-  const platformaticCodecs = ['gzip', 'snappy', 'lz4', ...(typeof (zlib as unknown as Record<string, unknown>).zstdCompressSync === 'function' ? ['zstd' as const] : [])] as const;
+  const platformaticCodecs = [
+    'gzip',
+    'snappy',
+    'lz4',
+    ...(typeof (zlib as unknown as Record<string, unknown>).zstdCompressSync === 'function' ? ['zstd' as const] : []),
+  ] as const;
   it.each(platformaticCodecs)('@platformatic/kafka with %s', async (codec) => {
     const topic = `platformatic-${codec}`;
     await createTopic(topic);
     const expected = records(topic);
-    const producer = new Producer({ clientId: 'compression', bootstrapBrokers: [broker.bootstrap], compression: codec });
+    const producer = new Producer({
+      clientId: 'compression',
+      bootstrapBrokers: [broker.bootstrap],
+      compression: codec,
+    });
     try {
       await producer.send({
         acks: ProduceAcks.ALL,
-        messages: expected.map((r) => ({ topic, partition: 0, key: Buffer.from(r.key), value: Buffer.from(r.value), timestamp: BigInt(T0) })),
+        messages: expected.map((r) => ({
+          topic,
+          partition: 0,
+          key: Buffer.from(r.key),
+          value: Buffer.from(r.value),
+          timestamp: BigInt(T0),
+        })),
       });
     } finally {
       await producer.close();
@@ -188,16 +241,19 @@ describe("a topic's compression.type", () => {
     ['gzip', 'snappy', 'gzip'],
     ['uncompressed', 'lz4', 'none'],
     ['snappy', 'gzip', 'snappy'],
-  ] as const)('%s: %s batches from kcat are stored as %s and every client reads them', async (compressionType, produced, storedCodec) => {
-    const topic = `stored-${compressionType}-from-${produced}`;
-    await createTopic(topic, { 'compression.type': compressionType });
-    const expected = records(topic);
-    await kcatProduce(topic, expected, produced);
-    const stored = await storedBatches(topic);
-    expect(new Set(stored.map((b) => b.codec))).toEqual(new Set([storedCodec]));
-    expect(await kcatRead(topic)).toEqual(expected);
-    expect(await readAllRecs(topic)).toEqual(expected);
-  });
+  ] as const)(
+    '%s: %s batches from kcat are stored as %s and every client reads them',
+    async (compressionType, produced, storedCodec) => {
+      const topic = `stored-${compressionType}-from-${produced}`;
+      await createTopic(topic, { 'compression.type': compressionType });
+      const expected = records(topic);
+      await kcatProduce(topic, expected, produced);
+      const stored = await storedBatches(topic);
+      expect(new Set(stored.map((b) => b.codec))).toEqual(new Set([storedCodec]));
+      expect(await kcatRead(topic)).toEqual(expected);
+      expect(await readAllRecs(topic)).toEqual(expected);
+    },
+  );
 
   it('producer (the default) keeps each batch in the codec it was produced with', async () => {
     const topic = 'stored-as-produced';
@@ -212,28 +268,55 @@ describe("a topic's compression.type", () => {
 describe('produce checks that decode records', () => {
   async function produceRaw(topic: string, batch: Buffer, version: number) {
     const c = await connect();
-    const res = await c.request(Produce, version, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }] });
-    return res.responses[0]!.partitionResponses[0]!;
+    const res = await c.request(Produce, version, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 10_000,
+      topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }],
+    });
+    return res.responses[0].partitionResponses[0];
   }
 
   it('refuses zstd batches before Produce v7 with UNSUPPORTED_COMPRESSION_TYPE, and takes them from v7', async () => {
     await createTopic('zstd-versions');
     const batch = () => buildCompressedBatch({ records: [{ key: 'k', value: 'v' }], compression: 'zstd' });
-    expect(await produceRaw('zstd-versions', await batch(), 6)).toMatchObject({ errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, baseOffset: -1 });
-    expect(await produceRaw('zstd-versions', await batch(), 7)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
+    expect(await produceRaw('zstd-versions', await batch(), 6)).toMatchObject({
+      errorCode: ErrorCode.UNSUPPORTED_COMPRESSION_TYPE,
+      baseOffset: -1,
+    });
+    expect(await produceRaw('zstd-versions', await batch(), 7)).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      baseOffset: 0,
+    });
   });
 
-  it.each(['none', 'gzip', 'lz4'] as const)('refuses records without a key on a compacted topic (%s batch) with INVALID_RECORD', async (codec) => {
-    const topic = `compacted-keys-${codec}`;
-    await createTopic(topic, { 'cleanup.policy': 'compact' });
-    const keyless = await buildCompressedBatch({ records: [{ key: 'a', value: '1' }, { key: null, value: '2' }, { key: 'c', value: null }], compression: codec });
-    const refused = await produceRaw(topic, keyless, 9);
-    expect(refused).toMatchObject({ errorCode: ErrorCode.INVALID_RECORD, baseOffset: -1 });
-    expect(refused.errorMessage).toMatch(/Compacted topic cannot accept message without key/);
-    expect(refused.recordErrors.map((e) => e.batchIndex)).toEqual([1]);
-    const keyed = await buildCompressedBatch({ records: [{ key: 'a', value: '1' }, { key: 'c', value: null }], compression: codec });
-    expect(await produceRaw(topic, keyed, 9)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
-  });
+  it.each(['none', 'gzip', 'lz4'] as const)(
+    'refuses records without a key on a compacted topic (%s batch) with INVALID_RECORD',
+    async (codec) => {
+      const topic = `compacted-keys-${codec}`;
+      await createTopic(topic, { 'cleanup.policy': 'compact' });
+      const keyless = await buildCompressedBatch({
+        records: [
+          { key: 'a', value: '1' },
+          { key: null, value: '2' },
+          { key: 'c', value: null },
+        ],
+        compression: codec,
+      });
+      const refused = await produceRaw(topic, keyless, 9);
+      expect(refused).toMatchObject({ errorCode: ErrorCode.INVALID_RECORD, baseOffset: -1 });
+      expect(refused.errorMessage).toMatch(/Compacted topic cannot accept message without key/);
+      expect(refused.recordErrors.map((e) => e.batchIndex)).toEqual([1]);
+      const keyed = await buildCompressedBatch({
+        records: [
+          { key: 'a', value: '1' },
+          { key: 'c', value: null },
+        ],
+        compression: codec,
+      });
+      expect(await produceRaw(topic, keyed, 9)).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
+    },
+  );
 
   it('refuses a compressed batch whose records do not decompress with INVALID_RECORD (not retriable: resending the same bytes cannot help)', async () => {
     await createTopic('compacted-corrupt', { 'cleanup.policy': 'compact' });

@@ -20,7 +20,7 @@ function startMember(bootstrap: string, groupId: string, topic: string): MemberP
   const child = spawn(process.execPath, [MEMBER, bootstrap, groupId, topic], { stdio: ['ignore', 'pipe', 'inherit'] });
   const member: MemberProcess = { child, assigned: undefined, records: [] };
   let buffered = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     buffered += d.toString();
     let nl;
     while ((nl = buffered.indexOf('\n')) >= 0) {
@@ -59,7 +59,7 @@ describe('consumer groups with real clients', () => {
     await broker?.stop();
   });
 
-  it('kafkajs: three members share six partitions; a killed member\'s partitions move after its session times out', async () => {
+  it("kafkajs: three members share six partitions; a killed member's partitions move after its session times out", async () => {
     const topic = 'group-orders';
     const kafka = new Kafka({ clientId: 'group-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING });
     const admin = kafka.admin();
@@ -68,19 +68,26 @@ describe('consumer groups with real clients', () => {
     await admin.disconnect();
 
     for (let i = 0; i < 3; i++) members.push(startMember(broker.bootstrap, 'orders-app', topic));
-    await until('three members own every partition exactly once', () => members.every((m) => (m.assigned?.length ?? 0) > 0) && ownsEachPartitionOnce(members, 6));
+    await until(
+      'three members own every partition exactly once',
+      () => members.every((m) => (m.assigned?.length ?? 0) > 0) && ownsEachPartitionOnce(members, 6),
+    );
 
     const producer = kafka.producer();
     await producer.connect();
     const send = async (from: number, count: number) => {
-      const messages = Array.from({ length: count }, (_, i) => ({ key: `k${from + i}`, value: `v${from + i}`, partition: (from + i) % 6 }));
+      const messages = Array.from({ length: count }, (_, i) => ({
+        key: `k${from + i}`,
+        value: `v${from + i}`,
+        partition: (from + i) % 6,
+      }));
       await producer.send({ topic, acks: -1, messages });
     };
     await send(0, 300);
     const seen = () => new Set(members.flatMap((m) => m.records.map((r) => r.key)));
     await until('the first 300 records are consumed', () => seen().size === 300);
 
-    const victim = members[0]!;
+    const victim = members[0];
     const victimPartitions = new Set(victim.assigned);
     victim.child.kill('SIGKILL');
     const survivors = members.slice(1);
@@ -113,7 +120,18 @@ describe('consumer groups with real clients', () => {
       expect(r.code, r.stderr).toBe(0);
     };
     const consume = async () => {
-      const r = await kcat(['-b', broker.bootstrap, '-G', 'kcat-readers', topic, '-e', '-f', '%k\\n', '-X', 'auto.offset.reset=earliest']);
+      const r = await kcat([
+        '-b',
+        broker.bootstrap,
+        '-G',
+        'kcat-readers',
+        topic,
+        '-e',
+        '-f',
+        '%k\\n',
+        '-X',
+        'auto.offset.reset=earliest',
+      ]);
       expect(r.code, r.stderr).toBe(0);
       return r.stdout.split('\n').filter(Boolean).sort();
     };

@@ -23,7 +23,11 @@ function expectedValues(tag: string): string[] {
   return Array.from({ length: RECORDS }, (_, i) => `${tag}-${i}`);
 }
 
-async function createTopic(c: RawConnection, name: string, configs: Array<{ name: string; value: string }> = []): Promise<void> {
+async function createTopic(
+  c: RawConnection,
+  name: string,
+  configs: Array<{ name: string; value: string }> = [],
+): Promise<void> {
   const res = await c.request(CreateTopics, 7, {
     topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs }],
     timeoutMs: 10_000,
@@ -42,7 +46,10 @@ interface RawBatch {
 
 function batchOf(b: RawBatch): Buffer {
   return buildRecordBatch({
-    records: Array.from({ length: b.count ?? 3 }, (_, i) => ({ key: `k${b.baseSequence + i}`, value: `${b.tag ?? 'raw'}-${b.producerEpoch}-${b.baseSequence + i}` })),
+    records: Array.from({ length: b.count ?? 3 }, (_, i) => ({
+      key: `k${b.baseSequence + i}`,
+      value: `${b.tag ?? 'raw'}-${b.producerEpoch}-${b.baseSequence + i}`,
+    })),
     producerId: b.producerId,
     producerEpoch: b.producerEpoch,
     baseSequence: b.baseSequence,
@@ -56,7 +63,7 @@ async function produce(c: RawConnection, topic: string, records: Buffer, version
     timeoutMs: 10_000,
     topicData: [{ name: topic, partitionData: [{ index: 0, records }] }],
   });
-  return res.responses[0]!.partitionResponses[0]!;
+  return res.responses[0].partitionResponses[0];
 }
 
 async function logEnd(c: RawConnection, topic: string): Promise<number> {
@@ -65,11 +72,22 @@ async function logEnd(c: RawConnection, topic: string): Promise<number> {
     isolationLevel: 0,
     topics: [{ name: topic, partitions: [{ partitionIndex: 0, timestamp: -1 }] }],
   });
-  return res.topics[0]!.partitions[0]!.offset;
+  return res.topics[0].partitions[0].offset;
 }
 
-async function initProducerId(c: RawConnection, version = 4, producerId = -1, producerEpoch = -1, transactionalId: string | null = null) {
-  return c.request(InitProducerId, version, { transactionalId, transactionTimeoutMs: 60_000, producerId, producerEpoch });
+async function initProducerId(
+  c: RawConnection,
+  version = 4,
+  producerId = -1,
+  producerEpoch = -1,
+  transactionalId: string | null = null,
+) {
+  return c.request(InitProducerId, version, {
+    transactionalId,
+    transactionTimeoutMs: 60_000,
+    producerId,
+    producerEpoch,
+  });
 }
 
 describe('idempotent clients whose connections are cut after the broker stored their batch', () => {
@@ -80,7 +98,12 @@ describe('idempotent clients whose connections are cut after the broker stored t
   beforeAll(async () => {
     proxy = await startCuttingProxy(() => brokerPort, cutEveryFourth);
     // Clients learn the broker's address from Metadata: advertise the proxy, so they stay behind it.
-    broker = await startBroker({ overrides: { 'advertised.listeners': `PLAINTEXT://127.0.0.1:${proxy.port}`, 'auto.create.topics.enable': 'false' } });
+    broker = await startBroker({
+      overrides: {
+        'advertised.listeners': `PLAINTEXT://127.0.0.1:${proxy.port}`,
+        'auto.create.topics.enable': 'false',
+      },
+    });
     brokerPort = broker.port;
     const c = await RawConnection.open(broker.port);
     try {
@@ -105,7 +128,10 @@ describe('idempotent clients whose connections are cut after the broker stored t
     });
     try {
       for (const value of expectedValues('p')) {
-        await producer.send({ acks: ProduceAcks.ALL, messages: [{ topic: 'idem-platformatic', partition: 0, key: Buffer.from('k'), value: Buffer.from(value) }] });
+        await producer.send({
+          acks: ProduceAcks.ALL,
+          messages: [{ topic: 'idem-platformatic', partition: 0, key: Buffer.from('k'), value: Buffer.from(value) }],
+        });
       }
     } finally {
       await producer.close();
@@ -118,11 +144,17 @@ describe('idempotent clients whose connections are cut after the broker stored t
 
   it('kafkajs (idempotent: true) retries and the log holds every record exactly once, in order', async () => {
     const cutsBefore = proxy.cuts;
-    const kafka = new Kafka({ clientId: 'idem-kafkajs', brokers: [`127.0.0.1:${proxy.port}`], logLevel: logLevel.NOTHING, retry: { retries: 10, initialRetryTime: 50, maxRetryTime: 500 } });
+    const kafka = new Kafka({
+      clientId: 'idem-kafkajs',
+      brokers: [`127.0.0.1:${proxy.port}`],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 10, initialRetryTime: 50, maxRetryTime: 500 },
+    });
     const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
     await producer.connect();
     try {
-      for (const value of expectedValues('j')) await producer.send({ topic: 'idem-kafkajs', acks: -1, messages: [{ partition: 0, key: 'k', value }] });
+      for (const value of expectedValues('j'))
+        await producer.send({ topic: 'idem-kafkajs', acks: -1, messages: [{ partition: 0, key: 'k', value }] });
     } finally {
       await producer.disconnect();
     }
@@ -162,18 +194,33 @@ describe('idempotent produce rules over raw requests', () => {
       ids.add(res.producerId);
     }
     expect(ids.size).toBe(6);
-    expect(await initProducerId(c, 4, -1, -1, 'tx-1')).toMatchObject({ errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, producerId: -1 });
+    expect(await initProducerId(c, 4, -1, -1, 'tx-1')).toMatchObject({
+      errorCode: ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
+      producerId: -1,
+    });
   });
 
   it('a retried batch is acknowledged with its original offset, a gap is OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch INVALID_PRODUCER_EPOCH', async () => {
     const c = await connect();
     await createTopic(c, 'idem-rules');
     const { producerId } = await initProducerId(c);
-    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 0 }))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
-    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 3 }))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 3 });
+    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 0 }))).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      baseOffset: 0,
+    });
+    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 3 }))).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      baseOffset: 3,
+    });
     // A retry of either of the last batches: original offsets, nothing written.
-    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 0 }))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
-    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 3 }))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 3 });
+    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 0 }))).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      baseOffset: 0,
+    });
+    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 3 }))).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      baseOffset: 3,
+    });
     expect(await logEnd(c, 'idem-rules')).toBe(6);
     // A gap.
     const gap = await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 9 }));
@@ -181,21 +228,40 @@ describe('idempotent produce rules over raw requests', () => {
     expect(gap.errorMessage).toMatch(/out of order sequence number/);
 
     // KIP-360: the producer asks for its epoch to be bumped; a retry of that request gets the same epoch.
-    expect(await initProducerId(c, 4, producerId, 0)).toMatchObject({ errorCode: ErrorCode.NONE, producerId, producerEpoch: 1 });
-    expect(await initProducerId(c, 4, producerId, 0)).toMatchObject({ errorCode: ErrorCode.NONE, producerId, producerEpoch: 1 });
+    expect(await initProducerId(c, 4, producerId, 0)).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      producerId,
+      producerEpoch: 1,
+    });
+    expect(await initProducerId(c, 4, producerId, 0)).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      producerId,
+      producerEpoch: 1,
+    });
     expect(await initProducerId(c, 4, producerId, 7)).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_EPOCH });
     // A new epoch starts at sequence 0; the old epoch is fenced.
-    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 1, baseSequence: 6 }))).toMatchObject({ errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER });
-    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 1, baseSequence: 0 }))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 6 });
-    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 6 }))).toMatchObject({ errorCode: ErrorCode.INVALID_PRODUCER_EPOCH });
+    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 1, baseSequence: 6 }))).toMatchObject({
+      errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
+    });
+    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 1, baseSequence: 0 }))).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      baseOffset: 6,
+    });
+    expect(await produce(c, 'idem-rules', batchOf({ producerId, producerEpoch: 0, baseSequence: 6 }))).toMatchObject({
+      errorCode: ErrorCode.INVALID_PRODUCER_EPOCH,
+    });
     expect(await logEnd(c, 'idem-rules')).toBe(9);
   });
 
   it('accepts a producer id the partition does not know at any sequence (Kafka 4, KIP-360)', async () => {
     const c = await connect();
     await createTopic(c, 'idem-unknown');
-    expect(await produce(c, 'idem-unknown', batchOf({ producerId: 987_654, producerEpoch: 3, baseSequence: 42 }))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
-    expect(await produce(c, 'idem-unknown', batchOf({ producerId: 987_654, producerEpoch: 3, baseSequence: 45 }))).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 3 });
+    expect(
+      await produce(c, 'idem-unknown', batchOf({ producerId: 987_654, producerEpoch: 3, baseSequence: 42 })),
+    ).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 0 });
+    expect(
+      await produce(c, 'idem-unknown', batchOf({ producerId: 987_654, producerEpoch: 3, baseSequence: 45 })),
+    ).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 3 });
   });
 });
 
@@ -223,7 +289,11 @@ describe('idempotent deduplication across broker restarts', () => {
     const { dataDir, port } = broker;
     if (how === 'SIGTERM') expect(await broker.stop()).toBe(0);
     else await broker.kill9();
-    broker = await startBroker({ dataDir, port, overrides: { 'auto.create.topics.enable': 'false', 'log.segment.bytes': '600' } });
+    broker = await startBroker({
+      dataDir,
+      port,
+      overrides: { 'auto.create.topics.enable': 'false', 'log.segment.bytes': '600' },
+    });
   }
 
   it('a retry of the last batch is still deduplicated after SIGTERM and after kill -9, and producer ids stay unique', async () => {
@@ -232,7 +302,8 @@ describe('idempotent deduplication across broker restarts', () => {
     const { producerId } = await initProducerId(c);
     let seq = 0;
     let last = { baseOffset: -1 };
-    for (let i = 0; i < 12; i++, seq += 3) last = await produce(c, 'idem-restart', batchOf({ producerId, producerEpoch: 0, baseSequence: seq }));
+    for (let i = 0; i < 12; i++, seq += 3)
+      last = await produce(c, 'idem-restart', batchOf({ producerId, producerEpoch: 0, baseSequence: seq }));
     expect(last).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: 33 });
 
     for (const how of ['SIGTERM', 'kill -9'] as const) {
@@ -242,7 +313,9 @@ describe('idempotent deduplication across broker restarts', () => {
       const retry = await produce(c, 'idem-restart', batchOf({ producerId, producerEpoch: 0, baseSequence: seq - 3 }));
       expect(retry, `retry after ${how}`).toMatchObject({ errorCode: ErrorCode.NONE, baseOffset: last.baseOffset });
       expect(await logEnd(c, 'idem-restart')).toBe(end);
-      expect(await produce(c, 'idem-restart', batchOf({ producerId, producerEpoch: 0, baseSequence: seq + 3 }))).toMatchObject({
+      expect(
+        await produce(c, 'idem-restart', batchOf({ producerId, producerEpoch: 0, baseSequence: seq + 3 })),
+      ).toMatchObject({
         errorCode: ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER,
       });
       last = await produce(c, 'idem-restart', batchOf({ producerId, producerEpoch: 0, baseSequence: seq }));

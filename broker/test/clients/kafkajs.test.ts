@@ -2,7 +2,13 @@ import { Kafka, logLevel, type Admin } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerProcess } from '../broker-process.js';
 import { readAll } from '../read-all.js';
-import { PARTITIONS, RECORDS_PER_PARTITION, byPartitionAndOffset, expectedRecords, type ExpectedRecord } from '../scenario.js';
+import {
+  PARTITIONS,
+  RECORDS_PER_PARTITION,
+  byPartitionAndOffset,
+  expectedRecords,
+  type ExpectedRecord,
+} from '../scenario.js';
 
 const TOPIC = 'kafkajs-orders';
 
@@ -13,7 +19,12 @@ describe('kafkajs 2.2.4 against the broker', () => {
 
   beforeAll(async () => {
     broker = await startBroker();
-    kafka = new Kafka({ clientId: 'runnel-test', brokers: [broker.bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 3 } });
+    kafka = new Kafka({
+      clientId: 'runnel-test',
+      brokers: [broker.bootstrap],
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 3 },
+    });
     admin = kafka.admin();
     await admin.connect();
   });
@@ -24,8 +35,18 @@ describe('kafkajs 2.2.4 against the broker', () => {
 
   it('validates a topic without creating it (validateOnly)', async () => {
     // kafkajs would otherwise fetch metadata for the topic afterwards, which auto-creates it.
-    await admin.createTopics({ validateOnly: true, waitForLeaders: false, topics: [{ topic: 'only-validated', numPartitions: 2 }] });
-    await expect(admin.createTopics({ validateOnly: true, waitForLeaders: false, topics: [{ topic: 'bad-config', configEntries: [{ name: 'retention.ms', value: 'soon' }] }] })).rejects.toMatchObject({
+    await admin.createTopics({
+      validateOnly: true,
+      waitForLeaders: false,
+      topics: [{ topic: 'only-validated', numPartitions: 2 }],
+    });
+    await expect(
+      admin.createTopics({
+        validateOnly: true,
+        waitForLeaders: false,
+        topics: [{ topic: 'bad-config', configEntries: [{ name: 'retention.ms', value: 'soon' }] }],
+      }),
+    ).rejects.toMatchObject({
       errors: [expect.objectContaining({ type: 'INVALID_CONFIG' })],
     });
     expect(await admin.listTopics()).not.toContain('only-validated');
@@ -33,12 +54,14 @@ describe('kafkajs 2.2.4 against the broker', () => {
 
   it('creates a topic with partitions and configs, and describes the cluster', async () => {
     const created = await admin.createTopics({
-      topics: [{ topic: TOPIC, numPartitions: PARTITIONS, configEntries: [{ name: 'retention.ms', value: '86400000' }] }],
+      topics: [
+        { topic: TOPIC, numPartitions: PARTITIONS, configEntries: [{ name: 'retention.ms', value: '86400000' }] },
+      ],
       waitForLeaders: true,
     });
     expect(created).toBe(true);
     const metadata = await admin.fetchTopicMetadata({ topics: [TOPIC] });
-    expect(metadata.topics[0]!.partitions.map((p) => p.partitionId).sort()).toEqual([0, 1, 2]);
+    expect(metadata.topics[0].partitions.map((p) => p.partitionId).sort()).toEqual([0, 1, 2]);
     const cluster = await admin.describeCluster();
     expect(cluster.brokers).toEqual([{ nodeId: 1, host: '127.0.0.1', port: broker.port }]);
     expect(cluster.controller).toBe(1);
@@ -67,7 +90,9 @@ describe('kafkajs 2.2.4 against the broker', () => {
     }
     expect(await readAll(broker.bootstrap, TOPIC, PARTITIONS)).toEqual(expected);
     const offsets = await admin.fetchTopicOffsets(TOPIC);
-    expect(offsets.map((o) => [o.partition, o.low, o.high]).sort()).toEqual([0, 1, 2].map((p) => [p, '0', String(RECORDS_PER_PARTITION)]));
+    expect(offsets.map((o) => [o.partition, o.low, o.high]).sort()).toEqual(
+      [0, 1, 2].map((p) => [p, '0', String(RECORDS_PER_PARTITION)]),
+    );
   });
 
   it('consumes them back through a consumer group, exactly, and again after a restart', async () => {
@@ -106,34 +131,42 @@ describe('kafkajs 2.2.4 against the broker', () => {
     expect(await consumeAll('kafkajs-readers-2')).toEqual(expectedRecords('kafkajs'));
     // The first group's committed offsets survived the restart.
     const committed = await admin.fetchOffsets({ groupId: 'kafkajs-readers-1', topics: [TOPIC] });
-    expect(committed[0]!.partitions.map((p) => p.offset).sort()).toEqual(Array(PARTITIONS).fill(String(RECORDS_PER_PARTITION)));
+    expect(committed[0].partitions.map((p) => p.offset).sort()).toEqual(
+      Array(PARTITIONS).fill(String(RECORDS_PER_PARTITION)),
+    );
   });
 
   it('describes and alters topic configs', async () => {
     const describe = async () => {
       const res = await admin.describeConfigs({ resources: [{ type: 2, name: TOPIC }], includeSynonyms: false });
-      return new Map(res.resources[0]!.configEntries.map((e) => [e.configName, e]));
+      return new Map(res.resources[0].configEntries.map((e) => [e.configName, e]));
     };
     const before = await describe();
     expect(before.get('retention.ms')!.configValue).toBe('86400000');
     expect(before.get('cleanup.policy')!.configValue).toBe('delete');
     expect(before.get('cleanup.policy')!.isDefault).toBe(true);
 
-    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: TOPIC, configEntries: [{ name: 'retention.bytes', value: '1048576' }] }] });
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: 2, name: TOPIC, configEntries: [{ name: 'retention.bytes', value: '1048576' }] }],
+    });
     const after = await describe();
     expect(after.get('retention.bytes')!.configValue).toBe('1048576');
     // AlterConfigs replaces the whole set: retention.ms returns to its default.
     expect(after.get('retention.ms')!.configValue).toBe('604800000');
 
     await expect(
-      admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: TOPIC, configEntries: [{ name: 'retention.bytes', value: 'lots' }] }] }),
+      admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: 2, name: TOPIC, configEntries: [{ name: 'retention.bytes', value: 'lots' }] }],
+      }),
     ).rejects.toMatchObject({ type: 'INVALID_CONFIG' });
   });
 
   it('adds partitions, then deletes the topic', async () => {
     await admin.createPartitions({ topicPartitions: [{ topic: TOPIC, count: PARTITIONS + 2 }] });
     const metadata = await admin.fetchTopicMetadata({ topics: [TOPIC] });
-    expect(metadata.topics[0]!.partitions).toHaveLength(PARTITIONS + 2);
+    expect(metadata.topics[0].partitions).toHaveLength(PARTITIONS + 2);
     await admin.deleteTopics({ topics: [TOPIC] });
     expect(await admin.listTopics()).not.toContain(TOPIC);
   });
@@ -144,7 +177,9 @@ describe('kafkajs 2.2.4 against the broker', () => {
     await expect(admin.createTopics({ topics: [{ topic: 'bad/name', numPartitions: 1 }] })).rejects.toMatchObject({
       errors: [expect.objectContaining({ type: 'INVALID_TOPIC_EXCEPTION' })],
     });
-    await expect(admin.createTopics({ topics: [{ topic: 'too-many-replicas', numPartitions: 1, replicationFactor: 3 }] })).rejects.toMatchObject({
+    await expect(
+      admin.createTopics({ topics: [{ topic: 'too-many-replicas', numPartitions: 1, replicationFactor: 3 }] }),
+    ).rejects.toMatchObject({
       errors: [expect.objectContaining({ type: 'INVALID_REPLICATION_FACTOR' })],
     });
   });

@@ -8,7 +8,7 @@ const TOPIC = 'kcat-orders';
 /** kcat prints headers as a flat [k1, v1, k2, v2] list. */
 function pairs(flat: string[] | undefined): Array<[string, string]> {
   const out: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < (flat ?? []).length; i += 2) out.push([flat![i]!, flat![i + 1]!]);
+  for (let i = 0; i + 1 < (flat ?? []).length; i += 2) out.push([flat![i], flat![i + 1]]);
   return out;
 }
 
@@ -42,7 +42,23 @@ describe('kcat (librdkafka) against the broker', () => {
       // kcat sets the same headers on every record of one invocation: one invocation per partition.
       const lines = expected.filter((r) => r.partition === p).map((r) => `${r.key}\t${r.value}`);
       const { code, stderr } = await kcat(
-        ['-b', broker.bootstrap, '-P', '-t', TOPIC, '-p', String(p), '-K', '\t', '-H', `trace-id=t-${p}`, '-H', 'source=kcat', '-X', 'acks=all'],
+        [
+          '-b',
+          broker.bootstrap,
+          '-P',
+          '-t',
+          TOPIC,
+          '-p',
+          String(p),
+          '-K',
+          '\t',
+          '-H',
+          `trace-id=t-${p}`,
+          '-H',
+          'source=kcat',
+          '-X',
+          'acks=all',
+        ],
         lines.join('\n') + '\n',
       );
       expect(code, stderr).toBe(0);
@@ -58,7 +74,7 @@ describe('kcat (librdkafka) against the broker', () => {
     const expected = expectedRecords('kcat');
     expect(firstRead).toHaveLength(PARTITIONS * RECORDS_PER_PARTITION);
     firstRead.forEach((r, i) => {
-      const e = expected[i]!;
+      const e = expected[i];
       expect({ partition: r.partition, offset: r.offset, key: r.key, value: r.value, headers: r.headers }).toEqual({
         partition: e.partition,
         offset: e.offset,
@@ -87,7 +103,20 @@ describe('kcat (librdkafka) against the broker', () => {
   });
 
   it('reports OFFSET_OUT_OF_RANGE for an offset past the end', async () => {
-    const { stdout, stderr } = await kcat(['-b', broker.bootstrap, '-C', '-t', TOPIC, '-p', '0', '-o', '1000', '-e', '-X', 'auto.offset.reset=error']);
+    const { stdout, stderr } = await kcat([
+      '-b',
+      broker.bootstrap,
+      '-C',
+      '-t',
+      TOPIC,
+      '-p',
+      '0',
+      '-o',
+      '1000',
+      '-e',
+      '-X',
+      'auto.offset.reset=error',
+    ]);
     expect(stdout + stderr).toMatch(/Offset out of range/i);
   });
 });

@@ -1,4 +1,12 @@
-import { Admin, Consumer, MessagesStreamFallbackModes, MessagesStreamModes, Producer, ProduceAcks, stringDeserializers } from '@platformatic/kafka';
+import {
+  Admin,
+  Consumer,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  Producer,
+  ProduceAcks,
+  stringDeserializers,
+} from '@platformatic/kafka';
 import { readAll } from '../read-all.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBroker, type BrokerProcess } from '../broker-process.js';
@@ -21,9 +29,9 @@ describe('@platformatic/kafka against the broker', () => {
     const admin = new Admin({ clientId: CLIENT_ID, bootstrapBrokers: [broker.bootstrap] });
     try {
       const [created] = await admin.createTopics({ topics: [TOPIC], partitions: PARTITIONS, replicas: 1 });
-      expect(created!.partitions).toBe(PARTITIONS);
+      expect(created.partitions).toBe(PARTITIONS);
       const metadata = await admin.metadata({ topics: [TOPIC] });
-      expect(metadata.topics.get(TOPIC)!.id).toBe(created!.id);
+      expect(metadata.topics.get(TOPIC)!.id).toBe(created.id);
       expect(metadata.topics.get(TOPIC)!.partitionsCount).toBe(PARTITIONS);
     } finally {
       await admin.close();
@@ -67,10 +75,22 @@ describe('@platformatic/kafka against the broker', () => {
 
   it('a consumer group commits as it reads and resumes from its committed offsets after a restart', async () => {
     const consumeFromCommitted = async (count: number) => {
-      const consumer = new Consumer({ clientId: CLIENT_ID, groupId: 'platformatic-readers', bootstrapBrokers: [broker.bootstrap], deserializers: stringDeserializers, sessionTimeout: 10_000, heartbeatInterval: 500 });
+      const consumer = new Consumer({
+        clientId: CLIENT_ID,
+        groupId: 'platformatic-readers',
+        bootstrapBrokers: [broker.bootstrap],
+        deserializers: stringDeserializers,
+        sessionTimeout: 10_000,
+        heartbeatInterval: 500,
+      });
       const keys: string[] = [];
       try {
-        const stream = await consumer.consume({ topics: [TOPIC], mode: MessagesStreamModes.COMMITTED, fallbackMode: MessagesStreamFallbackModes.EARLIEST, autocommit: false });
+        const stream = await consumer.consume({
+          topics: [TOPIC],
+          mode: MessagesStreamModes.COMMITTED,
+          fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+          autocommit: false,
+        });
         for await (const message of stream) {
           keys.push(String(message.key));
           await message.commit();
@@ -96,14 +116,23 @@ describe('@platformatic/kafka against the broker', () => {
   });
 
   it('lists offsets by timestamp, earliest and latest', async () => {
-    const consumer = new Consumer({ clientId: CLIENT_ID, groupId: 'unused', bootstrapBrokers: [broker.bootstrap], deserializers: stringDeserializers });
+    const consumer = new Consumer({
+      clientId: CLIENT_ID,
+      groupId: 'unused',
+      bootstrapBrokers: [broker.bootstrap],
+      deserializers: stringDeserializers,
+    });
     try {
       const latest = await consumer.listOffsets({ topics: [TOPIC] });
       expect(latest.get(TOPIC)).toEqual(Array(PARTITIONS).fill(BigInt(RECORDS_PER_PARTITION)));
       const earliest = await consumer.listOffsets({ topics: [TOPIC], timestamp: -2n });
       expect(earliest.get(TOPIC)).toEqual(Array(PARTITIONS).fill(0n));
       // Partition 1's records have timestamps BASE + 1000 + offset: offset 5 is the first at or after BASE + 1005.
-      const byTime = await consumer.listOffsets({ topics: [TOPIC], partitions: { [TOPIC]: [1] }, timestamp: BigInt(expectedRecords('x')[RECORDS_PER_PARTITION + 5]!.timestamp) });
+      const byTime = await consumer.listOffsets({
+        topics: [TOPIC],
+        partitions: { [TOPIC]: [1] },
+        timestamp: BigInt(expectedRecords('x')[RECORDS_PER_PARTITION + 5].timestamp),
+      });
       expect(byTime.get(TOPIC)![1]).toBe(5n);
     } finally {
       await consumer.close();
@@ -113,7 +142,9 @@ describe('@platformatic/kafka against the broker', () => {
   it('refuses to produce to an unknown topic when auto-creation is off', async () => {
     const producer = new Producer({ clientId: CLIENT_ID, bootstrapBrokers: [broker.bootstrap], retries: 0 });
     try {
-      await expect(producer.send({ messages: [{ topic: 'no-such-topic', value: Buffer.from('x') }] })).rejects.toThrow();
+      await expect(
+        producer.send({ messages: [{ topic: 'no-such-topic', value: Buffer.from('x') }] }),
+      ).rejects.toThrow();
       const metadata = await producer.metadata({ topics: [TOPIC] });
       expect(metadata.topics.has('no-such-topic')).toBe(false);
     } finally {

@@ -13,7 +13,9 @@ import type { ScenarioId } from './scenarios.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 /** The repository root, from dist/broker/test/compat (compiled) or broker/test/compat (source). */
-export const ROOT = HERE.split(path.sep).includes('dist') ? path.resolve(HERE, '../../../..') : path.resolve(HERE, '../../..');
+export const ROOT = HERE.split(path.sep).includes('dist')
+  ? path.resolve(HERE, '../../../..')
+  : path.resolve(HERE, '../../..');
 const SOURCES = path.join(ROOT, 'broker/test/compat');
 const DRIVERS = path.join(ROOT, 'dist/broker/test/compat/drivers');
 
@@ -47,15 +49,27 @@ export interface Client {
 }
 
 /** Runs a setup command, failing with its output. */
-export function run(cmd: string, args: string[], options: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string }): Promise<string> {
+export function run(
+  cmd: string,
+  args: string[],
+  options: { timeoutMs: number; env?: NodeJS.ProcessEnv; cwd?: string },
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: options.env ?? process.env, cwd: options.cwd });
+    const child = spawn(cmd, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
+      cwd: options.cwd,
+    });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} did not finish within ${options.timeoutMs / 1000} s:\n${output.slice(-3000)}`));
+      reject(
+        new Error(
+          `${cmd} ${args.join(' ')} did not finish within ${options.timeoutMs / 1000} s:\n${output.slice(-3000)}`,
+        ),
+      );
     }, options.timeoutMs);
     child.on('error', (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
@@ -95,7 +109,9 @@ let javaClasspath = '';
 export async function requireJdkAndMaven(what: string, tools = ['java', 'javac', 'mvn']): Promise<void> {
   for (const tool of tools) {
     await run(tool, ['-version'], { timeoutMs: 60_000 }).catch((e: Error) => {
-      throw new Error(`${e.message.split('\n')[0]}: ${what} needs a JDK 17+ (${tools.filter((t) => t !== 'mvn').join(', ')}) and Maven (mvn)`);
+      throw new Error(
+        `${e.message.split('\n')[0]}: ${what} needs a JDK 17+ (${tools.filter((t) => t !== 'mvn').join(', ')}) and Maven (mvn)`,
+      );
     });
   }
 }
@@ -106,7 +122,13 @@ export async function requireJdkAndMaven(what: string, tools = ['java', 'javac',
  * -Dkey=value, e.g. a version, or maven.repo.local to keep the jars in `dir` too), so that later
  * runs start without Maven.
  */
-export async function mavenClasspath(options: { pom: string; dir: string; what: string; log: (line: string) => void; properties?: Record<string, string> }): Promise<string> {
+export async function mavenClasspath(options: {
+  pom: string;
+  dir: string;
+  what: string;
+  log: (line: string) => void;
+  properties?: Record<string, string>;
+}): Promise<string> {
   const { pom, dir, properties = {} } = options;
   await mkdir(dir, { recursive: true });
   const defines = Object.entries(properties).map(([k, v]) => `-D${k}=${v}`);
@@ -114,7 +136,9 @@ export async function mavenClasspath(options: { pom: string; dir: string; what: 
   if (!existsSync(cpFile)) {
     options.log(`resolving ${options.what} from Maven Central (first run only)`);
     const tmp = `${cpFile}.tmp`;
-    await run('mvn', ['-B', '-q', '-f', pom, ...defines, 'dependency:build-classpath', `-Dmdep.outputFile=${tmp}`], { timeoutMs: 15 * 60_000 });
+    await run('mvn', ['-B', '-q', '-f', pom, ...defines, 'dependency:build-classpath', `-Dmdep.outputFile=${tmp}`], {
+      timeoutMs: 15 * 60_000,
+    });
     await rename(tmp, cpFile);
   }
   const cp = (await readFile(cpFile, 'utf8')).trim();
@@ -130,13 +154,20 @@ export async function mavenClasspath(options: { pom: string; dir: string; what: 
 async function prepareJava(log: (line: string) => void): Promise<void> {
   await requireJdkAndMaven('the Java client');
   const dir = path.join(CACHE, 'java');
-  const cp = await mavenClasspath({ pom: path.join(JAVA_DIR, 'pom.xml'), dir, what: `kafka-clients ${JAVA_CLIENT_VERSION}`, log });
+  const cp = await mavenClasspath({
+    pom: path.join(JAVA_DIR, 'pom.xml'),
+    dir,
+    what: `kafka-clients ${JAVA_CLIENT_VERSION}`,
+    log,
+  });
   const sources = await filesUnder(path.join(JAVA_DIR, 'src'), '.java');
   const classes = path.join(dir, `classes-${await hashOf(sources, cp)}`);
   if (!existsSync(classes)) {
     log('compiling the Java driver');
     const tmp = `${classes}.tmp-${process.pid}`;
-    await run('javac', ['--release', '17', '-encoding', 'UTF-8', '-d', tmp, '-cp', cp, ...sources], { timeoutMs: 5 * 60_000 });
+    await run('javac', ['--release', '17', '-encoding', 'UTF-8', '-d', tmp, '-cp', cp, ...sources], {
+      timeoutMs: 5 * 60_000,
+    });
     await rename(tmp, classes);
   }
   javaClasspath = [classes, cp].join(path.delimiter);
@@ -154,9 +185,23 @@ async function preparePython(log: (line: string) => void): Promise<void> {
   log(`creating a venv with confluent-kafka ${CONFLUENT_KAFKA_VERSION} from PyPI (first run only)`);
   await rm(VENV, { recursive: true, force: true });
   await run(python, ['-m', 'venv', VENV], { timeoutMs: 5 * 60_000 }).catch((e: Error) => {
-    throw new Error(`${e.message}\n(the Python client needs python3 with the venv module: apt-get install -y python3-venv)`);
+    throw new Error(
+      `${e.message}\n(the Python client needs python3 with the venv module: apt-get install -y python3-venv)`,
+    );
   });
-  await run(VENV_PYTHON, ['-m', 'pip', 'install', '--disable-pip-version-check', '--no-input', '-r', path.join(SOURCES, 'python/requirements.txt')], { timeoutMs: 10 * 60_000 });
+  await run(
+    VENV_PYTHON,
+    [
+      '-m',
+      'pip',
+      'install',
+      '--disable-pip-version-check',
+      '--no-input',
+      '-r',
+      path.join(SOURCES, 'python/requirements.txt'),
+    ],
+    { timeoutMs: 10 * 60_000 },
+  );
   await run(VENV_PYTHON, ['-c', 'import confluent_kafka'], { timeoutMs: 60_000 });
   await writeFile(ready, `${new Date().toISOString()}\n`);
 }
@@ -168,7 +213,8 @@ function nodeDriver(name: string): Command['args'] {
 }
 
 async function prepareNodeDriver(name: string): Promise<void> {
-  if (!existsSync(path.join(DRIVERS, `${name}.js`))) throw new Error(`${path.join(DRIVERS, name)}.js is missing: run npm run build first`);
+  if (!existsSync(path.join(DRIVERS, `${name}.js`)))
+    throw new Error(`${path.join(DRIVERS, name)}.js is missing: run npm run build first`);
 }
 
 const zstdInNode = typeof (zlib as unknown as Record<string, unknown>).zstdCompressSync === 'function';
@@ -214,7 +260,11 @@ export const CLIENTS: readonly Client[] = [
   {
     id: 'python',
     prepare: preparePython,
-    command: (op, task) => ({ cmd: VENV_PYTHON, args: [path.join(SOURCES, 'python/driver.py'), op, task], env: { PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' } }),
+    command: (op, task) => ({
+      cmd: VENV_PYTHON,
+      args: [path.join(SOURCES, 'python/driver.py'), op, task],
+      env: { PYTHONUNBUFFERED: '1', PYTHONIOENCODING: 'utf-8' },
+    }),
     perRecordHeadersAndTimestamps: true,
     idempotentByDefault: false,
     notApplicable: {},
@@ -239,7 +289,11 @@ export const CLIENTS: readonly Client[] = [
     command: (op, task) => ({ cmd: process.execPath, args: [...nodeDriver('platformatic'), op, task] }),
     perRecordHeadersAndTimestamps: true,
     idempotentByDefault: false,
-    notApplicable: zstdInNode ? {} : { zstd: `@platformatic/kafka 1.x compresses zstd with node:zlib, which has it from Node 22.15 (this is Node ${process.versions.node})` },
+    notApplicable: zstdInNode
+      ? {}
+      : {
+          zstd: `@platformatic/kafka 1.x compresses zstd with node:zlib, which has it from Node 22.15 (this is Node ${process.versions.node})`,
+        },
     known: {},
   },
 ];

@@ -33,7 +33,12 @@ function bootstrapList(target: Target): string[] {
   return target.bootstrap.split(',');
 }
 
-export async function createTopic(target: Target, name: string, partitions: number, configs: Record<string, string> = {}): Promise<void> {
+export async function createTopic(
+  target: Target,
+  name: string,
+  partitions: number,
+  configs: Record<string, string> = {},
+): Promise<void> {
   const admin = new Admin({ clientId: CLIENT_ID, bootstrapBrokers: bootstrapList(target) });
   try {
     await admin.createTopics({
@@ -73,10 +78,17 @@ export async function seed(target: Target, topic: string, records: readonly Reco
 }
 
 /** The group's committed offset per partition of `topic` (-1 where nothing is committed). */
-export async function committedOffsets(target: Target, groupId: string, topic: string, partitions: number): Promise<number[]> {
+export async function committedOffsets(
+  target: Target,
+  groupId: string,
+  topic: string,
+  partitions: number,
+): Promise<number[]> {
   const admin = new Admin({ clientId: CLIENT_ID, bootstrapBrokers: bootstrapList(target) });
   try {
-    const [group] = await admin.listConsumerGroupOffsets({ groups: [{ groupId, topics: [{ name: topic, partitionIndexes: [...Array(partitions).keys()] }] } as never] });
+    const [group] = await admin.listConsumerGroupOffsets({
+      groups: [{ groupId, topics: [{ name: topic, partitionIndexes: [...Array(partitions).keys()] }] }],
+    });
     const out = Array<number>(partitions).fill(-1);
     for (const t of group?.topics ?? []) {
       if (t.name !== topic) continue;
@@ -98,9 +110,18 @@ async function withConnection<T>(host: string, port: number, fn: (c: RawConnecti
 }
 
 /** Cluster id and every partition's leader, from a Metadata request to the first bootstrap broker. */
-export async function describe(target: Target, topic: string): Promise<{ clusterId: string | null; leaders: Map<number, { host: string; port: number }> }> {
-  const [host, port] = bootstrapList(target)[0]!.split(':') as [string, string];
-  const md = await withConnection(host, Number(port), (c) => c.request(Metadata, 12, { topics: [{ name: topic }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }));
+export async function describe(
+  target: Target,
+  topic: string,
+): Promise<{ clusterId: string | null; leaders: Map<number, { host: string; port: number }> }> {
+  const [host, port] = bootstrapList(target)[0].split(':') as [string, string];
+  const md = await withConnection(host, Number(port), (c) =>
+    c.request(Metadata, 12, {
+      topics: [{ name: topic }],
+      allowAutoTopicCreation: false,
+      includeTopicAuthorizedOperations: false,
+    }),
+  );
   const brokers = new Map(md.brokers.map((b) => [b.nodeId, { host: b.host, port: b.port }]));
   const t = md.topics.find((x) => x.name === topic);
   if (!t || t.errorCode !== 0) throw new Error(`topic ${topic} is not in the metadata (error ${t?.errorCode})`);
@@ -110,10 +131,20 @@ export async function describe(target: Target, topic: string): Promise<{ cluster
 }
 
 /** Cluster id, controller and brokers as Metadata reports them to the first bootstrap broker. */
-export async function clusterInfo(target: Target): Promise<{ clusterId: string | null; controllerId: number; brokers: Array<{ nodeId: number; host: string; port: number }> }> {
-  const [host, port] = bootstrapList(target)[0]!.split(':') as [string, string];
-  const md = await withConnection(host, Number(port), (c) => c.request(Metadata, 12, { topics: [], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }));
-  return { clusterId: md.clusterId, controllerId: md.controllerId, brokers: md.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })) };
+export async function clusterInfo(target: Target): Promise<{
+  clusterId: string | null;
+  controllerId: number;
+  brokers: Array<{ nodeId: number; host: string; port: number }>;
+}> {
+  const [host, port] = bootstrapList(target)[0].split(':') as [string, string];
+  const md = await withConnection(host, Number(port), (c) =>
+    c.request(Metadata, 12, { topics: [], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }),
+  );
+  return {
+    clusterId: md.clusterId,
+    controllerId: md.controllerId,
+    brokers: md.brokers.map((b) => ({ nodeId: b.nodeId, host: b.host, port: b.port })),
+  };
 }
 
 /** Every record and batch stored in the topic, read from each partition's leader. */
@@ -135,7 +166,7 @@ export async function stored(target: Target, topic: string): Promise<Stored> {
           forgottenTopicsData: [],
           rackId: '',
         });
-        const p = res.responses[0]!.partitions[0]!;
+        const p = res.responses[0].partitions[0];
         if (p.errorCode !== 0) throw new Error(`fetch ${topic}-${partition}@${offset}: error ${p.errorCode}`);
         const data = p.records ?? Buffer.alloc(0);
         const scan = scanBatches(data, 0, { minBaseOffset: 0, maxLastOffset: Number.MAX_SAFE_INTEGER });
@@ -165,7 +196,10 @@ export async function stored(target: Target, topic: string): Promise<Stored> {
           offset = b.lastOffset + 1;
         }
         if (offset >= Number(p.highWatermark)) break;
-        if (scan.batches.length === 0) throw new Error(`fetch ${topic}-${partition}@${offset} returned no whole batch below the high watermark ${p.highWatermark}`);
+        if (scan.batches.length === 0)
+          throw new Error(
+            `fetch ${topic}-${partition}@${offset} returned no whole batch below the high watermark ${p.highWatermark}`,
+          );
       }
     });
   }

@@ -5,37 +5,45 @@ import { describe, expect, it } from 'vitest';
 import { compareRecords, endOffsets, recordSet, type ReadRecord } from './records.js';
 
 const expected = recordSet({ tag: 't', count: 3, baseTimestamp: 1_000_000, perRecordHeaders: true });
-const read = (): ReadRecord[] => expected.map((r) => ({ partition: r.partition, offset: r.offset, key: r.key, value: r.value, headers: r.headers.map(([k, v]) => [k, v] as [string, string]), timestamp: r.timestamp! }));
+const read = (): ReadRecord[] =>
+  expected.map((r) => ({
+    partition: r.partition,
+    offset: r.offset,
+    key: r.key,
+    value: r.value,
+    headers: r.headers.map(([k, v]) => [k, v] as [string, string]),
+    timestamp: r.timestamp!,
+  }));
 
 describe('compareRecords', () => {
   it('accepts the same records, in any interleaving of partitions', () => {
     const got = read();
-    const interleaved = [got[0]!, got[3]!, got[1]!, got[6]!, got[4]!, got[2]!, got[7]!, got[5]!, got[8]!];
+    const interleaved = [got[0], got[3], got[1], got[6], got[4], got[2], got[7], got[5], got[8]];
     expect(compareRecords(interleaved, expected)).toBeNull();
   });
 
   it('names a missing record, an extra one and a duplicate', () => {
     expect(compareRecords(read().slice(1), expected)).toMatch(/missing 1 \(first p0@0\)/);
-    expect(compareRecords([...read(), { ...read()[0]!, offset: 3 }], expected)).toMatch(/unexpected 1 \(first p0@3\)/);
-    expect(compareRecords([...read(), read()[0]!], expected)).toMatch(/offset 0 delivered after offset 2/);
+    expect(compareRecords([...read(), { ...read()[0], offset: 3 }], expected)).toMatch(/unexpected 1 \(first p0@3\)/);
+    expect(compareRecords([...read(), read()[0]], expected)).toMatch(/offset 0 delivered after offset 2/);
   });
 
   it('rejects records of a partition delivered out of order', () => {
     const got = read();
-    [got[0], got[1]] = [got[1]!, got[0]!];
+    [got[0], got[1]] = [got[1], got[0]];
     expect(compareRecords(got, expected)).toMatch(/partition 0: offset 0 delivered after offset 1/);
   });
 
   it('compares keys, values, header order and values, and timestamps exactly', () => {
     const change = (f: (r: ReadRecord) => void) => {
       const got = read();
-      f(got[4]!);
+      f(got[4]);
       return compareRecords(got, expected);
     };
     expect(change((r) => (r.key = null))).toMatch(/partition 1 offset 1: key null/);
     expect(change((r) => (r.value = r.value + ' '))).toMatch(/partition 1 offset 1: value/);
     expect(change((r) => r.headers.reverse())).toMatch(/headers/);
-    expect(change((r) => (r.headers[0]![1] = 'other'))).toMatch(/headers/);
+    expect(change((r) => (r.headers[0][1] = 'other'))).toMatch(/headers/);
     expect(change((r) => r.headers.pop())).toMatch(/headers/);
     expect(change((r) => (r.timestamp += 1))).toMatch(/timestamp 1001002, expected 1001001/);
   });

@@ -71,12 +71,18 @@ export function recordSet(o: RecordSetOptions): ExpectedRecord[] {
 }
 
 export function specs(records: readonly ExpectedRecord[]): RecordSpec[] {
-  return records.map(({ partition, key, value, headers, timestamp }) => ({ partition, key, value, headers, timestamp }));
+  return records.map(({ partition, key, value, headers, timestamp }) => ({
+    partition,
+    key,
+    value,
+    headers,
+    timestamp,
+  }));
 }
 
 export function endOffsets(records: readonly ExpectedRecord[]): number[] {
   const ends = Array<number>(PARTITIONS).fill(0);
-  for (const r of records) ends[r.partition] = Math.max(ends[r.partition]!, r.offset + 1);
+  for (const r of records) ends[r.partition] = Math.max(ends[r.partition], r.offset + 1);
   return ends;
 }
 
@@ -90,7 +96,8 @@ export function orderProblem(got: readonly ReadRecord[]): string | null {
   const last = new Map<number, number>();
   for (const r of got) {
     const prev = last.get(r.partition);
-    if (prev !== undefined && r.offset <= prev) return `partition ${r.partition}: offset ${r.offset} delivered after offset ${prev}`;
+    if (prev !== undefined && r.offset <= prev)
+      return `partition ${r.partition}: offset ${r.offset} delivered after offset ${prev}`;
     last.set(r.partition, r.offset);
   }
   return null;
@@ -116,17 +123,19 @@ export function compareRecords(
   const extra = sorted.filter((r) => !wantPos.has(byPos(r)));
   if (missing.length > 0 || extra.length > 0 || sorted.length !== expected.length) {
     const parts = [`read ${sorted.length} records, expected ${expected.length}`];
-    if (missing.length > 0) parts.push(`missing ${missing.length} (first p${missing[0]!.partition}@${missing[0]!.offset})`);
-    if (extra.length > 0) parts.push(`unexpected ${extra.length} (first p${extra[0]!.partition}@${extra[0]!.offset})`);
+    if (missing.length > 0)
+      parts.push(`missing ${missing.length} (first p${missing[0].partition}@${missing[0].offset})`);
+    if (extra.length > 0) parts.push(`unexpected ${extra.length} (first p${extra[0].partition}@${extra[0].offset})`);
     return parts.join(', ');
   }
   for (let i = 0; i < expected.length; i++) {
-    const want = expected[i]!;
-    const have = sorted[i]!;
+    const want = expected[i];
+    const have = sorted[i];
     const at = `partition ${want.partition} offset ${want.offset}`;
     if (have.key !== want.key) return `${at}: key ${show(have.key)}, expected ${show(want.key)}`;
     if (have.value !== want.value) return `${at}: value ${show(have.value)}, expected ${show(want.value)}`;
-    if (JSON.stringify(have.headers) !== JSON.stringify(want.headers)) return `${at}: headers ${show(have.headers)}, expected ${show(want.headers)}`;
+    if (JSON.stringify(have.headers) !== JSON.stringify(want.headers))
+      return `${at}: headers ${show(have.headers)}, expected ${show(want.headers)}`;
     if (want.timestamp !== null) {
       if (have.timestamp !== want.timestamp) return `${at}: timestamp ${have.timestamp}, expected ${want.timestamp}`;
     } else if (producedWithin && (have.timestamp < producedWithin.from || have.timestamp > producedWithin.to)) {

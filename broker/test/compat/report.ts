@@ -32,17 +32,31 @@ export interface RunInfo {
   command: string;
 }
 
-const LABEL: Record<Status, string> = { pass: 'pass', fail: '**FAIL**', known: 'known', 'n/a': 'n/a', skipped: 'skipped' };
+const LABEL: Record<Status, string> = {
+  pass: 'pass',
+  fail: '**FAIL**',
+  known: 'known',
+  'n/a': 'n/a',
+  skipped: 'skipped',
+};
 
 function oneLine(s: string): string {
   return s.replace(/\s+/g, ' ').replace(/\|/g, '\\|').trim();
 }
 
-const LEGEND = 'pass: every check held · **FAIL**: a check failed (a broker bug to fix) · known: a failure explained in the notes and not fixed yet · n/a: the client cannot do this';
+const LEGEND =
+  'pass: every check held · **FAIL**: a check failed (a broker bug to fix) · known: a failure explained in the notes and not fixed yet · n/a: the client cannot do this';
 
 /** The client × scenario table; `explained` renders a cell that is neither pass nor skipped. */
-function tableLines(rows: readonly Row[], scenarios: readonly Scenario[], explained: (row: Row, s: Scenario, c: Cell) => string): string[] {
-  const lines = [`| client | version | ${scenarios.map((s) => s.title).join(' | ')} |`, `|---|---|${scenarios.map(() => '---').join('|')}|`];
+function tableLines(
+  rows: readonly Row[],
+  scenarios: readonly Scenario[],
+  explained: (row: Row, s: Scenario, c: Cell) => string,
+): string[] {
+  const lines = [
+    `| client | version | ${scenarios.map((s) => s.title).join(' | ')} |`,
+    `|---|---|${scenarios.map(() => '---').join('|')}|`,
+  ];
   for (const row of rows) {
     const cells = scenarios.map((s) => {
       const c = row.cells.get(s.id) ?? { status: 'skipped' as const };
@@ -58,10 +72,16 @@ const README_START = '<!-- compat-matrix: written by npm run compat -->';
 const README_END = '<!-- /compat-matrix -->';
 
 /** The README's copy of the table, between its markers; the notes stay in docs/compat/matrix.md. */
-export function withReadmeTable(readme: string, rows: readonly Row[], scenarios: readonly Scenario[], info: RunInfo): string {
+export function withReadmeTable(
+  readme: string,
+  rows: readonly Row[],
+  scenarios: readonly Scenario[],
+  info: RunInfo,
+): string {
   const start = readme.indexOf(README_START);
   const end = readme.indexOf(README_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${README_START} ... ${README_END} block for the compatibility table`);
+  if (start < 0 || end < start)
+    throw new Error(`README.md has no ${README_START} ... ${README_END} block for the compatibility table`);
   const block = [
     README_START,
     ...tableLines(rows, scenarios, (_row, _s, c) => LABEL[c.status]),
@@ -91,7 +111,12 @@ export function renderMarkdown(rows: readonly Row[], scenarios: readonly Scenari
     '',
   );
   lines.push(
-    ...tableLines(rows, scenarios, (row, s, c) => `${LABEL[c.status]} ${ref(`**${row.name} / ${s.title}** (${c.status}): ${oneLine(c.reason ?? '')}`)}`),
+    ...tableLines(
+      rows,
+      scenarios,
+      (row, s, c) =>
+        `${LABEL[c.status]} ${ref(`**${row.name} / ${s.title}** (${c.status}): ${oneLine(c.reason ?? '')}`)}`,
+    ),
   );
   lines.push('', LEGEND, '');
   const rowNotes = rows.flatMap((r) => r.notes.map((n) => `**${r.name}**: ${oneLine(n)}`));
@@ -107,7 +132,7 @@ export function renderMarkdown(rows: readonly Row[], scenarios: readonly Scenari
   lines.push('## Clients', '');
   lines.push(
     '- **Java (kafka-clients)**: a small program (broker/test/compat/java) using the client with its defaults, compiled with javac against the jars Maven resolves from Maven Central.',
-    '- **kcat** (librdkafka, Debian package): run per step by a Node driver. It sets headers per run (-H) and cannot set timestamps, so its records carry the same headers within a partition and the producer\'s timestamps (checked to fall within the produce step).',
+    "- **kcat** (librdkafka, Debian package): run per step by a Node driver. It sets headers per run (-H) and cannot set timestamps, so its records carry the same headers within a partition and the producer's timestamps (checked to fall within the produce step).",
     '- **confluent-kafka (Python)** (librdkafka): broker/test/compat/python/driver.py in a venv with the pinned version from PyPI.',
     '- **kafkajs** and **@platformatic/kafka**: Node drivers in broker/test/compat/drivers, with the versions in package.json.',
     '',
@@ -136,9 +161,13 @@ export function renderMarkdown(rows: readonly Row[], scenarios: readonly Scenari
 
 export function renderText(rows: readonly Row[], scenarios: readonly Scenario[]): string {
   const header = ['client', 'version', ...scenarios.map((s) => s.title)];
-  const body = rows.map((r) => [r.name, r.version, ...scenarios.map((s) => (r.cells.get(s.id)?.status ?? 'skipped').replace('fail', 'FAIL'))]);
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i]!)).join('  ');
+  const body = rows.map((r) => [
+    r.name,
+    r.version,
+    ...scenarios.map((s) => (r.cells.get(s.id)?.status ?? 'skipped').replace('fail', 'FAIL')),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const fmt = (cols: string[]) => cols.map((c, i) => c.padEnd(widths[i])).join('  ');
   const out = [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...body.map(fmt)];
   for (const r of rows) {
     for (const s of scenarios) {

@@ -45,7 +45,9 @@ const { values: opts } = parseArgs({
 
 function usage(message?: string): never {
   if (message) process.stderr.write(`${message}\n`);
-  process.stderr.write('usage: node dist/broker/test/compat/run.js [--clients a,b] [--scenarios x,y] [--jobs N] [--timeout-ms MS] [--out FILE | --no-write] [--logs DIR]\n');
+  process.stderr.write(
+    'usage: node dist/broker/test/compat/run.js [--clients a,b] [--scenarios x,y] [--jobs N] [--timeout-ms MS] [--out FILE | --no-write] [--logs DIR]\n',
+  );
   process.exit(message ? 2 : 0);
 }
 
@@ -53,7 +55,10 @@ if (opts.help) usage();
 
 function pick<T extends { id: string }>(all: readonly T[], list: string | undefined, what: string): T[] {
   if (!list) return [...all];
-  const ids = list.split(',').map((s) => s.trim()).filter(Boolean);
+  const ids = list
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const unknown = ids.filter((id) => !all.some((x) => x.id === id));
   if (unknown.length > 0) usage(`unknown ${what}: ${unknown.join(', ')} (known: ${all.map((x) => x.id).join(', ')})`);
   return all.filter((x) => ids.includes(x.id));
@@ -65,13 +70,16 @@ const jobs = Math.max(1, Number(opts.jobs) || 1);
 const driverTimeoutMs = Number(opts['timeout-ms']);
 if (!Number.isFinite(driverTimeoutMs) || driverTimeoutMs <= 0) usage('--timeout-ms needs a positive number');
 const complete = clients.length === CLIENTS.length && scenarios.length === SCENARIOS.length;
-const outFile = opts['no-write'] ? undefined : (opts.out ?? (complete ? path.join(ROOT, 'docs/compat/matrix.md') : undefined));
+const outFile = opts['no-write']
+  ? undefined
+  : (opts.out ?? (complete ? path.join(ROOT, 'docs/compat/matrix.md') : undefined));
 
 const logsDir = opts.logs ? path.resolve(opts.logs) : await mkdtemp(path.join(os.tmpdir(), 'runnel-compat-'));
 await mkdir(logsDir, { recursive: true });
 
 const started = Date.now();
-const log = (client: string, line: string) => process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${client.padEnd(12)} ${line}\n`);
+const log = (client: string, line: string) =>
+  process.stderr.write(`[${((Date.now() - started) / 1000).toFixed(1).padStart(6)}s] ${client.padEnd(12)} ${line}\n`);
 
 // ---- driver processes --------------------------------------------------------------------------
 
@@ -84,7 +92,12 @@ interface DriverRun {
   timedOut: boolean;
 }
 
-function spawnDriver(client: Client, op: string, taskFile: string, onEvent?: (event: Record<string, unknown>) => void): Promise<DriverRun> {
+function spawnDriver(
+  client: Client,
+  op: string,
+  taskFile: string,
+  onEvent?: (event: Record<string, unknown>) => void,
+): Promise<DriverRun> {
   const { cmd, args, env } = client.command(op, taskFile);
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
@@ -125,7 +138,10 @@ function spawnDriver(client: Client, op: string, taskFile: string, onEvent?: (ev
 }
 
 function lastJsonLine(stdout: string): Record<string, unknown> | undefined {
-  const line = stdout.split('\n').reverse().find((l) => l.trim().startsWith('{'));
+  const line = stdout
+    .split('\n')
+    .reverse()
+    .find((l) => l.trim().startsWith('{'));
   if (!line) return undefined;
   try {
     return JSON.parse(line) as Record<string, unknown>;
@@ -136,10 +152,21 @@ function lastJsonLine(stdout: string): Record<string, unknown> | undefined {
 
 /** A driver's JSON lines: events ({"event":…}) while it runs, then its result. */
 function lastJsonResult(stdout: string): Record<string, unknown> | undefined {
-  return lastJsonLine(stdout.split('\n').filter((l) => !l.startsWith('{"event"')).join('\n'));
+  return lastJsonLine(
+    stdout
+      .split('\n')
+      .filter((l) => !l.startsWith('{"event"'))
+      .join('\n'),
+  );
 }
 
-async function drive<R>(client: Client, label: string, op: string, task: object, onEvent?: (event: Record<string, unknown>) => void): Promise<R> {
+async function drive<R>(
+  client: Client,
+  label: string,
+  op: string,
+  task: object,
+  onEvent?: (event: Record<string, unknown>) => void,
+): Promise<R> {
   const base = path.join(logsDir, `${client.id}-${String(++sequence).padStart(3, '0')}-${label}-${op}`);
   const taskFile = `${base}.task.json`;
   await writeFile(taskFile, JSON.stringify(task, null, 1));
@@ -148,10 +175,17 @@ async function drive<R>(client: Client, label: string, op: string, task: object,
   await writeFile(`${base}.stderr`, r.stderr);
   const result = lastJsonResult(r.stdout);
   const tail = r.stderr.trim().split('\n').slice(-3).join(' / ').slice(0, 600);
-  if (r.timedOut) throw new Error(`${op}: the ${client.id} process did not finish within ${driverTimeoutMs / 1000} s${tail ? ` (stderr: ${tail})` : ''}`);
-  if (!result) throw new Error(`${op}: the ${client.id} process exited with ${r.code} without a result${tail ? ` (stderr: ${tail})` : ''}`);
+  if (r.timedOut)
+    throw new Error(
+      `${op}: the ${client.id} process did not finish within ${driverTimeoutMs / 1000} s${tail ? ` (stderr: ${tail})` : ''}`,
+    );
+  if (!result)
+    throw new Error(
+      `${op}: the ${client.id} process exited with ${r.code} without a result${tail ? ` (stderr: ${tail})` : ''}`,
+    );
   if (typeof result.error === 'string') throw new Error(`${op}: ${result.error}`);
-  if (r.code !== 0) throw new Error(`${op}: the ${client.id} process exited with ${r.code}${tail ? ` (stderr: ${tail})` : ''}`);
+  if (r.code !== 0)
+    throw new Error(`${op}: the ${client.id} process exited with ${r.code}${tail ? ` (stderr: ${tail})` : ''}`);
   return result as R;
 }
 
@@ -159,14 +193,23 @@ async function drive<R>(client: Client, label: string, op: string, task: object,
 
 function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<T>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms)))]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<T>(
+      (_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms)),
+    ),
+  ]).finally(() => clearTimeout(timer));
 }
 
 async function runClient(client: Client): Promise<Row> {
   const t0 = Date.now();
   const row: Row = { client: client.id, name: client.id, version: '?', cells: new Map(), notes: [], seconds: 0 };
   const fail = (reason: string) => {
-    for (const s of scenarios) row.cells.set(s.id, client.notApplicable[s.id] ? { status: 'n/a', reason: client.notApplicable[s.id] } : { status: 'fail', reason });
+    for (const s of scenarios)
+      row.cells.set(
+        s.id,
+        client.notApplicable[s.id] ? { status: 'n/a', reason: client.notApplicable[s.id] } : { status: 'fail', reason },
+      );
   };
   try {
     await client.prepare((line) => log(client.id, line));
@@ -235,7 +278,10 @@ async function runScenario(client: Client, scenario: Scenario, target: Target): 
   if (cell.status === 'pass' && client.known[scenario.id]) {
     cell.reason = `listed as a known failure but passed: remove it from known in clients.ts`;
   }
-  log(client.id, `${scenario.id}: ${cell.status.toUpperCase()} (${cell.seconds.toFixed(1)} s)${cell.reason ? ` ${cell.reason}` : ''}`);
+  log(
+    client.id,
+    `${scenario.id}: ${cell.status.toUpperCase()} (${cell.seconds.toFixed(1)} s)${cell.reason ? ` ${cell.reason}` : ''}`,
+  );
   if (cell.status === 'fail') {
     const brokerTail = target.output().trim().split('\n').slice(-5).join('\n');
     process.stderr.write(`  last broker log lines:\n${brokerTail.replace(/^/gm, '    ')}\n`);
@@ -263,14 +309,16 @@ await Promise.all(
   Array.from({ length: Math.min(jobs, clients.length) }, async () => {
     while (next < clients.length) {
       const i = next++;
-      rows[i] = await runClient(clients[i]!);
+      rows[i] = await runClient(clients[i]);
     }
   }),
 );
 
 function git(args: string[]): string {
   try {
-    return execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return 'unknown';
   }
@@ -297,11 +345,15 @@ if (outFile) {
     process.stdout.write('updated the table in README.md\n');
   }
 }
-const failed = rows.flatMap((r) => [...r.cells].filter(([, c]) => c.status === 'fail').map(([s]) => `${r.client}/${s}`));
+const failed = rows.flatMap((r) =>
+  [...r.cells].filter(([, c]) => c.status === 'fail').map(([s]) => `${r.client}/${s}`),
+);
 const brokerProblems = rows.filter((r) => r.notes.some((n) => n.startsWith('broker:')));
 process.stdout.write(`logs: ${logsDir}\n`);
 if (failed.length > 0 || brokerProblems.length > 0) {
-  process.stdout.write(`\n${failed.length} cell(s) failed${failed.length ? `: ${failed.join(', ')}` : ''}${brokerProblems.length ? `; broker problems with ${brokerProblems.map((r) => r.client).join(', ')}` : ''}\n`);
+  process.stdout.write(
+    `\n${failed.length} cell(s) failed${failed.length ? `: ${failed.join(', ')}` : ''}${brokerProblems.length ? `; broker problems with ${brokerProblems.map((r) => r.client).join(', ')}` : ''}\n`,
+  );
   process.exit(1);
 }
 process.stdout.write(`\nall cells pass or are known/n/a (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);

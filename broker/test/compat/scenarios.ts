@@ -4,9 +4,30 @@
 
 import type { Client } from './clients.js';
 import { clusterInfo, committedOffsets, createTopic, seed, stored, type StoredBatch } from './inspect.js';
-import { compareRecords, orderProblem, endOffsets, PARTITIONS, recordSet, specs, type ExpectedRecord, type ReadRecord } from './records.js';
+import {
+  compareRecords,
+  orderProblem,
+  endOffsets,
+  PARTITIONS,
+  recordSet,
+  specs,
+  type ExpectedRecord,
+  type ReadRecord,
+} from './records.js';
 import { writeFile } from 'node:fs/promises';
-import type { AdminResult, AdminTask, Codec, GroupResult, GroupTask, MemberResult, MemberTask, ProduceResult, ProduceTask, ReadResult, ReadTask } from './tasks.js';
+import type {
+  AdminResult,
+  AdminTask,
+  Codec,
+  GroupResult,
+  GroupTask,
+  MemberResult,
+  MemberTask,
+  ProduceResult,
+  ProduceTask,
+  ReadResult,
+  ReadTask,
+} from './tasks.js';
 import type { Target } from './target.js';
 
 export type ScenarioId = 'produce' | 'idempotent' | 'gzip' | 'snappy' | 'lz4' | 'zstd' | 'group' | 'balanced' | 'admin';
@@ -62,16 +83,30 @@ function checkIdempotentBatches(batches: StoredBatch[], what: string): void {
     let expectedSequence = 0;
     let producer: number | undefined;
     for (const b of mine) {
-      check(b.producerId >= 0 && b.producerEpoch >= 0, () => `${what}: partition ${p} batch at offset ${b.baseOffset} has no producer id (${b.producerId}/${b.producerEpoch}): the producer is not idempotent`);
+      check(
+        b.producerId >= 0 && b.producerEpoch >= 0,
+        () =>
+          `${what}: partition ${p} batch at offset ${b.baseOffset} has no producer id (${b.producerId}/${b.producerEpoch}): the producer is not idempotent`,
+      );
       if (producer !== undefined && b.producerId !== producer) expectedSequence = 0;
       producer = b.producerId;
-      check(b.baseSequence === expectedSequence, () => `${what}: partition ${p} batch at offset ${b.baseOffset} has base sequence ${b.baseSequence}, expected ${expectedSequence}`);
+      check(
+        b.baseSequence === expectedSequence,
+        () =>
+          `${what}: partition ${p} batch at offset ${b.baseOffset} has base sequence ${b.baseSequence}, expected ${expectedSequence}`,
+      );
       expectedSequence += b.recordCount;
     }
   }
 }
 
-function produceScenario(id: ScenarioId, codec: Codec, idempotence: 'default' | 'on', title: string, description: string): Scenario {
+function produceScenario(
+  id: ScenarioId,
+  codec: Codec,
+  idempotence: 'default' | 'on',
+  title: string,
+  description: string,
+): Scenario {
   return {
     id,
     title,
@@ -82,24 +117,50 @@ function produceScenario(id: ScenarioId, codec: Codec, idempotence: 'default' | 
       const expected = records(ctx, `${ctx.client.id}-${id}`);
       const from = Date.now();
       ctx.step(`producing ${expected.length} records (${codec}, idempotence ${idempotence})`);
-      const produced = await ctx.drive<ProduceResult>('produce', { bootstrap: ctx.target.bootstrap, topic, records: specs(expected), compression: codec, idempotence } satisfies ProduceTask);
+      const produced = await ctx.drive<ProduceResult>('produce', {
+        bootstrap: ctx.target.bootstrap,
+        topic,
+        records: specs(expected),
+        compression: codec,
+        idempotence,
+      } satisfies ProduceTask);
       const window = { from: from - 1000, to: Date.now() + 1000 };
       for (const d of produced.delivered ?? []) {
         if (d === null) continue;
-        const want = expected[d.index]!;
-        check(d.partition === want.partition && d.offset === want.offset, () => `the producer reported record ${d.index} at ${d.partition}@${d.offset}, expected ${want.partition}@${want.offset}`);
+        const want = expected[d.index];
+        check(
+          d.partition === want.partition && d.offset === want.offset,
+          () =>
+            `the producer reported record ${d.index} at ${d.partition}@${d.offset}, expected ${want.partition}@${want.offset}`,
+        );
       }
 
       const s = await stored(ctx.target, topic);
       const diff = compareRecords(s.records, expected, window);
       check(diff === null, () => `stored records differ: ${diff}`);
       const codecs = new Set(s.batches.map((b) => b.codec ?? 'none'));
-      check(codecs.size === 1 && codecs.has(codec), () => `stored batches use ${[...codecs].join(', ')}, expected ${codec}`);
-      if (codec !== 'none') check(s.batches.some((b) => b.recordCount > 1), () => `every stored batch holds one record: nothing shows ${codec} batches of several records work`);
-      if (idempotence === 'on' || ctx.client.idempotentByDefault) checkIdempotentBatches(s.batches, idempotence === 'on' ? 'idempotent producer' : 'default producer (idempotent by default)');
+      check(
+        codecs.size === 1 && codecs.has(codec),
+        () => `stored batches use ${[...codecs].join(', ')}, expected ${codec}`,
+      );
+      if (codec !== 'none')
+        check(
+          s.batches.some((b) => b.recordCount > 1),
+          () => `every stored batch holds one record: nothing shows ${codec} batches of several records work`,
+        );
+      if (idempotence === 'on' || ctx.client.idempotentByDefault)
+        checkIdempotentBatches(
+          s.batches,
+          idempotence === 'on' ? 'idempotent producer' : 'default producer (idempotent by default)',
+        );
 
       ctx.step('reading them back with the same client');
-      const read = await ctx.drive<ReadResult>('read', { bootstrap: ctx.target.bootstrap, topic, endOffsets: endOffsets(expected), deadlineMs: READ_DEADLINE_MS } satisfies ReadTask);
+      const read = await ctx.drive<ReadResult>('read', {
+        bootstrap: ctx.target.bootstrap,
+        topic,
+        endOffsets: endOffsets(expected),
+        deadlineMs: READ_DEADLINE_MS,
+      } satisfies ReadTask);
       const readDiff = compareRecords(read.records ?? [], expected, window);
       check(readDiff === null, () => `read back by the client: ${readDiff}`);
     },
@@ -121,8 +182,18 @@ const group: Scenario = {
     const tag = `${ctx.client.id}-group`;
     const ts = baseTimestamp();
     const phases = [
-      { first: 0, count: RECORDS_PER_PARTITION, what: 'first member (new group, from the earliest offset)', restartBefore: false },
-      { first: RECORDS_PER_PARTITION, count: 5, what: 'second member (resumes from the committed offsets)', restartBefore: false },
+      {
+        first: 0,
+        count: RECORDS_PER_PARTITION,
+        what: 'first member (new group, from the earliest offset)',
+        restartBefore: false,
+      },
+      {
+        first: RECORDS_PER_PARTITION,
+        count: 5,
+        what: 'second member (resumes from the committed offsets)',
+        restartBefore: false,
+      },
       { first: RECORDS_PER_PARTITION + 5, count: 5, what: 'third member, after a broker restart', restartBefore: true },
     ];
     for (const phase of phases) {
@@ -130,27 +201,53 @@ const group: Scenario = {
         ctx.step('restarting the broker');
         await ctx.target.restart();
       }
-      const expected = recordSet({ tag, first: phase.first, count: phase.count, baseTimestamp: ts, perRecordHeaders: true });
+      const expected = recordSet({
+        tag,
+        first: phase.first,
+        count: phase.count,
+        baseTimestamp: ts,
+        perRecordHeaders: true,
+      });
       await seed(ctx.target, topic, specs(expected));
       ctx.step(`${phase.what}: reading ${expected.length} records`);
-      const got = await ctx.drive<GroupResult>('group', { bootstrap: ctx.target.bootstrap, topic, groupId, count: expected.length, deadlineMs: READ_DEADLINE_MS } satisfies GroupTask);
+      const got = await ctx.drive<GroupResult>('group', {
+        bootstrap: ctx.target.bootstrap,
+        topic,
+        groupId,
+        count: expected.length,
+        deadlineMs: READ_DEADLINE_MS,
+      } satisfies GroupTask);
       const diff = compareRecords(got.records ?? [], expected);
       check(diff === null, () => `${phase.what}: ${diff}`);
       const end = phase.first + phase.count;
       if (got.committed) {
         const own = [...Array(PARTITIONS).keys()].map((p) => got.committed![String(p)] ?? null);
-        check(own.every((o) => o === end), () => `${phase.what}: the client sees committed offsets ${JSON.stringify(own)}, expected ${end} for each partition`);
+        check(
+          own.every((o) => o === end),
+          () =>
+            `${phase.what}: the client sees committed offsets ${JSON.stringify(own)}, expected ${end} for each partition`,
+        );
       }
       const committed = await committedOffsets(ctx.target, groupId, topic, PARTITIONS);
-      check(committed.every((o) => o === end), () => `${phase.what}: committed offsets ${JSON.stringify(committed)} after it left, expected ${end} for each partition`);
+      check(
+        committed.every((o) => o === end),
+        () =>
+          `${phase.what}: committed offsets ${JSON.stringify(committed)} after it left, expected ${end} for each partition`,
+      );
     }
   },
 };
 
-async function until(what: string, timeoutMs: number, condition: () => Promise<boolean> | boolean, describeState: () => string): Promise<void> {
+async function until(
+  what: string,
+  timeoutMs: number,
+  condition: () => Promise<boolean> | boolean,
+  describeState: () => string,
+): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await condition())) {
-    if (Date.now() > end) throw new CheckFailed(`timed out after ${timeoutMs / 1000} s waiting until ${what}: ${describeState()}`);
+    if (Date.now() > end)
+      throw new CheckFailed(`timed out after ${timeoutMs / 1000} s waiting until ${what}: ${describeState()}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -184,7 +281,7 @@ const balanced: Scenario = {
       ctx.drive<MemberResult>('member', task(), (e) => {
         if (e.event !== 'assigned') return;
         assigned[i] = e.partitions as number[];
-        if (stopWritten) assignedAfterStop[i]!.push(assigned[i]!);
+        if (stopWritten) assignedAfterStop[i].push(assigned[i]);
       }),
     );
     // A member failing early ends the wait with its error.
@@ -194,7 +291,9 @@ const balanced: Scenario = {
     const state = () => `assignments ${JSON.stringify(assigned)}, committed ${JSON.stringify(committed)}`;
     const isBalanced = () => {
       const all = assigned.flat().sort((a, b) => a - b);
-      return assigned.every((a) => a.length > 0) && JSON.stringify(all) === JSON.stringify([...Array(PARTITIONS).keys()]);
+      return (
+        assigned.every((a) => a.length > 0) && JSON.stringify(all) === JSON.stringify([...Array(PARTITIONS).keys()])
+      );
     };
     const committedAll = (end: number) => async () => {
       if (failed) throw failed;
@@ -205,7 +304,12 @@ const balanced: Scenario = {
     let owners: number[][] = [];
     let atStop: number[][] = [];
     try {
-      await until('both members share the partitions and have committed what they read', 45_000, committedAll(RECORDS_PER_PARTITION), state);
+      await until(
+        'both members share the partitions and have committed what they read',
+        45_000,
+        committedAll(RECORDS_PER_PARTITION),
+        state,
+      );
       owners = assigned.map((a) => [...a]);
       ctx.step(`balanced: ${JSON.stringify(owners)}; seeding 5 more records per partition`);
       await seed(ctx.target, topic, specs(more));
@@ -216,13 +320,21 @@ const balanced: Scenario = {
       await writeFile(stopFile, 'stop\n');
     }
     const results = await Promise.all(members);
-    check(JSON.stringify(atStop) === JSON.stringify(owners), () => `the assignments changed from ${JSON.stringify(owners)} to ${JSON.stringify(atStop)} with no member joining or leaving`);
+    check(
+      JSON.stringify(atStop) === JSON.stringify(owners),
+      () =>
+        `the assignments changed from ${JSON.stringify(owners)} to ${JSON.stringify(atStop)} with no member joining or leaving`,
+    );
     // The member that sees the stop file first leaves, and the other may be rebalanced onto every
     // partition before it sees the file too: that later assignment is a right answer as well.
     const finals = results.map((r) => r.assignment ?? []);
     finals.forEach((final, i) => {
-      const said = [owners[i]!, ...assignedAfterStop[i]!].map((a) => JSON.stringify(a));
-      check(said.includes(JSON.stringify(final)), () => `member ${i + 1} reports assignment ${JSON.stringify(final)} when told to stop, its rebalance callbacks said ${said.join(', then ')}`);
+      const said = [owners[i], ...assignedAfterStop[i]].map((a) => JSON.stringify(a));
+      check(
+        said.includes(JSON.stringify(final)),
+        () =>
+          `member ${i + 1} reports assignment ${JSON.stringify(final)} when told to stop, its rebalance callbacks said ${said.join(', then ')}`,
+      );
     });
     // The first records are read while the group forms: a rebalance may hand a partition over
     // before the commits of what was delivered, and Kafka then redelivers (at least once). The
@@ -236,13 +348,28 @@ const balanced: Scenario = {
         const at = `${x.partition}@${x.offset}`;
         const earlier = firstRead.get(at);
         if (earlier === undefined) firstRead.set(at, { member: i, record: x });
-        else if (x.offset >= RECORDS_PER_PARTITION) check(false, () => `record ${at} was read by member ${earlier.member + 1} and again by member ${i + 1}`);
-        else check(JSON.stringify(x) === JSON.stringify(earlier.record), () => `record ${at} was redelivered with different content: ${JSON.stringify(x)} after ${JSON.stringify(earlier.record)}`);
-        if (x.offset >= RECORDS_PER_PARTITION) check(finals[i]!.includes(x.partition), () => `member ${i + 1} read ${at} but partition ${x.partition} is assigned to the other member`);
+        else if (x.offset >= RECORDS_PER_PARTITION)
+          check(false, () => `record ${at} was read by member ${earlier.member + 1} and again by member ${i + 1}`);
+        else
+          check(
+            JSON.stringify(x) === JSON.stringify(earlier.record),
+            () =>
+              `record ${at} was redelivered with different content: ${JSON.stringify(x)} after ${JSON.stringify(earlier.record)}`,
+          );
+        if (x.offset >= RECORDS_PER_PARTITION)
+          check(
+            finals[i].includes(x.partition),
+            () => `member ${i + 1} read ${at} but partition ${x.partition} is assigned to the other member`,
+          );
       }
     });
-    const all = [...firstRead.values()].map((f) => f.record).sort((a, b) => a.partition - b.partition || a.offset - b.offset);
-    const diff = compareRecords(all, [...first, ...more].sort((a, b) => a.partition - b.partition || a.offset - b.offset));
+    const all = [...firstRead.values()]
+      .map((f) => f.record)
+      .sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+    const diff = compareRecords(
+      all,
+      [...first, ...more].sort((a, b) => a.partition - b.partition || a.offset - b.offset),
+    );
     check(diff === null, () => `together: ${diff}`);
   },
 };
@@ -277,12 +404,29 @@ const admin: Scenario = {
       createdPartitions: PARTITIONS,
       createAgain: 'TOPIC_ALREADY_EXISTS',
       listed: true,
-      cluster: { clusterId: cluster.clusterId, controller: cluster.controllerId, nodes: [...ctx.target.nodes].sort((a, b) => a.id - b.id).map((n) => ({ id: n.id, host: n.host, port: n.port })) },
-      topicConfigs: { 'cleanup.policy': ['delete', 'DEFAULT_CONFIG'], 'retention.bytes': ['-1', 'DEFAULT_CONFIG'], 'retention.ms': ['86400000', 'DYNAMIC_TOPIC_CONFIG'] },
-      topicConfigsAltered: { 'cleanup.policy': ['delete', 'DEFAULT_CONFIG'], 'retention.bytes': ['1048576', 'DYNAMIC_TOPIC_CONFIG'], 'retention.ms': ['604800000', 'DEFAULT_CONFIG'] },
+      cluster: {
+        clusterId: cluster.clusterId,
+        controller: cluster.controllerId,
+        nodes: [...ctx.target.nodes].sort((a, b) => a.id - b.id).map((n) => ({ id: n.id, host: n.host, port: n.port })),
+      },
+      topicConfigs: {
+        'cleanup.policy': ['delete', 'DEFAULT_CONFIG'],
+        'retention.bytes': ['-1', 'DEFAULT_CONFIG'],
+        'retention.ms': ['86400000', 'DYNAMIC_TOPIC_CONFIG'],
+      },
+      topicConfigsAltered: {
+        'cleanup.policy': ['delete', 'DEFAULT_CONFIG'],
+        'retention.bytes': ['1048576', 'DYNAMIC_TOPIC_CONFIG'],
+        'retention.ms': ['604800000', 'DEFAULT_CONFIG'],
+      },
       alterInvalid: 'INVALID_CONFIG',
       brokerConfigs: Object.fromEntries(
-        BROKER_KEYS.map((k) => [k, ctx.target.staticConfig[k] !== undefined ? [ctx.target.staticConfig[k], 'STATIC_BROKER_CONFIG'] : [k === 'num.partitions' ? '1' : null, 'DEFAULT_CONFIG']]),
+        BROKER_KEYS.map((k) => [
+          k,
+          ctx.target.staticConfig[k] !== undefined
+            ? [ctx.target.staticConfig[k], 'STATIC_BROKER_CONFIG']
+            : [k === 'num.partitions' ? '1' : null, 'DEFAULT_CONFIG'],
+        ]),
       ),
       delete: 'ok',
       listedAfterDelete: false,
@@ -290,14 +434,27 @@ const admin: Scenario = {
     const wrong: string[] = [];
     for (const [k, v] of Object.entries(expected)) {
       const have = (got as Record<string, unknown>)[k];
-      const sorted = (x: unknown) => (x && typeof x === 'object' && !Array.isArray(x) ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b))) : x);
-      if (JSON.stringify(sorted(have)) !== JSON.stringify(sorted(v))) wrong.push(`${k}: ${JSON.stringify(have)}, expected ${JSON.stringify(v)}`);
+      const sorted = (x: unknown) =>
+        x && typeof x === 'object' && !Array.isArray(x)
+          ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => a.localeCompare(b)))
+          : x;
+      if (JSON.stringify(sorted(have)) !== JSON.stringify(sorted(v)))
+        wrong.push(`${k}: ${JSON.stringify(have)}, expected ${JSON.stringify(v)}`);
     }
     const partitions = got.partitions ?? [];
     check(partitions.length === PARTITIONS, () => `described ${partitions.length} partitions, expected ${PARTITIONS}`);
     partitions.forEach((p, i) => {
-      const ok = p.partition === i && p.replicas.length === rf && p.replicas.every((r) => nodeIds.includes(r)) && p.leader !== null && p.replicas.includes(p.leader) && JSON.stringify(p.isr) === JSON.stringify(p.replicas);
-      if (!ok) wrong.push(`partition ${i}: ${JSON.stringify(p)}, expected ${rf} replica(s) among ${JSON.stringify(nodeIds)}, the leader one of them, all in sync`);
+      const ok =
+        p.partition === i &&
+        p.replicas.length === rf &&
+        p.replicas.every((r) => nodeIds.includes(r)) &&
+        p.leader !== null &&
+        p.replicas.includes(p.leader) &&
+        JSON.stringify(p.isr) === JSON.stringify(p.replicas);
+      if (!ok)
+        wrong.push(
+          `partition ${i}: ${JSON.stringify(p)}, expected ${rf} replica(s) among ${JSON.stringify(nodeIds)}, the leader one of them, all in sync`,
+        );
     });
     check(wrong.length === 0, () => wrong.join('; '));
   },
@@ -309,13 +466,25 @@ export const SCENARIOS: readonly Scenario[] = [
     'none',
     'default',
     'produce',
-    'The client\'s default producer (acks=all) sends 3 partitions × 20 keyed records with headers and timestamps; the offsets it reports, the ' +
+    "The client's default producer (acks=all) sends 3 partitions × 20 keyed records with headers and timestamps; the offsets it reports, the " +
       'records stored (read with raw Fetch) and the records it reads back itself (assigned partitions, no group) must match exactly. For the ' +
       'Java client, whose default producer is idempotent, every stored batch must carry a producer id with sequences from 0.',
   ),
-  produceScenario('idempotent', 'none', 'on', 'idempotent', 'As produce, with idempotence turned on explicitly: every stored batch carries a producer id and its sequences run from 0 without gaps.'),
+  produceScenario(
+    'idempotent',
+    'none',
+    'on',
+    'idempotent',
+    'As produce, with idempotence turned on explicitly: every stored batch carries a producer id and its sequences run from 0 without gaps.',
+  ),
   ...(['gzip', 'snappy', 'lz4', 'zstd'] as const).map((codec) =>
-    produceScenario(codec, codec, 'default', codec, `As produce, compressed with ${codec}: every stored batch must be ${codec} (at least one of several records), and read back exactly.`),
+    produceScenario(
+      codec,
+      codec,
+      'default',
+      codec,
+      `As produce, compressed with ${codec}: every stored batch must be ${codec} (at least one of several records), and read back exactly.`,
+    ),
   ),
   group,
   balanced,

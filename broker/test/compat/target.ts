@@ -56,7 +56,8 @@ export async function startSingleBroker(overrides: Record<string, string> = {}):
     async stop() {
       checkExit(await broker.stop());
       const errors = errorLines(earlier + broker.output());
-      if (errors.length > 0) problems.push(`broker ${nodeId} logged ${errors.length} error line(s), first: ${errors[0]!.slice(0, 400)}`);
+      if (errors.length > 0)
+        problems.push(`broker ${nodeId} logged ${errors.length} error line(s), first: ${errors[0].slice(0, 400)}`);
       return problems;
     },
     output: () => earlier + broker.output(),

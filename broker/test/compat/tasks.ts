@@ -89,7 +89,11 @@ export interface AdminResult {
   createAgain?: string;
   listed?: boolean;
   partitions?: Array<{ partition: number; leader: number | null; replicas: number[]; isr: number[] }>;
-  cluster?: { clusterId: string | null; controller: number | null; nodes: Array<{ id: number; host: string; port: number }> };
+  cluster?: {
+    clusterId: string | null;
+    controller: number | null;
+    nodes: Array<{ id: number; host: string; port: number }>;
+  };
   topicConfigs?: ConfigObservation;
   topicConfigsAltered?: ConfigObservation;
   alterInvalid?: string;

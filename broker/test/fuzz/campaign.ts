@@ -17,7 +17,15 @@ import { buildCorpus, type Corpus } from './corpus.js';
 import { generateCase, shortHex, type FuzzCase } from './mutate.js';
 import { seedBroker, snapshotChanges, takeSnapshot, type Snapshot } from './seed-data.js';
 
-export type FindingKind = 'crash' | 'hang' | 'memory' | 'bad-response' | 'request-failed' | 'data-change' | 'restart-failure' | 'unclean-shutdown';
+export type FindingKind =
+  | 'crash'
+  | 'hang'
+  | 'memory'
+  | 'bad-response'
+  | 'request-failed'
+  | 'data-change'
+  | 'restart-failure'
+  | 'unclean-shutdown';
 
 export interface SuspectCase {
   index: number;
@@ -95,7 +103,22 @@ const MAX_SUSPECTS = 12;
 const OUTPUT_TAIL_LINES = 40;
 const ACCEPTED_WRITES_KEPT = 500;
 /** APIs whose success changes what is stored. */
-const WRITE_APIS = new Set(['Produce', 'OffsetCommit', 'CreateTopics', 'DeleteTopics', 'AlterConfigs', 'IncrementalAlterConfigs', 'CreatePartitions', 'DeleteGroups', 'OffsetDelete', 'DeleteRecords', 'JoinGroup', 'SyncGroup', 'LeaveGroup', 'InitProducerId']);
+const WRITE_APIS = new Set([
+  'Produce',
+  'OffsetCommit',
+  'CreateTopics',
+  'DeleteTopics',
+  'AlterConfigs',
+  'IncrementalAlterConfigs',
+  'CreatePartitions',
+  'DeleteGroups',
+  'OffsetDelete',
+  'DeleteRecords',
+  'JoinGroup',
+  'SyncGroup',
+  'LeaveGroup',
+  'InitProducerId',
+]);
 
 /** Whether any error code in a decoded response is NONE (some part of the request took effect). */
 function anySuccess(value: unknown): boolean {
@@ -127,7 +150,10 @@ function rssOf(pid: number): number | null {
 }
 
 function tail(text: string, lines: number): string {
-  return text.split('\n').slice(-lines - 1).join('\n');
+  return text
+    .split('\n')
+    .slice(-lines - 1)
+    .join('\n');
 }
 
 /** The line of broker output that best names a crash: a fatal log line or a thrown error. */
@@ -148,7 +174,8 @@ function normalise(s: string): string {
 }
 
 export class Campaign {
-  private readonly o: Required<Omit<CampaignOptions, 'replay' | 'exclude'>> & Pick<CampaignOptions, 'replay' | 'exclude'>;
+  private readonly o: Required<Omit<CampaignOptions, 'replay' | 'exclude'>> &
+    Pick<CampaignOptions, 'replay' | 'exclude'>;
   private broker!: BrokerProcess;
   private instance = 0;
   private instanceOutputStart = 0;
@@ -174,7 +201,7 @@ export class Campaign {
   private seededTopicIds: Record<string, string> = {};
 
   constructor(options: CampaignOptions) {
-    this.o = { ...DEFAULTS, log: () => {}, ...options } as typeof this.o;
+    this.o = { ...DEFAULTS, log: () => {}, ...options };
   }
 
   async run(): Promise<CampaignResult> {
@@ -186,7 +213,9 @@ export class Campaign {
     const watchdog = this.watchdog();
     const progress = setInterval(() => {
       const s = (Date.now() - started) / 1000;
-      this.o.log(`… ${this.sent} sent in ${s.toFixed(0)} s (${(this.sent / s).toFixed(0)}/s), RSS peak ${(this.peakRss / 2 ** 20).toFixed(0)} MiB, ${this.findings.size} finding(s)`);
+      this.o.log(
+        `… ${this.sent} sent in ${s.toFixed(0)} s (${(this.sent / s).toFixed(0)}/s), RSS peak ${(this.peakRss / 2 ** 20).toFixed(0)} MiB, ${this.findings.size} finding(s)`,
+      );
     }, 10_000);
     const fuzzStart = Date.now();
     try {
@@ -231,7 +260,13 @@ export class Campaign {
     try {
       await this.startOn(dataDir, port);
     } catch (err) {
-      this.record('restart-failure', `restart-failure after ${reason}: ${normalise(crashLine(String(err)))}`, `the broker does not restart on its data dir after ${reason}: ${crashLine(String(err))}`, this.writeSuspects(), tail(String(err), OUTPUT_TAIL_LINES));
+      this.record(
+        'restart-failure',
+        `restart-failure after ${reason}: ${normalise(crashLine(String(err)))}`,
+        `the broker does not restart on its data dir after ${reason}: ${crashLine(String(err))}`,
+        this.writeSuspects(),
+        tail(String(err), OUTPUT_TAIL_LINES),
+      );
       await this.startFresh();
       return;
     }
@@ -243,12 +278,24 @@ export class Campaign {
     try {
       after = await takeSnapshot(this.broker.port);
     } catch (err) {
-      this.record('data-change', `data-unreadable ${when}`, `the kept data cannot be read ${when}: ${(err as Error).message}`, [], tail(this.instanceOutput(), OUTPUT_TAIL_LINES));
+      this.record(
+        'data-change',
+        `data-unreadable ${when}`,
+        `the kept data cannot be read ${when}: ${(err as Error).message}`,
+        [],
+        tail(this.instanceOutput(), OUTPUT_TAIL_LINES),
+      );
       return;
     }
     const changes = snapshotChanges(this.before, after);
     if (changes.length > 0) {
-      this.record('data-change', `data-change ${normalise(changes[0]!)}`, `stored data changed (${when}):\n  ${changes.join('\n  ')}`, this.writeSuspects(), '');
+      this.record(
+        'data-change',
+        `data-change ${normalise(changes[0])}`,
+        `stored data changed (${when}):\n  ${changes.join('\n  ')}`,
+        this.writeSuspects(),
+        '',
+      );
       this.before = after;
     }
   }
@@ -261,26 +308,58 @@ export class Campaign {
     const chosen = [...recent.filter((s) => !s.done), ...recent.filter((s) => s.done).reverse()].slice(0, MAX_SUSPECTS);
     return chosen
       .sort((a, b) => a.c.index - b.c.index)
-      .map((s) => ({ index: s.c.index, seedApi: s.c.seedApi, mutations: s.c.mutations, bytes: s.c.bytes.length, hex: shortHex(s.c.bytes), sentMsBefore: now - s.at, inFlight: !s.done }));
+      .map((s) => ({
+        index: s.c.index,
+        seedApi: s.c.seedApi,
+        mutations: s.c.mutations,
+        bytes: s.c.bytes.length,
+        hex: shortHex(s.c.bytes),
+        sentMsBefore: now - s.at,
+        inFlight: !s.done,
+      }));
   }
 
   /** For stored-data and restart findings: accepted writes, those naming an internal topic (`__`) first. */
   private writeSuspects(): SuspectCase[] {
     const internal = this.acceptedWrites.filter((c) => c.bytes.includes('__'));
-    const chosen = [...internal.slice(-MAX_SUSPECTS), ...this.acceptedWrites.slice(-MAX_SUSPECTS)].filter((c, i, all) => all.indexOf(c) === i).slice(0, MAX_SUSPECTS);
+    const chosen = [...internal.slice(-MAX_SUSPECTS), ...this.acceptedWrites.slice(-MAX_SUSPECTS)]
+      .filter((c, i, all) => all.indexOf(c) === i)
+      .slice(0, MAX_SUSPECTS);
     return chosen
       .sort((a, b) => a.index - b.index)
-      .map((c) => ({ index: c.index, seedApi: c.seedApi, mutations: c.mutations, bytes: c.bytes.length, hex: shortHex(c.bytes), sentMsBefore: -1, inFlight: false }));
+      .map((c) => ({
+        index: c.index,
+        seedApi: c.seedApi,
+        mutations: c.mutations,
+        bytes: c.bytes.length,
+        hex: shortHex(c.bytes),
+        sentMsBefore: -1,
+        inFlight: false,
+      }));
   }
 
-  private record(kind: FindingKind, signature: string, summary: string, suspects: SuspectCase[], brokerOutput: string): void {
+  private record(
+    kind: FindingKind,
+    signature: string,
+    summary: string,
+    suspects: SuspectCase[],
+    brokerOutput: string,
+  ): void {
     const existing = this.findings.get(signature);
     if (existing) {
       existing.occurrences++;
       this.o.log(`finding again (${existing.occurrences}×): ${signature}`);
       return;
     }
-    this.findings.set(signature, { kind, signature, summary, runSeed: this.o.runSeed, suspects, brokerOutput, occurrences: 1 });
+    this.findings.set(signature, {
+      kind,
+      signature,
+      summary,
+      runSeed: this.o.runSeed,
+      suspects,
+      brokerOutput,
+      occurrences: 1,
+    });
     this.o.log(`FINDING ${kind}: ${summary}`);
     if (this.findings.size >= this.o.maxFindings) this.stopped = true;
   }
@@ -321,7 +400,11 @@ export class Campaign {
         continue;
       }
       this.peakRss = Math.max(this.peakRss, rss);
-      if (rss > this.o.rssLimitBytes) await this.incident('memory', `RSS ${(rss / 2 ** 20).toFixed(0)} MiB over the ${(this.o.rssLimitBytes / 2 ** 20).toFixed(0)} MiB bound`);
+      if (rss > this.o.rssLimitBytes)
+        await this.incident(
+          'memory',
+          `RSS ${(rss / 2 ** 20).toFixed(0)} MiB over the ${(this.o.rssLimitBytes / 2 ** 20).toFixed(0)} MiB bound`,
+        );
     }
   }
 
@@ -340,23 +423,42 @@ export class Campaign {
       const probe = (async () => {
         if (!conn || !conn.open) conn = await RawConnection.open(this.broker.port);
         await conn.request(ApiVersions, 3, { clientSoftwareName: 'runnel-fuzz-watchdog', clientSoftwareVersion: '1' });
-        await conn.request(Metadata, 12, { topics: [{ name: 'fz-a' }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false });
+        await conn.request(Metadata, 12, {
+          topics: [{ name: 'fz-a' }],
+          allowAutoTopicCreation: false,
+          includeTopicAuthorizedOperations: false,
+        });
       })();
-      const outcome = await Promise.race([probe.then(() => 'ok' as const, (e: Error) => e), sleep(this.o.hangAfterMs).then(() => 'timeout' as const)]);
+      const outcome = await Promise.race([
+        probe.then(
+          () => 'ok' as const,
+          (e: Error) => e,
+        ),
+        sleep(this.o.hangAfterMs).then(() => 'timeout' as const),
+      ]);
       if (this.stopped || this.instance !== instance || this.paused) continue;
       if (outcome === 'ok') {
         this.watchdogMax = Math.max(this.watchdogMax, Date.now() - t0);
       } else if (outcome === 'timeout') {
         conn?.close();
         conn = null;
-        await this.incident('hang', `the watchdog's ApiVersions+Metadata got no answer within ${this.o.hangAfterMs} ms`);
+        await this.incident(
+          'hang',
+          `the watchdog's ApiVersions+Metadata got no answer within ${this.o.hangAfterMs} ms`,
+        );
       } else {
         // Connection refused or closed: the monitor sees a crash; otherwise it is one to note.
         conn?.close();
         conn = null;
         await sleep(MONITOR_EVERY_MS * 2);
         if (!this.paused && this.instance === instance && rssOf(this.broker.pid) !== null) {
-          this.record('hang', `watchdog-refused ${normalise(outcome.message)}`, `the watchdog's request failed on a live broker: ${outcome.message}`, this.suspects(3000), tail(this.instanceOutput(), OUTPUT_TAIL_LINES));
+          this.record(
+            'hang',
+            `watchdog-refused ${normalise(outcome.message)}`,
+            `the watchdog's request failed on a live broker: ${outcome.message}`,
+            this.suspects(3000),
+            tail(this.instanceOutput(), OUTPUT_TAIL_LINES),
+          );
         }
       }
     }
@@ -431,7 +533,10 @@ export class Campaign {
     conn.write(c.bytes);
     this.sent++;
     const due = c.frame?.answerDue ?? false;
-    const outcome = await Promise.race([frame, sleep(due ? this.o.answerWaitMs : NO_ANSWER_WAIT_MS).then(() => ({ timeout: true as const }))]);
+    const outcome = await Promise.race([
+      frame,
+      sleep(due ? this.o.answerWaitMs : NO_ANSWER_WAIT_MS).then(() => ({ timeout: true as const })),
+    ]);
     entry.done = true;
     if ('frame' in outcome) {
       this.answered++;
@@ -456,7 +561,8 @@ export class Campaign {
     const problem = (() => {
       if (frame.length < 4) return `a ${frame.length}-byte response`;
       const correlationId = frame.readInt32BE(0);
-      if (correlationId !== view.correlationId) return `correlation id ${correlationId} in the answer to ${view.correlationId}`;
+      if (correlationId !== view.correlationId)
+        return `correlation id ${correlationId} in the answer to ${view.correlationId}`;
       try {
         const decoded = decodeResponse(view.api, view.apiVersion, frame);
         if (WRITE_APIS.has(view.api.name) && anySuccess(decoded.body)) {
@@ -469,8 +575,22 @@ export class Campaign {
       }
     })();
     if (problem) {
-      const suspect: SuspectCase = { index: c.index, seedApi: c.seedApi, mutations: c.mutations, bytes: c.bytes.length, hex: shortHex(c.bytes), sentMsBefore: 0, inFlight: false };
-      this.record('bad-response', `bad-response ${view.api.name} v${view.apiVersion}: ${normalise(problem)}`, `${view.api.name} v${view.apiVersion} answered with a response that does not decode: ${problem} (response ${shortHex(frame, 128)})`, [suspect], '');
+      const suspect: SuspectCase = {
+        index: c.index,
+        seedApi: c.seedApi,
+        mutations: c.mutations,
+        bytes: c.bytes.length,
+        hex: shortHex(c.bytes),
+        sentMsBefore: 0,
+        inFlight: false,
+      };
+      this.record(
+        'bad-response',
+        `bad-response ${view.api.name} v${view.apiVersion}: ${normalise(problem)}`,
+        `${view.api.name} v${view.apiVersion} answered with a response that does not decode: ${problem} (response ${shortHex(frame, 128)})`,
+        [suspect],
+        '',
+      );
     }
   }
 
@@ -481,7 +601,13 @@ export class Campaign {
     for (const line of this.instanceOutput().split('\n')) {
       if (!line.includes('"cause":"request_failed"') || line.includes('"suppressed"')) continue;
       const message = /"message":"((?:[^"\\]|\\.)*)"/.exec(line)?.[1] ?? /"msg":"([^"]*)"/.exec(line)?.[1] ?? line;
-      this.record('request-failed', `request-failed ${normalise(message)}`, `a request handler threw (connection closed, no Kafka error code): ${message}`, [], line.slice(0, 3000));
+      this.record(
+        'request-failed',
+        `request-failed ${normalise(message)}`,
+        `a request handler threw (connection closed, no Kafka error code): ${message}`,
+        [],
+        line.slice(0, 3000),
+      );
     }
   }
 
@@ -489,18 +615,37 @@ export class Campaign {
     this.recordFailedRequests();
     await this.checkStored('at the end of the run');
     const code = await this.broker.stop();
-    if (code !== 0) this.record('unclean-shutdown', `unclean-shutdown ${code}`, `SIGTERM ended the broker with exit code ${code}`, [], tail(this.instanceOutput(), OUTPUT_TAIL_LINES));
+    if (code !== 0)
+      this.record(
+        'unclean-shutdown',
+        `unclean-shutdown ${code}`,
+        `SIGTERM ended the broker with exit code ${code}`,
+        [],
+        tail(this.instanceOutput(), OUTPUT_TAIL_LINES),
+      );
     const { dataDir, port } = this.broker;
     try {
       await this.startOn(dataDir, port);
     } catch (err) {
-      this.record('restart-failure', `restart-failure at the end: ${normalise(crashLine(String(err)))}`, `the broker does not restart on the data dir the run left: ${crashLine(String(err))}`, this.writeSuspects(), tail(String(err), OUTPUT_TAIL_LINES));
+      this.record(
+        'restart-failure',
+        `restart-failure at the end: ${normalise(crashLine(String(err)))}`,
+        `the broker does not restart on the data dir the run left: ${crashLine(String(err))}`,
+        this.writeSuspects(),
+        tail(String(err), OUTPUT_TAIL_LINES),
+      );
       return;
     }
     // Loading (the group coordinator reads __consumer_offsets) may finish after "listening".
     await sleep(1500);
     if (rssOf(this.broker.pid) === null) {
-      this.record('restart-failure', `restart-crash ${normalise(crashLine(this.instanceOutput()))}`, `the broker exits soon after restarting on the run's data dir: ${crashLine(this.instanceOutput())}`, this.writeSuspects(), tail(this.instanceOutput(), OUTPUT_TAIL_LINES));
+      this.record(
+        'restart-failure',
+        `restart-crash ${normalise(crashLine(this.instanceOutput()))}`,
+        `the broker exits soon after restarting on the run's data dir: ${crashLine(this.instanceOutput())}`,
+        this.writeSuspects(),
+        tail(this.instanceOutput(), OUTPUT_TAIL_LINES),
+      );
       return;
     }
     await this.checkStored('after a clean restart at the end of the run');

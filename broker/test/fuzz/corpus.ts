@@ -110,7 +110,9 @@ const SNAPPY_BOMB_BYTES = 20 * 1024 * 1024;
 function fixtureDir(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const parts = here.split(path.sep);
-  return parts.includes('dist') ? path.resolve(here, '../../../../broker/test/fixtures') : path.resolve(here, '../fixtures');
+  return parts.includes('dist')
+    ? path.resolve(here, '../../../../broker/test/fixtures')
+    : path.resolve(here, '../fixtures');
 }
 
 export function capturedSeeds(): SeedRequest[] {
@@ -141,7 +143,7 @@ async function buildPayloads(): Promise<{ batches: Buffer[]; payloads: Payloads 
     buildRecordBatch({ records: records(1, 'idem'), producerId: 1000, producerEpoch: 0, baseSequence: 0 }),
   ];
   const payloads: Payloads = { compressedRecords: {}, bombs: {} };
-  const plainRecords = batches[0]!.subarray(61);
+  const plainRecords = batches[0].subarray(61);
   for (const codec of ['gzip', 'snappy', 'lz4', 'zstd'] as const) {
     try {
       batches.push(await buildCompressedBatch({ records: records(5, codec), compression: codec }));
@@ -168,13 +170,14 @@ function subscription(topics: string[]): Buffer {
 function syntheticSeeds(batches: Buffer[], topicIds: Record<string, string>): SeedRequest[] {
   const out: SeedRequest[] = [];
   const add = (api: AnyApi, versions: number[], body: (v: number) => Record<string, unknown>) => {
-    for (const version of versions) out.push({ source: 'synthetic', api, version, clientId: 'runnel-fuzz', body: body(version) });
+    for (const version of versions)
+      out.push({ source: 'synthetic', api, version, clientId: 'runnel-fuzz', body: body(version) });
   };
   const idOf = (name: string) => topicIds[name] ?? ZERO_UUID;
   const produceTopics = ['fz-a', 'fz-compact', 'fz-gzip'];
 
   batches.forEach((batch, i) => {
-    const topic = produceTopics[i % produceTopics.length]!;
+    const topic = produceTopics[i % produceTopics.length];
     add(M.Produce, [3, 9, 13], () => ({
       transactionalId: null,
       acks: i === 1 ? 1 : -1,
@@ -199,7 +202,14 @@ function syntheticSeeds(batches: Buffer[], topicIds: Record<string, string>): Se
     topics: ['fz-a', 'fz-compact'].map((t) => ({
       topic: t,
       topicId: idOf(t),
-      partitions: [0, 1].map((p) => ({ partition: p, currentLeaderEpoch: -1, fetchOffset: p, lastFetchedEpoch: -1, logStartOffset: -1, partitionMaxBytes: 65536 })),
+      partitions: [0, 1].map((p) => ({
+        partition: p,
+        currentLeaderEpoch: -1,
+        fetchOffset: p,
+        lastFetchedEpoch: -1,
+        logStartOffset: -1,
+        partitionMaxBytes: 65536,
+      })),
     })),
     forgottenTopicsData: [],
     rackId: '',
@@ -207,11 +217,26 @@ function syntheticSeeds(batches: Buffer[], topicIds: Record<string, string>): Se
   add(M.ListOffsets, [1, 5, 7, 10], () => ({
     replicaId: -1,
     isolationLevel: 0,
-    topics: [{ name: 'fz-a', partitions: [-1, -2, -3, 1_700_000_000_000].map((timestamp, i) => ({ partitionIndex: i % 3, currentLeaderEpoch: -1, timestamp })) }],
+    topics: [
+      {
+        name: 'fz-a',
+        partitions: [-1, -2, -3, 1_700_000_000_000].map((timestamp, i) => ({
+          partitionIndex: i % 3,
+          currentLeaderEpoch: -1,
+          timestamp,
+        })),
+      },
+    ],
     timeoutMs: 1000,
   }));
   add(M.Metadata, [0, 1, 9, 13], (v) => ({
-    topics: v === 1 ? null : [{ topicId: ZERO_UUID, name: 'fz-a' }, { topicId: ZERO_UUID, name: 'fz-auto' }],
+    topics:
+      v === 1
+        ? null
+        : [
+            { topicId: ZERO_UUID, name: 'fz-a' },
+            { topicId: ZERO_UUID, name: 'fz-auto' },
+          ],
     allowAutoTopicCreation: true,
     includeClusterAuthorizedOperations: false,
     includeTopicAuthorizedOperations: false,
@@ -222,7 +247,12 @@ function syntheticSeeds(batches: Buffer[], topicIds: Record<string, string>): Se
     memberId: '',
     groupInstanceId: null,
     retentionTimeMs: -1,
-    topics: [{ name: 'fz-a', partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: 'meta' }] }],
+    topics: [
+      {
+        name: 'fz-a',
+        partitions: [{ partitionIndex: 0, committedOffset: 1, committedLeaderEpoch: -1, committedMetadata: 'meta' }],
+      },
+    ],
   }));
   add(M.OffsetFetch, [1, 7, 8, 9], () => ({
     groupId: FUZZ.group,
@@ -230,7 +260,11 @@ function syntheticSeeds(batches: Buffer[], topicIds: Record<string, string>): Se
     groups: [{ groupId: FUZZ.group, memberId: null, memberEpoch: -1, topics: null }],
     requireStable: false,
   }));
-  add(M.FindCoordinator, [0, 3, 4, 6], () => ({ key: FUZZ.group, keyType: 0, coordinatorKeys: [FUZZ.group, FUZZ.transactionalId] }));
+  add(M.FindCoordinator, [0, 3, 4, 6], () => ({
+    key: FUZZ.group,
+    keyType: 0,
+    coordinatorKeys: [FUZZ.group, FUZZ.transactionalId],
+  }));
   add(M.JoinGroup, [0, 5, 6, 9], () => ({
     groupId: FUZZ.group,
     sessionTimeoutMs: 6000,
@@ -248,21 +282,52 @@ function syntheticSeeds(batches: Buffer[], topicIds: Record<string, string>): Se
     groupInstanceId: null,
     protocolType: 'consumer',
     protocolName: 'range',
-    assignments: [{ memberId: 'fz-member', assignment: Buffer.from('000000000001000466' + '7a2d610000000100000000ffffffff', 'hex') }],
+    assignments: [
+      {
+        memberId: 'fz-member',
+        assignment: Buffer.from('000000000001000466' + '7a2d610000000100000000ffffffff', 'hex'),
+      },
+    ],
   }));
-  add(M.Heartbeat, [0, 4], () => ({ groupId: FUZZ.group, generationId: 1, memberId: 'fz-member', groupInstanceId: null }));
-  add(M.LeaveGroup, [0, 3, 5], () => ({ groupId: FUZZ.group, memberId: 'fz-member', members: [{ memberId: 'fz-member', groupInstanceId: null, reason: 'fuzz' }] }));
+  add(M.Heartbeat, [0, 4], () => ({
+    groupId: FUZZ.group,
+    generationId: 1,
+    memberId: 'fz-member',
+    groupInstanceId: null,
+  }));
+  add(M.LeaveGroup, [0, 3, 5], () => ({
+    groupId: FUZZ.group,
+    memberId: 'fz-member',
+    members: [{ memberId: 'fz-member', groupInstanceId: null, reason: 'fuzz' }],
+  }));
   add(M.DescribeGroups, [0, 5], () => ({ groups: [FUZZ.group], includeAuthorizedOperations: false }));
   add(M.ListGroups, [0, 4, 5], () => ({ statesFilter: ['Stable', 'Empty'], typesFilter: ['classic'] }));
   add(M.ApiVersions, [0, 4], () => ({ clientSoftwareName: 'runnel-fuzz', clientSoftwareVersion: '1.0' }));
   add(M.CreateTopics, [2, 5, 7], () => ({
-    topics: [{ name: 'fz-doomed', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [{ name: 'retention.ms', value: '86400000' }] }],
+    topics: [
+      {
+        name: 'fz-doomed',
+        numPartitions: 1,
+        replicationFactor: 1,
+        assignments: [],
+        configs: [{ name: 'retention.ms', value: '86400000' }],
+      },
+    ],
     timeoutMs: 5000,
     validateOnly: false,
   }));
-  add(M.DeleteTopics, [1, 6], () => ({ topics: [{ name: 'fz-doomed', topicId: ZERO_UUID }], topicNames: ['fz-doomed'], timeoutMs: 5000 }));
+  add(M.DeleteTopics, [1, 6], () => ({
+    topics: [{ name: 'fz-doomed', topicId: ZERO_UUID }],
+    topicNames: ['fz-doomed'],
+    timeoutMs: 5000,
+  }));
   add(M.DeleteTopics, [6], () => ({ topics: [{ name: null, topicId: idOf('fz-doomed') }], timeoutMs: 5000 }));
-  add(M.InitProducerId, [0, 3, 5], (v) => ({ transactionalId: v === 0 ? null : FUZZ.transactionalId, transactionTimeoutMs: 60_000, producerId: -1, producerEpoch: -1 }));
+  add(M.InitProducerId, [0, 3, 5], (v) => ({
+    transactionalId: v === 0 ? null : FUZZ.transactionalId,
+    transactionTimeoutMs: 60_000,
+    producerId: -1,
+    producerEpoch: -1,
+  }));
   add(M.OffsetForLeaderEpoch, [2, 3, 4], () => ({
     replicaId: -1,
     topics: [{ topic: 'fz-a', partitions: [{ partition: 0, currentLeaderEpoch: -1, leaderEpoch: 0 }] }],
@@ -280,13 +345,30 @@ function syntheticSeeds(batches: Buffer[], topicIds: Record<string, string>): Se
     validateOnly: false,
   }));
   add(M.IncrementalAlterConfigs, [0, 1], () => ({
-    resources: [{ resourceType: 2, resourceName: 'fz-a', configs: [{ name: 'max.message.bytes', configOperation: 0, value: '2000000' }] }],
+    resources: [
+      {
+        resourceType: 2,
+        resourceName: 'fz-a',
+        configs: [{ name: 'max.message.bytes', configOperation: 0, value: '2000000' }],
+      },
+    ],
     validateOnly: false,
   }));
-  add(M.CreatePartitions, [0, 3], () => ({ topics: [{ name: 'fz-a', count: 4, assignments: null }], timeoutMs: 5000, validateOnly: true }));
+  add(M.CreatePartitions, [0, 3], () => ({
+    topics: [{ name: 'fz-a', count: 4, assignments: null }],
+    timeoutMs: 5000,
+    validateOnly: true,
+  }));
   add(M.DeleteGroups, [0, 2], () => ({ groupsNames: [FUZZ.doomedGroup] }));
-  add(M.OffsetDelete, [0], () => ({ groupId: FUZZ.doomedGroup, topics: [{ name: 'fz-a', partitions: [{ partitionIndex: 0 }] }] }));
-  add(M.DescribeCluster, [0, 1, 2], () => ({ includeClusterAuthorizedOperations: false, endpointType: 1, includeFencedBrokers: false }));
+  add(M.OffsetDelete, [0], () => ({
+    groupId: FUZZ.doomedGroup,
+    topics: [{ name: 'fz-a', partitions: [{ partitionIndex: 0 }] }],
+  }));
+  add(M.DescribeCluster, [0, 1, 2], () => ({
+    includeClusterAuthorizedOperations: false,
+    endpointType: 1,
+    includeFencedBrokers: false,
+  }));
   return out;
 }
 
@@ -298,17 +380,18 @@ export const SERVED_APIS: readonly AnyApi[] = createHandlers({} as BrokerService
 
 /** Generic seeds (see genericBody) for served APIs that have no written seed, at their lowest and highest version. */
 function genericSeeds(covered: ReadonlySet<string>, topicIds: Record<string, string>): SeedRequest[] {
-  return SERVED_APIS
-    .filter((api) => !covered.has(api.name))
-    .flatMap((api) =>
-      [...new Set([api.minVersion, api.maxVersion])].map((version) => ({
-        source: 'generic',
-        api,
-        version,
-        clientId: 'runnel-fuzz',
-        body: genericBody(api.request as Struct<Fields>, version, isFlexible(api, version), { string: 'fz-a', uuid: topicIds['fz-a'] ?? ZERO_UUID }),
-      })),
-    );
+  return SERVED_APIS.filter((api) => !covered.has(api.name)).flatMap((api) =>
+    [...new Set([api.minVersion, api.maxVersion])].map((version) => ({
+      source: 'generic',
+      api,
+      version,
+      clientId: 'runnel-fuzz',
+      body: genericBody(api.request, version, isFlexible(api, version), {
+        string: 'fz-a',
+        uuid: topicIds['fz-a'] ?? ZERO_UUID,
+      }),
+    })),
+  );
 }
 
 /** The whole corpus. `topicIds` come from the running broker (ids are random per topic). */

@@ -55,7 +55,13 @@ describe('the fuzzer itself', () => {
     corpus = await buildCorpus({});
     expect(corpus.seeds.length).toBeGreaterThan(50);
     for (const s of corpus.seeds) {
-      const ours = encodeFrame(s.api, s.version, s.body, { apiKey: s.api.key, apiVersion: s.version, correlationId: 9, clientId: s.clientId, headerTags: s.api.flexibleFrom !== undefined && s.version >= s.api.flexibleFrom });
+      const ours = encodeFrame(s.api, s.version, s.body, {
+        apiKey: s.api.key,
+        apiVersion: s.version,
+        correlationId: 9,
+        clientId: s.clientId,
+        headerTags: s.api.flexibleFrom !== undefined && s.version >= s.api.flexibleFrom,
+      });
       const theirs = encodeRequest(s.api, s.version, s.body as never, { correlationId: 9, clientId: s.clientId });
       expect(ours.toString('hex'), `${s.source} ${s.api.name} v${s.version}`).toBe(theirs.toString('hex'));
     }
@@ -76,7 +82,13 @@ describe('the fuzzer itself', () => {
 describe('a broker under a bounded fuzz run', () => {
   for (const seed of SEEDS) {
     it(`seed ${seed}: stays up, answers its watchdog, stays under the memory bound, and keeps and restarts on its data`, async () => {
-      const result = await runCampaign({ runSeed: seed, requests: REQUESTS_PER_SEED, connections: 4, settleMs: 1500, exclude: excluded });
+      const result = await runCampaign({
+        runSeed: seed,
+        requests: REQUESTS_PER_SEED,
+        connections: 4,
+        settleMs: 1500,
+        exclude: excluded,
+      });
       expect(result.findings, formatResult(result)).toEqual([]);
       expect(result.sent).toBeGreaterThan(REQUESTS_PER_SEED * 0.9);
     });

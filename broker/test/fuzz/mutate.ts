@@ -15,7 +15,16 @@ import { Reader, Writer } from '../../protocol/wire.js';
 import { decodeRequest, type AnyApi, type DecodedRequest } from '../raw-client.js';
 import { NAME_POOL, type Corpus, type SeedRequest } from './corpus.js';
 import { Prng, requestSeed } from './prng.js';
-import { CountLie, Raw, TAGS_OVERRIDE, cloneBody, encodeFrame, slotsOf, type FrameHeader, type Slot } from './schema-walk.js';
+import {
+  CountLie,
+  Raw,
+  TAGS_OVERRIDE,
+  cloneBody,
+  encodeFrame,
+  slotsOf,
+  type FrameHeader,
+  type Slot,
+} from './schema-walk.js';
 
 /** One generated request: the bytes written to the socket and how they were made. */
 export interface FuzzCase {
@@ -55,7 +64,10 @@ const INVALID_UTF8: readonly Buffer[] = [
   Buffer.from([0x80]),
 ];
 /** API keys Kafka defines that Runnel does not serve, and keys no one defines. */
-const UNSERVED_API_KEYS = [-32768, -1, 4, 5, 6, 7, 17, 21, 24, 25, 26, 27, 28, 29, 30, 31, 34, 35, 36, 38, 39, 40, 41, 43, 45, 46, 48, 50, 51, 55, 57, 61, 65, 68, 69, 71, 1000, 32767];
+const UNSERVED_API_KEYS = [
+  -32768, -1, 4, 5, 6, 7, 17, 21, 24, 25, 26, 27, 28, 29, 30, 31, 34, 35, 36, 38, 39, 40, 41, 43, 45, 46, 48, 50, 51,
+  55, 57, 61, 65, 68, 69, 71, 1000, 32767,
+];
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -129,7 +141,9 @@ function mutateInt(ctx: Ctx, slot: Extract<Slot, { type: 'primitive' }>): void {
   const p = slot.primitive as keyof typeof INT_MAX;
   const max = INT_MAX[p];
   const min = INT_MIN[p];
-  const candidates = [max, min, -1, 0, 1, max - 1, min + 1, cur + 1, cur - 1, rng.range(min, max)].filter((v) => v >= min && v <= max);
+  const candidates = [max, min, -1, 0, 1, max - 1, min + 1, cur + 1, cur - 1, rng.range(min, max)].filter(
+    (v) => v >= min && v <= max,
+  );
   const v = rng.pick(candidates);
   slot.set(v);
   note(ctx, 'int-boundary', `${slot.path}=${v}`);
@@ -178,7 +192,13 @@ function mutateString(ctx: Ctx, slot: Extract<Slot, { type: 'primitive' }>): voi
       return;
     }
     case 'length-lie': {
-      const declared = rng.pick([curBytes.length + 1, curBytes.length + 1000, 0x7fff, -2, Math.max(0, curBytes.length - 1)]);
+      const declared = rng.pick([
+        curBytes.length + 1,
+        curBytes.length + 1000,
+        0x7fff,
+        -2,
+        Math.max(0, curBytes.length - 1),
+      ]);
       slot.set(lengthPrefixed(declared, curBytes, flexible, false));
       note(ctx, 'string-length-lie', `${slot.path}=${declared}`);
       return;
@@ -188,7 +208,7 @@ function mutateString(ctx: Ctx, slot: Extract<Slot, { type: 'primitive' }>): voi
         slot.set('\u0000');
       } else {
         const b = Buffer.from(curBytes);
-        b[rng.int(b.length)]! ^= 1 << rng.int(8);
+        b[rng.int(b.length)] ^= 1 << rng.int(8);
         slot.set(lengthPrefixed(b.length, b, flexible, false));
       }
       note(ctx, 'string-bitflip', slot.path);
@@ -220,7 +240,7 @@ function mutateBytes(ctx: Ctx, slot: Extract<Slot, { type: 'primitive' }>): void
     }
     case 'bitflip': {
       const b = Buffer.from(cur.length ? cur : Buffer.alloc(1));
-      b[rng.int(b.length)]! ^= 1 << rng.int(8);
+      b[rng.int(b.length)] ^= 1 << rng.int(8);
       slot.set(b);
     }
   }
@@ -230,7 +250,9 @@ function mutateBytes(ctx: Ctx, slot: Extract<Slot, { type: 'primitive' }>): void
 function mutateUuid(ctx: Ctx, slot: Extract<Slot, { type: 'primitive' }>): void {
   const { rng } = ctx;
   const op = rng.pick(['zero', 'ones', 'random', 'short'] as const);
-  const bytes = { zero: Buffer.alloc(16), ones: Buffer.alloc(16, 0xff), random: rng.bytes(16), short: rng.bytes(15) }[op];
+  const bytes = { zero: Buffer.alloc(16), ones: Buffer.alloc(16, 0xff), random: rng.bytes(16), short: rng.bytes(15) }[
+    op
+  ];
   slot.set(new Raw(bytes));
   note(ctx, `uuid-${op}`, slot.path);
 }
@@ -271,7 +293,9 @@ function mutateArray(ctx: Ctx, slot: Extract<Slot, { type: 'array' }>): void {
       slot.set(new CountLie(rng.pick([0x7fffffff, 0x10000000, 1_000_000]), items));
       break;
     case 'count-lie':
-      slot.set(new CountLie(rng.pick([items.length + 1, items.length + 2, -2, 0, Math.max(0, items.length - 1)]), items));
+      slot.set(
+        new CountLie(rng.pick([items.length + 1, items.length + 2, -2, 0, Math.max(0, items.length - 1)]), items),
+      );
       break;
   }
   void flexible;
@@ -353,19 +377,30 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
       b.writeUInt32BE(rng.int(2 ** 32), BatchField.crc);
       return { batch: b, cls: 'batch-crc' };
     case 'bitflip': {
-      for (let i = rng.range(1, 4); i > 0; i--) b[rng.int(b.length)]! ^= 1 << rng.int(8);
+      for (let i = rng.range(1, 4); i > 0; i--) b[rng.int(b.length)] ^= 1 << rng.int(8);
       return { batch: b, cls: 'batch-bitflip' };
     }
     case 'bitflip-crc-fixed': {
       for (let i = rng.range(1, 4); i > 0; i--) {
-        const at = rng.chance(0.7) ? rng.range(RECORD_BATCH_OVERHEAD, b.length - 1) : rng.range(BatchField.attributes, b.length - 1);
-        b[at]! ^= 1 << rng.int(8);
+        const at = rng.chance(0.7)
+          ? rng.range(RECORD_BATCH_OVERHEAD, b.length - 1)
+          : rng.range(BatchField.attributes, b.length - 1);
+        b[at] ^= 1 << rng.int(8);
       }
       fixCrc(b);
       return { batch: b, cls: 'batch-bitflip-crc-fixed' };
     }
     case 'record-count': {
-      const count = rng.pick([0, -1, h.recordCount + 1, h.recordCount - 1, h.recordCount * 1000, 0x7fffffff, -0x80000000, rng.range(1, 1_000_000)]);
+      const count = rng.pick([
+        0,
+        -1,
+        h.recordCount + 1,
+        h.recordCount - 1,
+        h.recordCount * 1000,
+        0x7fffffff,
+        -0x80000000,
+        rng.range(1, 1_000_000),
+      ]);
       b.writeInt32BE(i32(count), BatchField.recordCount);
       // Usually keep lastOffsetDelta consistent, so the lie passes the header checks.
       if (i32(count) > 0 && rng.chance(0.7)) b.writeInt32BE(i32(count) - 1, BatchField.lastOffsetDelta);
@@ -373,11 +408,31 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
       return { batch: b, cls: 'batch-record-count' };
     }
     case 'offset-delta':
-      b.writeInt32BE(i32(rng.pick([-1, 0, h.lastOffsetDelta + 1, 0x7fffffff, -0x80000000])), BatchField.lastOffsetDelta);
+      b.writeInt32BE(
+        i32(rng.pick([-1, 0, h.lastOffsetDelta + 1, 0x7fffffff, -0x80000000])),
+        BatchField.lastOffsetDelta,
+      );
       fixCrc(b);
       return { batch: b, cls: 'batch-offset-delta' };
     case 'length':
-      b.writeInt32BE(i32(rng.pick([-1, 0, 13, 14, 48, 49, h.batchLength - 1, h.batchLength + 1, h.batchLength + 1000, 0x7fffffff, -0x80000000])), BatchField.batchLength);
+      b.writeInt32BE(
+        i32(
+          rng.pick([
+            -1,
+            0,
+            13,
+            14,
+            48,
+            49,
+            h.batchLength - 1,
+            h.batchLength + 1,
+            h.batchLength + 1000,
+            0x7fffffff,
+            -0x80000000,
+          ]),
+        ),
+        BatchField.batchLength,
+      );
       return { batch: b, cls: 'batch-length' };
     case 'codec-bits': {
       const id = rng.range(1, 7);
@@ -387,13 +442,18 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
     }
     case 'codec-garbage': {
       const codec = rng.pick(CODECS);
-      return { batch: withPayload(b, rng.bytes(rng.range(0, 200)), CODEC_IDS[codec]), cls: `batch-codec-garbage:${codec}` };
+      return {
+        batch: withPayload(b, rng.bytes(rng.range(0, 200)), CODEC_IDS[codec]),
+        cls: `batch-codec-garbage:${codec}`,
+      };
     }
     case 'codec-truncated': {
       const codec = rng.pick(CODECS);
       const payload = corpus.payloads.compressedRecords[codec];
       if (!payload) return mutateBatch(ctx, original);
-      const cut = rng.chance(0.5) ? payload.subarray(0, rng.int(payload.length)) : Buffer.concat([payload, rng.bytes(rng.range(1, 16))]);
+      const cut = rng.chance(0.5)
+        ? payload.subarray(0, rng.int(payload.length))
+        : Buffer.concat([payload, rng.bytes(rng.range(1, 16))]);
       return { batch: withPayload(b, cut, CODEC_IDS[codec]), cls: `batch-codec-truncated:${codec}` };
     }
     case 'codec-bomb': {
@@ -405,13 +465,18 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
     }
     case 'attr-bits': {
       const bit = rng.pick([0x08, 0x10, 0x20, 0x40, 0x80, 0x100, 0x8000, 0x30, 0x28]);
-      b.writeInt16BE((h.attributes ^ bit) << 16 >> 16, BatchField.attributes);
+      b.writeInt16BE(((h.attributes ^ bit) << 16) >> 16, BatchField.attributes);
       fixCrc(b);
       return { batch: b, cls: `batch-attr-bits:0x${bit.toString(16)}` };
     }
     case 'producer': {
       const field = rng.pick(['producerId', 'producerEpoch', 'baseSequence'] as const);
-      if (field === 'producerId') b.write(rng.pick(['7fffffffffffffff', '0000000000000000', 'fffffffffffffffe', '00000000000003e8']), BatchField.producerId, 'hex');
+      if (field === 'producerId')
+        b.write(
+          rng.pick(['7fffffffffffffff', '0000000000000000', 'fffffffffffffffe', '00000000000003e8']),
+          BatchField.producerId,
+          'hex',
+        );
       if (field === 'producerEpoch') b.writeInt16BE(rng.pick([-1, 0, 0x7fff, -0x8000]), BatchField.producerEpoch);
       if (field === 'baseSequence') b.writeInt32BE(rng.pick([-1, 0, 0x7fffffff, 5]), BatchField.baseSequence);
       fixCrc(b);
@@ -432,7 +497,10 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
     case 'truncate':
       return { batch: b.subarray(0, rng.int(b.length)), cls: 'batch-truncate' };
     case 'extra':
-      return { batch: Buffer.concat([b, rng.chance(0.5) ? Buffer.from(original) : rng.bytes(rng.range(1, 80))]), cls: 'batch-extra' };
+      return {
+        batch: Buffer.concat([b, rng.chance(0.5) ? Buffer.from(original) : rng.bytes(rng.range(1, 80))]),
+        cls: 'batch-extra',
+      };
     case 'records-garbage': {
       const out = Buffer.concat([b.subarray(0, RECORD_BATCH_OVERHEAD), rng.bytes(rng.range(0, 120))]);
       setLength(out);
@@ -522,7 +590,7 @@ function mutateHeader(ctx: Ctx, d: Draft): void {
       return;
     }
     case 'apikey-swap': {
-      const other = rng.pick(ALL_APIS as readonly AnyApi[]);
+      const other = rng.pick(ALL_APIS);
       d.header.apiKey = other.key;
       note(ctx, 'apikey-swap', other.name);
       return;
@@ -541,7 +609,8 @@ function mutateHeader(ctx: Ctx, d: Draft): void {
         const bad = rng.pick(INVALID_UTF8);
         d.header.clientId = lengthPrefixed(bad.length, bad, false, false);
       }
-      if (kind === 'length-lie') d.header.clientId = lengthPrefixed(rng.pick([-2, 100, 0x7fff]), Buffer.from('fz'), false, false);
+      if (kind === 'length-lie')
+        d.header.clientId = lengthPrefixed(rng.pick([-2, 100, 0x7fff]), Buffer.from('fz'), false, false);
       note(ctx, `clientid-${kind}`, 'header');
       return;
     }
@@ -585,11 +654,12 @@ function mutateFrame(ctx: Ctx, frame: Buffer, other: () => Buffer): Buffer {
     case 'bitflip':
       for (let i = rng.range(1, 8); i > 0; i--) {
         const at = rng.range(4, f.length - 1);
-        f[at]! ^= 1 << rng.int(8);
+        f[at] ^= 1 << rng.int(8);
       }
       return f;
     case 'byte-set':
-      for (let i = rng.range(1, 4); i > 0; i--) f[rng.range(4, f.length - 1)] = rng.pick([0, 0xff, 0x7f, 0x80, rng.int(256)]);
+      for (let i = rng.range(1, 4); i > 0; i--)
+        f[rng.range(4, f.length - 1)] = rng.pick([0, 0xff, 0x7f, 0x80, rng.int(256)]);
       return f;
     case 'truncate':
       return resize(Buffer.from(f.subarray(0, rng.range(4, f.length - 1))));
@@ -600,7 +670,20 @@ function mutateFrame(ctx: Ctx, frame: Buffer, other: () => Buffer): Buffer {
     case 'trailing-frame-garbage':
       return Buffer.concat([f, rng.bytes(rng.range(1, 64))]);
     case 'size-lie':
-      f.writeInt32BE(rng.pick([0, -1, -0x80000000, 0x7fffffff, 100 * 1024 * 1024, 100 * 1024 * 1024 + 1, f.length - 5, f.length - 3, f.length + 1000]), 0);
+      f.writeInt32BE(
+        rng.pick([
+          0,
+          -1,
+          -0x80000000,
+          0x7fffffff,
+          100 * 1024 * 1024,
+          100 * 1024 * 1024 + 1,
+          f.length - 5,
+          f.length - 3,
+          f.length + 1000,
+        ]),
+        0,
+      );
       return f;
     case 'splice': {
       const at = rng.range(4, f.length);
@@ -653,7 +736,8 @@ export function viewFrame(bytes: Buffer): FrameView | null {
   const api = (ALL_APIS as readonly AnyApi[]).find((a) => a.key === header.apiKey);
   let request: DecodedRequest | null = null;
   try {
-    request = api && header.apiVersion >= api.minVersion && header.apiVersion <= api.maxVersion ? decodeRequest(bytes) : null;
+    request =
+      api && header.apiVersion >= api.minVersion && header.apiVersion <= api.maxVersion ? decodeRequest(bytes) : null;
   } catch {
     request = null;
   }
@@ -664,20 +748,29 @@ export function viewFrame(bytes: Buffer): FrameView | null {
     correlationId: header.correlationId,
     api,
     request,
-    answerDue: api !== undefined && header.apiVersion >= api.minVersion && header.apiVersion <= api.maxVersion && !acksZero,
+    answerDue:
+      api !== undefined && header.apiVersion >= api.minVersion && header.apiVersion <= api.maxVersion && !acksZero,
   };
 }
 
 function mutateFields(ctx: Ctx, draft: Draft): void {
   const { rng } = ctx;
-  for (let n = rng.weighted([[6, 1], [3, 2], [1, 3]] as const); n > 0; n--) {
+  for (
+    let n = rng.weighted([
+      [6, 1],
+      [3, 2],
+      [1, 3],
+    ] as const);
+    n > 0;
+    n--
+  ) {
     if (rng.chance(0.15)) {
       mutateHeader(ctx, draft);
       continue;
     }
     const flexible = isFlexible(draft.api, draft.schemaVersion);
     ctx.flexible = flexible;
-    const slots = slotsOf(draft.api.request as Struct<Fields>, draft.body, draft.schemaVersion, flexible);
+    const slots = slotsOf(draft.api.request, draft.body, draft.schemaVersion, flexible);
     if (slots.length === 0) {
       mutateHeader(ctx, draft);
       continue;

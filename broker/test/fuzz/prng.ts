@@ -32,7 +32,7 @@ export class Prng {
 
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new RangeError('pick from an empty list');
-    return items[this.int(items.length)]!;
+    return items[this.int(items.length)];
   }
 
   /** Picks by weight: entries are [weight, value]. */
@@ -43,7 +43,7 @@ export class Prng {
     for (const [w, v] of entries) {
       if ((x -= w) < 0) return v;
     }
-    return entries[entries.length - 1]![1];
+    return entries[entries.length - 1][1];
   }
 
   bytes(n: number): Buffer {

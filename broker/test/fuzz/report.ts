@@ -4,20 +4,30 @@
 import type { CampaignResult, Finding } from './campaign.js';
 
 export function formatFinding(f: Finding): string {
-  const lines = [`[${f.kind}] ${f.summary}${f.occurrences > 1 ? ` (seen ${f.occurrences}×)` : ''}`, `  seed ${f.runSeed}`];
+  const lines = [
+    `[${f.kind}] ${f.summary}${f.occurrences > 1 ? ` (seen ${f.occurrences}×)` : ''}`,
+    `  seed ${f.runSeed}`,
+  ];
   if (f.suspects.length > 0) {
     lines.push(`  replay: npm run fuzz -- --seed ${f.runSeed} --replay ${f.suspects.map((s) => s.index).join(',')}`);
     const writes = f.suspects.every((s) => s.sentMsBefore < 0);
-    lines.push(writes ? '  writes the broker accepted, those naming internal topics first (index, seed API, mutations, bytes, hex):' : '  cases sent just before (index, in flight?, seed API, mutations, bytes, hex):');
+    lines.push(
+      writes
+        ? '  writes the broker accepted, those naming internal topics first (index, seed API, mutations, bytes, hex):'
+        : '  cases sent just before (index, in flight?, seed API, mutations, bytes, hex):',
+    );
     for (const s of f.suspects) {
       const when = s.sentMsBefore < 0 ? '' : `, sent ${s.sentMsBefore} ms before`;
-      lines.push(`    #${s.index}${s.inFlight ? ' IN FLIGHT' : ''} ${s.seedApi} [${s.mutations.join(', ') || 'unmutated'}] ${s.bytes} B${when}`);
+      lines.push(
+        `    #${s.index}${s.inFlight ? ' IN FLIGHT' : ''} ${s.seedApi} [${s.mutations.join(', ') || 'unmutated'}] ${s.bytes} B${when}`,
+      );
       lines.push(`      ${s.hex}`);
     }
   }
   if (f.brokerOutput.trim()) {
     lines.push('  broker output (tail):');
-    for (const l of f.brokerOutput.trim().split('\n').slice(-15)) lines.push(`    ${l.slice(0, /"level":(50|60)/.test(l) ? 3000 : 400)}`);
+    for (const l of f.brokerOutput.trim().split('\n').slice(-15))
+      lines.push(`    ${l.slice(0, /"level":(50|60)/.test(l) ? 3000 : 400)}`);
   }
   return lines.join('\n');
 }
@@ -29,7 +39,10 @@ export function formatResult(r: CampaignResult): string {
     `  answered ${r.answered}, connection closed by the broker ${r.closedByBroker}, broker started ${r.brokerStarts}×, peak RSS ${mib(r.peakRssBytes)}, slowest watchdog probe ${r.watchdogMaxLatencyMs} ms`,
   ];
   const unanswered = Object.entries(r.unanswered).sort((a, b) => b[1] - a[1]);
-  if (unanswered.length) lines.push(`  due an answer but none within the wait (not findings): ${unanswered.map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  if (unanswered.length)
+    lines.push(
+      `  due an answer but none within the wait (not findings): ${unanswered.map(([k, v]) => `${k} ${v}`).join(', ')}`,
+    );
   const skipped = Object.entries(r.skipped);
   if (skipped.length) lines.push(`  skipped as known issues: ${skipped.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(r.findings.length === 0 ? '  no findings' : `  ${r.findings.length} finding(s):`);

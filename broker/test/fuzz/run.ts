@@ -15,9 +15,16 @@ interface Args {
 }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { requests: 100_000, seed: Math.floor(Math.random() * 2 ** 31), connections: 4, replay: undefined, rssMib: 1024, settleMs: undefined };
+  const args: Args = {
+    requests: 100_000,
+    seed: Math.floor(Math.random() * 2 ** 31),
+    connections: 4,
+    replay: undefined,
+    rssMib: 1024,
+    settleMs: undefined,
+  };
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
+    const flag = argv[i];
     const value = argv[i + 1];
     const num = () => {
       const n = Number(value);
@@ -47,7 +54,9 @@ function parseArgs(argv: string[]): Args {
         i++;
         break;
       case '--help':
-        process.stdout.write('npm run fuzz -- [--requests N=100000] [--seed S] [--connections C=4] [--replay i,j,...] [--rss-mib M=1024] [--settle-ms MS]\n');
+        process.stdout.write(
+          'npm run fuzz -- [--requests N=100000] [--seed S] [--connections C=4] [--replay i,j,...] [--rss-mib M=1024] [--settle-ms MS]\n',
+        );
         process.exit(0);
         break;
       default:
@@ -59,7 +68,9 @@ function parseArgs(argv: string[]): Args {
 
 const args = parseArgs(process.argv.slice(2));
 const log = (line: string) => process.stdout.write(`${line}\n`);
-log(`fuzzing with seed ${args.seed}${args.replay ? `, replaying cases ${args.replay.join(',')}` : `, ${args.requests} requests over ${args.connections} connections`}`);
+log(
+  `fuzzing with seed ${args.seed}${args.replay ? `, replaying cases ${args.replay.join(',')}` : `, ${args.requests} requests over ${args.connections} connections`}`,
+);
 const result = await runCampaign({
   runSeed: args.seed,
   requests: args.requests,

@@ -72,7 +72,7 @@ const PRIMITIVE_FIELDS: Array<[Field<unknown, unknown, boolean>, PrimitiveName]>
   [nullableString, 'nullableString'],
   [bytes, 'bytes'],
   [nullableBytes, 'nullableBytes'],
-  [records as Field<unknown, unknown, boolean>, 'records'],
+  [records, 'records'],
   [uuid, 'uuid'],
 ];
 
@@ -128,7 +128,13 @@ function writeKind(w: Writer, kind: Kind, value: unknown, version: number, flexi
   }
 }
 
-export function writeStruct(w: Writer, s: Struct<Fields>, value: Record<string, unknown>, version: number, flexible: boolean): void {
+export function writeStruct(
+  w: Writer,
+  s: Struct<Fields>,
+  value: Record<string, unknown>,
+  version: number,
+  flexible: boolean,
+): void {
   const tagged: Array<[string, Field<unknown, unknown, boolean>]> = [];
   for (const [name, f] of Object.entries(s.fields)) {
     if (!isPresent(f, version, flexible)) continue;
@@ -173,7 +179,12 @@ export interface FrameHeader {
  * A whole request frame, size prefix included: `body` encoded with `api`'s schema at
  * `schemaVersion` (which may differ from the version the header states).
  */
-export function encodeFrame(api: AnyApi, schemaVersion: number, body: Record<string, unknown>, header: FrameHeader): Buffer {
+export function encodeFrame(
+  api: AnyApi,
+  schemaVersion: number,
+  body: Record<string, unknown>,
+  header: FrameHeader,
+): Buffer {
   const w = new Writer();
   const setSize = w.placeholderInt32();
   if (header.clientId instanceof Raw) {
@@ -182,11 +193,20 @@ export function encodeFrame(api: AnyApi, schemaVersion: number, body: Record<str
     w.int32(header.correlationId);
     w.raw(header.clientId.bytes);
   } else {
-    writeRequestHeader(w, { apiKey: header.apiKey, apiVersion: header.apiVersion, correlationId: header.correlationId, clientId: header.clientId }, false);
+    writeRequestHeader(
+      w,
+      {
+        apiKey: header.apiKey,
+        apiVersion: header.apiVersion,
+        correlationId: header.correlationId,
+        clientId: header.clientId,
+      },
+      false,
+    );
   }
   if (header.headerTags instanceof Raw) w.raw(header.headerTags.bytes);
   else if (header.headerTags) w.uvarint(0);
-  writeStruct(w, api.request as Struct<Fields>, body, schemaVersion, isFlexible(api, schemaVersion));
+  writeStruct(w, api.request, body, schemaVersion, isFlexible(api, schemaVersion));
   setSize(w.length - 4);
   return w.toBuffer();
 }
@@ -199,7 +219,13 @@ export type Slot =
   | { type: 'struct'; struct: Struct<Fields>; path: string; value: Record<string, unknown> };
 
 /** Every field present in `value` at `version`, depth first, as slots the mutator can rewrite. */
-export function slotsOf(s: Struct<Fields>, value: Record<string, unknown>, version: number, flexible: boolean, path = ''): Slot[] {
+export function slotsOf(
+  s: Struct<Fields>,
+  value: Record<string, unknown>,
+  version: number,
+  flexible: boolean,
+  path = '',
+): Slot[] {
   const out: Slot[] = [];
   if (flexible) out.push({ type: 'struct', struct: s, path: path || '(body)', value });
   for (const [name, f] of Object.entries(s.fields)) {
@@ -214,7 +240,15 @@ export function slotsOf(s: Struct<Fields>, value: Record<string, unknown>, versi
   return out;
 }
 
-function slotsOfKind(out: Slot[], kind: Kind, path: string, get: () => unknown, set: (v: unknown) => void, version: number, flexible: boolean): void {
+function slotsOfKind(
+  out: Slot[],
+  kind: Kind,
+  path: string,
+  get: () => unknown,
+  set: (v: unknown) => void,
+  version: number,
+  flexible: boolean,
+): void {
   const current = get();
   if (current instanceof Raw || current instanceof CountLie) return;
   switch (kind.type) {
@@ -222,7 +256,8 @@ function slotsOfKind(out: Slot[], kind: Kind, path: string, get: () => unknown, 
       out.push({ type: 'primitive', primitive: primitiveName(kind), path, get, set });
       return;
     case 'struct':
-      if (current && typeof current === 'object') out.push(...slotsOf(kind.struct, current as Record<string, unknown>, version, flexible, path));
+      if (current && typeof current === 'object')
+        out.push(...slotsOf(kind.struct, current as Record<string, unknown>, version, flexible, path));
       return;
     case 'array': {
       out.push({ type: 'array', nullable: kind.nullable, itemKind: kind.item, path, get, set });
@@ -269,7 +304,12 @@ export interface GenericValues {
  * string, zeros elsewhere. Seeds for APIs no one wrote a seed for (a newly served API is
  * fuzzed from the day it is added).
  */
-export function genericBody(s: Struct<Fields>, version: number, flexible: boolean, values: GenericValues): Record<string, unknown> {
+export function genericBody(
+  s: Struct<Fields>,
+  version: number,
+  flexible: boolean,
+  values: GenericValues,
+): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(s.fields)) {
     if (!isPresent(f, version, flexible) || f.tag !== undefined) continue;

@@ -3,14 +3,28 @@
 // after a restart) byte for byte. Also creates and fills the topics the fuzz inputs use.
 
 import { ErrorCode } from '../../protocol/errors.js';
-import { CreateTopics, Fetch, FindCoordinator, Metadata, OffsetCommit, OffsetFetch, Produce } from '../../protocol/messages/index.js';
+import {
+  CreateTopics,
+  Fetch,
+  FindCoordinator,
+  Metadata,
+  OffsetCommit,
+  OffsetFetch,
+  Produce,
+} from '../../protocol/messages/index.js';
 import { buildCompressedBatch, buildRecordBatch } from '../../protocol/record-batch.js';
 import { RawConnection } from '../raw-client.js';
 import { FUZZ, KEPT } from './corpus.js';
 
 /** What was stored: each kept partition's record bytes from offset 0, and the kept group's offsets. */
 export interface Snapshot {
-  partitions: Array<{ topic: string; partition: number; logStartOffset: number; highWatermark: number; records: string }>;
+  partitions: Array<{
+    topic: string;
+    partition: number;
+    logStartOffset: number;
+    highWatermark: number;
+    records: string;
+  }>;
   committed: Array<{ topic: string; partition: number; offset: number; metadata: string | null }>;
 }
 
@@ -21,39 +35,66 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
   return Promise.race([
     p.finally(() => clearTimeout(timer)),
     new Promise<T>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`${what}: no answer within ${REQUEST_TIMEOUT_MS} ms`)), REQUEST_TIMEOUT_MS);
+      timer = setTimeout(
+        () => reject(new Error(`${what}: no answer within ${REQUEST_TIMEOUT_MS} ms`)),
+        REQUEST_TIMEOUT_MS,
+      );
     }),
   ]);
 }
 
-async function createTopics(c: RawConnection, topics: ReadonlyArray<{ name: string; partitions: number; configs?: ReadonlyArray<{ name: string; value: string }> }>): Promise<void> {
+async function createTopics(
+  c: RawConnection,
+  topics: ReadonlyArray<{ name: string; partitions: number; configs?: ReadonlyArray<{ name: string; value: string }> }>,
+): Promise<void> {
   const res = await withTimeout(
     c.request(CreateTopics, 7, {
-      topics: topics.map((t) => ({ name: t.name, numPartitions: t.partitions, replicationFactor: 1, assignments: [], configs: [...(t.configs ?? [])] })),
+      topics: topics.map((t) => ({
+        name: t.name,
+        numPartitions: t.partitions,
+        replicationFactor: 1,
+        assignments: [],
+        configs: [...(t.configs ?? [])],
+      })),
       timeoutMs: 10_000,
       validateOnly: false,
     }),
     'CreateTopics',
   );
   for (const t of res.topics) {
-    if (t.errorCode !== ErrorCode.NONE && t.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) throw new Error(`cannot create ${t.name}: error ${t.errorCode} ${t.errorMessage}`);
+    if (t.errorCode !== ErrorCode.NONE && t.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS)
+      throw new Error(`cannot create ${t.name}: error ${t.errorCode} ${t.errorMessage}`);
   }
 }
 
 async function produce(c: RawConnection, topic: string, partition: number, batch: Buffer): Promise<void> {
   const res = await withTimeout(
-    c.request(Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 10_000, topicData: [{ name: topic, partitionData: [{ index: partition, records: batch }] }] }),
+    c.request(Produce, 9, {
+      transactionalId: null,
+      acks: -1,
+      timeoutMs: 10_000,
+      topicData: [{ name: topic, partitionData: [{ index: partition, records: batch }] }],
+    }),
     'Produce',
   );
-  const p = res.responses[0]!.partitionResponses[0]!;
-  if (p.errorCode !== ErrorCode.NONE) throw new Error(`produce to ${topic}-${partition} failed: error ${p.errorCode} ${p.errorMessage}`);
+  const p = res.responses[0].partitionResponses[0];
+  if (p.errorCode !== ErrorCode.NONE)
+    throw new Error(`produce to ${topic}-${partition} failed: error ${p.errorCode} ${p.errorMessage}`);
 }
 
 /** Coordinator errors a fresh broker answers while __consumer_offsets is being created or loaded. */
-const RETRIABLE_COORDINATOR_ERRORS: readonly number[] = [ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, ErrorCode.COORDINATOR_NOT_AVAILABLE, ErrorCode.NOT_COORDINATOR];
+const RETRIABLE_COORDINATOR_ERRORS: readonly number[] = [
+  ErrorCode.COORDINATOR_LOAD_IN_PROGRESS,
+  ErrorCode.COORDINATOR_NOT_AVAILABLE,
+  ErrorCode.NOT_COORDINATOR,
+];
 const COORDINATOR_WAIT_MS = 15_000;
 
-async function commit(c: RawConnection, group: string, offsets: Array<{ topic: string; partition: number; offset: number }>): Promise<void> {
+async function commit(
+  c: RawConnection,
+  group: string,
+  offsets: Array<{ topic: string; partition: number; offset: number }>,
+): Promise<void> {
   const deadline = Date.now() + COORDINATOR_WAIT_MS;
   // The first FindCoordinator creates __consumer_offsets.
   for (;;) {
@@ -74,7 +115,11 @@ async function commit(c: RawConnection, group: string, offsets: Array<{ topic: s
 
 class RetriableError extends Error {}
 
-async function commitOnce(c: RawConnection, group: string, offsets: Array<{ topic: string; partition: number; offset: number }>): Promise<void> {
+async function commitOnce(
+  c: RawConnection,
+  group: string,
+  offsets: Array<{ topic: string; partition: number; offset: number }>,
+): Promise<void> {
   const byTopic = new Map<string, Array<{ partition: number; offset: number }>>();
   for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
   const res = await withTimeout(
@@ -85,7 +130,12 @@ async function commitOnce(c: RawConnection, group: string, offsets: Array<{ topi
       groupInstanceId: null,
       topics: [...byTopic].map(([name, ps]) => ({
         name,
-        partitions: ps.map((p) => ({ partitionIndex: p.partition, committedOffset: p.offset, committedLeaderEpoch: -1, committedMetadata: `${name}@${p.offset}` })),
+        partitions: ps.map((p) => ({
+          partitionIndex: p.partition,
+          committedOffset: p.offset,
+          committedLeaderEpoch: -1,
+          committedMetadata: `${name}@${p.offset}`,
+        })),
       })),
     }),
     'OffsetCommit',
@@ -118,19 +168,29 @@ export async function seedBroker(port: number): Promise<Record<string, string>> 
     for (const t of KEPT.topics) {
       for (let p = 0; p < t.partitions; p++) {
         await produce(c, t.name, p, buildRecordBatch({ records: records(t.name, p, 0, 4) }));
-        await produce(c, t.name, p, await buildCompressedBatch({ records: records(t.name, p, 1, 3), compression: 'gzip' }));
+        await produce(
+          c,
+          t.name,
+          p,
+          await buildCompressedBatch({ records: records(t.name, p, 1, 3), compression: 'gzip' }),
+        );
         await produce(c, t.name, p, buildRecordBatch({ records: records(t.name, p, 2, 2) }));
         committed.push({ topic: t.name, partition: p, offset: 3 + p });
       }
     }
     await commit(c, KEPT.group, committed);
     for (const t of FUZZ.topics) {
-      for (let p = 0; p < t.partitions; p++) await produce(c, t.name, p, buildRecordBatch({ records: records(t.name, p, 0, 5) }));
+      for (let p = 0; p < t.partitions; p++)
+        await produce(c, t.name, p, buildRecordBatch({ records: records(t.name, p, 0, 5) }));
     }
     await commit(c, FUZZ.group, [{ topic: 'fz-a', partition: 0, offset: 2 }]);
     await commit(c, FUZZ.doomedGroup, [{ topic: 'fz-a', partition: 0, offset: 1 }]);
     const meta = await withTimeout(
-      c.request(Metadata, 12, { topics: FUZZ.topics.map((t) => ({ name: t.name })), allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false }),
+      c.request(Metadata, 12, {
+        topics: FUZZ.topics.map((t) => ({ name: t.name })),
+        allowAutoTopicCreation: false,
+        includeTopicAuthorizedOperations: false,
+      }),
       'Metadata',
     );
     return Object.fromEntries(meta.topics.map((t) => [t.name ?? '', t.topicId]));
@@ -167,7 +227,10 @@ export async function takeSnapshot(port: number): Promise<Snapshot> {
           partition: p,
           logStartOffset: part.logStartOffset,
           highWatermark: part.highWatermark,
-          records: part.errorCode === ErrorCode.NONE ? (part.records ?? Buffer.alloc(0)).toString('hex') : `error ${part.errorCode}`,
+          records:
+            part.errorCode === ErrorCode.NONE
+              ? (part.records ?? Buffer.alloc(0)).toString('hex')
+              : `error ${part.errorCode}`,
         });
       }
     }
@@ -177,8 +240,16 @@ export async function takeSnapshot(port: number): Promise<Snapshot> {
     );
     const committed: Snapshot['committed'] = [];
     for (const g of res.groups) {
-      for (const t of g.topics) for (const p of t.partitions) committed.push({ topic: t.name, partition: p.partitionIndex, offset: p.committedOffset, metadata: p.metadata });
-      if (g.errorCode !== ErrorCode.NONE) committed.push({ topic: `(group error ${g.errorCode})`, partition: -1, offset: -1, metadata: null });
+      for (const t of g.topics)
+        for (const p of t.partitions)
+          committed.push({
+            topic: t.name,
+            partition: p.partitionIndex,
+            offset: p.committedOffset,
+            metadata: p.metadata,
+          });
+      if (g.errorCode !== ErrorCode.NONE)
+        committed.push({ topic: `(group error ${g.errorCode})`, partition: -1, offset: -1, metadata: null });
     }
     committed.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
     return { partitions, committed };
@@ -201,12 +272,16 @@ export function snapshotChanges(before: Snapshot, after: Snapshot): string[] {
       out.push(`${where}: missing`);
       continue;
     }
-    if (a.logStartOffset !== b.logStartOffset) out.push(`${where}: log start offset ${b.logStartOffset} -> ${a.logStartOffset}`);
-    if (a.highWatermark < b.highWatermark) out.push(`${where}: high watermark ${b.highWatermark} -> ${a.highWatermark}`);
+    if (a.logStartOffset !== b.logStartOffset)
+      out.push(`${where}: log start offset ${b.logStartOffset} -> ${a.logStartOffset}`);
+    if (a.highWatermark < b.highWatermark)
+      out.push(`${where}: high watermark ${b.highWatermark} -> ${a.highWatermark}`);
     if (!a.records.startsWith(b.records)) {
       let i = 0;
       while (i < b.records.length && a.records[i] === b.records[i]) i++;
-      out.push(`${where}: stored bytes differ from byte ${i / 2} (${b.records.length / 2} bytes before, ${a.records.length / 2} after): ${a.records.slice(i, i + 64) || '(nothing)'}`);
+      out.push(
+        `${where}: stored bytes differ from byte ${i / 2} (${b.records.length / 2} bytes before, ${a.records.length / 2} after): ${a.records.slice(i, i + 64) || '(nothing)'}`,
+      );
     }
   }
   const key = (c: Snapshot['committed'][number]) => `${c.topic}-${c.partition}`;
@@ -214,9 +289,11 @@ export function snapshotChanges(before: Snapshot, after: Snapshot): string[] {
   for (const b of before.committed) {
     const a = afterByKey.get(key(b));
     if (!a) out.push(`committed offset of ${KEPT.group} ${key(b)} (${b.offset}) is gone`);
-    else if (a.offset !== b.offset || a.metadata !== b.metadata) out.push(`committed offset of ${KEPT.group} ${key(b)}: ${b.offset}/${b.metadata} -> ${a.offset}/${a.metadata}`);
+    else if (a.offset !== b.offset || a.metadata !== b.metadata)
+      out.push(`committed offset of ${KEPT.group} ${key(b)}: ${b.offset}/${b.metadata} -> ${a.offset}/${a.metadata}`);
     afterByKey.delete(key(b));
   }
-  for (const extra of afterByKey.values()) out.push(`${KEPT.group} gained a committed offset: ${key(extra)} = ${extra.offset}`);
+  for (const extra of afterByKey.values())
+    out.push(`${KEPT.group} gained a committed offset: ${key(extra)} = ${extra.offset}`);
   return out;
 }

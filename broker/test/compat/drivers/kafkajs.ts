@@ -5,14 +5,33 @@
 
 import { CompressionTypes, Kafka, logLevel, type IHeaders, type KafkaMessage } from 'kafkajs';
 import { existsSync } from 'node:fs';
-import { CONFIG_SOURCES, type MemberResult, type MemberTask, type AdminResult, type AdminTask, type ConfigObservation, type GroupResult, type GroupTask, type ProduceResult, type ProduceTask, type ReadRecord, type ReadResult, type ReadTask } from '../tasks.js';
+import {
+  CONFIG_SOURCES,
+  type MemberResult,
+  type MemberTask,
+  type AdminResult,
+  type AdminTask,
+  type ConfigObservation,
+  type GroupResult,
+  type GroupTask,
+  type ProduceResult,
+  type ProduceTask,
+  type ReadRecord,
+  type ReadResult,
+  type ReadTask,
+} from '../tasks.js';
 import { packageVersion, runDriver, sleep } from './main.js';
 
 const CLIENT_ID = 'runnel-compat-kafkajs';
 const CODECS = { none: CompressionTypes.None, gzip: CompressionTypes.GZIP } as const;
 
 function kafka(bootstrap: string): Kafka {
-  return new Kafka({ clientId: CLIENT_ID, brokers: bootstrap.split(','), logLevel: logLevel.ERROR, retry: { retries: 5 } });
+  return new Kafka({
+    clientId: CLIENT_ID,
+    brokers: bootstrap.split(','),
+    logLevel: logLevel.ERROR,
+    retry: { retries: 5 },
+  });
 }
 
 function headersOf(h: IHeaders | undefined): Array<[string, string]> {
@@ -37,7 +56,9 @@ function record(partition: number, m: KafkaMessage): ReadRecord {
 async function produce(task: ProduceTask, out: ProduceResult): Promise<void> {
   const codec = CODECS[task.compression as keyof typeof CODECS];
   if (codec === undefined) throw new Error(`kafkajs has no built-in ${task.compression} codec`);
-  const producer = kafka(task.bootstrap).producer(task.idempotence === 'on' ? { idempotent: true, maxInFlightRequests: 1 } : {});
+  const producer = kafka(task.bootstrap).producer(
+    task.idempotence === 'on' ? { idempotent: true, maxInFlightRequests: 1 } : {},
+  );
   await producer.connect();
   const delivered: NonNullable<ProduceResult['delivered']> = [];
   out.delivered = delivered;
@@ -50,19 +71,32 @@ async function produce(task: ProduceTask, out: ProduceResult): Promise<void> {
         acks: -1,
         compression: codec,
         messages: indexes.map((i) => {
-          const r = task.records[i]!;
+          const r = task.records[i];
           // Headers as an object: kafkajs writes each key once, in insertion order.
-          return { partition: r.partition, key: r.key, value: r.value, headers: Object.fromEntries(r.headers), ...(r.timestamp === null ? {} : { timestamp: String(r.timestamp) }) };
+          return {
+            partition: r.partition,
+            key: r.key,
+            value: r.value,
+            headers: Object.fromEntries(r.headers),
+            ...(r.timestamp === null ? {} : { timestamp: String(r.timestamp) }),
+          };
         }),
       });
-      for (const m of meta) delivered.push({ index: indexes[0]!, partition: m.partition, offset: Number(m.baseOffset) });
+      for (const m of meta) delivered.push({ index: indexes[0], partition: m.partition, offset: Number(m.baseOffset) });
     }
   } finally {
     await producer.disconnect();
   }
 }
 
-async function consumeInGroup(bootstrap: string, groupId: string, topic: string, count: number, deadlineMs: number, commit: boolean): Promise<{ records: ReadRecord[]; error?: string }> {
+async function consumeInGroup(
+  bootstrap: string,
+  groupId: string,
+  topic: string,
+  count: number,
+  deadlineMs: number,
+  commit: boolean,
+): Promise<{ records: ReadRecord[]; error?: string }> {
   const consumer = kafka(bootstrap).consumer({ groupId, sessionTimeout: 10_000, heartbeatInterval: 500 });
   const records: ReadRecord[] = [];
   await consumer.connect();
@@ -78,7 +112,8 @@ async function consumeInGroup(bootstrap: string, groupId: string, topic: string,
         records.push(record(partition, message));
         next.set(partition, Number(message.offset) + 1);
         if (records.length === count) {
-          if (commit) await consumer.commitOffsets([...next].map(([p, o]) => ({ topic, partition: p, offset: String(o) })));
+          if (commit)
+            await consumer.commitOffsets([...next].map(([p, o]) => ({ topic, partition: p, offset: String(o) })));
           done();
         }
       },
@@ -93,7 +128,14 @@ async function consumeInGroup(bootstrap: string, groupId: string, topic: string,
 
 async function read(task: ReadTask, out: ReadResult): Promise<void> {
   const want = task.endOffsets.reduce((a, b) => a + b, 0);
-  const r = await consumeInGroup(task.bootstrap, `runnel-compat-read-${process.pid}-${Date.now()}`, task.topic, want, task.deadlineMs, false);
+  const r = await consumeInGroup(
+    task.bootstrap,
+    `runnel-compat-read-${process.pid}-${Date.now()}`,
+    task.topic,
+    want,
+    task.deadlineMs,
+    false,
+  );
   out.records = r.records;
   if (r.error) throw new Error(r.error);
 }
@@ -106,14 +148,23 @@ async function group(task: GroupTask, out: GroupResult): Promise<void> {
   await admin.connect();
   try {
     const [t] = await admin.fetchOffsets({ groupId: task.groupId, topics: [task.topic] });
-    out.committed = Object.fromEntries((t?.partitions ?? []).sort((a, b) => a.partition - b.partition).map((p) => [String(p.partition), Number(p.offset)]));
+    out.committed = Object.fromEntries(
+      (t?.partitions ?? [])
+        .sort((a, b) => a.partition - b.partition)
+        .map((p) => [String(p.partition), Number(p.offset)]),
+    );
   } finally {
     await admin.disconnect();
   }
 }
 
 async function member(task: MemberTask, out: MemberResult): Promise<void> {
-  const consumer = kafka(task.bootstrap).consumer({ groupId: task.groupId, sessionTimeout: 10_000, heartbeatInterval: 500, rebalanceTimeout: 10_000 });
+  const consumer = kafka(task.bootstrap).consumer({
+    groupId: task.groupId,
+    sessionTimeout: 10_000,
+    heartbeatInterval: 500,
+    rebalanceTimeout: 10_000,
+  });
   const records: ReadRecord[] = [];
   out.records = records;
   let assignment: number[] = [];
@@ -155,30 +206,48 @@ async function admin(task: AdminTask, out: AdminResult): Promise<void> {
   try {
     const topic = task.topic;
     const created = await admin.createTopics({
-      topics: [{ topic, numPartitions: task.partitions, replicationFactor: task.replicationFactor, configEntries: [{ name: 'retention.ms', value: '86400000' }] }],
+      topics: [
+        {
+          topic,
+          numPartitions: task.partitions,
+          replicationFactor: task.replicationFactor,
+          configEntries: [{ name: 'retention.ms', value: '86400000' }],
+        },
+      ],
       waitForLeaders: true,
     });
     out.create = created ? 'ok' : 'TOPIC_ALREADY_EXISTS';
     const md = await admin.fetchTopicMetadata({ topics: [topic] });
-    out.createdPartitions = md.topics[0]!.partitions.length;
+    out.createdPartitions = md.topics[0].partitions.length;
     try {
       // kafkajs resolves false (instead of failing) when the topic already exists.
-      const again = await admin.createTopics({ topics: [{ topic, numPartitions: task.partitions, replicationFactor: task.replicationFactor }] });
+      const again = await admin.createTopics({
+        topics: [{ topic, numPartitions: task.partitions, replicationFactor: task.replicationFactor }],
+      });
       out.createAgain = again ? 'ok' : 'TOPIC_ALREADY_EXISTS';
     } catch (e) {
       out.createAgain = errorType(e);
     }
     out.listed = (await admin.listTopics()).includes(topic);
-    out.partitions = md.topics[0]!.partitions
-      .map((p) => ({ partition: p.partitionId, leader: p.leader, replicas: [...p.replicas].sort((a, b) => a - b), isr: [...p.isr].sort((a, b) => a - b) }))
+    out.partitions = md.topics[0].partitions
+      .map((p) => ({
+        partition: p.partitionId,
+        leader: p.leader,
+        replicas: [...p.replicas].sort((a, b) => a - b),
+        isr: [...p.isr].sort((a, b) => a - b),
+      }))
       .sort((a, b) => a.partition - b.partition);
 
     const c = await admin.describeCluster();
-    out.cluster = { clusterId: c.clusterId, controller: c.controller, nodes: c.brokers.map((b) => ({ id: b.nodeId, host: b.host, port: b.port })).sort((a, b) => a.id - b.id) };
+    out.cluster = {
+      clusterId: c.clusterId,
+      controller: c.controller,
+      nodes: c.brokers.map((b) => ({ id: b.nodeId, host: b.host, port: b.port })).sort((a, b) => a.id - b.id),
+    };
 
     const describe = async (type: number, name: string, keys: string[]): Promise<ConfigObservation> => {
       const res = await admin.describeConfigs({ resources: [{ type, name }], includeSynonyms: false });
-      const entries = new Map(res.resources[0]!.configEntries.map((e) => [e.configName, e]));
+      const entries = new Map(res.resources[0].configEntries.map((e) => [e.configName, e]));
       return Object.fromEntries(
         keys.map((k) => {
           const e = entries.get(k) as { configValue: string; configSource?: number } | undefined;
@@ -189,10 +258,16 @@ async function admin(task: AdminTask, out: AdminResult): Promise<void> {
     out.topicConfigs = await describe(2, topic, task.topicConfigKeys);
     // AlterConfigs replaces the topic's whole set: sending only retention.bytes sets it and
     // drops the retention.ms override, as the incremental SET + DELETE of other clients does.
-    await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: topic, configEntries: [{ name: 'retention.bytes', value: '1048576' }] }] });
+    await admin.alterConfigs({
+      validateOnly: false,
+      resources: [{ type: 2, name: topic, configEntries: [{ name: 'retention.bytes', value: '1048576' }] }],
+    });
     out.topicConfigsAltered = await describe(2, topic, task.topicConfigKeys);
     try {
-      await admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: topic, configEntries: [{ name: 'retention.bytes', value: 'lots' }] }] });
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: 2, name: topic, configEntries: [{ name: 'retention.bytes', value: 'lots' }] }],
+      });
       out.alterInvalid = 'ok';
     } catch (e) {
       out.alterInvalid = errorType(e);
@@ -213,4 +288,4 @@ async function version(_task: unknown, out: Record<string, unknown>): Promise<vo
   out.runtime = `Node ${process.versions.node}`;
 }
 
-await runDriver({ produce, read, group, member, admin, version } as never);
+await runDriver({ produce, read, group, member, admin, version });

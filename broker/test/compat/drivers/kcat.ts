@@ -7,12 +7,25 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import type { ReadRecord, RecordSpec } from '../records.js';
-import type { MemberResult, MemberTask, GroupResult, GroupTask, ProduceResult, ProduceTask, ReadResult, ReadTask } from '../tasks.js';
+import type {
+  MemberResult,
+  MemberTask,
+  GroupResult,
+  GroupTask,
+  ProduceResult,
+  ProduceTask,
+  ReadResult,
+  ReadTask,
+} from '../tasks.js';
 import { runDriver, sleep } from './main.js';
 
 const STEP_TIMEOUT_MS = 60_000;
 
-function kcat(args: string[], input = '', timeoutMs = STEP_TIMEOUT_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function kcat(
+  args: string[],
+  input = '',
+  timeoutMs = STEP_TIMEOUT_MS,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('kcat', args, { stdio: [input === '' ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -50,18 +63,34 @@ async function produce(task: ProduceTask, out: ProduceResult): Promise<void> {
   for (const r of task.records) {
     if (r.timestamp !== null) throw new Error('kcat cannot set a record timestamp');
     const last = runs[runs.length - 1];
-    if (last && last[0]!.partition === r.partition && JSON.stringify(last[0]!.headers) === JSON.stringify(r.headers)) last.push(r);
+    if (last && last[0].partition === r.partition && JSON.stringify(last[0].headers) === JSON.stringify(r.headers))
+      last.push(r);
     else runs.push([r]);
   }
   for (const run of runs) {
-    const args = ['-b', task.bootstrap, '-P', '-t', task.topic, '-p', String(run[0]!.partition), '-K', '\t', '-X', 'linger.ms=20', '-X', 'acks=all'];
-    for (const [k, v] of run[0]!.headers) args.push('-H', `${checkLine('header', k)}=${checkLine('header', v)}`);
+    const args = [
+      '-b',
+      task.bootstrap,
+      '-P',
+      '-t',
+      task.topic,
+      '-p',
+      String(run[0].partition),
+      '-K',
+      '\t',
+      '-X',
+      'linger.ms=20',
+      '-X',
+      'acks=all',
+    ];
+    for (const [k, v] of run[0].headers) args.push('-H', `${checkLine('header', k)}=${checkLine('header', v)}`);
     if (task.compression !== 'none') args.push('-z', task.compression);
     if (task.idempotence === 'on') args.push('-X', 'enable.idempotence=true');
     if (task.idempotence === 'off') args.push('-X', 'enable.idempotence=false');
     const input = run.map((r) => `${checkLine('key', r.key)}\t${checkLine('value', r.value)}\n`).join('');
     const { code, stderr } = await kcat(args, input);
-    if (code !== 0 || /ERROR|failed to deliver/i.test(stderr)) throw new Error(`kcat -P exited with ${code}: ${stderr.trim().slice(-1500)}`);
+    if (code !== 0 || /ERROR|failed to deliver/i.test(stderr))
+      throw new Error(`kcat -P exited with ${code}: ${stderr.trim().slice(-1500)}`);
   }
 }
 
@@ -81,7 +110,7 @@ function parse(stdout: string): ReadRecord[] {
     .map((l) => {
       const j = JSON.parse(l) as KcatJson;
       const headers: Array<[string, string]> = [];
-      for (let i = 0; i + 1 < (j.headers ?? []).length; i += 2) headers.push([j.headers![i]!, j.headers![i + 1]!]);
+      for (let i = 0; i + 1 < (j.headers ?? []).length; i += 2) headers.push([j.headers![i], j.headers![i + 1]]);
       return { partition: j.partition, offset: j.offset, key: j.key, value: j.payload, headers, timestamp: j.ts };
     });
 }
@@ -90,9 +119,27 @@ async function read(task: ReadTask, out: ReadResult): Promise<void> {
   const records: ReadRecord[] = [];
   out.records = records;
   for (let p = 0; p < task.endOffsets.length; p++) {
-    const count = task.endOffsets[p]!;
+    const count = task.endOffsets[p];
     if (count === 0) continue;
-    const { code, stdout, stderr } = await kcat(['-b', task.bootstrap, '-C', '-t', task.topic, '-p', String(p), '-o', 'beginning', '-c', String(count), '-e', '-J'], '', task.deadlineMs);
+    const { code, stdout, stderr } = await kcat(
+      [
+        '-b',
+        task.bootstrap,
+        '-C',
+        '-t',
+        task.topic,
+        '-p',
+        String(p),
+        '-o',
+        'beginning',
+        '-c',
+        String(count),
+        '-e',
+        '-J',
+      ],
+      '',
+      task.deadlineMs,
+    );
     records.push(...parse(stdout));
     if (code !== 0) throw new Error(`kcat -C exited with ${code}: ${stderr.trim().slice(-1500)}`);
   }
@@ -102,7 +149,18 @@ async function group(task: GroupTask, out: GroupResult): Promise<void> {
   // The balanced consumer (-G) with librdkafka's defaults: offsets auto-committed, and
   // committed again when kcat closes the consumer after -c records.
   const { code, stdout, stderr } = await kcat(
-    ['-b', task.bootstrap, '-G', task.groupId, '-X', 'auto.offset.reset=earliest', '-c', String(task.count), '-J', task.topic],
+    [
+      '-b',
+      task.bootstrap,
+      '-G',
+      task.groupId,
+      '-X',
+      'auto.offset.reset=earliest',
+      '-c',
+      String(task.count),
+      '-J',
+      task.topic,
+    ],
     '',
     task.deadlineMs,
   ).catch((e: Error) => ({ code: -1, stdout: '', stderr: e.message }));
@@ -112,9 +170,24 @@ async function group(task: GroupTask, out: GroupResult): Promise<void> {
 
 /** A balanced consumer (-G) until told to stop; its assignment comes from kcat's rebalance lines on stderr. */
 async function member(task: MemberTask, out: MemberResult): Promise<void> {
-  const child = spawn('kcat', ['-b', task.bootstrap, '-G', task.groupId, '-X', 'auto.offset.reset=earliest', '-X', 'auto.commit.interval.ms=200', '-J', task.topic], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    'kcat',
+    [
+      '-b',
+      task.bootstrap,
+      '-G',
+      task.groupId,
+      '-X',
+      'auto.offset.reset=earliest',
+      '-X',
+      'auto.commit.interval.ms=200',
+      '-J',
+      task.topic,
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stdout = '';
   let stderr = '';
   let pending = '';
@@ -131,7 +204,7 @@ async function member(task: MemberTask, out: MemberResult): Promise<void> {
       // % Group g rebalanced (memberid …): assigned: topic [0], topic [2]   (or revoked: …)
       const m = /rebalanced \(memberid [^)]*\): (assigned|revoked): (.*)$/.exec(line);
       if (!m) continue;
-      const listed = [...m[2]!.matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]));
+      const listed = [...m[2].matchAll(/\[(\d+)\]/g)].map((x) => Number(x[1]));
       assignment = m[1] === 'assigned' ? listed.sort((a, b) => a - b) : assignment.filter((p) => !listed.includes(p));
       process.stdout.write(JSON.stringify({ event: 'assigned', partitions: assignment }) + '\n');
     }
@@ -141,7 +214,8 @@ async function member(task: MemberTask, out: MemberResult): Promise<void> {
   try {
     while (!existsSync(task.stopFile)) {
       if (Date.now() > end) throw new Error('not told to stop before the deadline');
-      if (child.exitCode !== null) throw new Error(`kcat -G exited early with ${child.exitCode}: ${stderr.trim().slice(-1500)}`);
+      if (child.exitCode !== null)
+        throw new Error(`kcat -G exited early with ${child.exitCode}: ${stderr.trim().slice(-1500)}`);
       await sleep(100);
     }
     stopped = true;
@@ -165,4 +239,4 @@ async function version(_task: unknown, out: Record<string, unknown>): Promise<vo
   out.runtime = `librdkafka ${m[2]}`;
 }
 
-await runDriver({ produce, read, group, member, version } as never);
+await runDriver({ produce, read, group, member, version });

@@ -12,7 +12,8 @@ export function describeError(e: unknown): string {
   const parts = [`${e.name}: ${e.message}`];
   const extra = e as Error & { type?: string; code?: string; errors?: unknown[]; cause?: unknown };
   if (extra.type) parts.push(`type ${extra.type}`);
-  if (Array.isArray(extra.errors) && extra.errors.length > 0) parts.push(`errors: ${extra.errors.map((x) => describeError(x)).join('; ')}`);
+  if (Array.isArray(extra.errors) && extra.errors.length > 0)
+    parts.push(`errors: ${extra.errors.map((x) => describeError(x)).join('; ')}`);
   if (extra.cause) parts.push(`cause: ${describeError(extra.cause)}`);
   return parts.join(' | ');
 }

@@ -3,10 +3,31 @@
 // has it (Node 22.15+; the matrix marks zstd n/a below that). `read` uses raw Fetch requests
 // through Consumer.fetch, which needs no group.
 
-import { Admin, Consumer, MessagesStreamFallbackModes, MessagesStreamModes, Producer, ProduceAcks, type Message } from '@platformatic/kafka';
+import {
+  Admin,
+  Consumer,
+  MessagesStreamFallbackModes,
+  MessagesStreamModes,
+  Producer,
+  ProduceAcks,
+  type Message,
+} from '@platformatic/kafka';
 import type { ReadRecord } from '../records.js';
 import { existsSync } from 'node:fs';
-import { CONFIG_SOURCES, type MemberResult, type MemberTask, type AdminResult, type AdminTask, type ConfigObservation, type GroupResult, type GroupTask, type ProduceResult, type ProduceTask, type ReadResult, type ReadTask } from '../tasks.js';
+import {
+  CONFIG_SOURCES,
+  type MemberResult,
+  type MemberTask,
+  type AdminResult,
+  type AdminTask,
+  type ConfigObservation,
+  type GroupResult,
+  type GroupTask,
+  type ProduceResult,
+  type ProduceTask,
+  type ReadResult,
+  type ReadTask,
+} from '../tasks.js';
 import { deadline, packageVersion, runDriver, sleep } from './main.js';
 
 const CLIENT_ID = 'runnel-compat-platformatic';
@@ -31,7 +52,7 @@ async function produce(task: ProduceTask, out: ProduceResult): Promise<void> {
       const result = await producer.send({
         acks: ProduceAcks.ALL,
         messages: indexes.map((i) => {
-          const r = task.records[i]!;
+          const r = task.records[i];
           return {
             topic: task.topic,
             partition: r.partition,
@@ -42,7 +63,8 @@ async function produce(task: ProduceTask, out: ProduceResult): Promise<void> {
           };
         }),
       });
-      for (const o of result.offsets ?? []) delivered.push({ index: indexes[0]!, partition: o.partition, offset: Number(o.offset) });
+      for (const o of result.offsets ?? [])
+        delivered.push({ index: indexes[0], partition: o.partition, offset: Number(o.offset) });
     }
   } finally {
     await producer.close();
@@ -50,11 +72,18 @@ async function produce(task: ProduceTask, out: ProduceResult): Promise<void> {
 }
 
 function headersOf(h: Map<Buffer, Buffer> | undefined): Array<[string, string]> {
-  return [...(h ?? new Map<Buffer, Buffer>())].map(([k, v]) => [k.toString(), v === undefined || v === null ? '' : v.toString()]);
+  return [...(h ?? new Map<Buffer, Buffer>())].map(([k, v]) => [
+    k.toString(),
+    v === undefined || v === null ? '' : v.toString(),
+  ]);
 }
 
 async function read(task: ReadTask, out: ReadResult): Promise<void> {
-  const consumer = new Consumer({ clientId: CLIENT_ID, groupId: 'runnel-compat-unused', bootstrapBrokers: brokers(task.bootstrap) });
+  const consumer = new Consumer({
+    clientId: CLIENT_ID,
+    groupId: 'runnel-compat-unused',
+    bootstrapBrokers: brokers(task.bootstrap),
+  });
   const records: ReadRecord[] = [];
   out.records = records;
   const late = deadline(task.deadlineMs);
@@ -63,22 +92,34 @@ async function read(task: ReadTask, out: ReadResult): Promise<void> {
     const topic = md.topics.get(task.topic)!;
     const next = new Map<number, bigint>(task.endOffsets.map((_, p) => [p, 0n]));
     const want = task.endOffsets.reduce((a, b) => a + b, 0);
-    while ([...next].some(([p, o]) => o < BigInt(task.endOffsets[p]!))) {
+    while ([...next].some(([p, o]) => o < BigInt(task.endOffsets[p]))) {
       if (late()) throw new Error(`read ${records.length} of ${want} records before the deadline`);
       // Each partition from its leader.
       const byLeader = new Map<number, number[]>();
       for (const p of next.keys()) {
-        const leader = topic.partitions[p]!.leader;
+        const leader = topic.partitions[p].leader;
         byLeader.set(leader, [...(byLeader.get(leader) ?? []), p]);
       }
       for (const [node, partitions] of byLeader) {
         const response = await consumer.fetch({
           node,
           maxWaitTime: 100,
-          topics: [{ topicId: topic.id, partitions: partitions.map((partition) => ({ partition, fetchOffset: next.get(partition)!, partitionMaxBytes: 4 << 20, currentLeaderEpoch: -1, lastFetchedEpoch: -1 })) }],
+          topics: [
+            {
+              topicId: topic.id,
+              partitions: partitions.map((partition) => ({
+                partition,
+                fetchOffset: next.get(partition)!,
+                partitionMaxBytes: 4 << 20,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+              })),
+            },
+          ],
         });
-        for (const p of response.responses[0]!.partitions) {
-          if (p.errorCode !== 0) throw new Error(`fetch of ${task.topic}-${p.partitionIndex} failed with error ${p.errorCode}`);
+        for (const p of response.responses[0].partitions) {
+          if (p.errorCode !== 0)
+            throw new Error(`fetch of ${task.topic}-${p.partitionIndex} failed with error ${p.errorCode}`);
           for (const batch of p.records ?? []) {
             for (const r of batch.records) {
               const offset = batch.firstOffset + BigInt(r.offsetDelta);
@@ -113,7 +154,12 @@ async function group(task: GroupTask, out: GroupResult): Promise<void> {
   const records: ReadRecord[] = [];
   out.records = records;
   try {
-    const stream = await consumer.consume({ topics: [task.topic], mode: MessagesStreamModes.COMMITTED, fallbackMode: MessagesStreamFallbackModes.EARLIEST, autocommit: false });
+    const stream = await consumer.consume({
+      topics: [task.topic],
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+      autocommit: false,
+    });
     const timer = sleep(task.deadlineMs).then(() => 'deadline' as const);
     const iterator = stream[Symbol.asyncIterator]();
     while (records.length < task.count) {
@@ -123,7 +169,7 @@ async function group(task: GroupTask, out: GroupResult): Promise<void> {
         throw new Error(`read ${records.length} of ${task.count} records before the deadline`);
       }
       if (next.done) break;
-      const m = next.value as Message<Buffer, Buffer, Buffer, Buffer>;
+      const m = next.value;
       records.push({
         partition: m.partition,
         offset: Number(m.offset),
@@ -142,7 +188,11 @@ async function group(task: GroupTask, out: GroupResult): Promise<void> {
   try {
     const [g] = await admin.listConsumerGroupOffsets({ groups: [task.groupId] });
     const t = g?.topics.find((x) => x.name === task.topic);
-    out.committed = Object.fromEntries((t?.partitions ?? []).sort((a, b) => a.partitionIndex - b.partitionIndex).map((p) => [String(p.partitionIndex), Number(p.committedOffset)]));
+    out.committed = Object.fromEntries(
+      (t?.partitions ?? [])
+        .sort((a, b) => a.partitionIndex - b.partitionIndex)
+        .map((p) => [String(p.partitionIndex), Number(p.committedOffset)]),
+    );
   } finally {
     await admin.close();
   }
@@ -165,7 +215,12 @@ async function member(task: MemberTask, out: MemberResult): Promise<void> {
     process.stdout.write(JSON.stringify({ event: 'assigned', partitions: assignment }) + '\n');
   });
   try {
-    const stream = await consumer.consume({ topics: [task.topic], mode: MessagesStreamModes.COMMITTED, fallbackMode: MessagesStreamFallbackModes.EARLIEST, autocommit: false });
+    const stream = await consumer.consume({
+      topics: [task.topic],
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+      autocommit: false,
+    });
     let failure: Error | undefined;
     stream.on('data', (m: Message<Buffer, Buffer, Buffer, Buffer>) => {
       records.push({
@@ -197,7 +252,11 @@ async function member(task: MemberTask, out: MemberResult): Promise<void> {
 }
 
 function errorName(e: unknown): string {
-  const x = e as { apiId?: string; errors?: Array<{ apiId?: string; errors?: Array<{ apiId?: string }> }>; message?: string };
+  const x = e as {
+    apiId?: string;
+    errors?: Array<{ apiId?: string; errors?: Array<{ apiId?: string }> }>;
+    message?: string;
+  };
   return x.apiId ?? x.errors?.[0]?.apiId ?? x.errors?.[0]?.errors?.[0]?.apiId ?? String(x.message ?? e);
 }
 
@@ -205,9 +264,14 @@ async function admin(task: AdminTask, out: AdminResult): Promise<void> {
   const admin = new Admin({ clientId: CLIENT_ID, bootstrapBrokers: brokers(task.bootstrap) });
   try {
     const topic = task.topic;
-    const [created] = await admin.createTopics({ topics: [topic], partitions: task.partitions, replicas: task.replicationFactor, configs: [{ name: 'retention.ms', value: '86400000' }] });
+    const [created] = await admin.createTopics({
+      topics: [topic],
+      partitions: task.partitions,
+      replicas: task.replicationFactor,
+      configs: [{ name: 'retention.ms', value: '86400000' }],
+    });
     out.create = 'ok';
-    out.createdPartitions = created!.partitions;
+    out.createdPartitions = created.partitions;
     try {
       await admin.createTopics({ topics: [topic], partitions: task.partitions, replicas: task.replicationFactor });
       out.createAgain = 'ok';
@@ -230,20 +294,41 @@ async function admin(task: AdminTask, out: AdminResult): Promise<void> {
     };
 
     const describe = async (resourceType: 2 | 4, resourceName: string, keys: string[]): Promise<ConfigObservation> => {
-      const [res] = await admin.describeConfigs({ resources: [{ resourceType, resourceName, configurationKeys: keys }] });
-      const entries = new Map(res!.configs.map((c) => [c.name, c]));
-      return Object.fromEntries(keys.map((k) => {
-        const e = entries.get(k);
-        return [k, e ? [e.value ?? null, CONFIG_SOURCES[e.configSource] ?? String(e.configSource)] : null];
-      }));
+      const [res] = await admin.describeConfigs({
+        resources: [{ resourceType, resourceName, configurationKeys: keys }],
+      });
+      const entries = new Map(res.configs.map((c) => [c.name, c]));
+      return Object.fromEntries(
+        keys.map((k) => {
+          const e = entries.get(k);
+          return [k, e ? [e.value ?? null, CONFIG_SOURCES[e.configSource] ?? String(e.configSource)] : null];
+        }),
+      );
     };
     out.topicConfigs = await describe(2, topic, task.topicConfigKeys);
     await admin.incrementalAlterConfigs({
-      resources: [{ resourceType: 2, resourceName: topic, configs: [{ name: 'retention.bytes', configOperation: 0, value: '1048576' }, { name: 'retention.ms', configOperation: 1 }] }],
+      resources: [
+        {
+          resourceType: 2,
+          resourceName: topic,
+          configs: [
+            { name: 'retention.bytes', configOperation: 0, value: '1048576' },
+            { name: 'retention.ms', configOperation: 1 },
+          ],
+        },
+      ],
     });
     out.topicConfigsAltered = await describe(2, topic, task.topicConfigKeys);
     try {
-      await admin.incrementalAlterConfigs({ resources: [{ resourceType: 2, resourceName: topic, configs: [{ name: 'retention.bytes', configOperation: 0, value: 'lots' }] }] });
+      await admin.incrementalAlterConfigs({
+        resources: [
+          {
+            resourceType: 2,
+            resourceName: topic,
+            configs: [{ name: 'retention.bytes', configOperation: 0, value: 'lots' }],
+          },
+        ],
+      });
       out.alterInvalid = 'ok';
     } catch (e) {
       out.alterInvalid = errorName(e);
@@ -264,4 +349,4 @@ async function version(_task: unknown, out: Record<string, unknown>): Promise<vo
   out.runtime = `Node ${process.versions.node}`;
 }
 
-await runDriver({ produce, read, group, member, admin, version } as never);
+await runDriver({ produce, read, group, member, admin, version });
