@@ -17,7 +17,11 @@ try {
   const metadata = await admin.metadata({ topics: [], forceUpdate: true });
   const ids = [...metadata.brokers.keys()].sort((a, b) => a - b);
   const described = await admin.describeConfigs({
-    resources: ids.map((id) => ({ resourceType: ConfigResourceTypes.BROKER, resourceName: String(id), configurationKeys: keys.split(',') })),
+    resources: ids.map((id) => ({
+      resourceType: ConfigResourceTypes.BROKER,
+      resourceName: String(id),
+      configurationKeys: keys.split(','),
+    })),
   });
   const result = {};
   for (const r of described) result[r.resourceName] = Object.fromEntries(r.configs.map((c) => [c.name, c.value]));
