@@ -490,7 +490,7 @@ export class RaftQuorum {
     const s = this.state;
     if (s.name !== 'follower') return;
     if (this.inflightFetch && this.nowMs - this.inflightFetch.sentMs < this.config.requestTimeoutMs + this.config.fetchMaxWaitMs) return;
-    if (this.nowMs < s.retryAtMs) return; // report only durable offsets
+    if (this.nowMs < s.retryAtMs || this.persistedEnd < this.logEnd) return; // report only durable offsets
     const correlationId = this.correlationId();
     const leaderId = this.election.leaderId;
     this.inflightFetch = { to: leaderId, correlationId, sentMs: this.nowMs, fetchOffset: this.logEnd };
@@ -579,19 +579,26 @@ export class RaftQuorum {
           this.toCandidate(1);
           return;
         }
-        for (const [v, sent] of s.unacked) {
-          if (sent && now - sent.sentMs < this.config.requestTimeoutMs) continue;
-          const correlationId = this.correlationId();
-          s.unacked.set(v, { correlationId, sentMs: now });
-          this.send(v, correlationId, {
-            type: 'EndQuorumEpochRequest',
-            clusterId: this.config.clusterId,
-            leaderId: this.config.nodeId,
-            leaderEpoch: this.epoch,
-            preferredSuccessors: s.preferredSuccessors,
-          });
-        }
+        this.sendEndQuorumEpochs();
         return;
+    }
+  }
+
+  /** To every voter that has not acknowledged the resignation yet (again after the request timeout). */
+  private sendEndQuorumEpochs(): void {
+    const s = this.state;
+    if (s.name !== 'resigned') return;
+    for (const [v, sent] of s.unacked) {
+      if (sent && this.nowMs - sent.sentMs < this.config.requestTimeoutMs) continue;
+      const correlationId = this.correlationId();
+      s.unacked.set(v, { correlationId, sentMs: this.nowMs });
+      this.send(v, correlationId, {
+        type: 'EndQuorumEpochRequest',
+        clusterId: this.config.clusterId,
+        leaderId: this.config.nodeId,
+        leaderEpoch: this.epoch,
+        preferredSuccessors: s.preferredSuccessors,
+      });
     }
   }
 
@@ -765,6 +772,7 @@ export class RaftQuorum {
     const unacked = new Map<number, Inflight | null>();
     for (const v of this.voters) if (v !== this.config.nodeId) unacked.set(v, null);
     this.enter({ name: 'resigned', electionDeadlineMs: this.nowMs + this.randomElectionTimeoutMs(), preferredSuccessors, unacked });
+    this.sendEndQuorumEpochs();
   }
 
   /** Voters other than this one, most caught up first: the best successors after a resignation. */
