@@ -48,7 +48,12 @@ describe('rack init container', () => {
     let calls = 0;
     const clock = new ManualClock();
     const started = clock.now();
-    const waiting = waitForRack(async () => answers[calls++](), OPTIONS, silentLog, { pollMs: 1_000, clock });
+    const waiting = waitForRack(
+      () => new Promise<V1Pod>((resolve) => resolve(answers[calls++]())),
+      OPTIONS,
+      silentLog,
+      { pollMs: 1_000, clock },
+    );
     await clock.advance(1_999);
     expect(calls).toBe(2);
     await clock.advance(1);
@@ -59,7 +64,7 @@ describe('rack init container', () => {
 
   it('refuses a rack that is not a label value, rather than writing a broken config', async () => {
     await expect(
-      waitForRack(async () => pod('zone a\nnode.id=7'), OPTIONS, silentLog, { clock: new ManualClock() }),
+      waitForRack(() => Promise.resolve(pod('zone a\nnode.id=7')), OPTIONS, silentLog, { clock: new ManualClock() }),
     ).rejects.toThrow(RackInitError);
   });
 

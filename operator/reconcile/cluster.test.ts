@@ -1,6 +1,6 @@
 import type { V1ConfigMap, V1Role } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
-import type { KafkaCluster, KafkaClusterStatus } from '../api/types.js';
+import type { KafkaClusterStatus } from '../api/types.js';
 import { labels } from '../desired/names.js';
 import { FakeAdmin, FakeKube, silentLog } from '../test/fakes.js';
 import { OPTIONS, kafkaCluster } from '../test/fixtures.js';

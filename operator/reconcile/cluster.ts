@@ -18,7 +18,7 @@ import { brokerPod, type BrokerPod } from './brokers.js';
 import { describeError } from './errors.js';
 import { clusterStatus, type ClusterOutcome } from './cluster-status.js';
 import { planRestart } from './restart.js';
-import { StepError, done, requeue, runSteps, type ReconcileResult, type Step } from './steps.js';
+import { StepError, done, requeue, runSteps, type ReconcileResult, type Step, type StepResult } from './steps.js';
 
 const BROKERS_STARTING_RECHECK_MS = 10_000;
 const RESTART_RECHECK_MS = 5_000;
@@ -53,7 +53,7 @@ const CLUSTER_STEPS: readonly Step<ClusterContext>[] = [
   { name: 'statefulSet', run: applyStatefulSet },
   { name: 'rackLabels', run: copyRackLabels },
   { name: 'rollingRestart', run: rollingRestart },
-  { name: 'brokersReady', run: brokersReady },
+  { name: 'brokersReady', run: (c) => Promise.resolve(brokersReady(c)) },
 ];
 
 export async function reconcileCluster(cluster: KafkaCluster, deps: ClusterDeps): Promise<ReconcileResult> {
@@ -236,7 +236,7 @@ async function rollingRestart(ctx: ClusterContext) {
   }
 }
 
-async function brokersReady(ctx: ClusterContext) {
+function brokersReady(ctx: ClusterContext): StepResult {
   const status = ctx.statefulSet?.status;
   const ready = status?.readyReplicas ?? 0;
   const want = ctx.cluster.spec.replicas;

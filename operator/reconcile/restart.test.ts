@@ -7,6 +7,8 @@ const broker = (ordinal: number, revision: string, state: BrokerPod['state'] = '
   ordinal,
   revision,
   state,
+  node: undefined,
+  rack: undefined,
 });
 const healthy = (controllerId: number) => ({ controllerId, underReplicatedPartitions: 0, replicasByBroker: new Map() });
 

@@ -131,9 +131,7 @@ describe('KafkaTopic reconcile', () => {
   });
 
   it('reports a broker error in status and retries', async () => {
-    admin.createTopic = async () => {
-      throw new Error('INVALID_CONFIG: bad value');
-    };
+    admin.createTopic = () => Promise.reject(new Error('INVALID_CONFIG: bad value'));
     const topic = held(kafkaTopic());
     await expect(reconcile(topic)).rejects.toThrow('INVALID_CONFIG');
     expect(ready(topic)).toMatchObject({ status: 'False', reason: 'KafkaError', message: 'INVALID_CONFIG: bad value' });
@@ -171,9 +169,7 @@ describe('KafkaTopic reconcile', () => {
     });
 
     it('keeps the finalizer while the brokers cannot be reached', async () => {
-      admin.deleteTopic = async () => {
-        throw new Error('connect ECONNREFUSED');
-      };
+      admin.deleteTopic = () => Promise.reject(new Error('connect ECONNREFUSED'));
       await expect(reconcile(deleting(kafkaTopic()))).rejects.toThrow('ECONNREFUSED');
       expect(kube.writes).toEqual([]);
     });

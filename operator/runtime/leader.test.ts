@@ -15,38 +15,34 @@ class FakeLeaseServer {
 
   /** A replica's view of the API: `mode` cuts it off (calls fail) or makes its calls hang. */
   client(): LeaseApi & { mode: 'up' | 'down' | 'hang' } {
-    const server = this;
+    // A throw from fn inside the executor rejects the promise with it, as a failed API call would.
     const call = <T>(fn: () => T) =>
       new Promise<T>((resolve, reject) => {
         if (client.mode === 'hang') return;
         if (client.mode === 'down') return reject(new Error('connection refused'));
-        try {
-          resolve(fn());
-        } catch (err) {
-          reject(err);
-        }
+        resolve(fn());
       });
     const client = {
       mode: 'up' as 'up' | 'down' | 'hang',
-      read: () => call(() => copy(server.lease)),
+      read: () => call(() => copy(this.lease)),
       create: (spec: V1LeaseSpec) =>
         call(() => {
-          if (server.lease) throw new Error('HTTP 409: already exists');
-          server.lease = {
-            metadata: { name: 'runnel-operator', resourceVersion: String(++server.version) },
+          if (this.lease) throw new Error('HTTP 409: already exists');
+          this.lease = {
+            metadata: { name: 'runnel-operator', resourceVersion: String(++this.version) },
             spec: copy(spec),
           };
-          return copy(server.lease);
+          return copy(this.lease);
         }),
       replace: (lease: V1Lease) =>
         call(() => {
-          if (lease.metadata?.resourceVersion !== server.lease?.metadata?.resourceVersion)
+          if (lease.metadata?.resourceVersion !== this.lease?.metadata?.resourceVersion)
             throw new Error('HTTP 409: conflict');
-          server.lease = {
+          this.lease = {
             ...copy(lease),
-            metadata: { ...lease.metadata, resourceVersion: String(++server.version) },
+            metadata: { ...lease.metadata, resourceVersion: String(++this.version) },
           };
-          return copy(server.lease);
+          return copy(this.lease);
         }),
     };
     return client;

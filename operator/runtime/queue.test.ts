@@ -61,10 +61,10 @@ describe('work queue', () => {
     const q = queue(clock, {
       baseRetryDelayMs: 500,
       maxRetryDelayMs: 60_000,
-      async handle() {
+      handle() {
         times.push(clock.now() - start);
-        if (times.length < 4) throw new Error('not yet');
-        return {};
+        if (times.length < 4) return Promise.reject(new Error('not yet'));
+        return Promise.resolve({});
       },
     });
     q.add('k');
@@ -89,10 +89,10 @@ describe('work queue', () => {
     const q = queue(clock, {
       baseRetryDelayMs: 100,
       maxRetryDelayMs: 10_000,
-      async handle() {
+      handle() {
         times.push(clock.now() - start);
-        if (outcomes.shift() === 'fail') throw new Error('no');
-        return {};
+        if (outcomes.shift() === 'fail') return Promise.reject(new Error('no'));
+        return Promise.resolve({});
       },
     });
     q.add('k');
@@ -105,7 +105,7 @@ describe('work queue', () => {
   it('comes back when a reconcile asks to, not before', async () => {
     const clock = new ManualClock();
     let runs = 0;
-    const q = queue(clock, { handle: async () => (runs++ === 0 ? { requeueAfterMs: 10_000 } : {}) });
+    const q = queue(clock, { handle: () => Promise.resolve(runs++ === 0 ? { requeueAfterMs: 10_000 } : {}) });
     q.add('k');
     await clock.advance(9_999);
     expect(runs).toBe(1);
@@ -116,7 +116,12 @@ describe('work queue', () => {
   it('keeps the earlier of two delayed adds of one key', async () => {
     const clock = new ManualClock();
     let runs = 0;
-    const q = queue(clock, { handle: async () => (runs++, {}) });
+    const q = queue(clock, {
+      handle: () => {
+        runs++;
+        return Promise.resolve({});
+      },
+    });
     q.addAfter('k', 5_000);
     q.addAfter('k', 1_000);
     q.addAfter('k', 3_000);

@@ -11,6 +11,14 @@ export const silentLog = pino({ level: 'silent' });
 
 type Stored = KubernetesObject & { status?: object };
 
+/**
+ * Answers the way an async API does: the body runs now, and a throw becomes a rejected promise
+ * (what an `async` method would do), so callers see failures where a real client reports them.
+ */
+function answer<T>(body: () => T): Promise<T> {
+  return new Promise<T>((resolve) => resolve(body()));
+}
+
 const keyOf = (kind: string, namespace: string | undefined, name: string | undefined) => `${kind} ${namespace}/${name}`;
 
 export class FakeKube implements Kube {
@@ -24,63 +32,73 @@ export class FakeKube implements Kube {
     this.objects.set(keyOf(obj.kind!, obj.metadata?.namespace, obj.metadata?.name), obj);
   }
 
-  async get<T extends KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
-    return this.objects.get(keyOf(ref.kind, ref.namespace, ref.name)) as T | undefined;
+  get<T extends KubernetesObject>(ref: ObjectRef): Promise<T | undefined> {
+    return answer(() => this.objects.get(keyOf(ref.kind, ref.namespace, ref.name)) as T | undefined);
   }
 
-  async list<T extends KubernetesObject>(
+  list<T extends KubernetesObject>(
     _apiVersion: string,
     kind: string,
     namespace: string,
     labelSelector: string,
   ): Promise<T[]> {
-    const wanted = labelSelector.split(',').map((kv) => kv.split('='));
-    return [...this.objects.values()].filter(
-      (o) =>
-        o.kind === kind &&
-        o.metadata?.namespace === namespace &&
-        wanted.every(([k, v]) => o.metadata?.labels?.[k] === v),
-    ) as T[];
+    return answer(() => {
+      const wanted = labelSelector.split(',').map((kv) => kv.split('='));
+      return [...this.objects.values()].filter(
+        (o) =>
+          o.kind === kind &&
+          o.metadata?.namespace === namespace &&
+          wanted.every(([k, v]) => o.metadata?.labels?.[k] === v),
+      ) as T[];
+    });
   }
 
-  async apply<T extends KubernetesObject>(obj: T): Promise<T> {
-    this.write('apply', obj.kind!, obj);
-    const key = keyOf(obj.kind!, obj.metadata?.namespace, obj.metadata?.name);
-    const stored = { ...obj, status: this.objects.get(key)?.status } as T;
-    this.objects.set(key, stored);
-    return stored;
+  apply<T extends KubernetesObject>(obj: T): Promise<T> {
+    return answer(() => {
+      this.write('apply', obj.kind!, obj);
+      const key = keyOf(obj.kind!, obj.metadata?.namespace, obj.metadata?.name);
+      const stored = { ...obj, status: this.objects.get(key)?.status } as T;
+      this.objects.set(key, stored);
+      return stored;
+    });
   }
 
-  async applyStatus(ref: ObjectRef, status: object): Promise<void> {
-    this.write('applyStatus', ref.kind, { metadata: ref });
-    this.statuses.set(keyOf(ref.kind, ref.namespace, ref.name), status);
+  applyStatus(ref: ObjectRef, status: object): Promise<void> {
+    return answer(() => {
+      this.write('applyStatus', ref.kind, { metadata: ref });
+      this.statuses.set(keyOf(ref.kind, ref.namespace, ref.name), status);
+    });
   }
 
-  async setFinalizers(obj: Identity, finalizers: string[]): Promise<void> {
-    this.write('setFinalizers', obj.kind!, obj, finalizers.join(','));
+  setFinalizers(obj: Identity, finalizers: string[]): Promise<void> {
+    return answer(() => this.write('setFinalizers', obj.kind!, obj, finalizers.join(',')));
   }
 
-  async annotate(ref: ObjectRef, annotations: Record<string, string>): Promise<void> {
-    this.write(
-      'annotate',
-      ref.kind,
-      { metadata: ref },
-      Object.entries(annotations)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(','),
-    );
-    const obj = this.objects.get(keyOf(ref.kind, ref.namespace, ref.name));
-    if (!obj) throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} not found`);
-    obj.metadata = { ...obj.metadata, annotations: { ...obj.metadata?.annotations, ...annotations } };
+  annotate(ref: ObjectRef, annotations: Record<string, string>): Promise<void> {
+    return answer(() => {
+      this.write(
+        'annotate',
+        ref.kind,
+        { metadata: ref },
+        Object.entries(annotations)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      );
+      const obj = this.objects.get(keyOf(ref.kind, ref.namespace, ref.name));
+      if (!obj) throw new Error(`${ref.kind} ${ref.namespace}/${ref.name} not found`);
+      obj.metadata = { ...obj.metadata, annotations: { ...obj.metadata?.annotations, ...annotations } };
+    });
   }
 
-  async delete(ref: ObjectRef): Promise<void> {
-    this.write('delete', ref.kind, { metadata: ref });
-    this.objects.delete(keyOf(ref.kind, ref.namespace, ref.name));
+  delete(ref: ObjectRef): Promise<void> {
+    return answer(() => {
+      this.write('delete', ref.kind, { metadata: ref });
+      this.objects.delete(keyOf(ref.kind, ref.namespace, ref.name));
+    });
   }
 
-  async event(regarding: Identity, type: string, reason: string): Promise<void> {
-    this.write('event', regarding.kind!, regarding, `${type} ${reason}`);
+  event(regarding: Identity, type: string, reason: string): Promise<void> {
+    return answer(() => this.write('event', regarding.kind!, regarding, `${type} ${reason}`));
   }
 
   status<T>(kind: string, namespace: string, name: string): T | undefined {
@@ -105,44 +123,55 @@ export class FakeAdmin implements KafkaAdmin {
   clusterHealth: ClusterHealth = { controllerId: 0, underReplicatedPartitions: 0, replicasByBroker: new Map() };
   private nextId = 1;
 
-  async describeTopic(name: string): Promise<ObservedTopic | undefined> {
-    return this.topics.get(name);
+  describeTopic(name: string): Promise<ObservedTopic | undefined> {
+    return answer(() => this.topics.get(name));
   }
 
-  async createTopic(t: DesiredTopic): Promise<string> {
-    this.writes.push(`create ${t.name}`);
-    const id = `topic-id-${this.nextId++}`;
-    this.topics.set(t.name, {
-      name: t.name,
-      id,
-      partitions: t.partitions,
-      replicationFactor: t.replicationFactor,
-      config: new Map(t.config),
+  createTopic(t: DesiredTopic): Promise<string> {
+    return answer(() => {
+      this.writes.push(`create ${t.name}`);
+      const id = `topic-id-${this.nextId++}`;
+      this.topics.set(t.name, {
+        name: t.name,
+        id,
+        partitions: t.partitions,
+        replicationFactor: t.replicationFactor,
+        config: new Map(t.config),
+      });
+      return id;
     });
-    return id;
   }
 
-  async createPartitions(name: string, totalCount: number): Promise<void> {
-    this.writes.push(`createPartitions ${name} ${totalCount}`);
-    this.topics.get(name)!.partitions = totalCount;
+  createPartitions(name: string, totalCount: number): Promise<void> {
+    return answer(() => {
+      this.writes.push(`createPartitions ${name} ${totalCount}`);
+      this.topics.get(name)!.partitions = totalCount;
+    });
   }
 
-  async alterTopicConfig(name: string, changes: readonly ConfigChange[]): Promise<void> {
-    this.writes.push(
-      `alterConfig ${name} ${changes.map((c) => (c.op === 'set' ? `${c.name}=${c.value}` : `-${c.name}`)).join(' ')}`,
-    );
-    const config = new Map(this.topics.get(name)!.config);
-    for (const c of changes) c.op === 'set' ? config.set(c.name, c.value) : config.delete(c.name);
-    this.topics.get(name)!.config = config;
+  alterTopicConfig(name: string, changes: readonly ConfigChange[]): Promise<void> {
+    return answer(() => {
+      this.writes.push(
+        `alterConfig ${name} ${changes.map((c) => (c.op === 'set' ? `${c.name}=${c.value}` : `-${c.name}`)).join(' ')}`,
+      );
+      const config = new Map(this.topics.get(name)!.config);
+      for (const c of changes) {
+        if (c.op === 'set') config.set(c.name, c.value);
+        else config.delete(c.name);
+      }
+      this.topics.get(name)!.config = config;
+    });
   }
 
-  async deleteTopic(name: string): Promise<void> {
-    this.writes.push(`delete ${name}`);
-    this.topics.delete(name);
+  deleteTopic(name: string): Promise<void> {
+    return answer(() => {
+      this.writes.push(`delete ${name}`);
+      this.topics.delete(name);
+    });
   }
 
-  async health(): Promise<ClusterHealth> {
-    return this.clusterHealth;
+  health(): Promise<ClusterHealth> {
+    return answer(() => this.clusterHealth);
   }
 }
 
