@@ -3,10 +3,12 @@
 // yet (the node agent of issue 6), so brokers stay Pending: these tests stop at what the API
 // server, the StatefulSet controller and the garbage collector do.
 
+import type { KubernetesObject, V1ConfigMap, V1Role, V1StatefulSet } from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../e2e/control-plane/cluster.js';
 import { repoRoot } from '../../e2e/control-plane/paths.js';
+import type { KafkaCluster } from '../api/types.js';
 import { OperatorMetrics } from '../runtime/metrics.js';
 import { startControllers, type RunningControllers } from '../controllers.js';
 import { eventually, getJson, kubeConfigFor, operatorConfig, startControlPlane } from './e2e.js';
@@ -72,7 +74,7 @@ describe('operator on a real API server', () => {
       log: pino({ level: process.env.LOG_LEVEL ?? 'warn' }),
       metrics: new OperatorMetrics(),
     });
-    await eventually('watch caches', async () => controllers!.synced());
+    await eventually('watch caches', () => Promise.resolve(controllers!.synced()));
   });
 
   afterAll(async () => {
@@ -142,7 +144,7 @@ describe('operator on a real API server', () => {
       await plane.kubectlOk(['apply', '-f', '-'], {
         input: clusterYaml('events', 'replicas: 1\ncontrollerVoters: 1\nstorage:\n  size: 1Gi\n  deleteClaim: true'),
       });
-      uid = (await getJson(plane, ['kafkacluster', 'events', '-n', NS]))!.metadata.uid;
+      uid = (await getJson<KafkaCluster>(plane, ['kafkacluster', 'events', '-n', NS]))!.metadata.uid;
     });
 
     it('gets its owned objects, applied by the operator, with owner references', async () => {
@@ -155,8 +157,10 @@ describe('operator on a real API server', () => {
         'statefulset/events-broker',
       ];
       for (const ref of owned) {
-        const obj = await eventually(ref, () => getJson(plane, [ref, '-n', NS, '--show-managed-fields']));
-        expect(obj.metadata.ownerReferences, ref).toEqual([
+        const obj = await eventually(ref, () =>
+          getJson<KubernetesObject>(plane, [ref, '-n', NS, '--show-managed-fields']),
+        );
+        expect(obj.metadata?.ownerReferences, ref).toEqual([
           {
             apiVersion: 'kafka.runnel.dev/v1alpha1',
             kind: 'KafkaCluster',
@@ -167,30 +171,28 @@ describe('operator on a real API server', () => {
           },
         ]);
         expect(
-          obj.metadata.managedFields.some(
-            (f: { manager: string; operation: string }) => f.manager === 'runnel-operator' && f.operation === 'Apply',
-          ),
+          obj.metadata?.managedFields?.some((f) => f.manager === 'runnel-operator' && f.operation === 'Apply'),
           ref,
         ).toBe(true);
       }
-      const sts = (await getJson(plane, ['statefulset/events-broker', '-n', NS]))!;
-      expect(sts.spec.updateStrategy.type).toBe('OnDelete');
-      expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
+      const sts = (await getJson<V1StatefulSet>(plane, ['statefulset/events-broker', '-n', NS]))!;
+      expect(sts.spec?.updateStrategy?.type).toBe('OnDelete');
+      expect(sts.spec?.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
     });
 
     it('reports its id, bootstrap address and starting brokers in status', async () => {
       const status = await eventually('status with a broker', async () => {
-        const s = (await getJson(plane, ['kafkacluster', 'events', '-n', NS]))?.status;
+        const s = (await getJson<KafkaCluster>(plane, ['kafkacluster', 'events', '-n', NS]))?.status;
         return s?.brokers?.length === 1 && s;
       });
       expect(status.clusterId).toMatch(/^[A-Za-z0-9_-]{22}$/);
       expect(status.bootstrap).toBe(`events-bootstrap.${NS}.svc.cluster.local:9092`);
       expect(status.observedGeneration).toBe(1);
       expect(status.brokers).toEqual([{ id: 0, pod: 'events-broker-0', state: 'Pending' }]);
-      const ready = status.conditions.find((c: { type: string }) => c.type === 'Ready');
+      const ready = status.conditions?.find((c) => c.type === 'Ready');
       expect(ready).toMatchObject({ status: 'False', reason: 'BrokersStarting', message: '0/1 brokers ready' });
-      const cm = (await getJson(plane, ['configmap/events-config', '-n', NS]))!;
-      expect(cm.data['server.properties']).toContain(`runnel.cluster.id=${status.clusterId}`);
+      const cm = (await getJson<V1ConfigMap>(plane, ['configmap/events-config', '-n', NS]))!;
+      expect(cm.data?.['server.properties']).toContain(`runnel.cluster.id=${status.clusterId}`);
       expect(await plane.kubectlOk(['get', 'kafkaclusters', '-n', NS])).toMatch(/events\s+False\s+1\s+0\s+/);
     });
 
@@ -198,10 +200,11 @@ describe('operator on a real API server', () => {
       await plane.kubectlOk(['scale', 'kafkacluster/events', '-n', NS, '--replicas=2']);
       await eventually(
         'StatefulSet at 2 replicas',
-        async () => (await getJson(plane, ['statefulset/events-broker', '-n', NS]))?.spec.replicas === 2,
+        async () =>
+          (await getJson<V1StatefulSet>(plane, ['statefulset/events-broker', '-n', NS]))?.spec?.replicas === 2,
       );
-      const cm = (await getJson(plane, ['configmap/events-config', '-n', NS]))!;
-      expect(Object.keys(cm.data).sort()).toEqual([
+      const cm = (await getJson<V1ConfigMap>(plane, ['configmap/events-config', '-n', NS]))!;
+      expect(Object.keys(cm.data ?? {}).sort()).toEqual([
         'cluster-size.properties',
         'node-0.properties',
         'node-1.properties',
@@ -209,15 +212,14 @@ describe('operator on a real API server', () => {
       ]);
       await eventually(
         'status.replicas 2',
-        async () => (await getJson(plane, ['kafkacluster', 'events', '-n', NS]))?.status?.replicas === 2,
+        async () => (await getJson<KafkaCluster>(plane, ['kafkacluster', 'events', '-n', NS]))?.status?.replicas === 2,
       );
     });
 
     it('puts a new config hash on the pod template when spec.config changes', async () => {
       const hash = async () =>
-        (await getJson(plane, ['statefulset/events-broker', '-n', NS]))!.spec.template.metadata.annotations[
-          'kafka.runnel.dev/config-hash'
-        ];
+        (await getJson<V1StatefulSet>(plane, ['statefulset/events-broker', '-n', NS]))!.spec!.template.metadata!
+          .annotations!['kafka.runnel.dev/config-hash'];
       const before = await hash();
       await plane.kubectlOk([
         'patch',
@@ -232,7 +234,7 @@ describe('operator on a real API server', () => {
     });
 
     it('with spec.rack, lets the rack init container read its own pod, and takes that back without', async () => {
-      const role = () => getJson(plane, ['role/events-broker', '-n', NS]);
+      const role = () => getJson<V1Role>(plane, ['role/events-broker', '-n', NS]);
       await plane.kubectlOk([
         'patch',
         'kafkacluster/events',
@@ -253,10 +255,13 @@ describe('operator on a real API server', () => {
       expect(await brokerCan('get', 'pods/other')).toBe('no');
       expect(await brokerCan('list', 'pods')).toBe('no');
       const sts = await eventually('rack init container', async () => {
-        const s = await getJson(plane, ['statefulset/events-broker', '-n', NS]);
-        return s?.spec.template.spec.initContainers?.length === 1 && s;
+        const s = await getJson<V1StatefulSet>(plane, ['statefulset/events-broker', '-n', NS]);
+        return s?.spec?.template.spec?.initContainers?.length === 1 && s;
       });
-      expect(sts.spec.template.spec.initContainers[0]).toMatchObject({ name: 'rack', image: 'runnel/operator:e2e' });
+      expect(sts.spec?.template.spec?.initContainers?.[0]).toMatchObject({
+        name: 'rack',
+        image: 'runnel/operator:e2e',
+      });
       await plane.kubectlOk([
         'patch',
         'kafkacluster/events',
@@ -269,13 +274,18 @@ describe('operator on a real API server', () => {
       await eventually(
         'broker Role gone',
         async () =>
-          (await role()) === undefined && (await getJson(plane, ['rolebinding/events-broker', '-n', NS])) === undefined,
+          (await role()) === undefined &&
+          (await getJson<KubernetesObject>(plane, ['rolebinding/events-broker', '-n', NS])) === undefined,
       );
     });
 
     it('puts back an owned object deleted behind its back, without waiting for the resync', async () => {
       await plane.kubectlOk(['delete', 'service/events-bootstrap', '-n', NS]);
-      await eventually('bootstrap Service back', () => getJson(plane, ['service/events-bootstrap', '-n', NS]), 30_000);
+      await eventually(
+        'bootstrap Service back',
+        () => getJson<KubernetesObject>(plane, ['service/events-bootstrap', '-n', NS]),
+        30_000,
+      );
     });
 
     it('is garbage-collected with everything it owned when deleted', async () => {

@@ -59,8 +59,8 @@ export async function eventually<T>(
   throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-/** `kubectl get -o json`, or undefined when the object does not exist. */
-export async function getJson<T = Record<string, any>>(cluster: Cluster, args: string[]): Promise<T | undefined> {
+/** `kubectl get -o json`, or undefined when the object does not exist. `T` is what the caller asked kubectl for. */
+export async function getJson<T>(cluster: Cluster, args: string[]): Promise<T | undefined> {
   const r = await cluster.kubectl(['get', ...args, '-o', 'json']);
   if (r.code !== 0) {
     if (/NotFound|not found/.test(r.stderr)) return undefined;
