@@ -94,6 +94,7 @@ export class BrokerNode {
 
   static async start(config: BrokerConfig, logger: Logger, clock: Clock = systemClock): Promise<BrokerNode> {
     const startedAt = performance.now();
+    // eslint-disable-next-line prefer-const -- assigned once at the end, but metrics and /readyz read it during start-up, when a const would be in its TDZ
     let node: BrokerNode | undefined;
     let serving = false;
     const metrics = new BrokerMetrics({

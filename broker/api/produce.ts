@@ -44,7 +44,7 @@ export const produceHandler = (broker: BrokerServices) =>
     const pending: Array<{
       name: string;
       topicId: string;
-      results: Array<Promise<PartitionResult> | PartitionResult>;
+      results: Array<Promise<PartitionResult>>;
     }> = [];
 
     const byTopicId = ctx.header.apiVersion >= 13;
@@ -125,7 +125,8 @@ export const produceHandler = (broker: BrokerServices) =>
           },
         );
       });
-      pending.push({ name: t.name, topicId: t.topicId, results });
+      // Refusals are decided synchronously; Promise.all would wrap them the same way.
+      pending.push({ name: t.name, topicId: t.topicId, results: results.map((r) => Promise.resolve(r)) });
     }
 
     const responses = await Promise.all(

@@ -90,7 +90,7 @@ async function main(job: LatencyJob): Promise<LatencyResult> {
             errors++;
             if (measured) latencies[i - warmupCount] = Number.NaN;
             firstError ??=
-              err instanceof Error ? `${err.message}${err.cause ? `: ${String(err.cause)}` : ''}` : String(err);
+              err instanceof Error ? `${err.message}${err.cause ? `: ${describeCause(err.cause)}` : ''}` : String(err);
             outstanding--;
             maybeDone();
           },
@@ -120,6 +120,16 @@ async function main(job: LatencyJob): Promise<LatencyResult> {
     latencyMs: summarize(ok),
     scheduleLagMs: summarize(Array.from(lags)),
   };
+}
+
+/** An error's cause for the report: an Error or a primitive as String() has it, any other object as JSON. */
+function describeCause(cause: unknown): string {
+  if (cause instanceof Error || typeof cause !== 'object' || cause === null) return String(cause);
+  try {
+    return JSON.stringify(cause);
+  } catch {
+    return Object.prototype.toString.call(cause);
+  }
 }
 
 const job = JSON.parse(process.argv[2] ?? '') as LatencyJob;

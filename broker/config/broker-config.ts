@@ -10,7 +10,8 @@ import type { CompressionType, LogConfig } from '../log/partition-log.js';
 export class ConfigError extends Error {}
 
 export const ENV_PREFIX = 'KAFKA_CFG_';
-const LONG_MAX = 9223372036854775807;
+/** Java's Long.MAX_VALUE (2^63 - 1) as the nearest double, 2^63: a config value of Long.MAX_VALUE parses to it. */
+const LONG_MAX = 2 ** 63;
 
 export interface Listener {
   name: string;

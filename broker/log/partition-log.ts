@@ -274,12 +274,14 @@ export class PartitionLog {
           try {
             outcome = issue(value);
           } catch (err) {
+            // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on what `issue` threw, unchanged
             outcome = Promise.reject(err);
           } finally {
             this.issuing = false;
           }
         },
         (err: unknown) => {
+          // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- passes on `ready`'s rejection, unchanged
           outcome = Promise.reject(err);
         },
       )
@@ -302,7 +304,7 @@ export class PartitionLog {
       if (check.kind === 'duplicate') {
         if (batches.length > 1) return Promise.reject(new RangeError('a duplicate batch must be appended on its own'));
         // Acknowledged once the original is written: it may still be queued.
-        return this.enqueue(async () => undefined).then(() => ({
+        return this.enqueue(() => Promise.resolve()).then(() => ({
           baseOffset: check.firstOffset,
           lastOffset: check.lastOffset,
           logAppendTimeMs: -1,

@@ -53,8 +53,8 @@ export class MetadataImage {
       case 'partition': {
         const topic = this.byId.get(record.topicId);
         if (!topic) throw new Error(`partition record for unknown topic id ${record.topicId}`);
-        const { type: _type, topicId: _id, ...state } = record;
-        topic.partitions[record.partition] = state;
+        const { partition, leader, leaderEpoch, replicas, isr } = record;
+        topic.partitions[partition] = { partition, leader, leaderEpoch, replicas, isr };
         break;
       }
       case 'config': {

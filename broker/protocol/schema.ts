@@ -343,7 +343,7 @@ export function compile<F extends Fields>(
 ): CompiledCodec<Decoded<F>, Input<F>> {
   const key = version * 2 + (flexible ? 1 : 0);
   let byVersion = compiled.get(s);
-  if (!byVersion) compiled.set(s, (byVersion = new Map()));
+  if (!byVersion) compiled.set(s, (byVersion = new Map<number, Codec>()));
   let codec = byVersion.get(key);
   if (!codec) byVersion.set(key, (codec = compileStruct(s, version, flexible)));
   const c = codec;
