@@ -4,6 +4,7 @@
  * `npx vitest run --config e2e/vitest.config.mts e2e/control-plane` (builds on a cold cache).
  */
 import * as fs from 'node:fs';
+import type { V1PodList, V1ReplicaSetList } from '@kubernetes/client-node';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Cluster, startCluster } from './cluster.js';
@@ -11,6 +12,12 @@ import { ensureBuilt, versions } from './paths.js';
 import { processesUnder } from './processes.js';
 
 const NS = 'smoke';
+
+/** The part of `kubectl version -o json` checked here. */
+interface VersionInfo {
+  serverVersion: { gitVersion: string };
+  clientVersion: { gitVersion: string };
+}
 
 /** Polls `fn` until it returns a truthy value (returned) or `ms` passes (throws the last error). */
 async function eventually<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 60_000): Promise<T> {
@@ -43,7 +50,7 @@ describe('e2e control plane', () => {
   });
 
   it('serves the version it was built as, with every component healthy', async () => {
-    const v = JSON.parse(await cluster.kubectlOk(['version', '-o', 'json']));
+    const v = JSON.parse(await cluster.kubectlOk(['version', '-o', 'json'])) as VersionInfo;
     expect(v.serverVersion.gitVersion).toBe(versions().K8S_VERSION);
     expect(v.clientVersion.gitVersion).toBe(versions().K8S_VERSION);
     const readyz = await cluster.request('GET', '/readyz?verbose');
@@ -94,7 +101,9 @@ spec:
       if (r.code !== 0) throw new Error(r.stderr);
       return true;
     });
-    const w = JSON.parse(await cluster.kubectlOk(['get', '-n', NS, 'wd', 'w1', '-o', 'json']));
+    const w = JSON.parse(await cluster.kubectlOk(['get', '-n', NS, 'wd', 'w1', '-o', 'json'])) as {
+      spec: { size: number };
+    };
     expect(w.spec.size).toBe(3);
     const bad = await cluster.kubectl(['apply', '-n', NS, '-f', '-'], {
       input: 'apiVersion: smoke.runnel.dev/v1\nkind: Widget\nmetadata: {name: w2}\nspec: {size: 0}\n',
@@ -129,14 +138,17 @@ spec:
       'hello',
     );
     const rs = await eventually('ReplicaSet of web', async () => {
-      const list = JSON.parse(await cluster.kubectlOk(['get', '-n', NS, 'replicasets', '-l', 'app=web', '-o', 'json']));
-      return list.items[0] as
-        { metadata: { name: string; ownerReferences: { kind: string; name: string }[] } } | undefined;
+      const list = JSON.parse(
+        await cluster.kubectlOk(['get', '-n', NS, 'replicasets', '-l', 'app=web', '-o', 'json']),
+      ) as V1ReplicaSetList;
+      return list.items[0];
     });
-    expect(rs.metadata.ownerReferences[0]).toMatchObject({ kind: 'Deployment', name: 'web' });
+    expect(rs.metadata!.ownerReferences![0]).toMatchObject({ kind: 'Deployment', name: 'web' });
     // The ReplicaSet controller creates the pods; with no node they stay Pending.
     await eventually('2 pods of web', async () => {
-      const pods = JSON.parse(await cluster.kubectlOk(['get', '-n', NS, 'pods', '-l', 'app=web', '-o', 'json']));
+      const pods = JSON.parse(
+        await cluster.kubectlOk(['get', '-n', NS, 'pods', '-l', 'app=web', '-o', 'json']),
+      ) as V1PodList;
       return pods.items.length === 2;
     });
     // The service-account controllers ran too: every namespace gets `default` and the root CA.

@@ -463,7 +463,8 @@ function installHandlers(signals: boolean): void {
   ] as const) {
     process.once(sig, () => {
       if (live.size) process.stderr.write(`[control-plane] ${sig}: tearing down\n`);
-      Promise.allSettled([...live].map((c) => c.stop())).finally(() => process.exit(code));
+      // Fire and forget: a signal handler cannot wait, and allSettled never rejects; the exit ends it.
+      void Promise.allSettled([...live].map((c) => c.stop())).finally(() => process.exit(code));
     });
   }
 }

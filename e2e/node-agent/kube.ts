@@ -122,7 +122,7 @@ export class Kube {
             try {
               resolve((text ? JSON.parse(text) : {}) as T);
             } catch (e) {
-              reject(e);
+              reject(e instanceof Error ? e : new Error(String(e)));
             }
           });
         },

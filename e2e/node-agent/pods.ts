@@ -606,7 +606,10 @@ export class PodRuntime {
 
   private onExit(c: ContainerRt, code: number | null, signal: NodeJS.Signals | null): void {
     if (c.child === undefined) return;
-    for (const t of c.probeTimers) (clearInterval(t), clearTimeout(t));
+    for (const t of c.probeTimers) {
+      clearInterval(t);
+      clearTimeout(t);
+    }
     c.probeTimers = [];
     c.child = undefined;
     const exitCode = code ?? 128 + (signal ? (os.constants.signals[signal] ?? 9) : 0);
@@ -680,20 +683,20 @@ export class PodRuntime {
     const lp = spec.livenessProbe;
     if (lp) {
       const period = (lp.periodSeconds ?? 10) * 1000;
+      const check = async () => {
+        if (!c.child) return;
+        const ok = await this.probe(c, lp);
+        c.liveBad = ok ? 0 : c.liveBad + 1;
+        if (c.liveBad >= (lp.failureThreshold ?? 3) && c.child) {
+          this.log('liveness probe failed; restarting', { container: c.name });
+          c.liveBad = 0;
+          void this.stopContainer(c, this.pod.spec.terminationGracePeriodSeconds ?? 30);
+        }
+      };
       const t = setTimeout(
         () => {
-          c.probeTimers.push(
-            setInterval(async () => {
-              if (!c.child) return;
-              const ok = await this.probe(c, lp);
-              c.liveBad = ok ? 0 : c.liveBad + 1;
-              if (c.liveBad >= (lp.failureThreshold ?? 3) && c.child) {
-                this.log('liveness probe failed; restarting', { container: c.name });
-                c.liveBad = 0;
-                void this.stopContainer(c, this.pod.spec.terminationGracePeriodSeconds ?? 30);
-              }
-            }, period),
-          );
+          // Fire and forget, like the readiness probe: probe() turns every failure into `false`.
+          c.probeTimers.push(setInterval(() => void check(), period));
         },
         (lp.initialDelaySeconds ?? 0) * 1000,
       );
@@ -761,7 +764,12 @@ export class PodRuntime {
     const all = this.allContainers;
     for (const c of all) c.final = true;
     await Promise.all(all.map((c) => this.stopContainer(c, graceSeconds)));
-    for (const c of all) if (c.state !== 'terminated') ((c.state = 'terminated'), (c.reason = c.reason ?? 'Completed'));
+    for (const c of all) {
+      if (c.state !== 'terminated') {
+        c.state = 'terminated';
+        c.reason = c.reason ?? 'Completed';
+      }
+    }
     this.teardown();
     if (deleteObject) {
       const { namespace, name } = this.pod.metadata;
