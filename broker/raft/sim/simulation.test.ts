@@ -6,18 +6,18 @@ function failure(r: SimResult): string {
 }
 
 describe('raft simulation', () => {
-  it('400 seeded schedules with loss, reordering, duplication, partitions, crashes and restarts keep every safety property and recover when calm', () => {
+  it('500 seeded schedules with loss, reordering, duplication, partitions, crashes and restarts keep every safety property and recover when calm', () => {
     let committed = 0;
     let epochs = 0;
-    for (let seed = 1; seed <= 400; seed++) {
-      const r = new Simulation(defaultSimOptions(seed, { steps: 1500 })).run();
+    for (let seed = 1; seed <= 500; seed++) {
+      const r = new Simulation(defaultSimOptions(seed, { steps: 2000 })).run();
       if (!r.ok) expect.fail(failure(r));
       committed += r.committed;
       epochs += r.leaderEpochs;
     }
     // The schedules are not vacuous: leaders come and go, and entries commit.
-    expect(epochs).toBeGreaterThan(400);
-    expect(committed).toBeGreaterThan(400 * 20);
+    expect(epochs).toBeGreaterThan(500);
+    expect(committed).toBeGreaterThan(500 * 20);
   });
 
   it.each([1, 3, 5] as const)('%i voters with observers, pre-vote off and on, under heavy faults', (voters) => {
