@@ -34,8 +34,8 @@ export type Wire<T> = T extends Date
       : T;
 
 /** A stored object: the API server always sets its name and uid (and namespace, for namespaced kinds). */
-type Stored<T> = Wire<T> & { metadata: Wire<V1ObjectMeta> & { name: string; uid: string } };
-type Namespaced<T> = Stored<T> & { metadata: { namespace: string } };
+export type Stored<T> = Wire<T> & { metadata: Wire<V1ObjectMeta> & { name: string; uid: string } };
+export type Namespaced<T> = Stored<T> & { metadata: { namespace: string } };
 
 export type Pod = Namespaced<V1Pod> & { spec: Wire<V1PodSpec> };
 export type Service = Namespaced<V1Service> & { spec: Wire<V1ServiceSpec> };

@@ -16,8 +16,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { V1StatefulSet, V1StatefulSetSpec } from '@kubernetes/client-node';
 import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { parse as parseYaml, parseAllDocuments, stringify } from 'yaml';
+import type { KafkaCluster } from '../../operator/api/types.js';
 import { startCluster } from '../control-plane/cluster.js';
 import { ensureBuilt, newRunDir, repoRoot } from '../control-plane/paths.js';
 import {
@@ -28,6 +30,24 @@ import {
   type RunningProcess,
 } from '../control-plane/processes.js';
 import { NODE_IP, startNode, type Node } from '../node-agent/harness.js';
+import type { Namespaced, Pod, Wire } from '../node-agent/kube.js';
+
+// What `env.json` returns, typed: the objects as the API server sends them (node-agent/kube.ts),
+// and the operator's own resources as the operator declares them.
+export type {
+  ConfigMap,
+  Node as NodeObject,
+  PersistentVolume,
+  PersistentVolumeClaim,
+  Pod,
+  Service,
+} from '../node-agent/kube.js';
+export type { KafkaCluster, KafkaTopic } from '../../operator/api/types.js';
+export type StatefulSet = Namespaced<V1StatefulSet> & { spec: Wire<V1StatefulSetSpec> };
+/** What `kubectl get <kind> -o json` returns for a list. */
+export interface List<T> {
+  items: T[];
+}
 
 export const REPO = repoRoot();
 export const OPERATOR_NAMESPACE = 'runnel-system';
@@ -65,8 +85,8 @@ export interface Env {
   kubectlSpawn(args: string[], o?: { timeoutMs?: number }): RunningProcess;
   /** kubectl that throws on failure and returns stdout. */
   k(args: string[], input?: string): Promise<string>;
-  /** `kubectl get … -o json`, or undefined when not found. */
-  json<T = any>(args: string[]): Promise<T | undefined>;
+  /** `kubectl get … -o json` as a `T` (the caller's word for what it asked for), or undefined when not found. */
+  json<T>(args: string[]): Promise<T | undefined>;
   /** kcat where pod and Service addresses and the cluster's DNS names work. */
   kcat(args: string[], input?: string): Promise<ExecResult>;
   /**
@@ -132,7 +152,7 @@ function existingCluster(kubeconfig: string): Kubernetes {
       runProcess(tool('kubectl'), [...(o.token ? [`--token=${o.token}`] : []), ...args], env(o.env), o),
     helm: (args, o = {}) => runProcess(tool('helm'), args, env(o.env), o),
     kubectlCommand: () => ({ bin: tool('kubectl'), env: env() }),
-    stop: async () => {},
+    stop: () => Promise.resolve(),
   };
 }
 
@@ -224,13 +244,13 @@ export async function startEnv(o: EnvOptions): Promise<Env> {
       return spawnProcess(bin, args, kenv, { timeoutMs: so.timeoutMs ?? 600_000 });
     },
     k: kOk,
-    async json(args) {
+    async json<T>(args: string[]): Promise<T | undefined> {
       const r = await kube.kubectl(['get', ...args, '-o', 'json']);
       if (r.code !== 0) {
         if (/NotFound|not found/.test(r.stderr)) return undefined;
         throw new Error(`kubectl get ${args.join(' ')}: ${r.stderr.trim()}`);
       }
-      return JSON.parse(r.stdout);
+      return JSON.parse(r.stdout) as T;
     },
     kcat: (args, input) =>
       node
@@ -308,7 +328,7 @@ function followPodLogs(kube: Kubernetes, namespaces: string[]): { stop(): Promis
     for (const ns of namespaces) {
       const r = await kube.kubectl(['get', 'pods', '-n', ns, '-o', 'json'], { timeoutMs: 20_000 });
       if (r.code !== 0) continue;
-      for (const pod of JSON.parse(r.stdout).items as any[]) {
+      for (const pod of (JSON.parse(r.stdout) as List<Pod>).items) {
         const statuses = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
         for (const s of statuses) {
           if (!s.state?.running && !s.state?.terminated) continue;
@@ -375,12 +395,30 @@ export async function installOperator(env: Env): Promise<void> {
   if (r.code !== 0) throw new Error(`helm install failed (${r.code}): ${r.stderr}\n${r.stdout}`);
 }
 
+/** A document of examples/: what example() reads of it (`spec` only of a KafkaCluster or KafkaTopic). */
+interface ExampleDoc {
+  kind?: string;
+  spec: {
+    // KafkaCluster
+    replicas?: number;
+    controllerVoters?: number;
+    storage?: Record<string, unknown>;
+    resources?: { requests?: Record<string, string | number> };
+    // KafkaTopic
+    replicationFactor?: number;
+    // both
+    config?: Record<string, string | number>;
+  };
+}
+
 /**
  * An example manifest with single-broker settings (brokers do not replicate yet). Written so that
  * the three-broker examples slot in unchanged once they do: set RUNNEL_E2E_BROKERS=3.
  */
 export function example(file: string, brokers = BROKERS): string {
-  const docs = parseAllDocuments(fs.readFileSync(path.join(REPO, 'examples', file), 'utf8')).map((d) => d.toJSON());
+  const docs = parseAllDocuments(fs.readFileSync(path.join(REPO, 'examples', file), 'utf8')).map(
+    (d) => d.toJSON() as ExampleDoc,
+  );
   for (const d of docs) {
     if (brokers >= 3) continue;
     if (d.kind === 'KafkaCluster') {
@@ -422,12 +460,12 @@ export async function eventually<T>(what: string, fn: () => Promise<T>, ms = 90_
  * (reason Ready: nothing left to do), and every broker pod ready on the StatefulSet's current
  * revision. Returns the KafkaCluster.
  */
-export async function clusterSettled(env: Env, name: string, ms = 240_000): Promise<any> {
+export async function clusterSettled(env: Env, name: string, ms = 240_000): Promise<KafkaCluster> {
   return eventually(
     `KafkaCluster ${name} reconciled and Ready`,
     async () => {
-      const kc = await env.json(['kafkacluster', name, '-n', env.namespace]);
-      const ready = kc?.status?.conditions?.find((c: any) => c.type === 'Ready');
+      const kc = await env.json<KafkaCluster>(['kafkacluster', name, '-n', env.namespace]);
+      const ready = kc?.status?.conditions?.find((c) => c.type === 'Ready');
       if (
         kc?.status?.observedGeneration !== kc?.metadata.generation ||
         ready?.status !== 'True' ||
@@ -435,10 +473,10 @@ export async function clusterSettled(env: Env, name: string, ms = 240_000): Prom
       )
         return undefined;
       const pods = await brokerPods(env, name);
-      const sts = await env.json(['statefulset', `${name}-broker`, '-n', env.namespace]);
-      const current = sts.status.observedGeneration === sts.metadata.generation && pods.length === kc.spec.replicas;
+      const sts = (await env.json<StatefulSet>(['statefulset', `${name}-broker`, '-n', env.namespace]))!;
+      const current = sts.status!.observedGeneration === sts.metadata.generation && pods.length === kc!.spec.replicas;
       return current &&
-        pods.every((p) => p.metadata.labels['controller-revision-hash'] === sts.status.updateRevision && isReady(p))
+        pods.every((p) => p.metadata.labels!['controller-revision-hash'] === sts.status!.updateRevision && isReady(p))
         ? kc
         : undefined;
     },
@@ -459,17 +497,17 @@ export async function kafkaReachable(env: Env, address: string): Promise<void> {
 }
 
 /** The KafkaCluster's broker pods, by ordinal. */
-export async function brokerPods(env: Env, cluster: string): Promise<any[]> {
-  const list = await env.json([
+export async function brokerPods(env: Env, cluster: string): Promise<Pod[]> {
+  const list = await env.json<List<Pod>>([
     'pods',
     '-n',
     env.namespace,
     '-l',
     `app.kubernetes.io/instance=${cluster},app.kubernetes.io/name=runnel-broker`,
   ]);
-  return (list?.items ?? []).sort((a: any, b: any) => ordinal(a) - ordinal(b));
+  return (list?.items ?? []).sort((a, b) => ordinal(a) - ordinal(b));
 }
 
-export const ordinal = (pod: any) => Number(pod.metadata.labels['apps.kubernetes.io/pod-index']);
-export const isReady = (pod: any) =>
-  pod.status?.conditions?.some((c: any) => c.type === 'Ready' && c.status === 'True') === true;
+export const ordinal = (pod: Pod) => Number(pod.metadata.labels!['apps.kubernetes.io/pod-index']);
+export const isReady = (pod: Pod) =>
+  pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true;

@@ -7,7 +7,20 @@
 // it. See e2e/README.md.
 
 import { describe, expect, it } from 'vitest';
-import { EXISTING, eventually, example, installOperator, OPERATOR_NAMESPACE, useEnv } from './env.js';
+import {
+  EXISTING,
+  eventually,
+  example,
+  installOperator,
+  OPERATOR_NAMESPACE,
+  useEnv,
+  type KafkaCluster,
+  type KafkaTopic,
+  type List,
+  type PersistentVolumeClaim,
+  type Pod,
+  type Service,
+} from './env.js';
 
 const NS = 'e2e-kafka-cluster';
 const CLUSTER = 'events';
@@ -22,13 +35,19 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
 
   it("installs the operator with helm; it runs as a pod under the chart's ServiceAccount", async () => {
     await installOperator(env);
-    const pods = await env.json(['pods', '-n', OPERATOR_NAMESPACE, '-l', 'app.kubernetes.io/name=runnel-operator']);
+    const pods = (await env.json<List<Pod>>([
+      'pods',
+      '-n',
+      OPERATOR_NAMESPACE,
+      '-l',
+      'app.kubernetes.io/name=runnel-operator',
+    ]))!;
     expect(pods.items).toHaveLength(1);
     const pod = pods.items[0];
     expect(pod.spec.serviceAccountName).toBe('runnel-operator');
-    expect(pod.status.phase).toBe('Running');
-    if (!EXISTING) expect(pod.status.podIP).toMatch(/^10\.77\./);
-    expect(pod.status.conditions.find((c: any) => c.type === 'Ready').status).toBe('True');
+    expect(pod.status!.phase).toBe('Running');
+    if (!EXISTING) expect(pod.status!.podIP).toMatch(/^10\.77\./);
+    expect(pod.status!.conditions!.find((c) => c.type === 'Ready')!.status).toBe('True');
   });
 
   it('a KafkaCluster becomes Ready and `kubectl get kafkaclusters` shows it', async () => {
@@ -36,26 +55,26 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
     await eventually(
       'KafkaCluster Ready',
       async () => {
-        const kc = await env.json(['kafkacluster', CLUSTER, '-n', NS]);
-        return kc?.status?.conditions?.find((c: any) => c.type === 'Ready')?.status === 'True';
+        const kc = await env.json<KafkaCluster>(['kafkacluster', CLUSTER, '-n', NS]);
+        return kc?.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
       },
       150_000,
     );
     const table = await env.k(['get', 'kafkaclusters', '-n', NS]);
     expect(table).toMatch(new RegExp(`^${CLUSTER}\\s+True\\s`, 'm'));
-    const pod = await env.json(['pod', BROKER_POD, '-n', NS]);
-    expect(pod.status.containerStatuses[0].ready).toBe(true);
-    const pvc = await env.json(['pvc', `data-${BROKER_POD}`, '-n', NS]);
-    expect(pvc.status.phase).toBe('Bound');
+    const pod = (await env.json<Pod>(['pod', BROKER_POD, '-n', NS]))!;
+    expect(pod.status!.containerStatuses![0].ready).toBe(true);
+    const pvc = (await env.json<PersistentVolumeClaim>(['pvc', `data-${BROKER_POD}`, '-n', NS]))!;
+    expect(pvc.status!.phase).toBe('Bound');
   });
 
   it('a KafkaTopic creates the topic on the broker', async () => {
     await env.k(['apply', '-n', NS, '-f', '-'], example('kafka-topic.yaml'));
-    const pod = await env.json(['pod', BROKER_POD, '-n', NS]);
-    const wanted = (await env.json(['kafkatopic', TOPIC, '-n', NS])).spec.partitions;
+    const pod = (await env.json<Pod>(['pod', BROKER_POD, '-n', NS]))!;
+    const wanted = (await env.json<KafkaTopic>(['kafkatopic', TOPIC, '-n', NS]))!.spec.partitions;
     // Straight to the broker pod's address, as a client on the node would.
     const meta = await eventually('topic in the broker metadata', async () => {
-      const r = await env.kcat(['-b', `${pod.status.podIP}:9092`, '-L', '-t', TOPIC]);
+      const r = await env.kcat(['-b', `${pod.status!.podIP}:9092`, '-L', '-t', TOPIC]);
       return r.code === 0 && r.stdout.includes(`topic "${TOPIC}" with`) ? r.stdout : undefined;
     });
     expect(meta).toContain(`topic "${TOPIC}" with ${wanted} partitions`);
@@ -64,7 +83,7 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
   });
 
   it('kcat produces through the bootstrap Service and consumes everything back', async () => {
-    const svc = await env.json(['service', BOOTSTRAP_SVC, '-n', NS]);
+    const svc = (await env.json<Service>(['service', BOOTSTRAP_SVC, '-n', NS]))!;
     bootstrap = `${svc.spec.clusterIP}:9092`;
     const input = Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).join('\n') + '\n';
     const p = await env.kcat(['-b', bootstrap, '-t', TOPIC, '-P', '-K:', '-X', 'acks=all'], input);
@@ -76,21 +95,21 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
   });
 
   it('a deleted broker pod comes back with the same volume and its data', async () => {
-    const before = await env.json(['pod', BROKER_POD, '-n', NS]);
-    const pvcBefore = await env.json(['pvc', `data-${BROKER_POD}`, '-n', NS]);
+    const before = (await env.json<Pod>(['pod', BROKER_POD, '-n', NS]))!;
+    const pvcBefore = (await env.json<PersistentVolumeClaim>(['pvc', `data-${BROKER_POD}`, '-n', NS]))!;
     await env.k(['delete', 'pod', BROKER_POD, '-n', NS, '--wait=true', '--timeout=120s']);
     const after = await eventually(
       'the broker pod back and Ready',
       async () => {
-        const p = await env.json(['pod', BROKER_POD, '-n', NS]);
+        const p = await env.json<Pod>(['pod', BROKER_POD, '-n', NS]);
         return p && p.metadata.uid !== before.metadata.uid && p.status?.containerStatuses?.[0]?.ready ? p : undefined;
       },
       120_000,
     );
-    const pvcAfter = await env.json(['pvc', `data-${BROKER_POD}`, '-n', NS]);
+    const pvcAfter = (await env.json<PersistentVolumeClaim>(['pvc', `data-${BROKER_POD}`, '-n', NS]))!;
     expect(pvcAfter.metadata.uid).toBe(pvcBefore.metadata.uid);
     expect(pvcAfter.spec.volumeName).toBe(pvcBefore.spec.volumeName);
-    expect(after.spec.volumes.find((v: any) => v.name === 'data').persistentVolumeClaim.claimName).toBe(
+    expect(after.spec.volumes!.find((v) => v.name === 'data')!.persistentVolumeClaim!.claimName).toBe(
       `data-${BROKER_POD}`,
     );
     const c = await eventually('all messages consumed again', async () => {
@@ -106,14 +125,14 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
     const reason = await eventually(
       'waiting reason',
       async () => {
-        const p = await env.json(['pod', 'foreign', '-n', NS]);
-        return p?.status?.containerStatuses?.[0]?.state?.waiting?.reason as string | undefined;
+        const p = await env.json<Pod>(['pod', 'foreign', '-n', NS]);
+        return p?.status?.containerStatuses?.[0]?.state?.waiting?.reason;
       },
       30_000,
     );
     expect(reason).toBe('ErrImagePull');
-    const p = await env.json(['pod', 'foreign', '-n', NS]);
-    expect(p.status.containerStatuses[0].state.waiting.message).toMatch(/only runnel\/broker/);
+    const p = (await env.json<Pod>(['pod', 'foreign', '-n', NS]))!;
+    expect(p.status!.containerStatuses![0].state!.waiting!.message).toMatch(/only runnel\/broker/);
     await env.k(['delete', 'pod', 'foreign', '-n', NS, '--wait=true', '--timeout=60s']);
   });
 });
