@@ -53,7 +53,7 @@ export class MemoryLog implements RaftLogReader {
   }
 
   lastEpoch(): number {
-    return this.epochStarts.length === 0 ? 0 : this.epochStarts[this.epochStarts.length - 1]!.epoch;
+    return this.epochStarts.length === 0 ? 0 : this.epochStarts[this.epochStarts.length - 1].epoch;
   }
 
   epochAt(offset: number): number | undefined {
@@ -74,10 +74,10 @@ export class MemoryLog implements RaftLogReader {
 
   endOffsetForEpoch(epoch: number): OffsetAndEpoch {
     let i = this.epochStarts.length - 1;
-    while (i >= 0 && this.epochStarts[i]!.epoch > epoch) i--;
+    while (i >= 0 && this.epochStarts[i].epoch > epoch) i--;
     if (i < 0) return { epoch: 0, offset: 0 };
     const next = this.epochStarts[i + 1];
-    return { epoch: this.epochStarts[i]!.epoch, offset: next ? next.startOffset : this.entries.length };
+    return { epoch: this.epochStarts[i].epoch, offset: next ? next.startOffset : this.entries.length };
   }
 
   /** Appends entries that must continue the log: consecutive offsets, epochs never decreasing. */
@@ -95,6 +95,6 @@ export class MemoryLog implements RaftLogReader {
   truncateTo(offset: number): void {
     if (offset >= this.entries.length) return;
     this.entries.length = Math.max(0, offset);
-    while (this.epochStarts.length > 0 && this.epochStarts[this.epochStarts.length - 1]!.startOffset >= offset) this.epochStarts.pop();
+    while (this.epochStarts.length > 0 && this.epochStarts[this.epochStarts.length - 1].startOffset >= offset) this.epochStarts.pop();
   }
 }

@@ -108,8 +108,8 @@ function fetch(replicaId: number, epoch: number, fetchOffset: number, lastFetche
 function electNode1(n: Node): void {
   n.at(2000); // past any election timeout in [1000, 2000)
   const [req] = n.sent('VoteRequest');
-  const granted: VoteResponse = { type: 'VoteResponse', errorCode: 0, leaderId: -1, leaderEpoch: req!.candidateEpoch, voteGranted: true, preVote: false };
-  n.receive(2, granted, req!.correlationId);
+  const granted: VoteResponse = { type: 'VoteResponse', errorCode: 0, leaderId: -1, leaderEpoch: req.candidateEpoch, voteGranted: true, preVote: false };
+  n.receive(2, granted, req.correlationId);
   expect(n.raft.stateName).toBe('leader');
 }
 
@@ -152,9 +152,9 @@ describe('RaftQuorum', () => {
   it('a longer log from an older epoch loses to a shorter log from a newer epoch', () => {
     const n = Node.make(2, [1, 2, 3], { log: entries([[1, 2], [2, 1]]), election: { epoch: 2, leaderId: -1, votedId: -1 } });
     n.receive(1, vote(1, 3, 1, 50));
-    expect(n.sent('VoteResponse')[0]!.voteGranted).toBe(false);
+    expect(n.sent('VoteResponse')[0].voteGranted).toBe(false);
     n.receive(3, vote(3, 3, 2, 3));
-    expect(n.sent('VoteResponse')[0]!.voteGranted).toBe(true);
+    expect(n.sent('VoteResponse')[0].voteGranted).toBe(true);
   });
 
   it('one vote per epoch: persisted before the answer, the same again to the same candidate, refused to another, kept across a restart', () => {
@@ -164,17 +164,17 @@ describe('RaftQuorum', () => {
     const answerAt = actions.findIndex((a) => a.kind === 'send');
     expect(persistAt).toBeGreaterThanOrEqual(0);
     expect(persistAt).toBeLessThan(answerAt);
-    expect(n.sent('VoteResponse')[0]!.voteGranted).toBe(true);
+    expect(n.sent('VoteResponse')[0].voteGranted).toBe(true);
     n.receive(1, vote(1, 1, 0, 0));
-    expect(n.sent('VoteResponse')[0]!.voteGranted).toBe(true);
+    expect(n.sent('VoteResponse')[0].voteGranted).toBe(true);
     n.receive(3, vote(3, 1, 0, 0));
-    expect(n.sent('VoteResponse')[0]!.voteGranted).toBe(false);
+    expect(n.sent('VoteResponse')[0].voteGranted).toBe(false);
     n.restart();
     expect(n.raft.stateName).toBe('voted');
     n.receive(3, vote(3, 1, 0, 0));
-    expect(n.sent('VoteResponse')[0]!.voteGranted).toBe(false);
+    expect(n.sent('VoteResponse')[0].voteGranted).toBe(false);
     n.receive(3, vote(3, 2, 0, 0)); // a new epoch, a new vote
-    expect(n.sent('VoteResponse')[0]!.voteGranted).toBe(true);
+    expect(n.sent('VoteResponse')[0].voteGranted).toBe(true);
   });
 
   it('a stale candidate is refused with the current epoch, and learns it', () => {
@@ -201,23 +201,23 @@ describe('RaftQuorum', () => {
     leader.drain();
     leader.receive(2, fetch(2, 4, 5, 2), 40);
     const [res] = leader.sent('FetchResponse');
-    expect(res!.divergingEpoch).toEqual({ epoch: 1, endOffset: 3 });
-    expect(res!.records).toEqual([]);
+    expect(res.divergingEpoch).toEqual({ epoch: 1, endOffset: 3 });
+    expect(res.records).toEqual([]);
 
     const follower = Node.make(2, [1, 2, 3], { log: entries([[1, 3], [2, 2]]), election: { epoch: 4, leaderId: 1, votedId: -1 } });
     follower.at(10);
     const [req] = follower.sent('FetchRequest');
     expect(req).toMatchObject({ fetchOffset: 5, lastFetchedEpoch: 2, currentLeaderEpoch: 4 });
-    follower.receive(1, res!, req!.correlationId);
+    follower.receive(1, res, req.correlationId);
     expect(follower.actions).toContainEqual({ kind: 'truncate', offset: 3 });
     expect(follower.log.endOffset()).toBe(3);
     // It fetches again from the epoch boundary at once and gets the leader's entries.
     const [again] = follower.sent('FetchRequest');
     expect(again).toMatchObject({ fetchOffset: 3, lastFetchedEpoch: 1 });
-    leader.receive(2, again!, again!.correlationId);
+    leader.receive(2, again, again.correlationId);
     const [records] = leader.sent('FetchResponse');
-    expect(records!.divergingEpoch).toBeNull();
-    follower.receive(1, records!, again!.correlationId);
+    expect(records.divergingEpoch).toBeNull();
+    follower.receive(1, records, again.correlationId);
     expect(follower.log.all().map((e) => e.epoch)).toEqual([1, 1, 1, 3, 3, 4]);
   });
 
@@ -226,7 +226,7 @@ describe('RaftQuorum', () => {
     follower.at(10);
     const [req] = follower.sent('FetchRequest');
     const res: FetchResponse = { type: 'FetchResponse', errorCode: 0, highWatermark: -1, divergingEpoch: { epoch: 1, endOffset: 4 }, currentLeader: { leaderId: 1, leaderEpoch: 2 }, records: [] };
-    follower.receive(1, res, req!.correlationId);
+    follower.receive(1, res, req.correlationId);
     expect(follower.log.endOffset()).toBe(4);
   });
 
@@ -248,7 +248,7 @@ describe('RaftQuorum', () => {
     n.receive(3, fetch(3, 2, 5, 2));
     expect(n.raft.view().highWatermark).toBe(5); // 7, 6, 5: three of five hold offsets below 5
     const [res] = n.sent('FetchResponse').slice(-1);
-    expect(res!.highWatermark).toBe(5);
+    expect(res.highWatermark).toBe(5);
     expect(n.applied.map((e) => e.offset)).toEqual([0, 1, 2, 3, 4]);
   });
 
@@ -257,14 +257,14 @@ describe('RaftQuorum', () => {
     f.at(1);
     const [req] = f.sent('FetchRequest');
     const log = entries([[1, 5]]);
-    f.receive(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 9, divergingEpoch: null, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: log.slice(0, 3) }, req!.correlationId);
+    f.receive(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 9, divergingEpoch: null, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: log.slice(0, 3) }, req.correlationId);
     expect(f.raft.view().highWatermark).toBe(3);
     expect(f.sent('FetchRequest')).toEqual([]); // not before the entries are durable
     f.persistAll();
     expect(f.applied.map((e) => e.offset)).toEqual([0, 1, 2]);
     const [next] = f.sent('FetchRequest');
     expect(next).toMatchObject({ fetchOffset: 3, lastFetchedEpoch: 1 });
-    f.receive(1, { type: 'FetchResponse', errorCode: 0, highWatermark: -1, divergingEpoch: null, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: log.slice(3) }, next!.correlationId);
+    f.receive(1, { type: 'FetchResponse', errorCode: 0, highWatermark: -1, divergingEpoch: null, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: log.slice(3) }, next.correlationId);
     expect(f.raft.view().highWatermark).toBe(3); // -1: the leader has no high watermark yet; keep ours
   });
 
@@ -273,10 +273,10 @@ describe('RaftQuorum', () => {
     f.at(1);
     const [req] = f.sent('FetchRequest');
     const res: FetchResponse = { type: 'FetchResponse', errorCode: 0, highWatermark: 1, divergingEpoch: null, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: entries([[1, 1]]) };
-    f.receive(1, res, req!.correlationId + 1);
+    f.receive(1, res, req.correlationId + 1);
     expect(f.log.endOffset()).toBe(0);
-    f.receive(1, res, req!.correlationId);
-    f.receive(1, res, req!.correlationId);
+    f.receive(1, res, req.correlationId);
+    f.receive(1, res, req.correlationId);
     expect(f.log.endOffset()).toBe(1);
   });
 
@@ -310,7 +310,7 @@ describe('RaftQuorum', () => {
     expect(v.raft.epoch).toBe(3);
     v.at(2100); // the leader went quiet: now it would vote
     v.receive(2, vote(2, 4, 0, 0, true));
-    expect(v.sent('VoteResponse')[0]!.voteGranted).toBe(true);
+    expect(v.sent('VoteResponse')[0].voteGranted).toBe(true);
     expect(v.election).toMatchObject({ epoch: 3 }); // a pre-vote is never persisted
   });
 
@@ -337,7 +337,7 @@ describe('RaftQuorum', () => {
     expect(n.raft.stateName).toBe('resigned');
     const ends = n.sent('EndQuorumEpochRequest');
     expect(ends.map((e) => e.to).sort()).toEqual([2, 3]);
-    expect(ends[0]!.preferredSuccessors).toEqual([2, 3]); // 2 fetched, so it is the most caught up
+    expect(ends[0].preferredSuccessors).toEqual([2, 3]); // 2 fetched, so it is the most caught up
     n.step({ kind: 'propose', nowMs: n.now, records: ['x'] });
     expect(n.actions[0]).toMatchObject({ kind: 'proposalRejected', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER });
   });
@@ -386,8 +386,8 @@ describe('RaftQuorum', () => {
     const o = Node.make(100, [1, 2, 3]);
     o.at(5000);
     const [ask] = o.sent('FetchRequest');
-    expect([1, 2, 3]).toContain(ask!.to);
-    o.receive(ask!.to, { type: 'FetchResponse', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, highWatermark: -1, divergingEpoch: null, currentLeader: { leaderId: 2, leaderEpoch: 4 }, records: [] }, ask!.correlationId);
+    expect([1, 2, 3]).toContain(ask.to);
+    o.receive(ask.to, { type: 'FetchResponse', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, highWatermark: -1, divergingEpoch: null, currentLeader: { leaderId: 2, leaderEpoch: 4 }, records: [] }, ask.correlationId);
     expect(o.raft.stateName).toBe('follower');
     expect(o.sent('FetchRequest')[0]).toMatchObject({ to: 2, currentLeaderEpoch: 4 });
     o.receive(1, vote(1, 5, 0, 0));

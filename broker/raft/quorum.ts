@@ -432,7 +432,7 @@ export class RaftQuorum {
     const s = this.state;
     if (s.name !== 'leader') return;
     const ends = [...this.voters].map((v) => (v === this.config.nodeId ? this.persistedEnd : (s.replicas.get(v)?.endOffset ?? 0))).sort((a, b) => b - a);
-    const majorityEnd = ends[this.majority - 1]!;
+    const majorityEnd = ends[this.majority - 1];
     if (majorityEnd <= s.epochStartOffset || majorityEnd <= s.highWatermark) return;
     if (majorityEnd < this.highWatermark) {
       throw new RaftInvariantError(`leader ${this.nodeId} epoch ${this.epoch} would move the high watermark back from ${this.highWatermark} to ${majorityEnd}`);
@@ -470,7 +470,7 @@ export class RaftQuorum {
     }
     if (res.records.length > 0) {
       res.records.forEach((e, i) => {
-        if (e.offset !== this.logEnd + i || e.epoch > this.epoch || e.epoch < (i === 0 ? this.lastEpoch : res.records[i - 1]!.epoch)) {
+        if (e.offset !== this.logEnd + i || e.epoch > this.epoch || e.epoch < (i === 0 ? this.lastEpoch : res.records[i - 1].epoch)) {
           throw new RaftInvariantError(`node ${this.nodeId}: leader ${from} sent entry ${e.offset}@${e.epoch} that does not continue the log at ${this.logEnd}@${this.lastEpoch}`);
         }
       });
@@ -510,7 +510,7 @@ export class RaftQuorum {
     if (this.isVoter || this.nowMs < this.discoveryAtMs) return;
     if (this.inflightFetch && this.nowMs - this.inflightFetch.sentMs < this.config.requestTimeoutMs) return;
     const voters = this.config.voters;
-    const to = voters[Math.floor(this.random.next() * voters.length)]!;
+    const to = voters[Math.floor(this.random.next() * voters.length)];
     const correlationId = this.correlationId();
     this.inflightFetch = { to, correlationId, sentMs: this.nowMs, fetchOffset: this.logEnd };
     this.discoveryAtMs = this.nowMs + this.config.retryBackoffMs * 10;
@@ -840,7 +840,7 @@ export class RaftQuorum {
     this.emit({ kind: 'append', entries });
     this.wroteLog = true;
     this.logEnd += entries.length;
-    this.lastEpoch = entries[entries.length - 1]!.epoch;
+    this.lastEpoch = entries[entries.length - 1].epoch;
   }
 
   private truncateLog(offset: number): void {

@@ -59,7 +59,7 @@ export class SeededRandom implements Random {
 
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new Error('pick from an empty list');
-    return items[this.int(items.length)]!;
+    return items[this.int(items.length)];
   }
 
   /** A new independent source derived from this one (for a node's own jitter). */

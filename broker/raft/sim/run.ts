@@ -16,7 +16,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const args: Args = { seeds: 100, steps: 5000, seed: undefined, voters: undefined, trace: false };
   for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
+    const flag = argv[i];
     const num = () => {
       const n = Number(argv[++i]);
       if (!Number.isFinite(n)) throw new Error(`${flag} needs a number`);

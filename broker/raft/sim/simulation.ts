@@ -354,7 +354,7 @@ export class Simulation {
       perform = this.random.int(actions.length);
       crashMidStep = true;
     }
-    for (let i = 0; i < perform; i++) this.perform(n, actions[i]!);
+    for (let i = 0; i < perform; i++) this.perform(n, actions[i]);
     if (crashMidStep) {
       this.crash(n, `crashes after ${perform} of ${actions.length} actions`);
       this.queue.push(this.nowMs + this.random.between(20, 600), { type: 'restart', node: n.id });
@@ -382,7 +382,7 @@ export class Simulation {
         this.log(`n${n.id} persists ${JSON.stringify(a.state)}`);
         break;
       case 'append':
-        this.checker.onAppend(n.id, a.entries, n.log.entryAt(a.entries[0]!.offset - 1));
+        this.checker.onAppend(n.id, a.entries, n.log.entryAt(a.entries[0].offset - 1));
         n.log.append(a.entries);
         if (!n.flushScheduled) {
           n.flushScheduled = true;
@@ -442,7 +442,7 @@ function describe(m: Envelope['message']): string {
       return `Fetch(epoch ${m.currentLeaderEpoch}, offset ${m.fetchOffset}, last epoch ${m.lastFetchedEpoch})`;
     case 'FetchResponse': {
       const d = m.divergingEpoch ? ` diverging ${m.divergingEpoch.endOffset}@${m.divergingEpoch.epoch}` : '';
-      const r = m.records.length ? ` records ${m.records[0]!.offset}..${m.records[m.records.length - 1]!.offset}` : '';
+      const r = m.records.length ? ` records ${m.records[0].offset}..${m.records[m.records.length - 1].offset}` : '';
       return `FetchResp(err ${m.errorCode}, epoch ${m.currentLeader.leaderEpoch}, leader ${m.currentLeader.leaderId}, hw ${m.highWatermark}${d}${r})`;
     }
   }
