@@ -439,14 +439,18 @@ export function example(file: string, brokers = BROKERS): string {
   return docs.map((d) => stringify(d)).join('---\n');
 }
 
-/** Polls `fn` until it returns a truthy value or `ms` passes. */
-export async function eventually<T>(what: string, fn: () => Promise<T>, ms = 90_000): Promise<NonNullable<T>> {
+/** Polls `fn` until it returns a truthy value (returned) or `ms` passes. */
+export async function eventually<T>(
+  what: string,
+  fn: () => Promise<T>,
+  ms = 90_000,
+): Promise<NonNullable<Exclude<T, false>>> {
   const deadline = Date.now() + ms;
   let last: unknown;
   while (Date.now() < deadline) {
     try {
       const v = await fn();
-      if (v) return v;
+      if (v) return v as NonNullable<Exclude<T, false>>;
     } catch (err) {
       last = err;
     }

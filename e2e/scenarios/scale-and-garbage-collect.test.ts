@@ -16,7 +16,26 @@
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { BROKERS, brokerPods, clusterSettled, eventually, example, kafkaReachable, useEnv } from './env.js';
+import {
+  BROKERS,
+  brokerPods,
+  clusterSettled,
+  eventually,
+  example,
+  kafkaReachable,
+  useEnv,
+  type ConfigMap,
+  type KafkaCluster,
+  type List,
+  type NodeObject,
+  type PersistentVolume,
+  type PersistentVolumeClaim,
+  type Pod,
+  type StatefulSet,
+} from './env.js';
+
+/** broker-configs.mjs's answer: broker id → config key → value. */
+type BrokerConfigs = Record<string, Record<string, string | null>>;
 
 const KEPT = 'events'; // deleteClaim: false, as in examples/kafka-cluster.yaml
 const SCRATCH = 'scratch'; // deleteClaim: true
@@ -40,10 +59,11 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       .filter(Boolean)
       .sort();
   const claims = async (cluster: string) =>
-    (await env.json(['pvc', '-n', ns(), '-l', `app.kubernetes.io/instance=${cluster}`])).items as any[];
+    (await env.json<List<PersistentVolumeClaim>>(['pvc', '-n', ns(), '-l', `app.kubernetes.io/instance=${cluster}`]))!
+      .items;
   const configFiles = async () =>
-    Object.keys((await env.json(['configmap', `${KEPT}-config`, '-n', ns()])).data).sort();
-  let brokersBefore: any[] = [];
+    Object.keys((await env.json<ConfigMap>(['configmap', `${KEPT}-config`, '-n', ns()]))!.data!).sort();
+  let brokersBefore: Pod[] = [];
   let keptClusterId = '';
   /** Zone labels the nodes had before (restored at the end, for an existing cluster). */
   const zonesBefore = new Map<string, string | undefined>();
@@ -53,12 +73,12 @@ describe('scaling a KafkaCluster, and deleting one', () => {
   });
 
   it('starts two clusters, one that keeps its volumes and one that does not', async () => {
-    const scratch = parse(example('kafka-cluster.yaml'));
+    const scratch = parse(example('kafka-cluster.yaml')) as KafkaCluster;
     scratch.metadata.name = SCRATCH;
     scratch.spec.storage.deleteClaim = true;
     scratch.spec.rack = { topologyKey: ZONE_LABEL };
-    for (const node of (await env.json(['nodes'])).items) {
-      zonesBefore.set(node.metadata.name, node.metadata.labels[ZONE_LABEL]);
+    for (const node of (await env.json<List<NodeObject>>(['nodes']))!.items) {
+      zonesBefore.set(node.metadata.name, node.metadata.labels![ZONE_LABEL]);
       await env.k(['label', 'node', node.metadata.name, '--overwrite', `${ZONE_LABEL}=${ZONE}`]);
     }
     await env.k(['apply', '-n', ns(), '-f', '-'], example('kafka-cluster.yaml'));
@@ -66,10 +86,12 @@ describe('scaling a KafkaCluster, and deleting one', () => {
     await Promise.all([clusterSettled(env, KEPT), clusterSettled(env, SCRATCH)]);
     await Promise.all([kafkaReachable(env, firstBroker(KEPT)), kafkaReachable(env, firstBroker(SCRATCH))]);
     expect(
-      (await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()])).spec.persistentVolumeClaimRetentionPolicy,
+      (await env.json<StatefulSet>(['statefulset', `${KEPT}-broker`, '-n', ns()]))!.spec
+        .persistentVolumeClaimRetentionPolicy,
     ).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
     expect(
-      (await env.json(['statefulset', `${SCRATCH}-broker`, '-n', ns()])).spec.persistentVolumeClaimRetentionPolicy,
+      (await env.json<StatefulSet>(['statefulset', `${SCRATCH}-broker`, '-n', ns()]))!.spec
+        .persistentVolumeClaimRetentionPolicy,
     ).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
     const input = Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).join('\n') + '\n';
     const p = await env.kcat(['-b', firstBroker(KEPT), '-t', TOPIC, '-P', '-K:', '-X', 'acks=all'], input);
@@ -77,12 +99,12 @@ describe('scaling a KafkaCluster, and deleting one', () => {
     brokersBefore = await brokerPods(env, KEPT);
     // The rack-aware broker learnt its zone from its init container.
     const [racked] = await brokerPods(env, SCRATCH);
-    expect(racked.status.initContainerStatuses.map((s: any) => [s.name, s.state.terminated?.exitCode])).toEqual([
+    expect(racked.status!.initContainerStatuses!.map((s) => [s.name, s.state!.terminated?.exitCode])).toEqual([
       ['rack', 0],
     ]);
     const configs = await env.nodeRun('broker-configs.mjs', [firstBroker(SCRATCH), 'broker.rack']);
     expect(
-      Object.values(JSON.parse(configs.stdout || '{}')).map((c: any) => c['broker.rack']),
+      Object.values(JSON.parse(configs.stdout || '{}') as BrokerConfigs).map((c) => c['broker.rack']),
       configs.stderr,
     ).toEqual(Array(BROKERS).fill(ZONE));
   });
@@ -93,38 +115,40 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       await env.k(['scale', `kafkacluster/${KEPT}`, '-n', ns(), `--replicas=${BROKERS + 1}`]);
       await eventually(
         'StatefulSet scaled up',
-        async () => (await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()]))?.spec.replicas === BROKERS + 1,
+        async () =>
+          (await env.json<StatefulSet>(['statefulset', `${KEPT}-broker`, '-n', ns()]))?.spec.replicas === BROKERS + 1,
       );
       // Its own per-broker config (a broker, not a voter: the voters are fixed), and its own volume.
-      const cm = await env.json(['configmap', `${KEPT}-config`, '-n', ns()]);
-      expect(cm.data[`node-${BROKERS}.properties`]).toContain('process.roles=broker\n');
+      const cm = (await env.json<ConfigMap>(['configmap', `${KEPT}-config`, '-n', ns()]))!;
+      expect(cm.data![`node-${BROKERS}.properties`]).toContain('process.roles=broker\n');
       await eventually(
         `claim data-${added} bound`,
-        async () => (await env.json(['pvc', `data-${added}`, '-n', ns()]))?.status.phase === 'Bound',
+        async () =>
+          (await env.json<PersistentVolumeClaim>(['pvc', `data-${added}`, '-n', ns()]))?.status!.phase === 'Bound',
       );
       // The broker exits with its bad-config code rather than run as a cluster of its own.
-      const exitCode = (p: any) =>
+      const exitCode = (p: Pod | undefined) =>
         p?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ??
         p?.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode;
       const pod = await eventually(
         `broker ${BROKERS} refused to start`,
         async () => {
-          const p = await env.json(['pod', added, '-n', ns()]);
+          const p = await env.json<Pod>(['pod', added, '-n', ns()]);
           return exitCode(p) !== undefined && p;
         },
         120_000,
       );
       expect(exitCode(pod)).toBe(2);
       const kc = await eventually('status counts the added broker as not ready', async () => {
-        const c = await env.json(['kafkacluster', KEPT, '-n', ns()]);
+        const c = await env.json<KafkaCluster>(['kafkacluster', KEPT, '-n', ns()]);
         return c?.status?.replicas === BROKERS + 1 && c.status.brokers?.length === BROKERS + 1 && c;
       });
-      expect(kc.status.conditions.find((c: any) => c.type === 'Ready')).toMatchObject({
+      expect(kc.status!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({
         status: 'False',
         reason: 'BrokersStarting',
         message: `${BROKERS}/${BROKERS + 1} brokers ready`,
       });
-      expect(kc.status.brokers.map((b: any) => [b.id, b.state === 'Ready'])).toEqual(
+      expect(kc.status!.brokers!.map((b) => [b.id, b.state === 'Ready'])).toEqual(
         Array.from({ length: BROKERS + 1 }, (_, i) => [i, i < BROKERS]),
       );
       // The brokers that were there keep serving their data.
@@ -147,13 +171,13 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       await env.k(['scale', `kafkacluster/${KEPT}`, '-n', ns(), `--replicas=${BROKERS}`]);
       await eventually(
         `pod ${removed} gone`,
-        async () => (await env.json(['pod', removed, '-n', ns()])) === undefined,
+        async () => (await env.json<Pod>(['pod', removed, '-n', ns()])) === undefined,
         180_000,
       );
       const kc = await clusterSettled(env, KEPT);
       await kafkaReachable(env, firstBroker(KEPT));
-      expect(kc.status.replicas).toBe(BROKERS);
-      expect((await env.json(['statefulset', `${KEPT}-broker`, '-n', ns()])).spec.replicas).toBe(BROKERS);
+      expect(kc.status!.replicas).toBe(BROKERS);
+      expect((await env.json<StatefulSet>(['statefulset', `${KEPT}-broker`, '-n', ns()]))!.spec.replicas).toBe(BROKERS);
       expect(await configFiles()).toEqual(
         [
           'cluster-size.properties',
@@ -164,7 +188,9 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       expect((await brokerPods(env, KEPT)).map((p) => p.metadata.uid)).toEqual(
         brokersBefore.map((p) => p.metadata.uid),
       );
-      expect((await env.json(['pvc', `data-${removed}`, '-n', ns()]))?.status.phase).toBe('Bound');
+      expect((await env.json<PersistentVolumeClaim>(['pvc', `data-${removed}`, '-n', ns()]))?.status!.phase).toBe(
+        'Bound',
+      );
       const c = await consumeAll();
       expect(c.code, c.stderr).toBe(0);
       expect(c.stdout.trim().split('\n')).toHaveLength(MESSAGES);
@@ -173,7 +199,10 @@ describe('scaling a KafkaCluster, and deleting one', () => {
 
   describe('kubectl delete kafkacluster garbage-collects what it owned, and its volumes as deleteClaim says', () => {
     /** Deletes the cluster and waits until nothing it owned is left. */
-    async function deleteAndCollect(cluster: string, kinds: string[] = []): Promise<{ claims: any[] }> {
+    async function deleteAndCollect(
+      cluster: string,
+      kinds: string[] = [],
+    ): Promise<{ claims: PersistentVolumeClaim[] }> {
       const before = await owned(cluster);
       for (const kind of [
         'statefulset.apps',
@@ -204,35 +233,37 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       ]);
       await eventually('claims deleted', async () => (await claims(SCRATCH)).length === 0, 120_000);
       for (const pvc of before) {
-        const pv = await env.json(['pv', pvc.spec.volumeName]);
+        const volume = pvc.spec.volumeName!;
+        const pv = await env.json<PersistentVolume>(['pv', volume]);
         if (pv?.spec.persistentVolumeReclaimPolicy === 'Retain') continue;
         await eventually(
-          `volume ${pvc.spec.volumeName} deleted (reclaim Delete)`,
-          async () => (await env.json(['pv', pvc.spec.volumeName])) === undefined,
+          `volume ${volume} deleted (reclaim Delete)`,
+          async () => (await env.json<PersistentVolume>(['pv', volume])) === undefined,
           120_000,
         );
       }
     });
 
     it('deleteClaim: false keeps every claim and its volume, bound', async () => {
-      keptClusterId = (await env.json(['kafkacluster', KEPT, '-n', ns()])).status.clusterId;
+      keptClusterId = (await env.json<KafkaCluster>(['kafkacluster', KEPT, '-n', ns()]))!.status!.clusterId!;
       const { claims: before } = await deleteAndCollect(KEPT);
       // One more pass of the StatefulSet and garbage collectors has nothing left to do with them.
       const after = await claims(KEPT);
-      expect(after.map((c) => [c.metadata.name, c.metadata.uid, c.status.phase]).sort()).toEqual(
+      expect(after.map((c) => [c.metadata.name, c.metadata.uid, c.status!.phase]).sort()).toEqual(
         before.map((c) => [c.metadata.name, c.metadata.uid, 'Bound']).sort(),
       );
       expect(after.map((c) => c.metadata.name).sort()).toEqual(
         Array.from({ length: BROKERS + 1 }, (_, i) => `data-${KEPT}-broker-${i}`).sort(),
       );
-      for (const pvc of after) expect((await env.json(['pv', pvc.spec.volumeName]))?.status.phase).toBe('Bound');
+      for (const pvc of after)
+        expect((await env.json<PersistentVolume>(['pv', pvc.spec.volumeName!]))?.status!.phase).toBe('Bound');
       expect(after.every((c) => !c.metadata.ownerReferences?.length)).toBe(true);
     });
 
     it('a KafkaCluster created again under the same name adopts the kept volumes and their data', async () => {
       await env.k(['apply', '-n', ns(), '-f', '-'], example('kafka-cluster.yaml'));
       const kc = await clusterSettled(env, KEPT);
-      expect(kc.status.clusterId).toBe(keptClusterId);
+      expect(kc.status!.clusterId).toBe(keptClusterId);
       await kafkaReachable(env, firstBroker(KEPT));
       const c = await consumeAll();
       expect(c.code, c.stderr).toBe(0);
