@@ -44,6 +44,8 @@ export type {
 } from '../node-agent/kube.js';
 export type { KafkaCluster, KafkaTopic } from '../../operator/api/types.js';
 export type StatefulSet = Namespaced<V1StatefulSet> & { spec: Wire<V1StatefulSetSpec> };
+/** clients/broker-configs.mjs's answer: broker id → config key → value. */
+export type BrokerConfigs = Record<string, Record<string, string | null>>;
 /** What `kubectl get <kind> -o json` returns for a list. */
 export interface List<T> {
   items: T[];

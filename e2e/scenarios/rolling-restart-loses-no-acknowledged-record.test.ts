@@ -15,6 +15,9 @@ import {
   kafkaReachable,
   ordinal,
   useEnv,
+  type BrokerConfigs,
+  type KafkaTopic,
+  type StatefulSet,
 } from './env.js';
 
 const CLUSTER = 'events';
@@ -81,11 +84,11 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
     };
     await env.k(['apply', '-n', env.namespace, '-f', '-'], JSON.stringify(topic));
     const kc = await clusterSettled(env, CLUSTER);
-    bootstrap = kc.status.bootstrap;
+    bootstrap = kc.status!.bootstrap!;
     await kafkaReachable(env, bootstrap);
     await eventually('KafkaTopic Ready', async () =>
-      (await env.json(['kafkatopic', TOPIC, '-n', env.namespace]))?.status?.conditions?.some(
-        (c: any) => c.type === 'Ready' && c.status === 'True',
+      (await env.json<KafkaTopic>(['kafkatopic', TOPIC, '-n', env.namespace]))?.status?.conditions?.some(
+        (c) => c.type === 'Ready' && c.status === 'True',
       ),
     );
   });
@@ -94,8 +97,10 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
     const ns = env.namespace;
     const before = await brokerPods(env, CLUSTER);
     expect(before.map((p) => p.metadata.name)).toEqual(PODS);
-    const configsBefore = JSON.parse((await env.nodeRun('broker-configs.mjs', [bootstrap, CONFIG_KEY])).stdout);
-    expect(Object.values(configsBefore).map((c: any) => c[CONFIG_KEY])).toEqual(PODS.map(() => '168'));
+    const configsBefore = JSON.parse(
+      (await env.nodeRun('broker-configs.mjs', [bootstrap, CONFIG_KEY])).stdout,
+    ) as BrokerConfigs;
+    expect(Object.values(configsBefore).map((c) => c[CONFIG_KEY])).toEqual(PODS.map(() => '168'));
 
     const watch = env.kubectlSpawn([
       'get',
@@ -113,7 +118,7 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
     try {
       await eventually(
         'the producer acknowledged before the change',
-        async () => acksOf(producer.stdout).length >= 50,
+        () => Promise.resolve(acksOf(producer.stdout).length >= 50),
         60_000,
       );
       await env.k([
@@ -139,7 +144,7 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
       const settledAt = acksOf(producer.stdout).length;
       await eventually(
         'the producer acknowledged after the restart',
-        async () => acksOf(producer.stdout).length >= settledAt + 50,
+        () => Promise.resolve(acksOf(producer.stdout).length >= settledAt + 50),
         120_000,
       );
     } finally {
@@ -157,17 +162,17 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
     expect(mostUnavailable(watched), watched).toBe(1);
 
     // Every pod was replaced and runs the new revision, with the new config hash.
-    const sts = await env.json(['statefulset', `${CLUSTER}-broker`, '-n', ns]);
+    const sts = (await env.json<StatefulSet>(['statefulset', `${CLUSTER}-broker`, '-n', ns]))!;
     const after = await brokerPods(env, CLUSTER);
     for (const [i, pod] of after.entries()) {
       expect(ordinal(pod)).toBe(i);
       expect(pod.metadata.uid).not.toBe(before[i].metadata.uid);
-      expect(pod.metadata.labels['controller-revision-hash']).toBe(sts.status.updateRevision);
-      expect(pod.metadata.annotations['kafka.runnel.dev/config-hash']).toBe(
-        sts.spec.template.metadata.annotations['kafka.runnel.dev/config-hash'],
+      expect(pod.metadata.labels!['controller-revision-hash']).toBe(sts.status!.updateRevision);
+      expect(pod.metadata.annotations!['kafka.runnel.dev/config-hash']).toBe(
+        sts.spec.template.metadata!.annotations!['kafka.runnel.dev/config-hash'],
       );
-      expect(pod.metadata.annotations['kafka.runnel.dev/config-hash']).not.toBe(
-        before[i].metadata.annotations['kafka.runnel.dev/config-hash'],
+      expect(pod.metadata.annotations!['kafka.runnel.dev/config-hash']).not.toBe(
+        before[i].metadata.annotations!['kafka.runnel.dev/config-hash'],
       );
     }
     const restarts = await env.k([
@@ -183,9 +188,11 @@ describe('rolling restart under an acks=-1 producer: a config change restarts th
     for (let i = 0; i < BROKERS; i++) expect(restarts).toContain(`restarting broker ${i}`);
 
     // The brokers run with the new value (they say so themselves).
-    const configsAfter = JSON.parse((await env.nodeRun('broker-configs.mjs', [bootstrap, CONFIG_KEY])).stdout);
+    const configsAfter = JSON.parse(
+      (await env.nodeRun('broker-configs.mjs', [bootstrap, CONFIG_KEY])).stdout,
+    ) as BrokerConfigs;
     expect(Object.keys(configsAfter)).toEqual(PODS.map((_, i) => String(i)));
-    expect(Object.values(configsAfter).map((c: any) => c[CONFIG_KEY])).toEqual(PODS.map(() => '96'));
+    expect(Object.values(configsAfter).map((c) => c[CONFIG_KEY])).toEqual(PODS.map(() => '96'));
 
     // Nothing acknowledged is lost: each record at the offset its acknowledgement named, once.
     const c = await env.kcat([

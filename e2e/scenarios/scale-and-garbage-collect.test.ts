@@ -24,6 +24,7 @@ import {
   example,
   kafkaReachable,
   useEnv,
+  type BrokerConfigs,
   type ConfigMap,
   type KafkaCluster,
   type List,
@@ -33,9 +34,6 @@ import {
   type Pod,
   type StatefulSet,
 } from './env.js';
-
-/** broker-configs.mjs's answer: broker id → config key → value. */
-type BrokerConfigs = Record<string, Record<string, string | null>>;
 
 const KEPT = 'events'; // deleteClaim: false, as in examples/kafka-cluster.yaml
 const SCRATCH = 'scratch'; // deleteClaim: true
