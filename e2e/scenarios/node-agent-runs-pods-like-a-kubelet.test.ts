@@ -6,8 +6,9 @@
 // kubelet, which is what keeps the agent honest. The pods run the broker image with a command
 // (it has /bin/sh and node).
 
+import type { V1EnvFromSource, V1EnvVar } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
-import { eventually, isReady, useEnv, type Env } from './env.js';
+import { eventually, isReady, useEnv, type Env, type List, type NodeObject, type Pod } from './env.js';
 
 const WORK = '/run/e2e-work';
 
@@ -16,7 +17,7 @@ function pod(
   env: Env,
   name: string,
   restartPolicy: string,
-  initContainers: { name: string; script: string; env?: any[]; envFrom?: any[] }[],
+  initContainers: { name: string; script: string; env?: V1EnvVar[]; envFrom?: V1EnvFromSource[] }[],
 ): object {
   // The container serves WORK over HTTP, and is ready once the init containers left WORK/ready.
   const server = `const fs = require('fs'); fs.appendFileSync('${WORK}/order', 'main\\n');
@@ -58,9 +59,9 @@ const fieldEnv = (name: string, fieldPath: string) => ({ name, valueFrom: { fiel
 
 describe('pods as a kubelet runs them', () => {
   const env = useEnv({ namespace: 'e2e-pods' });
-  const get = (name: string) => env.json(['pod', name, '-n', env.namespace]);
-  const fetchFrom = async (p: any, file: string) => {
-    const r = await env.nodeRun('http-get.mjs', [`http://${p.status.podIP}:8080/${file}`]);
+  const get = (name: string) => env.json<Pod>(['pod', name, '-n', env.namespace]);
+  const fetchFrom = async (p: Pod, file: string) => {
+    const r = await env.nodeRun('http-get.mjs', [`http://${p.status!.podIP}:8080/${file}`]);
     expect(r.code, r.stderr).toBe(0);
     return r.stdout;
   };
@@ -110,17 +111,17 @@ describe('pods as a kubelet runs them', () => {
     );
     expect(await fetchFrom(p, 'order')).toBe('first\nsecond\nmain\n');
     expect((await fetchFrom(p, 'env')).trim()).toBe(
-      `node=${p.spec.nodeName} sa=default pod=${p.status.podIP} host=${p.status.hostIP} greeting=hello cost=$5`,
+      `node=${p.spec.nodeName} sa=default pod=${p.status!.podIP} host=${p.status!.hostIP} greeting=hello cost=$5`,
     );
-    expect(p.status.phase).toBe('Running');
-    expect(p.status.conditions.find((c: any) => c.type === 'Initialized').status).toBe('True');
+    expect(p.status!.phase).toBe('Running');
+    expect(p.status!.conditions!.find((c) => c.type === 'Initialized')!.status).toBe('True');
     expect(
-      p.status.initContainerStatuses.map((s: any) => [
+      p.status!.initContainerStatuses!.map((s) => [
         s.name,
         s.ready,
         s.restartCount,
-        s.state.terminated?.exitCode,
-        s.state.terminated?.reason,
+        s.state!.terminated?.exitCode,
+        s.state!.terminated?.reason,
       ]),
     ).toEqual([
       ['first', true, 0, 0, 'Completed'],
@@ -137,10 +138,10 @@ describe('pods as a kubelet runs them', () => {
       },
       180_000,
     );
-    const [flaky] = p.status.initContainerStatuses;
+    const [flaky] = p.status!.initContainerStatuses!;
     expect(flaky.restartCount).toBe(2);
-    expect(flaky.lastState.terminated.exitCode).toBe(3);
-    expect(flaky.state.terminated.exitCode).toBe(0);
+    expect(flaky.lastState!.terminated!.exitCode).toBe(3);
+    expect(flaky.state!.terminated!.exitCode).toBe(0);
     expect(await fetchFrom(p, 'tries')).toBe('3\n');
   });
 
@@ -149,17 +150,17 @@ describe('pods as a kubelet runs them', () => {
       'a restarted init container',
       async () => {
         const q = await get('init-stuck');
-        return q?.status?.initContainerStatuses?.[0]?.restartCount >= 1 ? q : undefined;
+        return (q?.status?.initContainerStatuses?.[0]?.restartCount ?? 0) >= 1 ? q : undefined;
       },
       120_000,
     );
-    expect(p.status.phase).toBe('Pending');
-    expect(p.status.conditions.find((c: any) => c.type === 'Initialized')).toMatchObject({
+    expect(p.status!.phase).toBe('Pending');
+    expect(p.status!.conditions!.find((c) => c.type === 'Initialized')).toMatchObject({
       status: 'False',
       reason: 'ContainersNotInitialized',
     });
-    expect(p.status.initContainerStatuses[0].lastState.terminated.exitCode).toBe(3);
-    expect(p.status.containerStatuses[0].state.waiting.reason).toBe('PodInitializing');
+    expect(p.status!.initContainerStatuses![0].lastState!.terminated!.exitCode).toBe(3);
+    expect(p.status!.containerStatuses![0].state!.waiting!.reason).toBe('PodInitializing');
     // kubectl's STATUS column (Init:0/1 while an attempt runs).
     await eventually('STATUS Init:CrashLoopBackOff', async () =>
       /\sInit:(CrashLoopBackOff|Error)\s/.test(
@@ -177,30 +178,32 @@ describe('pods as a kubelet runs them', () => {
       },
       120_000,
     );
-    const [failing] = p.status.initContainerStatuses;
-    expect([failing.restartCount, failing.state.terminated.exitCode, failing.state.terminated.reason]).toEqual([
+    const [failing] = p.status!.initContainerStatuses!;
+    expect([failing.restartCount, failing.state!.terminated!.exitCode, failing.state!.terminated!.reason]).toEqual([
       0,
       3,
       'Error',
     ]);
-    expect(p.status.containerStatuses[0].state.waiting?.reason).toBe('PodInitializing');
-    expect(p.status.conditions.find((c: any) => c.type === 'Initialized').status).toBe('False');
+    expect(p.status!.containerStatuses![0].state!.waiting?.reason).toBe('PodInitializing');
+    expect(p.status!.conditions!.find((c) => c.type === 'Initialized')!.status).toBe('False');
   });
 
   it('labels its Node as a kubelet does, and keeps labels added with kubectl', async () => {
-    const nodes = (await env.json(['nodes'])).items as any[];
+    const nodes = (await env.json<List<NodeObject>>(['nodes']))!.items;
     expect(nodes.length).toBeGreaterThan(0);
     for (const n of nodes) {
-      expect(n.metadata.labels['kubernetes.io/hostname']).toBe(n.metadata.name);
-      expect(n.metadata.labels['kubernetes.io/os']).toBe('linux');
-      expect(n.metadata.labels['kubernetes.io/arch']).toBe(n.status.nodeInfo.architecture);
+      expect(n.metadata.labels!['kubernetes.io/hostname']).toBe(n.metadata.name);
+      expect(n.metadata.labels!['kubernetes.io/os']).toBe('linux');
+      expect(n.metadata.labels!['kubernetes.io/arch']).toBe(n.status!.nodeInfo!.architecture);
     }
-    const name = (await get('init-order')).spec.nodeName;
-    const node = nodes.find((n) => n.metadata.name === name);
-    const zone = node.metadata.labels['topology.kubernetes.io/zone'];
+    const name = (await get('init-order'))!.spec.nodeName!;
+    const node = nodes.find((n) => n.metadata.name === name)!;
+    const zone = node.metadata.labels!['topology.kubernetes.io/zone'];
     await env.k(['label', 'node', name, '--overwrite', 'topology.kubernetes.io/zone=e2e-zone-a']);
     try {
-      expect((await env.json(['node', name])).metadata.labels['topology.kubernetes.io/zone']).toBe('e2e-zone-a');
+      expect((await env.json<NodeObject>(['node', name]))!.metadata.labels!['topology.kubernetes.io/zone']).toBe(
+        'e2e-zone-a',
+      );
     } finally {
       await env.k([
         'label',
