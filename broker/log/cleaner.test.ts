@@ -279,7 +279,7 @@ describe('log cleaner', () => {
     const reopened = await openLog(dir);
     expect(await readAllRecords(reopened)).toEqual(cleaned);
     expect((await readCleanerCheckpoint(dir, silent)).firstDirtyOffset).toBe(result!.cleanedUpTo);
-    expect(await new LogCleaner(silent).cleanIfNeeded(reopened)).toBeNull();
+    expect(await new LogCleaner(silent).cleanIfNeeded(reopened, Date.now())).toBeNull();
   });
 
   it('serves reads that run during a swap without skipping any record the log keeps', async () => {
@@ -363,7 +363,7 @@ describe('log cleaner crash safety', () => {
     await copyDir(after, before);
     const reopened = await openLog(after);
     const beforeFiles = new Set(await segmentFiles(after));
-    await new LogCleaner(silent).cleanIfNeeded(reopened);
+    await new LogCleaner(silent).cleanIfNeeded(reopened, Date.now());
     const expected = await readAllRecords(reopened);
     await reopened.close();
     openLogs.splice(openLogs.indexOf(reopened), 1);

@@ -16,8 +16,9 @@ import { logConfig as config, openLog, openLogs, partitionDir } from '../test/lo
 
 const T0 = 1_700_000_000_000;
 function capturingLogger(): { logger: Logger; events: Array<{ level: number; msg: string }> } {
-  const events: Array<{ level: number; msg: string }> = [];
-  const logger = pino({ level: 'debug' }, { write: (line: string) => void events.push(JSON.parse(line)) });
+  type Event = { level: number; msg: string };
+  const events: Event[] = [];
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void events.push(JSON.parse(line) as Event) });
   return { logger, events };
 }
 

@@ -11,7 +11,6 @@ import { fileURLToPath } from 'node:url';
 import pino from 'pino';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Dispatcher, handler } from '../api/dispatch.js';
-import type { ConnectionInfo } from '../server/connection.js';
 import {
   inVersions,
   kafkaClientsJar,

@@ -119,7 +119,7 @@ describe('Connection releases response buffers', () => {
   it('only after the socket took every chunk, while a slow reader backpressures it', async () => {
     const releases = new Releases();
     const requests = 12;
-    const { client, server } = await connect(async (frame) => releases.response(idOf(frame)), releases);
+    const { client, server } = await connect((frame) => Promise.resolve(releases.response(idOf(frame))), releases);
     for (let id = 0; id < requests; id++) client.write(requestFrame(id));
     await waitFor(() => server.writableNeedDrain, 'the unread responses to fill the socket');
     expect(releases.total).toBeLessThan(requests);
@@ -193,9 +193,9 @@ describe('Connection bounds what it holds in bytes', () => {
     const releases = new Releases();
     const started: number[] = [];
     const correlationIdOf = (frame: Buffer) => frame.readInt32BE(4);
-    const handle: FrameHandler = async (frame) => {
+    const handle: FrameHandler = (frame) => {
       started.push(correlationIdOf(frame));
-      return releases.response(correlationIdOf(frame));
+      return Promise.resolve(releases.response(correlationIdOf(frame)));
     };
     const fetchFrame = (id: number) =>
       encodeRequest(
@@ -235,9 +235,9 @@ describe('Connection bounds what it holds in bytes', () => {
   it('starts at most 64 other requests at once, and none while the responses it holds exceed its budget', async () => {
     const releases = new Releases();
     const started: number[] = [];
-    const handle: FrameHandler = async (frame) => {
+    const handle: FrameHandler = (frame) => {
       started.push(idOf(frame));
-      return releases.response(idOf(frame));
+      return Promise.resolve(releases.response(idOf(frame)));
     };
     const { client, server } = await connect(handle, releases, { maxQueuedBytes: 5 * 1024 * 1024 });
     client.write(Buffer.concat(Array.from({ length: PIPELINED }, (_, id) => requestFrame(id))));
@@ -254,9 +254,9 @@ describe('Connection bounds what it holds in bytes', () => {
   it('runs a request larger than the budget once the connection is otherwise idle', async () => {
     const releases = new Releases();
     const started: number[] = [];
-    const handle: FrameHandler = async (frame) => {
+    const handle: FrameHandler = (frame) => {
       started.push(idOf(frame));
-      return releases.response(idOf(frame));
+      return Promise.resolve(releases.response(idOf(frame)));
     };
     const { client } = await connect(handle, releases, { maxQueuedBytes: 4 });
     client.write(Buffer.concat([requestFrame(0), requestFrame(1), requestFrame(2)]));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Fetch, Metadata } from '../protocol/messages/index.js';
+import { ZERO_UUID } from '../protocol/schema.js';
 import { encodeRequest, type RequestInputOf } from '../test/raw-client.js';
 import { requestCostBytes } from './request-cost.js';
 
@@ -17,13 +18,13 @@ function fetchBody(maxBytes: number, partitionMaxBytes: number[]): RequestInputO
     topics: [
       {
         topic: 't',
-        topicId: Buffer.alloc(16),
+        topicId: ZERO_UUID,
         partitions: partitionMaxBytes.map((b, partition) => ({ partition, fetchOffset: 0, partitionMaxBytes: b })),
       },
     ],
     forgottenTopicsData: [],
     rackId: '',
-  } as RequestInputOf<typeof Fetch>;
+  };
 }
 
 describe('requestCostBytes', () => {

@@ -41,7 +41,9 @@ function checkFetched(frame: Buffer, fetchOffset: number): number {
   const p = res.responses[0].partitions[0];
   expect(p.errorCode).toBe(ErrorCode.NONE);
   const records = p.records!;
-  const first = batchBaseOffsets.findLastIndex((base) => base <= fetchOffset);
+  // The last batch starting at or below fetchOffset (findLastIndex is ES2023; the lib is ES2022).
+  let first = batchBaseOffsets.length - 1;
+  while (first >= 0 && batchBaseOffsets[first] > fetchOffset) first--;
   const start = batchStarts[first];
   expect(records.length).toBeGreaterThan(0);
   expect(records.equals(log.subarray(start, start + records.length))).toBe(true);

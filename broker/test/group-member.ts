@@ -25,10 +25,17 @@ await consumer.connect();
 await consumer.subscribe({ topic, fromBeginning: true });
 await consumer.run({
   autoCommitInterval: 200,
-  eachMessage: async ({ partition, message }) => {
+  eachMessage: ({ partition, message }) => {
     emit({ event: 'record', partition, offset: Number(message.offset), key: message.key?.toString() });
+    return Promise.resolve();
   },
 });
 process.on('SIGTERM', () => {
-  void consumer.disconnect().then(() => process.exit(0));
+  consumer.disconnect().then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`group member: disconnect failed: ${err instanceof Error ? err.stack : String(err)}\n`);
+      process.exit(1);
+    },
+  );
 });

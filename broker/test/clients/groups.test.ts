@@ -16,6 +16,10 @@ interface MemberProcess {
   records: Array<{ partition: number; offset: number; key: string }>;
 }
 
+/** A line group-member.ts prints. */
+type MemberEvent =
+  { event: 'assigned'; partitions: number[] } | { event: 'record'; partition: number; offset: number; key: string };
+
 function startMember(bootstrap: string, groupId: string, topic: string): MemberProcess {
   const child = spawn(process.execPath, [MEMBER, bootstrap, groupId, topic], { stdio: ['ignore', 'pipe', 'inherit'] });
   const member: MemberProcess = { child, assigned: undefined, records: [] };
@@ -26,7 +30,7 @@ function startMember(bootstrap: string, groupId: string, topic: string): MemberP
     while ((nl = buffered.indexOf('\n')) >= 0) {
       const line = buffered.slice(0, nl);
       buffered = buffered.slice(nl + 1);
-      const e = JSON.parse(line);
+      const e = JSON.parse(line) as MemberEvent;
       if (e.event === 'assigned') member.assigned = e.partitions;
       else member.records.push(e);
     }

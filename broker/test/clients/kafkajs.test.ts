@@ -101,20 +101,23 @@ describe('kafkajs 2.2.4 against the broker', () => {
       const got: ExpectedRecord[] = [];
       await consumer.connect();
       await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
-      const done = new Promise<void>((resolve) => {
-        void consumer.run({
-          eachMessage: async ({ partition, message }) => {
-            got.push({
-              partition,
-              offset: Number(message.offset),
-              key: message.key!.toString(),
-              value: message.value!.toString(),
-              headers: Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
-              timestamp: Number(message.timestamp),
-            });
-            if (got.length === PARTITIONS * RECORDS_PER_PARTITION) resolve();
-          },
-        });
+      const done = new Promise<void>((resolve, reject) => {
+        consumer
+          .run({
+            eachMessage: ({ partition, message }) => {
+              got.push({
+                partition,
+                offset: Number(message.offset),
+                key: message.key!.toString(),
+                value: message.value!.toString(),
+                headers: Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v)]),
+                timestamp: Number(message.timestamp),
+              });
+              if (got.length === PARTITIONS * RECORDS_PER_PARTITION) resolve();
+              return Promise.resolve();
+            },
+          })
+          .catch(reject);
       });
       await done;
       await consumer.disconnect();

@@ -64,7 +64,7 @@ describe('kcat (librdkafka) against the broker', () => {
       expect(code, stderr).toBe(0);
     }
     const meta = await kcat(['-b', broker.bootstrap, '-L', '-t', TOPIC, '-J']);
-    const topic = JSON.parse(meta.stdout).topics[0];
+    const topic = (JSON.parse(meta.stdout) as { topics: Array<{ partitions: unknown[] }> }).topics[0];
     expect(topic.partitions).toHaveLength(PARTITIONS);
   });
 

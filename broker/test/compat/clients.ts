@@ -212,9 +212,10 @@ function nodeDriver(name: string): Command['args'] {
   return [path.join(DRIVERS, `${name}.js`)];
 }
 
-async function prepareNodeDriver(name: string): Promise<void> {
+function prepareNodeDriver(name: string): Promise<void> {
   if (!existsSync(path.join(DRIVERS, `${name}.js`)))
-    throw new Error(`${path.join(DRIVERS, name)}.js is missing: run npm run build first`);
+    return Promise.reject(new Error(`${path.join(DRIVERS, name)}.js is missing: run npm run build first`));
+  return Promise.resolve();
 }
 
 const zstdInNode = typeof (zlib as unknown as Record<string, unknown>).zstdCompressSync === 'function';

@@ -303,7 +303,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 // ---- run -----------------------------------------------------------------------------------
 
 log('runner', `${clients.length} client(s) × ${scenarios.length} scenario(s), ${jobs} at a time; logs in ${logsDir}`);
-const rows: Row[] = new Array(clients.length);
+const rows = new Array<Row>(clients.length);
 let next = 0;
 await Promise.all(
   Array.from({ length: Math.min(jobs, clients.length) }, async () => {

@@ -286,7 +286,9 @@ const balanced: Scenario = {
     );
     // A member failing early ends the wait with its error.
     let failed: Error | undefined;
-    members.forEach((m) => m.catch((e: Error) => (failed ??= e)));
+    for (const m of members) {
+      m.catch((e: Error) => (failed ??= e));
+    }
     let committed: number[] = [];
     const state = () => `assignments ${JSON.stringify(assigned)}, committed ${JSON.stringify(committed)}`;
     const isBalanced = () => {

@@ -12,7 +12,7 @@ import type { BrokerServices } from '../../api/services.js';
 import { compress, type CompressionCodec } from '../../protocol/compression.js';
 import * as M from '../../protocol/messages/index.js';
 import { buildCompressedBatch, buildRecordBatch, type RecordInput } from '../../protocol/record-batch.js';
-import { ZERO_UUID, isFlexible, type Fields, type Struct } from '../../protocol/schema.js';
+import { ZERO_UUID, isFlexible } from '../../protocol/schema.js';
 import { Writer } from '../../protocol/wire.js';
 import { decodeRequest, type AnyApi } from '../raw-client.js';
 import { genericBody } from './schema-walk.js';

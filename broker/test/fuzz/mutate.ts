@@ -6,11 +6,11 @@
 // Prng seeded per request, so (run seed, index) names the exact bytes.
 
 import { crc32c } from '@node-rs/crc32';
-import { CODEC_IDS, type CompressionCodec } from '../../protocol/compression.js';
+import { CODEC_IDS } from '../../protocol/compression.js';
 import { readRequestHeader } from '../../protocol/header.js';
 import { ALL_APIS } from '../../protocol/messages/index.js';
 import { BatchField, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD, readBatchHeader } from '../../protocol/record-batch.js';
-import { isFlexible, type Fields, type Struct } from '../../protocol/schema.js';
+import { isFlexible } from '../../protocol/schema.js';
 import { Reader, Writer } from '../../protocol/wire.js';
 import { decodeRequest, type AnyApi, type DecodedRequest } from '../raw-client.js';
 import { NAME_POOL, type Corpus, type SeedRequest } from './corpus.js';

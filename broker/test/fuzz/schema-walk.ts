@@ -282,7 +282,7 @@ function slotsOfKind(
 /** A deep copy of a decoded body (Buffers copied too, so batch mutations never touch a seed). */
 export function cloneBody<T>(value: T): T {
   if (Buffer.isBuffer(value)) return Buffer.from(value) as T;
-  if (Array.isArray(value)) return value.map((v) => cloneBody(v)) as T;
+  if (Array.isArray(value)) return value.map((v: unknown) => cloneBody(v)) as T;
   if (value && typeof value === 'object' && !(value instanceof Raw) && !(value instanceof CountLie)) {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) out[k] = cloneBody(v);

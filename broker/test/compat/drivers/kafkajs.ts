@@ -282,10 +282,11 @@ async function admin(task: AdminTask, out: AdminResult): Promise<void> {
   }
 }
 
-async function version(_task: unknown, out: Record<string, unknown>): Promise<void> {
+function version(_task: unknown, out: Record<string, unknown>): Promise<void> {
   out.name = 'kafkajs';
   out.version = packageVersion('kafkajs');
   out.runtime = `Node ${process.versions.node}`;
+  return Promise.resolve();
 }
 
 await runDriver({ produce, read, group, member, admin, version });

@@ -25,7 +25,7 @@ export async function runDriver(ops: Record<string, Op>): Promise<never> {
   try {
     const run = ops[op ?? ''];
     if (!run) throw new Error(`unknown operation ${op}; known: ${Object.keys(ops).join(', ')}`);
-    const task = taskFile ? JSON.parse(readFileSync(taskFile, 'utf8')) : {};
+    const task: unknown = taskFile ? JSON.parse(readFileSync(taskFile, 'utf8')) : {};
     await run(task as never, out);
   } catch (e) {
     out.error = describeError(e);

@@ -232,10 +232,14 @@ async function member(task: MemberTask, out: MemberResult): Promise<void> {
         timestamp: Number(m.timestamp),
       });
       stream.pause();
-      m.commit((e?: Error | null) => {
-        if (e) failure = e;
-        stream.resume();
-      });
+      // Called without a callback, commit() returns its promise.
+      Promise.resolve(m.commit()).then(
+        () => stream.resume(),
+        (e: Error) => {
+          failure = e;
+          stream.resume();
+        },
+      );
     });
     stream.on('error', (e: Error) => (failure = e));
     const late = deadline(task.deadlineMs);
@@ -343,10 +347,11 @@ async function admin(task: AdminTask, out: AdminResult): Promise<void> {
   }
 }
 
-async function version(_task: unknown, out: Record<string, unknown>): Promise<void> {
+function version(_task: unknown, out: Record<string, unknown>): Promise<void> {
   out.name = '@platformatic/kafka';
   out.version = packageVersion('@platformatic/kafka');
   out.runtime = `Node ${process.versions.node}`;
+  return Promise.resolve();
 }
 
 await runDriver({ produce, read, group, member, admin, version });
