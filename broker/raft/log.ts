@@ -83,10 +83,12 @@ export class MemoryLog implements RaftLogReader {
   /** Appends entries that must continue the log: consecutive offsets, epochs never decreasing. */
   append(entries: readonly LogEntry[]): void {
     for (const e of entries) {
-      if (e.offset !== this.entries.length) throw new Error(`append at offset ${e.offset}, log end is ${this.entries.length}`);
+      if (e.offset !== this.entries.length)
+        throw new Error(`append at offset ${e.offset}, log end is ${this.entries.length}`);
       const last = this.lastEpoch();
       if (e.epoch < last) throw new Error(`append of epoch ${e.epoch} after epoch ${last}`);
-      if (e.epoch > last || this.epochStarts.length === 0) this.epochStarts.push({ epoch: e.epoch, startOffset: e.offset });
+      if (e.epoch > last || this.epochStarts.length === 0)
+        this.epochStarts.push({ epoch: e.epoch, startOffset: e.offset });
       this.entries.push(e);
     }
   }
@@ -95,6 +97,7 @@ export class MemoryLog implements RaftLogReader {
   truncateTo(offset: number): void {
     if (offset >= this.entries.length) return;
     this.entries.length = Math.max(0, offset);
-    while (this.epochStarts.length > 0 && this.epochStarts[this.epochStarts.length - 1].startOffset >= offset) this.epochStarts.pop();
+    while (this.epochStarts.length > 0 && this.epochStarts[this.epochStarts.length - 1].startOffset >= offset)
+      this.epochStarts.pop();
   }
 }

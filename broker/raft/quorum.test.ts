@@ -20,7 +20,8 @@ const TIMING = {
 function entries(spec: [epoch: number, count: number][], tag = 'x'): LogEntry[] {
   const out: LogEntry[] = [];
   for (const [epoch, count] of spec) {
-    for (let i = 0; i < count; i++) out.push({ offset: out.length, epoch, record: { type: 'data', value: `${tag}${out.length}` } });
+    for (let i = 0; i < count; i++)
+      out.push({ offset: out.length, epoch, record: { type: 'data', value: `${tag}${out.length}` } });
   }
   return out;
 }
@@ -46,8 +47,17 @@ class Node {
     this.raft = new RaftQuorum(config, this.log, election, new SeededRandom(seed), 0);
   }
 
-  static make(nodeId: number, voters: number[], opts: { log?: LogEntry[]; election?: ElectionState; preVote?: boolean; seed?: number } = {}): Node {
-    return new Node({ nodeId, voters, clusterId: 'c', preVote: opts.preVote ?? false, ...TIMING }, opts.log, opts.election ?? null, opts.seed);
+  static make(
+    nodeId: number,
+    voters: number[],
+    opts: { log?: LogEntry[]; election?: ElectionState; preVote?: boolean; seed?: number } = {},
+  ): Node {
+    return new Node(
+      { nodeId, voters, clusterId: 'c', preVote: opts.preVote ?? false, ...TIMING },
+      opts.log,
+      opts.election ?? null,
+      opts.seed,
+    );
   }
 
   /** A restart: the same log (all of it durable here) and election state, a new process. */
@@ -89,26 +99,59 @@ class Node {
     return out;
   }
 
-  sent<T extends RaftMessage['type']>(type: T): (Extract<RaftMessage, { type: T }> & { to: number; correlationId: number })[] {
+  sent<T extends RaftMessage['type']>(
+    type: T,
+  ): (Extract<RaftMessage, { type: T }> & { to: number; correlationId: number })[] {
     return this.drain()
       .filter((s) => s.message.type === type)
       .map((s) => ({ ...(s.message as Extract<RaftMessage, { type: T }>), to: s.to, correlationId: s.correlationId }));
   }
 }
 
-function vote(candidateId: number, candidateEpoch: number, lastOffsetEpoch: number, lastOffset: number, preVote = false): VoteRequest {
-  return { type: 'VoteRequest', clusterId: 'c', voterId: 0, candidateEpoch, candidateId, lastOffsetEpoch, lastOffset, preVote, replicaEpoch: preVote ? candidateEpoch - 1 : candidateEpoch };
+function vote(
+  candidateId: number,
+  candidateEpoch: number,
+  lastOffsetEpoch: number,
+  lastOffset: number,
+  preVote = false,
+): VoteRequest {
+  return {
+    type: 'VoteRequest',
+    clusterId: 'c',
+    voterId: 0,
+    candidateEpoch,
+    candidateId,
+    lastOffsetEpoch,
+    lastOffset,
+    preVote,
+    replicaEpoch: preVote ? candidateEpoch - 1 : candidateEpoch,
+  };
 }
 
 function fetch(replicaId: number, epoch: number, fetchOffset: number, lastFetchedEpoch: number): FetchRequest {
-  return { type: 'FetchRequest', clusterId: 'c', replicaId, maxWaitMs: 0, currentLeaderEpoch: epoch, fetchOffset, lastFetchedEpoch };
+  return {
+    type: 'FetchRequest',
+    clusterId: 'c',
+    replicaId,
+    maxWaitMs: 0,
+    currentLeaderEpoch: epoch,
+    fetchOffset,
+    lastFetchedEpoch,
+  };
 }
 
 /** Makes node 1 of voters 1,2,3 the leader of the next epoch: it times out, stands, and node 2 votes for it. */
 function electNode1(n: Node): void {
   n.at(2000); // past any election timeout in [1000, 2000)
   const [req] = n.sent('VoteRequest');
-  const granted: VoteResponse = { type: 'VoteResponse', errorCode: 0, leaderId: -1, leaderEpoch: req.candidateEpoch, voteGranted: true, preVote: false };
+  const granted: VoteResponse = {
+    type: 'VoteResponse',
+    errorCode: 0,
+    leaderId: -1,
+    leaderEpoch: req.candidateEpoch,
+    voteGranted: true,
+    preVote: false,
+  };
   n.receive(2, granted, req.correlationId);
   expect(n.raft.stateName).toBe('leader');
 }
@@ -130,13 +173,25 @@ describe('RaftQuorum', () => {
   });
 
   it('a candidate asks every other voter with its last epoch and end offset', () => {
-    const n = Node.make(1, [1, 2, 3], { log: entries([[1, 2], [3, 4]]), election: { epoch: 3, leaderId: 2, votedId: -1 } });
+    const n = Node.make(1, [1, 2, 3], {
+      log: entries([
+        [1, 2],
+        [3, 4],
+      ]),
+      election: { epoch: 3, leaderId: 2, votedId: -1 },
+    });
     n.at(2000); // the follower's fetch timeout
     expect(n.raft.stateName).toBe('candidate');
     expect(n.election).toEqual({ epoch: 4, leaderId: -1, votedId: 1 });
     const reqs = n.sent('VoteRequest');
     expect(reqs.map((r) => r.to).sort()).toEqual([2, 3]);
-    expect(reqs[0]).toMatchObject({ candidateEpoch: 4, candidateId: 1, lastOffsetEpoch: 3, lastOffset: 6, preVote: false });
+    expect(reqs[0]).toMatchObject({
+      candidateEpoch: 4,
+      candidateId: 1,
+      lastOffsetEpoch: 3,
+      lastOffset: 6,
+      preVote: false,
+    });
   });
 
   it('a candidate with a shorter log is refused a vote', () => {
@@ -150,7 +205,13 @@ describe('RaftQuorum', () => {
   });
 
   it('a longer log from an older epoch loses to a shorter log from a newer epoch', () => {
-    const n = Node.make(2, [1, 2, 3], { log: entries([[1, 2], [2, 1]]), election: { epoch: 2, leaderId: -1, votedId: -1 } });
+    const n = Node.make(2, [1, 2, 3], {
+      log: entries([
+        [1, 2],
+        [2, 1],
+      ]),
+      election: { epoch: 2, leaderId: -1, votedId: -1 },
+    });
     n.receive(1, vote(1, 3, 1, 50));
     expect(n.sent('VoteResponse')[0].voteGranted).toBe(false);
     n.receive(3, vote(3, 3, 2, 3));
@@ -180,22 +241,37 @@ describe('RaftQuorum', () => {
   it('a stale candidate is refused with the current epoch, and learns it', () => {
     const n = Node.make(2, [1, 2, 3], { election: { epoch: 5, leaderId: 3, votedId: -1 } });
     n.receive(1, vote(1, 4, 0, 0));
-    expect(n.sent('VoteResponse')[0]).toMatchObject({ voteGranted: false, leaderEpoch: 5, leaderId: 3, errorCode: ErrorCode.FENCED_LEADER_EPOCH });
+    expect(n.sent('VoteResponse')[0]).toMatchObject({
+      voteGranted: false,
+      leaderEpoch: 5,
+      leaderId: 3,
+      errorCode: ErrorCode.FENCED_LEADER_EPOCH,
+    });
   });
 
   it('a new leader appends a leader change entry at the start of its epoch and sends BeginQuorumEpoch', () => {
     const n = Node.make(1, [1, 2, 3], { log: entries([[1, 3]]), election: { epoch: 1, leaderId: -1, votedId: -1 } });
     electNode1(n);
-    expect(n.log.entryAt(3)).toEqual({ offset: 3, epoch: 2, record: { type: 'leaderChange', leaderId: 1, voters: [1, 2, 3], grantingVoters: [1, 2] } });
+    expect(n.log.entryAt(3)).toEqual({
+      offset: 3,
+      epoch: 2,
+      record: { type: 'leaderChange', leaderId: 1, voters: [1, 2, 3], grantingVoters: [1, 2] },
+    });
     expect(n.sent('BeginQuorumEpochRequest').map((r) => [r.to, r.leaderEpoch, r.leaderId])).toEqual([
       [2, 2, 1],
       [3, 2, 1],
     ]);
   });
 
-  it('the leader answers a diverged fetch with the end offset of the follower\'s last epoch, and a follower truncates to it', () => {
+  it("the leader answers a diverged fetch with the end offset of the follower's last epoch, and a follower truncates to it", () => {
     // Leader 1: epoch 1 ends at 3, then epochs 3 and 4. Follower 2 wrote two entries of epoch 2 that no one else has.
-    const leader = Node.make(1, [1, 2, 3], { log: entries([[1, 3], [3, 2]]), election: { epoch: 3, leaderId: -1, votedId: -1 } });
+    const leader = Node.make(1, [1, 2, 3], {
+      log: entries([
+        [1, 3],
+        [3, 2],
+      ]),
+      election: { epoch: 3, leaderId: -1, votedId: -1 },
+    });
     electNode1(leader);
     leader.persistAll();
     leader.drain();
@@ -204,7 +280,13 @@ describe('RaftQuorum', () => {
     expect(res.divergingEpoch).toEqual({ epoch: 1, endOffset: 3 });
     expect(res.records).toEqual([]);
 
-    const follower = Node.make(2, [1, 2, 3], { log: entries([[1, 3], [2, 2]]), election: { epoch: 4, leaderId: 1, votedId: -1 } });
+    const follower = Node.make(2, [1, 2, 3], {
+      log: entries([
+        [1, 3],
+        [2, 2],
+      ]),
+      election: { epoch: 4, leaderId: 1, votedId: -1 },
+    });
     follower.at(10);
     const [req] = follower.sent('FetchRequest');
     expect(req).toMatchObject({ fetchOffset: 5, lastFetchedEpoch: 2, currentLeaderEpoch: 4 });
@@ -221,20 +303,37 @@ describe('RaftQuorum', () => {
     expect(follower.log.all().map((e) => e.epoch)).toEqual([1, 1, 1, 3, 3, 4]);
   });
 
-  it('a follower whose log runs past the leader\'s in the same epoch truncates to the leader\'s end', () => {
-    const follower = Node.make(2, [1, 2, 3], { log: entries([[1, 6]]), election: { epoch: 2, leaderId: 1, votedId: -1 } });
+  it("a follower whose log runs past the leader's in the same epoch truncates to the leader's end", () => {
+    const follower = Node.make(2, [1, 2, 3], {
+      log: entries([[1, 6]]),
+      election: { epoch: 2, leaderId: 1, votedId: -1 },
+    });
     follower.at(10);
     const [req] = follower.sent('FetchRequest');
-    const res: FetchResponse = { type: 'FetchResponse', errorCode: 0, highWatermark: -1, divergingEpoch: { epoch: 1, endOffset: 4 }, currentLeader: { leaderId: 1, leaderEpoch: 2 }, records: [] };
+    const res: FetchResponse = {
+      type: 'FetchResponse',
+      errorCode: 0,
+      highWatermark: -1,
+      divergingEpoch: { epoch: 1, endOffset: 4 },
+      currentLeader: { leaderId: 1, leaderEpoch: 2 },
+      records: [],
+    };
     follower.receive(1, res, req.correlationId);
     expect(follower.log.endOffset()).toBe(4);
   });
 
   it('the leader advances the high watermark to what a majority holds, only once it is in its own epoch', () => {
-    const n = Node.make(1, [1, 2, 3, 4, 5], { log: entries([[1, 4]]), election: { epoch: 1, leaderId: -1, votedId: -1 } });
+    const n = Node.make(1, [1, 2, 3, 4, 5], {
+      log: entries([[1, 4]]),
+      election: { epoch: 1, leaderId: -1, votedId: -1 },
+    });
     n.at(2000);
     for (const r of n.sent('VoteRequest').filter((r) => r.to === 2 || r.to === 3)) {
-      n.receive(r.to, { type: 'VoteResponse', errorCode: 0, leaderId: -1, leaderEpoch: 2, voteGranted: true, preVote: false }, r.correlationId);
+      n.receive(
+        r.to,
+        { type: 'VoteResponse', errorCode: 0, leaderId: -1, leaderEpoch: 2, voteGranted: true, preVote: false },
+        r.correlationId,
+      );
     }
     expect(n.raft.stateName).toBe('leader'); // epoch 2 starts at offset 4 with the leader change entry
     n.persistAll();
@@ -257,14 +356,36 @@ describe('RaftQuorum', () => {
     f.at(1);
     const [req] = f.sent('FetchRequest');
     const log = entries([[1, 5]]);
-    f.receive(1, { type: 'FetchResponse', errorCode: 0, highWatermark: 9, divergingEpoch: null, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: log.slice(0, 3) }, req.correlationId);
+    f.receive(
+      1,
+      {
+        type: 'FetchResponse',
+        errorCode: 0,
+        highWatermark: 9,
+        divergingEpoch: null,
+        currentLeader: { leaderId: 1, leaderEpoch: 1 },
+        records: log.slice(0, 3),
+      },
+      req.correlationId,
+    );
     expect(f.raft.view().highWatermark).toBe(3);
     expect(f.sent('FetchRequest')).toEqual([]); // not before the entries are durable
     f.persistAll();
     expect(f.applied.map((e) => e.offset)).toEqual([0, 1, 2]);
     const [next] = f.sent('FetchRequest');
     expect(next).toMatchObject({ fetchOffset: 3, lastFetchedEpoch: 1 });
-    f.receive(1, { type: 'FetchResponse', errorCode: 0, highWatermark: -1, divergingEpoch: null, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: log.slice(3) }, next.correlationId);
+    f.receive(
+      1,
+      {
+        type: 'FetchResponse',
+        errorCode: 0,
+        highWatermark: -1,
+        divergingEpoch: null,
+        currentLeader: { leaderId: 1, leaderEpoch: 1 },
+        records: log.slice(3),
+      },
+      next.correlationId,
+    );
     expect(f.raft.view().highWatermark).toBe(3); // -1: the leader has no high watermark yet; keep ours
   });
 
@@ -272,7 +393,14 @@ describe('RaftQuorum', () => {
     const f = Node.make(2, [1, 2, 3], { election: { epoch: 1, leaderId: 1, votedId: -1 } });
     f.at(1);
     const [req] = f.sent('FetchRequest');
-    const res: FetchResponse = { type: 'FetchResponse', errorCode: 0, highWatermark: 1, divergingEpoch: null, currentLeader: { leaderId: 1, leaderEpoch: 1 }, records: entries([[1, 1]]) };
+    const res: FetchResponse = {
+      type: 'FetchResponse',
+      errorCode: 0,
+      highWatermark: 1,
+      divergingEpoch: null,
+      currentLeader: { leaderId: 1, leaderEpoch: 1 },
+      records: entries([[1, 1]]),
+    };
     f.receive(1, res, req.correlationId + 1);
     expect(f.log.endOffset()).toBe(0);
     f.receive(1, res, req.correlationId);
@@ -297,7 +425,11 @@ describe('RaftQuorum', () => {
     const reqs = f.sent('VoteRequest');
     expect(reqs.every((r) => r.preVote && r.candidateEpoch === 4)).toBe(true);
     const r3 = reqs.find((r) => r.to === 3)!;
-    f.receive(3, { type: 'VoteResponse', errorCode: 0, leaderId: -1, leaderEpoch: 3, voteGranted: true, preVote: true }, r3.correlationId);
+    f.receive(
+      3,
+      { type: 'VoteResponse', errorCode: 0, leaderId: -1, leaderEpoch: 3, voteGranted: true, preVote: true },
+      r3.correlationId,
+    );
     expect(f.raft.stateName).toBe('candidate');
     expect(f.raft.epoch).toBe(4);
   });
@@ -318,7 +450,11 @@ describe('RaftQuorum', () => {
     const f = Node.make(2, [1, 2, 3], { preVote: true, election: { epoch: 3, leaderId: 1, votedId: -1 } });
     f.at(2000);
     const r3 = f.sent('VoteRequest').find((r) => r.to === 3)!;
-    f.receive(3, { type: 'VoteResponse', errorCode: 0, leaderId: 1, leaderEpoch: 3, voteGranted: false, preVote: true }, r3.correlationId);
+    f.receive(
+      3,
+      { type: 'VoteResponse', errorCode: 0, leaderId: 1, leaderEpoch: 3, voteGranted: false, preVote: true },
+      r3.correlationId,
+    );
     expect(f.raft.stateName).toBe('follower');
     expect(f.raft.epoch).toBe(3);
   });
@@ -347,7 +483,13 @@ describe('RaftQuorum', () => {
     const second = Node.make(3, [1, 2, 3], { election: { epoch: 3, leaderId: 1, votedId: -1 } });
     for (const n of [first, second]) {
       n.at(10);
-      n.receive(1, { type: 'EndQuorumEpochRequest', clusterId: 'c', leaderId: 1, leaderEpoch: 3, preferredSuccessors: [2, 3] });
+      n.receive(1, {
+        type: 'EndQuorumEpochRequest',
+        clusterId: 'c',
+        leaderId: 1,
+        leaderEpoch: 3,
+        preferredSuccessors: [2, 3],
+      });
       n.at(11);
     }
     expect(first.raft.stateName).toBe('candidate');
@@ -371,7 +513,11 @@ describe('RaftQuorum', () => {
     expect(v.raft.stateName).toBe('follower');
     expect(v.election).toEqual({ epoch: 2, leaderId: 1, votedId: 1 }); // the vote stays recorded
     v.receive(2, { type: 'BeginQuorumEpochRequest', clusterId: 'c', voterId: 3, leaderId: 2, leaderEpoch: 1 });
-    expect(v.sent('BeginQuorumEpochResponse').pop()).toMatchObject({ errorCode: ErrorCode.FENCED_LEADER_EPOCH, leaderEpoch: 2, leaderId: 1 });
+    expect(v.sent('BeginQuorumEpochResponse').pop()).toMatchObject({
+      errorCode: ErrorCode.FENCED_LEADER_EPOCH,
+      leaderEpoch: 2,
+      leaderId: 1,
+    });
   });
 
   it('a fetch from an older epoch is fenced and tells the fetcher who leads now', () => {
@@ -379,7 +525,10 @@ describe('RaftQuorum', () => {
     electNode1(n);
     n.drain();
     n.receive(2, fetch(2, 0, 0, 0));
-    expect(n.sent('FetchResponse')[0]).toMatchObject({ errorCode: ErrorCode.FENCED_LEADER_EPOCH, currentLeader: { leaderId: 1, leaderEpoch: 1 } });
+    expect(n.sent('FetchResponse')[0]).toMatchObject({
+      errorCode: ErrorCode.FENCED_LEADER_EPOCH,
+      currentLeader: { leaderId: 1, leaderEpoch: 1 },
+    });
   });
 
   it('an observer asks a voter who leads, then follows without ever voting or standing', () => {
@@ -387,11 +536,25 @@ describe('RaftQuorum', () => {
     o.at(5000);
     const [ask] = o.sent('FetchRequest');
     expect([1, 2, 3]).toContain(ask.to);
-    o.receive(ask.to, { type: 'FetchResponse', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, highWatermark: -1, divergingEpoch: null, currentLeader: { leaderId: 2, leaderEpoch: 4 }, records: [] }, ask.correlationId);
+    o.receive(
+      ask.to,
+      {
+        type: 'FetchResponse',
+        errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        highWatermark: -1,
+        divergingEpoch: null,
+        currentLeader: { leaderId: 2, leaderEpoch: 4 },
+        records: [],
+      },
+      ask.correlationId,
+    );
     expect(o.raft.stateName).toBe('follower');
     expect(o.sent('FetchRequest')[0]).toMatchObject({ to: 2, currentLeaderEpoch: 4 });
     o.receive(1, vote(1, 5, 0, 0));
-    expect(o.sent('VoteResponse')[0]).toMatchObject({ voteGranted: false, errorCode: ErrorCode.INCONSISTENT_VOTER_SET });
+    expect(o.sent('VoteResponse')[0]).toMatchObject({
+      voteGranted: false,
+      errorCode: ErrorCode.INCONSISTENT_VOTER_SET,
+    });
     o.at(20_000);
     expect(o.raft.stateName).toBe('unattached');
   });

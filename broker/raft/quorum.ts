@@ -83,7 +83,12 @@ type State =
       beginEpochSent: Map<number, Inflight>;
     }
   | { name: 'follower'; fetchDeadlineMs: number; retryAtMs: number; leaderResigned: boolean }
-  | { name: 'resigned'; electionDeadlineMs: number; preferredSuccessors: number[]; unacked: Map<number, Inflight | null> };
+  | {
+      name: 'resigned';
+      electionDeadlineMs: number;
+      preferredSuccessors: number[];
+      unacked: Map<number, Inflight | null>;
+    };
 
 interface InflightFetch extends Inflight {
   to: number;
@@ -118,7 +123,8 @@ export class RaftQuorum {
     nowMs: number,
   ) {
     if (config.voters.length === 0) throw new Error('the quorum needs at least one voter');
-    if (new Set(config.voters).size !== config.voters.length) throw new Error(`duplicate voters in ${config.voters.join(',')}`);
+    if (new Set(config.voters).size !== config.voters.length)
+      throw new Error(`duplicate voters in ${config.voters.join(',')}`);
     this.config = config;
     this.voters = new Set(config.voters);
     this.majority = Math.floor(config.voters.length / 2) + 1;
@@ -129,12 +135,19 @@ export class RaftQuorum {
     this.nextCorrelationId = Math.floor(random.next() * 2 ** 30);
     this.election = stored ?? { epoch: 0, leaderId: NO_LEADER, votedId: NO_LEADER };
     if (this.election.epoch < this.lastEpoch) {
-      throw new RaftInvariantError(`stored epoch ${this.election.epoch} is behind the log's last epoch ${this.lastEpoch}`);
+      throw new RaftInvariantError(
+        `stored epoch ${this.election.epoch} is behind the log's last epoch ${this.lastEpoch}`,
+      );
     }
     const self = config.nodeId;
     if (this.election.leaderId === self) {
       // A leader that restarted cannot pick up its epoch: it resigns, and a new election follows.
-      this.state = { name: 'resigned', electionDeadlineMs: nowMs + this.randomElectionTimeoutMs(), preferredSuccessors: [], unacked: new Map() };
+      this.state = {
+        name: 'resigned',
+        electionDeadlineMs: nowMs + this.randomElectionTimeoutMs(),
+        preferredSuccessors: [],
+        unacked: new Map(),
+      };
     } else if (this.election.leaderId !== NO_LEADER) {
       this.state = this.followerState();
     } else if (this.election.votedId === self && this.isVoter) {
@@ -176,7 +189,12 @@ export class RaftQuorum {
       appliedOffset: this.applied,
       replicas:
         s.name === 'leader'
-          ? [...s.replicas].map(([replicaId, r]) => ({ replicaId, logEndOffset: r.endOffset, lastFetchTimestamp: r.lastFetchMs, isVoter: this.voters.has(replicaId) }))
+          ? [...s.replicas].map(([replicaId, r]) => ({
+              replicaId,
+              logEndOffset: r.endOffset,
+              lastFetchTimestamp: r.lastFetchMs,
+              isVoter: this.voters.has(replicaId),
+            }))
           : [],
     };
   }
@@ -187,7 +205,9 @@ export class RaftQuorum {
     this.wroteLog = false;
     this.nowMs = Math.max(this.nowMs, event.nowMs);
     if (this.log.endOffset() !== this.logEnd) {
-      throw new RaftInvariantError(`log end ${this.log.endOffset()} but the state machine expects ${this.logEnd}: the host skipped an action`);
+      throw new RaftInvariantError(
+        `log end ${this.log.endOffset()} but the state machine expects ${this.logEnd}: the host skipped an action`,
+      );
     }
     this.maybeApply();
     switch (event.kind) {
@@ -216,12 +236,23 @@ export class RaftQuorum {
 
   private onPropose(records: unknown[]): void {
     if (this.state.name !== 'leader') {
-      this.emit({ kind: 'proposalRejected', errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, leaderId: this.leaderId(), epoch: this.epoch });
+      this.emit({
+        kind: 'proposalRejected',
+        errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER,
+        leaderId: this.leaderId(),
+        epoch: this.epoch,
+      });
       return;
     }
     if (records.length === 0) return;
     const baseOffset = this.logEnd;
-    this.appendToLog(records.map((value, i) => ({ offset: baseOffset + i, epoch: this.epoch, record: { type: 'data' as const, value } })));
+    this.appendToLog(
+      records.map((value, i) => ({
+        offset: baseOffset + i,
+        epoch: this.epoch,
+        record: { type: 'data' as const, value },
+      })),
+    );
     this.emit({ kind: 'proposed', baseOffset, lastOffset: this.logEnd - 1, epoch: this.epoch });
   }
 
@@ -262,11 +293,22 @@ export class RaftQuorum {
 
   private onVoteRequest(from: number, correlationId: number, req: VoteRequest): void {
     const respond = (voteGranted: boolean, errorCode: number = ErrorCode.NONE) =>
-      this.send(from, correlationId, { type: 'VoteResponse', errorCode, leaderId: this.leaderId(), leaderEpoch: this.epoch, voteGranted, preVote: req.preVote });
+      this.send(from, correlationId, {
+        type: 'VoteResponse',
+        errorCode,
+        leaderId: this.leaderId(),
+        leaderEpoch: this.epoch,
+        voteGranted,
+        preVote: req.preVote,
+      });
     if (!this.isVoter || !this.voters.has(req.candidateId)) return respond(false, ErrorCode.INCONSISTENT_VOTER_SET);
     if (req.preVote) {
       // Grant only what a real vote would get, and only with no leader heard from lately. Nothing changes here.
-      const granted = req.candidateEpoch > this.epoch && this.candidateLogIsUpToDate(req) && !this.hasLiveLeader() && this.mayVoteIn(req.candidateEpoch, req.candidateId);
+      const granted =
+        req.candidateEpoch > this.epoch &&
+        this.candidateLogIsUpToDate(req) &&
+        !this.hasLiveLeader() &&
+        this.mayVoteIn(req.candidateEpoch, req.candidateId);
       return respond(granted);
     }
     if (req.candidateEpoch < this.epoch) return respond(false, ErrorCode.FENCED_LEADER_EPOCH);
@@ -289,7 +331,9 @@ export class RaftQuorum {
   }
 
   private candidateLogIsUpToDate(req: VoteRequest): boolean {
-    return req.lastOffsetEpoch > this.lastEpoch || (req.lastOffsetEpoch === this.lastEpoch && req.lastOffset >= this.logEnd);
+    return (
+      req.lastOffsetEpoch > this.lastEpoch || (req.lastOffsetEpoch === this.lastEpoch && req.lastOffset >= this.logEnd)
+    );
   }
 
   private onVoteResponse(from: number, correlationId: number, res: VoteResponse): void {
@@ -317,7 +361,12 @@ export class RaftQuorum {
   private onBeginQuorumEpoch(from: number, correlationId: number, req: BeginQuorumEpochRequest): void {
     if (req.leaderEpoch >= this.epoch) this.learnEpochAndLeader(req.leaderEpoch, req.leaderId);
     const errorCode = req.leaderEpoch < this.epoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.NONE;
-    const res: BeginQuorumEpochResponse = { type: 'BeginQuorumEpochResponse', errorCode, leaderId: this.leaderId(), leaderEpoch: this.epoch };
+    const res: BeginQuorumEpochResponse = {
+      type: 'BeginQuorumEpochResponse',
+      errorCode,
+      leaderId: this.leaderId(),
+      leaderEpoch: this.epoch,
+    };
     this.send(from, correlationId, res);
   }
 
@@ -327,7 +376,8 @@ export class RaftQuorum {
   }
 
   private onEndQuorumEpoch(from: number, correlationId: number, req: EndQuorumEpochRequest): void {
-    if (req.leaderEpoch >= this.epoch && req.leaderId !== this.config.nodeId) this.learnEpochAndLeader(req.leaderEpoch, req.leaderId);
+    if (req.leaderEpoch >= this.epoch && req.leaderId !== this.config.nodeId)
+      this.learnEpochAndLeader(req.leaderEpoch, req.leaderId);
     const s = this.state;
     if (req.leaderEpoch === this.epoch && s.name === 'follower' && this.election.leaderId === req.leaderId) {
       // The leader resigned: stop waiting the full fetch timeout; its preferred successors go first.
@@ -335,7 +385,12 @@ export class RaftQuorum {
       s.fetchDeadlineMs = Math.min(s.fetchDeadlineMs, this.nowMs + this.endEpochBackoffMs(req.preferredSuccessors));
     }
     const errorCode = req.leaderEpoch < this.epoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.NONE;
-    const res: EndQuorumEpochResponse = { type: 'EndQuorumEpochResponse', errorCode, leaderId: this.leaderId(), leaderEpoch: this.epoch };
+    const res: EndQuorumEpochResponse = {
+      type: 'EndQuorumEpochResponse',
+      errorCode,
+      leaderId: this.leaderId(),
+      leaderEpoch: this.epoch,
+    };
     this.send(from, correlationId, res);
   }
 
@@ -361,7 +416,8 @@ export class RaftQuorum {
     if (req.currentLeaderEpoch < this.epoch) return error(ErrorCode.FENCED_LEADER_EPOCH);
     if (req.currentLeaderEpoch > this.epoch) return error(ErrorCode.UNKNOWN_LEADER_EPOCH);
     if (s.name !== 'leader') return error(ErrorCode.NOT_LEADER_OR_FOLLOWER);
-    if (req.replicaId !== from || req.fetchOffset < 0 || req.fetchOffset > 0 && req.lastFetchedEpoch <= 0) return error(ErrorCode.INVALID_REQUEST);
+    if (req.replicaId !== from || req.fetchOffset < 0 || (req.fetchOffset > 0 && req.lastFetchedEpoch <= 0))
+      return error(ErrorCode.INVALID_REQUEST);
     if (this.voters.has(from)) s.fetchedSinceCheck.add(from);
     const diverging = this.divergingEpoch(req.fetchOffset, req.lastFetchedEpoch);
     if (diverging) {
@@ -401,11 +457,16 @@ export class RaftQuorum {
   private answerFetch(to: number, correlationId: number, req: FetchRequest): void {
     const s = this.state;
     if (s.name !== 'leader') return;
-    const records = req.fetchOffset < this.logEnd ? this.readLog().read(req.fetchOffset, this.config.maxFetchEntries) : [];
+    const records =
+      req.fetchOffset < this.logEnd ? this.readLog().read(req.fetchOffset, this.config.maxFetchEntries) : [];
     this.send(to, correlationId, this.fetchResponse(s.highWatermark, records, null));
   }
 
-  private fetchResponse(highWatermark: number, records: LogEntry[], divergingEpoch: FetchResponse['divergingEpoch']): FetchResponse {
+  private fetchResponse(
+    highWatermark: number,
+    records: LogEntry[],
+    divergingEpoch: FetchResponse['divergingEpoch'],
+  ): FetchResponse {
     return {
       type: 'FetchResponse',
       errorCode: ErrorCode.NONE,
@@ -420,7 +481,11 @@ export class RaftQuorum {
     const s = this.state;
     if (s.name !== 'leader' || this.wroteLog) return; // after a write, the next step answers them
     for (const [id, p] of s.parked) {
-      if (this.nowMs >= p.deadlineMs || this.logEnd > p.request.fetchOffset || s.highWatermark !== p.highWatermarkAtPark) {
+      if (
+        this.nowMs >= p.deadlineMs ||
+        this.logEnd > p.request.fetchOffset ||
+        s.highWatermark !== p.highWatermarkAtPark
+      ) {
         s.parked.delete(id);
         this.answerFetch(p.from, p.correlationId, p.request);
       }
@@ -431,11 +496,15 @@ export class RaftQuorum {
   private maybeAdvanceLeaderHighWatermark(): void {
     const s = this.state;
     if (s.name !== 'leader') return;
-    const ends = [...this.voters].map((v) => (v === this.config.nodeId ? this.persistedEnd : (s.replicas.get(v)?.endOffset ?? 0))).sort((a, b) => b - a);
+    const ends = [...this.voters]
+      .map((v) => (v === this.config.nodeId ? this.persistedEnd : (s.replicas.get(v)?.endOffset ?? 0)))
+      .sort((a, b) => b - a);
     const majorityEnd = ends[this.majority - 1];
     if (majorityEnd <= s.epochStartOffset || majorityEnd <= s.highWatermark) return;
     if (majorityEnd < this.highWatermark) {
-      throw new RaftInvariantError(`leader ${this.nodeId} epoch ${this.epoch} would move the high watermark back from ${this.highWatermark} to ${majorityEnd}`);
+      throw new RaftInvariantError(
+        `leader ${this.nodeId} epoch ${this.epoch} would move the high watermark back from ${this.highWatermark} to ${majorityEnd}`,
+      );
     }
     s.highWatermark = majorityEnd;
     this.highWatermark = majorityEnd;
@@ -450,7 +519,8 @@ export class RaftQuorum {
     this.inflightFetch = null;
     if (this.learnEpochAndLeader(res.currentLeader.leaderEpoch, res.currentLeader.leaderId)) return;
     const s = this.state;
-    if (s.name !== 'follower' || from !== this.election.leaderId || res.currentLeader.leaderEpoch !== this.epoch) return;
+    if (s.name !== 'follower' || from !== this.election.leaderId || res.currentLeader.leaderEpoch !== this.epoch)
+      return;
     if (res.errorCode !== ErrorCode.NONE) {
       s.retryAtMs = this.nowMs + this.config.retryBackoffMs;
       return;
@@ -470,13 +540,20 @@ export class RaftQuorum {
     }
     if (res.records.length > 0) {
       res.records.forEach((e, i) => {
-        if (e.offset !== this.logEnd + i || e.epoch > this.epoch || e.epoch < (i === 0 ? this.lastEpoch : res.records[i - 1].epoch)) {
-          throw new RaftInvariantError(`node ${this.nodeId}: leader ${from} sent entry ${e.offset}@${e.epoch} that does not continue the log at ${this.logEnd}@${this.lastEpoch}`);
+        if (
+          e.offset !== this.logEnd + i ||
+          e.epoch > this.epoch ||
+          e.epoch < (i === 0 ? this.lastEpoch : res.records[i - 1].epoch)
+        ) {
+          throw new RaftInvariantError(
+            `node ${this.nodeId}: leader ${from} sent entry ${e.offset}@${e.epoch} that does not continue the log at ${this.logEnd}@${this.lastEpoch}`,
+          );
         }
       });
       this.appendToLog(res.records);
     }
-    if (res.highWatermark >= 0) this.highWatermark = Math.max(this.highWatermark, Math.min(res.highWatermark, this.logEnd));
+    if (res.highWatermark >= 0)
+      this.highWatermark = Math.max(this.highWatermark, Math.min(res.highWatermark, this.logEnd));
   }
 
   /** Kafka's truncateToEndOffset: where a follower's log stops matching the leader's. */
@@ -489,7 +566,11 @@ export class RaftQuorum {
   private maybeSendFetch(): void {
     const s = this.state;
     if (s.name !== 'follower') return;
-    if (this.inflightFetch && this.nowMs - this.inflightFetch.sentMs < this.config.requestTimeoutMs + this.config.fetchMaxWaitMs) return;
+    if (
+      this.inflightFetch &&
+      this.nowMs - this.inflightFetch.sentMs < this.config.requestTimeoutMs + this.config.fetchMaxWaitMs
+    )
+      return;
     if (this.nowMs < s.retryAtMs || this.persistedEnd < this.logEnd) return; // report only durable offsets
     const correlationId = this.correlationId();
     const leaderId = this.election.leaderId;
@@ -547,7 +628,8 @@ export class RaftQuorum {
         return;
       case 'prospective':
       case 'candidate': {
-        if (s.backoffUntilMs === null && now >= s.electionDeadlineMs) s.backoffUntilMs = now + this.electionBackoffMs(s.retries);
+        if (s.backoffUntilMs === null && now >= s.electionDeadlineMs)
+          s.backoffUntilMs = now + this.electionBackoffMs(s.retries);
         if (s.backoffUntilMs !== null && now >= s.backoffUntilMs) {
           if (s.name === 'candidate') this.toCandidate(s.retries + 1);
           else this.toProspective(s.retries + 1);
@@ -654,7 +736,8 @@ export class RaftQuorum {
   private learnEpochAndLeader(epoch: number, leaderId: number): boolean {
     const self = this.config.nodeId;
     if (epoch > this.epoch) {
-      if (leaderId === self) throw new RaftInvariantError(`node ${self} told it leads epoch ${epoch}, which it never reached`);
+      if (leaderId === self)
+        throw new RaftInvariantError(`node ${self} told it leads epoch ${epoch}, which it never reached`);
       if (leaderId !== NO_LEADER) this.toFollower(epoch, leaderId);
       else this.toUnattached(epoch);
       return true;
@@ -666,7 +749,9 @@ export class RaftQuorum {
     }
     if (s === 'follower') {
       if (this.election.leaderId !== leaderId) {
-        throw new RaftInvariantError(`two leaders in epoch ${epoch}: node ${this.election.leaderId} and node ${leaderId}`);
+        throw new RaftInvariantError(
+          `two leaders in epoch ${epoch}: node ${this.election.leaderId} and node ${leaderId}`,
+        );
       }
       return false;
     }
@@ -677,9 +762,12 @@ export class RaftQuorum {
   private persistElection(next: ElectionState): void {
     const cur = this.election;
     if (cur.epoch === next.epoch && cur.leaderId === next.leaderId && cur.votedId === next.votedId) return;
-    if (next.epoch < cur.epoch) throw new RaftInvariantError(`node ${this.nodeId}: epoch would go back from ${cur.epoch} to ${next.epoch}`);
+    if (next.epoch < cur.epoch)
+      throw new RaftInvariantError(`node ${this.nodeId}: epoch would go back from ${cur.epoch} to ${next.epoch}`);
     if (next.epoch === cur.epoch && cur.votedId !== NO_LEADER && next.votedId !== cur.votedId) {
-      throw new RaftInvariantError(`node ${this.nodeId}: vote in epoch ${cur.epoch} would change from ${cur.votedId} to ${next.votedId}`);
+      throw new RaftInvariantError(
+        `node ${this.nodeId}: vote in epoch ${cur.epoch} would change from ${cur.votedId} to ${next.votedId}`,
+      );
     }
     this.election = { ...next };
     this.emit({ kind: 'persistElectionState', state: { ...next } });
@@ -699,9 +787,12 @@ export class RaftQuorum {
     // moves: otherwise a candidate with a stale log, bumping the epoch again and again, would keep
     // every other voter from ever timing out and standing (found by the simulator).
     const s = this.state;
-    const leaderless = s.name === 'unattached' || s.name === 'voted' || s.name === 'candidate' || s.name === 'prospective';
+    const leaderless =
+      s.name === 'unattached' || s.name === 'voted' || s.name === 'candidate' || s.name === 'prospective';
     const electionDeadlineMs = leaderless ? s.electionDeadlineMs : this.nowMs + this.randomElectionTimeoutMs();
-    this.enter(votedId === NO_LEADER ? { name: 'unattached', electionDeadlineMs } : { name: 'voted', electionDeadlineMs });
+    this.enter(
+      votedId === NO_LEADER ? { name: 'unattached', electionDeadlineMs } : { name: 'voted', electionDeadlineMs },
+    );
   }
 
   private toVoted(candidateId: number): void {
@@ -717,7 +808,12 @@ export class RaftQuorum {
   }
 
   private followerState(): State {
-    return { name: 'follower', fetchDeadlineMs: this.nowMs + this.config.fetchTimeoutMs, retryAtMs: 0, leaderResigned: false };
+    return {
+      name: 'follower',
+      fetchDeadlineMs: this.nowMs + this.config.fetchTimeoutMs,
+      retryAtMs: 0,
+      leaderResigned: false,
+    };
   }
 
   private newRound(): ElectionRound {
@@ -747,7 +843,8 @@ export class RaftQuorum {
 
   private toLeader(): void {
     const s = this.state;
-    if (s.name !== 'candidate' || s.granted.size < this.majority) throw new RaftInvariantError(`node ${this.nodeId} became leader without a majority`);
+    if (s.name !== 'candidate' || s.granted.size < this.majority)
+      throw new RaftInvariantError(`node ${this.nodeId} became leader without a majority`);
     const self = this.config.nodeId;
     const granting = [...s.granted].sort((a, b) => a - b);
     this.persistElection({ epoch: this.epoch, leaderId: self, votedId: self });
@@ -764,14 +861,25 @@ export class RaftQuorum {
     });
     // Kafka's LeaderChangeMessage: committing it commits every earlier entry (Raft's rule that a
     // leader commits only entries of its own epoch).
-    this.appendToLog([{ offset: epochStartOffset, epoch: this.epoch, record: { type: 'leaderChange', leaderId: self, voters: [...this.config.voters], grantingVoters: granting } }]);
+    this.appendToLog([
+      {
+        offset: epochStartOffset,
+        epoch: this.epoch,
+        record: { type: 'leaderChange', leaderId: self, voters: [...this.config.voters], grantingVoters: granting },
+      },
+    ]);
     for (const v of this.voters) if (v !== self) this.sendBeginQuorumEpoch(v);
   }
 
   private toResigned(preferredSuccessors: number[]): void {
     const unacked = new Map<number, Inflight | null>();
     for (const v of this.voters) if (v !== this.config.nodeId) unacked.set(v, null);
-    this.enter({ name: 'resigned', electionDeadlineMs: this.nowMs + this.randomElectionTimeoutMs(), preferredSuccessors, unacked });
+    this.enter({
+      name: 'resigned',
+      electionDeadlineMs: this.nowMs + this.randomElectionTimeoutMs(),
+      preferredSuccessors,
+      unacked,
+    });
     this.sendEndQuorumEpochs();
   }
 
@@ -856,7 +964,9 @@ export class RaftQuorum {
     if (this.wroteLog || this.highWatermark <= this.applied) return;
     const entries = this.log.read(this.applied, this.highWatermark - this.applied);
     if (entries.length !== this.highWatermark - this.applied) {
-      throw new RaftInvariantError(`node ${this.nodeId}: high watermark ${this.highWatermark} is past the log end ${this.logEnd}`);
+      throw new RaftInvariantError(
+        `node ${this.nodeId}: high watermark ${this.highWatermark} is past the log end ${this.logEnd}`,
+      );
     }
     this.applied = this.highWatermark;
     this.emit({ kind: 'apply', entries, highWatermark: this.highWatermark });

@@ -68,9 +68,12 @@ export class SafetyChecker {
   onPersistElection(node: number, next: ElectionState): void {
     const prev = this.durableElection.get(node);
     if (prev) {
-      if (next.epoch < prev.epoch) throw new SafetyViolation(`node ${node} persisted epoch ${next.epoch} after epoch ${prev.epoch}`);
+      if (next.epoch < prev.epoch)
+        throw new SafetyViolation(`node ${node} persisted epoch ${next.epoch} after epoch ${prev.epoch}`);
       if (next.epoch === prev.epoch && prev.votedId !== -1 && next.votedId !== prev.votedId) {
-        throw new SafetyViolation(`node ${node} changed its vote in epoch ${next.epoch} from ${prev.votedId} to ${next.votedId}`);
+        throw new SafetyViolation(
+          `node ${node} changed its vote in epoch ${next.epoch} from ${prev.votedId} to ${next.votedId}`,
+        );
       }
     }
     this.durableElection.set(node, { ...next });
@@ -81,11 +84,14 @@ export class SafetyChecker {
     if (!res.voteGranted || res.preVote) return;
     const key = `${node}:${res.leaderEpoch}`;
     const prior = this.votesGranted.get(key);
-    if (prior !== undefined && prior !== to) throw new SafetyViolation(`node ${node} granted votes to ${prior} and ${to} in epoch ${res.leaderEpoch}`);
+    if (prior !== undefined && prior !== to)
+      throw new SafetyViolation(`node ${node} granted votes to ${prior} and ${to} in epoch ${res.leaderEpoch}`);
     this.votesGranted.set(key, to);
     const durable = this.durableElection.get(node);
     if (!durable || durable.epoch !== res.leaderEpoch || durable.votedId !== to) {
-      throw new SafetyViolation(`node ${node} granted its vote to ${to} in epoch ${res.leaderEpoch} before persisting it (durable: ${JSON.stringify(durable)})`);
+      throw new SafetyViolation(
+        `node ${node} granted its vote to ${to} in epoch ${res.leaderEpoch} before persisting it (durable: ${JSON.stringify(durable)})`,
+      );
     }
   }
 
@@ -97,7 +103,8 @@ export class SafetyChecker {
       const witness = `${recordKey(e)}|${prev ? prev.epoch : 0}`;
       const seen = this.entriesSeen.get(key);
       if (seen === undefined) this.entriesSeen.set(key, witness);
-      else if (seen !== witness) throw new SafetyViolation(`log matching: node ${node} appended ${key} as ${witness}, another log has ${seen}`);
+      else if (seen !== witness)
+        throw new SafetyViolation(`log matching: node ${node} appended ${key} as ${witness}, another log has ${seen}`);
       prev = e;
     }
   }
@@ -112,11 +119,14 @@ export class SafetyChecker {
   onApply(node: number, entries: readonly LogEntry[]): void {
     const life = this.lives.get(node)!;
     for (const e of entries) {
-      if (e.offset !== life.applied) throw new SafetyViolation(`node ${node} applied offset ${e.offset}, expected ${life.applied}`);
+      if (e.offset !== life.applied)
+        throw new SafetyViolation(`node ${node} applied offset ${e.offset}, expected ${life.applied}`);
       const value = `${e.epoch}/${recordKey(e)}`;
       if (e.offset < this.appliedSequence.length) {
         if (this.appliedSequence[e.offset] !== value) {
-          throw new SafetyViolation(`state machine safety: node ${node} applied ${value} at ${e.offset}, others applied ${this.appliedSequence[e.offset]}`);
+          throw new SafetyViolation(
+            `state machine safety: node ${node} applied ${value} at ${e.offset}, others applied ${this.appliedSequence[e.offset]}`,
+          );
         }
       } else {
         this.appliedSequence.push(value);
@@ -131,7 +141,8 @@ export class SafetyChecker {
     const life = this.lives.get(node)!;
     if (view.state === 'leader') {
       const prior = this.leaders.get(view.epoch);
-      if (prior !== undefined && prior !== node) throw new SafetyViolation(`election safety: nodes ${prior} and ${node} both led epoch ${view.epoch}`);
+      if (prior !== undefined && prior !== node)
+        throw new SafetyViolation(`election safety: nodes ${prior} and ${node} both led epoch ${view.epoch}`);
       this.leaders.set(view.epoch, node);
       const seenKey = `${node}:${view.epoch}`;
       if (!this.leadersSeen.has(seenKey)) {
@@ -147,9 +158,12 @@ export class SafetyChecker {
       }
     }
     if (view.highWatermark < life.highWatermark) {
-      throw new SafetyViolation(`node ${node}'s high watermark moved back from ${life.highWatermark} to ${view.highWatermark}`);
+      throw new SafetyViolation(
+        `node ${node}'s high watermark moved back from ${life.highWatermark} to ${view.highWatermark}`,
+      );
     }
-    if (view.highWatermark > logEnd) throw new SafetyViolation(`node ${node}'s high watermark ${view.highWatermark} is past its log end ${logEnd}`);
+    if (view.highWatermark > logEnd)
+      throw new SafetyViolation(`node ${node}'s high watermark ${view.highWatermark} is past its log end ${logEnd}`);
     for (let o = life.highWatermark; o < view.highWatermark; o++) this.checkCommitted(node, o, entryAt(o));
     life.highWatermark = view.highWatermark;
   }
@@ -159,7 +173,9 @@ export class SafetyChecker {
     const value = `${e.epoch}/${recordKey(e)}`;
     if (offset < this.committed.length) {
       if (this.committed[offset] !== value) {
-        throw new SafetyViolation(`committed entry ${offset} is ${this.committed[offset]} on one node and ${value} on node ${node}`);
+        throw new SafetyViolation(
+          `committed entry ${offset} is ${this.committed[offset]} on one node and ${value} on node ${node}`,
+        );
       }
     } else if (offset === this.committed.length) {
       this.committed.push(value);

@@ -42,7 +42,9 @@ function parseArgs(argv: string[]): Args {
         args.trace = true;
         break;
       default:
-        throw new Error(`unknown flag ${flag}; usage: npm run sim -- [--seeds N] [--steps M] [--seed S] [--voters 1|3|5] [--trace]`);
+        throw new Error(
+          `unknown flag ${flag}; usage: npm run sim -- [--seeds N] [--steps M] [--seed S] [--voters 1|3|5] [--trace]`,
+        );
     }
   }
   return args;
@@ -51,7 +53,7 @@ function parseArgs(argv: string[]): Args {
 function main(): number {
   const args = parseArgs(process.argv.slice(2));
   const single = args.seed !== undefined;
-  const first = args.seed ?? (Math.floor(Math.random() * 2 ** 31) >>> 0);
+  const first = args.seed ?? Math.floor(Math.random() * 2 ** 31) >>> 0;
   const count = single ? 1 : args.seeds;
   const started = Date.now();
   let steps = 0;
@@ -71,7 +73,9 @@ function main(): number {
     if (args.trace) console.log(result.trace.join('\n'));
     if (!result.ok) {
       if (!args.trace) console.log(result.trace.join('\n'));
-      console.log(`\nseed ${seed} FAILED after ${result.steps} steps (${result.simulatedMs} simulated ms): ${result.violation}`);
+      console.log(
+        `\nseed ${seed} FAILED after ${result.steps} steps (${result.simulatedMs} simulated ms): ${result.violation}`,
+      );
       console.log(`options: ${JSON.stringify(options)}`);
       console.log(`replay:  ${result.replay}${args.voters !== undefined ? ` --voters ${args.voters}` : ''}`);
       return 1;

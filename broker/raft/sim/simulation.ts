@@ -61,7 +61,12 @@ export function defaultSimOptions(seed: number, overrides: Partial<SimOptions> =
     observers: r.int(2),
     steps: 3000,
     preVote: r.chance(0.75),
-    network: { lossRate: r.pick([0, 0.02, 0.1, 0.3]), duplicateRate: r.pick([0, 0.05, 0.2]), minDelayMs: 1, maxDelayMs: r.pick([5, 20, 80]) },
+    network: {
+      lossRate: r.pick([0, 0.02, 0.1, 0.3]),
+      duplicateRate: r.pick([0, 0.05, 0.2]),
+      minDelayMs: 1,
+      maxDelayMs: r.pick([5, 20, 80]),
+    },
     crashRate: r.pick([0, 0.05, 0.15]),
     midStepCrashRate: r.pick([0, 0.002, 0.01]),
     partitionRate: r.pick([0, 0.05, 0.15]),
@@ -132,7 +137,18 @@ export class Simulation {
     this.voterIds = Array.from({ length: options.voters }, (_, i) => i + 1);
     const ids = [...this.voterIds, ...Array.from({ length: options.observers }, (_, i) => 100 + i)];
     for (const id of ids) {
-      this.nodes.push({ id, up: false, life: 0, raft: null, log: new MemoryLog(), durableEnd: 0, election: null, flushScheduled: false, pendingAnswers: new Map(), appliedValues: new Set() });
+      this.nodes.push({
+        id,
+        up: false,
+        life: 0,
+        raft: null,
+        log: new MemoryLog(),
+        durableEnd: 0,
+        election: null,
+        flushScheduled: false,
+        pendingAnswers: new Map(),
+        appliedValues: new Set(),
+      });
     }
   }
 
@@ -150,7 +166,8 @@ export class Simulation {
       while (this.steps < o.steps) this.step();
       recoveryMs = this.calmPhase();
     } catch (e) {
-      if (e instanceof SafetyViolation || e instanceof RaftInvariantError || e instanceof Stop) violation = `${e.name}: ${e.message}`;
+      if (e instanceof SafetyViolation || e instanceof RaftInvariantError || e instanceof Stop)
+        violation = `${e.name}: ${e.message}`;
       else violation = `crash: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
       this.log(`VIOLATION ${violation}`);
     }
@@ -187,10 +204,13 @@ export class Simulation {
         .join(', ');
     // First a leader must be elected and commit the marker: a majority of voters apply it in time.
     const commitDeadline = calmStart + this.options.livenessBoundMs;
-    const votersApplied = () => this.nodes.filter((n) => this.voterIds.includes(n.id) && n.appliedValues.has(marker)).length;
+    const votersApplied = () =>
+      this.nodes.filter((n) => this.voterIds.includes(n.id) && n.appliedValues.has(marker)).length;
     while (votersApplied() < Math.floor(this.voterIds.length / 2) + 1) {
       if (this.nowMs > commitDeadline) {
-        throw new Stop(`liveness: no leader committed a proposal within ${this.options.livenessBoundMs} ms of calm (${describeStates()})`);
+        throw new Stop(
+          `liveness: no leader committed a proposal within ${this.options.livenessBoundMs} ms of calm (${describeStates()})`,
+        );
       }
       this.step();
     }
@@ -201,7 +221,9 @@ export class Simulation {
     const catchUpDeadline = this.nowMs + catchUpMs;
     while (!this.nodes.every((n) => n.appliedValues.has(marker))) {
       if (this.nowMs > catchUpDeadline) {
-        throw new Stop(`liveness: the committed proposal was not applied on every node within ${catchUpMs} ms (lag ${lag}; ${describeStates()})`);
+        throw new Stop(
+          `liveness: the committed proposal was not applied on every node within ${catchUpMs} ms (lag ${lag}; ${describeStates()})`,
+        );
       }
       this.step();
     }
@@ -265,7 +287,13 @@ export class Simulation {
       }
     }
     this.log(`n${env.from}→n${env.to} #${env.correlationId} ${describe(env.message)}`);
-    this.deliver(n, { kind: 'receive', nowMs: this.nowMs, from: env.from, correlationId: env.correlationId, message: env.message });
+    this.deliver(n, {
+      kind: 'receive',
+      nowMs: this.nowMs,
+      from: env.from,
+      correlationId: env.correlationId,
+      message: env.message,
+    });
   }
 
   private propose(): void {
@@ -328,10 +356,18 @@ export class Simulation {
     n.life++;
     n.pendingAnswers.clear();
     n.appliedValues.clear();
-    const config: RaftConfig = { nodeId: n.id, voters: this.voterIds, clusterId: 'sim', preVote: this.options.preVote, ...SIM_TIMING };
+    const config: RaftConfig = {
+      nodeId: n.id,
+      voters: this.voterIds,
+      clusterId: 'sim',
+      preVote: this.options.preVote,
+      ...SIM_TIMING,
+    };
     this.checker.startLife(n.id, n.life);
     n.raft = new RaftQuorum(config, n.log, n.election, this.random.fork(), this.nowMs);
-    this.log(`n${n.id} starts (life ${n.life}, log end ${n.log.endOffset()}, ${JSON.stringify(n.election)}) as ${n.raft.stateName}`);
+    this.log(
+      `n${n.id} starts (life ${n.life}, log end ${n.log.endOffset()}, ${JSON.stringify(n.election)}) as ${n.raft.stateName}`,
+    );
   }
 
   /** Kills the process: the page cache is lost except, maybe, part of it that reached the disk. */
@@ -372,7 +408,10 @@ export class Simulation {
           if (toLife === null) throw new SafetyViolation(`n${n.id} answered a request it never received (${key})`);
         }
         for (const delay of this.network.deliveries(n.id, a.to)) {
-          this.queue.push(this.nowMs + delay, { type: 'deliver', env: { from: n.id, fromLife: n.life, to: a.to, correlationId: a.correlationId, message: a.message, toLife } });
+          this.queue.push(this.nowMs + delay, {
+            type: 'deliver',
+            env: { from: n.id, fromLife: n.life, to: a.to, correlationId: a.correlationId, message: a.message, toLife },
+          });
         }
         break;
       }
@@ -420,7 +459,8 @@ export class Simulation {
 
   private log(line: string): void {
     this.trace.push(`${String(this.nowMs).padStart(7)}ms ${line}`);
-    if (!this.options.fullTrace && this.trace.length > TRACE_TAIL * 2) this.trace.splice(0, this.trace.length - TRACE_TAIL);
+    if (!this.options.fullTrace && this.trace.length > TRACE_TAIL * 2)
+      this.trace.splice(0, this.trace.length - TRACE_TAIL);
   }
 }
 
@@ -447,4 +487,3 @@ function describe(m: Envelope['message']): string {
     }
   }
 }
-

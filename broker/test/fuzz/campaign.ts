@@ -86,6 +86,17 @@ export interface CampaignResult {
   findings: Finding[];
 }
 
+/**
+ * The fuzzed broker's request and fetch limits, lowered from Kafka's defaults (100 MiB frames,
+ * 55 MiB fetches) so the memory bound means something: with the defaults, a few connections each
+ * holding one legitimate maximum-size request and response already approach 1 GiB. The bound
+ * then catches memory the broker keeps beyond what its limits allow.
+ */
+const BROKER_LIMITS = {
+  'socket.request.max.bytes': String(16 * 1024 * 1024),
+  'fetch.max.bytes': String(16 * 1024 * 1024),
+};
+
 const DEFAULTS = {
   connections: 4,
   rssLimitBytes: 1024 * 1024 * 1024,
@@ -136,17 +147,23 @@ interface Sent {
   done: boolean;
 }
 
-/** RSS in bytes, or null when the process is gone (or a zombie). */
+/**
+ * Memory the process holds, in bytes (RSS less the pages it has freed lazily, which the kernel
+ * takes back whenever it needs them: after big transient buffers glibc and V8 return memory with
+ * MADV_FREE, and RSS keeps counting it until then), or null when the process is gone (or a zombie).
+ */
 function rssOf(pid: number): number | null {
   let status: string;
+  let rollup: string;
   try {
     status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
   } catch {
     return null;
   }
   if (/^State:\s+Z/m.test(status)) return null;
-  const m = /^VmRSS:\s+(\d+) kB/m.test(status) ? /^VmRSS:\s+(\d+) kB/m.exec(status) : null;
-  return m ? Number(m[1]) * 1024 : 0;
+  const kb = (field: string) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(rollup)?.[1] ?? 0);
+  return (kb('Rss') - kb('LazyFree')) * 1024;
 }
 
 function tail(text: string, lines: number): string {
@@ -237,7 +254,7 @@ export class Campaign {
   // ---- broker lifecycle ------------------------------------------------------------------
 
   private async startOn(dataDir?: string, port?: number): Promise<void> {
-    this.broker = await startBroker({ dataDir, port });
+    this.broker = await startBroker({ dataDir, port, overrides: BROKER_LIMITS });
     this.instance++;
     this.brokerStarts++;
     this.instanceOutputStart = this.broker.output().length;
