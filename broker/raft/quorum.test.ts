@@ -3,7 +3,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { MemoryLog, type LogEntry } from './log.js';
 import type { FetchRequest, FetchResponse, RaftMessage, VoteRequest, VoteResponse } from './messages.js';
 import { RaftQuorum } from './quorum.js';
-import { SeededRandom } from './random.js';
+import { SeededRandom } from '../random.js';
 import type { ElectionState, RaftAction, RaftConfig, RaftEvent } from './types.js';
 
 const TIMING = {

@@ -31,7 +31,7 @@ import type {
   VoteResponse,
 } from './messages.js';
 import { NO_LEADER } from './messages.js';
-import type { Random } from './random.js';
+import type { Random } from '../random.js';
 import type { ElectionState, QuorumView, RaftAction, RaftConfig, RaftEvent, StateName } from './types.js';
 
 /** A broken invariant inside the state machine: a bug, or a peer that broke the protocol. */

@@ -4,7 +4,7 @@
 // answers meant for its previous life never reach it (as with TCP).
 
 import type { RaftMessage } from '../messages.js';
-import type { SeededRandom } from '../random.js';
+import type { SeededRandom } from '../../random.js';
 
 export interface Envelope {
   from: number;

@@ -9,7 +9,7 @@
 import { MemoryLog } from '../log.js';
 import { isRequest } from '../messages.js';
 import { RaftInvariantError, RaftQuorum } from '../quorum.js';
-import { SeededRandom } from '../random.js';
+import { SeededRandom } from '../../random.js';
 import type { ElectionState, RaftAction, RaftConfig, RaftEvent } from '../types.js';
 import { SafetyChecker, SafetyViolation } from './invariants.js';
 import { CALM_NETWORK, FakeNetwork, type Envelope, type NetworkFaults } from './network.js';

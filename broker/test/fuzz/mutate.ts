@@ -3,7 +3,7 @@
 // corrupted in every header field (with and without a correct CRC) or filled with codec
 // garbage and decompression bombs, header versions and api keys moved, and the encoded frame
 // itself flipped, cut, extended or given a lying size prefix. Everything is drawn from one
-// Prng seeded per request, so (run seed, index) names the exact bytes.
+// random source (broker/random.ts) seeded per request, so (run seed, index) names the exact bytes.
 
 import { crc32c } from '@node-rs/crc32';
 import { CODEC_IDS } from '../../protocol/compression.js';
@@ -14,7 +14,8 @@ import { isFlexible } from '../../protocol/schema.js';
 import { Reader, Writer } from '../../protocol/wire.js';
 import { decodeRequest, type AnyApi, type DecodedRequest } from '../raw-client.js';
 import { NAME_POOL, type Corpus, type SeedRequest } from './corpus.js';
-import { Prng, requestSeed } from './prng.js';
+import { SeededRandom } from '../../random.js';
+import { requestSeed } from './seeds.js';
 import {
   CountLie,
   Raw,
@@ -29,7 +30,7 @@ import {
 /** One generated request: the bytes written to the socket and how they were made. */
 export interface FuzzCase {
   index: number;
-  /** The Prng seed of this case (derived from the run seed and the index). */
+  /** The random seed of this case (derived from the run seed and the index). */
   caseSeed: number;
   seedSource: string;
   seedApi: string;
@@ -105,7 +106,7 @@ function looksLikeBatch(b: unknown): b is Buffer {
 // ---- field mutations ---------------------------------------------------------------------
 
 interface Ctx {
-  rng: Prng;
+  rng: SeededRandom;
   corpus: Corpus;
   flexible: boolean;
   mutations: string[];
@@ -125,7 +126,7 @@ function mutateInt(ctx: Ctx, slot: Extract<Slot, { type: 'primitive' }>): void {
       min: int64Raw('8000000000000000'),
       '-1': -1,
       '0': 0,
-      neg: -rng.range(2, 1000),
+      neg: -rng.between(2, 1000),
       big: 2 ** 53 + rng.int(1000),
       near: cur + rng.pick([-1, 1, 1000, -1000]),
     }[choice];
@@ -141,7 +142,7 @@ function mutateInt(ctx: Ctx, slot: Extract<Slot, { type: 'primitive' }>): void {
   const p = slot.primitive as keyof typeof INT_MAX;
   const max = INT_MAX[p];
   const min = INT_MIN[p];
-  const candidates = [max, min, -1, 0, 1, max - 1, min + 1, cur + 1, cur - 1, rng.range(min, max)].filter(
+  const candidates = [max, min, -1, 0, 1, max - 1, min + 1, cur + 1, cur - 1, rng.between(min, max)].filter(
     (v) => v >= min && v <= max,
   );
   const v = rng.pick(candidates);
@@ -228,7 +229,7 @@ function mutateBytes(ctx: Ctx, slot: Extract<Slot, { type: 'primitive' }>): void
       slot.set(slot.primitive === 'bytes' ? lengthPrefixed(-1, Buffer.alloc(0), flexible, true) : null);
       break;
     case 'random':
-      slot.set(rng.bytes(rng.range(1, 64)));
+      slot.set(rng.bytes(rng.between(1, 64)));
       break;
     case 'huge':
       slot.set(Buffer.alloc(rng.pick([65536, 1 << 20, 4 << 20]), 0x61));
@@ -377,14 +378,14 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
       b.writeUInt32BE(rng.int(2 ** 32), BatchField.crc);
       return { batch: b, cls: 'batch-crc' };
     case 'bitflip': {
-      for (let i = rng.range(1, 4); i > 0; i--) b[rng.int(b.length)] ^= 1 << rng.int(8);
+      for (let i = rng.between(1, 4); i > 0; i--) b[rng.int(b.length)] ^= 1 << rng.int(8);
       return { batch: b, cls: 'batch-bitflip' };
     }
     case 'bitflip-crc-fixed': {
-      for (let i = rng.range(1, 4); i > 0; i--) {
+      for (let i = rng.between(1, 4); i > 0; i--) {
         const at = rng.chance(0.7)
-          ? rng.range(RECORD_BATCH_OVERHEAD, b.length - 1)
-          : rng.range(BatchField.attributes, b.length - 1);
+          ? rng.between(RECORD_BATCH_OVERHEAD, b.length - 1)
+          : rng.between(BatchField.attributes, b.length - 1);
         b[at] ^= 1 << rng.int(8);
       }
       fixCrc(b);
@@ -399,7 +400,7 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
         h.recordCount * 1000,
         0x7fffffff,
         -0x80000000,
-        rng.range(1, 1_000_000),
+        rng.between(1, 1_000_000),
       ]);
       b.writeInt32BE(i32(count), BatchField.recordCount);
       // Usually keep lastOffsetDelta consistent, so the lie passes the header checks.
@@ -435,7 +436,7 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
       );
       return { batch: b, cls: 'batch-length' };
     case 'codec-bits': {
-      const id = rng.range(1, 7);
+      const id = rng.between(1, 7);
       b.writeInt16BE((h.attributes & ~7) | id, BatchField.attributes);
       fixCrc(b);
       return { batch: b, cls: `batch-codec-bits:${id}` };
@@ -443,7 +444,7 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
     case 'codec-garbage': {
       const codec = rng.pick(CODECS);
       return {
-        batch: withPayload(b, rng.bytes(rng.range(0, 200)), CODEC_IDS[codec]),
+        batch: withPayload(b, rng.bytes(rng.between(0, 200)), CODEC_IDS[codec]),
         cls: `batch-codec-garbage:${codec}`,
       };
     }
@@ -453,7 +454,7 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
       if (!payload) return mutateBatch(ctx, original);
       const cut = rng.chance(0.5)
         ? payload.subarray(0, rng.int(payload.length))
-        : Buffer.concat([payload, rng.bytes(rng.range(1, 16))]);
+        : Buffer.concat([payload, rng.bytes(rng.between(1, 16))]);
       return { batch: withPayload(b, cut, CODEC_IDS[codec]), cls: `batch-codec-truncated:${codec}` };
     }
     case 'codec-bomb': {
@@ -498,11 +499,11 @@ function mutateBatch(ctx: Ctx, original: Buffer): { batch: Buffer; cls: string }
       return { batch: b.subarray(0, rng.int(b.length)), cls: 'batch-truncate' };
     case 'extra':
       return {
-        batch: Buffer.concat([b, rng.chance(0.5) ? Buffer.from(original) : rng.bytes(rng.range(1, 80))]),
+        batch: Buffer.concat([b, rng.chance(0.5) ? Buffer.from(original) : rng.bytes(rng.between(1, 80))]),
         cls: 'batch-extra',
       };
     case 'records-garbage': {
-      const out = Buffer.concat([b.subarray(0, RECORD_BATCH_OVERHEAD), rng.bytes(rng.range(0, 120))]);
+      const out = Buffer.concat([b.subarray(0, RECORD_BATCH_OVERHEAD), rng.bytes(rng.between(0, 120))]);
       setLength(out);
       fixCrc(out);
       return { batch: out, cls: 'batch-records-garbage' };
@@ -652,23 +653,23 @@ function mutateFrame(ctx: Ctx, frame: Buffer, other: () => Buffer): Buffer {
   const f = Buffer.from(frame);
   switch (op) {
     case 'bitflip':
-      for (let i = rng.range(1, 8); i > 0; i--) {
-        const at = rng.range(4, f.length - 1);
+      for (let i = rng.between(1, 8); i > 0; i--) {
+        const at = rng.between(4, f.length - 1);
         f[at] ^= 1 << rng.int(8);
       }
       return f;
     case 'byte-set':
-      for (let i = rng.range(1, 4); i > 0; i--)
-        f[rng.range(4, f.length - 1)] = rng.pick([0, 0xff, 0x7f, 0x80, rng.int(256)]);
+      for (let i = rng.between(1, 4); i > 0; i--)
+        f[rng.between(4, f.length - 1)] = rng.pick([0, 0xff, 0x7f, 0x80, rng.int(256)]);
       return f;
     case 'truncate':
-      return resize(Buffer.from(f.subarray(0, rng.range(4, f.length - 1))));
+      return resize(Buffer.from(f.subarray(0, rng.between(4, f.length - 1))));
     case 'truncate-size-lie':
-      return f.subarray(0, rng.range(4, f.length - 1));
+      return f.subarray(0, rng.between(4, f.length - 1));
     case 'extend':
-      return resize(Buffer.concat([f, rng.bytes(rng.range(1, 64))]));
+      return resize(Buffer.concat([f, rng.bytes(rng.between(1, 64))]));
     case 'trailing-frame-garbage':
-      return Buffer.concat([f, rng.bytes(rng.range(1, 64))]);
+      return Buffer.concat([f, rng.bytes(rng.between(1, 64))]);
     case 'size-lie':
       f.writeInt32BE(
         rng.pick([
@@ -686,20 +687,20 @@ function mutateFrame(ctx: Ctx, frame: Buffer, other: () => Buffer): Buffer {
       );
       return f;
     case 'splice': {
-      const at = rng.range(4, f.length);
-      return resize(Buffer.concat([f.subarray(0, at), rng.bytes(rng.range(1, 32)), f.subarray(at)]));
+      const at = rng.between(4, f.length);
+      return resize(Buffer.concat([f.subarray(0, at), rng.bytes(rng.between(1, 32)), f.subarray(at)]));
     }
     case 'delete': {
-      const at = rng.range(4, f.length - 1);
-      return resize(Buffer.concat([f.subarray(0, at), f.subarray(Math.min(f.length, at + rng.range(1, 16)))]));
+      const at = rng.between(4, f.length - 1);
+      return resize(Buffer.concat([f.subarray(0, at), f.subarray(Math.min(f.length, at + rng.between(1, 16)))]));
     }
     case 'pipeline': {
       const parts: Buffer[] = [f];
-      for (let i = rng.range(1, 31); i > 0; i--) parts.push(other());
+      for (let i = rng.between(1, 31); i > 0; i--) parts.push(other());
       return Buffer.concat(parts);
     }
     case 'garbage':
-      return resize(Buffer.concat([Buffer.alloc(4), rng.bytes(rng.range(0, 256))]));
+      return resize(Buffer.concat([Buffer.alloc(4), rng.bytes(rng.between(0, 256))]));
   }
 }
 
@@ -784,7 +785,7 @@ function mutateFields(ctx: Ctx, draft: Draft): void {
 /** Case `index` of the run seeded `runSeed`. */
 export function generateCase(corpus: Corpus, runSeed: number, index: number): FuzzCase {
   const caseSeed = requestSeed(runSeed, index);
-  const rng = new Prng(caseSeed);
+  const rng = new SeededRandom(caseSeed);
   const seed = rng.pick(corpus.seeds);
   const correlationId = (index % 0x7ffffffe) + 1;
   const draft = draftOf(seed, correlationId);

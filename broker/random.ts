@@ -1,5 +1,6 @@
-// A seeded pseudo-random source. The quorum state machine never calls Math.random: election
-// timeouts and backoffs are drawn from a Random passed in, so one seed replays one run exactly.
+// A seeded pseudo-random source, passed in like the clock: the quorum state machine draws its
+// election timeouts and backoffs from it, and the Raft simulator and the protocol fuzzer their
+// schedules and mutations, so one seed replays one run exactly. Nothing calls Math.random.
 
 export interface Random {
   /** A float in [0, 1). */
@@ -60,6 +61,23 @@ export class SeededRandom implements Random {
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw new Error('pick from an empty list');
     return items[this.int(items.length)];
+  }
+
+  /** Picks by weight: entries are [weight, value]. */
+  weighted<T>(entries: ReadonlyArray<readonly [number, T]>): T {
+    let total = 0;
+    for (const [w] of entries) total += w;
+    let x = this.next() * total;
+    for (const [w, v] of entries) {
+      if ((x -= w) < 0) return v;
+    }
+    return entries[entries.length - 1][1];
+  }
+
+  bytes(n: number): Buffer {
+    const out = Buffer.allocUnsafe(n);
+    for (let i = 0; i < n; i++) out[i] = this.int(256);
+    return out;
   }
 
   /** A new independent source derived from this one (for a node's own jitter). */
