@@ -83,3 +83,13 @@ describe('strings with an int16 length', () => {
     expect(read.endsWith('...')).toBe(true);
   });
 });
+
+describe('int64 fields', () => {
+  test('2^63 - 1 read from the wire (a number that rounds to 2^63) is written back as 2^63 - 1', () => {
+    const max = Buffer.from('7fffffffffffffff', 'hex');
+    const read = new Reader(max).int64();
+    const w = new Writer();
+    w.int64(read);
+    expect(w.toBuffer()).toEqual(max);
+  });
+});

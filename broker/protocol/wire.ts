@@ -8,6 +8,7 @@ export class MalformedFrameError extends Error {}
 /** The longest string an int16 length prefix can carry. */
 const MAX_INT16_STRING_BYTES = 0x7fff;
 const TWO_POW_32 = 2 ** 32;
+const INT64_LIMIT = 2 ** 63;
 
 function zigZagDecode(raw: number): number {
   return raw % 2 === 0 ? raw / 2 : -(raw + 1) / 2;
@@ -179,6 +180,13 @@ export class Writer {
   }
   int64(v: number): void {
     const at = this.room(8);
+    // A number read from an int64 near its maximum (2^63 - 1) rounds up to 2^63: it goes back as
+    // the maximum, so such values (a client's committed offset, say) round-trip instead of failing.
+    if (v >= INT64_LIMIT) {
+      this.scratch.writeInt32BE(0x7fffffff, at);
+      this.scratch.writeUInt32BE(0xffffffff, at + 4);
+      return;
+    }
     const high = Math.floor(v / TWO_POW_32);
     this.scratch.writeInt32BE(high, at);
     this.scratch.writeUInt32BE(v - high * TWO_POW_32, at + 4);
