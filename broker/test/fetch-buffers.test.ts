@@ -8,7 +8,14 @@ import { ErrorCode } from '../protocol/errors.js';
 import { CreateTopics, Fetch, Produce } from '../protocol/messages/index.js';
 import { buildRecordBatch, rewriteBaseOffsetAndEpoch } from '../protocol/record-batch.js';
 import { startBroker, type BrokerProcess } from './broker-process.js';
-import { RawConnection, decodeResponse, encodeRequest, waitFor, type RequestInputOf } from './raw-client.js';
+import {
+  RawConnection,
+  decodeResponse,
+  encodeRequest,
+  fetchRequest,
+  waitFor,
+  type RequestInputOf,
+} from './raw-client.js';
 
 const TOPIC = 'pooled';
 const BATCHES = 64;
@@ -21,18 +28,12 @@ let log: Buffer;
 const batchStarts: number[] = [];
 const batchBaseOffsets: number[] = [];
 
-function fetchRequest(fetchOffset: number, partitionMaxBytes: number): RequestInputOf<typeof Fetch> {
-  return {
-    maxWaitMs: 0,
-    minBytes: 0,
+function fetchFrom(fetchOffset: number, partitionMaxBytes: number): RequestInputOf<typeof Fetch> {
+  return fetchRequest({
+    topic: TOPIC,
+    partitions: [{ partition: 0, fetchOffset, partitionMaxBytes }],
     maxBytes: 50 * MAX_BYTES,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [{ topic: TOPIC, partitions: [{ partition: 0, fetchOffset, partitionMaxBytes }] }],
-    forgottenTopicsData: [],
-    rackId: '',
-  };
+  });
 }
 
 /** The fetched record set of a response frame, checked byte for byte against the log; the next offset. */
@@ -57,7 +58,7 @@ async function readWhole(partitionMaxBytes: number): Promise<void> {
   try {
     for (let offset = 0; offset < BATCHES * RECORDS_PER_BATCH;) {
       const correlationId = c.nextCorrelationId();
-      c.write(encodeRequest(Fetch, 12, fetchRequest(offset, partitionMaxBytes), { correlationId }));
+      c.write(encodeRequest(Fetch, 12, fetchFrom(offset, partitionMaxBytes), { correlationId }));
       offset = checkFetched(await c.nextFrame(), offset);
     }
   } finally {
@@ -76,7 +77,7 @@ class PausedFetcher {
     this.socket.pause();
     this.socket.on('data', (d: Buffer) => this.chunks.push(d));
     offsets.forEach((offset, i) =>
-      this.socket.write(encodeRequest(Fetch, 12, fetchRequest(offset, MAX_BYTES), { correlationId: i + 1 })),
+      this.socket.write(encodeRequest(Fetch, 12, fetchFrom(offset, MAX_BYTES), { correlationId: i + 1 })),
     );
   }
 
@@ -109,7 +110,7 @@ function fetchAndReset(offsets: number[]): Promise<void> {
   const socket = net.connect(broker.port, '127.0.0.1');
   socket.on('error', () => undefined);
   offsets.forEach((offset, i) =>
-    socket.write(encodeRequest(Fetch, 12, fetchRequest(offset, MAX_BYTES), { correlationId: i + 1 })),
+    socket.write(encodeRequest(Fetch, 12, fetchFrom(offset, MAX_BYTES), { correlationId: i + 1 })),
   );
   return new Promise((resolve) => socket.once('data', () => resolve(void socket.resetAndDestroy())));
 }

@@ -23,7 +23,7 @@ import {
 } from '../protocol/messages/index.js';
 import { batchSizeAt, buildRecordBatch, lastOffsetAt } from '../protocol/record-batch.js';
 import { newDataDir, startBroker, type BrokerProcess, type ProcessLimits } from './broker-process.js';
-import { RawConnection, batchesOf, waitFor } from './raw-client.js';
+import { RawConnection, batchesOf, fetchRequest, waitFor } from './raw-client.js';
 
 const brokers: BrokerProcess[] = [];
 const connections: RawConnection[] = [];
@@ -340,17 +340,15 @@ async function produceBatch(c: RawConnection, topic: string, tag: string, count:
 async function keysByOffset(c: RawConnection, topic: string): Promise<Map<number, string>> {
   const keys = new Map<number, string>();
   for (let offset = 0; ;) {
-    const res = await c.request(Fetch, 11, {
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 8 << 20,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [{ topic, partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 4 << 20 }] }],
-      forgottenTopicsData: [],
-      rackId: '',
-    });
+    const res = await c.request(
+      Fetch,
+      11,
+      fetchRequest({
+        topic,
+        partitions: [{ partition: 0, fetchOffset: offset, partitionMaxBytes: 4 << 20 }],
+        maxBytes: 8 << 20,
+      }),
+    );
     const batches = batchesOf(res.responses[0].partitions[0].records);
     if (batches.length === 0) return keys;
     for (const b of batches) for (const r of b.records) keys.set(r.offset, r.key!.toString());
@@ -419,17 +417,15 @@ describe('fetch.max.bytes', () => {
     expect((await createTopic(c, 'big', 1)).errorCode).toBe(ErrorCode.NONE);
     for (let i = 0; i < 4; i++)
       expect((await produceBatch(c, 'big', `b${i}`, 6, 100_000)).errorCode).toBe(ErrorCode.NONE);
-    const res = await c.request(Fetch, 11, {
-      maxWaitMs: 0,
-      minBytes: 0,
-      maxBytes: 0x7fffffff,
-      isolationLevel: 0,
-      sessionId: 0,
-      sessionEpoch: -1,
-      topics: [{ topic: 'big', partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 0x7fffffff }] }],
-      forgottenTopicsData: [],
-      rackId: '',
-    });
+    const res = await c.request(
+      Fetch,
+      11,
+      fetchRequest({
+        topic: 'big',
+        partitions: [{ partition: 0, fetchOffset: 0, partitionMaxBytes: 0x7fffffff }],
+        maxBytes: 0x7fffffff,
+      }),
+    );
     const batches = batchesOf(res.responses[0].partitions[0].records);
     const bytes = batches.reduce((sum, b) => sum + b.size, 0);
     // Each batch is ~600 KB: the first fits, the second would pass 1 MiB.

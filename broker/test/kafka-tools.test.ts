@@ -11,7 +11,7 @@ import { CreateTopics, Fetch, ListOffsets, Produce } from '../protocol/messages/
 import { buildRecordBatch } from '../protocol/record-batch.js';
 import { run } from './compat/clients.js';
 import { startBroker, type BrokerProcess } from './broker-process.js';
-import { RawConnection } from './raw-client.js';
+import { RawConnection, fetchRequest } from './raw-client.js';
 
 /** Resolving Kafka's jars with Maven takes minutes the first time on a new machine. */
 const FIRST_RESOLVE_TIMEOUT_MS = 15 * 60_000;
@@ -49,17 +49,7 @@ async function earliestOffset(c: RawConnection, topic: string): Promise<number> 
 }
 
 async function fetchFrom(c: RawConnection, topic: string, fetchOffset: number) {
-  const res = await c.request(Fetch, 11, {
-    maxWaitMs: 0,
-    minBytes: 0,
-    maxBytes: 1 << 20,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [{ topic, partitions: [{ partition: 0, fetchOffset, partitionMaxBytes: 1 << 20 }] }],
-    forgottenTopicsData: [],
-    rackId: '',
-  });
+  const res = await c.request(Fetch, 11, fetchRequest({ topic, partitions: [{ partition: 0, fetchOffset }] }));
   return res.responses[0].partitions[0];
 }
 

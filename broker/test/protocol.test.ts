@@ -27,10 +27,11 @@ import {
   decodeResponse,
   encodeHeaderOnly,
   encodeRequest,
+  fetchRequest,
   waitFor,
   type AnyApi,
+  type FetchSpec,
   type DecodedResponse,
-  type RequestInputOf,
 } from './raw-client.js';
 
 const MAX_REQUEST_BYTES = 1 << 20;
@@ -83,37 +84,6 @@ async function latestOffset(c: RawConnection, topic: string, partition: number):
   const p = res.topics[0].partitions[0];
   expect(p.errorCode).toBe(ErrorCode.NONE);
   return p.offset;
-}
-
-interface FetchSpec {
-  topic: string;
-  partitions: Array<{ partition: number; fetchOffset: number; partitionMaxBytes?: number }>;
-  maxWaitMs?: number;
-  minBytes?: number;
-  maxBytes?: number;
-}
-
-function fetchRequest(spec: FetchSpec): RequestInputOf<typeof Fetch> {
-  return {
-    maxWaitMs: spec.maxWaitMs ?? 0,
-    minBytes: spec.minBytes ?? 0,
-    maxBytes: spec.maxBytes ?? 50 * 1024 * 1024,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [
-      {
-        topic: spec.topic,
-        partitions: spec.partitions.map((p) => ({
-          partition: p.partition,
-          fetchOffset: p.fetchOffset,
-          partitionMaxBytes: p.partitionMaxBytes ?? 1024 * 1024,
-        })),
-      },
-    ],
-    forgottenTopicsData: [],
-    rackId: '',
-  };
 }
 
 /** Fetch v12 (flexible, topics by name); the partitions of the one topic asked for. */

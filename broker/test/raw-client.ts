@@ -12,7 +12,7 @@ import {
   writeRequestHeader,
   type RequestHeader,
 } from '../protocol/header.js';
-import { ALL_APIS, ApiVersions } from '../protocol/messages/index.js';
+import { ALL_APIS, ApiVersions, Fetch } from '../protocol/messages/index.js';
 import { decodeRecords, scanBatches, type DecodedRecord } from '../protocol/record-batch.js';
 import {
   compile,
@@ -132,6 +132,39 @@ export function batchesOf(
 }
 
 // ---- connection --------------------------------------------------------------------------
+
+/** One topic's partitions to fetch; unset limits are generous and the wait is none. */
+export interface FetchSpec {
+  topic: string;
+  partitions: Array<{ partition: number; fetchOffset: number; partitionMaxBytes?: number }>;
+  maxWaitMs?: number;
+  minBytes?: number;
+  maxBytes?: number;
+}
+
+/** A Fetch request body (any version from 12 down to 4) for the partitions of one topic, by name. */
+export function fetchRequest(spec: FetchSpec): RequestInputOf<typeof Fetch> {
+  return {
+    maxWaitMs: spec.maxWaitMs ?? 0,
+    minBytes: spec.minBytes ?? 0,
+    maxBytes: spec.maxBytes ?? 50 * 1024 * 1024,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [
+      {
+        topic: spec.topic,
+        partitions: spec.partitions.map((p) => ({
+          partition: p.partition,
+          fetchOffset: p.fetchOffset,
+          partitionMaxBytes: p.partitionMaxBytes ?? 1024 * 1024,
+        })),
+      },
+    ],
+    forgottenTopicsData: [],
+    rackId: '',
+  };
+}
 
 export class ConnectionClosedError extends Error {}
 

@@ -10,31 +10,12 @@ import { ErrorCode } from '../protocol/errors.js';
 import { ApiVersions, CreateTopics, Fetch, Produce } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../protocol/record-batch.js';
 import { newDataDir, startBroker } from './broker-process.js';
-import { ConnectionClosedError, RawConnection, batchesOf, type RequestInputOf } from './raw-client.js';
+import { ConnectionClosedError, RawConnection, batchesOf, fetchRequest, type RequestInputOf } from './raw-client.js';
 
 const MAIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../dist/broker/main.js');
 const TOPIC = 'shutdown';
 /** Shorter than the long poll's 30 s: a fetch the shutdown forgets is cut off, not answered by its own timer. */
 const OVERRIDES = { 'shutdown.timeout.ms': '10000' };
-
-function fetchRequest(
-  partition: number,
-  fetchOffset: number,
-  maxWaitMs: number,
-  minBytes: number,
-): RequestInputOf<typeof Fetch> {
-  return {
-    maxWaitMs,
-    minBytes,
-    maxBytes: 50 * 1024 * 1024,
-    isolationLevel: 0,
-    sessionId: 0,
-    sessionEpoch: -1,
-    topics: [{ topic: TOPIC, partitions: [{ partition, fetchOffset, partitionMaxBytes: 10 * 1024 * 1024 }] }],
-    forgottenTopicsData: [],
-    rackId: '',
-  };
-}
 
 function produceRequest(partition: number, key: string): RequestInputOf<typeof Produce> {
   return {
@@ -57,7 +38,14 @@ async function readPartition(c: RawConnection, partition: number): Promise<Map<n
   const out = new Map<number, string>();
   let offset = 0;
   for (;;) {
-    const res = await c.request(Fetch, 12, fetchRequest(partition, offset, 0, 0));
+    const res = await c.request(
+      Fetch,
+      12,
+      fetchRequest({
+        topic: TOPIC,
+        partitions: [{ partition, fetchOffset: offset, partitionMaxBytes: 10 * 1024 * 1024 }],
+      }),
+    );
     const p = res.responses[0].partitions[0];
     expect(p.errorCode).toBe(ErrorCode.NONE);
     for (const b of batchesOf(p.records)) for (const r of b.records) out.set(r.offset, r.key!.toString());
@@ -92,7 +80,11 @@ describe('SIGTERM', () => {
 
     // A long poll on partition 1, which nothing is written to: only the shutdown can answer it.
     const fetcher = await RawConnection.open(broker.port);
-    const pendingFetch = fetcher.request(Fetch, 12, fetchRequest(1, 0, 30_000, 1));
+    const pendingFetch = fetcher.request(
+      Fetch,
+      12,
+      fetchRequest({ topic: TOPIC, partitions: [{ partition: 1, fetchOffset: 0 }], maxWaitMs: 30_000, minBytes: 1 }),
+    );
     let fetchAnswered = false;
     void pendingFetch.finally(() => (fetchAnswered = true)).catch(() => {});
     await admin.request(ApiVersions, 3, { clientSoftwareName: 'runnel-raw', clientSoftwareVersion: '0' });
