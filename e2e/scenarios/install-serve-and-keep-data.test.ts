@@ -85,6 +85,12 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
   it('kcat produces through the bootstrap Service and consumes everything back', async () => {
     const svc = (await env.json<Service>(['service', BOOTSTRAP_SVC, '-n', NS]))!;
     bootstrap = `${svc.spec.clusterIP}:9092`;
+    // The node's service rules follow the Endpoints a moment after the broker turns Ready (as
+    // kube-proxy's do): wait until the ClusterIP answers before relying on it.
+    await eventually('the bootstrap Service to route to the broker', async () => {
+      const r = await env.kcat(['-b', bootstrap, '-L', '-t', TOPIC]);
+      return r.code === 0 && r.stdout.includes(`topic "${TOPIC}" with`);
+    });
     const input = Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).join('\n') + '\n';
     const p = await env.kcat(['-b', bootstrap, '-t', TOPIC, '-P', '-K:', '-X', 'acks=all'], input);
     expect(p.code, p.stderr).toBe(0);
