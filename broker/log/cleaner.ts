@@ -31,6 +31,7 @@ import {
   type RecordEntry,
 } from '../protocol/record-batch.js';
 import type { PartitionLog } from './partition-log.js';
+import { INT32_MAX } from './index-file.js';
 import type { LogSegment, StoredBatch } from './segment.js';
 
 export const CLEANER_CHECKPOINT_FILE = 'cleaner.checkpoint';
@@ -39,7 +40,6 @@ const CHECKPOINT_VERSION = 0;
 export const MAX_MAP_KEYS = 1_000_000;
 /** Cleaned batches are written to the new segment in pieces of about this size. */
 const WRITE_CHUNK_BYTES = 1 << 20;
-const INT32_MAX = 2 ** 31 - 1;
 const CONTROL_FLAG = 0x20;
 
 export interface CleanerCheckpoint {

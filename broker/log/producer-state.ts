@@ -13,6 +13,7 @@ import { open, readFile, readdir, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { NO_PRODUCER_ID, readInt64, writeInt64 } from '../protocol/record-batch.js';
+import { INT32_MAX } from './index-file.js';
 
 /** Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN: clients keep at most five batches in flight. */
 export const BATCHES_TO_RETAIN = 5;
@@ -22,7 +23,6 @@ export const SNAPSHOT_SUFFIX = '.snapshot';
 /** Snapshots kept per partition; older ones are removed after a new one is written. */
 const SNAPSHOTS_TO_KEEP = 2;
 const SNAPSHOT_VERSION = 1;
-const INT32_MAX = 2 ** 31 - 1;
 const SNAPSHOT_FILE = /^(\d{20})\.snapshot$/;
 
 export interface BatchMetadata {

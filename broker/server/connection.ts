@@ -18,6 +18,7 @@
 // written. Never earlier: a chunk the socket still queues would be overwritten.
 
 import type { Socket } from 'node:net';
+import { MAX_TIMER_MS } from '../clock.js';
 import type { Logger } from 'pino';
 import type { CloseCause } from './close-log.js';
 import { FrameSplitter } from './frames.js';
@@ -52,9 +53,6 @@ const MAX_IN_FLIGHT_REQUESTS = 64;
  * its response when that is larger; a client that never reads costs no more than that.
  */
 export const MAX_QUEUED_BYTES_PER_CONNECTION = 16 * 1024 * 1024;
-
-/** Node's timers take at most 2^31-1 ms (24.8 days); a longer idle timeout is capped there. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 export interface ConnectionOptions {
   /** socket.request.max.bytes */
@@ -106,7 +104,8 @@ export class Connection {
     socket.on('close', () => this.onClosed());
     const idleMs = options.idleTimeoutMs;
     if (idleMs != null && idleMs >= 0) {
-      // Node's socket timeout restarts on every read and write, and fires once per quiet spell.
+      // Node's socket timeout restarts on every read and write, and fires once per quiet spell;
+      // like a timer it takes at most MAX_TIMER_MS (24.8 days).
       socket.setTimeout(Math.min(Math.max(idleMs, 1), MAX_TIMER_MS));
       socket.on('timeout', () => this.onQuiet(idleMs));
     }
