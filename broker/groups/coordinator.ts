@@ -800,8 +800,8 @@ export class GroupCoordinator {
       leaderId: group.leaderId,
       members: [...group.members.values()].map((m) => ({
         ...memberIdentity(m),
-        subscription: group.metadataFor(m, group.protocolName ?? '').toString('base64'),
-        assignment: (assignments ? (assignments.get(m.memberId) ?? Buffer.alloc(0)) : m.assignment).toString('base64'),
+        subscription: group.metadataFor(m, group.protocolName ?? ''),
+        assignment: assignments ? (assignments.get(m.memberId) ?? Buffer.alloc(0)) : m.assignment,
       })),
     };
     return { kind: 'group', group: group.id, value };
@@ -841,8 +841,8 @@ export class GroupCoordinator {
       for (const m of s.members) {
         group.members.set(m.memberId, {
           ...memberIdentity(m),
-          protocols: [{ name: s.protocolName ?? '', metadata: Buffer.from(m.subscription, 'base64') }],
-          assignment: Buffer.from(m.assignment, 'base64'),
+          protocols: [{ name: s.protocolName ?? '', metadata: m.subscription }],
+          assignment: m.assignment,
         });
         if (m.groupInstanceId !== null) group.staticMembers.set(m.groupInstanceId, m.memberId);
       }

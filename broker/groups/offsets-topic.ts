@@ -1,9 +1,24 @@
 // Group metadata and committed offsets as records of the internal, compacted topic
 // `__consumer_offsets`. Keys identify what a record is about (one group, or one group's
 // offset for one partition) so compaction keeps only the latest of each; a null value is a
-// tombstone. Keys and values are JSON: readable with any consumer, and ours to evolve.
+// tombstone. Keys and values are Kafka's own record schemas (see offsets-records.ts), so Kafka's
+// tools decode them and offsets written by Kafka load here.
 
 import type { PartitionLog } from '../log/partition-log.js';
+import {
+  GROUP_METADATA_VALUE_WRITE_VERSION,
+  GroupMetadataKey,
+  GroupMetadataValue,
+  OFFSET_COMMIT_VALUE_WRITE_VERSION,
+  OffsetCommitKey,
+  OffsetCommitValue,
+  RecordType,
+  decodeKeyBody,
+  decodeValue,
+  encodeKey,
+  encodeValue,
+  readRecordType,
+} from './offsets-records.js';
 import {
   LOG_OVERHEAD,
   batchSizeAt,
@@ -35,9 +50,9 @@ export interface MemberIdentity {
 }
 
 export interface MemberSnapshot extends MemberIdentity {
-  /** base64 of the member's metadata for the chosen protocol, and of its assignment. */
-  subscription: string;
-  assignment: string;
+  /** The member's metadata for the chosen protocol, and its assignment. */
+  subscription: Buffer;
+  assignment: Buffer;
 }
 
 export interface GroupSnapshot {
@@ -52,43 +67,93 @@ export type OffsetsRecord =
   | { kind: 'offset'; group: string; topic: string; partition: number; value: CommittedOffset | null }
   | { kind: 'group'; group: string; value: GroupSnapshot | null };
 
-function keyOf(r: OffsetsRecord): string {
-  return JSON.stringify(r.kind === 'offset' ? ['offset', r.group, r.topic, r.partition] : ['group', r.group]);
+function keyOf(r: OffsetsRecord): Buffer {
+  return r.kind === 'offset'
+    ? encodeKey(RecordType.OFFSET_COMMIT, OffsetCommitKey.struct, {
+        group: r.group,
+        topic: r.topic,
+        partition: r.partition,
+      })
+    : encodeKey(RecordType.GROUP_METADATA, GroupMetadataKey.struct, { group: r.group });
 }
 
-/** The record, or why it is not one of ours (written by something else, or damaged). */
-function parse(key: Buffer, value: Buffer | null): OffsetsRecord | string {
-  let k: unknown;
-  let v: unknown;
+function valueOf(r: OffsetsRecord, now: number): Buffer | null {
+  if (r.value === null) return null;
+  if (r.kind === 'offset') {
+    const o = r.value;
+    return encodeValue(OFFSET_COMMIT_VALUE_WRITE_VERSION, OffsetCommitValue.struct, {
+      offset: o.offset,
+      leaderEpoch: o.leaderEpoch,
+      metadata: o.metadata,
+      commitTimestamp: o.commitTimestampMs,
+    });
+  }
+  const g = r.value;
+  return encodeValue(GROUP_METADATA_VALUE_WRITE_VERSION, GroupMetadataValue.struct, {
+    protocolType: g.protocolType ?? '',
+    generation: g.generation,
+    protocol: g.protocolName,
+    leader: g.leaderId,
+    currentStateTimestamp: now,
+    members: g.members.map((m) => ({
+      memberId: m.memberId,
+      groupInstanceId: m.groupInstanceId,
+      clientId: m.clientId,
+      clientHost: m.clientHost,
+      rebalanceTimeout: m.rebalanceTimeoutMs,
+      sessionTimeout: m.sessionTimeoutMs,
+      subscription: m.subscription,
+      assignment: m.assignment,
+    })),
+  });
+}
+
+/** The record, or why it is not one of ours (another kind of group's record, or damaged). */
+export function parseOffsetsRecord(key: Buffer, value: Buffer | null): OffsetsRecord | string {
   try {
-    k = JSON.parse(key.toString());
-    v = value === null ? null : JSON.parse(value.toString());
+    const { type, body } = readRecordType(key);
+    if (type === RecordType.OFFSET_COMMIT || type === RecordType.LEGACY_OFFSET_COMMIT) {
+      const k = decodeKeyBody(body, OffsetCommitKey.struct);
+      let v: CommittedOffset | null = null;
+      if (value !== null) {
+        const o = decodeValue(value, OffsetCommitValue.struct);
+        v = {
+          offset: o.offset,
+          leaderEpoch: o.leaderEpoch,
+          metadata: o.metadata,
+          commitTimestampMs: o.commitTimestamp,
+        };
+      }
+      return { kind: 'offset', group: k.group, topic: k.topic, partition: k.partition, value: v };
+    }
+    if (type === RecordType.GROUP_METADATA) {
+      const k = decodeKeyBody(body, GroupMetadataKey.struct);
+      let v: GroupSnapshot | null = null;
+      if (value !== null) {
+        const g = decodeValue(value, GroupMetadataValue.struct);
+        v = {
+          protocolType: g.protocolType === '' ? null : g.protocolType,
+          protocolName: g.protocol,
+          generation: g.generation,
+          leaderId: g.leader,
+          members: g.members.map((m) => ({
+            memberId: m.memberId,
+            groupInstanceId: m.groupInstanceId,
+            clientId: m.clientId,
+            clientHost: m.clientHost,
+            sessionTimeoutMs: m.sessionTimeout,
+            rebalanceTimeoutMs: m.rebalanceTimeout,
+            subscription: m.subscription,
+            assignment: m.assignment,
+          })),
+        };
+      }
+      return { kind: 'group', group: k.group, value: v };
+    }
+    return `record type ${type} is not a classic group's metadata or a committed offset`;
   } catch (err) {
-    return `not JSON: ${(err as Error).message}`;
+    return `record does not decode: ${(err as Error).message}`;
   }
-  if (!Array.isArray(k)) return 'key is not a group or offset key';
-  if (v !== null && (typeof v !== 'object' || Array.isArray(v))) return 'value is not an object';
-  if (
-    k[0] === 'offset' &&
-    k.length === 4 &&
-    typeof k[1] === 'string' &&
-    typeof k[2] === 'string' &&
-    Number.isInteger(k[3])
-  ) {
-    const o = v as CommittedOffset | null;
-    if (
-      o !== null &&
-      (!Number.isSafeInteger(o.offset) || typeof o.metadata !== 'string' || !Number.isFinite(o.commitTimestampMs))
-    )
-      return 'offset value is malformed';
-    return { kind: 'offset', group: k[1], topic: k[2], partition: k[3] as number, value: o };
-  }
-  if (k[0] === 'group' && k.length === 2 && typeof k[1] === 'string') {
-    const g = v as GroupSnapshot | null;
-    if (g !== null && (!Number.isInteger(g.generation) || !Array.isArray(g.members))) return 'group value is malformed';
-    return { kind: 'group', group: k[1], value: g };
-  }
-  return 'key is not a group or offset key';
 }
 
 /** Java's String.hashCode, which Kafka uses to place a group on an offsets partition. */
@@ -107,7 +172,7 @@ export function encodeOffsetsRecords(records: OffsetsRecord[], now: number): { b
   const batch = buildRecordBatch({
     records: records.map((r) => ({
       key: keyOf(r),
-      value: r.value === null ? null : JSON.stringify(r.value),
+      value: valueOf(r, now),
       timestampMs: now,
     })),
   });
@@ -150,7 +215,7 @@ export async function replayOffsetsPartition(
       }
       for (const rec of records) {
         if (rec.offset < offset) continue;
-        const parsed = rec.key === null ? 'record has no key' : parse(rec.key, rec.value);
+        const parsed = rec.key === null ? 'record has no key' : parseOffsetsRecord(rec.key, rec.value);
         if (typeof parsed === 'string') {
           counts.skipped++;
           skip(rec.offset, parsed);

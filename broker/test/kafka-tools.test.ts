@@ -7,7 +7,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareKafka, type KafkaInstall } from '../bench/kafka.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { CreateTopics, Fetch, ListOffsets, Produce } from '../protocol/messages/index.js';
+import {
+  CreateTopics,
+  Fetch,
+  FindCoordinator,
+  JoinGroup,
+  ListOffsets,
+  OffsetCommit,
+  Produce,
+  SyncGroup,
+} from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../protocol/record-batch.js';
 import { run } from './compat/clients.js';
 import { startBroker, type BrokerProcess } from './broker-process.js';
@@ -21,22 +30,48 @@ let kafka: KafkaInstall;
 let broker: BrokerProcess;
 
 function tool(mainClass: string, args: string[]): Promise<string> {
+  return offlineTool(mainClass, ['--bootstrap-server', broker.bootstrap, ...args]);
+}
+
+/** A tool that reads files rather than talking to a broker. */
+function offlineTool(mainClass: string, args: string[]): Promise<string> {
   return run(
     'java',
-    [
-      '-Xmx256M',
-      `-Dlog4j2.configurationFile=${kafka.toolsLog4j}`,
-      '-cp',
-      kafka.classpath,
-      mainClass,
-      '--bootstrap-server',
-      broker.bootstrap,
-      ...args,
-    ],
+    ['-Xmx256M', `-Dlog4j2.configurationFile=${kafka.toolsLog4j}`, '-cp', kafka.classpath, mainClass, ...args],
     {
       timeoutMs: TOOL_TIMEOUT_MS,
     },
   );
+}
+
+/** ConsumerProtocolSubscription v0: the topics, no user data. */
+function subscriptionV0(topics: string[]): Buffer {
+  const parts = [Buffer.from([0, 0]), int32(topics.length), ...topics.map(str), int32(-1)];
+  return Buffer.concat(parts);
+}
+
+/** ConsumerProtocolAssignment v0: partitions by topic, no user data. */
+function assignmentV0(topic: string, partitions: number[]): Buffer {
+  return Buffer.concat([
+    Buffer.from([0, 0]),
+    int32(1),
+    str(topic),
+    int32(partitions.length),
+    ...partitions.map(int32),
+    int32(-1),
+  ]);
+}
+
+function int32(n: number): Buffer {
+  const b = Buffer.alloc(4);
+  b.writeInt32BE(n);
+  return b;
+}
+
+function str(s: string): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeInt16BE(Buffer.byteLength(s));
+  return Buffer.concat([b, Buffer.from(s)]);
 }
 
 async function earliestOffset(c: RawConnection, topic: string): Promise<number> {
@@ -172,5 +207,85 @@ describe('kafka-features.sh', () => {
     expect(out).toMatch(
       /Feature: metadata\.version\s+SupportedMinVersion: 3\.3-IV3\s+SupportedMaxVersion: 4\.1-IV1\s+FinalizedVersionLevel: 4\.1-IV1/,
     );
+  });
+});
+
+describe('kafka-dump-log.sh --offsets-decoder', () => {
+  it("decodes the group metadata and committed offsets Runnel stores in __consumer_offsets with Kafka's schemas", async () => {
+    const own = await startBroker({ overrides: { 'offsets.topic.num.partitions': '1' } });
+    let memberId = '';
+    try {
+      const c = await RawConnection.open(own.port);
+      const created = await c.request(CreateTopics, 5, {
+        topics: [{ name: 'dumped', numPartitions: 2, replicationFactor: 1, assignments: [], configs: [] }],
+        timeoutMs: 5_000,
+        validateOnly: false,
+      });
+      expect(created.topics[0].errorCode).toBe(ErrorCode.NONE);
+      expect((await c.request(FindCoordinator, 3, { key: 'dump-group', keyType: 0 })).errorCode).toBe(ErrorCode.NONE);
+      const join = (memberId: string) =>
+        c.request(JoinGroup, 5, {
+          groupId: 'dump-group',
+          sessionTimeoutMs: 10_000,
+          rebalanceTimeoutMs: 20_000,
+          memberId,
+          groupInstanceId: null,
+          protocolType: 'consumer',
+          protocols: [{ name: 'range', metadata: subscriptionV0(['dumped']) }],
+        });
+      const first = await join('');
+      expect(first.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED);
+      const joined = await join(first.memberId);
+      expect(joined.errorCode).toBe(ErrorCode.NONE);
+      memberId = joined.memberId;
+      const synced = await c.request(SyncGroup, 3, {
+        groupId: 'dump-group',
+        generationId: joined.generationId,
+        memberId,
+        groupInstanceId: null,
+        assignments: [{ memberId, assignment: assignmentV0('dumped', [0, 1]) }],
+      });
+      expect(synced.errorCode).toBe(ErrorCode.NONE);
+      const committed = await c.request(OffsetCommit, 7, {
+        groupId: 'dump-group',
+        generationIdOrMemberEpoch: joined.generationId,
+        memberId,
+        groupInstanceId: null,
+        topics: [
+          {
+            name: 'dumped',
+            partitions: [
+              { partitionIndex: 1, committedOffset: 4242, committedLeaderEpoch: 3, committedMetadata: 'dump-meta' },
+            ],
+          },
+        ],
+      });
+      expect(committed.topics[0].partitions[0].errorCode).toBe(ErrorCode.NONE);
+      c.close();
+    } finally {
+      expect(await own.stop()).toBe(0);
+    }
+
+    const segment = path.join(own.dataDir, '__consumer_offsets-0', '00000000000000000000.log');
+    const out = await offlineTool('kafka.tools.DumpLogSegments', ['--offsets-decoder', '--files', segment]);
+    expect(out).not.toMatch(/Exception|error/i);
+    const lines = out.split('\n');
+    const offsetLine = lines.find((l) => l.includes('key: {"type":"1"'));
+    expect(offsetLine, out).toBeDefined();
+    expect(offsetLine).toContain('"group":"dump-group"');
+    expect(offsetLine).toContain('"topic":"dumped"');
+    expect(offsetLine).toContain('"partition":1');
+    expect(offsetLine).toContain('"offset":4242');
+    expect(offsetLine).toContain('"leaderEpoch":3');
+    expect(offsetLine).toContain('"metadata":"dump-meta"');
+    const groupLine = lines.find((l) => l.includes('key: {"type":"2"'));
+    expect(groupLine, out).toBeDefined();
+    expect(groupLine).toContain('"group":"dump-group"');
+    expect(groupLine).toContain('"protocolType":"consumer"');
+    expect(groupLine).toContain('"generation":1');
+    expect(groupLine).toContain(`"memberId":"${memberId}"`);
+    // Kafka even decodes the consumer protocol inside: the subscription and the assignment.
+    expect(groupLine).toContain('"subscription":{"topics":["dumped"]');
+    expect(groupLine).toContain('"assignedPartitions":[{"topic":"dumped","partitions":[0,1]}]');
   });
 });
