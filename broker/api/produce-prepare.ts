@@ -21,7 +21,10 @@ import {
   fixMaxTimestamp,
   RECORD_BATCH_OVERHEAD,
   readBatchHeader,
+  type RecordError,
   recompressBatch,
+  type TimestampBounds,
+  timestampRefusal,
   validateProducedBatches,
 } from '../protocol/record-batch.js';
 
@@ -34,10 +37,7 @@ export type PrepareErrorName =
   | 'UNSUPPORTED_VERSION'
   | 'UNSUPPORTED_COMPRESSION_TYPE';
 
-export interface RecordError {
-  batchIndex: number;
-  batchIndexErrorMessage: string | null;
-}
+export type { RecordError } from '../protocol/record-batch.js';
 
 export type Prepared =
   | { ok: true; records: Buffer; batches: BatchInfo[] }
@@ -81,6 +81,16 @@ export function storedCodec(config: LogConfig): CompressionCodec | null {
   return config.compressionType === 'uncompressed' ? 'none' : config.compressionType;
 }
 
+/**
+ * The record timestamps a topic accepts at `nowMs`: Kafka checks CreateTime records against
+ * message.timestamp.before.max.ms and message.timestamp.after.max.ms; under LogAppendTime the
+ * broker stamps the batch and nothing is checked (null).
+ */
+export function timestampBounds(config: LogConfig, nowMs: number): TimestampBounds | null {
+  if (config.messageTimestampType !== 'CreateTime') return null;
+  return { nowMs, beforeMaxMs: config.messageTimestampBeforeMaxMs, afterMaxMs: config.messageTimestampAfterMaxMs };
+}
+
 /** Whether `batch` needs prepareBatch before the log may take it. */
 export function needsPreparation(config: LogConfig, batch: BatchInfo): boolean {
   const codec = storedCodec(config);
@@ -102,18 +112,21 @@ export function needsPreparation(config: LogConfig, batch: BatchInfo): boolean {
  * that decompress past MAX_DECOMPRESSED_BYTES are INVALID_RECORD too: Kafka, which streams
  * records, fails such a bomb at its first malformed record. INVALID_RECORD is not retriable, so a
  * producer does not resend the same bytes; CORRUPT_MESSAGE (retriable) stays for what a resend
- * can fix, a CRC mismatch.
+ * can fix, a CRC mismatch. A compressed batch with a record timestamp outside
+ * `timestampBounds(config, nowMs)` is INVALID_TIMESTAMP with record errors (validateProducedBatches
+ * has checked those of an uncompressed batch).
  */
 export async function prepareBatch(
   records: Buffer,
   batch: BatchInfo,
   config: LogConfig,
   partitionName: string,
+  nowMs: number,
 ): Promise<Prepared> {
-  if (batch.compression === 'none') return checkBatch(records, batch, config, partitionName);
+  if (batch.compression === 'none') return checkBatch(records, batch, config, partitionName, nowMs);
   const release = await decompressions.acquire();
   try {
-    return await checkBatch(records, batch, config, partitionName);
+    return await checkBatch(records, batch, config, partitionName, nowMs);
   } finally {
     release();
   }
@@ -124,6 +137,7 @@ async function checkBatch(
   batch: BatchInfo,
   config: LogConfig,
   partitionName: string,
+  nowMs: number,
 ): Promise<Prepared> {
   const bytes = records.subarray(batch.position, batch.position + batch.size);
   const fail = (error: PrepareErrorName, message: string, recordErrors: RecordError[] = []): Prepared => ({
@@ -138,6 +152,8 @@ async function checkBatch(
     const compressed = batch.compression !== 'none';
     if (compressed || config.cleanupPolicy.compact) {
       const header = readBatchHeader(bytes, 0);
+      // validateProducedBatches has checked the timestamps of an uncompressed batch.
+      const bounds = compressed ? timestampBounds(config, nowMs) : null;
       const payload = compressed
         ? await decompress(batch.compression, bytes.subarray(RECORD_BATCH_OVERHEAD), MAX_DECOMPRESSED_BYTES)
         : bytes;
@@ -147,6 +163,7 @@ async function checkBatch(
         payload.length,
         header,
         MAX_RECORD_ERRORS,
+        bounds,
       );
       if (!walk.ok) {
         const message = `invalid ${compressed ? `${batch.compression}-compressed ` : ''}record batch: ${walk.message}`;
@@ -157,6 +174,10 @@ async function checkBatch(
             ? [{ batchIndex: walk.recordIndex, batchIndexErrorMessage: message }]
             : [],
         );
+      }
+      if (bounds && walk.outOfRange.length > 0) {
+        const refusal = timestampRefusal(walk.outOfRange, bounds);
+        return fail(refusal.error, refusal.message, refusal.recordErrors);
       }
       if (config.cleanupPolicy.compact && walk.keylessCount > 0) {
         const message = `Compacted topic cannot accept message without key in topic partition ${partitionName}.`;

@@ -12,7 +12,7 @@ import { ErrorCode } from '../protocol/errors.js';
 import { Produce } from '../protocol/messages/index.js';
 import { validateProducedBatches } from '../protocol/record-batch.js';
 import { NO_RESPONSE, handler } from './dispatch.js';
-import { type Prepared, type RecordError, needsPreparation, prepareBatch } from './produce-prepare.js';
+import { type Prepared, type RecordError, needsPreparation, prepareBatch, timestampBounds } from './produce-prepare.js';
 
 /** Produce v7 is the first that may carry zstd batches (KIP-110). */
 const FIRST_ZSTD_PRODUCE_VERSION = 7;
@@ -65,13 +65,19 @@ export const produceHandler = (broker: BrokerServices) =>
         const acksError = broker.partitions.checkAcks(partition, req.acks);
         if (acksError !== ErrorCode.NONE) return failed(p.index, acksError);
         const records = p.records ?? Buffer.alloc(0);
-        const checked = validateProducedBatches(records, log.config.maxMessageBytes);
+        const nowMs = broker.clock.nowMs();
+        const checked = validateProducedBatches(
+          records,
+          log.config.maxMessageBytes,
+          undefined,
+          timestampBounds(log.config, nowMs),
+        );
         if (!checked.ok) {
           ctx.logger.warn(
             { topic: topic.name, partition: p.index, error: checked.error, reason: checked.message },
             'rejected produce batch',
           );
-          return failed(p.index, ErrorCode[checked.error], checked.message);
+          return failed(p.index, ErrorCode[checked.error], checked.message, checked.recordErrors);
         }
         const batch = checked.batches[0];
         if (batch.compression === 'zstd' && ctx.header.apiVersion < FIRST_ZSTD_PRODUCE_VERSION) {
@@ -83,7 +89,7 @@ export const produceHandler = (broker: BrokerServices) =>
         }
         const appending: Promise<AppendResult | Refused> = needsPreparation(log.config, batch)
           ? log.inOrder(
-              prepareBatch(records, batch, log.config, partition.key),
+              prepareBatch(records, batch, log.config, partition.key, nowMs),
               (prepared): Promise<AppendResult | Refused> =>
                 prepared.ok
                   ? broker.partitions.append(partition, prepared.records, prepared.batches)

@@ -335,6 +335,8 @@ export function toLogConfig(values: (name: string) => string): LogConfig {
     indexIntervalBytes: Number(values('index.interval.bytes')),
     maxMessageBytes: Number(values('max.message.bytes')),
     messageTimestampType: values('message.timestamp.type') === 'LogAppendTime' ? 'LogAppendTime' : 'CreateTime',
+    messageTimestampBeforeMaxMs: capped('message.timestamp.before.max.ms'),
+    messageTimestampAfterMaxMs: capped('message.timestamp.after.max.ms'),
     fileDeleteDelayMs: Number(values('file.delete.delay.ms')),
     cleanupPolicy: {
       compact: policies.includes('compact'),

@@ -65,6 +65,14 @@ export const TOPIC_KEYS: ReadonlyArray<ConfigKey & { brokerSynonym: string }> = 
   { ...key('index.interval.bytes', 'int', '4096', { check: atLeast(0) }), brokerSynonym: 'log.index.interval.bytes' },
   { ...key('max.message.bytes', 'int', '1048588', { check: atLeast(0) }), brokerSynonym: 'message.max.bytes' },
   {
+    ...key('message.timestamp.after.max.ms', 'long', '3600000', { check: atLeast(0) }),
+    brokerSynonym: 'log.message.timestamp.after.max.ms',
+  },
+  {
+    ...key('message.timestamp.before.max.ms', 'long', LONG_MAX, { check: atLeast(0) }),
+    brokerSynonym: 'log.message.timestamp.before.max.ms',
+  },
+  {
     ...key('message.timestamp.type', 'string', 'CreateTime', { check: oneOf(...TIMESTAMP_TYPES) }),
     brokerSynonym: 'log.message.timestamp.type',
   },
@@ -126,6 +134,8 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('log.index.interval.bytes', 'int', '4096', { check: atLeast(0), dynamic: true }),
   key('log.index.size.max.bytes', 'int', '10485760', { check: atLeast(4), dynamic: true }),
   key('message.max.bytes', 'int', '1048588', { check: atLeast(0), dynamic: true }),
+  key('log.message.timestamp.after.max.ms', 'long', '3600000', { check: atLeast(0), dynamic: true }),
+  key('log.message.timestamp.before.max.ms', 'long', LONG_MAX, { check: atLeast(0), dynamic: true }),
   key('log.message.timestamp.type', 'string', 'CreateTime', { check: oneOf(...TIMESTAMP_TYPES), dynamic: true }),
   key('min.insync.replicas', 'int', '1', { check: atLeast(1), dynamic: true }),
   key('log.retention.bytes', 'long', '-1', { dynamic: true }),

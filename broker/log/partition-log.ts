@@ -50,6 +50,10 @@ export interface LogConfig {
   indexIntervalBytes: number;
   maxMessageBytes: number;
   messageTimestampType: 'CreateTime' | 'LogAppendTime';
+  /** message.timestamp.before.max.ms: how far in the past a CreateTime record may be (produce). */
+  messageTimestampBeforeMaxMs: number;
+  /** message.timestamp.after.max.ms: how far in the future a CreateTime record may be (produce). */
+  messageTimestampAfterMaxMs: number;
   /** How long retention keeps a deleted segment's files (renamed `*.deleted`) before unlinking them. */
   fileDeleteDelayMs?: number;
   /** cleanup.policy: `delete` applies retention.ms/bytes, `compact` runs the log cleaner. */
@@ -74,6 +78,8 @@ export const DEFAULT_LOG_CONFIG: LogConfig = {
   indexIntervalBytes: 4096,
   maxMessageBytes: 1024 * 1024 + 12,
   messageTimestampType: 'CreateTime',
+  messageTimestampBeforeMaxMs: Number.MAX_SAFE_INTEGER,
+  messageTimestampAfterMaxMs: 3_600_000,
   fileDeleteDelayMs: 60_000,
   cleanupPolicy: { compact: false, delete: true },
   deleteRetentionMs: 86_400_000,

@@ -372,3 +372,55 @@ describe('record validation of produced batches (Kafka LogValidator checks)', ()
     expect(v.ok && v.batches[0].maxTimestamp).toBe(T0 + 19_999 * 1_000_003);
   });
 });
+
+describe('record timestamp bounds (message.timestamp.before/after.max.ms)', () => {
+  const HOUR = 3_600_000;
+  const bounds = { nowMs: T0, beforeMaxMs: 2 * HOUR, afterMaxMs: HOUR };
+  const batchAt = (...offsets: number[]) =>
+    buildRecordBatch({ records: offsets.map((d, i) => ({ value: `v${i}`, timestampMs: T0 + d })) });
+
+  it('accepts records within the bounds, the bounds themselves included, and records without a timestamp', () => {
+    expect(validateProducedBatches(batchAt(0, -2 * HOUR, HOUR), undefined, undefined, bounds).ok).toBe(true);
+    const noTimestamp = buildRecordBatch({ records: [{ value: 'v', timestampMs: -1 }] });
+    expect(validateProducedBatches(noTimestamp, undefined, undefined, bounds).ok).toBe(true);
+  });
+
+  it('refuses records too far in the future or past with INVALID_TIMESTAMP and a record error for each', () => {
+    const v = validateProducedBatches(batchAt(0, 2 * HOUR, 1, -2 * HOUR - 1), undefined, undefined, bounds);
+    const range = `[${T0 - 2 * HOUR}, ${T0 + HOUR}]`;
+    expect(v).toMatchObject({
+      ok: false,
+      error: 'INVALID_TIMESTAMP',
+      recordErrors: [
+        {
+          batchIndex: 1,
+          batchIndexErrorMessage: `Timestamp ${T0 + 2 * HOUR} of message with offset 1 is out of range. The timestamp should be within ${range}`,
+        },
+        {
+          batchIndex: 3,
+          batchIndexErrorMessage: `Timestamp ${T0 - 2 * HOUR - 1} of message with offset 3 is out of range. The timestamp should be within ${range}`,
+        },
+      ],
+    });
+    expect(!v.ok && v.message).toMatch(/^Timestamp \d+ of message with offset 1 is out of range/);
+  });
+
+  it("checks nothing without bounds (LogAppendTime), and reports Kafka's Long.MAX_VALUE default exactly", () => {
+    const future = batchAt(2 * HOUR);
+    expect(validateProducedBatches(future).ok).toBe(true);
+    const v = validateProducedBatches(future, undefined, undefined, {
+      nowMs: T0,
+      beforeMaxMs: 2 ** 63,
+      afterMaxMs: HOUR,
+    });
+    expect(!v.ok && v.message).toContain(`within [${BigInt(T0) - (2n ** 63n - 1n)}, ${T0 + HOUR}]`);
+  });
+
+  it('lists out-of-range records in checkRecords without failing the walk, a malformed record still failing it', () => {
+    const batch = batchAt(0, 5 * HOUR);
+    const walk = checkRecords(batch, RECORD_BATCH_OVERHEAD, batch.length, readBatchHeader(batch), 0, bounds);
+    expect(walk).toMatchObject({ ok: true, outOfRange: [{ index: 1, timestamp: T0 + 5 * HOUR }] });
+    const broken = rawBatch({ recordCount: 2, payload: batch.subarray(RECORD_BATCH_OVERHEAD, batch.length - 1) });
+    expect(validateProducedBatches(broken, undefined, undefined, bounds)).toMatchObject({ error: 'INVALID_RECORD' });
+  });
+});

@@ -153,8 +153,61 @@ export type BatchErrorName =
   | 'RECORD_LIST_TOO_LARGE'
   | 'INVALID_TIMESTAMP';
 
+/** A refused record of a produced batch (Produce v8+ `recordErrors`). */
+export interface RecordError {
+  batchIndex: number;
+  batchIndexErrorMessage: string | null;
+}
+
 export type ProduceValidation =
-  { ok: true; batches: BatchInfo[] } | { ok: false; error: BatchErrorName; message: string };
+  | { ok: true; batches: BatchInfo[] }
+  | { ok: false; error: BatchErrorName; message: string; recordErrors?: RecordError[] };
+
+/**
+ * The CreateTime record timestamps a topic accepts, relative to the broker's clock (Kafka's
+ * message.timestamp.before.max.ms / message.timestamp.after.max.ms).
+ */
+export interface TimestampBounds {
+  nowMs: number;
+  beforeMaxMs: number;
+  afterMaxMs: number;
+}
+
+/** Out-of-range timestamps reported per refused batch; Kafka lists all, a few are enough to act on. */
+export const MAX_TIMESTAMP_ERRORS = 10;
+
+const LONG_MAX_BIG = 2n ** 63n - 1n;
+const clampLong = (n: number): bigint => (n >= 2 ** 63 ? LONG_MAX_BIG : BigInt(Math.trunc(n)));
+
+/** Kafka's LogValidator message for a record whose timestamp is out of `bounds`. */
+export function timestampOutOfRangeMessage(timestamp: number, recordIndex: number, b: TimestampBounds): string {
+  const now = BigInt(b.nowMs);
+  return (
+    `Timestamp ${timestamp} of message with offset ${recordIndex} is out of range. ` +
+    `The timestamp should be within [${now - clampLong(b.beforeMaxMs)}, ${now + clampLong(b.afterMaxMs)}]`
+  );
+}
+
+/**
+ * The INVALID_TIMESTAMP refusal of a batch whose records `outOfRange` lie outside `bounds`: the
+ * first record's message as the error message, and a record error for each.
+ */
+export function timestampRefusal(
+  outOfRange: ReadonlyArray<{ index: number; timestamp: number }>,
+  bounds: TimestampBounds,
+  prefix = '',
+): { error: 'INVALID_TIMESTAMP'; message: string; recordErrors: RecordError[] } {
+  const recordErrors = outOfRange.map(({ index, timestamp }) => ({
+    batchIndex: index,
+    batchIndexErrorMessage: timestampOutOfRangeMessage(timestamp, index, bounds),
+  }));
+  const more = outOfRange.length > 1 ? ` (and ${outOfRange.length - 1} more records out of range)` : '';
+  return {
+    error: 'INVALID_TIMESTAMP',
+    message: `${prefix}${recordErrors[0].batchIndexErrorMessage}${more}`,
+    recordErrors,
+  };
+}
 
 type Frame =
   { kind: 'batch'; size: number; magic: number } | { kind: 'partial' } | { kind: 'corrupt'; message: string };
@@ -191,12 +244,15 @@ function reject(error: BatchErrorName, message: string): ProduceValidation {
  * are checked by the produce handler (api/produce-prepare.ts) once decompressed, as are keys on
  * compacted topics. Like Kafka's DefaultRecordBatch.setMaxTimestamp, a CreateTime batch whose
  * header max timestamp is not its records' largest gets the right one written into `buf`, with
- * its CRC recomputed.
+ * its CRC recomputed. With `timestampBounds` (a CreateTime topic), an uncompressed batch with
+ * a record timestamp outside them is refused with INVALID_TIMESTAMP and record errors, as Kafka's
+ * LogValidator.validateTimestamp does.
  */
 export function validateProducedBatches(
   buf: Buffer,
   maxMessageBytes = Number.POSITIVE_INFINITY,
   segmentBytes = Number.POSITIVE_INFINITY,
+  timestampBounds: TimestampBounds | null = null,
 ): ProduceValidation {
   const first = frameAt(buf, 0);
   if (first.kind === 'corrupt') return reject('CORRUPT_MESSAGE', first.message);
@@ -262,8 +318,10 @@ export function validateProducedBatches(
     return reject('INVALID_TIMESTAMP', 'producers must not set the timestamp type to LogAppendTime');
   let maxTimestamp = h.maxTimestamp;
   if (compression === 'none') {
-    const walk = checkRecords(buf, RECORD_BATCH_OVERHEAD, size, h);
+    const walk = checkRecords(buf, RECORD_BATCH_OVERHEAD, size, h, 0, timestampBounds);
     if (!walk.ok) return reject('INVALID_RECORD', walk.message);
+    if (walk.outOfRange.length > 0 && timestampBounds)
+      return { ok: false, ...timestampRefusal(walk.outOfRange, timestampBounds) };
     maxTimestamp = fixMaxTimestamp(buf, 0, size, walk.maxTimestamp);
   }
   if (size > segmentBytes) {
@@ -348,6 +406,11 @@ export type RecordsCheck =
       /** How many records have a null key, and the indexes of the first `maxKeyless` of them. */
       keylessCount: number;
       keyless: number[];
+      /**
+       * Records whose CreateTime timestamp lies outside the bounds given (the first
+       * MAX_TIMESTAMP_ERRORS of them); records without a timestamp (-1) are not checked, as in Kafka.
+       */
+      outOfRange: Array<{ index: number; timestamp: number }>;
     }
   | { ok: false; message: string; recordIndex: number };
 
@@ -357,7 +420,9 @@ export type RecordsCheck =
  * consistent with each other, no negative header count or header key length, exactly
  * `recordCount` records and no bytes after them. Runnel also requires offset deltas 0..n-1 in
  * order (Kafka stores other deltas of uncompressed batches as they are and rewrites compressed
- * ones; Runnel stores batches as produced, so it refuses them).
+ * ones; Runnel stores batches as produced, so it refuses them). With `timestampBounds`, records
+ * whose timestamp lies outside them are listed in `outOfRange` (a malformed record still fails
+ * the walk first, as Kafka's InvalidRecordException does).
  */
 export function checkRecords(
   buf: Buffer,
@@ -365,6 +430,7 @@ export function checkRecords(
   end: number,
   h: Pick<BatchHeader, 'recordCount' | 'baseTimestamp'>,
   maxKeyless = 0,
+  timestampBounds: TimestampBounds | null = null,
 ): RecordsCheck {
   const fail = (recordIndex: number, message: string): RecordsCheck => ({
     ok: false,
@@ -374,6 +440,7 @@ export function checkRecords(
   let maxTimestamp = NO_TIMESTAMP;
   let keylessCount = 0;
   let keyless: number[] | null = null;
+  let outOfRange: Array<{ index: number; timestamp: number }> | null = null;
   cursor = start;
   for (let i = 0; i < h.recordCount; i++) {
     if (cursor >= end)
@@ -420,6 +487,15 @@ export function checkRecords(
     // Past 2^53 ms (the year 287,000) a timestamp cannot be kept exactly, nor written back as the batch's max.
     if (Math.abs(timestamp) > Number.MAX_SAFE_INTEGER) return fail(i, `timestamp ${timestamp} is out of range`);
     if (timestamp > maxTimestamp) maxTimestamp = timestamp;
+    if (timestampBounds && timestamp !== NO_TIMESTAMP) {
+      // Kafka's LogValidator.recordHasInvalidTimestamp.
+      const diff = timestampBounds.nowMs - timestamp;
+      if (
+        (diff > timestampBounds.beforeMaxMs || -diff > timestampBounds.afterMaxMs) &&
+        (outOfRange ??= []).length < MAX_TIMESTAMP_ERRORS
+      )
+        outOfRange.push({ index: i, timestamp });
+    }
   }
   if (cursor !== end) {
     return fail(
@@ -427,7 +503,7 @@ export function checkRecords(
       `${end - cursor} bytes remain after the ${h.recordCount} records the batch declares (incorrect declared batch size)`,
     );
   }
-  return { ok: true, maxTimestamp, keylessCount, keyless: keyless ?? [] };
+  return { ok: true, maxTimestamp, keylessCount, keyless: keyless ?? [], outOfRange: outOfRange ?? [] };
 }
 
 /**

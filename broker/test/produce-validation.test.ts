@@ -8,11 +8,13 @@ import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MAX_DECOMPRESSED_BYTES } from '../protocol/compression.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { CreateTopics, ListOffsets, Produce } from '../protocol/messages/index.js';
+import { CreateTopics, DescribeConfigs, ListOffsets, Produce } from '../protocol/messages/index.js';
 import { RECORD_BATCH_OVERHEAD, buildCompressedBatch, buildRecordBatch } from '../protocol/record-batch.js';
 import { buildBomb, rawBatch } from './bombs.js';
 import { startBroker, type BrokerProcess } from './broker-process.js';
 import { RawConnection } from './raw-client.js';
+
+const HOUR_MS = 3_600_000;
 
 let broker: BrokerProcess;
 let c: RawConnection;
@@ -23,6 +25,7 @@ beforeAll(async () => {
   for (const [name, configs] of [
     ['plain', {}],
     ['compacted', { 'cleanup.policy': 'compact' }],
+    ['future-ok', { 'message.timestamp.after.max.ms': String(3 * HOUR_MS) }],
   ] as const) {
     const res = await c.request(CreateTopics, 7, {
       topics: [
@@ -166,5 +169,70 @@ describe('many bombs in one request', () => {
     );
     // Each bomb may hold MAX_DECOMPRESSED_BYTES while it is checked; all 40 at once would be 2.5 GiB.
     expect(brokerMemoryMiB().peak).toBeLessThan(200 + (3 * MAX_DECOMPRESSED_BYTES) / 2 ** 20);
+  });
+});
+
+describe('record timestamps (message.timestamp.before.max.ms / message.timestamp.after.max.ms)', () => {
+  const at = (timestampMs: number) => buildRecordBatch({ records: [{ key: 'k', value: 'v', timestampMs }] });
+
+  it.each([
+    ['uncompressed', (timestampMs: number) => Promise.resolve(at(timestampMs))],
+    [
+      'zstd',
+      (timestampMs: number) =>
+        buildCompressedBatch({ records: [{ key: 'k', value: 'v', timestampMs }], compression: 'zstd' }),
+    ],
+  ])(
+    'refuses a %s record 2 hours in the future with INVALID_TIMESTAMP and stores nothing, and takes one at now',
+    async (_, make) => {
+      const before = await logEndOffset('plain');
+      const future = Date.now() + 2 * HOUR_MS;
+      const refused = await produce('plain', await make(future));
+      expect(refused).toMatchObject({ errorCode: ErrorCode.INVALID_TIMESTAMP, baseOffset: -1 });
+      expect(refused.errorMessage).toMatch(
+        new RegExp(
+          `^Timestamp ${future} of message with offset 0 is out of range. The timestamp should be within \\[-\\d+, \\d+\\]`,
+        ),
+      );
+      expect(refused.recordErrors).toEqual([{ batchIndex: 0, batchIndexErrorMessage: refused.errorMessage }]);
+      expect(await logEndOffset('plain')).toBe(before);
+      expect(await produce('plain', await make(Date.now()))).toMatchObject({
+        errorCode: ErrorCode.NONE,
+        baseOffset: before,
+      });
+    },
+  );
+
+  it('takes the future record on a topic with message.timestamp.after.max.ms raised', async () => {
+    const before = await logEndOffset('future-ok');
+    expect(await produce('future-ok', at(Date.now() + 2 * HOUR_MS))).toMatchObject({
+      errorCode: ErrorCode.NONE,
+      baseOffset: before,
+    });
+    expect(await produce('future-ok', at(Date.now() + 4 * HOUR_MS))).toMatchObject({
+      errorCode: ErrorCode.INVALID_TIMESTAMP,
+    });
+  });
+
+  it("lists the keys in DescribeConfigs with Kafka 4.1's defaults and the topic's override", async () => {
+    const res = await c.request(DescribeConfigs, 4, {
+      resources: [
+        { resourceType: 2, resourceName: 'plain', configurationKeys: null },
+        { resourceType: 2, resourceName: 'future-ok', configurationKeys: null },
+        {
+          resourceType: 4,
+          resourceName: '1',
+          configurationKeys: ['log.message.timestamp.before.max.ms', 'log.message.timestamp.after.max.ms'],
+        },
+      ],
+      includeSynonyms: false,
+      includeDocumentation: false,
+    });
+    const value = (i: number, name: string) => res.results[i].configs.find((e) => e.name === name)?.value;
+    expect(value(0, 'message.timestamp.before.max.ms')).toBe('9223372036854775807');
+    expect(value(0, 'message.timestamp.after.max.ms')).toBe('3600000');
+    expect(value(1, 'message.timestamp.after.max.ms')).toBe(String(3 * HOUR_MS));
+    expect(value(2, 'log.message.timestamp.before.max.ms')).toBe('9223372036854775807');
+    expect(value(2, 'log.message.timestamp.after.max.ms')).toBe('3600000');
   });
 });
