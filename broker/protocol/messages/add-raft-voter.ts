@@ -1,4 +1,5 @@
-import { api, array, int16, int32, nullableString, string, struct, uint16, uuid } from '../schema.js';
+import { api, array, int16, int32, nullableString, struct, uuid } from '../schema.js';
+import { listenerEndpoint } from '../quorum-endpoints.js';
 
 /** KRaft dynamic quorum: adds a voter (kafka-metadata-quorum.sh add-controller). */
 export const AddRaftVoter = api({
@@ -11,13 +12,7 @@ export const AddRaftVoter = api({
     timeoutMs: int32,
     voterId: int32,
     voterDirectoryId: uuid,
-    listeners: array(
-      struct({
-        name: string,
-        host: string,
-        port: uint16,
-      }),
-    ),
+    listeners: array(listenerEndpoint),
   }),
   response: struct({
     throttleTimeMs: int32,

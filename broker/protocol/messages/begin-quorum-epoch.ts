@@ -1,4 +1,5 @@
-import { api, array, int16, int32, nullableString, string, struct, uint16, uuid } from '../schema.js';
+import { api, array, int16, int32, nullableString, string, struct, uuid } from '../schema.js';
+import { listenerEndpoint, nodeEndpoint } from '../quorum-endpoints.js';
 
 /** KRaft: a newly elected leader announces its epoch to the voters. Controller listener only. */
 export const BeginQuorumEpoch = api({
@@ -22,13 +23,7 @@ export const BeginQuorumEpoch = api({
         ),
       }),
     ),
-    leaderEndpoints: array(
-      struct({
-        name: string,
-        host: string,
-        port: uint16,
-      }),
-    ).v(1),
+    leaderEndpoints: array(listenerEndpoint).v(1),
   }),
   response: struct({
     errorCode: int16,
@@ -45,12 +40,6 @@ export const BeginQuorumEpoch = api({
         ),
       }),
     ),
-    nodeEndpoints: array(
-      struct({
-        nodeId: int32,
-        host: string,
-        port: uint16,
-      }),
-    ).tagged(0, 1),
+    nodeEndpoints: array(nodeEndpoint).tagged(0, 1),
   }),
 });

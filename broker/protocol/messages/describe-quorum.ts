@@ -1,4 +1,5 @@
-import { api, array, int16, int32, int64, nullableString, string, struct, uint16, uuid } from '../schema.js';
+import { api, array, int16, int32, int64, nullableString, string, struct, uuid } from '../schema.js';
+import { listenerEndpoint } from '../quorum-endpoints.js';
 
 /** Kafka's common struct ReplicaState: one voter's or observer's progress as the leader sees it. */
 const replicaState = struct({
@@ -50,13 +51,7 @@ export const DescribeQuorum = api({
     nodes: array(
       struct({
         nodeId: int32,
-        listeners: array(
-          struct({
-            name: string,
-            host: string,
-            port: uint16,
-          }),
-        ),
+        listeners: array(listenerEndpoint),
       }),
     ).v(2),
   }),

@@ -1,4 +1,5 @@
-import { api, array, int16, int32, nullableString, string, struct, uint16, uuid } from '../schema.js';
+import { api, array, int16, int32, nullableString, string, struct, uuid } from '../schema.js';
+import { listenerEndpoint, nodeEndpoint } from '../quorum-endpoints.js';
 
 /** KRaft: a leader stepping down (e.g. at shutdown) asks the voters to elect another. Controller listener only. */
 export const EndQuorumEpoch = api({
@@ -27,13 +28,7 @@ export const EndQuorumEpoch = api({
         ),
       }),
     ),
-    leaderEndpoints: array(
-      struct({
-        name: string,
-        host: string,
-        port: uint16,
-      }),
-    ).v(1),
+    leaderEndpoints: array(listenerEndpoint).v(1),
   }),
   response: struct({
     errorCode: int16,
@@ -50,12 +45,6 @@ export const EndQuorumEpoch = api({
         ),
       }),
     ),
-    nodeEndpoints: array(
-      struct({
-        nodeId: int32,
-        host: string,
-        port: uint16,
-      }),
-    ).tagged(0, 1),
+    nodeEndpoints: array(nodeEndpoint).tagged(0, 1),
   }),
 });

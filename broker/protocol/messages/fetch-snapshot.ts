@@ -1,4 +1,5 @@
-import { api, array, int16, int32, int64, nullableString, records, string, struct, uint16, uuid } from '../schema.js';
+import { api, array, int16, int32, int64, nullableString, records, string, struct, uuid } from '../schema.js';
+import { nodeEndpoint } from '../quorum-endpoints.js';
 
 /** A version beyond any FetchSnapshot version: the field is never nullable. */
 const NEVER_NULL = 0x7fff;
@@ -57,12 +58,6 @@ export const FetchSnapshot = api({
         ),
       }),
     ),
-    nodeEndpoints: array(
-      struct({
-        nodeId: int32,
-        host: string,
-        port: uint16,
-      }),
-    ).tagged(0, 1),
+    nodeEndpoints: array(nodeEndpoint).tagged(0, 1),
   }),
 });

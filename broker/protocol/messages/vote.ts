@@ -1,4 +1,5 @@
-import { api, array, bool, int16, int32, int64, nullableString, string, struct, uint16, uuid } from '../schema.js';
+import { api, array, bool, int16, int32, int64, nullableString, string, struct, uuid } from '../schema.js';
+import { nodeEndpoint } from '../quorum-endpoints.js';
 
 /** KRaft: a candidate (or, from v2, a pre-candidate) asks a voter for its vote. Controller listener only. */
 export const Vote = api({
@@ -43,12 +44,6 @@ export const Vote = api({
         ),
       }),
     ),
-    nodeEndpoints: array(
-      struct({
-        nodeId: int32,
-        host: string,
-        port: uint16,
-      }),
-    ).tagged(0, 1),
+    nodeEndpoints: array(nodeEndpoint).tagged(0, 1),
   }),
 });
