@@ -4,7 +4,16 @@
 
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { BROKER_KEYS_BY_NAME, TOPIC_KEYS, checkValue, parseConnectionOverrides, suggestKey } from './keys.js';
+import {
+  BROKER_KEYS_BY_NAME,
+  TOPIC_KEYS,
+  checkValue,
+  parseConnectionOverrides,
+  parseListenerNames,
+  parseQuorumVoters,
+  suggestKey,
+  type QuorumVoterAddress,
+} from './keys.js';
 import type { CompressionType, LogConfig } from '../log/partition-log.js';
 
 export class ConfigError extends Error {}
@@ -31,15 +40,70 @@ export interface GroupCoordinatorConfig {
   readonly offsetsRetentionCheckIntervalMs: number;
 }
 
+/** process.roles. At least one is true. */
+export interface ProcessRoles {
+  readonly broker: boolean;
+  readonly controller: boolean;
+}
+
+/** The metadata quorum (Kafka's QuorumConfig: controller.quorum.* keys), timings in ms. */
+export interface QuorumConfig {
+  /**
+   * controller.quorum.voters: voter node id → the address the other nodes reach its controller
+   * listener on. When the key is unset on a node with the controller role, the node is the only
+   * voter (a one-node cluster), at its controller listener if it has one, else at its first
+   * advertised listener.
+   */
+  readonly voters: ReadonlyMap<number, QuorumVoterAddress>;
+  /** controller.quorum.election.timeout.ms */
+  readonly electionTimeoutMs: number;
+  /** controller.quorum.fetch.timeout.ms */
+  readonly fetchTimeoutMs: number;
+  /** controller.quorum.election.backoff.max.ms */
+  readonly electionBackoffMaxMs: number;
+  /** controller.quorum.request.timeout.ms */
+  readonly requestTimeoutMs: number;
+  /** controller.quorum.retry.backoff.ms */
+  readonly retryBackoffMs: number;
+}
+
+/** The metadata log, __cluster_metadata-0 (Kafka's metadata.log.* keys). */
+export interface MetadataLogConfig {
+  /** metadata.log.segment.bytes */
+  readonly segmentBytes: number;
+  /** metadata.log.segment.ms */
+  readonly segmentMs: number;
+  /** metadata.log.max.record.bytes.between.snapshots */
+  readonly maxRecordBytesBetweenSnapshots: number;
+  /** metadata.log.max.snapshot.interval.ms; 0 turns time-based snapshots off. */
+  readonly maxSnapshotIntervalMs: number;
+}
+
+export type { QuorumVoterAddress };
+
 export interface BrokerConfig {
   /** Keys set explicitly, as given (DescribeConfigs reports them as STATIC_BROKER_CONFIG). */
   readonly explicit: ReadonlyMap<string, string>;
   /** Effective value of a broker key: explicit, else Kafka's default. */
   get(name: string): string | null;
   readonly nodeId: number;
+  /** process.roles */
+  readonly roles: ProcessRoles;
+  readonly quorum: QuorumConfig;
+  /** controller.listener.names, upper-cased; empty when unset. */
+  readonly controllerListenerNames: string[];
+  /** broker.session.timeout.ms: a broker without a heartbeat for this long is fenced. */
+  readonly brokerSessionTimeoutMs: number;
+  /** broker.heartbeat.interval.ms */
+  readonly brokerHeartbeatIntervalMs: number;
+  /** Every listener this node binds, controller listeners included. */
   readonly listeners: Listener[];
+  /** The listeners advertised to clients (never a controller listener); empty on a controller-only node. */
   readonly advertisedListeners: Listener[];
   readonly logDirs: string[];
+  /** metadata.log.dir, else the first of log.dirs. */
+  readonly metadataLogDir: string;
+  readonly metadataLog: MetadataLogConfig;
   readonly rack: string | null;
   readonly numPartitions: number;
   readonly defaultReplicationFactor: number;
@@ -101,6 +165,8 @@ export interface StartupOptions {
   config: BrokerConfig;
   /** Keys that Kafka knows but Runnel ignores, to be logged as warnings. */
   ignoredKeys: string[];
+  /** Settings that are accepted but likely wrong (Kafka logs these too), to be logged as warnings. */
+  warnings: string[];
 }
 
 export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOptions {
@@ -159,30 +225,62 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
   const get = (name: string): string | null => explicit.get(name) ?? BROKER_KEYS_BY_NAME.get(name)?.default ?? null;
   const num = (name: string): number => Number(get(name));
 
-  const listeners = parseListeners('listeners', get('listeners')!, problems);
-  const advertised = get('advertised.listeners');
-  const advertisedListeners =
-    advertised === null
-      ? listeners.map(defaultAdvertised)
-      : parseListeners('advertised.listeners', advertised, problems);
-  for (const l of listeners) {
-    const protocol = securityProtocol(l.name, get('listener.security.protocol.map')!);
-    if (protocol !== 'PLAINTEXT')
-      problems.push(`listener ${l.name} uses security protocol ${protocol}; Runnel supports PLAINTEXT only for now`);
-  }
-
   const nodeId = explicit.has('node.id')
     ? num('node.id')
     : explicit.has('broker.id')
       ? num('broker.id')
       : num('node.id');
-  problems.push(...singleNodeQuorumProblems(get, nodeId));
+  const roleList = get('process.roles')!
+    .split(',')
+    .map((r) => r.trim());
+  const roles: ProcessRoles = { broker: roleList.includes('broker'), controller: roleList.includes('controller') };
+  const controllerListenerNames = parseListenerNames(get('controller.listener.names') ?? '').names;
+  const protocolMap = get('listener.security.protocol.map')!;
+
+  const listeners = parseListeners('listeners', get('listeners')!, problems);
+  const advertised = get('advertised.listeners');
+  const explicitAdvertised = advertised === null ? null : parseListeners('advertised.listeners', advertised, problems);
+  const advertisedListeners = (explicitAdvertised ?? listeners.map(defaultAdvertised)).filter(
+    (l) => !controllerListenerNames.includes(l.name),
+  );
+  const protocolNames = new Set([...listeners.map((l) => l.name), ...(roles.broker ? controllerListenerNames : [])]);
+  for (const name of protocolNames) {
+    const protocol = securityProtocol(name, protocolMap);
+    if (protocol === 'PLAINTEXT') continue;
+    problems.push(
+      SECURITY_PROTOCOLS.includes(protocol)
+        ? `listener ${name} uses security protocol ${protocol}; Runnel supports PLAINTEXT only for now`
+        : `listener ${name} has no entry in listener.security.protocol.map=${protocolMap}; add ${name}:PLAINTEXT to it`,
+    );
+  }
+
+  const configuredVoters = get('controller.quorum.voters');
+  const voters = parseQuorumVoters(configuredVoters ?? '').voters;
+  const kraft = kraftProblems({
+    nodeId,
+    roles,
+    voters: configuredVoters === null || configuredVoters.trim() === '' ? null : voters,
+    bootstrapServers: get('controller.quorum.bootstrap.servers'),
+    controllerListenerNames,
+    listeners,
+    explicitAdvertised,
+    advertisedListeners,
+    interBrokerListenerName: get('inter.broker.listener.name')!.toUpperCase(),
+  });
+  problems.push(...kraft.problems);
+  const warnings = kraft.warnings;
+  if (num('broker.heartbeat.interval.ms') * 2 > num('broker.session.timeout.ms')) {
+    warnings.push(
+      `broker.heartbeat.interval.ms (${num('broker.heartbeat.interval.ms')} ms) should be at most half of broker.session.timeout.ms (${num('broker.session.timeout.ms')} ms): a broker that misses one heartbeat may lose its session and be fenced; lower broker.heartbeat.interval.ms or raise broker.session.timeout.ms`,
+    );
+  }
 
   const logDirs = (get('log.dirs') ?? get('log.dir')!)
     .split(',')
     .map((d) => d.trim())
     .filter(Boolean)
     .map((d) => path.resolve(cwd, d));
+  const metadataLogDir = get('metadata.log.dir') !== null ? path.resolve(cwd, get('metadata.log.dir')!) : logDirs[0];
 
   const maxConnectionsPerIpOverrides = parseConnectionOverrides(get('max.connections.per.ip.overrides')!).overrides;
   if (num('max.connections.per.ip') === 0 && maxConnectionsPerIpOverrides.size === 0) {
@@ -202,9 +300,31 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     explicit,
     get,
     nodeId,
+    roles,
+    quorum: {
+      voters:
+        configuredVoters === null && roles.controller
+          ? new Map([[nodeId, soleVoterAddress(listeners, advertisedListeners, controllerListenerNames)]])
+          : voters,
+      electionTimeoutMs: num('controller.quorum.election.timeout.ms'),
+      fetchTimeoutMs: num('controller.quorum.fetch.timeout.ms'),
+      electionBackoffMaxMs: num('controller.quorum.election.backoff.max.ms'),
+      requestTimeoutMs: num('controller.quorum.request.timeout.ms'),
+      retryBackoffMs: num('controller.quorum.retry.backoff.ms'),
+    },
+    controllerListenerNames,
+    brokerSessionTimeoutMs: num('broker.session.timeout.ms'),
+    brokerHeartbeatIntervalMs: num('broker.heartbeat.interval.ms'),
     listeners,
     advertisedListeners,
     logDirs,
+    metadataLogDir,
+    metadataLog: {
+      segmentBytes: num('metadata.log.segment.bytes'),
+      segmentMs: Math.min(num('metadata.log.segment.ms'), LONG_MAX),
+      maxRecordBytesBetweenSnapshots: Math.min(num('metadata.log.max.record.bytes.between.snapshots'), LONG_MAX),
+      maxSnapshotIntervalMs: Math.min(num('metadata.log.max.snapshot.interval.ms'), LONG_MAX),
+    },
     rack: get('broker.rack'),
     numPartitions: num('num.partitions'),
     defaultReplicationFactor: num('default.replication.factor'),
@@ -232,36 +352,158 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     httpListener: parseHostPort(get('runnel.http.listener')),
     topicDefaults,
   };
-  return { config, ignoredKeys };
+  return { config, ignoredKeys, warnings };
+}
+
+interface KraftSettings {
+  nodeId: number;
+  roles: ProcessRoles;
+  /** controller.quorum.voters as parsed; null when unset. */
+  voters: ReadonlyMap<number, QuorumVoterAddress> | null;
+  bootstrapServers: string | null;
+  controllerListenerNames: string[];
+  listeners: Listener[];
+  /** advertised.listeners as given; null when unset. */
+  explicitAdvertised: Listener[] | null;
+  /** The advertised broker listeners (controller listeners left out). */
+  advertisedListeners: Listener[];
+  interBrokerListenerName: string;
 }
 
 /**
- * Runnel does not replicate the metadata log yet: each broker is its own controller and the only
- * voter. A node configured to rely on other voters would otherwise come up as a separate one-node
- * cluster, and clients reaching it through a shared bootstrap address would see two clusters.
+ * KRaft's rules, as Kafka's KafkaConfig.validateValues applies them: a controller is one of the
+ * voters and listens on a controller listener; a broker-only node is not a voter, knows the
+ * controller listener's name (to reach the voters) but does not listen on it; clients are never
+ * advertised a controller listener. One Runnel exception keeps a lone node simple: a controller
+ * with controller.quorum.voters unset is the only voter and needs no controller listener.
  */
-function singleNodeQuorumProblems(get: (name: string) => string | null, nodeId: number): string[] {
+function kraftProblems(s: KraftSettings): { problems: string[]; warnings: string[] } {
   const problems: string[] = [];
-  const why = 'Runnel cannot join a metadata quorum of several nodes yet (it comes with replication)';
-  const roles = get('process.roles')!
-    .split(',')
-    .map((r) => r.trim());
-  if (!roles.includes('controller')) {
-    problems.push(
-      `process.roles=${roles.join(',')}: a node without the controller role needs other nodes' metadata quorum, and ${why}; run it as broker,controller on its own`,
-    );
+  const warnings: string[] = [];
+  const { nodeId, roles, voters, controllerListenerNames: names } = s;
+  const listenerNames = s.listeners.map((l) => l.name);
+  const controllerListeners = s.listeners.filter((l) => names.includes(l.name));
+  const voterIds = voters ? [...voters.keys()].sort((a, b) => a - b).join(',') : '';
+  const votersSetting = `controller.quorum.voters=${voters ? [...voters].map(([id, a]) => `${id}@${hostPort(a)}`).join(',') : ''}`;
+  const ownPort = voters?.get(nodeId)?.port ?? 9093;
+  const suggestedName = names[0] ?? 'CONTROLLER';
+
+  if (roles.controller) {
+    if (voters && !voters.has(nodeId)) {
+      problems.push(
+        `node.id=${nodeId} has the controller role (process.roles=${rolesText(roles)}) but is not one of the voters in ${votersSetting} (ids ${voterIds}): add ${nodeId}@host:port for this node to controller.quorum.voters (the same list on every node), or set process.roles=broker`,
+      );
+    }
+    if (voters && names.length === 0) {
+      problems.push(
+        `controller.listener.names is not set: a controller voter needs a listener for the other nodes' quorum traffic; set controller.listener.names=CONTROLLER and add CONTROLLER://:${ownPort} to listeners`,
+      );
+    } else if (names.length > 0 && controllerListeners.length === 0) {
+      problems.push(
+        `controller.listener.names=${names.join(',')} must contain at least one value appearing in listeners=${listenersText(s.listeners)} when running the KRaft controller role: add ${suggestedName}://:${ownPort} to listeners`,
+      );
+    } else {
+      const missing = names.filter((n) => !listenerNames.includes(n));
+      if (missing.length > 0) {
+        problems.push(
+          `controller.listener.names=${names.join(',')} must only contain values appearing in listeners=${listenersText(s.listeners)} when running the KRaft controller role: add ${missing.map((n) => `${n}://host:port`).join(',')} to listeners or remove ${missing.join(',')} from controller.listener.names`,
+        );
+      }
+    }
+    if (!roles.broker) {
+      const others = s.listeners.filter((l) => !names.includes(l.name));
+      if (others.length > 0) {
+        problems.push(
+          `process.roles=controller: listeners must only contain the controller listeners named in controller.listener.names=${names.join(',')}; remove ${listenersText(others)} from listeners, or add broker to process.roles`,
+        );
+      }
+    }
+    const own = voters?.get(nodeId);
+    const listening = controllerListeners[0];
+    if (own && listening && listening.port !== 0 && listening.port !== own.port) {
+      warnings.push(
+        `controller.quorum.voters gives this node (${nodeId}) port ${own.port} but its ${listening.name} listener is on port ${listening.port}: the other voters will not reach it unless a proxy forwards ${own.port} to ${listening.port}`,
+      );
+    }
+  } else {
+    if (!voters) {
+      problems.push(
+        s.bootstrapServers
+          ? `process.roles=broker: Runnel's metadata quorum has a fixed set of voters, so a broker finds the controllers through controller.quorum.voters, not controller.quorum.bootstrap.servers; set controller.quorum.voters=id@host:port,... (the same list on every node)`
+          : `process.roles=broker: controller.quorum.voters is not set, so this broker cannot find the controllers; set controller.quorum.voters=id@host:port,... to the controller voters (the same list on every node), or add controller to process.roles to run a one-node cluster`,
+      );
+    } else if (voters.has(nodeId)) {
+      problems.push(
+        `node.id=${nodeId} has just the broker role but is one of the voters in ${votersSetting}: give this broker a node.id no voter uses, or set process.roles=broker,controller to make it a voter`,
+      );
+    }
+    if (names.length === 0) {
+      problems.push(
+        'controller.listener.names must contain at least one value when running KRaft with just the broker role: set it to the name of the listener the controllers serve the quorum on (controller.listener.names=CONTROLLER)',
+      );
+    }
+    if (controllerListeners.length > 0) {
+      problems.push(
+        `controller.listener.names must not contain a value appearing in listeners when running KRaft with just the broker role: remove ${listenersText(controllerListeners)} from listeners, or set process.roles=broker,controller and add this node to controller.quorum.voters`,
+      );
+    }
   }
-  const voters = (get('controller.quorum.voters') ?? '')
-    .split(',')
-    .map((v) => v.trim())
-    .filter(Boolean);
-  const others = voters.filter((v) => Number(v.slice(0, v.indexOf('@'))) !== nodeId);
-  if (others.length > 0) {
-    problems.push(
-      `controller.quorum.voters=${voters.join(',')}: ${why}, so the only voter can be this node (node.id=${nodeId}); remove the other voters`,
-    );
+
+  if (roles.broker && s.listeners.length > 0) {
+    const advertisedControllers = (s.explicitAdvertised ?? []).filter((l) => names.includes(l.name));
+    if (advertisedControllers.length > 0) {
+      problems.push(
+        `advertised.listeners must not contain the controller listener ${advertisedControllers.map((l) => l.name).join(',')} (named in controller.listener.names) when process.roles contains the broker role, because clients only send requests to brokers: remove it from advertised.listeners`,
+      );
+    }
+    if (s.advertisedListeners.length === 0) {
+      problems.push(
+        `there must be at least one broker advertised listener; perhaps all listeners appear in controller.listener.names=${names.join(',')}? Add a client listener such as PLAINTEXT://:9092 to listeners`,
+      );
+    } else {
+      const advertisedNames = [...new Set(s.advertisedListeners.map((l) => l.name))];
+      const unbound = advertisedNames.filter((n) => !listenerNames.includes(n));
+      if (unbound.length > 0) {
+        problems.push(
+          `advertised.listeners names ${unbound.join(',')}, which is not in listeners=${listenersText(s.listeners)}: advertised listener names must be among the listeners' names (valid: ${listenerNames.join(',')})`,
+        );
+      }
+      if (!advertisedNames.includes(s.interBrokerListenerName)) {
+        problems.push(
+          `inter.broker.listener.name=${s.interBrokerListenerName} must be a listener name defined in advertised.listeners: set it to one of ${advertisedNames.join(',')}`,
+        );
+      }
+    }
+    if (s.explicitAdvertised?.some((l) => l.host === '0.0.0.0' || l.host === '::')) {
+      problems.push(
+        'advertised.listeners cannot use a wildcard address (0.0.0.0 or ::): advertise a host name or address clients can reach',
+      );
+    }
   }
-  return problems;
+  return { problems, warnings };
+}
+
+/** Where the only voter of a one-node quorum is: its controller listener, else its first advertised listener. */
+function soleVoterAddress(
+  listeners: Listener[],
+  advertised: Listener[],
+  controllerNames: string[],
+): QuorumVoterAddress {
+  const controller = listeners.find((l) => controllerNames.includes(l.name));
+  const l = controller ? defaultAdvertised(controller) : (advertised[0] ?? defaultAdvertised(listeners[0]));
+  return { host: l.host, port: l.port };
+}
+
+function rolesText(roles: ProcessRoles): string {
+  return [roles.broker ? 'broker' : '', roles.controller ? 'controller' : ''].filter(Boolean).join(',');
+}
+
+function listenersText(listeners: Listener[]): string {
+  return listeners.map((l) => `${l.name}://${hostPort(l)}`).join(',');
+}
+
+function hostPort(a: { host: string; port: number }): string {
+  return `${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}`;
 }
 
 /** Broker keys with hour/minute variants resolve the way Kafka does: ms, then minutes, then hours. */
@@ -311,6 +553,9 @@ function defaultAdvertised(l: Listener): Listener {
   return { ...l, host: l.host === '' || l.host === '0.0.0.0' || l.host === '::' ? 'localhost' : l.host };
 }
 
+const SECURITY_PROTOCOLS = ['PLAINTEXT', 'SSL', 'SASL_PLAINTEXT', 'SASL_SSL'];
+
+/** The listener's protocol from listener.security.protocol.map, else its own name (PLAINTEXT://… is PLAINTEXT). */
 function securityProtocol(listener: string, map: string): string {
   for (const entry of map.split(',')) {
     const [name, protocol] = entry.split(':').map((s) => s.trim());

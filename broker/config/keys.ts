@@ -18,6 +18,8 @@ export interface ConfigKey {
 
 const LONG_MAX = '9223372036854775807';
 const INT_MAX = '2147483647';
+/** Kafka's floor for metadata.log.segment.bytes: 8 MiB. */
+const METADATA_LOG_SEGMENT_MIN_BYTES = 8 * 1024 * 1024;
 
 function atLeast(min: number) {
   return (v: string) => (Number(v) < min ? `must be at least ${min}` : undefined);
@@ -102,14 +104,35 @@ export const TOPIC_KEYS: ReadonlyArray<ConfigKey & { brokerSynonym: string }> = 
 export const BROKER_KEYS: readonly ConfigKey[] = [
   key('node.id', 'int', '1', { check: atLeast(0) }),
   key('broker.id', 'int', null, { check: atLeast(0) }),
-  key('process.roles', 'list', 'broker,controller', { check: listOf('broker', 'controller') }),
+  key('process.roles', 'list', 'broker,controller', { check: checkProcessRoles }),
   key('listeners', 'list', 'PLAINTEXT://:9092'),
   key('advertised.listeners', 'list', null),
   key('listener.security.protocol.map', 'list', 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT'),
   key('inter.broker.listener.name', 'string', 'PLAINTEXT'),
-  key('controller.listener.names', 'list', null),
-  key('controller.quorum.voters', 'list', null),
+  key('controller.listener.names', 'list', null, { check: (v) => parseListenerNames(v).problem }),
+  key('controller.quorum.voters', 'list', null, { check: (v) => parseQuorumVoters(v).problem }),
+  // Dynamic quorums (KIP-853): Runnel's voter set is fixed, so it needs controller.quorum.voters.
   key('controller.quorum.bootstrap.servers', 'list', null),
+  // KRaft timings (Kafka's QuorumConfig), in ms.
+  key('controller.quorum.election.timeout.ms', 'int', '1000', { check: atLeast(1) }),
+  key('controller.quorum.fetch.timeout.ms', 'int', '2000', { check: atLeast(1) }),
+  key('controller.quorum.election.backoff.max.ms', 'int', '1000', { check: atLeast(1) }),
+  key('controller.quorum.request.timeout.ms', 'int', '2000', { check: atLeast(1) }),
+  key('controller.quorum.retry.backoff.ms', 'int', '20', { check: atLeast(0) }),
+  key('controller.quorum.append.linger.ms', 'int', '25', { noEffect: true }),
+  // Broker registration with the active controller (Kafka's KRaftConfigs).
+  key('broker.session.timeout.ms', 'int', '9000', { check: atLeast(1) }),
+  key('broker.heartbeat.interval.ms', 'int', '2000', { check: atLeast(1) }),
+  key('initial.broker.registration.timeout.ms', 'int', '60000', { noEffect: true }),
+  // The metadata log, __cluster_metadata-0 (Kafka's MetadataLogConfig).
+  key('metadata.log.dir', 'string', null),
+  key('metadata.log.segment.bytes', 'int', '1073741824', { check: atLeast(METADATA_LOG_SEGMENT_MIN_BYTES) }),
+  key('metadata.log.segment.ms', 'long', '604800000', { check: atLeast(1) }),
+  key('metadata.log.max.record.bytes.between.snapshots', 'long', '20971520', { check: atLeast(1) }),
+  key('metadata.log.max.snapshot.interval.ms', 'long', '3600000', { check: atLeast(0) }),
+  key('metadata.max.retention.bytes', 'long', '104857600', { noEffect: true }),
+  key('metadata.max.retention.ms', 'long', '604800000', { noEffect: true }),
+  key('metadata.max.idle.interval.ms', 'int', '500', { noEffect: true }),
   key('broker.rack', 'string', null),
   key('log.dirs', 'list', null),
   key('log.dir', 'string', '/tmp/kafka-logs'),
@@ -209,6 +232,85 @@ export function parseConnectionOverrides(value: string): { overrides: Map<string
     overrides,
     problem: `must be host:count pairs separated by commas, with count a non-negative 32-bit integer, e.g. 10.0.0.5:200,localhost:50 (bad: ${bad.join(', ')})`,
   };
+}
+
+const ROLES = ['broker', 'controller'];
+
+function checkProcessRoles(value: string): string | undefined {
+  const roles = splitList(value);
+  if (roles.length === 0) return 'must name at least one role: broker, controller, or broker,controller';
+  const bad = roles.filter((r) => !ROLES.includes(r));
+  if (bad.length > 0) return `must be a list of broker, controller (got ${bad.join(', ')})`;
+  if (new Set(roles).size !== roles.length) return 'names a role twice: use broker, controller, or broker,controller';
+  return undefined;
+}
+
+function splitList(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** controller.quorum.voters: one voter's address. */
+export interface QuorumVoterAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/**
+ * controller.quorum.voters, in Kafka's form `id@host:port,...` (IPv6 hosts in brackets). Every
+ * problem is named: entries that are not id@host:port, ids used twice, non-routable hosts.
+ */
+export function parseQuorumVoters(value: string): { voters: Map<number, QuorumVoterAddress>; problem?: string } {
+  const voters = new Map<number, QuorumVoterAddress>();
+  const bad: string[] = [];
+  const unroutable: string[] = [];
+  const entriesById = new Map<number, string[]>();
+  for (const entry of splitList(value)) {
+    const m = /^(\d+)@(\[[^\]]+\]|[^:@\s[\]]+):(\d+)$/.exec(entry);
+    if (!m || Number(m[1]) > 2 ** 31 - 1 || Number(m[3]) < 1 || Number(m[3]) > 65535) {
+      bad.push(`"${entry}"`);
+      continue;
+    }
+    const id = Number(m[1]);
+    const host = m[2].replace(/^\[|\]$/g, '');
+    if (host === '0.0.0.0' || host === '::') unroutable.push(`"${entry}"`);
+    entriesById.set(id, [...(entriesById.get(id) ?? []), entry]);
+    voters.set(id, { host, port: Number(m[3]) });
+  }
+  const problems: string[] = [];
+  if (bad.length > 0) {
+    problems.push(
+      `each entry must be {id}@{host}:{port}, with id a node id and port 1-65535, e.g. 1@controller-1:9093,2@controller-2:9093 (bad: ${bad.join(', ')})`,
+    );
+  }
+  for (const [id, entries] of entriesById) {
+    if (entries.length > 1)
+      problems.push(
+        `voter id ${id} appears ${entries.length} times (${entries.join(', ')}): each voter needs its own id`,
+      );
+  }
+  if (unroutable.length > 0) {
+    problems.push(
+      `a voter's host must be an address the other nodes can reach, not a wildcard (bad: ${unroutable.join(', ')})`,
+    );
+  }
+  return problems.length === 0 ? { voters } : { voters, problem: problems.join('; ') };
+}
+
+/** controller.listener.names: listener names (upper-cased, as Kafka normalises them), each once. */
+export function parseListenerNames(value: string): { names: string[]; problem?: string } {
+  const names = splitList(value).map((n) => n.toUpperCase());
+  const bad = names.filter((n) => !/^[A-Z0-9_]+$/.test(n));
+  if (bad.length > 0)
+    return {
+      names,
+      problem: `must be listener names such as CONTROLLER (bad: ${bad.map((b) => `"${b}"`).join(', ')})`,
+    };
+  const twice = names.filter((n, i) => names.indexOf(n) !== i);
+  if (twice.length > 0) return { names, problem: `names ${twice.join(', ')} more than once` };
+  return { names };
 }
 
 export const BROKER_KEYS_BY_NAME = new Map(BROKER_KEYS.map((k) => [k.name, k]));
