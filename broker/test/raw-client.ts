@@ -7,25 +7,31 @@
 
 import net from 'node:net';
 import {
+  decodeResponseFrame,
+  encodeRequestFrame,
+  hasFlexibleResponseHeader,
+  type AnyApi,
+  type DecodedResponse,
+  type RequestInputOf,
+} from '../protocol/frames.js';
+import {
   readRequestHeader,
   skipHeaderTaggedFields,
   writeRequestHeader,
   type RequestHeader,
 } from '../protocol/header.js';
-import { ALL_APIS, ApiVersions, Fetch } from '../protocol/messages/index.js';
+import { ALL_APIS, Fetch } from '../protocol/messages/index.js';
 import { decodeRecords, scanBatches, type DecodedRecord } from '../protocol/record-batch.js';
-import {
-  compile,
-  isFlexible,
-  type ApiDefinition,
-  type DecodedResponseOf,
-  type Fields,
-  type Input,
-} from '../protocol/schema.js';
+import { compile, isFlexible, type DecodedResponseOf } from '../protocol/schema.js';
 import { Reader, Writer } from '../protocol/wire.js';
 
-export type AnyApi = ApiDefinition<Fields, Fields>;
-export type RequestInputOf<A> = A extends ApiDefinition<infer Req, Fields> ? Input<Req> : never;
+export {
+  decodeResponseFrame as decodeResponse,
+  hasFlexibleResponseHeader,
+  type AnyApi,
+  type DecodedResponse,
+  type RequestInputOf,
+};
 
 export const TEST_CLIENT_ID = 'runnel-raw-client';
 
@@ -38,22 +44,10 @@ export function encodeRequest<A extends AnyApi>(
   body: RequestInputOf<A>,
   header: { correlationId: number; clientId?: string | null },
 ): Buffer {
-  const flexible = isFlexible(api, version);
-  const w = new Writer();
-  const setSize = w.placeholderInt32();
-  writeRequestHeader(
-    w,
-    {
-      apiKey: api.key,
-      apiVersion: version,
-      correlationId: header.correlationId,
-      clientId: header.clientId ?? TEST_CLIENT_ID,
-    },
-    flexible,
-  );
-  compile(api.request, version, flexible).write(w, body);
-  setSize(w.length - 4);
-  return w.toBuffer();
+  return encodeRequestFrame(api, version, body, {
+    correlationId: header.correlationId,
+    clientId: header.clientId ?? TEST_CLIENT_ID,
+  });
 }
 
 /** A request frame with only a header: for versions the schema does not know (v99). */
@@ -91,29 +85,6 @@ export function decodeRequest(frame: Buffer): DecodedRequest {
   const body = compile(api.request, header.apiVersion, flexible).read(r) as Record<string, unknown>;
   if (r.remaining !== 0) throw new Error(`${r.remaining} bytes left after ${api.name} v${header.apiVersion} request`);
   return { header, api, body };
-}
-
-/** Whether the response to this API at this version uses response header v1 (tagged fields). */
-export function hasFlexibleResponseHeader(api: AnyApi, version: number): boolean {
-  return isFlexible(api, version) && api.key !== ApiVersions.key;
-}
-
-/**
- * Decodes a response frame (size prefix already removed) of `api` at `version`; throws
- * unless every byte is used. ApiVersions always answers with response header v0.
- */
-export interface DecodedResponse<A> {
-  correlationId: number;
-  body: DecodedResponseOf<A>;
-}
-
-export function decodeResponse<A extends AnyApi>(api: A, version: number, frame: Buffer): DecodedResponse<A> {
-  const r = new Reader(frame);
-  const correlationId = r.int32();
-  if (hasFlexibleResponseHeader(api, version)) skipHeaderTaggedFields(r);
-  const body = compile(api.response, version, isFlexible(api, version)).read(r);
-  if (r.remaining !== 0) throw new Error(`${r.remaining} bytes left after ${api.name} v${version} response`);
-  return { correlationId, body: body as DecodedResponseOf<A> };
 }
 
 /** Splits a fetched record set into batches (whole ones only) and decodes their records. */
@@ -248,7 +219,7 @@ export class RawConnection {
         reject(new ConnectionClosedError(this.closeReason));
         return;
       }
-      this.expected.push({ correlationId, decode: (f) => decodeResponse(api, version, f), resolve, reject });
+      this.expected.push({ correlationId, decode: (f) => decodeResponseFrame(api, version, f), resolve, reject });
     }) as Promise<DecodedResponse<A>>;
   }
 
