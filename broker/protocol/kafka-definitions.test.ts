@@ -12,13 +12,14 @@ import pino from 'pino';
 import { beforeAll, describe, expect, test } from 'vitest';
 import { Dispatcher, handler } from '../api/dispatch.js';
 import {
+  compareStruct,
   inVersions,
   kafkaClientsJar,
   KAFKA_CLIENTS_VERSION,
   parseVersions,
   readKafkaMessages,
-  type KafkaField,
   type KafkaMessage,
+  type SchemaCheck,
 } from '../test/kafka-definitions.js';
 import { writeRequestHeader } from './header.js';
 import { ALL_APIS, ApiVersions, JoinGroup } from './messages/index.js';
@@ -33,17 +34,12 @@ import {
   nullableString,
   string,
   struct,
-  ZERO_UUID,
   type ApiDefinition,
-  type Field,
-  type FieldKind,
   type Fields,
-  type Struct,
 } from './schema.js';
 import { Reader, Writer } from './wire.js';
 
 type AnyApi = ApiDefinition<Fields, Fields>;
-type AnyField = Field<unknown, unknown, boolean>;
 type Side = 'request' | 'response';
 
 const apis = ALL_APIS as readonly AnyApi[];
@@ -64,230 +60,6 @@ const ALLOWED: Record<string, string> = {
   "Produce: ApiVersions advertises v0, below Kafka's validVersions 3-13":
     'Kafka 4 brokers advertise Produce v0-v2 too but refuse them (KAFKA-18659): librdkafka disables compression unless v0 is listed.',
 };
-
-// ---- the comparison ----------------------------------------------------------------------------
-
-/** Kafka's generator names a field's accessor by lower-casing its first letter. */
-function camel(kafkaName: string): string {
-  return kafkaName.charAt(0).toLowerCase() + kafkaName.slice(1);
-}
-
-interface Context {
-  api: string;
-  side: Side;
-  version: number;
-  flexible: boolean;
-  common: Map<string, KafkaField[]>;
-  issues: Set<string>;
-}
-
-const PRIMITIVES = new Set([
-  'int8',
-  'int16',
-  'uint16',
-  'int32',
-  'int64',
-  'float64',
-  'bool',
-  'string',
-  'bytes',
-  'records',
-  'uuid',
-]);
-
-function describeKind(kind: FieldKind): string {
-  switch (kind.type) {
-    case 'primitive':
-      return kind.name;
-    case 'array':
-      return `[]${describeKind(kind.item)}`;
-    case 'struct':
-      return 'struct';
-  }
-}
-
-function kafkaPresent(f: KafkaField, version: number): boolean {
-  return inVersions(parseVersions(f.versions), version);
-}
-
-/** The tag a Kafka field is written under at `version`, or undefined if it is a regular field there. */
-function kafkaTag(f: KafkaField, version: number): number | undefined {
-  if (f.tag === undefined) return undefined;
-  return inVersions(parseVersions(f.taggedVersions, parseVersions(f.versions)), version) ? f.tag : undefined;
-}
-
-function oursPresent(f: AnyField, version: number, flexible: boolean): boolean {
-  return version >= f.minVersion && version <= f.maxVersion && (f.tag === undefined || flexible);
-}
-
-function oursNullable(f: AnyField, version: number): boolean {
-  return f.kind.type !== 'struct' && f.kind.nullable && version >= f.nullableMinVersion;
-}
-
-function versionsText(f: AnyField): string {
-  return f.maxVersion >= 0x7fff ? `v${f.minVersion}+` : `v${f.minVersion}-v${f.maxVersion}`;
-}
-
-/** Kafka's default for a field, as the value our schema would hold; undefined where none applies. */
-function kafkaDefault(f: KafkaField, kind: FieldKind): { value: unknown } | undefined {
-  const text = f.default === undefined ? undefined : String(f.default);
-  if (text === 'null') return { value: null };
-  if (kind.type === 'struct') return undefined;
-  if (kind.type === 'array') return text === undefined ? { value: [] } : undefined;
-  switch (kind.name) {
-    case 'int8':
-    case 'int16':
-    case 'uint16':
-    case 'int32':
-    case 'int64': {
-      if (text === undefined) return { value: 0 };
-      const negative = text.startsWith('-');
-      const n = BigInt(negative ? text.slice(1) : text);
-      return { value: Number(negative ? -n : n) };
-    }
-    case 'float64':
-      return { value: text === undefined ? 0 : Number(text) };
-    case 'bool':
-      return { value: text === 'true' };
-    case 'string':
-      return { value: text ?? '' };
-    case 'uuid':
-      return { value: text ?? ZERO_UUID };
-    case 'bytes':
-    case 'records':
-      return text === undefined ? { value: Buffer.alloc(0) } : undefined;
-  }
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (Buffer.isBuffer(a) && Buffer.isBuffer(b)) return a.equals(b);
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === 0 && b.length === 0;
-  return Object.is(a, b) || a === b;
-}
-
-function show(v: unknown): string {
-  if (Buffer.isBuffer(v)) return `<${v.length} bytes>`;
-  return JSON.stringify(v);
-}
-
-function compareStruct(ctx: Context, path: string, kafkaFields: KafkaField[], ours: Struct<Fields>): void {
-  const at = (name: string) => `${ctx.api} v${ctx.version} ${ctx.side} ${path}${name}`;
-  const oursAll = Object.entries(ours.fields);
-  const oursHere = new Map(oursAll.filter(([, f]) => oursPresent(f, ctx.version, ctx.flexible)));
-  const matched = new Set<string>();
-  const kafkaOrder: string[] = [];
-
-  for (const kf of kafkaFields) {
-    if (!kafkaPresent(kf, ctx.version)) continue;
-    const kafkaPath = `${ctx.api} ${ctx.side} ${path}${kf.name}`;
-    if (kafkaPath in NAME_EXCEPTIONS) usedNameExceptions.add(kafkaPath);
-    const name = NAME_EXCEPTIONS[kafkaPath] ?? camel(kf.name);
-    const tag = kafkaTag(kf, ctx.version);
-    if (tag !== undefined && !ctx.flexible) continue; // only on the wire in flexible versions
-    const f = oursHere.get(name);
-    if (!f) {
-      const elsewhere = ours.fields[name];
-      ctx.issues.add(
-        elsewhere
-          ? `${at(name)}: Kafka has ${kf.name} in this version; ours is ${versionsText(elsewhere)}${elsewhere.tag !== undefined ? ` tagged ${elsewhere.tag}` : ''}`
-          : `${at(name)}: missing (Kafka's ${kf.name}: ${kf.type}, versions ${kf.versions})`,
-      );
-      continue;
-    }
-    matched.add(name);
-    if (tag === undefined) kafkaOrder.push(name);
-    if (tag !== f.tag) {
-      const mode = (t: number | undefined) => (t === undefined ? 'a regular field' : `tagged ${t}`);
-      ctx.issues.add(`${at(name)}: Kafka's ${kf.name} is ${mode(tag)}, ours is ${mode(f.tag)}`);
-    }
-    compareField(ctx, at(name), path, kf, f);
-  }
-
-  for (const name of oursHere.keys()) {
-    if (!matched.has(name)) ctx.issues.add(`${at(name)}: not in Kafka's definition of this version`);
-  }
-  const oursOrder = [...oursHere].filter(([n, f]) => f.tag === undefined && matched.has(n)).map(([n]) => n);
-  const kafkaRegular = kafkaOrder.filter((n) => oursHere.get(n)?.tag === undefined);
-  if (oursOrder.join() !== kafkaRegular.join()) {
-    ctx.issues.add(
-      `${at('')}: field order differs: Kafka [${kafkaRegular.join(', ')}], ours [${oursOrder.join(', ')}]`,
-    );
-  }
-}
-
-function compareField(ctx: Context, where: string, path: string, kf: KafkaField, f: AnyField): void {
-  if (kf.flexibleVersions !== undefined) {
-    ctx.issues.add(
-      `${where}: Kafka overrides this field's flexible versions (${kf.flexibleVersions}); our schema cannot`,
-    );
-  }
-  const kafkaNullable = inVersions(parseVersions(kf.nullableVersions), ctx.version);
-  const nullable = oursNullable(f, ctx.version);
-  if (kafkaNullable !== nullable) {
-    ctx.issues.add(
-      `${where}: ${kafkaNullable ? 'nullable' : 'not nullable'} in Kafka (nullableVersions ${kf.nullableVersions ?? 'none'}), ${nullable ? 'nullable' : 'not nullable'} in ours`,
-    );
-  }
-  if (compareType(ctx, where, `${path}${camel(kf.name)}`, kf.type, kf.fields, f.kind)) {
-    // Where Kafka states a default it decides what a field reads as in versions without it and
-    // what is written for a field a handler leaves out; for a tagged field, even Kafka's implicit
-    // default (0, '', false, empty) decides whether it is on the wire at all.
-    const expected = kf.default !== undefined || f.tag !== undefined ? kafkaDefault(kf, f.kind) : undefined;
-    if (expected && !sameValue(f.zero(), expected.value)) {
-      ctx.issues.add(
-        `${ctx.api} ${ctx.side} ${path}${camel(kf.name)}: default ${show(expected.value)} in Kafka${kf.default === undefined ? ' (implicit)' : ''}, ${show(f.zero())} in ours`,
-      );
-    }
-  }
-}
-
-/** Compares one type; true if it matched (and then nested structs were compared too). */
-function compareType(
-  ctx: Context,
-  where: string,
-  path: string,
-  kafkaType: string,
-  fields: KafkaField[] | undefined,
-  kind: FieldKind,
-): boolean {
-  const mismatch = () => {
-    ctx.issues.add(`${where}: type ${kafkaType} in Kafka, ${describeKind(kind)} in ours`);
-    return false;
-  };
-  if (kafkaType.startsWith('[]')) {
-    if (kind.type !== 'array') return mismatch();
-    const item = kafkaType.slice(2);
-    if (PRIMITIVES.has(item)) {
-      if (kind.item.type !== 'primitive' || kind.item.name !== item || kind.item.nullable) return mismatch();
-      return true;
-    }
-    if (kind.item.type !== 'struct') return mismatch();
-    return compareNested(ctx, where, `${path}[].`, item, fields, kind.item.struct);
-  }
-  if (PRIMITIVES.has(kafkaType)) {
-    if (kind.type !== 'primitive' || kind.name !== kafkaType) return mismatch();
-    return true;
-  }
-  if (kind.type !== 'struct') return mismatch();
-  return compareNested(ctx, where, `${path}.`, kafkaType, fields, kind.struct);
-}
-
-function compareNested(
-  ctx: Context,
-  where: string,
-  path: string,
-  typeName: string,
-  fields: KafkaField[] | undefined,
-  s: Struct<Fields>,
-): boolean {
-  const structFields = fields ?? ctx.common.get(typeName);
-  if (!structFields) {
-    ctx.issues.add(`${where}: Kafka's type ${typeName} is not defined in its message`);
-    return false;
-  }
-  compareStruct(ctx, path, structFields, s);
-  return true;
-}
 
 function flexibleVersionsIssue(def: AnyApi, side: Side, message: KafkaMessage): string | undefined {
   const kafka = parseVersions(message.flexibleVersions);
@@ -328,7 +100,16 @@ function compareWithKafka(def: AnyApi, kafka: Map<string, KafkaMessage>): string
 
     const common = new Map((message.commonStructs ?? []).map((s) => [s.name, s.fields]));
     for (let version = def.minVersion; version <= def.maxVersion; version++) {
-      const ctx: Context = { api: def.name, side, version, flexible: isFlexible(def, version), common, issues };
+      const ctx: SchemaCheck = {
+        api: def.name,
+        side,
+        version,
+        flexible: isFlexible(def, version),
+        common,
+        issues,
+        nameExceptions: NAME_EXCEPTIONS,
+        usedNameExceptions,
+      };
       compareStruct(ctx, '', message.fields, def[side]);
     }
   }

@@ -114,6 +114,10 @@ export function maxTimestampAt(buf: Buffer, at: number): number {
 export function compressionAt(buf: Buffer, at: number): CompressionCodec | undefined {
   return CODECS[buf.readInt16BE(at + BatchField.attributes) & COMPRESSION_MASK];
 }
+/** A control batch: transaction markers, or Raft's LeaderChange in the metadata log. */
+export function isControlBatch(h: BatchHeader): boolean {
+  return (h.attributes & CONTROL_FLAG) !== 0;
+}
 export function timestampTypeAt(buf: Buffer, at: number): TimestampType {
   return buf.readInt16BE(at + BatchField.attributes) & TIMESTAMP_TYPE_MASK ? 'LogAppendTime' : 'CreateTime';
 }
@@ -621,6 +625,8 @@ export interface BuildBatchOptions {
   producerEpoch?: number;
   baseSequence?: number;
   isTransactional?: boolean;
+  /** A control batch (transaction markers, Raft's LeaderChange): records hold a control key. */
+  isControl?: boolean;
 }
 
 function bytesOf(v: Buffer | string): Buffer {
@@ -700,7 +706,7 @@ function batchParts(opts: BuildBatchOptions): { fields: BatchFields; records: Bu
     fields: {
       baseOffset: opts.baseOffset ?? 0,
       partitionLeaderEpoch: opts.partitionLeaderEpoch ?? -1,
-      attributes: opts.isTransactional ? TRANSACTIONAL_FLAG : 0,
+      attributes: (opts.isTransactional ? TRANSACTIONAL_FLAG : 0) | (opts.isControl ? CONTROL_FLAG : 0),
       lastOffsetDelta: opts.records.length - 1,
       baseTimestamp,
       maxTimestamp: Math.max(...timestamps),
@@ -715,7 +721,7 @@ function batchParts(opts: BuildBatchOptions): { fields: BatchFields; records: Bu
 
 /**
  * Encodes an uncompressed CreateTime batch the way a producer does (baseTimestamp is the first
- * record's timestamp) with a correct CRC. For tests and benchmarks.
+ * record's timestamp) with a correct CRC. For tests, benchmarks and the metadata log's Raft batches.
  */
 export function buildRecordBatch(opts: BuildBatchOptions): Buffer {
   const { fields, records } = batchParts(opts);
