@@ -13,6 +13,8 @@ export abstract class IndexFile {
   private persistedEntries: number;
   /** Whether the file holds exactly the entries in memory (a new index has no file yet). */
   private fileCurrent: boolean;
+  /** Set by truncateEntries: the file holds entries past the ones in memory and must be cut. */
+  private fileTooLong = false;
 
   protected constructor(
     /** Changes when the cleaner renames a cleaned segment's files into place. */
@@ -56,6 +58,17 @@ export abstract class IndexFile {
     return relative;
   }
 
+  /** Keeps the first `count` entries (log truncation); the file follows on the next persist. */
+  protected truncateEntries(count: number): void {
+    if (count >= this.entries) return;
+    this.entries = count;
+    if (count < this.persistedEntries) {
+      this.persistedEntries = count;
+      this.fileTooLong = true;
+    }
+    this.fileCurrent = false;
+  }
+
   /**
    * Writes the entries added since the last persist (the whole file when none was written yet)
    * and optionally fsyncs it. Callers serialize persists of one index.
@@ -66,6 +79,7 @@ export abstract class IndexFile {
     if (this.fileCurrent && !sync) return;
     const fh = await open(this.path, from === 0 ? 'w' : 'r+');
     try {
+      if (this.fileTooLong) await fh.truncate(from * this.entryBytes);
       if (to > from) {
         const start = from * this.entryBytes;
         const length = (to - from) * this.entryBytes;
@@ -77,6 +91,7 @@ export abstract class IndexFile {
       await fh.close();
     }
     this.persistedEntries = Math.max(this.persistedEntries, to);
+    this.fileTooLong = false;
     this.fileCurrent = this.persistedEntries === this.entries;
   }
 }

@@ -63,6 +63,13 @@ export class OffsetIndex extends IndexFile {
     return found < 0 ? 0 : this.buf.readInt32BE(found * ENTRY_BYTES + 4);
   }
 
+  /** Drops the entries of batches starting at or after file position `position` (log truncation). */
+  truncateToPosition(position: number): void {
+    let keep = this.entries;
+    while (keep > 0 && this.buf.readInt32BE((keep - 1) * ENTRY_BYTES + 4) >= position) keep--;
+    this.truncateEntries(keep);
+  }
+
   /** Position of the newest entry, or 0 when there is none. */
   lastPosition(): number {
     return this.entries === 0 ? 0 : this.buf.readInt32BE((this.entries - 1) * ENTRY_BYTES + 4);

@@ -14,6 +14,7 @@ import type { CompressionCodec } from '../protocol/compression.js';
 import {
   type BatchInfo,
   NO_TIMESTAMP,
+  RECORD_BATCH_OVERHEAD,
   readBatchHeader,
   rewriteBaseOffsetAndEpoch,
   setLogAppendTime,
@@ -24,6 +25,7 @@ import {
   ProducerStateManager,
   listSnapshots,
   loadLatestSnapshot,
+  snapshotFileName,
   writeSnapshot,
 } from './producer-state.js';
 import { loadLog } from './recovery.js';
@@ -162,13 +164,15 @@ export class PartitionLog {
   private snapshotDue = false;
   private hasSnapshot: boolean;
   private snapshotWrites: Promise<void> = Promise.resolve();
+  /** A segment file was created since the directory was last fsynced (flush syncs it). */
+  private dirSyncDue = false;
 
   private constructor(
     readonly dir: string,
     private cfg: LogConfig,
     private readonly logger: Logger,
     loaded: { segments: LogSegment[]; logStartOffset: number; logEndOffset: number; recoveryPoint: number },
-    private readonly producers: ProducerStateManager,
+    private producers: ProducerStateManager,
     hasSnapshot: boolean,
     private readonly clock: Clock,
   ) {
@@ -390,6 +394,7 @@ export class PartitionLog {
       let replaced = false;
       for (let i = floorSegment(segments, fetchOffset); i < segments.length; i++) {
         const segment = segments[i];
+        const truncations = segment.truncations;
         const found = await this.withSegment(segment, (s) =>
           s.read({
             fetchOffset,
@@ -401,9 +406,9 @@ export class PartitionLog {
           }),
         );
         if (found) return { ok: true, ...found };
-        // The cleaner swapped it for a cleaned segment (or retention removed it): skipping to
-        // the next one could skip records the cleaned segment still holds, so start over.
-        if (segment.deleted && this.segments !== segments) {
+        // The cleaner swapped it for a cleaned segment (or retention removed it, or a truncation
+        // cut it): skipping to the next one could skip records the new list holds, so start over.
+        if ((segment.deleted || segment.truncations !== truncations) && this.segments !== segments) {
           replaced = true;
           break;
         }
@@ -489,6 +494,160 @@ export class PartitionLog {
     }
     await this.applyRetention(this.clock.nowMs());
     return this.startOffset;
+  }
+
+  /**
+   * Log truncation, for followers and the Raft log (Kafka's UnifiedLog.truncateTo): removes every
+   * record at or after `offset` and resolves with the new log end offset. A batch holding
+   * `offset` goes whole (Kafka truncates at batch boundaries), so the new end is that batch's base
+   * offset; otherwise it is `offset`. At or past the log end it changes nothing. Below the log
+   * start offset (or when the batch to cut starts below it) the log is emptied and starts again
+   * at `offset` (Kafka's truncateFullyAndStartAt).
+   *
+   * It takes its turn with appends: every append called before it is written first, and appends
+   * called after it get offsets from the new end. Segments wholly past the cut are removed, the
+   * one holding it is cut (log file and both indexes), the high watermark, max timestamps and
+   * producer state (rebuilt from what remains, as on open) follow. When it resolves, all of it is
+   * on disk: the log files, indexes, removals and checkpoint are fsynced, and so is everything
+   * below the new end (`durableOffset` equals it). A failure fails the log, as a failed write does.
+   */
+  truncateTo(offset: number): Promise<number> {
+    if (!Number.isSafeInteger(offset) || offset < 0)
+      return Promise.reject(new RangeError(`cannot truncate to offset ${offset}`));
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error(`partition log ${this.dir} is closed`));
+    // Appends called from now on wait in inOrder's chain until the truncation is done.
+    this.orderedCount++;
+    let newEnd = -1;
+    const done = this.orderedTail.then(() =>
+      this.enqueue(async () => {
+        newEnd = await this.truncateNow(offset);
+      }),
+    );
+    this.orderedTail = done
+      .catch(() => undefined)
+      .finally(() => {
+        this.orderedCount--;
+      });
+    return done.then(() => newEnd);
+  }
+
+  /** Runs as a queue task: every append called before the truncation is written. */
+  private async truncateNow(offset: number): Promise<number> {
+    // close() may have started while it waited for its turn.
+    if (this.closed) throw new Error(`partition log ${this.dir} is closed`);
+    // A rolled segment's background flush would raise the recovery point past the cut.
+    await this.rollFlushes;
+    await this.snapshotWrites;
+    if (offset >= this.nextOffset) return this.nextOffset;
+    const before = this.nextOffset;
+    try {
+      const newEnd =
+        offset < this.startOffset || (await this.batchStartAtOrBelow(offset)) < this.startOffset
+          ? await this.truncateFullyAndStartAt(offset)
+          : await this.truncateWithin(offset);
+      this.logger.info({ offset, logEndOffset: newEnd, previousLogEndOffset: before }, 'truncated partition log');
+      return newEnd;
+    } catch (err) {
+      this.fail(err);
+      throw this.failure!;
+    }
+  }
+
+  /** The base offset of the batch holding `offset` (`offset` itself when none does), within the log. */
+  private async batchStartAtOrBelow(offset: number): Promise<number> {
+    const segment = this.segments[floorSegment(this.segments, offset)];
+    let start = offset;
+    const found = await this.withSegment(segment, (s) =>
+      s.read({
+        fetchOffset: offset,
+        maxBytes: 1,
+        minOneBatch: true,
+        maxOffset: offset + 1,
+        indexIntervalBytes: this.cfg.indexIntervalBytes,
+      }),
+    );
+    const first = found?.chunks[0];
+    if (first && first.length >= RECORD_BATCH_OVERHEAD) start = Math.min(offset, readBatchHeader(first, 0).baseOffset);
+    return start;
+  }
+
+  /** Cuts the segment holding `offset` and removes the ones after it. */
+  private async truncateWithin(offset: number): Promise<number> {
+    // Synchronous: consumers stop seeing the tail at once, and the list loses the later
+    // segments in one step (retention and the cleaner's swap work on the current list).
+    this.hw = Math.min(this.hw, offset);
+    this.recoveryPoint = Math.min(this.recoveryPoint, offset);
+    const at = floorSegment(this.segments, offset);
+    const target = this.segments[at];
+    const doomed = this.segments.slice(at + 1);
+    this.segments = this.segments.slice(0, at + 1);
+    this.forget(target);
+    await this.writeCheckpoint();
+    // The later segments go first, so a crash part way leaves a log that ends in the cut segment.
+    if (doomed.length > 0) {
+      await this.removeSegments(doomed);
+      await syncDir(this.dir);
+    }
+    target.retain();
+    let newEnd: number;
+    try {
+      newEnd = await target.truncateTo(offset, this.cfg.indexIntervalBytes, this.clock.nowMs());
+    } finally {
+      target.release();
+    }
+    this.nextOffset = newEnd;
+    this.writtenEndOffset = newEnd;
+    this.hw = Math.min(this.hw, newEnd);
+    // Everything left is made durable, so the recovery point can be the new end.
+    for (const segment of this.segments) {
+      if (segment.dirty) await segment.flush();
+    }
+    await this.afterTruncation(newEnd);
+    return newEnd;
+  }
+
+  /** Kafka's truncateFullyAndStartAt: every segment goes and an empty one starts at `offset`. */
+  private async truncateFullyAndStartAt(offset: number): Promise<number> {
+    const doomed = this.segments;
+    this.hw = Math.min(this.hw, offset);
+    // First out of the way: the new segment may take the name of one of them.
+    await this.removeSegments(doomed);
+    await syncDir(this.dir);
+    const fresh = await LogSegment.create(this.dir, offset, this.logger, this.clock.nowMs());
+    await fresh.flush();
+    this.segments = [fresh];
+    this.startOffset = offset;
+    this.nextOffset = offset;
+    this.writtenEndOffset = offset;
+    this.hw = offset;
+    await this.afterTruncation(offset);
+    return offset;
+  }
+
+  /** Producer state, snapshots, recovery point and checkpoint after the segments were cut. */
+  private async afterTruncation(newEnd: number): Promise<void> {
+    // Snapshots past the new end describe batches that are gone; one at it is still exact.
+    for (const snapshot of await listSnapshots(this.dir)) {
+      if (snapshot > newEnd) await unlink(path.join(this.dir, snapshotFileName(snapshot))).catch(ignoreMissing);
+    }
+    const producers = await loadProducerState(
+      this.dir,
+      this.segments,
+      newEnd,
+      this.cfg.indexIntervalBytes,
+      this.logger,
+      this.clock.nowMs(),
+    );
+    this.producers = producers.state;
+    this.hasSnapshot = producers.hasSnapshot;
+    this.flushTimer?.cancel();
+    this.flushTimer = undefined;
+    this.lastFlushMs = this.clock.nowMs();
+    this.recoveryPoint = newEnd;
+    await this.writeCheckpoint();
+    await syncDir(this.dir);
+    this.dirSyncDue = false;
   }
 
   /** Renames removed segments' files to `*.deleted` and unlinks them after file.delete.delay.ms. */
@@ -580,7 +739,11 @@ export class PartitionLog {
     return true;
   }
 
-  /** fsyncs everything written so far and records the new recovery point. */
+  /**
+   * fsyncs everything whose append was called before it (log files, both indexes, and the
+   * directory when a roll created a segment file since the last sync) and records the new
+   * recovery point: when it resolves, `durableOffset` is a log end offset that survives a crash.
+   */
   async flush(): Promise<void> {
     await this.enqueue(() => this.flushAll());
     await this.writeCheckpoint();
@@ -740,6 +903,7 @@ export class PartitionLog {
     previous.sealTimeIndex();
     const next = await LogSegment.create(this.dir, baseOffset, this.logger, this.clock.nowMs());
     this.segments = [...this.segments, next];
+    this.dirSyncDue = true;
     this.snapshotDue = true;
     this.remember(previous);
     this.logger.info(
@@ -751,6 +915,8 @@ export class PartitionLog {
     this.rollFlushes = this.rollFlushes.then(async () => {
       try {
         await previous.flush();
+        // The segment files' names must be durable too before recovery skips them.
+        await this.syncDirIfDue();
         this.recoveryPoint = Math.max(this.recoveryPoint, baseOffset);
         await this.writeCheckpoint();
       } catch (err) {
@@ -771,8 +937,20 @@ export class PartitionLog {
     }
     // A rolled segment's background flush may still be running.
     await this.rollFlushes;
+    await this.syncDirIfDue();
     this.recoveryPoint = Math.max(this.recoveryPoint, upTo);
     this.lastFlushMs = this.clock.nowMs();
+  }
+
+  private async syncDirIfDue(): Promise<void> {
+    if (!this.dirSyncDue) return;
+    this.dirSyncDue = false;
+    try {
+      await syncDir(this.dir);
+    } catch (err) {
+      this.dirSyncDue = true;
+      throw err;
+    }
   }
 
   private scheduleFlush(): void {
@@ -838,11 +1016,13 @@ export class PartitionLog {
   /** Runs `fn` with a reference held on the segment; null if retention deleted it meanwhile. */
   private async withSegment<T>(segment: LogSegment, fn: (s: LogSegment) => Promise<T>): Promise<T | null> {
     if (segment.deleted) return null;
+    const truncations = segment.truncations;
     segment.retain();
     try {
       return await fn(segment);
     } catch (err) {
-      if (segment.deleted) return null;
+      // Its files were renamed away, or a truncation cut the bytes the read was after.
+      if (segment.deleted || segment.truncations !== truncations) return null;
       throw err;
     } finally {
       segment.release();
@@ -933,7 +1113,8 @@ async function loadProducerState(
       state.update(h, h.baseOffset, segment.lastModifiedMs);
       batches++;
     }, start);
-    if (!isLast) await segment.unload();
+    // Only what this function loaded: when a truncation reloads the state, readers may hold it.
+    if (!isLast && segment.canUnload) await segment.unload();
   }
   state.expire(nowMs);
   if (batches > 0 || snapshot) {
@@ -980,6 +1161,10 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
 }
 
 function asError(err: unknown): Error {

@@ -93,6 +93,8 @@ export class LogSegment {
   /** Written since the last fsync. */
   dirty = false;
   deleted = false;
+  /** Bumped by truncateTo, so a reader that failed on bytes cut away under it can tell. */
+  truncations = 0;
 
   private bytesSinceLastIndexEntry = 0;
   /** Null while not loaded: closed segments load them on first use and drop them when idle. */
@@ -356,6 +358,86 @@ export class LogSegment {
     });
     this.flushes = run.catch(() => undefined);
     return run;
+  }
+
+  /**
+   * Log truncation (Kafka's LogSegment.truncateTo): removes every batch whose last offset is at
+   * or after `offset` (a batch holding `offset` goes whole) from the log file and both indexes,
+   * recomputes the max timestamp, and fsyncs the file and both indexes before resolving. Returns
+   * where the segment's offsets now end: the base offset of the first batch removed, or `offset`
+   * when no batch was removed or the first one removed starts after it (a gap left by compaction).
+   * Runs in line with this segment's flushes.
+   */
+  truncateTo(offset: number, indexIntervalBytes: number, nowMs: number): Promise<number> {
+    const run = this.flushes.then(() => this.truncateNow(offset, indexIntervalBytes, nowMs));
+    this.flushes = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async truncateNow(offset: number, indexIntervalBytes: number, nowMs: number): Promise<number> {
+    const { offsetIndex, timeIndex } = await this.indexes(indexIntervalBytes);
+    const fh = await this.file();
+    const end = this.size;
+    const cursor = new BlockCursor(fh, end);
+    let cut = offsetIndex.lookup(offset);
+    let nextOffset = offset;
+    while (cut < end) {
+      await cursor.need(cut, RECORD_BATCH_OVERHEAD, SEARCH_BLOCK_BYTES);
+      if (lastOffsetAt(cursor.buf, cursor.at(cut)) >= offset) {
+        nextOffset = Math.min(offset, baseOffsetAt(cursor.buf, cursor.at(cut)));
+        break;
+      }
+      cut += checkedSize(cursor, cut, end);
+    }
+    // Reads from here on stop at the cut; the file is cut below, after the index entries go.
+    this.size = cut;
+    this.truncations++;
+    this.dirty = true;
+    this.lastModifiedMs = nowMs;
+    offsetIndex.truncateToPosition(cut);
+    timeIndex.truncateToOffset(nextOffset);
+    await this.recomputeTail(fh, offsetIndex.lastPosition(), cut, timeIndex.lastEntry());
+    await fh.truncate(cut);
+    this.dirty = false;
+    await fh.sync();
+    await offsetIndex.persist(true);
+    await timeIndex.persist(true);
+    return nextOffset;
+  }
+
+  /**
+   * After a truncation: the max timestamp is the time index's last entry (which covers every
+   * batch up to the last offset index entry's) or a later batch's; the batches from `from`
+   * (the last offset index entry's position, or 0) to `end` are read to find out, which also
+   * gives the bytes written since that entry.
+   */
+  private async recomputeTail(
+    fh: FileHandle,
+    from: number,
+    end: number,
+    lastTimeEntry: { timestamp: number; offset: number } | null,
+  ): Promise<void> {
+    this.maxTimestamp = lastTimeEntry?.timestamp ?? NO_TIMESTAMP;
+    this.offsetOfMaxTimestamp = lastTimeEntry?.offset ?? -1;
+    this.bytesSinceLastIndexEntry = end - from;
+    this.firstBatchTimestamp = null;
+    if (end === 0) return;
+    const cursor = new BlockCursor(fh, end);
+    await cursor.need(0, RECORD_BATCH_OVERHEAD, RECORD_BATCH_OVERHEAD);
+    this.firstBatchTimestamp = maxTimestampAt(cursor.buf, cursor.at(0));
+    for (let pos = from; pos < end;) {
+      await cursor.need(pos, RECORD_BATCH_OVERHEAD, SEARCH_BLOCK_BYTES);
+      const at = cursor.at(pos);
+      const timestamp = maxTimestampAt(cursor.buf, at);
+      if (timestamp > this.maxTimestamp) {
+        this.maxTimestamp = timestamp;
+        this.offsetOfMaxTimestamp = lastOffsetAt(cursor.buf, at);
+      }
+      pos += checkedSize(cursor, pos, end);
+    }
   }
 
   /**

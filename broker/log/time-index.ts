@@ -93,6 +93,13 @@ export class TimeIndex extends IndexFile {
     return found < 0 ? this.baseOffset : this.baseOffset + this.buf.readInt32BE(found * ENTRY_BYTES + 8);
   }
 
+  /** Drops the entries naming offsets at or after `offset` (log truncation). */
+  truncateToOffset(offset: number): void {
+    let keep = this.entries;
+    while (keep > 0 && this.baseOffset + this.buf.readInt32BE((keep - 1) * ENTRY_BYTES + 8) >= offset) keep--;
+    this.truncateEntries(keep);
+  }
+
   lastEntry(): TimeIndexEntry | null {
     if (this.entries === 0) return null;
     const at = (this.entries - 1) * ENTRY_BYTES;
