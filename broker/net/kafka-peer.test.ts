@@ -1,0 +1,186 @@
+// NodeClient and raft/wire.ts against a stock Apache Kafka 4.1 controller (one combined-mode
+// node, the benchmark's install): the versions it negotiates are the ones raft/wire.ts names, and
+// Kafka's answers to our Vote, Fetch and DescribeQuorum bodies read back through the adapter.
+
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { formatKafkaNode, launchKafka, prepareKafka, type KafkaBroker } from '../bench/kafka.js';
+import { systemClock } from '../clock.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { BeginQuorumEpoch, DescribeQuorum, EndQuorumEpoch, Fetch, Vote } from '../protocol/messages/index.js';
+import { scanBatches } from '../protocol/record-batch.js';
+import type { LogEntry } from '../raft/log.js';
+import {
+  describeQuorumResponse,
+  fetchRequestToWire,
+  fetchResponseFromWire,
+  KRAFT_RPC_VERSIONS,
+  METADATA_TOPIC,
+  requestVersion,
+  voteRequestToWire,
+  voteResponseFromWire,
+} from '../raft/wire.js';
+import { NodeClient } from './node-client.js';
+
+const START_TIMEOUT_MS = 180_000;
+const REQUEST = { timeoutMs: 10_000 };
+
+let kafka: KafkaBroker | undefined;
+let runDir: string;
+let client: NodeClient;
+let clusterId: string;
+
+/** Record batches as entries with only offsets and epochs (enough to see what Kafka sent). */
+function batchEntries(buf: Buffer): LogEntry[] {
+  const scan = scanBatches(buf, 0, { minBaseOffset: 0, maxLastOffset: Number.MAX_SAFE_INTEGER });
+  return scan.batches.flatMap((b) => {
+    const epoch = buf.readInt32BE(b.position + 12); // partitionLeaderEpoch
+    return Array.from({ length: b.lastOffset - b.baseOffset + 1 }, (_, i) => ({
+      offset: b.baseOffset + i,
+      epoch,
+      record: { type: 'data' as const, value: null },
+    }));
+  });
+}
+
+beforeAll(async () => {
+  const install = await prepareKafka(() => undefined);
+  runDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-kafka-peer-'));
+  const node = await formatKafkaNode(install, { dataDir: path.join(runDir, 'data'), runDir, settings: {} });
+  const props = await readFile(node.propertiesFile, 'utf8');
+  const controllerPort = Number(/controller\.quorum\.voters=1@127\.0\.0\.1:(\d+)/.exec(props)![1]);
+  clusterId = /cluster\.id=(\S+)/.exec(await readFile(path.join(node.dataDir, 'meta.properties'), 'utf8'))![1];
+  kafka = launchKafka(install, node);
+  client = new NodeClient({ host: '127.0.0.1', port: controllerPort, clock: systemClock });
+  const deadline = Date.now() + START_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const res = await client.request(DescribeQuorum, 'latest', describeRequest, REQUEST);
+      if (res.topics[0]?.partitions[0]?.errorCode === 0) break;
+    } catch (err) {
+      if (Date.now() > deadline)
+        throw new Error(`Kafka's controller did not answer: ${String(err)}\n${kafka.output()}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}, START_TIMEOUT_MS + 60_000);
+
+afterAll(async () => {
+  client?.close();
+  await kafka?.stop();
+  if (runDir) await rm(runDir, { recursive: true, force: true });
+});
+
+const describeRequest = { topics: [{ topicName: METADATA_TOPIC, partitions: [{ partitionIndex: 0 }] }] };
+
+describe('against a Kafka 4.1 controller', () => {
+  test('its controller listener serves the KRaft RPCs at the versions raft/wire.ts sends', () => {
+    const v = client.peerVersions!;
+    expect({
+      vote: v.get(Vote.key)?.maxVersion,
+      beginQuorumEpoch: v.get(BeginQuorumEpoch.key)?.maxVersion,
+      endQuorumEpoch: v.get(EndQuorumEpoch.key)?.maxVersion,
+      fetch: v.get(Fetch.key)?.maxVersion,
+      describeQuorum: v.get(DescribeQuorum.key)?.maxVersion,
+    }).toEqual(KRAFT_RPC_VERSIONS);
+  });
+
+  test('its DescribeQuorum answer has the shape describeQuorumResponse builds', async () => {
+    const theirs = await client.request(DescribeQuorum, 'latest', describeRequest, REQUEST);
+    const p = theirs.topics[0].partitions[0];
+    expect(p).toMatchObject({ errorCode: 0, leaderId: 1 });
+    const ours = describeQuorumResponse(
+      describeRequest,
+      {
+        nodeId: 1,
+        state: 'leader',
+        epoch: p.leaderEpoch,
+        leaderId: 1,
+        votedId: 1,
+        highWatermark: p.highWatermark,
+        logEndOffset: p.currentVoters[0].logEndOffset,
+        persistedEndOffset: p.currentVoters[0].logEndOffset,
+        appliedOffset: p.highWatermark,
+        replicas: [],
+      },
+      theirs.nodes.map((n) => ({ nodeId: n.nodeId, listeners: n.listeners })),
+      p.currentVoters[0].lastFetchTimestamp,
+    );
+    expect(ours.nodes).toEqual(theirs.nodes);
+    expect(ours.topics[0].partitions[0].currentVoters).toEqual(
+      p.currentVoters.map((v) => ({ ...v, lastCaughtUpTimestamp: v.lastFetchTimestamp })),
+    );
+  });
+
+  test('an observer Fetch of __cluster_metadata-0 gets record batches, the leader and its high watermark', async () => {
+    const quorum = (await client.request(DescribeQuorum, 'latest', describeRequest, REQUEST)).topics[0].partitions[0];
+    const body = await client.request(
+      Fetch,
+      'latest',
+      fetchRequestToWire({
+        type: 'FetchRequest',
+        clusterId,
+        replicaId: 99,
+        maxWaitMs: 0,
+        currentLeaderEpoch: quorum.leaderEpoch,
+        fetchOffset: 0,
+        lastFetchedEpoch: 0,
+      }),
+      REQUEST,
+    );
+    const { message, leaderAddresses } = fetchResponseFromWire(body, batchEntries);
+    expect(message.errorCode).toBe(ErrorCode.NONE);
+    expect(message.currentLeader).toEqual({ leaderId: 1, leaderEpoch: quorum.leaderEpoch });
+    expect(message.divergingEpoch).toBeNull();
+    expect(message.highWatermark).toBeGreaterThan(0);
+    expect(message.records.length).toBeGreaterThan(0);
+    expect(message.records[0].offset).toBe(0);
+    expect(leaderAddresses.map((a) => a.nodeId)).toEqual([1]);
+  });
+
+  test('a Fetch past the end of its last epoch is answered with a diverging epoch', async () => {
+    const quorum = (await client.request(DescribeQuorum, 'latest', describeRequest, REQUEST)).topics[0].partitions[0];
+    const leaderEnd = quorum.currentVoters[0].logEndOffset;
+    const body = await client.request(
+      Fetch,
+      'latest',
+      fetchRequestToWire({
+        type: 'FetchRequest',
+        clusterId,
+        replicaId: 99,
+        maxWaitMs: 0,
+        currentLeaderEpoch: quorum.leaderEpoch,
+        fetchOffset: leaderEnd + 1000,
+        lastFetchedEpoch: quorum.leaderEpoch,
+      }),
+      REQUEST,
+    );
+    const { message } = fetchResponseFromWire(body, batchEntries);
+    expect(message.errorCode).toBe(ErrorCode.NONE);
+    expect(message.divergingEpoch).not.toBeNull();
+    expect(message.divergingEpoch!.epoch).toBe(quorum.leaderEpoch);
+    expect(message.divergingEpoch!.endOffset).toBeGreaterThanOrEqual(leaderEnd);
+    expect(message.records).toEqual([]);
+  });
+
+  test('a Vote from another cluster id is answered INCONSISTENT_CLUSTER_ID', async () => {
+    const vote = {
+      type: 'VoteRequest' as const,
+      clusterId: 'not-this-cluster',
+      voterId: 1,
+      candidateEpoch: 1000,
+      candidateId: 2,
+      lastOffsetEpoch: 1,
+      lastOffset: 1,
+      preVote: true,
+      replicaEpoch: 999,
+    };
+    const body = await client.request(Vote, requestVersion(vote), voteRequestToWire(vote), REQUEST);
+    expect(voteResponseFromWire(body, vote).message).toMatchObject({
+      errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID,
+      voteGranted: false,
+    });
+  });
+});
