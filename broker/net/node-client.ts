@@ -27,7 +27,7 @@ import {
 import { ApiVersions } from '../protocol/messages/index.js';
 import type { ApiDefinition, Decoded, Fields, Input } from '../protocol/schema.js';
 
-/** Kafka's request.timeout.ms default is 30 s; callers pass their own per request. */
+/** Requests outstanding on one connection before more are refused (timeouts are per request, given by the caller). */
 export const DEFAULT_MAX_IN_FLIGHT_REQUESTS = 64;
 /** Fetch responses of the metadata log are ≤ 8 MiB (Kafka's MAX_FETCH_SIZE_BYTES), plus headers. */
 export const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
