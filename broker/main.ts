@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     throw err;
   }
   for (const key of loaded.ignoredKeys) logger.warn({ key }, 'config key has no effect in Runnel');
+  for (const warning of loaded.warnings) logger.warn(warning);
 
   // Handlers go in before start-up so that a SIGTERM during recovery still ends cleanly.
   // eslint-disable-next-line prefer-const -- assigned once, but `shutdown` may read it before (a signal during start-up), when a const would be in its TDZ

@@ -1,29 +1,42 @@
-// The composition root: builds one broker from its config — log dirs, metadata, partition logs,
-// topics, partitions, groups, then the request handlers with direct references to those
-// services, then the listeners — and takes them down again in order on shutdown. Nothing else
-// constructs services; everything below receives what it uses.
+// The composition root: builds one node from its config — log dirs, the metadata quorum and its
+// log, the controller (on controller nodes), partition logs, groups, then the request handlers
+// with direct references to those services, then the listeners — and takes them down again in
+// order on shutdown. Nothing else constructs services; everything below receives what it uses.
+//
+// Start-up follows Kafka's KRaft order: the controller listener and the quorum first (the other
+// voters need them), then, on a broker, metadata catch-up, the logs of the partitions placed
+// here, registration with the active controller, and the client listeners only once the
+// controller has unfenced this broker.
 
 import type { Logger } from 'pino';
-import type { BrokerConfig } from './config/broker-config.js';
-import { claimLogDir } from './metadata/store.js';
-import { MetadataStore } from './metadata/store.js';
+import type { BrokerConfig, Listener } from './config/broker-config.js';
+import { claimLogDir } from './metadata/meta-properties.js';
 import { KafkaServer } from './server/server.js';
 import { Dispatcher } from './api/dispatch.js';
 import { createHandlers } from './api/handlers.js';
 import { ReadBufferPool } from './log/read-buffers.js';
 import { systemClock, type Clock } from './clock.js';
 import type { BrokerEndpoint, BrokerServices, ClusterView } from './api/services.js';
-import type { PartitionState } from './metadata/image.js';
+import type { MetadataImage } from './metadata/image.js';
 import { ReplicaManager } from './replication/replica-manager.js';
 import { FetchWaiters } from './replication/fetch-waiters.js';
-import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from './log/open-files.js';
 import { LogManager } from './log/log-manager.js';
 import { ProducerIdManager } from './controller/producer-ids.js';
-import { TopicManager } from './controller/topics.js';
+import { QuorumController } from './controller/quorum-controller.js';
 import { GroupCoordinator } from './groups/coordinator.js';
 import type { Server as HttpServer } from 'node:http';
 import { startHttpEndpoint } from './observability/http.js';
 import { BrokerMetrics } from './observability/metrics.js';
+import { MetadataPublisher } from './metadata/publisher.js';
+import { TopicConfigs } from './metadata/topic-configs.js';
+import { DiskRaftLog } from './raft/disk-log.js';
+import { RaftNode } from './raft/raft-node.js';
+import { KAFKA_QUORUM_DEFAULTS, type RaftConfig } from './raft/types.js';
+import { ControllerChannel } from './cluster/controller-channel.js';
+import { BrokerLifecycle } from './cluster/lifecycle.js';
+import { RaftPeers, metadataEntryCodec, raftWireContext } from './cluster/raft-peers.js';
+import { AllocateProducerIds } from './protocol/messages/index.js';
+import { ErrorCode, errorName } from './protocol/errors.js';
 
 /**
  * Pooled read buffers: each fits one partition's read at the default max.partition.fetch.bytes
@@ -32,48 +45,40 @@ import { BrokerMetrics } from './observability/metrics.js';
 const READ_BUFFER_BYTES = 1024 * 1024 + 64 * 1024;
 const MAX_READ_BUFFERS = 8;
 
-/** Opens every partition's log, or explains which limit keeps them from fitting. */
-async function loadLogsWithinFileLimit(topics: TopicManager): Promise<void> {
-  let partitions = 0;
-  for (const t of topics.image.topics()) partitions += t.partitions.length;
-  const refused = await refuseNewPartitions(partitions);
-  if (refused) throw new Error(`this broker hosts ${partitions} partitions and cannot open them all: ${refused}`);
-  try {
-    await topics.loadLogs();
-  } catch (err) {
-    if (isOutOfFiles(err)) throw new Error(await outOfFilesMessage(`loading ${partitions} partitions`));
-    throw err;
+/** The cluster as clients see it: unfenced brokers at the endpoints they registered. */
+class RegisteredCluster implements ClusterView {
+  constructor(
+    private readonly image: MetadataImage,
+    readonly clusterId: string,
+    readonly nodeId: number,
+    private readonly raft: RaftNode,
+  ) {}
+
+  brokers(): BrokerEndpoint[] {
+    return this.image.unfencedBrokers().flatMap((b) => {
+      const e = b.endpoints[0];
+      return e ? [{ nodeId: b.id, host: e.host, port: e.port, rack: b.rack }] : [];
+    });
+  }
+
+  /** The active controller when it is also a broker (combined mode), else the first live broker, as Kafka names one. */
+  controllerId(): number {
+    const brokers = this.image.unfencedBrokers();
+    const leader = this.raft.view().leaderId;
+    return brokers.some((b) => b.id === leader) ? leader : (brokers[0]?.id ?? -1);
   }
 }
 
-/** Where clients reach this broker: the advertised listener, with the port actually bound when it was 0. */
-class AdvertisedCluster implements ClusterView {
-  private boundPorts: number[] = [];
-
-  constructor(
-    private readonly config: BrokerConfig,
-    readonly clusterId: string,
-  ) {}
-
-  get nodeId(): number {
-    return this.config.nodeId;
-  }
-
-  /** Called once the listeners are bound. */
-  listening(ports: number[]): void {
-    this.boundPorts = ports;
-  }
-
-  brokers(): BrokerEndpoint[] {
-    const advertised = this.config.advertisedListeners[0];
-    const listenerIndex = this.config.listeners.findIndex((l) => l.name === advertised.name);
-    const port = advertised.port === 0 && listenerIndex >= 0 ? (this.boundPorts[listenerIndex] ?? 0) : advertised.port;
-    return [{ nodeId: this.nodeId, host: advertised.host, port, rack: this.config.rack }];
-  }
-
-  controllerId(): number {
-    return this.nodeId;
-  }
+/** Where this broker's client listeners are reached, with the ports actually bound when 0 was asked. */
+function registeredEndpoints(
+  config: BrokerConfig,
+  bound: Map<string, number>,
+): { name: string; host: string; port: number }[] {
+  return config.advertisedListeners.map((l) => ({
+    name: l.name,
+    host: l.host,
+    port: l.port === 0 ? (bound.get(l.name) ?? 0) : l.port,
+  }));
 }
 
 export class BrokerNode {
@@ -81,15 +86,22 @@ export class BrokerNode {
 
   private constructor(
     private readonly config: BrokerConfig,
-    private readonly services: BrokerServices & { logs: LogManager; waiters: FetchWaiters },
-    private readonly server: KafkaServer,
-    private readonly http: HttpServer | undefined,
+    private readonly parts: {
+      services: BrokerServices & { logs: LogManager; waiters: FetchWaiters };
+      raft: RaftNode;
+      raftLog: DiskRaftLog;
+      peers: RaftPeers;
+      controller: QuorumController | undefined;
+      lifecycle: BrokerLifecycle | undefined;
+      servers: KafkaServer[];
+      http: HttpServer | undefined;
+    },
     readonly ports: number[],
     private readonly logger: Logger,
   ) {}
 
   get groups(): GroupCoordinator {
-    return this.services.groups;
+    return this.parts.services.groups;
   }
 
   static async start(config: BrokerConfig, logger: Logger, clock: Clock = systemClock): Promise<BrokerNode> {
@@ -97,12 +109,19 @@ export class BrokerNode {
     // eslint-disable-next-line prefer-const -- assigned once at the end, but metrics and /readyz read it during start-up, when a const would be in its TDZ
     let node: BrokerNode | undefined;
     let serving = false;
+    const publisher = new MetadataPublisher();
+    const image = publisher.image;
+    const hosted = (which: (p: { leader: number; replicas: number[]; isr: number[] }) => boolean) => {
+      let n = 0;
+      for (const t of image.topics())
+        for (const p of t.partitions) if (p.replicas.includes(config.nodeId) && which(p)) n++;
+      return n;
+    };
     const metrics = new BrokerMetrics({
-      partitions: () => (node ? countPartitions(node.services.topics, () => true) : 0),
-      underReplicatedPartitions: () =>
-        node ? countPartitions(node.services.topics, (p) => p.isr.length < p.replicas.length) : 0,
-      connections: () => node?.server.connectionCount ?? 0,
-      skippedInternalRecords: () => node?.services.groups.skippedRecords ?? 0,
+      partitions: () => hosted(() => true),
+      underReplicatedPartitions: () => hosted((p) => p.leader === config.nodeId && p.isr.length < p.replicas.length),
+      connections: () => node?.parts.servers.reduce((n, s) => n + s.connectionCount, 0) ?? 0,
+      skippedInternalRecords: () => node?.parts.services.groups.skippedRecords ?? 0,
     });
     // Up before recovery, so orchestrators see a live (if not yet ready) broker while logs load.
     const http = config.httpListener
@@ -115,30 +134,113 @@ export class BrokerNode {
         )
       : undefined;
     let clusterId = config.clusterId ?? undefined;
-    for (const dir of config.logDirs) clusterId = (await claimLogDir(dir, config.nodeId, clusterId)).clusterId;
-    const cluster = new AdvertisedCluster(config, clusterId!);
-    const store = await MetadataStore.open(config.logDirs[0], logger.child({ component: 'metadata' }));
+    for (const dir of new Set([...config.logDirs, config.metadataLogDir]))
+      clusterId = (await claimLogDir(dir, config.nodeId, clusterId)).clusterId;
+
+    // The quorum.
+    const raftLog = await DiskRaftLog.open(
+      config.metadataLogDir,
+      config.metadataLog.segmentBytes,
+      logger.child({ component: 'metadata-log' }),
+      clock,
+    );
+    const raftConfig: RaftConfig = {
+      ...KAFKA_QUORUM_DEFAULTS,
+      nodeId: config.nodeId,
+      voters: [...config.quorum.voters.keys()],
+      clusterId: clusterId!,
+      electionTimeoutMs: config.quorum.electionTimeoutMs,
+      fetchTimeoutMs: config.quorum.fetchTimeoutMs,
+      electionBackoffMaxMs: config.quorum.electionBackoffMaxMs,
+      requestTimeoutMs: config.quorum.requestTimeoutMs,
+      retryBackoffMs: config.quorum.retryBackoffMs,
+    };
+    let controller: QuorumController | undefined;
+    const quorumWire = raftWireContext(clusterId!, config.controllerListenerNames[0] ?? '', config.quorum.voters);
+    const peers = new RaftPeers(config.quorum.voters, quorumWire, config.nodeId, config.quorum.requestTimeoutMs, clock);
+    const raft = await RaftNode.start(
+      raftConfig,
+      raftLog,
+      peers,
+      {
+        apply: (entries, highWatermark) => publisher.apply(entries, highWatermark),
+        stateChanged: (state, epoch) => controller?.stateChanged(state, epoch),
+      },
+      clock,
+      logger.child({ component: 'raft' }),
+    );
+    const configs = new TopicConfigs(image, config);
+    if (config.roles.controller)
+      controller = new QuorumController(
+        raft,
+        publisher,
+        configs,
+        clusterId!,
+        config,
+        clock,
+        logger.child({ component: 'controller' }),
+      );
+    let applying = Promise.resolve();
+    const channel = new ControllerChannel(
+      raft,
+      controller,
+      config.quorum.voters,
+      clock,
+      config.quorum.requestTimeoutMs,
+      () => applying,
+    );
+
     const logs = new LogManager(config.logDirs, logger.child({ component: 'log' }), clock);
-    const topics = new TopicManager(store, logs, config, () => 1, logger.child({ component: 'topics' }));
-    await loadLogsWithinFileLimit(topics);
-    logs.startRetention(config.retentionCheckIntervalMs);
-    if (config.cleanerBackoffMs !== null) logs.startCleaner(config.cleanerBackoffMs);
     const waiters = new FetchWaiters(clock);
-    const partitions = new ReplicaManager(topics, logs, config.nodeId, waiters);
+    const partitions = new ReplicaManager(
+      configs,
+      logs,
+      config.nodeId,
+      waiters,
+      logger.child({ component: 'replicas' }),
+    );
     const groups = new GroupCoordinator(
-      topics,
+      image,
       partitions,
+      (spec) => channel.createTopic(spec, true),
       config.groups,
       clock,
       logger.child({ component: 'groups' }),
     );
-    await groups.start();
-    const producerIds = new ProducerIdManager(store, config.nodeId, logs, logger.child({ component: 'producer-ids' }));
+    const lifecycle = config.roles.broker
+      ? new BrokerLifecycle(
+          config,
+          clusterId!,
+          () => registeredEndpoints(config, boundPorts),
+          channel,
+          publisher,
+          clock,
+          logger.child({ component: 'lifecycle' }),
+        )
+      : undefined;
+    const producerIds = new ProducerIdManager(
+      async () => {
+        const body = { brokerId: config.nodeId, brokerEpoch: lifecycle?.epoch ?? -1 };
+        const res = await channel.call(AllocateProducerIds, 'latest', body, async (c) => {
+          const r = await c.allocateProducerIds(body.brokerId, body.brokerEpoch);
+          return { throttleTimeMs: 0, errorCode: r.errorCode, producerIdStart: r.start, producerIdLen: r.length };
+        });
+        if (res.errorCode !== ErrorCode.NONE)
+          throw new Error(`AllocateProducerIds failed: ${errorName(res.errorCode)}`);
+        return { start: res.producerIdStart, length: res.producerIdLen };
+      },
+      logs,
+      logger.child({ component: 'producer-ids' }),
+    );
     const services = {
       config,
       clock,
-      cluster,
-      topics,
+      cluster: new RegisteredCluster(image, clusterId!, config.nodeId, raft),
+      topics: configs,
+      controller: channel,
+      raft,
+      quorumWire,
+      metadataEntries: metadataEntryCodec(clock),
       partitions,
       groups,
       producerIds,
@@ -146,7 +248,6 @@ export class BrokerNode {
       logs,
       waiters,
     };
-
     const dispatcher = new Dispatcher(createHandlers(services), {
       answered(api, seconds, requestBytes, responseBytes) {
         metrics.requests.inc({ api });
@@ -155,46 +256,106 @@ export class BrokerNode {
         metrics.bytesOut.inc(responseBytes);
       },
     });
-    const server = new KafkaServer({
-      listeners: config.listeners,
-      maxFrameBytes: config.socketRequestMaxBytes,
-      maxConnections: config.maxConnections,
-      maxConnectionsPerIp: config.maxConnectionsPerIp,
-      maxConnectionsPerIpOverrides: config.maxConnectionsPerIpOverrides,
-      idleTimeoutMs: config.connectionsMaxIdleMs,
-      handle: (frame, connection) => dispatcher.handleFrame(frame, connection),
-      logger: logger.child({ component: 'network' }),
-      closedFor: (cause) => metrics.connectionsClosed.inc({ cause }),
-      clock,
-    });
-    const ports = await server.start();
-    cluster.listening(ports);
-    node = new BrokerNode(config, services, server, http, ports, logger);
+    // Client requests wait until the controller has unfenced this broker (Kafka enables request
+    // processing only then); quorum and controller traffic never waits.
+    let unfenced: () => void = () => undefined;
+    const servingClients = new Promise<void>((resolve) => (unfenced = resolve));
+    const serverFor = (listeners: Listener[], gate: Promise<void> | undefined) =>
+      new KafkaServer({
+        listeners,
+        maxFrameBytes: config.socketRequestMaxBytes,
+        maxConnections: config.maxConnections,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        maxConnectionsPerIpOverrides: config.maxConnectionsPerIpOverrides,
+        idleTimeoutMs: config.connectionsMaxIdleMs,
+        handle: gate
+          ? (frame, connection) => gate.then(() => dispatcher.handleFrame(frame, connection))
+          : (frame, connection) => dispatcher.handleFrame(frame, connection),
+        logger: logger.child({ component: 'network' }),
+        closedFor: (cause) => metrics.connectionsClosed.inc({ cause }),
+        clock,
+      });
+    const isController = (l: Listener) => config.controllerListenerNames.includes(l.name);
+    const servers: KafkaServer[] = [];
+    const ports: number[] = [];
+    const boundPorts = new Map<string, number>();
+    const listen = async (listeners: Listener[], gate?: Promise<void>) => {
+      if (listeners.length === 0) return;
+      const server = serverFor(listeners, gate);
+      const bound = await server.start();
+      servers.push(server);
+      listeners.forEach((l, i) => boundPorts.set(l.name, bound[i]));
+      for (const l of config.listeners)
+        if (listeners.includes(l)) ports[config.listeners.indexOf(l)] = bound[listeners.indexOf(l)];
+    };
+    // The other voters reach this node's quorum here before it serves clients.
+    await listen(config.listeners.filter(isController));
+
+    if (lifecycle) {
+      await publisher.caughtUp();
+      logger.info({ appliedOffset: image.appliedOffset }, 'metadata caught up');
+      await partitions.loadHostedLogs(image);
+      logs.startRetention(config.retentionCheckIntervalMs);
+      if (config.cleanerBackoffMs !== null) logs.startCleaner(config.cleanerBackoffMs);
+      await groups.start();
+      publisher.subscribe({
+        changed: (delta) => {
+          applying = applying
+            .then(() => partitions.applyDelta(delta, image))
+            .then(() => groups.applyDelta(delta))
+            .catch((err: unknown) => logger.error({ err }, 'could not act on a metadata change'));
+        },
+      });
+      // Bound now, so that the registration names the ports actually bound.
+      await listen(
+        config.listeners.filter((l) => !isController(l)),
+        servingClients,
+      );
+      await lifecycle.start();
+    }
+    unfenced();
+    node = new BrokerNode(
+      config,
+      { services, raft, raftLog, peers, controller, lifecycle, servers, http },
+      ports,
+      logger,
+    );
     serving = true;
     logger.info(
-      { nodeId: config.nodeId, clusterId, startupMs: Math.round(performance.now() - startedAt) },
-      'broker started',
+      {
+        nodeId: config.nodeId,
+        clusterId,
+        roles: config.get('process.roles'),
+        startupMs: Math.round(performance.now() - startedAt),
+      },
+      'node started',
     );
     return node;
   }
 
-  /** Stop accepting, answer what is in flight, flush and close the logs. Idempotent. */
+  /**
+   * Controlled shutdown: leaderships move away first (a broker), the quorum leadership is handed
+   * over (a voter), then stop accepting, answer what is in flight, flush and close. Idempotent.
+   */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info('shutting down');
-      this.services.waiters.shutdown();
-      await this.server.stop(this.config.shutdownTimeoutMs);
-      this.services.groups.shutdown();
-      await this.services.logs.close();
-      await new Promise((resolve) => (this.http ? this.http.close(resolve) : resolve(undefined)));
+      const { services, raft, raftLog, peers, controller, lifecycle, servers, http } = this.parts;
+      // Fetches parked on a partition are answered first, from the partition as it still is.
+      services.waiters.shutdown();
+      await lifecycle?.shutDown(this.config.shutdownTimeoutMs / 2);
+      await raft.resign();
+      await Promise.all(servers.map((s) => s.stop(this.config.shutdownTimeoutMs)));
+      controller?.stop();
+      services.controller.close();
+      await raft.stop();
+      peers.close();
+      services.groups.shutdown();
+      await services.logs.close();
+      await raftLog.close();
+      await new Promise((resolve) => (http ? http.close(resolve) : resolve(undefined)));
       this.logger.info('shut down cleanly');
     })();
     return this.stopping;
   }
-}
-
-function countPartitions(topics: TopicManager, which: (p: PartitionState) => boolean): number {
-  let n = 0;
-  for (const t of topics.image.topics()) for (const p of t.partitions) if (which(p)) n++;
-  return n;
 }

@@ -4,11 +4,12 @@
 
 import type { BrokerServices } from './services.js';
 import type { AlterOp } from '../controller/topics.js';
+import type { QuorumController } from '../controller/quorum-controller.js';
 import { BROKER_KEYS, TOPIC_KEYS, type ConfigType } from '../config/keys.js';
 import type { TopicState } from '../metadata/image.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { AlterConfigs, DescribeConfigs, IncrementalAlterConfigs } from '../protocol/messages/index.js';
-import { handler } from './dispatch.js';
+import { controllerHandler, handler } from './dispatch.js';
 
 const RESOURCE_TOPIC = 2;
 const RESOURCE_BROKER = 4;
@@ -141,7 +142,7 @@ export const describeConfigsHandler = (broker: BrokerServices) =>
   });
 
 async function alterTopic(
-  broker: BrokerServices,
+  controller: QuorumController,
   resourceType: number,
   resourceName: string,
   changes: Array<{ name: string; op: AlterOp; value: string | null }>,
@@ -164,12 +165,12 @@ async function alterTopic(
       errorMessage: `Resource type ${resourceType} cannot be altered; use TOPIC (2).`,
     };
   }
-  const result = await broker.topics.alterConfigs(resourceName, changes, validateOnly, replaceAll);
+  const result = await controller.topics.alterConfigs(resourceName, changes, validateOnly, replaceAll);
   return { ...base, errorCode: result.errorCode, errorMessage: result.errorMessage };
 }
 
 export const alterConfigsHandler = (broker: BrokerServices) =>
-  handler(AlterConfigs, async (req) => {
+  controllerHandler(AlterConfigs, broker.controller, async (controller, req) => {
     const responses = [];
     for (const r of req.resources) {
       const changes = r.configs.map((c): { name: string; op: AlterOp; value: string | null } => ({
@@ -177,13 +178,13 @@ export const alterConfigsHandler = (broker: BrokerServices) =>
         op: c.value === null ? 'delete' : 'set',
         value: c.value,
       }));
-      responses.push(await alterTopic(broker, r.resourceType, r.resourceName, changes, req.validateOnly, true));
+      responses.push(await alterTopic(controller, r.resourceType, r.resourceName, changes, req.validateOnly, true));
     }
     return { throttleTimeMs: 0, responses };
   });
 
 export const incrementalAlterConfigsHandler = (broker: BrokerServices) =>
-  handler(IncrementalAlterConfigs, async (req) => {
+  controllerHandler(IncrementalAlterConfigs, broker.controller, async (controller, req) => {
     const responses = [];
     for (const r of req.resources) {
       const badOp = r.configs.find((c) => OPS[c.configOperation] === undefined);
@@ -197,7 +198,7 @@ export const incrementalAlterConfigsHandler = (broker: BrokerServices) =>
         continue;
       }
       const changes = r.configs.map((c) => ({ name: c.name, op: OPS[c.configOperation], value: c.value }));
-      responses.push(await alterTopic(broker, r.resourceType, r.resourceName, changes, req.validateOnly, false));
+      responses.push(await alterTopic(controller, r.resourceType, r.resourceName, changes, req.validateOnly, false));
     }
     return { throttleTimeMs: 0, responses };
   });

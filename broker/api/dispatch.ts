@@ -9,13 +9,16 @@ import {
   writeResponseHeader,
   type RequestHeader,
 } from '../protocol/header.js';
+import type { QuorumController } from '../controller/quorum-controller.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiVersions } from '../protocol/messages/index.js';
 import {
   compile,
   isFlexible,
   type ApiDefinition,
+  type Decoded,
   type Fields,
+  type Input,
   type RequestOf,
   type ResponseOf,
 } from '../protocol/schema.js';
@@ -48,6 +51,34 @@ export interface Handler<A extends AnyApi = AnyApi> {
 
 export function handler<A extends AnyApi>(api: A, handle: Handler<A>['handle']): Handler {
   return { api, handle };
+}
+
+/** Where a request that changes cluster metadata is answered: the active controller. */
+export interface ControllerRoute {
+  call<Req extends Fields, Res extends Fields>(
+    api: ApiDefinition<Req, Res>,
+    version: number,
+    body: Input<Req>,
+    local: (controller: QuorumController) => Promise<Decoded<Res>>,
+  ): Promise<Decoded<Res>>;
+}
+
+/**
+ * A handler for a request only the active controller can answer: it runs `handle` there, and
+ * any other node forwards the request as received (same version) and relays the answer.
+ */
+export function controllerHandler<A extends AnyApi>(
+  api: A,
+  route: ControllerRoute,
+  handle: (controller: QuorumController, request: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A>>,
+): Handler {
+  return handler(
+    api,
+    (req, ctx) =>
+      route.call(api, ctx.header.apiVersion, req as Input<Fields>, (c) => handle(c, req, ctx)) as Promise<
+        ResponseOf<A>
+      >,
+  );
 }
 
 export interface SupportedApi {

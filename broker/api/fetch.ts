@@ -12,8 +12,15 @@ import { Fetch } from '../protocol/messages/index.js';
 import { ZERO_UUID, type RequestOf } from '../protocol/schema.js';
 import type { TopicState } from '../metadata/image.js';
 import { handler } from './dispatch.js';
+import { fetchMetadataLog } from './quorum.js';
+import { METADATA_TOPIC, METADATA_TOPIC_ID } from '../raft/wire.js';
 
 type FetchRequest = RequestOf<typeof Fetch>;
+
+/** A quorum member's fetch of the metadata log (by name before v13, by Kafka's fixed id from v13). */
+function isMetadataLogFetch(req: FetchRequest): boolean {
+  return req.topics.some((t) => t.topicId === METADATA_TOPIC_ID || t.topic === METADATA_TOPIC);
+}
 const NO_SESSION = 0;
 /**
  * The longest a fetch is parked. Clients time a fetch out after their request timeout (30 s by
@@ -110,6 +117,7 @@ async function readOnce(
 
 export const fetchHandler = (broker: BrokerServices) =>
   handler(Fetch, async (req, ctx) => {
+    if (isMetadataLogFetch(req)) return fetchMetadataLog(broker, req);
     const version = ctx.header.apiVersion;
     const byTopicId = version >= 13;
     const base = { throttleTimeMs: 0, sessionId: NO_SESSION };

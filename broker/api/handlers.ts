@@ -24,6 +24,15 @@ import {
   offsetFetchHandler,
   syncGroupHandler,
 } from './groups.js';
+import {
+  allocateProducerIdsHandler,
+  beginQuorumEpochHandler,
+  brokerHeartbeatHandler,
+  brokerRegistrationHandler,
+  describeQuorumHandler,
+  endQuorumEpochHandler,
+  voteHandler,
+} from './quorum.js';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.js';
 
 /** The handler table: one handler per API, ApiVersions answering with the others' versions. */
@@ -53,6 +62,13 @@ export function createHandlers(broker: BrokerServices): Handler[] {
     listGroupsHandler(broker),
     describeGroupsHandler(broker),
     deleteGroupsHandler(broker),
+    voteHandler(broker),
+    beginQuorumEpochHandler(broker),
+    endQuorumEpochHandler(broker),
+    describeQuorumHandler(broker),
+    brokerRegistrationHandler(broker),
+    brokerHeartbeatHandler(broker),
+    allocateProducerIdsHandler(broker),
   ];
   return [apiVersionsHandler(supportedApis([ApiVersions, ...handlers.map((h) => h.api)])), ...handlers];
 }

@@ -16,7 +16,10 @@ const ALL_CLUSTER_OPERATIONS = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 <<
 async function autoCreate(broker: BrokerServices, names: string[], ctx: RequestContext): Promise<Map<string, number>> {
   const errors = new Map<string, number>();
   for (const name of names) {
-    const result = await broker.topics.create({ name, numPartitions: -1, replicationFactor: -1, configs: [] }, false);
+    const result = await broker.controller.createTopic(
+      { name, numPartitions: -1, replicationFactor: -1, configs: [] },
+      false,
+    );
     if (result.errorCode === ErrorCode.NONE) {
       ctx.logger.info({ topic: name, client: ctx.header.clientId }, 'auto-created topic');
     } else if (result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {

@@ -4,7 +4,10 @@
 import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import type { ProducerIdManager } from '../controller/producer-ids.js';
-import type { TopicManager } from '../controller/topics.js';
+import type { ControllerChannel } from '../cluster/controller-channel.js';
+import type { TopicConfigs } from '../metadata/topic-configs.js';
+import type { RaftNode } from '../raft/raft-node.js';
+import type { EntryCodec, RaftWireContext } from '../raft/wire.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
 import type { ReadBufferPool } from '../log/read-buffers.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
@@ -30,7 +33,15 @@ export interface BrokerServices {
   readonly config: BrokerConfig;
   readonly clock: Clock;
   readonly cluster: ClusterView;
-  readonly topics: TopicManager;
+  /** The metadata image, and topic configs as read from it. */
+  readonly topics: TopicConfigs;
+  /** The active controller: this node's, or the one to forward to. */
+  readonly controller: ControllerChannel;
+  readonly raft: RaftNode;
+  /** How the quorum's messages map to the wire on this node (cluster id, controller listener, voters). */
+  readonly quorumWire: RaftWireContext;
+  /** Metadata log entries ↔ record batches, for Fetch of the metadata log. */
+  readonly metadataEntries: EntryCodec;
   readonly partitions: ReplicaManager;
   readonly groups: GroupCoordinator;
   readonly producerIds: ProducerIdManager;

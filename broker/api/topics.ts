@@ -6,10 +6,11 @@ import { ErrorCode } from '../protocol/errors.js';
 import { CreatePartitions, CreateTopics, DeleteTopics } from '../protocol/messages/index.js';
 import { ZERO_UUID } from '../protocol/schema.js';
 import { describeTopicConfigs } from './configs.js';
-import { handler } from './dispatch.js';
+import { NODE_CLIENT_ID_PREFIX } from '../cluster/controller-channel.js';
+import { controllerHandler } from './dispatch.js';
 
 export const createTopicsHandler = (broker: BrokerServices) =>
-  handler(CreateTopics, async (req) => {
+  controllerHandler(CreateTopics, broker.controller, async (controller, req, ctx) => {
     const seen = new Map<string, number>();
     for (const t of req.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1);
     const topics = [];
@@ -23,8 +24,8 @@ export const createTopicsHandler = (broker: BrokerServices) =>
         });
         continue;
       }
-      let numPartitions = t.numPartitions;
-      let replicationFactor = t.replicationFactor;
+      const numPartitions = t.numPartitions;
+      const replicationFactor = t.replicationFactor;
       if (t.assignments.length > 0) {
         if (numPartitions !== -1 || replicationFactor !== -1) {
           topics.push({
@@ -35,28 +36,22 @@ export const createTopicsHandler = (broker: BrokerServices) =>
           });
           continue;
         }
-        const unknown = t.assignments
-          .flatMap((a) => a.brokerIds)
-          .find((id) => !broker.cluster.brokers().some((b) => b.nodeId === id));
-        if (unknown !== undefined) {
-          topics.push({
-            ...none,
-            errorCode: ErrorCode.INVALID_REPLICA_ASSIGNMENT,
-            errorMessage: `Replica assignment names broker ${unknown}, which is not in the cluster.`,
-          });
-          continue;
-        }
-        numPartitions = t.assignments.length;
-        replicationFactor = t.assignments[0].brokerIds.length;
       }
-      const result = await broker.topics.create(
+      const assignments =
+        t.assignments.length > 0
+          ? [...t.assignments].sort((a, b) => a.partitionIndex - b.partitionIndex).map((a) => a.brokerIds)
+          : undefined;
+      const result = await controller.topics.create(
         {
           name: t.name,
           numPartitions,
           replicationFactor,
           configs: t.configs.map((c) => ({ name: c.name, value: c.value })),
+          assignments,
         },
         req.validateOnly,
+        // Brokers create the internal topics they need (__consumer_offsets) through this request too.
+        { internal: ctx.header.clientId?.startsWith(NODE_CLIENT_ID_PREFIX) ?? false },
       );
       if (result.errorCode !== ErrorCode.NONE) {
         topics.push({ ...none, errorCode: result.errorCode, errorMessage: result.errorMessage });
@@ -82,7 +77,7 @@ export const createTopicsHandler = (broker: BrokerServices) =>
   });
 
 export const deleteTopicsHandler = (broker: BrokerServices) =>
-  handler(DeleteTopics, async (req) => {
+  controllerHandler(DeleteTopics, broker.controller, async (controller, req) => {
     // Up to v5 topics come as names; from v6 as {name, topicId}, either of which may be set.
     const wanted = req.topicNames
       .map((name): { name: string | null; topicId: string } => ({ name, topicId: ZERO_UUID }))
@@ -99,7 +94,7 @@ export const deleteTopicsHandler = (broker: BrokerServices) =>
         });
         continue;
       }
-      const result = await broker.topics.delete(name);
+      const result = await controller.topics.delete(name);
       responses.push({
         name,
         topicId: result.topicId ?? w.topicId,
@@ -111,10 +106,10 @@ export const deleteTopicsHandler = (broker: BrokerServices) =>
   });
 
 export const createPartitionsHandler = (broker: BrokerServices) =>
-  handler(CreatePartitions, async (req) => {
+  controllerHandler(CreatePartitions, broker.controller, async (controller, req) => {
     const results = [];
     for (const t of req.topics) {
-      const result = await broker.topics.createPartitions(t.name, t.count, req.validateOnly);
+      const result = await controller.topics.createPartitions(t.name, t.count, req.validateOnly);
       results.push({ name: t.name, errorCode: result.errorCode, errorMessage: result.errorMessage });
     }
     return { throttleTimeMs: 0, results };

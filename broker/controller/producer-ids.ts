@@ -1,9 +1,9 @@
 // InitProducerId for idempotent producers: producer ids that are unique across restarts, and
 // epoch bumps (KIP-360).
 //
-// Ids come in blocks of PRODUCER_ID_BLOCK_SIZE recorded in the metadata log (a `producer-ids`
-// record, like KRaft's ProducerIdsRecord) before any id of the block is handed out; a restart
-// takes the next block, so ids are never reused (at most the rest of a block is skipped).
+// Ids come in blocks from the active controller (AllocateProducerIds), which records each block
+// in the metadata log (a ProducerIdsRecord) before handing it out; a restart takes the next
+// block, so ids are never reused across brokers or restarts (at most a block's rest is skipped).
 //
 // A request that names its current producer id and epoch (v3+) asks for the epoch to be bumped:
 // if the epoch is the current one, the same id comes back with the next epoch (and the
@@ -17,12 +17,12 @@
 // first InitProducerId, which must get a fresh id (as from Kafka), not a bump of someone else's.
 
 import type { Logger } from 'pino';
-import type { MetadataStore } from '../metadata/store.js';
 import { ErrorCode } from '../protocol/errors.js';
 import type { LogManager } from '../log/log-manager.js';
 
-export const PRODUCER_ID_BLOCK_SIZE = 1000;
-const FIRST_PRODUCER_ID = 1;
+/** Asks the active controller for the next block of producer ids. */
+export type AllocateBlock = () => Promise<{ start: number; length: number }>;
+
 /** Short.MAX_VALUE: an id whose epoch would pass it is replaced by a new id, as Kafka does. */
 const MAX_PRODUCER_EPOCH = 32767;
 /** Producer ids whose epochs are remembered; the oldest are forgotten beyond this. */
@@ -47,8 +47,7 @@ export class ProducerIdManager {
   private readonly epochs = new Map<number, EpochState>();
 
   constructor(
-    private readonly store: MetadataStore,
-    private readonly nodeId: number,
+    private readonly allocateBlock: AllocateBlock,
     private readonly logs: LogManager,
     private readonly logger: Logger,
   ) {}
@@ -57,16 +56,10 @@ export class ProducerIdManager {
   newProducerId(): Promise<number> {
     const run = this.allocation.then(async () => {
       if (this.next >= this.blockEnd) {
-        const start = Math.max(FIRST_PRODUCER_ID, this.store.image.nextProducerId);
-        await this.store.append([
-          { type: 'producer-ids', nodeId: this.nodeId, nextProducerId: start + PRODUCER_ID_BLOCK_SIZE },
-        ]);
-        this.next = start;
-        this.blockEnd = start + PRODUCER_ID_BLOCK_SIZE;
-        this.logger.info(
-          { firstProducerId: start, blockSize: PRODUCER_ID_BLOCK_SIZE },
-          'allocated a block of producer ids',
-        );
+        const block = await this.allocateBlock();
+        this.next = block.start;
+        this.blockEnd = block.start + block.length;
+        this.logger.info({ firstProducerId: block.start, blockSize: block.length }, 'got a block of producer ids');
       }
       return this.next++;
     });
@@ -94,7 +87,7 @@ export class ProducerIdManager {
     try {
       producerId = await this.newProducerId();
     } catch (err) {
-      this.logger.error({ err }, 'could not record a block of producer ids in the metadata log');
+      this.logger.error({ err }, 'could not get a block of producer ids from the active controller');
       return failure(ErrorCode.COORDINATOR_NOT_AVAILABLE);
     }
     this.remember(producerId, { epoch: 0, previous: -1 });

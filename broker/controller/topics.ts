@@ -1,17 +1,19 @@
-// Topic lifecycle on this broker: create, delete, add partitions, change configs. Each change
-// is validated, written to the metadata store as records, then reflected in the logs.
-// Changes are serialized so two concurrent requests for one topic cannot both succeed.
+// The active controller's topic decisions: create, delete, add partitions, change configs. Each
+// change is validated against the committed image and becomes metadata records, which the quorum
+// commits; brokers then open or remove their logs as they apply them. Changes are serialized, and
+// each waits for its records to be applied, so the next one decides on an image that holds it.
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { toLogConfig, type BrokerConfig } from '../config/broker-config.js';
+import type { BrokerConfig } from '../config/broker-config.js';
 import { TOPIC_KEYS_BY_NAME, checkValue, suggestKey } from '../config/keys.js';
-import type { MetadataRecord, TopicState } from '../metadata/image.js';
-import type { MetadataStore } from '../metadata/store.js';
+import { brokersThatCanLead } from './leaders.js';
+import { ConfigResourceType, NO_LEADER, type MetadataImage, type TopicState } from '../metadata/image.js';
+import type { MetadataRecord } from '../metadata/records.js';
 import { ErrorCode } from '../protocol/errors.js';
-import type { LogConfig } from '../log/partition-log.js';
-import type { LogManager } from '../log/log-manager.js';
-import { isOutOfFiles, outOfFilesMessage, refuseNewPartitions } from '../log/open-files.js';
+import type { TopicConfigs } from '../metadata/topic-configs.js';
+import { refuseNewPartitions } from '../log/open-files.js';
+import { placeReplicas, type PlacementBroker } from './placement.js';
 
 export interface Outcome {
   errorCode: number;
@@ -33,66 +35,50 @@ export interface ConfigEntry {
   value: string | null;
 }
 
-export type ConfigSource = 'topic' | 'broker-static' | 'default';
-
 export type AlterOp = 'set' | 'delete' | 'append' | 'subtract';
 
-export class TopicManager {
-  private serial: Promise<unknown> = Promise.resolve();
+/** Appends records through the quorum; resolves once they are committed and applied to the image. */
+export type Commit = (records: MetadataRecord[]) => Promise<void>;
+
+/** Runs one decision at a time (the controller's queue). */
+export type Decide = <T>(fn: () => Promise<T>) => Promise<T>;
+
+export class TopicController {
+  /** Where the next topic's placement ring starts, so partition 0s do not pile up on one broker. */
+  private placementStart = 0;
 
   constructor(
-    private readonly store: MetadataStore,
-    private readonly logs: LogManager,
+    private readonly image: MetadataImage,
+    private readonly configs: TopicConfigs,
     private readonly config: BrokerConfig,
-    private readonly brokerCount: () => number,
+    private readonly commit: Commit,
+    private readonly exclusive: Decide,
     private readonly logger: Logger,
   ) {}
 
-  get image() {
-    return this.store.image;
-  }
-
-  /** Effective value of a topic key: the topic's override, else the broker's default. */
-  configValue(topic: TopicState | undefined, name: string): string {
-    return topic?.configs.get(name) ?? this.config.topicDefaults.get(name)!;
-  }
-
-  configSource(topic: TopicState, name: string): ConfigSource {
-    if (topic.configs.has(name)) return 'topic';
-    const synonym = TOPIC_KEYS_BY_NAME.get(name)!.brokerSynonym;
-    return this.config.explicit.has(synonym) ? 'broker-static' : 'default';
-  }
-
-  logConfig(topic: TopicState | undefined, overrides?: ReadonlyMap<string, string>): LogConfig {
-    return toLogConfig((name) => overrides?.get(name) ?? this.configValue(topic, name));
-  }
-
-  /** Opens the logs of every partition in the image (start-up). */
-  async loadLogs(): Promise<void> {
-    const wanted = [];
-    for (const t of this.image.topics()) {
-      const config = this.logConfig(t);
-      for (const p of t.partitions) wanted.push({ topic: t.name, topicId: t.id, partition: p.partition, config });
-    }
-    await this.logs.load(wanted);
-  }
-
-  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.serial.then(fn);
-    this.serial = run.catch(() => undefined);
-    return run;
+  private placementBrokers(): PlacementBroker[] {
+    return this.image.unfencedBrokers().map((b) => ({ id: b.id, rack: b.rack }));
   }
 
   async create(
-    spec: { name: string; numPartitions: number; replicationFactor: number; configs: ConfigEntry[] },
+    spec: {
+      name: string;
+      numPartitions: number;
+      replicationFactor: number;
+      configs: ConfigEntry[];
+      /** Explicit replica lists, one per partition (then numPartitions and replicationFactor are -1). */
+      assignments?: number[][];
+    },
     validateOnly: boolean,
     { internal = false }: { internal?: boolean } = {},
   ): Promise<
     Outcome & { topic?: TopicState; numPartitions: number; replicationFactor: number; configs: Map<string, string> }
   > {
-    const numPartitions = spec.numPartitions === -1 ? this.config.numPartitions : spec.numPartitions;
+    const numPartitions =
+      spec.assignments?.length ?? (spec.numPartitions === -1 ? this.config.numPartitions : spec.numPartitions);
     const replicationFactor =
-      spec.replicationFactor === -1 ? this.config.defaultReplicationFactor : spec.replicationFactor;
+      spec.assignments?.[0]?.length ??
+      (spec.replicationFactor === -1 ? this.config.defaultReplicationFactor : spec.replicationFactor);
     const configs = new Map<string, string>();
     const result = (o: Outcome, topic?: TopicState) => ({ ...o, topic, numPartitions, replicationFactor, configs });
     return this.exclusive(async () => {
@@ -119,30 +105,32 @@ export class TopicManager {
           ),
         );
       }
-      if (replicationFactor < 1 || replicationFactor > this.brokerCount()) {
+      const brokers = this.placementBrokers();
+      if (!spec.assignments && (replicationFactor < 1 || replicationFactor > brokers.length)) {
         return result(
           fail(
             ErrorCode.INVALID_REPLICATION_FACTOR,
-            `Replication factor: ${replicationFactor} larger than available brokers: ${this.brokerCount()}.`,
+            `Replication factor: ${replicationFactor} larger than available brokers: ${brokers.length}.`,
           ),
         );
       }
+      const assignmentProblem = spec.assignments && this.checkAssignments(spec.assignments);
+      if (assignmentProblem) return result(fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, assignmentProblem));
       for (const c of spec.configs) {
         const problem = checkTopicConfig(c.name, c.value);
         if (problem) return result(fail(ErrorCode.INVALID_CONFIG, problem));
         if (c.value !== null) configs.set(c.name, c.value);
       }
-      const tooMany = await refuseNewPartitions(numPartitions);
+      const replicas = spec.assignments ?? this.place(brokers, 0, numPartitions, replicationFactor);
+      const tooMany = await this.refuseBeyondOwnFileLimit(replicas);
       if (tooMany) return result(fail(ErrorCode.INVALID_PARTITIONS, tooMany));
       if (validateOnly) return result(OK);
 
       const topicId = randomBytes(16).toString('base64url');
-      const records: MetadataRecord[] = [{ type: 'topic', name: spec.name, topicId }];
-      for (const [name, value] of configs) records.push({ type: 'config', topic: spec.name, name, value });
-      for (let p = 0; p < numPartitions; p++) records.push(this.partitionRecord(topicId, p));
-      const opened = await this.openNewLogs(spec.name, topicId, 0, numPartitions, this.logConfig(undefined, configs));
-      if (opened) return result(opened);
-      const stored = await this.storeOrUndo(records, spec.name, 0, numPartitions);
+      const records: MetadataRecord[] = [{ type: 'TopicRecord', name: spec.name, topicId }];
+      for (const [name, value] of configs) records.push(topicConfigRecord(spec.name, name, value));
+      replicas.forEach((r, p) => records.push(this.partitionRecord(topicId, p, r)));
+      const stored = await this.store(records, `storing the metadata of ${spec.name}`);
       if (stored) return result(stored);
       const topic = this.image.topic(spec.name)!;
       this.logger.info(
@@ -153,69 +141,53 @@ export class TopicManager {
     });
   }
 
-  /**
-   * Opens the logs of new partitions [from, to) before their metadata is stored, so a topic is
-   * never listed without its logs; on failure the ones opened are removed again (and a crash in
-   * between leaves directories that start-up removes, as no topic claims them).
-   */
-  private async openNewLogs(
-    topic: string,
-    topicId: string,
-    from: number,
-    to: number,
-    config: LogConfig,
-  ): Promise<Outcome | undefined> {
-    for (let p = from; p < to; p++) {
-      try {
-        await this.logs.open(topic, topicId, p, config);
-      } catch (err) {
-        await this.removeLogs(topic, from, p);
-        return this.storageFailure(err, `opening partition ${p} of ${topic}`);
-      }
+  private partitionRecord(topicId: string, partitionId: number, replicas: number[]): MetadataRecord {
+    return newPartitionRecord(
+      topicId,
+      partitionId,
+      replicas,
+      replicas.find(brokersThatCanLead(this.image)) ?? NO_LEADER,
+    );
+  }
+
+  private place(brokers: PlacementBroker[], from: number, count: number, replicationFactor: number): number[][] {
+    const placed = placeReplicas(brokers, from, count, replicationFactor, this.placementStart);
+    this.placementStart = (this.placementStart + 1) % Math.max(brokers.length, 1);
+    return placed;
+  }
+
+  private checkAssignments(assignments: number[][]): string | undefined {
+    const size = assignments[0]?.length ?? 0;
+    for (const [p, r] of assignments.entries()) {
+      if (r.length === 0 || r.length !== size)
+        return `Partition ${p} has ${r.length} replicas where the first has ${size}: every partition needs the same, non-zero number of replicas.`;
+      if (new Set(r).size !== r.length) return `Partition ${p} lists a broker twice: ${r.join(',')}.`;
+      const unknown = r.find((id) => !this.image.broker(id));
+      if (unknown !== undefined) return `Replica assignment names broker ${unknown}, which is not in the cluster.`;
     }
     return undefined;
   }
 
-  /** Stores the records of new partitions [from, to), removing their logs if that fails. */
-  private async storeOrUndo(
-    records: MetadataRecord[],
-    topic: string,
-    from: number,
-    to: number,
-  ): Promise<Outcome | undefined> {
+  /**
+   * The open-file budget is a per-process limit: it can be checked here only for the partitions
+   * placed on this node; other brokers refuse nothing and retry opening what does not fit.
+   */
+  private refuseBeyondOwnFileLimit(replicas: number[][]): Promise<string | undefined> {
+    const own = replicas.filter((r) => r.includes(this.config.nodeId)).length;
+    return own === 0 ? Promise.resolve(undefined) : refuseNewPartitions(own);
+  }
+
+  /** Commits the records; a failure to commit (a full disk, a lost leadership) changes nothing. */
+  private async store(records: MetadataRecord[], doing: string): Promise<Outcome | undefined> {
     try {
-      await this.store.append(records);
+      await this.commit(records);
       return undefined;
     } catch (err) {
-      await this.removeLogs(topic, from, to);
-      return this.storageFailure(err, `storing the metadata of ${topic}`);
+      const message = `failed while ${doing}: ${err instanceof Error ? err.message : String(err)}`;
+      this.logger.error({ err }, message);
+      if (err instanceof NotControllerError) return fail(ErrorCode.NOT_CONTROLLER, err.message);
+      return fail(ErrorCode.KAFKA_STORAGE_ERROR, `Nothing was changed: the controller ${message}.`);
     }
-  }
-
-  private async removeLogs(topic: string, from: number, to: number): Promise<void> {
-    for (let p = from; p < to; p++) {
-      await this.logs
-        .remove(topic, p)
-        .catch((err: unknown) =>
-          this.logger.error(
-            { err, topic, partition: p },
-            'could not remove the log of a partition; start-up removes it',
-          ),
-        );
-    }
-  }
-
-  private async storageFailure(err: unknown, doing: string): Promise<Outcome> {
-    const message = isOutOfFiles(err)
-      ? await outOfFilesMessage(doing)
-      : `failed while ${doing}: ${err instanceof Error ? err.message : String(err)}`;
-    this.logger.error({ err }, message);
-    return fail(ErrorCode.KAFKA_STORAGE_ERROR, `Nothing was changed: the broker ${message}.`);
-  }
-
-  private partitionRecord(topicId: string, partition: number): MetadataRecord {
-    const self = this.config.nodeId;
-    return { type: 'partition', topicId, partition, leader: self, leaderEpoch: 0, replicas: [self], isr: [self] };
   }
 
   async delete(name: string): Promise<Outcome & { topicId?: string }> {
@@ -229,9 +201,8 @@ export class TopicManager {
           ErrorCode.INVALID_REQUEST,
           `Topic ${name} is internal to the broker (consumer groups keep their offsets there) and cannot be deleted.`,
         );
-      await this.store.append([{ type: 'remove-topic', topicId: topic.id }]);
-      // The topic is gone once its removal is stored; a directory left behind is removed at start-up.
-      await this.removeLogs(name, 0, topic.partitions.length);
+      const stored = await this.store([{ type: 'RemoveTopicRecord', topicId: topic.id }], `deleting ${name}`);
+      if (stored) return stored;
       this.logger.info({ topic: name, topicId: topic.id }, 'topic deleted');
       return { ...OK, topicId: topic.id };
     });
@@ -250,14 +221,19 @@ export class TopicManager {
       if (count === current) return fail(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partitions.`);
       if (count > MAX_PARTITIONS)
         return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be at most ${MAX_PARTITIONS}.`);
-      const tooMany = await refuseNewPartitions(count - current);
+      const brokers = this.placementBrokers();
+      const replicationFactor = topic.partitions[0].replicas.length;
+      if (replicationFactor > brokers.length)
+        return fail(
+          ErrorCode.INVALID_REPLICATION_FACTOR,
+          `Replication factor: ${replicationFactor} larger than available brokers: ${brokers.length}.`,
+        );
+      const replicas = this.place(brokers, current, count - current, replicationFactor);
+      const tooMany = await this.refuseBeyondOwnFileLimit(replicas);
       if (tooMany) return fail(ErrorCode.INVALID_PARTITIONS, tooMany);
       if (validateOnly) return OK;
-      const records: MetadataRecord[] = [];
-      for (let p = current; p < count; p++) records.push(this.partitionRecord(topic.id, p));
-      const failed =
-        (await this.openNewLogs(name, topic.id, current, count, this.logConfig(topic))) ??
-        (await this.storeOrUndo(records, name, current, count));
+      const records = replicas.map((r, i) => this.partitionRecord(topic.id, current + i, r));
+      const failed = await this.store(records, `adding partitions to ${name}`);
       if (failed) return failed;
       this.logger.info({ topic: name, from: current, to: count }, 'partitions added');
       return OK;
@@ -298,7 +274,8 @@ export class TopicManager {
                 `Config ${c.name} is not a list; ${c.op.toUpperCase()} needs a list config.`,
               );
             const current = new Set(
-              this.configValue(topic, c.name)
+              this.configs
+                .configValue(topic, c.name)
                 .split(',')
                 .map((s) => s.trim())
                 .filter(Boolean),
@@ -324,15 +301,43 @@ export class TopicManager {
       const records: MetadataRecord[] = [];
       for (const k of new Set([...topic.configs.keys(), ...next.keys()])) {
         const value = next.get(k) ?? null;
-        if (value !== (topic.configs.get(k) ?? null)) records.push({ type: 'config', topic: name, name: k, value });
+        if (value !== (topic.configs.get(k) ?? null)) records.push(topicConfigRecord(name, k, value));
       }
       if (records.length === 0) return OK;
-      await this.store.append(records);
-      this.logs.updateConfig(name, topic.partitions.length, this.logConfig(topic));
+      const stored = await this.store(records, `changing the configs of ${name}`);
+      if (stored) return stored;
       this.logger.info({ topic: name, configs: Object.fromEntries(topic.configs) }, 'topic configs changed');
       return OK;
     });
   }
+}
+
+/** Raised by a commit on a node that is not (or no longer) the active controller. */
+export class NotControllerError extends Error {}
+
+/**
+ * A new partition led by its first replica that can lead. Only the leader is in sync: followers
+ * do not copy data yet (replication is issue 14), so the ISR says so rather than claim them.
+ */
+function newPartitionRecord(topicId: string, partitionId: number, replicas: number[], leader: number): MetadataRecord {
+  return {
+    type: 'PartitionRecord',
+    partitionId,
+    topicId,
+    replicas,
+    isr: leader === NO_LEADER ? [replicas[0]] : [leader],
+    removingReplicas: [],
+    addingReplicas: [],
+    leader,
+    leaderRecoveryState: 0,
+    leaderEpoch: 0,
+    partitionEpoch: 0,
+    directories: [],
+  };
+}
+
+function topicConfigRecord(topic: string, name: string, value: string | null): MetadataRecord {
+  return { type: 'ConfigRecord', resourceType: ConfigResourceType.TOPIC, resourceName: topic, name, value };
 }
 
 function unknownTopicKey(name: string): string {

@@ -7,10 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../clock.js';
 import { loadBrokerConfig } from '../config/broker-config.js';
 import { LogManager } from '../log/log-manager.js';
-import { TopicManager } from '../controller/topics.js';
-import { MetadataStore } from '../metadata/store.js';
-import { FetchWaiters } from '../replication/fetch-waiters.js';
-import { ReplicaManager } from '../replication/replica-manager.js';
+import { localMetadata } from '../test/local-metadata.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { newDataDir } from '../test/broker-process.js';
 import { GroupCoordinator, type JoinRequest } from './coordinator.js';
@@ -48,14 +45,21 @@ async function setUp(initialRebalanceDelayMs = 0) {
   });
   const logger = pino({ level: 'silent' });
   const clock = new ManualClock(1_700_000_000_000);
-  const store = await MetadataStore.open(dataDir, logger);
   logs = new LogManager(config.logDirs, logger);
-  const topics = new TopicManager(store, logs, config, () => 1, logger);
+  const metadata = localMetadata(config, logs, clock, logger);
+  await metadata.ready;
+  const { topics, partitions, image } = metadata;
   expect(
     (await topics.create({ name: 't', numPartitions: 1, replicationFactor: 1, configs: [] }, false)).errorCode,
   ).toBe(ErrorCode.NONE);
-  const partitions = new ReplicaManager(topics, logs, config.nodeId, new FetchWaiters(clock));
-  coordinator = new GroupCoordinator(topics, partitions, config.groups, clock, logger);
+  coordinator = new GroupCoordinator(
+    image,
+    partitions,
+    (spec) => topics.create(spec, false, { internal: true }),
+    config.groups,
+    clock,
+    logger,
+  );
   await coordinator.start();
   expect((await coordinator.ensureOffsetsTopic()).errorCode).toBe(ErrorCode.NONE);
   return { clock, coordinator, logs };

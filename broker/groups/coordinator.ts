@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import type { Clock, Timer } from '../clock.js';
 import type { GroupCoordinatorConfig } from '../config/broker-config.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
-import type { TopicManager } from '../controller/topics.js';
+import type { MetadataDelta, MetadataImage } from '../metadata/image.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { Group, type GroupState, type JoinResult, type Member, type Protocol, type SyncResult } from './group.js';
 import {
@@ -67,8 +67,18 @@ export interface FetchedOffset {
   errorCode: number;
 }
 
+/** Creates an internal topic through the active controller. */
+export type CreateTopic = (spec: {
+  name: string;
+  numPartitions: number;
+  replicationFactor: number;
+  configs: { name: string; value: string | null }[];
+}) => Promise<{ errorCode: number; errorMessage: string | null }>;
+
 export class GroupCoordinator {
   private readonly groups = new Map<string, Group>();
+  /** The `__consumer_offsets` partitions whose groups are loaded here. */
+  private readonly loadedPartitions = new Set<number>();
   /** Records of `__consumer_offsets` passed over at load because they did not decode. */
   skippedRecords = 0;
   private expiryTimer: Timer | undefined;
@@ -77,8 +87,9 @@ export class GroupCoordinator {
   private creatingOffsetsTopic: Promise<{ errorCode: number; errorMessage: string | null }> | undefined;
 
   constructor(
-    private readonly topics: TopicManager,
+    private readonly image: MetadataImage,
     private readonly partitions: ReplicaManager,
+    private readonly createTopic: CreateTopic,
     private readonly config: GroupCoordinatorConfig,
     private readonly clock: Clock,
     private readonly logger: Logger,
@@ -86,34 +97,59 @@ export class GroupCoordinator {
     this.offsetsPartitions = config.offsetsTopicPartitions;
   }
 
-  /** Loads every group and offset from `__consumer_offsets`, and starts offset expiry. */
+  /** Loads the groups of the offsets partitions this broker leads, and starts offset expiry. */
   async start(): Promise<void> {
-    const topic = this.topics.image.topic(OFFSETS_TOPIC);
-    if (topic) {
-      let records = 0;
-      for (let partition = 0; partition < topic.partitions.length; partition++) {
-        const found = this.partitions.leader({ name: OFFSETS_TOPIC }, partition);
-        if (!found.ok) continue;
-        const log = found.partition.log;
-        const counts = await replayOffsetsPartition(
-          log,
-          (r) => this.replay(r),
-          (offset, reason) =>
-            this.logger.error(
-              { topic: OFFSETS_TOPIC, partition, offset, reason },
-              'skipping a record that is not group metadata or a committed offset',
-            ),
-        );
-        records += counts.records;
-        this.skippedRecords += counts.skipped;
-      }
-      for (const g of this.groups.values()) this.resumeLoaded(g);
-      this.logger.info({ groups: this.groups.size, records, skipped: this.skippedRecords }, 'groups loaded');
-    }
+    const topic = this.image.topic(OFFSETS_TOPIC);
+    for (let partition = 0; partition < (topic?.partitions.length ?? 0); partition++)
+      await this.loadPartition(partition);
     this.expiryTimer = this.clock.every(
       this.config.offsetsRetentionCheckIntervalMs,
       () => void this.expireOffsets(this.clock.nowMs()),
     );
+  }
+
+  /** Follows leadership of `__consumer_offsets` partitions: load what this broker now leads, drop what it no longer does. */
+  async applyDelta(delta: MetadataDelta): Promise<void> {
+    for (const partition of delta.changedPartitions.get(OFFSETS_TOPIC) ?? []) {
+      if (this.partitions.leader({ name: OFFSETS_TOPIC }, partition).ok) await this.loadPartition(partition);
+      else this.unloadPartition(partition);
+    }
+  }
+
+  private async loadPartition(partition: number): Promise<void> {
+    if (this.loadedPartitions.has(partition)) return;
+    const found = this.partitions.leader({ name: OFFSETS_TOPIC }, partition);
+    if (!found.ok) return;
+    this.loadedPartitions.add(partition);
+    const counts = await replayOffsetsPartition(
+      found.partition.log,
+      (r) => this.replay(r),
+      (offset, reason) =>
+        this.logger.error(
+          { topic: OFFSETS_TOPIC, partition, offset, reason },
+          'skipping a record that is not group metadata or a committed offset',
+        ),
+    );
+    this.skippedRecords += counts.skipped;
+    let groups = 0;
+    for (const g of this.groups.values())
+      if (offsetsPartitionFor(g.id, this.offsetsPartitions) === partition) {
+        this.resumeLoaded(g);
+        groups++;
+      }
+    this.logger.info({ partition, groups, records: counts.records, skipped: counts.skipped }, 'groups loaded');
+  }
+
+  /** Another broker coordinates these groups now: forget them here (their state is in the log). */
+  private unloadPartition(partition: number): void {
+    if (!this.loadedPartitions.delete(partition)) return;
+    for (const [id, g] of this.groups)
+      if (offsetsPartitionFor(id, this.offsetsPartitions) === partition) {
+        g.rebalanceTimer?.cancel();
+        for (const m of g.members.values()) m.sessionTimer?.cancel();
+        this.groups.delete(id);
+      }
+    this.logger.info({ partition }, 'groups unloaded: this broker no longer leads their offsets partition');
   }
 
   shutdown(): void {
@@ -132,27 +168,22 @@ export class GroupCoordinator {
    */
   ensureOffsetsTopic(): Promise<{ errorCode: number; errorMessage: string | null }> {
     if (this.creatingOffsetsTopic) return this.creatingOffsetsTopic;
-    if (this.topics.image.topic(OFFSETS_TOPIC))
-      return Promise.resolve({ errorCode: ErrorCode.NONE, errorMessage: null });
+    if (this.image.topic(OFFSETS_TOPIC)) return Promise.resolve({ errorCode: ErrorCode.NONE, errorMessage: null });
     this.creatingOffsetsTopic = this.createOffsetsTopic().finally(() => (this.creatingOffsetsTopic = undefined));
     return this.creatingOffsetsTopic;
   }
 
   private async createOffsetsTopic(): Promise<{ errorCode: number; errorMessage: string | null }> {
     const replicationFactor = this.config.offsetsTopicReplicationFactor;
-    const result = await this.topics.create(
-      {
-        name: OFFSETS_TOPIC,
-        numPartitions: this.offsetsPartitions,
-        replicationFactor,
-        configs: [
-          { name: 'cleanup.policy', value: 'compact' },
-          { name: 'segment.bytes', value: OFFSETS_TOPIC_SEGMENT_BYTES },
-        ],
-      },
-      false,
-      { internal: true },
-    );
+    const result = await this.createTopic({
+      name: OFFSETS_TOPIC,
+      numPartitions: this.offsetsPartitions,
+      replicationFactor,
+      configs: [
+        { name: 'cleanup.policy', value: 'compact' },
+        { name: 'segment.bytes', value: OFFSETS_TOPIC_SEGMENT_BYTES },
+      ],
+    });
     if (result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS)
       return { errorCode: ErrorCode.NONE, errorMessage: null };
     const errorMessage = `cannot create ${OFFSETS_TOPIC}: ${result.errorMessage} (offsets.topic.replication.factor=${replicationFactor}; lower it or add brokers)`;
@@ -592,7 +623,7 @@ export class GroupCoordinator {
 
     const now = this.clock.nowMs();
     const codes = offsets.map((o) => {
-      const topic = this.topics.image.topic(o.topic);
+      const topic = this.image.topic(o.topic);
       if (!topic || !topic.partitions[o.partition]) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
       if (o.metadata !== null && Buffer.byteLength(o.metadata) > OFFSET_METADATA_MAX_BYTES)
         return ErrorCode.OFFSET_METADATA_TOO_LARGE;

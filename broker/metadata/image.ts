@@ -1,13 +1,20 @@
-// The cluster metadata image: what every broker knows about topics, partitions and configs.
-// It changes only by applying metadata records, so the same records can later come from a
-// Raft-replicated log instead of the local file that the single-node broker keeps.
+// The cluster metadata image: what every node knows about brokers, topics, partitions, configs
+// and producer-id blocks. It changes only by applying Kafka's metadata records in the order the
+// quorum committed them, so every node that applied the same prefix holds the same image.
+
+import type { MetadataRecord } from './records.js';
 
 export interface PartitionState {
   partition: number;
+  /** -1 when no replica can lead (offline). */
   leader: number;
   leaderEpoch: number;
+  /** Bumped on every change of the partition (Kafka's partition epoch). */
+  partitionEpoch: number;
   replicas: number[];
   isr: number[];
+  addingReplicas: number[];
+  removingReplicas: number[];
 }
 
 export interface TopicState {
@@ -18,19 +25,62 @@ export interface TopicState {
   configs: Map<string, string>;
 }
 
-export type MetadataRecord =
-  | { type: 'topic'; name: string; topicId: string }
-  | ({ type: 'partition'; topicId: string } & PartitionState)
-  | { type: 'config'; topic: string; name: string; value: string | null }
-  | { type: 'remove-topic'; topicId: string }
-  /** A block of producer ids handed to a broker: ids below nextProducerId are taken (Kafka's ProducerIdsRecord). */
-  | { type: 'producer-ids'; nodeId: number; nextProducerId: number };
+export interface BrokerEndpointRecord {
+  name: string;
+  host: string;
+  port: number;
+}
+
+export interface BrokerRegistration {
+  id: number;
+  /** The offset of its registration record: a new one for every registration. */
+  epoch: number;
+  incarnationId: string;
+  endpoints: BrokerEndpointRecord[];
+  rack: string | null;
+  fenced: boolean;
+  inControlledShutdown: boolean;
+}
+
+/** ConfigRecord resource types (Kafka's ConfigResource.Type ids). */
+export const ConfigResourceType = { TOPIC: 2, BROKER: 4 } as const;
+/** PartitionChangeRecord's Leader when the leader does not change. */
+export const LEADER_UNCHANGED = -2;
+export const NO_LEADER = -1;
+
+/** What one batch of applied records changed, for the broker to act on. */
+export class MetadataDelta {
+  readonly changedPartitions = new Map<string, Set<number>>();
+  readonly removedTopics: TopicState[] = [];
+  readonly changedConfigs = new Set<string>();
+  brokersChanged = false;
+
+  partitionChanged(topic: string, partition: number): void {
+    let set = this.changedPartitions.get(topic);
+    if (!set) this.changedPartitions.set(topic, (set = new Set()));
+    set.add(partition);
+  }
+
+  get isEmpty(): boolean {
+    return (
+      this.changedPartitions.size === 0 &&
+      this.removedTopics.length === 0 &&
+      this.changedConfigs.size === 0 &&
+      !this.brokersChanged
+    );
+  }
+}
 
 export class MetadataImage {
   private readonly byName = new Map<string, TopicState>();
   private readonly byId = new Map<string, TopicState>();
+  private readonly brokersById = new Map<number, BrokerRegistration>();
   /** The first producer id no broker has been given yet. */
   nextProducerId = 0;
+  /** The `metadata.version` feature level, 0 before the bootstrap record. */
+  metadataVersion = 0;
+  /** The offset after the last record applied. */
+  appliedOffset = 0;
 
   topic(name: string): TopicState | undefined {
     return this.byName.get(name);
@@ -41,40 +91,129 @@ export class MetadataImage {
   topics(): IterableIterator<TopicState> {
     return this.byName.values();
   }
+  broker(id: number): BrokerRegistration | undefined {
+    return this.brokersById.get(id);
+  }
+  brokers(): IterableIterator<BrokerRegistration> {
+    return this.brokersById.values();
+  }
+  unfencedBrokers(): BrokerRegistration[] {
+    return [...this.brokersById.values()].filter((b) => !b.fenced).sort((a, b) => a.id - b.id);
+  }
 
-  apply(record: MetadataRecord): void {
+  apply(record: MetadataRecord, delta: MetadataDelta): void {
     switch (record.type) {
-      case 'topic': {
+      case 'TopicRecord': {
         const topic: TopicState = { name: record.name, id: record.topicId, partitions: [], configs: new Map() };
         this.byName.set(record.name, topic);
         this.byId.set(record.topicId, topic);
         break;
       }
-      case 'partition': {
-        const topic = this.byId.get(record.topicId);
-        if (!topic) throw new Error(`partition record for unknown topic id ${record.topicId}`);
-        const { partition, leader, leaderEpoch, replicas, isr } = record;
-        topic.partitions[partition] = { partition, leader, leaderEpoch, replicas, isr };
+      case 'PartitionRecord': {
+        const topic = this.requireTopic(record.topicId, record.type);
+        topic.partitions[record.partitionId] = {
+          partition: record.partitionId,
+          leader: record.leader,
+          leaderEpoch: record.leaderEpoch,
+          partitionEpoch: record.partitionEpoch,
+          replicas: record.replicas,
+          isr: record.isr,
+          addingReplicas: record.addingReplicas,
+          removingReplicas: record.removingReplicas,
+        };
+        delta.partitionChanged(topic.name, record.partitionId);
         break;
       }
-      case 'config': {
-        const target = this.byName.get(record.topic)?.configs;
-        if (!target) throw new Error(`config record for unknown topic ${record.topic}`);
+      case 'PartitionChangeRecord': {
+        const topic = this.requireTopic(record.topicId, record.type);
+        const p = topic.partitions[record.partitionId];
+        if (!p) throw new Error(`PartitionChangeRecord for unknown partition ${topic.name}-${record.partitionId}`);
+        const next: PartitionState = {
+          ...p,
+          isr: record.isr ?? p.isr,
+          replicas: record.replicas ?? p.replicas,
+          addingReplicas: record.addingReplicas ?? p.addingReplicas,
+          removingReplicas: record.removingReplicas ?? p.removingReplicas,
+          partitionEpoch: p.partitionEpoch + 1,
+        };
+        // Kafka bumps the leader epoch on a leader change, and on a replica-set change that drops replicas.
+        if (record.leader !== LEADER_UNCHANGED) {
+          next.leader = record.leader;
+          next.leaderEpoch = p.leaderEpoch + 1;
+        }
+        topic.partitions[record.partitionId] = next;
+        delta.partitionChanged(topic.name, record.partitionId);
+        break;
+      }
+      case 'ConfigRecord': {
+        if (record.resourceType !== ConfigResourceType.TOPIC) break;
+        const target = this.byName.get(record.resourceName)?.configs;
+        if (!target) throw new Error(`ConfigRecord for unknown topic ${record.resourceName}`);
         if (record.value === null) target.delete(record.name);
         else target.set(record.name, record.value);
+        delta.changedConfigs.add(record.resourceName);
         break;
       }
-      case 'remove-topic': {
+      case 'RemoveTopicRecord': {
         const topic = this.byId.get(record.topicId);
         if (topic) {
           this.byId.delete(topic.id);
           this.byName.delete(topic.name);
+          delta.removedTopics.push(topic);
+          delta.changedPartitions.delete(topic.name);
         }
         break;
       }
-      case 'producer-ids':
+      case 'ProducerIdsRecord':
         this.nextProducerId = Math.max(this.nextProducerId, record.nextProducerId);
         break;
+      case 'RegisterBrokerRecord':
+        this.brokersById.set(record.brokerId, {
+          id: record.brokerId,
+          epoch: record.brokerEpoch,
+          incarnationId: record.incarnationId,
+          endpoints: record.endPoints.map(({ name, host, port }) => ({ name, host, port })),
+          rack: record.rack,
+          fenced: record.fenced,
+          inControlledShutdown: record.inControlledShutdown,
+        });
+        delta.brokersChanged = true;
+        break;
+      case 'UnregisterBrokerRecord':
+        this.brokersById.delete(record.brokerId);
+        delta.brokersChanged = true;
+        break;
+      case 'FenceBrokerRecord':
+      case 'UnfenceBrokerRecord': {
+        const b = this.brokersById.get(record.id);
+        if (b && b.epoch === record.epoch) {
+          b.fenced = record.type === 'FenceBrokerRecord';
+          if (b.fenced) b.inControlledShutdown = false;
+        }
+        delta.brokersChanged = true;
+        break;
+      }
+      case 'BrokerRegistrationChangeRecord': {
+        const b = this.brokersById.get(record.brokerId);
+        if (b && b.epoch === record.brokerEpoch) {
+          // Kafka's encoding: Fenced 1 = fenced, -1 = unfenced; InControlledShutdown 1 = entering it.
+          if (record.fenced !== 0) b.fenced = record.fenced === 1;
+          if (record.inControlledShutdown !== 0) b.inControlledShutdown = record.inControlledShutdown === 1;
+        }
+        delta.brokersChanged = true;
+        break;
+      }
+      case 'FeatureLevelRecord':
+        if (record.name === 'metadata.version') this.metadataVersion = record.featureLevel;
+        break;
+      case 'NoOpRecord':
+        break;
     }
+  }
+
+  private requireTopic(topicId: string, recordType: string): TopicState {
+    const topic = this.byId.get(topicId);
+    if (!topic) throw new Error(`${recordType} for unknown topic id ${topicId}`);
+    return topic;
   }
 }

@@ -3,7 +3,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import { ManualClock, systemClock, type Clock } from '../clock.js';
 import { writeResponseHeader } from '../protocol/header.js';
 import { hasFlexibleResponseHeader, type AnyApi } from '../protocol/frames.js';
-import { ApiVersions, Metadata, Vote } from '../protocol/messages/index.js';
+import { AddRaftVoter, ApiVersions, Metadata } from '../protocol/messages/index.js';
+import { ZERO_UUID } from '../protocol/schema.js';
 import { compile, isFlexible } from '../protocol/schema.js';
 import { Writer } from '../protocol/wire.js';
 import { startBroker, type BrokerProcess } from '../test/broker-process.js';
@@ -140,10 +141,11 @@ describe('NodeClient against a Runnel broker process', () => {
   test('a request for an API the peer does not serve rejects clearly, and the connection stays usable', async () => {
     const client = new NodeClient({ host: '127.0.0.1', port: broker.port, clock: systemClock });
     try {
-      const vote = client.request(Vote, 'latest', { clusterId: null, topics: [] }, { timeoutMs: 10_000 });
-      const err = await rejection(vote);
+      const addVoter = { clusterId: null, timeoutMs: 1000, voterId: 9, voterDirectoryId: ZERO_UUID, listeners: [] };
+      const voter = client.request(AddRaftVoter, 'latest', addVoter, { timeoutMs: 10_000 });
+      const err = await rejection(voter);
       expect(err.kind).toBe('unsupported');
-      expect(err.message).toBe(`127.0.0.1:${broker.port}: the peer does not serve Vote (API key 52)`);
+      expect(err.message).toBe(`127.0.0.1:${broker.port}: the peer does not serve AddRaftVoter (API key 80)`);
       await client.request(Metadata, 'latest', metadataRequest, { timeoutMs: 10_000 });
     } finally {
       client.close();

@@ -157,6 +157,9 @@ export class RaftQuorum {
     } else {
       this.state = { name: 'unattached', electionDeadlineMs: nowMs + this.randomElectionTimeoutMs() };
     }
+    // The only voter has nobody to wait for: it stands at the first event, as Kafka's does.
+    if (this.majority === 1 && this.isVoter && 'electionDeadlineMs' in this.state)
+      this.state.electionDeadlineMs = nowMs;
   }
 
   get nodeId(): number {

@@ -1,4 +1,5 @@
 import { AddRaftVoter } from './add-raft-voter.js';
+import { AllocateProducerIds } from './allocate-producer-ids.js';
 import { AlterConfigs } from './alter-configs.js';
 import { AlterPartition } from './alter-partition.js';
 import { AlterPartitionReassignments } from './alter-partition-reassignments.js';
@@ -42,6 +43,7 @@ import { Vote } from './vote.js';
 
 export {
   AddRaftVoter,
+  AllocateProducerIds,
   AlterConfigs,
   AlterPartition,
   AlterPartitionReassignments,
@@ -130,6 +132,7 @@ export const ALL_APIS = [
   BrokerRegistration,
   BrokerHeartbeat,
   UnregisterBroker,
+  AllocateProducerIds,
   AddRaftVoter,
   RemoveRaftVoter,
 ] as const;

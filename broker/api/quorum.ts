@@ -1,0 +1,118 @@
+// The KRaft APIs between nodes: the quorum's RPCs (Vote, BeginQuorumEpoch, EndQuorumEpoch, and
+// Fetch of `__cluster_metadata-0`) answered by this node's quorum state machine; DescribeQuorum
+// answered by the quorum leader; broker registration, heartbeats and producer-id blocks
+// answered by the active controller (forwarded there from any other node).
+
+import type { BrokerServices } from './services.js';
+import { ErrorCode } from '../protocol/errors.js';
+import {
+  AllocateProducerIds,
+  BeginQuorumEpoch,
+  BrokerHeartbeat,
+  BrokerRegistration,
+  DescribeQuorum,
+  EndQuorumEpoch,
+  Fetch,
+  Vote,
+} from '../protocol/messages/index.js';
+import type { RequestOf } from '../protocol/schema.js';
+import type {
+  BeginQuorumEpochResponse,
+  EndQuorumEpochResponse,
+  FetchResponse,
+  RaftRequest,
+  RaftResponse,
+  VoteResponse,
+} from '../raft/messages.js';
+import {
+  beginQuorumEpochRequestFromWire,
+  beginQuorumEpochResponseToWire,
+  describeQuorumResponse,
+  endQuorumEpochRequestFromWire,
+  endQuorumEpochResponseToWire,
+  fetchRequestFromWire,
+  fetchResponseToWire,
+  voteRequestFromWire,
+  voteResponseToWire,
+} from '../raft/wire.js';
+import { controllerHandler, handler } from './dispatch.js';
+
+const NO_ANSWER = { errorCode: ErrorCode.REQUEST_TIMED_OUT, leaderId: -1, leaderEpoch: -1 };
+
+/** The state machine's answer, or a timeout answer when it gave none in time (or is stopping). */
+async function ask<R extends RaftResponse>(broker: BrokerServices, from: number, m: RaftRequest, fallback: R) {
+  const timeoutMs = broker.config.quorum.requestTimeoutMs + (m.type === 'FetchRequest' ? m.maxWaitMs : 0);
+  return ((await broker.raft.handle(from, m, timeoutMs)) as R | null) ?? fallback;
+}
+
+export const voteHandler = (broker: BrokerServices) =>
+  handler(Vote, async (req) => {
+    const decoded = voteRequestFromWire(req, broker.quorumWire);
+    if (!decoded.ok) return decoded.response;
+    const m = decoded.message;
+    const fallback: VoteResponse = { type: 'VoteResponse', ...NO_ANSWER, voteGranted: false, preVote: m.preVote };
+    return voteResponseToWire(await ask(broker, m.candidateId, m, fallback), broker.quorumWire);
+  });
+
+export const beginQuorumEpochHandler = (broker: BrokerServices) =>
+  handler(BeginQuorumEpoch, async (req) => {
+    const decoded = beginQuorumEpochRequestFromWire(req, broker.quorumWire);
+    if (!decoded.ok) return decoded.response;
+    const fallback: BeginQuorumEpochResponse = { type: 'BeginQuorumEpochResponse', ...NO_ANSWER };
+    const answer = await ask(broker, decoded.message.leaderId, decoded.message, fallback);
+    return beginQuorumEpochResponseToWire(answer, broker.quorumWire);
+  });
+
+export const endQuorumEpochHandler = (broker: BrokerServices) =>
+  handler(EndQuorumEpoch, async (req) => {
+    const decoded = endQuorumEpochRequestFromWire(req, broker.quorumWire);
+    if (!decoded.ok) return decoded.response;
+    const fallback: EndQuorumEpochResponse = { type: 'EndQuorumEpochResponse', ...NO_ANSWER };
+    const answer = await ask(broker, decoded.message.leaderId, decoded.message, fallback);
+    return endQuorumEpochResponseToWire(answer, broker.quorumWire);
+  });
+
+/** A Fetch of `__cluster_metadata-0` by a voter or an observer (the Fetch handler routes it here). */
+export async function fetchMetadataLog(broker: BrokerServices, req: RequestOf<typeof Fetch>) {
+  const decoded = fetchRequestFromWire(req, broker.quorumWire);
+  if (!decoded.ok) return decoded.response;
+  const m = decoded.message;
+  const fallback: FetchResponse = {
+    type: 'FetchResponse',
+    errorCode: ErrorCode.REQUEST_TIMED_OUT,
+    highWatermark: -1,
+    divergingEpoch: null,
+    currentLeader: { leaderId: -1, leaderEpoch: -1 },
+    records: [],
+  };
+  const answer = await ask(broker, m.replicaId, m, fallback);
+  return fetchResponseToWire(answer, broker.quorumWire, (entries) => broker.metadataEntries.encodeEntries(entries));
+}
+
+export const describeQuorumHandler = (broker: BrokerServices) =>
+  controllerHandler(DescribeQuorum, broker.controller, (_controller, req) => {
+    const listenerName = broker.quorumWire.listenerName;
+    const voters = broker.raft.voters.map((nodeId) => ({
+      nodeId,
+      listeners: broker.quorumWire.endpointsOf(nodeId) ?? [{ name: listenerName, host: '', port: 0 }],
+    }));
+    return Promise.resolve(describeQuorumResponse(req, broker.raft.view(), voters, broker.clock.nowMs()));
+  });
+
+export const brokerRegistrationHandler = (broker: BrokerServices) =>
+  controllerHandler(BrokerRegistration, broker.controller, async (controller, req) => {
+    const r = await controller.registerBroker(req);
+    return { throttleTimeMs: 0, errorCode: r.errorCode, brokerEpoch: r.brokerEpoch };
+  });
+
+export const brokerHeartbeatHandler = (broker: BrokerServices) =>
+  controllerHandler(BrokerHeartbeat, broker.controller, async (controller, req) => ({
+    throttleTimeMs: 0,
+    ...(await controller.heartbeat(req)),
+  }));
+
+export const allocateProducerIdsHandler = (broker: BrokerServices) =>
+  controllerHandler(AllocateProducerIds, broker.controller, async (controller, req) => {
+    const r = await controller.allocateProducerIds(req.brokerId, req.brokerEpoch);
+    return { throttleTimeMs: 0, errorCode: r.errorCode, producerIdStart: r.start, producerIdLen: r.length };
+  });

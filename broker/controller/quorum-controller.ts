@@ -1,0 +1,345 @@
+// The active controller: the quorum leader, once it has applied every entry up to its own
+// epoch's LeaderChange record, decides every change of cluster metadata — topics, broker
+// registrations and fencing, leader elections, producer-id blocks — as records it commits
+// through the quorum. Decisions are serialized, and each waits until its records are applied,
+// so the next one decides on an image that already holds it. Brokers only apply what the
+// metadata log says.
+
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Clock, Timer } from '../clock.js';
+import type { BrokerConfig } from '../config/broker-config.js';
+import type { MetadataImage } from '../metadata/image.js';
+import type { MetadataPublisher } from '../metadata/publisher.js';
+import { METADATA_VERSION_LEVEL, type MetadataRecord } from '../metadata/records.js';
+import type { TopicConfigs } from '../metadata/topic-configs.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { NotLeaderError, type RaftNode } from '../raft/raft-node.js';
+import type { StateName } from '../raft/types.js';
+import { electOfflineLeaders, leadershipsOf, moveLeadershipsOff } from './leaders.js';
+import { NotControllerError, TopicController } from './topics.js';
+
+export const PRODUCER_ID_BLOCK_SIZE = 1000;
+/** Producer id 0 is never handed out (see producer-ids.ts). */
+const FIRST_PRODUCER_ID = 1;
+const SESSION_CHECK_MS = 250;
+
+export interface RegistrationRequest {
+  brokerId: number;
+  clusterId: string;
+  incarnationId: string;
+  listeners: { name: string; host: string; port: number; securityProtocol: number }[];
+  rack: string | null;
+}
+
+export interface HeartbeatRequest {
+  brokerId: number;
+  brokerEpoch: number;
+  currentMetadataOffset: number;
+  wantFence: boolean;
+  wantShutDown: boolean;
+}
+
+export interface HeartbeatResult {
+  errorCode: number;
+  isCaughtUp: boolean;
+  isFenced: boolean;
+  shouldShutDown: boolean;
+}
+
+export class QuorumController {
+  readonly topics: TopicController;
+  private activeEpoch = -1;
+  private serial: Promise<unknown> = Promise.resolve();
+  /** When each broker last heartbeated, on this controller's clock (reset on activation). */
+  private readonly lastHeartbeatMs = new Map<number, number>();
+  private sessionTimer: Timer | undefined;
+
+  constructor(
+    private readonly raft: RaftNode,
+    private readonly publisher: MetadataPublisher,
+    configs: TopicConfigs,
+    private readonly clusterId: string,
+    private readonly config: BrokerConfig,
+    private readonly clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    this.topics = new TopicController(
+      publisher.image,
+      configs,
+      config,
+      (r) => this.commit(r),
+      (fn) => this.decide(fn),
+      logger,
+    );
+    publisher.onLeaderChange((change) => {
+      if (change.leaderId === config.nodeId && change.epoch === raft.view().epoch) this.activate(change.epoch);
+    });
+  }
+
+  private get image(): MetadataImage {
+    return this.publisher.image;
+  }
+
+  get isActive(): boolean {
+    return this.activeEpoch >= 0;
+  }
+
+  /** The quorum's state moved: a controller that is no longer leader stops deciding at once. */
+  stateChanged(state: StateName, epoch: number): void {
+    if (this.activeEpoch >= 0 && (state !== 'leader' || epoch !== this.activeEpoch)) {
+      this.logger.info({ epoch: this.activeEpoch }, 'no longer the active controller');
+      this.activeEpoch = -1;
+      this.sessionTimer?.cancel();
+    }
+  }
+
+  private activate(epoch: number): void {
+    this.activeEpoch = epoch;
+    const now = this.clock.nowMs();
+    // Sessions are measured from when this controller took over: it never saw earlier heartbeats.
+    // Not this node's own broker: its earlier incarnation is the process this one replaced, so
+    // its registration after a crash is not a duplicate to wait out.
+    this.lastHeartbeatMs.clear();
+    for (const b of this.image.brokers()) if (b.id !== this.config.nodeId) this.lastHeartbeatMs.set(b.id, now);
+    this.sessionTimer?.cancel();
+    this.sessionTimer = this.clock.every(SESSION_CHECK_MS, () => void this.fenceExpiredSessions());
+    this.logger.info({ epoch }, 'this node is the active controller');
+    if (this.image.metadataVersion === 0) {
+      void this.decide(async () => {
+        await this.commit([
+          { type: 'FeatureLevelRecord', name: 'metadata.version', featureLevel: METADATA_VERSION_LEVEL },
+        ]);
+        this.logger.info({ clusterId: this.clusterId }, 'bootstrapped the metadata of a new cluster');
+      }).catch((err: unknown) => this.logger.warn({ err }, 'could not bootstrap the cluster metadata'));
+    }
+  }
+
+  stop(): void {
+    this.sessionTimer?.cancel();
+    this.activeEpoch = -1;
+  }
+
+  /** Runs decisions one at a time. */
+  decide<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.serial.then(fn);
+    this.serial = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Appends the records through the quorum and waits until this node applied them. */
+  async commit(records: MetadataRecord[]): Promise<void> {
+    if (!this.isActive) throw new NotControllerError(this.notActiveMessage());
+    const epoch = this.activeEpoch;
+    let offsets;
+    try {
+      offsets = await this.raft.propose(records);
+    } catch (err) {
+      if (err instanceof NotLeaderError) throw new NotControllerError(this.notActiveMessage());
+      throw err;
+    }
+    // Entries of a leader that lost its epoch may never commit: give up when the epoch ends.
+    await new Promise<void>((resolve, reject) => {
+      const check = this.clock.every(50, () => {
+        if (this.activeEpoch !== epoch) {
+          check.cancel();
+          reject(new NotControllerError(this.notActiveMessage()));
+        }
+      });
+      void this.publisher.applied(offsets.lastOffset + 1).then(() => {
+        check.cancel();
+        resolve();
+      });
+    });
+  }
+
+  private notActiveMessage(): string {
+    const leader = this.raft.view().leaderId;
+    const self = this.config.nodeId;
+    if (leader === self) return `node ${self} leads the quorum but has not taken over as controller yet`;
+    return `node ${self} is not the active controller${leader >= 0 ? `; node ${leader} is` : ''}`;
+  }
+
+  /** Runs a broker-facing decision; one that finds this node no longer active answers NOT_CONTROLLER. */
+  private async answer<T>(fn: () => Promise<T>, notController: T): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof NotControllerError) return notController;
+      throw err;
+    }
+  }
+
+  // ---- brokers -------------------------------------------------------------------------------
+
+  registerBroker(req: RegistrationRequest): Promise<{ errorCode: number; brokerEpoch: number; message?: string }> {
+    const notController = { errorCode: ErrorCode.NOT_CONTROLLER, brokerEpoch: -1 };
+    return this.answer(() => this.registration(req), notController);
+  }
+
+  private registration(
+    req: RegistrationRequest,
+  ): Promise<{ errorCode: number; brokerEpoch: number; message?: string }> {
+    return this.decide(async () => {
+      if (req.clusterId !== this.clusterId)
+        return {
+          errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID,
+          brokerEpoch: -1,
+          message: `broker ${req.brokerId} belongs to cluster ${req.clusterId}, this is ${this.clusterId}`,
+        };
+      const existing = this.image.broker(req.brokerId);
+      if (existing && existing.incarnationId === req.incarnationId)
+        return { errorCode: ErrorCode.NONE, brokerEpoch: existing.epoch };
+      const last = this.lastHeartbeatMs.get(req.brokerId);
+      if (
+        existing &&
+        !existing.fenced &&
+        last !== undefined &&
+        this.clock.nowMs() - last < this.config.brokerSessionTimeoutMs
+      )
+        return {
+          errorCode: ErrorCode.DUPLICATE_BROKER_REGISTRATION,
+          brokerEpoch: -1,
+          message: `another broker with node.id ${req.brokerId} is registered and alive; every broker needs its own node.id`,
+        };
+      const brokerEpoch = this.raft.view().logEndOffset;
+      const records: MetadataRecord[] = [];
+      // The old incarnation's leaderships cannot stay with a process that is gone.
+      if (existing && !existing.fenced) records.push(...moveLeadershipsOff(this.image, req.brokerId));
+      records.unshift({
+        type: 'RegisterBrokerRecord',
+        brokerId: req.brokerId,
+        isMigratingZkBroker: false,
+        incarnationId: req.incarnationId,
+        brokerEpoch,
+        endPoints: req.listeners,
+        features: [{ name: 'metadata.version', minSupportedVersion: 1, maxSupportedVersion: METADATA_VERSION_LEVEL }],
+        rack: req.rack,
+        fenced: true,
+        inControlledShutdown: false,
+        logDirs: [],
+      });
+      await this.commit(records);
+      this.lastHeartbeatMs.set(req.brokerId, this.clock.nowMs());
+      this.logger.info({ brokerId: req.brokerId, brokerEpoch, rack: req.rack }, 'broker registered');
+      return { errorCode: ErrorCode.NONE, brokerEpoch };
+    });
+  }
+
+  heartbeat(req: HeartbeatRequest): Promise<HeartbeatResult> {
+    const notController = {
+      errorCode: ErrorCode.NOT_CONTROLLER,
+      isCaughtUp: false,
+      isFenced: true,
+      shouldShutDown: false,
+    };
+    return this.answer(() => this.heartbeatDecision(req), notController);
+  }
+
+  private async heartbeatDecision(req: HeartbeatRequest): Promise<HeartbeatResult> {
+    const broker = this.image.broker(req.brokerId);
+    const stale = { errorCode: ErrorCode.STALE_BROKER_EPOCH, isCaughtUp: false, isFenced: true, shouldShutDown: false };
+    if (!broker || broker.epoch !== req.brokerEpoch) return stale;
+    this.lastHeartbeatMs.set(req.brokerId, this.clock.nowMs());
+    const isCaughtUp = req.currentMetadataOffset >= broker.epoch;
+    const answer = (): HeartbeatResult => {
+      const b = this.image.broker(req.brokerId);
+      const fenced = !b || b.fenced;
+      return {
+        errorCode: ErrorCode.NONE,
+        isCaughtUp,
+        isFenced: fenced,
+        shouldShutDown: req.wantShutDown && (fenced || leadershipsOf(this.image, req.brokerId) === 0),
+      };
+    };
+    if (req.wantShutDown) {
+      if (!broker.fenced) await this.decide(() => this.controlledShutdown(req.brokerId, req.brokerEpoch));
+      return answer();
+    }
+    if (broker.fenced && isCaughtUp && !req.wantFence)
+      await this.decide(async () => {
+        const b = this.image.broker(req.brokerId);
+        if (!b || !b.fenced || b.epoch !== req.brokerEpoch) return;
+        await this.commit([
+          { type: 'UnfenceBrokerRecord', id: req.brokerId, epoch: req.brokerEpoch },
+          ...electOfflineLeaders(this.image, req.brokerId),
+        ]);
+        this.logger.info({ brokerId: req.brokerId }, 'broker unfenced');
+      });
+    return answer();
+  }
+
+  /** Moves a stopping broker's leaderships away, then fences it once it leads nothing. */
+  private async controlledShutdown(brokerId: number, brokerEpoch: number): Promise<void> {
+    const b = this.image.broker(brokerId);
+    if (!b || b.fenced || b.epoch !== brokerEpoch) return;
+    const records: MetadataRecord[] = [];
+    if (!b.inControlledShutdown)
+      records.push({
+        type: 'BrokerRegistrationChangeRecord',
+        brokerId,
+        brokerEpoch,
+        fenced: 0,
+        inControlledShutdown: 1,
+        logDirs: null,
+      });
+    records.push(...moveLeadershipsOff(this.image, brokerId));
+    records.push({ type: 'FenceBrokerRecord', id: brokerId, epoch: brokerEpoch });
+    await this.commit(records);
+    this.logger.info({ brokerId }, 'broker shut down in a controlled way: its leaderships moved and it is fenced');
+  }
+
+  private async fenceExpiredSessions(): Promise<void> {
+    if (!this.isActive) return;
+    const now = this.clock.nowMs();
+    for (const b of this.image.brokers()) {
+      if (b.fenced) continue;
+      const last = this.lastHeartbeatMs.get(b.id) ?? now;
+      if (now - last < this.config.brokerSessionTimeoutMs) continue;
+      await this.decide(async () => {
+        const current = this.image.broker(b.id);
+        if (!current || current.fenced || current.epoch !== b.epoch) return;
+        await this.commit([
+          { type: 'FenceBrokerRecord', id: b.id, epoch: b.epoch },
+          ...moveLeadershipsOff(this.image, b.id),
+        ]);
+        this.logger.warn(
+          { brokerId: b.id, sessionTimeoutMs: this.config.brokerSessionTimeoutMs },
+          'fenced a broker that stopped heartbeating',
+        );
+      }).catch((err: unknown) => this.logger.warn({ err, brokerId: b.id }, 'could not fence a broker'));
+    }
+  }
+
+  // ---- producer ids --------------------------------------------------------------------------
+
+  allocateProducerIds(
+    brokerId: number,
+    brokerEpoch: number,
+  ): Promise<{ errorCode: number; start: number; length: number }> {
+    return this.answer(() => this.producerIdBlock(brokerId, brokerEpoch), {
+      errorCode: ErrorCode.NOT_CONTROLLER,
+      start: -1,
+      length: 0,
+    });
+  }
+
+  private producerIdBlock(
+    brokerId: number,
+    brokerEpoch: number,
+  ): Promise<{ errorCode: number; start: number; length: number }> {
+    return this.decide(async () => {
+      const b = this.image.broker(brokerId);
+      if (!b || b.epoch !== brokerEpoch) return { errorCode: ErrorCode.STALE_BROKER_EPOCH, start: -1, length: 0 };
+      const start = Math.max(FIRST_PRODUCER_ID, this.image.nextProducerId);
+      await this.commit([
+        { type: 'ProducerIdsRecord', brokerId, brokerEpoch, nextProducerId: start + PRODUCER_ID_BLOCK_SIZE },
+      ]);
+      return { errorCode: ErrorCode.NONE, start, length: PRODUCER_ID_BLOCK_SIZE };
+    });
+  }
+}
+
+export function newIncarnationId(): string {
+  return Buffer.from(randomUUID().replaceAll('-', ''), 'hex').toString('base64url');
+}

@@ -1,0 +1,54 @@
+// For unit tests that need a broker's metadata without a quorum: the real TopicController and
+// ReplicaManager over an image whose records are applied as soon as they are committed, on one
+// registered, unfenced broker. The quorum path itself is tested with broker processes.
+
+import type { Logger } from 'pino';
+import type { Clock } from '../clock.js';
+import type { BrokerConfig } from '../config/broker-config.js';
+import { TopicController } from '../controller/topics.js';
+import type { LogManager } from '../log/log-manager.js';
+import { MetadataPublisher } from '../metadata/publisher.js';
+import type { MetadataRecord } from '../metadata/records.js';
+import { TopicConfigs } from '../metadata/topic-configs.js';
+import { FetchWaiters } from '../replication/fetch-waiters.js';
+import { ReplicaManager } from '../replication/replica-manager.js';
+
+export function localMetadata(config: BrokerConfig, logs: LogManager, clock: Clock, logger: Logger) {
+  const publisher = new MetadataPublisher();
+  const configs = new TopicConfigs(publisher.image, config);
+  const partitions = new ReplicaManager(configs, logs, config.nodeId, new FetchWaiters(clock), logger);
+  let applying = Promise.resolve();
+  publisher.subscribe({
+    changed: (delta, image) => {
+      applying = applying.then(() => partitions.applyDelta(delta, image));
+    },
+  });
+  const commit = async (records: MetadataRecord[]) => {
+    const base = publisher.image.appliedOffset;
+    const entries = records.map((value, i) => ({
+      offset: base + i,
+      epoch: 1,
+      record: { type: 'data' as const, value },
+    }));
+    publisher.apply(entries, base + records.length);
+    await applying;
+  };
+  const topics = new TopicController(publisher.image, configs, config, commit, (fn) => fn(), logger);
+  const ready = commit([
+    { type: 'FeatureLevelRecord', name: 'metadata.version', featureLevel: 27 },
+    {
+      type: 'RegisterBrokerRecord',
+      brokerId: config.nodeId,
+      isMigratingZkBroker: false,
+      incarnationId: 'AAAAAAAAAAAAAAAAAAAAAA',
+      brokerEpoch: 1,
+      endPoints: [],
+      features: [],
+      rack: null,
+      fenced: false,
+      inControlledShutdown: false,
+      logDirs: [],
+    },
+  ]);
+  return { ready, image: publisher.image, configs, partitions, topics };
+}
