@@ -201,6 +201,7 @@ export class BrokerNode {
     );
     const groups = new GroupCoordinator(
       image,
+      config.nodeId,
       partitions,
       (spec) => channel.createTopic(spec, true),
       config.groups,

@@ -2,6 +2,7 @@
 
 import type { BrokerServices } from './services.js';
 import { ErrorCode } from '../protocol/errors.js';
+import { OFFSETS_TOPIC } from '../groups/offsets-topic.js';
 import {
   DeleteGroups,
   DescribeGroups,
@@ -26,7 +27,6 @@ function clientHost(ctx: RequestContext): string {
 }
 
 async function findCoordinator(broker: BrokerServices, key: string, keyType: number) {
-  const self = broker.cluster.brokers().find((b) => b.nodeId === broker.cluster.nodeId)!;
   const none = { key, nodeId: -1, host: '', port: -1 };
   if (keyType !== KEY_TYPE_GROUP) {
     return {
@@ -37,7 +37,22 @@ async function findCoordinator(broker: BrokerServices, key: string, keyType: num
   }
   const ready = await broker.groups.ensureOffsetsTopic();
   if (ready.errorCode !== ErrorCode.NONE) return { ...none, ...ready };
-  return { key, nodeId: self.nodeId, host: self.host, port: self.port, errorCode: ErrorCode.NONE, errorMessage: null };
+  const coordinatorId = broker.groups.coordinatorOf(key);
+  const coordinator = broker.cluster.brokers().find((b) => b.nodeId === coordinatorId);
+  if (!coordinator)
+    return {
+      ...none,
+      errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE,
+      errorMessage: `The coordinator of group ${key} is not available: its ${OFFSETS_TOPIC} partition has no serving leader yet.`,
+    };
+  return {
+    key,
+    nodeId: coordinator.nodeId,
+    host: coordinator.host,
+    port: coordinator.port,
+    errorCode: ErrorCode.NONE,
+    errorMessage: null,
+  };
 }
 
 export const findCoordinatorHandler = (broker: BrokerServices) =>

@@ -48,18 +48,21 @@ async function setUp(initialRebalanceDelayMs = 0) {
   logs = new LogManager(config.logDirs, logger);
   const metadata = localMetadata(config, logs, clock, logger);
   await metadata.ready;
-  const { topics, partitions, image } = metadata;
+  const { topics, partitions, image, followers } = metadata;
   expect(
     (await topics.create({ name: 't', numPartitions: 1, replicationFactor: 1, configs: [] }, false)).errorCode,
   ).toBe(ErrorCode.NONE);
   coordinator = new GroupCoordinator(
     image,
+    config.nodeId,
     partitions,
     (spec) => topics.create(spec, false, { internal: true }),
     config.groups,
     clock,
     logger,
   );
+  const created = coordinator;
+  followers.push((delta) => created.applyDelta(delta));
   await coordinator.start();
   expect((await coordinator.ensureOffsetsTopic()).errorCode).toBe(ErrorCode.NONE);
   return { clock, coordinator, logs };

@@ -88,6 +88,7 @@ export class GroupCoordinator {
 
   constructor(
     private readonly image: MetadataImage,
+    private readonly nodeId: number,
     private readonly partitions: ReplicaManager,
     private readonly createTopic: CreateTopic,
     private readonly config: GroupCoordinatorConfig,
@@ -808,7 +809,18 @@ export class GroupCoordinator {
    * the group is not started: the client looks its coordinator up again, as with Kafka.
    */
   private coordinates(groupId: string): boolean {
-    return this.partitions.leader({ name: OFFSETS_TOPIC }, offsetsPartitionFor(groupId, this.offsetsPartitions)).ok;
+    return this.loadedPartitions.has(offsetsPartitionFor(groupId, this.offsetsPartitions));
+  }
+
+  /**
+   * The broker coordinating the group: the leader of its `__consumer_offsets` partition, once
+   * that broker can write it (here: the partition's groups are loaded); -1 while there is none.
+   */
+  coordinatorOf(groupId: string): number {
+    const partition = offsetsPartitionFor(groupId, this.offsetsPartitions);
+    const leader = this.image.topic(OFFSETS_TOPIC)?.partitions[partition]?.leader ?? -1;
+    if (leader === this.nodeId && !this.loadedPartitions.has(partition)) return -1;
+    return leader;
   }
 
   /** Appends the records to the group's offsets partition, then replays them; throws if the append fails. */

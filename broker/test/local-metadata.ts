@@ -7,6 +7,7 @@ import type { Clock } from '../clock.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { TopicController } from '../controller/topics.js';
 import type { LogManager } from '../log/log-manager.js';
+import type { MetadataDelta } from '../metadata/image.js';
 import { MetadataPublisher } from '../metadata/publisher.js';
 import type { MetadataRecord } from '../metadata/records.js';
 import { TopicConfigs } from '../metadata/topic-configs.js';
@@ -18,9 +19,14 @@ export function localMetadata(config: BrokerConfig, logs: LogManager, clock: Clo
   const configs = new TopicConfigs(publisher.image, config);
   const partitions = new ReplicaManager(configs, logs, config.nodeId, new FetchWaiters(clock), logger);
   let applying = Promise.resolve();
+  /** Also told of each change, after the partitions (the group coordinator, say). */
+  const followers: ((delta: MetadataDelta) => Promise<void>)[] = [];
   publisher.subscribe({
     changed: (delta, image) => {
-      applying = applying.then(() => partitions.applyDelta(delta, image));
+      applying = applying.then(async () => {
+        await partitions.applyDelta(delta, image);
+        for (const f of followers) await f(delta);
+      });
     },
   });
   const commit = async (records: MetadataRecord[]) => {
@@ -50,5 +56,5 @@ export function localMetadata(config: BrokerConfig, logs: LogManager, clock: Clo
       logDirs: [],
     },
   ]);
-  return { ready, image: publisher.image, configs, partitions, topics };
+  return { ready, image: publisher.image, configs, partitions, topics, followers };
 }
