@@ -295,11 +295,13 @@ export class RaftQuorum {
   // Vote (and pre-vote)
 
   private onVoteRequest(from: number, correlationId: number, req: VoteRequest): void {
+    // A prospective voter gave up on its leader: naming it would send the candidate back to
+    // following a leader neither of them hears from (after a leader crash, both time out at once).
     const respond = (voteGranted: boolean, errorCode: number = ErrorCode.NONE) =>
       this.send(from, correlationId, {
         type: 'VoteResponse',
         errorCode,
-        leaderId: this.leaderId(),
+        leaderId: this.state.name === 'prospective' ? NO_LEADER : this.leaderId(),
         leaderEpoch: this.epoch,
         voteGranted,
         preVote: req.preVote,
