@@ -187,6 +187,8 @@ export class BrokerNode {
       config.quorum.voters,
       clock,
       config.quorum.requestTimeoutMs,
+      // Long enough for the voters to notice a crashed leader and elect another.
+      config.quorum.fetchTimeoutMs + 2 * config.quorum.electionTimeoutMs + config.quorum.requestTimeoutMs,
       () => applying,
     );
 

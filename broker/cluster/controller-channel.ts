@@ -5,7 +5,7 @@
 import type { Clock } from '../clock.js';
 import type { QuorumVoterAddress } from '../config/keys.js';
 import type { QuorumController } from '../controller/quorum-controller.js';
-import { NodeClient } from '../net/node-client.js';
+import { NodeClient, NodeClientError } from '../net/node-client.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { CreateTopics } from '../protocol/messages/index.js';
 import { ZERO_UUID, type ApiDefinition, type Decoded, type Fields, type Input } from '../protocol/schema.js';
@@ -27,6 +27,8 @@ export class ControllerChannel {
     private readonly voters: ReadonlyMap<number, QuorumVoterAddress>,
     private readonly clock: Clock,
     private readonly requestTimeoutMs: number,
+    /** How long a request waits for an active controller to answer (an election, say). */
+    private readonly waitForControllerMs: number,
     /** Resolves once this node has acted on the metadata it applied (logs opened or removed). */
     private readonly settled: () => Promise<void>,
   ) {}
@@ -38,7 +40,8 @@ export class ControllerChannel {
 
   /**
    * Runs `local` on this node's controller if it is the active one, else sends the request to
-   * the node that is; waits up to the request timeout for the quorum to have a leader.
+   * the node that is. While the quorum has no leader, or the one it names cannot be reached (it
+   * just crashed: an election follows), it keeps trying for `waitForControllerMs`.
    */
   async call<Req extends Fields, Res extends Fields>(
     api: ApiDefinition<Req, Res>,
@@ -46,7 +49,8 @@ export class ControllerChannel {
     body: Input<Req>,
     local: (controller: QuorumController) => Promise<Decoded<Res>>,
   ): Promise<Decoded<Res>> {
-    const deadline = this.clock.nowMs() + this.requestTimeoutMs;
+    const deadline = this.clock.nowMs() + this.waitForControllerMs;
+    let lastError: Error | undefined;
     for (;;) {
       const mine = this.local();
       // Answered once this node also acts on the change, so a client that goes on to use a
@@ -55,11 +59,18 @@ export class ControllerChannel {
       const leader = this.raft.view().leaderId;
       if (leader >= 0 && leader !== this.raft.nodeId) {
         const client = this.client(leader);
-        if (client) return client.request(api, version, body, { timeoutMs: this.requestTimeoutMs });
+        if (client) {
+          try {
+            return await client.request(api, version, body, { timeoutMs: this.requestTimeoutMs });
+          } catch (err) {
+            if (!(err instanceof NodeClientError) || (err.kind !== 'connection' && err.kind !== 'timeout')) throw err;
+            lastError = err;
+          }
+        }
       }
       if (this.closed || this.clock.nowMs() >= deadline)
         throw new ControllerUnavailableError(
-          `no active controller answered within ${this.requestTimeoutMs} ms (quorum leader: ${leader >= 0 ? leader : 'none'})`,
+          `no active controller answered within ${this.waitForControllerMs} ms (quorum leader: ${leader >= 0 ? leader : 'none'}${lastError ? `; last error: ${lastError.message}` : ''})`,
         );
       await new Promise<void>((resolve) => this.clock.after(LEADER_POLL_MS, resolve));
     }

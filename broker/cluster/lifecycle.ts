@@ -16,8 +16,8 @@ import type { ControllerChannel } from './controller-channel.js';
 
 const PLAINTEXT_SECURITY_PROTOCOL = 0;
 const SHUTDOWN_RETRY_MS = 100;
-/** Consecutive failed asks after which a stopping broker gives up on controlled shutdown. */
-const MAX_SHUTDOWN_FAILURES = 2;
+/** Failed asks (each already waits out an election) after which a stopping broker gives up on controlled shutdown. */
+const MAX_SHUTDOWN_FAILURES = 1;
 
 export class BrokerLifecycle {
   private readonly incarnationId = newIncarnationId();
