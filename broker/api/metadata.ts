@@ -29,7 +29,9 @@ async function autoCreate(broker: BrokerServices, names: string[], ctx: RequestC
   return errors;
 }
 
-function describeTopic(topic: TopicState, includeOperations: boolean) {
+function describeTopic(broker: BrokerServices, topic: TopicState, includeOperations: boolean) {
+  // Replicas on brokers that are not serving (fenced, or gone) are offline.
+  const live = new Set(broker.cluster.brokers().map((b) => b.nodeId));
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
@@ -42,7 +44,7 @@ function describeTopic(topic: TopicState, includeOperations: boolean) {
       leaderEpoch: p.leaderEpoch,
       replicaNodes: p.replicas,
       isrNodes: p.isr,
-      offlineReplicas: [],
+      offlineReplicas: p.replicas.filter((id) => !live.has(id)),
     })),
     topicAuthorizedOperations: includeOperations ? ALL_TOPIC_OPERATIONS : OPERATIONS_NOT_REQUESTED,
   };
@@ -58,7 +60,7 @@ export const metadataHandler = (broker: BrokerServices) =>
 
     let topics;
     if (all) {
-      topics = [...image.topics()].map((t) => describeTopic(t, includeOps));
+      topics = [...image.topics()].map((t) => describeTopic(broker, t, includeOps));
     } else {
       const requested = req.topics!.map((t) => t.name ?? image.topicById(t.topicId)?.name ?? null);
       const missing = requested.filter((n): n is string => n !== null && !image.topic(n));
@@ -67,7 +69,7 @@ export const metadataHandler = (broker: BrokerServices) =>
       topics = req.topics!.map((t, i) => {
         const name = requested[i];
         const topic = name === null ? undefined : image.topic(name);
-        if (topic) return describeTopic(topic, includeOps);
+        if (topic) return describeTopic(broker, topic, includeOps);
         const unknownById = name === null;
         return {
           errorCode:

@@ -109,7 +109,12 @@ export const createPartitionsHandler = (broker: BrokerServices) =>
   controllerHandler(CreatePartitions, broker.controller, async (controller, req) => {
     const results = [];
     for (const t of req.topics) {
-      const result = await controller.topics.createPartitions(t.name, t.count, req.validateOnly);
+      const result = await controller.topics.createPartitions(
+        t.name,
+        t.count,
+        req.validateOnly,
+        t.assignments?.map((a) => a.brokerIds) ?? null,
+      );
       results.push({ name: t.name, errorCode: result.errorCode, errorMessage: result.errorMessage });
     }
     return { throttleTimeMs: 0, results };

@@ -208,7 +208,13 @@ export class TopicController {
     });
   }
 
-  async createPartitions(name: string, count: number, validateOnly: boolean): Promise<Outcome> {
+  /** Adds partitions up to `count`; `assignments`, when given, lists the new partitions' replicas. */
+  async createPartitions(
+    name: string,
+    count: number,
+    validateOnly: boolean,
+    assignments: number[][] | null = null,
+  ): Promise<Outcome> {
     return this.exclusive(async () => {
       const topic = this.image.topic(name);
       if (!topic) return fail(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`);
@@ -223,12 +229,24 @@ export class TopicController {
         return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions must be at most ${MAX_PARTITIONS}.`);
       const brokers = this.placementBrokers();
       const replicationFactor = topic.partitions[0].replicas.length;
-      if (replicationFactor > brokers.length)
+      if (assignments) {
+        if (assignments.length !== count - current)
+          return fail(
+            ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+            `Increasing the number of partitions by ${count - current} but ${assignments.length} assignments provided.`,
+          );
+        const problem =
+          this.checkAssignments(assignments) ??
+          (assignments[0].length !== replicationFactor
+            ? `The new partitions have ${assignments[0].length} replicas, the topic's have ${replicationFactor}.`
+            : undefined);
+        if (problem) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem);
+      } else if (replicationFactor > brokers.length)
         return fail(
           ErrorCode.INVALID_REPLICATION_FACTOR,
           `Replication factor: ${replicationFactor} larger than available brokers: ${brokers.length}.`,
         );
-      const replicas = this.place(brokers, current, count - current, replicationFactor);
+      const replicas = assignments ?? this.place(brokers, current, count - current, replicationFactor);
       const tooMany = await this.refuseBeyondOwnFileLimit(replicas);
       if (tooMany) return fail(ErrorCode.INVALID_PARTITIONS, tooMany);
       if (validateOnly) return OK;
