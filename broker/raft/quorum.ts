@@ -435,8 +435,12 @@ export class RaftQuorum {
     s.replicas.set(from, replica);
     s.beginEpochSent.delete(from);
     s.parked.delete(from);
+    const highWatermarkBefore = s.highWatermark;
     if (this.voters.has(from)) this.maybeAdvanceLeaderHighWatermark();
-    if (req.fetchOffset < this.logEnd || req.maxWaitMs <= 0 || this.wroteLog) {
+    // A fetch that moved the high watermark is answered at once: parked, it would leave this
+    // fetcher unaware of the commit for a whole MaxWaitMs (other parked fetches are answered below).
+    const advanced = s.highWatermark !== highWatermarkBefore;
+    if (req.fetchOffset < this.logEnd || req.maxWaitMs <= 0 || this.wroteLog || advanced) {
       this.answerFetch(from, correlationId, req);
     } else {
       // Long poll: hold it until there is something new (data or a higher watermark) or it expires.
