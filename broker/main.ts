@@ -24,7 +24,6 @@ async function main(): Promise<void> {
   for (const warning of loaded.warnings) logger.warn(warning);
 
   // Handlers go in before start-up so that a SIGTERM during recovery still ends cleanly.
-  // eslint-disable-next-line prefer-const -- assigned once, but `shutdown` may read it before (a signal during start-up), when a const would be in its TDZ
   let broker: BrokerNode | undefined;
   let stopRequested: string | undefined;
   const shutdown = (signal: string) => {
@@ -41,7 +40,15 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 
-  broker = await BrokerNode.start(loaded.config, logger);
+  // The broker's timers never hold the process (it lives as long as its listeners), but a
+  // broker-only node opens no listener until it has reached the quorum: without this, one started
+  // before the controllers answer would find nothing left to wait for and exit with 0.
+  const startingUp = setInterval(() => undefined, 60_000);
+  try {
+    broker = await BrokerNode.start(loaded.config, logger);
+  } finally {
+    clearInterval(startingUp);
+  }
   if (stopRequested) shutdown(stopRequested);
 }
 
