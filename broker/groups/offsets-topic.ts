@@ -156,6 +156,8 @@ export function parseOffsetsRecord(key: Buffer, value: Buffer | null): OffsetsRe
   }
 }
 
+const INT32_MIN = -0x80000000;
+
 /** Java's String.hashCode, which Kafka uses to place a group on an offsets partition. */
 export function javaStringHash(s: string): number {
   let h = 0;
@@ -163,8 +165,14 @@ export function javaStringHash(s: string): number {
   return h;
 }
 
+/**
+ * Kafka's GroupCoordinator.partitionFor: Utils.abs(groupId.hashCode) % partitions, where Utils.abs
+ * maps Integer.MIN_VALUE to 0. (Masking the sign bit, as the producer's partitioner does, would
+ * place every group with a negative hash elsewhere than Kafka.)
+ */
 export function offsetsPartitionFor(groupId: string, partitions: number): number {
-  return (javaStringHash(groupId) & 0x7fffffff) % partitions;
+  const hash = javaStringHash(groupId);
+  return (hash === INT32_MIN ? 0 : Math.abs(hash)) % partitions;
 }
 
 /** The records as one batch to append to an offsets partition. */
