@@ -1,7 +1,8 @@
 // `npm run cluster -- --nodes 3`: a local Runnel cluster on loopback for trying it by hand. Each
 // node is a child process of dist/broker/main.js; its log lines are prefixed with its id. Node n
-// (from 1) serves clients on 9092+n-1 and, if it is a voter, the quorum on 9192+n-1; its data is
-// in <data dir>/node-<n>, and the cluster id in <data dir>/cluster.id, so a restart reuses both.
+// (from 1) serves clients on 9092+n-1 (unless it is a controller-only voter, --controller-only)
+// and, if it is a voter, the quorum on 9192+n-1; its data is in <data dir>/node-<n>, and the
+// cluster id in <data dir>/cluster.id, so a restart reuses both.
 // SIGINT/SIGTERM stops every node with SIGTERM and waits for them; a second signal kills them.
 //
 // clusterNodes() is the one place that decides each node's configuration: tests start the same
@@ -28,8 +29,10 @@ const STOP_GRACE_MS = 35_000;
 export interface ClusterSpec {
   /** Number of nodes; their ids are 1..nodes. */
   nodes: number;
-  /** Voters (nodes 1..controllers, broker and controller in one process); the rest are broker-only. */
+  /** Voters (nodes 1..controllers, broker and controller in one process unless controllerOnly); the rest are broker-only. */
   controllers?: number;
+  /** The voters run only the controller role (process.roles=controller, no client listener), as Kafka's isolated mode. */
+  controllerOnly?: boolean;
   /** Node n keeps its data in <dataDir>/node-<n>. */
   dataDir: string;
   /** runnel.cluster.id: the id every node's log dir is claimed for. */
@@ -43,7 +46,10 @@ export interface ClusterSpec {
 export interface ClusterNode {
   readonly nodeId: number;
   readonly controller: boolean;
-  readonly clientPort: number;
+  /** Whether it serves clients (false for a controller-only node). */
+  readonly broker: boolean;
+  /** Null for a controller-only node. */
+  readonly clientPort: number | null;
   /** Null for a broker-only node. */
   readonly controllerPort: number | null;
   readonly dataDir: string;
@@ -65,38 +71,47 @@ export function clusterNodes(spec: ClusterSpec): ClusterNode[] {
   const ids = Array.from({ length: spec.nodes }, (_, i) => i + 1);
   const clientPort = (id: number) => spec.clientPorts?.[id - 1] ?? DEFAULT_CLIENT_PORT + id - 1;
   const controllerPort = (id: number) => spec.controllerPorts?.[id - 1] ?? DEFAULT_CONTROLLER_PORT + id - 1;
+  const brokers = spec.controllerOnly ? spec.nodes - controllers : spec.nodes;
+  if (brokers < 1)
+    throw new Error(
+      `controller-only voters need at least one broker besides them: nodes must exceed controllers (${controllers})`,
+    );
   const voters = ids
     .filter((id) => id <= controllers)
     .map((id) => `${id}@${LOOPBACK}:${controllerPort(id)}`)
     .join(',');
   return ids.map((nodeId) => {
     const controller = nodeId <= controllers;
+    const broker = !controller || !spec.controllerOnly;
     const dataDir = path.join(spec.dataDir, `node-${nodeId}`);
     const client = `${CLIENT_LISTENER}://${LOOPBACK}:${clientPort(nodeId)}`;
+    const quorum = `${CONTROLLER_LISTENER}://${LOOPBACK}:${controllerPort(nodeId)}`;
     return {
       nodeId,
       controller,
-      clientPort: clientPort(nodeId),
+      broker,
+      clientPort: broker ? clientPort(nodeId) : null,
       controllerPort: controller ? controllerPort(nodeId) : null,
       dataDir,
       overrides: {
         'node.id': String(nodeId),
-        'process.roles': controller ? 'broker,controller' : 'broker',
-        listeners: controller ? `${client},${CONTROLLER_LISTENER}://${LOOPBACK}:${controllerPort(nodeId)}` : client,
-        'advertised.listeners': client,
+        'process.roles': [...(broker ? ['broker'] : []), ...(controller ? ['controller'] : [])].join(','),
+        listeners: [...(broker ? [client] : []), ...(controller ? [quorum] : [])].join(','),
+        ...(broker ? { 'advertised.listeners': client } : {}),
         'controller.listener.names': CONTROLLER_LISTENER,
         'controller.quorum.voters': voters,
         'log.dirs': dataDir,
         'runnel.cluster.id': spec.clusterId,
         // Kafka's default of 3 cannot be met by a smaller cluster (the operator does the same).
-        'offsets.topic.replication.factor': String(Math.min(3, spec.nodes)),
+        'offsets.topic.replication.factor': String(Math.min(3, brokers)),
       },
     };
   });
 }
 
+/** The client addresses of the nodes that are brokers. */
 export function bootstrapOf(nodes: readonly ClusterNode[]): string {
-  return nodes.map((n) => `${LOOPBACK}:${n.clientPort}`).join(',');
+  return nodes.flatMap((n) => (n.clientPort === null ? [] : [`${LOOPBACK}:${n.clientPort}`])).join(',');
 }
 
 /** A cluster id as Kafka makes them: 16 random bytes, base64url (22 characters), not starting with '-'. */
@@ -128,20 +143,29 @@ export function readOrCreateClusterId(dataDir: string): string {
 export interface LauncherOptions {
   nodes: number;
   controllers: number | undefined;
+  /** --controller-only: the voters are controller-only nodes. */
+  controllerOnly: boolean;
   dataDir: string;
   /** Extra `key=value` settings for every node. */
   overrides: string[];
 }
 
-export const USAGE = `usage: npm run cluster -- [--nodes N] [--controllers K] [--data-dir DIR] [--override key=value]...
+export const USAGE = `usage: npm run cluster -- [--nodes N] [--controllers K] [--controller-only] [--data-dir DIR] [--override key=value]...
   --nodes N        nodes to start (default 3); node n serves clients on 127.0.0.1:${DEFAULT_CLIENT_PORT}+n-1
   --controllers K  how many of them (the first K) are controller voters; default all of them, or 3 when N > ${MAX_DEFAULT_VOTERS}
+  --controller-only  the voters run only the controller role (no client listener); the other nodes are the brokers
   --data-dir DIR   node n keeps its data in DIR/node-n, the cluster id in DIR/cluster.id (default ./data)
   --override k=v   a broker setting for every node (repeatable)`;
 
 /** Parses the launcher's arguments; throws with what is wrong. */
 export function parseLauncherArgs(argv: readonly string[]): LauncherOptions {
-  const options: LauncherOptions = { nodes: 3, controllers: undefined, dataDir: 'data', overrides: [] };
+  const options: LauncherOptions = {
+    nodes: 3,
+    controllers: undefined,
+    controllerOnly: false,
+    dataDir: 'data',
+    overrides: [],
+  };
   const count = (flag: string, v: string | undefined) => {
     if (v === undefined || !/^\d+$/.test(v) || Number(v) < 1) throw new Error(`${flag} needs a positive number`);
     return Number(v);
@@ -157,6 +181,9 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherOptions {
       case '--controllers':
         options.controllers = count(arg, value);
         i++;
+        break;
+      case '--controller-only':
+        options.controllerOnly = true;
         break;
       case '--data-dir':
         if (value === undefined) throw new Error('--data-dir needs a directory');
@@ -174,6 +201,10 @@ export function parseLauncherArgs(argv: readonly string[]): LauncherOptions {
   }
   if (options.controllers !== undefined && options.controllers > options.nodes)
     throw new Error(`--controllers ${options.controllers} is more than --nodes ${options.nodes}`);
+  if (options.controllerOnly && (options.controllers ?? defaultControllers(options.nodes)) >= options.nodes)
+    throw new Error(
+      '--controller-only needs more --nodes than --controllers: the brokers are the nodes that are not voters',
+    );
   return options;
 }
 
@@ -187,7 +218,13 @@ interface Running {
 function launch(options: LauncherOptions): void {
   const dataDir = path.resolve(options.dataDir);
   const clusterId = readOrCreateClusterId(dataDir);
-  const nodes = clusterNodes({ nodes: options.nodes, controllers: options.controllers, dataDir, clusterId });
+  const nodes = clusterNodes({
+    nodes: options.nodes,
+    controllers: options.controllers,
+    controllerOnly: options.controllerOnly,
+    dataDir,
+    clusterId,
+  });
   const main = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../main.js');
   const say = (line: string) => process.stdout.write(`[cluster] ${line}\n`);
 
@@ -219,7 +256,7 @@ function launch(options: LauncherOptions): void {
 
   const voters = nodes.filter((n) => n.controller).map((n) => n.nodeId);
   say(
-    `${nodes.length} node(s), voters ${voters.join(',')}${voters.length < nodes.length ? `, the others broker-only` : ''}; cluster id ${clusterId}; data in ${dataDir}`,
+    `${nodes.length} node(s), ${options.controllerOnly ? 'controller-only ' : ''}voters ${voters.join(',')}${voters.length < nodes.length ? `, the others broker-only` : ''}; cluster id ${clusterId}; data in ${dataDir}`,
   );
   say(`bootstrap: ${bootstrapOf(nodes)}`);
   say('Ctrl-C stops all nodes');

@@ -86,6 +86,35 @@ describe('local cluster configuration', () => {
     );
   });
 
+  it('runs the voters as controller-only nodes when asked: no client listener, the other nodes are the brokers', () => {
+    const nodes = clusterNodes({
+      nodes: 4,
+      controllers: 1,
+      controllerOnly: true,
+      dataDir: '/d',
+      clusterId: CLUSTER_ID,
+    });
+    const configs = nodes.map((n) => load(n).config);
+    expect(configs.map((c) => c.roles)).toEqual([
+      { broker: false, controller: true },
+      ...Array.from({ length: 3 }, () => ({ broker: true, controller: false })),
+    ]);
+    expect(configs[0].listeners).toEqual([{ name: 'CONTROLLER', host: '127.0.0.1', port: 9192 }]);
+    expect(configs[0].advertisedListeners).toEqual([]);
+    expect(nodes.map((n) => [n.broker, n.clientPort, n.controllerPort])).toEqual([
+      [false, null, 9192],
+      [true, 9093, null],
+      [true, 9094, null],
+      [true, 9095, null],
+    ]);
+    expect(bootstrapOf(nodes)).toBe('127.0.0.1:9093,127.0.0.1:9094,127.0.0.1:9095');
+    // The offsets topic's replication factor fits the brokers, not the nodes.
+    expect(configs.map((c) => c.get('offsets.topic.replication.factor'))).toEqual(['3', '3', '3', '3']);
+    expect(() =>
+      clusterNodes({ nodes: 1, controllers: 1, controllerOnly: true, dataDir: '/d', clusterId: CLUSTER_ID }),
+    ).toThrow(/need at least one broker/);
+  });
+
   it('keeps the cluster id in the data directory, so a restarted cluster is the same cluster', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'runnel-cluster-'));
     const id = readOrCreateClusterId(dir);
@@ -95,10 +124,20 @@ describe('local cluster configuration', () => {
   });
 
   it('reads the launcher arguments and refuses bad ones', () => {
-    expect(parseLauncherArgs([])).toEqual({ nodes: 3, controllers: undefined, dataDir: 'data', overrides: [] });
+    expect(parseLauncherArgs([])).toEqual({
+      nodes: 3,
+      controllers: undefined,
+      controllerOnly: false,
+      dataDir: 'data',
+      overrides: [],
+    });
     expect(
       parseLauncherArgs(['--nodes', '5', '--controllers', '1', '--data-dir', '/x', '--override', 'num.partitions=6']),
-    ).toEqual({ nodes: 5, controllers: 1, dataDir: '/x', overrides: ['num.partitions=6'] });
+    ).toEqual({ nodes: 5, controllers: 1, controllerOnly: false, dataDir: '/x', overrides: ['num.partitions=6'] });
+    expect(parseLauncherArgs(['--nodes', '4', '--controllers', '1', '--controller-only']).controllerOnly).toBe(true);
+    expect(() => parseLauncherArgs(['--nodes', '3', '--controller-only'])).toThrow(
+      /--controller-only needs more --nodes than --controllers/,
+    );
     expect(() => parseLauncherArgs(['--nodes', '0'])).toThrow(/--nodes needs a positive number/);
     expect(() => parseLauncherArgs(['--nodes', '2', '--controllers', '3'])).toThrow(/more than --nodes 2/);
     expect(() => parseLauncherArgs(['--brokers', '3'])).toThrow(/unknown argument "--brokers"/);

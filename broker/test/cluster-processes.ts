@@ -1,11 +1,15 @@
 // Starts a Runnel cluster as separate processes for tests: the same node configurations as
 // `npm run cluster` (broker/dev/cluster.ts), on free loopback ports, each node through
 // startBroker. Nodes can be stopped (SIGTERM), killed (SIGKILL) and restarted on the same ports
-// and data directories.
+// and data directories. A node counts as started once it says so ("node started"): a broker only
+// after the controller has unfenced it, so its client listener then answers.
 
 import net from 'node:net';
 import { clusterNodes, bootstrapOf, newClusterId, type ClusterNode } from '../dev/cluster.js';
 import { newDataDir, startBroker, type BrokerProcess } from './broker-process.js';
+
+/** A node waits for the quorum and the active controller before it starts. */
+const NODE_START_TIMEOUT_MS = 30_000;
 
 export interface ClusterMember extends ClusterNode {
   /** The running process, or null while the node is stopped. */
@@ -17,7 +21,7 @@ export interface TestCluster {
   readonly dataDir: string;
   /** Every node, by ascending node id. */
   readonly nodes: readonly ClusterMember[];
-  /** Every node's client address, comma-separated. */
+  /** Every broker's client address, comma-separated. */
   readonly bootstrap: string;
   node(nodeId: number): ClusterMember;
   /** SIGTERM and wait; resolves with the exit code. */
@@ -34,6 +38,8 @@ export interface ClusterOptions {
   nodes: number;
   /** Voters among them (the first ones); default as `npm run cluster`. */
   controllers?: number;
+  /** The voters run only the controller role; the other nodes are the brokers. */
+  controllerOnly?: boolean;
   /** Node n keeps its data in <dataDir>/node-<n>; default a new temporary directory. */
   dataDir?: string;
   /** Broker settings for every node, on top of the cluster's own. */
@@ -47,18 +53,27 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
   const planned = clusterNodes({
     nodes: options.nodes,
     controllers: options.controllers,
+    controllerOnly: options.controllerOnly,
     dataDir,
     clusterId,
     clientPorts: ports.slice(0, options.nodes),
     controllerPorts: ports.slice(options.nodes),
   });
   const processes = new Map<number, BrokerProcess | null>();
-  const start = (node: ClusterNode) =>
-    startBroker({
+  const start = async (node: ClusterNode) => {
+    const p = await startBroker({
       dataDir: node.dataDir,
-      port: node.clientPort,
+      port: node.clientPort ?? node.controllerPort ?? 0,
       overrides: { ...node.overrides, ...options.overrides },
     });
+    try {
+      await nodeStarted(p);
+    } catch (err) {
+      await p.kill9();
+      throw err;
+    }
+    return p;
+  };
 
   // Together: a node may wait for its peers before it is ready.
   const started = await Promise.allSettled(planned.map(start));
@@ -116,6 +131,16 @@ export async function startCluster(options: ClusterOptions): Promise<TestCluster
       );
     },
   };
+}
+
+/** Resolves once the node logged that it started (a broker: registered and unfenced). */
+async function nodeStarted(p: BrokerProcess): Promise<void> {
+  const deadline = Date.now() + NODE_START_TIMEOUT_MS;
+  while (!p.output().includes('"msg":"node started"')) {
+    if (Date.now() > deadline)
+      throw new Error(`node in ${p.dataDir} did not start within ${NODE_START_TIMEOUT_MS} ms:\n${p.output()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }
 
 /** Distinct free loopback ports: all held open at once, so none is handed out twice. */
