@@ -19,6 +19,8 @@ import { runTimed, type TimedRun } from './kcat.js';
 export const KAFKA_VERSION = process.env.BENCH_KAFKA_VERSION ?? '4.1.2';
 const POM = path.join(ROOT, 'broker/bench/kafka/pom.xml');
 const STOP_TIMEOUT_MS = 60_000;
+/** A JVM start plus one admin request or one segment decoded, with a wide margin for a busy machine. */
+const DEFAULT_TOOL_TIMEOUT_MS = 60_000;
 
 // JVM options as Kafka 4.1's scripts set them when the corresponding KAFKA_* variable is unset.
 /** bin/kafka-run-class.sh, KAFKA_JVM_PERFORMANCE_OPTS: every Kafka JVM, broker and tools. */
@@ -41,7 +43,7 @@ const JMX_OPTS = [
 export const SERVER_HEAP_OPTS = ['-Xmx1G', '-Xms1G'];
 /** bin/kafka-producer-perf-test.sh and bin/kafka-consumer-perf-test.sh, KAFKA_HEAP_OPTS. */
 export const PERF_TOOL_HEAP_OPTS = ['-Xmx512M'];
-/** bin/kafka-run-class.sh's default heap, which bin/kafka-storage.sh gets. */
+/** bin/kafka-run-class.sh's default heap, which bin/kafka-storage.sh and the admin tools get. */
 const TOOL_HEAP_OPTS = ['-Xmx256M'];
 /** bin/kafka-server-start.sh passes -loggc to kafka-run-class.sh, which then writes this GC log (Java 9+). */
 const gcLogOpts = (logsDir: string) => [
@@ -94,6 +96,32 @@ export async function prepareKafka(log: (line: string) => void): Promise<KafkaIn
   await writeFile(toolsLog4j, TOOLS_LOG4J);
   const java = (await run('java', ['-version'], { timeoutMs: 60_000 })).split('\n')[0].trim();
   return { version: KAFKA_VERSION, dir, classpath, java, serverLog4j, toolsLog4j };
+}
+
+/**
+ * One of Kafka's command-line tools, as its bin/ script runs it (`kafka-metadata-quorum.sh` is
+ * `org.apache.kafka.tools.MetadataQuorumCommand`, `kafka-dump-log.sh` is `kafka.tools.DumpLogSegments`,
+ * …): kafka-run-class.sh's default heap and the tools' log4j configuration (WARN and above on
+ * stderr). Resolves with stdout and stderr together; fails with them if the tool exits non-zero.
+ */
+export function kafkaTool(
+  install: KafkaInstall,
+  mainClass: string,
+  args: string[],
+  timeoutMs = DEFAULT_TOOL_TIMEOUT_MS,
+): Promise<string> {
+  return run(
+    'java',
+    [
+      ...TOOL_HEAP_OPTS,
+      `-Dlog4j2.configurationFile=${install.toolsLog4j}`,
+      '-cp',
+      install.classpath,
+      mainClass,
+      ...args,
+    ],
+    { timeoutMs },
+  );
 }
 
 /** A port nobody listens on now (the OS's pick; another process could take it before Kafka binds it). */

@@ -6,14 +6,12 @@ import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareKafka, type KafkaInstall } from '../bench/kafka.js';
+import { kafkaTool, prepareKafka, type KafkaInstall } from '../bench/kafka.js';
 import type { LogEntry } from '../raft/log.js';
-import { run } from '../test/compat/clients.js';
 import { encodeRaftEntries, METADATA_VERSION_LEVEL, type MetadataRecord } from './records.js';
 
 /** Resolving Kafka's jars with Maven takes minutes the first time on a new machine. */
 const FIRST_RESOLVE_TIMEOUT_MS = 15 * 60_000;
-const TOOL_TIMEOUT_MS = 60_000;
 
 const topicId = Buffer.from('00112233445566778899aabbccddeeff', 'hex').toString('base64url');
 const incarnationId = Buffer.alloc(16, 7).toString('base64url');
@@ -105,20 +103,7 @@ beforeAll(async () => {
   await mkdir(partitionDir);
   const segment = path.join(partitionDir, '00000000000000000000.log');
   await writeFile(segment, encodeRaftEntries(ENTRIES, 1_700_000_000_000));
-  output = await run(
-    'java',
-    [
-      '-Xmx256M',
-      `-Dlog4j2.configurationFile=${kafka.toolsLog4j}`,
-      '-cp',
-      kafka.classpath,
-      'kafka.tools.DumpLogSegments',
-      '--cluster-metadata-decoder',
-      '--files',
-      segment,
-    ],
-    { timeoutMs: TOOL_TIMEOUT_MS },
-  );
+  output = await kafkaTool(kafka, 'kafka.tools.DumpLogSegments', ['--cluster-metadata-decoder', '--files', segment]);
 }, FIRST_RESOLVE_TIMEOUT_MS);
 
 afterAll(async () => {

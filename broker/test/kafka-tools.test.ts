@@ -5,7 +5,7 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prepareKafka, type KafkaInstall } from '../bench/kafka.js';
+import { kafkaTool, prepareKafka, type KafkaInstall } from '../bench/kafka.js';
 import { ErrorCode } from '../protocol/errors.js';
 import {
   CreateTopics,
@@ -18,13 +18,11 @@ import {
   SyncGroup,
 } from '../protocol/messages/index.js';
 import { buildRecordBatch } from '../protocol/record-batch.js';
-import { run } from './compat/clients.js';
 import { startBroker, type BrokerProcess } from './broker-process.js';
 import { RawConnection, fetchRequest } from './raw-client.js';
 
 /** Resolving Kafka's jars with Maven takes minutes the first time on a new machine. */
 const FIRST_RESOLVE_TIMEOUT_MS = 15 * 60_000;
-const TOOL_TIMEOUT_MS = 60_000;
 
 let kafka: KafkaInstall;
 let broker: BrokerProcess;
@@ -35,13 +33,7 @@ function tool(mainClass: string, args: string[]): Promise<string> {
 
 /** A tool that reads files rather than talking to a broker. */
 function offlineTool(mainClass: string, args: string[]): Promise<string> {
-  return run(
-    'java',
-    ['-Xmx256M', `-Dlog4j2.configurationFile=${kafka.toolsLog4j}`, '-cp', kafka.classpath, mainClass, ...args],
-    {
-      timeoutMs: TOOL_TIMEOUT_MS,
-    },
-  );
+  return kafkaTool(kafka, mainClass, args);
 }
 
 /** ConsumerProtocolSubscription v0: the topics, no user data. */
