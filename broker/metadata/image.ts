@@ -1,8 +1,12 @@
 // The cluster metadata image: what every node knows about brokers, topics, partitions, configs
 // and producer-id blocks. It changes only by applying Kafka's metadata records in the order the
-// quorum committed them, so every node that applied the same prefix holds the same image.
+// quorum committed them, so every node that applied the same prefix holds the same image. A
+// snapshot (snapshot.ts) writes the image back as the records that rebuild it; loading one
+// replaces the image and reports everything that differs as one delta.
 
 import type { MetadataRecord } from './records.js';
+
+export type RegisterBrokerRecord = Extract<MetadataRecord, { type: 'RegisterBrokerRecord' }>;
 
 export interface PartitionState {
   partition: number;
@@ -40,6 +44,8 @@ export interface BrokerRegistration {
   rack: string | null;
   fenced: boolean;
   inControlledShutdown: boolean;
+  /** The registration as recorded (endpoints with their security protocol, features, log dirs), for snapshots. */
+  record: RegisterBrokerRecord;
 }
 
 /** ConfigRecord resource types (Kafka's ConfigResource.Type ids). */
@@ -99,6 +105,31 @@ export class MetadataImage {
   }
   unfencedBrokers(): BrokerRegistration[] {
     return [...this.brokersById.values()].filter((b) => !b.fenced).sort((a, b) => a.id - b.id);
+  }
+
+  /**
+   * Replaces the whole image with the one `records` (a snapshot's) rebuild, as of `appliedOffset`,
+   * and returns what differs from before: every partition of the new image, every topic gone, every
+   * topic's configs, and the brokers.
+   */
+  loadSnapshot(records: readonly MetadataRecord[], appliedOffset: number): MetadataDelta {
+    const before = [...this.byId.values()];
+    this.byName.clear();
+    this.byId.clear();
+    this.brokersById.clear();
+    this.nextProducerId = 0;
+    this.metadataVersion = 0;
+    const scratch = new MetadataDelta();
+    for (const r of records) this.apply(r, scratch);
+    this.appliedOffset = appliedOffset;
+    const delta = new MetadataDelta();
+    for (const t of before) if (this.byId.get(t.id)?.name !== t.name) delta.removedTopics.push(t);
+    for (const t of this.byName.values()) {
+      for (const p of t.partitions) if (p) delta.partitionChanged(t.name, p.partition);
+      delta.changedConfigs.add(t.name);
+    }
+    delta.brokersChanged = true;
+    return delta;
   }
 
   apply(record: MetadataRecord, delta: MetadataDelta): void {
@@ -176,6 +207,7 @@ export class MetadataImage {
           rack: record.rack,
           fenced: record.fenced,
           inControlledShutdown: record.inControlledShutdown,
+          record,
         });
         delta.brokersChanged = true;
         break;
@@ -199,6 +231,7 @@ export class MetadataImage {
           // Kafka's encoding: Fenced 1 = fenced, -1 = unfenced; InControlledShutdown 1 = entering it.
           if (record.fenced !== 0) b.fenced = record.fenced === 1;
           if (record.inControlledShutdown !== 0) b.inControlledShutdown = record.inControlledShutdown === 1;
+          if (record.logDirs !== null) b.record = { ...b.record, logDirs: record.logDirs };
         }
         delta.brokersChanged = true;
         break;

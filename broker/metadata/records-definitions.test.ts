@@ -17,6 +17,7 @@ import {
 } from '../test/kafka-definitions.js';
 import { array, int32, int8, nullableArray, struct, uuid, type Fields, type Struct } from '../protocol/schema.js';
 import { LEADER_CHANGE_VERSION, LeaderChangeMessage, METADATA_RECORDS, type MetadataRecordSchema } from './records.js';
+import { SnapshotFooterRecord, SnapshotHeaderRecord } from './snapshot.js';
 
 /** Everything in which `ours` differs from Kafka's `message` at versions 0..maxVersion, one line each. */
 function compareWithKafka(name: string, ours: Struct<Fields>, maxVersion: number, message: KafkaMessage): string[] {
@@ -67,6 +68,18 @@ describe(`LeaderChangeMessage matches Kafka ${KAFKA_CLIENTS_VERSION}'s (kafka-cl
     const valid = parseVersions(message.validVersions);
     expect(inVersions(valid, LEADER_CHANGE_VERSION)).toBe(true);
     expect(compareWithKafka('LeaderChangeMessage', LeaderChangeMessage.struct, valid.to, message)).toStrictEqual([]);
+  });
+});
+
+describe(`snapshot control records match Kafka ${KAFKA_CLIENTS_VERSION}'s (kafka-clients common/message)`, () => {
+  test.each([
+    ['SnapshotHeaderRecord', SnapshotHeaderRecord.struct],
+    ['SnapshotFooterRecord', SnapshotFooterRecord.struct],
+  ] as const)('%s v0, the version written', (name, ours) => {
+    const message = clients.get(name)!;
+    expect(message.type).toBe('data');
+    expect(parseVersions(message.validVersions)).toStrictEqual({ from: 0, to: 0 });
+    expect(compareWithKafka(name, ours, 0, message)).toStrictEqual([]);
   });
 });
 
