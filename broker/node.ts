@@ -28,6 +28,8 @@ import type { Server as HttpServer } from 'node:http';
 import { startHttpEndpoint } from './observability/http.js';
 import { BrokerMetrics } from './observability/metrics.js';
 import { MetadataPublisher } from './metadata/publisher.js';
+import { encodeMetadataRecord, type MetadataRecord } from './metadata/records.js';
+import { decodeSnapshot, encodeSnapshot, imageRecords } from './metadata/snapshot.js';
 import { TopicConfigs } from './metadata/topic-configs.js';
 import { DiskRaftLog } from './raft/disk-log.js';
 import { RaftNode } from './raft/raft-node.js';
@@ -144,6 +146,12 @@ export class BrokerNode {
       logger.child({ component: 'metadata-log' }),
       clock,
     );
+    // The image starts from the snapshot the metadata log starts at; the quorum replays the rest.
+    const snapshotRecords = raftLog.snapshotRecords();
+    if (snapshotRecords) {
+      publisher.loadSnapshot(snapshotRecords, raftLog.startOffset());
+      logger.info({ offset: raftLog.startOffset(), records: snapshotRecords.length }, 'loaded the metadata snapshot');
+    }
     const raftConfig: RaftConfig = {
       ...KAFKA_QUORUM_DEFAULTS,
       nodeId: config.nodeId,
@@ -165,9 +173,17 @@ export class BrokerNode {
       {
         apply: (entries, highWatermark) => publisher.apply(entries, highWatermark),
         stateChanged: (state, epoch) => controller?.stateChanged(state, epoch),
+        snapshot: (epoch) => encodeSnapshot(imageRecords(image), epoch, clock.nowMs()),
+        loadSnapshot: (data, snapshotId) => publisher.loadSnapshot(decodeSnapshot(data), snapshotId.offset),
       },
       clock,
       logger.child({ component: 'raft' }),
+      {
+        maxRecordBytesBetweenSnapshots: config.metadataLog.maxRecordBytesBetweenSnapshots,
+        maxSnapshotIntervalMs: config.metadataLog.maxSnapshotIntervalMs,
+        entryBytes: (e) =>
+          e.record.type === 'data' ? encodeMetadataRecord(e.record.value as MetadataRecord).length : 0,
+      },
     );
     const configs = new TopicConfigs(image, config);
     if (config.roles.controller)

@@ -31,6 +31,7 @@ import {
   brokerRegistrationHandler,
   describeQuorumHandler,
   endQuorumEpochHandler,
+  fetchSnapshotHandler,
   voteHandler,
 } from './quorum.js';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.js';
@@ -66,6 +67,7 @@ export function createHandlers(broker: BrokerServices): Handler[] {
     beginQuorumEpochHandler(broker),
     endQuorumEpochHandler(broker),
     describeQuorumHandler(broker),
+    fetchSnapshotHandler(broker),
     brokerRegistrationHandler(broker),
     brokerHeartbeatHandler(broker),
     allocateProducerIdsHandler(broker),

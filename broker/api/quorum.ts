@@ -1,5 +1,5 @@
-// The KRaft APIs between nodes: the quorum's RPCs (Vote, BeginQuorumEpoch, EndQuorumEpoch, and
-// Fetch of `__cluster_metadata-0`) answered by this node's quorum state machine; DescribeQuorum
+// The KRaft APIs between nodes: the quorum's RPCs (Vote, BeginQuorumEpoch, EndQuorumEpoch,
+// Fetch of `__cluster_metadata-0` and FetchSnapshot) answered by this node's quorum state machine; DescribeQuorum
 // answered by the quorum leader; broker registration, heartbeats and producer-id blocks
 // answered by the active controller (forwarded there from any other node).
 
@@ -13,6 +13,7 @@ import {
   DescribeQuorum,
   EndQuorumEpoch,
   Fetch,
+  FetchSnapshot,
   Vote,
 } from '../protocol/messages/index.js';
 import type { RequestOf } from '../protocol/schema.js';
@@ -20,6 +21,7 @@ import type {
   BeginQuorumEpochResponse,
   EndQuorumEpochResponse,
   FetchResponse,
+  FetchSnapshotResponse,
   RaftRequest,
   RaftResponse,
   VoteResponse,
@@ -32,6 +34,8 @@ import {
   endQuorumEpochResponseToWire,
   fetchRequestFromWire,
   fetchResponseToWire,
+  fetchSnapshotRequestFromWire,
+  fetchSnapshotResponseToWire,
   voteRequestFromWire,
   voteResponseToWire,
 } from '../raft/wire.js';
@@ -83,11 +87,30 @@ export async function fetchMetadataLog(broker: BrokerServices, req: RequestOf<ty
     highWatermark: -1,
     divergingEpoch: null,
     currentLeader: { leaderId: -1, leaderEpoch: -1 },
+    snapshotId: null,
     records: [],
   };
   const answer = await ask(broker, m.replicaId, m, fallback);
   return fetchResponseToWire(answer, broker.quorumWire, (entries) => broker.metadataEntries.encodeEntries(entries));
 }
+
+/** A chunk of the quorum leader's latest metadata snapshot, for a follower or observer far behind. */
+export const fetchSnapshotHandler = (broker: BrokerServices) =>
+  handler(FetchSnapshot, async (req) => {
+    const decoded = fetchSnapshotRequestFromWire(req, broker.quorumWire);
+    if (!decoded.ok) return decoded.response;
+    const m = decoded.message;
+    const fallback: FetchSnapshotResponse = {
+      type: 'FetchSnapshotResponse',
+      errorCode: ErrorCode.REQUEST_TIMED_OUT,
+      snapshotId: m.snapshotId,
+      currentLeader: { leaderId: -1, leaderEpoch: -1 },
+      size: -1,
+      position: -1,
+      bytes: Buffer.alloc(0),
+    };
+    return fetchSnapshotResponseToWire(await ask(broker, m.replicaId, m, fallback), broker.quorumWire);
+  });
 
 export const describeQuorumHandler = (broker: BrokerServices) =>
   controllerHandler(DescribeQuorum, broker.controller, (_controller, req) => {

@@ -6,7 +6,7 @@ import type { Clock } from '../clock.js';
 import type { QuorumVoterAddress } from '../config/keys.js';
 import { decodeRaftEntries, encodeRaftEntries } from '../metadata/records.js';
 import { NodeClients } from '../net/node-client.js';
-import { BeginQuorumEpoch, EndQuorumEpoch, Fetch, Vote } from '../protocol/messages/index.js';
+import { BeginQuorumEpoch, EndQuorumEpoch, Fetch, FetchSnapshot, Vote } from '../protocol/messages/index.js';
 import type { RaftRequest, RaftResponse } from '../raft/messages.js';
 import type { RaftTransport } from '../raft/raft-node.js';
 import {
@@ -16,6 +16,8 @@ import {
   endQuorumEpochResponseFromWire,
   fetchRequestToWire,
   fetchResponseFromWire,
+  fetchSnapshotRequestToWire,
+  fetchSnapshotResponseFromWire,
   requestVersion,
   voteRequestToWire,
   voteResponseFromWire,
@@ -82,6 +84,10 @@ export class RaftPeers implements RaftTransport {
           timeoutMs: timeoutMs + m.maxWaitMs,
         });
         return fetchResponseFromWire(res, decodeRaftEntries).message;
+      }
+      case 'FetchSnapshotRequest': {
+        const res = await client.request(FetchSnapshot, 'latest', fetchSnapshotRequestToWire(m), { timeoutMs });
+        return fetchSnapshotResponseFromWire(res, m).message;
       }
     }
   }

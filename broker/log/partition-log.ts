@@ -502,7 +502,8 @@ export class PartitionLog {
    * `offset` goes whole (Kafka truncates at batch boundaries), so the new end is that batch's base
    * offset; otherwise it is `offset`. At or past the log end it changes nothing. Below the log
    * start offset (or when the batch to cut starts below it) the log is emptied and starts again
-   * at `offset` (Kafka's truncateFullyAndStartAt).
+   * at `offset` (Kafka's truncateFullyAndStartAt); `fully` asks for that at any offset, even past
+   * the log end (the Raft log installing a snapshot).
    *
    * It takes its turn with appends: every append called before it is written first, and appends
    * called after it get offsets from the new end. Segments wholly past the cut are removed, the
@@ -511,7 +512,7 @@ export class PartitionLog {
    * on disk: the log files, indexes, removals and checkpoint are fsynced, and so is everything
    * below the new end (`durableOffset` equals it). A failure fails the log, as a failed write does.
    */
-  truncateTo(offset: number): Promise<number> {
+  truncateTo(offset: number, options: { fully?: boolean } = {}): Promise<number> {
     if (!Number.isSafeInteger(offset) || offset < 0)
       return Promise.reject(new RangeError(`cannot truncate to offset ${offset}`));
     if (this.failure) return Promise.reject(this.failure);
@@ -521,7 +522,7 @@ export class PartitionLog {
     let newEnd = -1;
     const done = this.orderedTail.then(() =>
       this.enqueue(async () => {
-        newEnd = await this.truncateNow(offset);
+        newEnd = await this.truncateNow(offset, options.fully ?? false);
       }),
     );
     this.orderedTail = done
@@ -533,17 +534,17 @@ export class PartitionLog {
   }
 
   /** Runs as a queue task: every append called before the truncation is written. */
-  private async truncateNow(offset: number): Promise<number> {
+  private async truncateNow(offset: number, fully: boolean): Promise<number> {
     // close() may have started while it waited for its turn.
     if (this.closed) throw new Error(`partition log ${this.dir} is closed`);
     // A rolled segment's background flush would raise the recovery point past the cut.
     await this.rollFlushes;
     await this.snapshotWrites;
-    if (offset >= this.nextOffset) return this.nextOffset;
+    if (!fully && offset >= this.nextOffset) return this.nextOffset;
     const before = this.nextOffset;
     try {
       const newEnd =
-        offset < this.startOffset || (await this.batchStartAtOrBelow(offset)) < this.startOffset
+        fully || offset < this.startOffset || (await this.batchStartAtOrBelow(offset)) < this.startOffset
           ? await this.truncateFullyAndStartAt(offset)
           : await this.truncateWithin(offset);
       this.logger.info({ offset, logEndOffset: newEnd, previousLogEndOffset: before }, 'truncated partition log');

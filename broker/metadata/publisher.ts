@@ -1,9 +1,10 @@
 // Applies the committed entries of the metadata log to this node's image, in order, and tells
-// whoever acts on metadata (the broker's partitions and groups, the controller) what changed.
+// whoever acts on metadata (the broker's partitions and groups, the controller) what changed; or
+// replaces the image with a snapshot's, telling them the same way.
 
 import type { LogEntry } from '../raft/log.js';
 import { MetadataDelta, MetadataImage } from './image.js';
-import type { LeaderChange } from './records.js';
+import type { LeaderChange, MetadataRecord } from './records.js';
 
 export interface MetadataSubscriber {
   /** Called after each applied batch of entries that changed something. */
@@ -40,12 +41,28 @@ export class MetadataPublisher {
       }
     }
     if (!delta.isEmpty) for (const s of this.subscribers) s.changed(delta, this.image);
+    this.settle();
+  }
+
+  /** Resolves the waiters the image has now caught up with. */
+  private settle(): void {
     const due = this.waiters.filter((w) => w.offset <= this.image.appliedOffset);
     this.waiters = this.waiters.filter((w) => w.offset > this.image.appliedOffset);
     for (const w of due) w.resolve();
     const ready = this.caughtUpWaiters.filter((w) => w.check());
     this.caughtUpWaiters = this.caughtUpWaiters.filter((w) => !w.check());
     for (const w of ready) w.resolve();
+  }
+
+  /**
+   * Replaces the image with a snapshot's records, as of `offset` (its end offset): at start-up,
+   * and when this node fetched the leader's snapshot because it was too far behind.
+   */
+  loadSnapshot(records: readonly MetadataRecord[], offset: number): void {
+    this.highWatermark = Math.max(this.highWatermark, offset);
+    const delta = this.image.loadSnapshot(records, offset);
+    for (const s of this.subscribers) s.changed(delta, this.image);
+    this.settle();
   }
 
   /**

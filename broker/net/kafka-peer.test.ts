@@ -103,6 +103,7 @@ describe('against a Kafka 4.1 controller', () => {
         logEndOffset: p.currentVoters[0].logEndOffset,
         persistedEndOffset: p.currentVoters[0].logEndOffset,
         appliedOffset: p.highWatermark,
+        logStartOffset: 0,
         replicas: [],
       },
       theirs.nodes.map((n) => ({ nodeId: n.nodeId, listeners: n.listeners })),

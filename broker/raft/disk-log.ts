@@ -3,14 +3,24 @@
 // LeaderChange record is a control batch), so recovery, CRC checks and Kafka's DumpLogSegments
 // all work on it as on any partition. The entries are also kept in memory: the quorum state
 // machine reads the log synchronously, and the metadata log is small.
+//
+// Snapshots (`<offset>-<epoch>.checkpoint`, metadata/snapshot.ts) sit beside the segments. The
+// log starts at the latest snapshot's end offset: segments wholly below it are deleted, and at
+// start-up the entries are read from there. A snapshot file is written to `<name>.part`, fsynced,
+// renamed and the directory fsynced, so it exists whole or not at all; older ones are removed
+// once a newer one is the log's start. The latest snapshot's bytes stay in memory too, for
+// FetchSnapshot.
 
+import { open as openFile, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Clock } from '../clock.js';
 import { DEFAULT_LOG_CONFIG, PartitionLog } from '../log/partition-log.js';
-import { decodeRaftEntries, encodeRaftEntries } from '../metadata/records.js';
+import { decodeRaftEntries, encodeRaftEntries, type MetadataRecord } from '../metadata/records.js';
+import { decodeSnapshot, parseSnapshotFileName, snapshotFileName } from '../metadata/snapshot.js';
+import { syncDir } from './quorum-state.js';
 import { LOG_OVERHEAD, readBatchHeader, type BatchInfo } from '../protocol/record-batch.js';
-import { MemoryLog, type LogEntry, type OffsetAndEpoch, type RaftLogReader } from './log.js';
+import { MemoryLog, type LogEntry, type OffsetAndEpoch, type RaftLogReader, type SnapshotChunk } from './log.js';
 
 export const METADATA_PARTITION_DIR = '__cluster_metadata-0';
 const CONTROL_ATTRIBUTE = 0x20;
@@ -19,6 +29,9 @@ const READ_CHUNK_BYTES = 4 * 1024 * 1024;
 const NEVER = 2 ** 53;
 
 export class DiskRaftLog implements RaftLogReader {
+  /** Snapshots written by writeSnapshot that the log has not taken yet (deleteBefore), by file name. */
+  private readonly written = new Map<string, Buffer>();
+
   private constructor(
     readonly dir: string,
     private log: PartitionLog,
@@ -42,6 +55,54 @@ export class DiskRaftLog implements RaftLogReader {
 
   endOffset(): number {
     return this.entries.endOffset();
+  }
+  startOffset(): number {
+    return this.entries.startOffset();
+  }
+  latestSnapshot(): OffsetAndEpoch | null {
+    return this.entries.latestSnapshot();
+  }
+  readSnapshot(id: OffsetAndEpoch, position: number, maxBytes: number): SnapshotChunk | undefined {
+    return this.entries.readSnapshot(id, position, maxBytes);
+  }
+
+  /** The metadata records of the latest snapshot (the image at the log start), null without one. */
+  snapshotRecords(): MetadataRecord[] | null {
+    const s = this.entries.snapshotData();
+    return s ? decodeSnapshot(s.data) : null;
+  }
+
+  /** Writes a snapshot file durably; the log starts at it once deleteBefore says so. */
+  async writeSnapshot(id: OffsetAndEpoch, bytes: Buffer): Promise<void> {
+    await writeSnapshotFile(this.dir, id, bytes);
+    this.written.set(snapshotFileName(id), bytes);
+  }
+
+  /**
+   * The snapshot `id` (written by writeSnapshot) becomes the latest: entries below its end offset
+   * go, the log start offset moves up to it and segments wholly below are deleted; older snapshot
+   * files are removed.
+   */
+  async deleteBefore(id: OffsetAndEpoch): Promise<void> {
+    const name = snapshotFileName(id);
+    const bytes = this.written.get(name);
+    if (!bytes) throw new Error(`no snapshot ${name} was written`);
+    this.written.clear();
+    this.entries.snapshotAndDeleteBefore(id, bytes);
+    await this.log.deleteRecordsBefore(id.offset);
+    await removeOlderSnapshots(this.dir, id, this.logger);
+    this.logger.info({ snapshot: name, logStartOffset: id.offset }, 'metadata log starts at a snapshot');
+  }
+
+  /** A snapshot from the leader: stored durably, and the log is emptied to start at its end offset. */
+  async installSnapshot(id: OffsetAndEpoch, bytes: Buffer): Promise<void> {
+    decodeSnapshot(bytes); // whole and readable, or nothing changes
+    await writeSnapshotFile(this.dir, id, bytes);
+    this.written.clear();
+    this.entries.resetToSnapshot(id, bytes);
+    await this.log.truncateTo(id.offset, { fully: true });
+    await removeOlderSnapshots(this.dir, id, this.logger);
+    this.logger.info({ snapshot: snapshotFileName(id) }, 'installed a snapshot from the quorum leader');
   }
   lastEpoch(): number {
     return this.entries.lastEpoch();
@@ -83,7 +144,7 @@ export class DiskRaftLog implements RaftLogReader {
     }
   }
 
-  /** Removes every entry at or after `offset`, durably. */
+  /** Removes every entry at or after `offset` (never below the log start), durably. */
   async truncate(offset: number): Promise<void> {
     this.entries.truncateTo(offset);
     await this.log.truncateTo(offset);
@@ -109,20 +170,108 @@ async function load(
 ): Promise<{ log: PartitionLog; entries: MemoryLog }> {
   const config = { ...DEFAULT_LOG_CONFIG, segmentBytes, retentionMs: -1, retentionBytes: -1 };
   const log = await PartitionLog.open(dir, { ...config, flushMessages: NEVER, flushMs: NEVER }, logger, clock);
-  if (log.logStartOffset !== 0) {
-    await log.close();
-    throw new Error(
-      `the metadata log in ${dir} starts at offset ${log.logStartOffset}, and Runnel cannot load snapshots yet; start this node with an empty ${dir}`,
-    );
+  try {
+    const snapshot = await latestValidSnapshot(dir, logger);
+    const start = snapshot?.id.offset ?? 0;
+    if (log.logStartOffset > start) {
+      throw new Error(
+        `the metadata log in ${dir} starts at offset ${log.logStartOffset}, but its latest snapshot ends at ${start}: entries in between are missing; start this node with an empty ${dir} to fetch everything from the quorum again`,
+      );
+    }
+    const entries = new MemoryLog();
+    // From the entry before the snapshot's end: it tells whether the log still continues the snapshot.
+    const tail = await readEntries(log, dir, Math.max(log.logStartOffset, start - 1));
+    if (snapshot) {
+      const before = tail.find((e) => e.offset === start - 1);
+      entries.resetToSnapshot(snapshot.id, snapshot.bytes);
+      // The log moves its start only to a snapshot's end; one starting below must hold the same entry before it.
+      const continues =
+        log.logEndOffset >= start && (log.logStartOffset === start || before?.epoch === snapshot.id.epoch);
+      if (!continues) {
+        // The snapshot was installed from the leader and the log not yet emptied when the node stopped.
+        await log.truncateTo(start, { fully: true });
+        logger.info(
+          { snapshot: snapshotFileName(snapshot.id) },
+          'the metadata log did not continue its snapshot; emptied it',
+        );
+      } else {
+        entries.append(tail.filter((e) => e.offset >= start));
+      }
+    } else {
+      entries.append(tail);
+    }
+    return { log, entries };
+  } catch (err) {
+    await log.close().catch(() => undefined);
+    throw err;
   }
-  const entries = new MemoryLog();
-  while (entries.endOffset() < log.logEndOffset) {
-    const offset = entries.endOffset();
+}
+
+async function readEntries(log: PartitionLog, dir: string, from: number): Promise<LogEntry[]> {
+  const out: LogEntry[] = [];
+  let offset = from;
+  while (offset < log.logEndOffset) {
     const read = await log.read(offset, READ_CHUNK_BYTES, true, { maxOffset: log.logEndOffset });
     if (!read.ok) throw new Error(`reading the metadata log in ${dir}: ${read.message}`);
     const decoded = decodeRaftEntries(Buffer.concat(read.chunks)).filter((e) => e.offset >= offset);
     if (decoded.length === 0) break;
-    entries.append(decoded);
+    out.push(...decoded);
+    offset = decoded[decoded.length - 1].offset + 1;
   }
-  return { log, entries };
+  return out;
+}
+
+/** The snapshot with the highest end offset that reads whole; broken ones are left aside with a warning. */
+async function latestValidSnapshot(
+  dir: string,
+  logger: Logger,
+): Promise<{ id: OffsetAndEpoch; bytes: Buffer } | undefined> {
+  const names = await readdir(dir);
+  for (const name of names) {
+    // A snapshot whose write did not finish.
+    if (name.endsWith(PART_SUFFIX)) await unlink(path.join(dir, name)).catch(() => undefined);
+  }
+  const ids = names
+    .map(parseSnapshotFileName)
+    .filter((id): id is OffsetAndEpoch => id !== undefined)
+    .sort((a, b) => b.offset - a.offset || b.epoch - a.epoch);
+  for (const id of ids) {
+    const file = path.join(dir, snapshotFileName(id));
+    const bytes = await readFile(file);
+    try {
+      decodeSnapshot(bytes);
+      return { id, bytes };
+    } catch (err) {
+      logger.warn({ err, file }, 'ignoring a metadata snapshot that does not read whole');
+    }
+  }
+  return undefined;
+}
+
+const PART_SUFFIX = '.part';
+
+/** tmp file, fsync, rename, fsync the directory: the snapshot exists whole or not at all. */
+async function writeSnapshotFile(dir: string, id: OffsetAndEpoch, bytes: Buffer): Promise<void> {
+  const file = path.join(dir, snapshotFileName(id));
+  const part = file + PART_SUFFIX;
+  const handle = await openFile(part, 'w');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(part, file);
+  await syncDir(dir);
+}
+
+async function removeOlderSnapshots(dir: string, latest: OffsetAndEpoch, logger: Logger): Promise<void> {
+  for (const name of await readdir(dir)) {
+    const id = parseSnapshotFileName(name);
+    if (id && (id.offset < latest.offset || (id.offset === latest.offset && id.epoch !== latest.epoch))) {
+      await unlink(path.join(dir, name)).catch((err: unknown) =>
+        logger.warn({ err, name }, 'could not remove an old snapshot'),
+      );
+    }
+  }
 }

@@ -10,10 +10,12 @@
 //   FetchRequest         ReplicaState.ReplicaId, MaxWaitMs, CurrentLeaderEpoch, FetchOffset,
 //                        LastFetchedEpoch
 //   FetchResponse        ErrorCode, HighWatermark, DivergingEpoch{Epoch, EndOffset},
-//                        CurrentLeader{LeaderId, LeaderEpoch}, Records
+//                        CurrentLeader{LeaderId, LeaderEpoch}, SnapshotId{EndOffset, Epoch}, Records
+//   FetchSnapshot*       ReplicaId, CurrentLeaderEpoch, SnapshotId, Position, MaxBytes /
+//                        ErrorCode, SnapshotId, CurrentLeader, Size, Position, UnalignedRecords
 // The correlation id of Kafka's request header travels beside the message (see RaftEnvelope).
 
-import type { LogEntry } from './log.js';
+import type { LogEntry, OffsetAndEpoch } from './log.js';
 
 export const NO_LEADER = -1;
 
@@ -92,11 +94,40 @@ export interface FetchResponse {
   /** Set when the fetcher's log diverged: truncate to the end of this epoch, then fetch again. */
   divergingEpoch: { epoch: number; endOffset: number } | null;
   currentLeader: { leaderId: number; leaderEpoch: number };
+  /** Set when the fetch offset is below the leader's log start: fetch this snapshot first. */
+  snapshotId: OffsetAndEpoch | null;
+  /** The leader's log start offset (Kafka's LogStartOffset); informational. */
+  logStartOffset?: number;
   records: LogEntry[];
 }
 
-export type RaftRequest = VoteRequest | BeginQuorumEpochRequest | EndQuorumEpochRequest | FetchRequest;
-export type RaftResponse = VoteResponse | BeginQuorumEpochResponse | EndQuorumEpochResponse | FetchResponse;
+export interface FetchSnapshotRequest {
+  type: 'FetchSnapshotRequest';
+  clusterId: string;
+  replicaId: number;
+  currentLeaderEpoch: number;
+  snapshotId: OffsetAndEpoch;
+  /** The byte position to read from. */
+  position: number;
+  maxBytes: number;
+}
+
+export interface FetchSnapshotResponse {
+  type: 'FetchSnapshotResponse';
+  errorCode: number;
+  snapshotId: OffsetAndEpoch;
+  currentLeader: { leaderId: number; leaderEpoch: number };
+  /** The snapshot's whole size in bytes. */
+  size: number;
+  position: number;
+  /** The snapshot's bytes from `position` (Kafka's UnalignedRecords). */
+  bytes: Buffer;
+}
+
+export type RaftRequest =
+  VoteRequest | BeginQuorumEpochRequest | EndQuorumEpochRequest | FetchRequest | FetchSnapshotRequest;
+export type RaftResponse =
+  VoteResponse | BeginQuorumEpochResponse | EndQuorumEpochResponse | FetchResponse | FetchSnapshotResponse;
 export type RaftMessage = RaftRequest | RaftResponse;
 
 export function isRequest(m: RaftMessage): m is RaftRequest {

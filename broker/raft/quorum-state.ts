@@ -144,7 +144,7 @@ function exampleLine(): string {
 }
 
 /** Makes the rename in `dir` durable. */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
   try {
     await fh.sync();

@@ -14,6 +14,7 @@ const TIMING = {
   retryBackoffMs: 20,
   fetchMaxWaitMs: 500,
   maxFetchEntries: 100,
+  maxSnapshotChunkBytes: 1024,
 };
 
 /** A log with `count` data entries per epoch, in order: [[1, 3], [2, 2]] is 3 entries of epoch 1, then 2 of epoch 2. */
@@ -35,6 +36,8 @@ class Node {
   outbox: { to: number; correlationId: number; message: RaftMessage }[] = [];
   actions: RaftAction[] = [];
   applied: LogEntry[] = [];
+  /** What the host's state machine snapshots to (deleteLogBefore takes it). */
+  snapshotData = Buffer.alloc(0);
 
   constructor(
     readonly config: RaftConfig,
@@ -75,6 +78,8 @@ class Node {
       else if (a.kind === 'truncate') this.log.truncateTo(a.offset);
       else if (a.kind === 'persistElectionState') this.election = a.state;
       else if (a.kind === 'apply') this.applied.push(...a.entries);
+      else if (a.kind === 'deleteLogBefore') this.log.snapshotAndDeleteBefore(a.snapshotId, this.snapshotData);
+      else if (a.kind === 'installSnapshot') this.log.resetToSnapshot(a.snapshotId, a.data);
     }
     return actions;
   }
@@ -316,10 +321,110 @@ describe('RaftQuorum', () => {
       highWatermark: -1,
       divergingEpoch: { epoch: 1, endOffset: 4 },
       currentLeader: { leaderId: 1, leaderEpoch: 2 },
+      snapshotId: null,
       records: [],
     };
     follower.receive(1, res, req.correlationId);
     expect(follower.log.endOffset()).toBe(4);
+  });
+
+  it("a fetcher below the leader's log start gets the snapshot id, fetches the snapshot in chunks, installs it and fetches on from its end", () => {
+    const leader = Node.make(1, [1, 2, 3], {
+      log: entries([[1, 8]]),
+      election: { epoch: 1, leaderId: -1, votedId: -1 },
+    });
+    electNode1(leader); // epoch 2: the leader change entry at 8
+    leader.persistAll();
+    leader.receive(2, fetch(2, 2, 9, 2), 40);
+    expect(leader.raft.view().highWatermark).toBe(9);
+    // The host snapshots what it applied; the log then starts there.
+    leader.snapshotData = Buffer.from('the state after 9 entries');
+    leader.step({ kind: 'snapshotWritten', nowMs: leader.now, snapshotId: { offset: 9, epoch: 2 } });
+    expect(leader.actions).toContainEqual({ kind: 'deleteLogBefore', snapshotId: { offset: 9, epoch: 2 } });
+    expect(leader.raft.view().logStartOffset).toBe(9);
+    expect(leader.log.epochAt(8)).toBe(2);
+    leader.drain();
+
+    const follower = new Node(
+      { nodeId: 3, voters: [1, 2, 3], clusterId: 'c', preVote: false, ...TIMING, maxSnapshotChunkBytes: 10 },
+      [],
+      { epoch: 2, leaderId: 1, votedId: -1 },
+    );
+    follower.at(10);
+    const [req] = follower.sent('FetchRequest');
+    expect(req).toMatchObject({ fetchOffset: 0, lastFetchedEpoch: 0 });
+    leader.receive(3, req, req.correlationId);
+    const [res] = leader.sent('FetchResponse');
+    expect(res).toMatchObject({ snapshotId: { offset: 9, epoch: 2 }, records: [] });
+    follower.receive(1, res, req.correlationId);
+    const positions: number[] = [];
+    for (let i = 0; i < 5 && follower.log.startOffset() === 0; i++) {
+      const [chunkReq] = follower.sent('FetchSnapshotRequest');
+      positions.push(chunkReq.position);
+      leader.receive(3, chunkReq, chunkReq.correlationId);
+      const [chunk] = leader.sent('FetchSnapshotResponse');
+      expect(chunk).toMatchObject({ errorCode: 0, size: 25, position: chunkReq.position });
+      follower.receive(1, chunk, chunkReq.correlationId);
+    }
+    expect(positions).toEqual([0, 10, 20]);
+    expect(follower.actions).toContainEqual({
+      kind: 'installSnapshot',
+      snapshotId: { offset: 9, epoch: 2 },
+      data: leader.snapshotData,
+    });
+    expect(follower.raft.view()).toMatchObject({
+      logStartOffset: 9,
+      logEndOffset: 9,
+      highWatermark: 9,
+      appliedOffset: 9,
+    });
+    // It goes on fetching from the snapshot's end, which the leader's log continues.
+    const [next] = follower.sent('FetchRequest');
+    expect(next).toMatchObject({ fetchOffset: 9, lastFetchedEpoch: 2 });
+    leader.step({ kind: 'propose', nowMs: leader.now, records: ['after'] });
+    leader.receive(3, next, next.correlationId);
+    const [more] = leader.sent('FetchResponse');
+    expect(more).toMatchObject({ snapshotId: null, divergingEpoch: null });
+    follower.receive(1, more, next.correlationId);
+    expect(follower.log.entryAt(9)?.record).toEqual({ type: 'data', value: 'after' });
+  });
+
+  it("a fetcher whose last epoch is older than the leader's snapshot gets the snapshot, since the logs can only be matched below it", () => {
+    const leader = Node.make(1, [1, 2, 3], {
+      log: entries([[1, 8]]),
+      election: { epoch: 1, leaderId: -1, votedId: -1 },
+    });
+    electNode1(leader);
+    leader.persistAll();
+    leader.receive(2, fetch(2, 2, 9, 2), 40);
+    leader.step({ kind: 'snapshotWritten', nowMs: leader.now, snapshotId: { offset: 9, epoch: 2 } });
+    leader.drain();
+    leader.receive(3, fetch(3, 2, 12, 1), 41); // 12 entries of epoch 1: 8 shared, the rest never committed
+    const [res] = leader.sent('FetchResponse');
+    expect(res).toMatchObject({ snapshotId: { offset: 9, epoch: 2 }, divergingEpoch: null });
+  });
+
+  it('a node restarting from a snapshot starts with its high watermark and applied offset at the snapshot end', () => {
+    const n = Node.make(2, [1, 2, 3], { log: entries([[1, 6]]), election: { epoch: 1, leaderId: 1, votedId: -1 } });
+    n.log.snapshotAndDeleteBefore({ offset: 4, epoch: 1 }, Buffer.from('state'));
+    n.restart();
+    expect(n.raft.view()).toMatchObject({ logStartOffset: 4, highWatermark: 4, appliedOffset: 4, logEndOffset: 6 });
+    n.at(10);
+    const [req] = n.sent('FetchRequest');
+    n.receive(
+      1,
+      {
+        type: 'FetchResponse',
+        errorCode: 0,
+        highWatermark: 6,
+        divergingEpoch: null,
+        currentLeader: { leaderId: 1, leaderEpoch: 1 },
+        snapshotId: null,
+        records: [],
+      },
+      req.correlationId,
+    );
+    expect(n.applied.map((e) => e.offset)).toEqual([4, 5]);
   });
 
   it('the leader advances the high watermark to what a majority holds, only once it is in its own epoch', () => {
@@ -364,6 +469,7 @@ describe('RaftQuorum', () => {
         highWatermark: 9,
         divergingEpoch: null,
         currentLeader: { leaderId: 1, leaderEpoch: 1 },
+        snapshotId: null,
         records: log.slice(0, 3),
       },
       req.correlationId,
@@ -382,6 +488,7 @@ describe('RaftQuorum', () => {
         highWatermark: -1,
         divergingEpoch: null,
         currentLeader: { leaderId: 1, leaderEpoch: 1 },
+        snapshotId: null,
         records: log.slice(3),
       },
       next.correlationId,
@@ -399,6 +506,7 @@ describe('RaftQuorum', () => {
       highWatermark: 1,
       divergingEpoch: null,
       currentLeader: { leaderId: 1, leaderEpoch: 1 },
+      snapshotId: null,
       records: entries([[1, 1]]),
     };
     f.receive(1, res, req.correlationId + 1);
@@ -544,6 +652,7 @@ describe('RaftQuorum', () => {
         highWatermark: -1,
         divergingEpoch: null,
         currentLeader: { leaderId: 2, leaderEpoch: 4 },
+        snapshotId: null,
         records: [],
       },
       ask.correlationId,

@@ -16,6 +16,12 @@
 // action completes; append is durable once a later 'persisted' event says so. A vote is answered
 // only after it is persisted; a follower reports (fetches from) only durable offsets; the leader
 // counts only its own durable offsets towards the high watermark.
+//
+// Snapshots: the host snapshots its state machine at an applied offset and reports it
+// ('snapshotWritten'); the log then starts there (deleteLogBefore). A fetcher whose offset lies
+// below the leader's log start, or whose log cannot be matched against the leader's above it, is
+// answered with the leader's snapshot id, fetches the snapshot in chunks (FetchSnapshot) and
+// installs it (installSnapshot: its log restarts empty at the snapshot's end offset).
 
 import { ErrorCode } from '../protocol/errors.js';
 import type { LogEntry, OffsetAndEpoch, RaftLogReader } from './log.js';
@@ -26,6 +32,8 @@ import type {
   EndQuorumEpochResponse,
   FetchRequest,
   FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
   RaftMessage,
   VoteRequest,
   VoteResponse,
@@ -82,7 +90,14 @@ type State =
       parked: Map<number, ParkedFetch>;
       beginEpochSent: Map<number, Inflight>;
     }
-  | { name: 'follower'; fetchDeadlineMs: number; retryAtMs: number; leaderResigned: boolean }
+  | {
+      name: 'follower';
+      fetchDeadlineMs: number;
+      retryAtMs: number;
+      leaderResigned: boolean;
+      /** Set while the leader's snapshot is being fetched, instead of entries. */
+      snapshotFetch: SnapshotFetch | null;
+    }
   | {
       name: 'resigned';
       electionDeadlineMs: number;
@@ -93,7 +108,22 @@ type State =
 interface InflightFetch extends Inflight {
   to: number;
   fetchOffset: number;
+  /** For a FetchSnapshot: the position asked for. */
+  snapshotPosition?: number;
 }
+
+interface SnapshotFetch {
+  id: OffsetAndEpoch;
+  /** Bytes received so far, in order; their total is the next position to ask for. */
+  chunks: Buffer[];
+  position: number;
+}
+
+/** How a fetch offset and last fetched epoch compare with the leader's log (Kafka's ValidOffsetAndEpoch). */
+type FetchValidation =
+  | { kind: 'valid' }
+  | { kind: 'diverging'; epoch: number; endOffset: number }
+  | { kind: 'snapshot'; snapshotId: OffsetAndEpoch };
 
 export class RaftQuorum {
   private readonly config: RaftConfig;
@@ -108,6 +138,7 @@ export class RaftQuorum {
   private logEnd: number;
   private lastEpoch: number;
   private persistedEnd: number;
+  private logStart: number;
   private highWatermark = 0;
   private applied = 0;
   private nextCorrelationId: number;
@@ -132,6 +163,10 @@ export class RaftQuorum {
     this.logEnd = log.endOffset();
     this.lastEpoch = log.lastEpoch();
     this.persistedEnd = this.logEnd; // what the host hands over at start is what is on disk
+    // A snapshot holds only committed entries, and the host loaded it into its state machine.
+    this.logStart = log.startOffset();
+    this.highWatermark = this.logStart;
+    this.applied = this.logStart;
     this.nextCorrelationId = Math.floor(random.next() * 2 ** 30);
     this.election = stored ?? { epoch: 0, leaderId: NO_LEADER, votedId: NO_LEADER };
     if (this.election.epoch < this.lastEpoch) {
@@ -190,6 +225,7 @@ export class RaftQuorum {
       logEndOffset: this.logEnd,
       persistedEndOffset: this.persistedEnd,
       appliedOffset: this.applied,
+      logStartOffset: this.logStart,
       replicas:
         s.name === 'leader'
           ? [...s.replicas].map(([replicaId, r]) => ({
@@ -212,6 +248,11 @@ export class RaftQuorum {
         `log end ${this.log.endOffset()} but the state machine expects ${this.logEnd}: the host skipped an action`,
       );
     }
+    if (this.log.startOffset() !== this.logStart) {
+      throw new RaftInvariantError(
+        `log start ${this.log.startOffset()} but the state machine expects ${this.logStart}: the host moved it behind its back`,
+      );
+    }
     this.maybeApply();
     switch (event.kind) {
       case 'tick':
@@ -227,6 +268,9 @@ export class RaftQuorum {
         break;
       case 'resign':
         if (this.state.name === 'leader') this.toResigned(this.successorsByProgress());
+        break;
+      case 'snapshotWritten':
+        this.onSnapshotWritten(event.snapshotId);
         break;
     }
     this.poll();
@@ -269,6 +313,25 @@ export class RaftQuorum {
     }
   }
 
+  /** The host snapshotted its state machine at `id`: the log may start there. */
+  private onSnapshotWritten(id: OffsetAndEpoch): void {
+    if (id.offset <= this.logStart) return; // an older snapshot than the log already starts at
+    if (id.offset > this.applied) {
+      throw new RaftInvariantError(
+        `node ${this.nodeId}: snapshot at ${id.offset} is past the applied offset ${this.applied}`,
+      );
+    }
+    const epoch = this.readLog().epochAt(id.offset - 1);
+    if (epoch !== id.epoch) {
+      throw new RaftInvariantError(
+        `node ${this.nodeId}: snapshot ${id.offset}@${id.epoch}, but entry ${id.offset - 1} has epoch ${epoch}`,
+      );
+    }
+    this.emit({ kind: 'deleteLogBefore', snapshotId: { ...id } });
+    this.wroteLog = true;
+    this.logStart = id.offset;
+  }
+
   private onMessage(from: number, correlationId: number, m: RaftMessage): void {
     if ('clusterId' in m && m.clusterId !== this.config.clusterId) return; // another cluster's traffic
     switch (m.type) {
@@ -288,6 +351,10 @@ export class RaftQuorum {
         return this.onFetchRequest(from, correlationId, m);
       case 'FetchResponse':
         return this.onFetchResponse(from, correlationId, m);
+      case 'FetchSnapshotRequest':
+        return this.onFetchSnapshotRequest(from, correlationId, m);
+      case 'FetchSnapshotResponse':
+        return this.onFetchSnapshotResponse(from, correlationId, m);
     }
   }
 
@@ -416,6 +483,7 @@ export class RaftQuorum {
         highWatermark: -1,
         divergingEpoch: null,
         currentLeader: { leaderId: this.leaderId(), leaderEpoch: this.epoch },
+        snapshotId: null,
         records: [],
       });
     if (req.currentLeaderEpoch < this.epoch) return error(ErrorCode.FENCED_LEADER_EPOCH);
@@ -424,9 +492,14 @@ export class RaftQuorum {
     if (req.replicaId !== from || req.fetchOffset < 0 || (req.fetchOffset > 0 && req.lastFetchedEpoch <= 0))
       return error(ErrorCode.INVALID_REQUEST);
     if (this.voters.has(from)) s.fetchedSinceCheck.add(from);
-    const diverging = this.divergingEpoch(req.fetchOffset, req.lastFetchedEpoch);
-    if (diverging) {
-      this.send(from, correlationId, this.fetchResponse(s.highWatermark, [], diverging));
+    const validation = this.validateFetch(req.fetchOffset, req.lastFetchedEpoch);
+    if (validation.kind === 'diverging') {
+      const { epoch, endOffset } = validation;
+      this.send(from, correlationId, this.fetchResponse(s.highWatermark, [], { epoch, endOffset }));
+      return;
+    }
+    if (validation.kind === 'snapshot') {
+      this.send(from, correlationId, this.fetchResponse(s.highWatermark, [], null, validation.snapshotId));
       return;
     }
     const replica = s.replicas.get(from) ?? { endOffset: 0, lastFetchMs: this.nowMs };
@@ -455,17 +528,34 @@ export class RaftQuorum {
     this.completeParkedFetches();
   }
 
-  /** Kafka's validateOffsetAndEpoch: does the fetcher's log end match ours at (offset, epoch)? */
-  private divergingEpoch(fetchOffset: number, lastFetchedEpoch: number): { epoch: number; endOffset: number } | null {
-    if (fetchOffset === 0) return null;
-    const end = this.readLog().endOffsetForEpoch(lastFetchedEpoch);
-    if (end.epoch !== lastFetchedEpoch || end.offset < fetchOffset) return { epoch: end.epoch, endOffset: end.offset };
-    return null;
+  /**
+   * Kafka's validateOffsetAndEpoch: does the fetcher's log end match ours at (offset, epoch)?
+   * Below our log start, or where the match would have to be decided below it (a last fetched
+   * epoch older than our snapshot's), the fetcher needs our snapshot.
+   */
+  private validateFetch(fetchOffset: number, lastFetchedEpoch: number): FetchValidation {
+    const log = this.readLog();
+    const snapshot = log.latestSnapshot();
+    if (fetchOffset === 0 && this.logStart === 0) return { kind: 'valid' };
+    if (snapshot && (fetchOffset < this.logStart || lastFetchedEpoch < snapshot.epoch))
+      return { kind: 'snapshot', snapshotId: snapshot };
+    if (snapshot && fetchOffset === this.logStart)
+      return lastFetchedEpoch === snapshot.epoch ? { kind: 'valid' } : { kind: 'snapshot', snapshotId: snapshot };
+    const end = log.endOffsetForEpoch(lastFetchedEpoch);
+    if (end.epoch !== lastFetchedEpoch || end.offset < fetchOffset)
+      return { kind: 'diverging', epoch: end.epoch, endOffset: end.offset };
+    return { kind: 'valid' };
   }
 
   private answerFetch(to: number, correlationId: number, req: FetchRequest): void {
     const s = this.state;
     if (s.name !== 'leader') return;
+    // A held fetch may have fallen below the log start since (a snapshot moved it).
+    const snapshot = this.readLog().latestSnapshot();
+    if (snapshot && req.fetchOffset < this.logStart) {
+      this.send(to, correlationId, this.fetchResponse(s.highWatermark, [], null, snapshot));
+      return;
+    }
     const records =
       req.fetchOffset < this.logEnd ? this.readLog().read(req.fetchOffset, this.config.maxFetchEntries) : [];
     this.send(to, correlationId, this.fetchResponse(s.highWatermark, records, null));
@@ -475,6 +565,7 @@ export class RaftQuorum {
     highWatermark: number,
     records: LogEntry[],
     divergingEpoch: FetchResponse['divergingEpoch'],
+    snapshotId: OffsetAndEpoch | null = null,
   ): FetchResponse {
     return {
       type: 'FetchResponse',
@@ -482,8 +573,38 @@ export class RaftQuorum {
       highWatermark,
       divergingEpoch,
       currentLeader: { leaderId: this.config.nodeId, leaderEpoch: this.epoch },
+      snapshotId,
+      logStartOffset: this.logStart,
       records,
     };
+  }
+
+  // ---------------------------------------------------------------------------------------------
+  // FetchSnapshot: the leader's side
+
+  private onFetchSnapshotRequest(from: number, correlationId: number, req: FetchSnapshotRequest): void {
+    const s = this.state;
+    const answer = (errorCode: number, size = -1, bytes: Buffer = Buffer.alloc(0)) =>
+      this.send(from, correlationId, {
+        type: 'FetchSnapshotResponse',
+        errorCode,
+        snapshotId: { ...req.snapshotId },
+        currentLeader: { leaderId: this.leaderId(), leaderEpoch: this.epoch },
+        size,
+        position: errorCode === ErrorCode.NONE ? req.position : -1,
+        bytes,
+      });
+    if (req.currentLeaderEpoch < this.epoch) return answer(ErrorCode.FENCED_LEADER_EPOCH);
+    if (req.currentLeaderEpoch > this.epoch) return answer(ErrorCode.UNKNOWN_LEADER_EPOCH);
+    if (s.name !== 'leader') return answer(ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    if (req.replicaId !== from || req.position < 0) return answer(ErrorCode.INVALID_REQUEST);
+    // Reading a snapshot counts as fetching (Kafka's check-quorum does the same).
+    if (this.voters.has(from)) s.fetchedSinceCheck.add(from);
+    const maxBytes = Math.max(1, Math.min(req.maxBytes, this.config.maxSnapshotChunkBytes));
+    const chunk = this.readLog().readSnapshot(req.snapshotId, req.position, maxBytes);
+    if (!chunk) return answer(ErrorCode.SNAPSHOT_NOT_FOUND);
+    if (req.position >= chunk.size) return answer(ErrorCode.POSITION_OUT_OF_RANGE);
+    answer(ErrorCode.NONE, chunk.size, chunk.bytes);
   }
 
   private completeParkedFetches(): void {
@@ -536,7 +657,16 @@ export class RaftQuorum {
     }
     s.fetchDeadlineMs = this.nowMs + this.config.fetchTimeoutMs;
     s.leaderResigned = false;
-    if (inflight.fetchOffset !== this.logEnd) return; // our log moved since we asked
+    if (inflight.fetchOffset !== this.logEnd || inflight.snapshotPosition !== undefined) return; // our log moved since we asked
+    if (res.snapshotId) {
+      if (res.snapshotId.offset < this.highWatermark) {
+        throw new RaftInvariantError(
+          `node ${this.nodeId}: leader ${from} epoch ${this.epoch} sent snapshot ${res.snapshotId.offset}@${res.snapshotId.epoch}, below the high watermark ${this.highWatermark}`,
+        );
+      }
+      s.snapshotFetch = { id: { ...res.snapshotId }, chunks: [], position: 0 };
+      return; // poll sends the first FetchSnapshot
+    }
     if (res.divergingEpoch) {
       const target = this.truncationOffset(res.divergingEpoch.epoch, res.divergingEpoch.endOffset);
       if (target < this.highWatermark) {
@@ -565,6 +695,58 @@ export class RaftQuorum {
       this.highWatermark = Math.max(this.highWatermark, Math.min(res.highWatermark, this.logEnd));
   }
 
+  // ---------------------------------------------------------------------------------------------
+  // FetchSnapshot: the follower's side
+
+  private onFetchSnapshotResponse(from: number, correlationId: number, res: FetchSnapshotResponse): void {
+    const inflight = this.inflightFetch;
+    if (!inflight || inflight.to !== from || inflight.correlationId !== correlationId) return;
+    if (inflight.snapshotPosition === undefined) return;
+    this.inflightFetch = null;
+    if (this.learnEpochAndLeader(res.currentLeader.leaderEpoch, res.currentLeader.leaderId)) return;
+    const s = this.state;
+    if (s.name !== 'follower' || from !== this.election.leaderId || res.currentLeader.leaderEpoch !== this.epoch)
+      return;
+    const fetch = s.snapshotFetch;
+    if (!fetch || inflight.snapshotPosition !== fetch.position) return;
+    if (res.errorCode !== ErrorCode.NONE) {
+      // SNAPSHOT_NOT_FOUND (the leader has a newer one) and the rest: back to Fetch, which names the current one.
+      s.snapshotFetch = null;
+      s.retryAtMs = this.nowMs + this.config.retryBackoffMs;
+      return;
+    }
+    s.fetchDeadlineMs = this.nowMs + this.config.fetchTimeoutMs;
+    s.leaderResigned = false;
+    const sameSnapshot = res.snapshotId.offset === fetch.id.offset && res.snapshotId.epoch === fetch.id.epoch;
+    if (!sameSnapshot || res.position !== fetch.position || res.bytes.length === 0 || res.size < 0) {
+      s.snapshotFetch = null;
+      s.retryAtMs = this.nowMs + this.config.retryBackoffMs;
+      return;
+    }
+    fetch.chunks.push(res.bytes);
+    fetch.position += res.bytes.length;
+    if (fetch.position < res.size) return; // poll asks for the next chunk
+    s.snapshotFetch = null;
+    this.installSnapshot(fetch.id, Buffer.concat(fetch.chunks, res.size).subarray(0, res.size));
+  }
+
+  /** Replaces the log with the snapshot: everything below its end offset is committed, and applied from it. */
+  private installSnapshot(id: OffsetAndEpoch, data: Buffer): void {
+    if (id.offset < this.highWatermark || id.offset < this.applied) {
+      throw new RaftInvariantError(
+        `node ${this.nodeId}: installing snapshot ${id.offset}@${id.epoch} below the high watermark ${this.highWatermark}`,
+      );
+    }
+    this.emit({ kind: 'installSnapshot', snapshotId: { ...id }, data });
+    this.wroteLog = true;
+    this.logStart = id.offset;
+    this.logEnd = id.offset;
+    this.lastEpoch = id.epoch;
+    this.persistedEnd = id.offset;
+    this.highWatermark = id.offset;
+    this.applied = id.offset;
+  }
+
   /** Kafka's truncateToEndOffset: where a follower's log stops matching the leader's. */
   private truncationOffset(leaderEpoch: number, leaderEndOffset: number): number {
     if (leaderEpoch === 0) return Math.min(leaderEndOffset, this.logEnd);
@@ -583,6 +765,26 @@ export class RaftQuorum {
     if (this.nowMs < s.retryAtMs || this.persistedEnd < this.logEnd) return; // report only durable offsets
     const correlationId = this.correlationId();
     const leaderId = this.election.leaderId;
+    if (s.snapshotFetch) {
+      const { id, position } = s.snapshotFetch;
+      this.inflightFetch = {
+        to: leaderId,
+        correlationId,
+        sentMs: this.nowMs,
+        fetchOffset: this.logEnd,
+        snapshotPosition: position,
+      };
+      this.send(leaderId, correlationId, {
+        type: 'FetchSnapshotRequest',
+        clusterId: this.config.clusterId,
+        replicaId: this.config.nodeId,
+        currentLeaderEpoch: this.epoch,
+        snapshotId: { ...id },
+        position,
+        maxBytes: this.config.maxSnapshotChunkBytes,
+      });
+      return;
+    }
     this.inflightFetch = { to: leaderId, correlationId, sentMs: this.nowMs, fetchOffset: this.logEnd };
     this.send(leaderId, correlationId, {
       type: 'FetchRequest',
@@ -822,6 +1024,7 @@ export class RaftQuorum {
       fetchDeadlineMs: this.nowMs + this.config.fetchTimeoutMs,
       retryAtMs: 0,
       leaderResigned: false,
+      snapshotFetch: null,
     };
   }
 
@@ -961,6 +1164,10 @@ export class RaftQuorum {
   }
 
   private truncateLog(offset: number): void {
+    if (offset < this.logStart)
+      throw new RaftInvariantError(
+        `node ${this.nodeId}: truncation to ${offset}, below the log start ${this.logStart}`,
+      );
     const epochBefore = offset > 0 ? this.readLog().epochAt(offset - 1)! : 0;
     this.emit({ kind: 'truncate', offset });
     this.wroteLog = true;

@@ -9,12 +9,18 @@
 // reopened (recovery drops a torn tail) and a new state machine starts from what is on disk and
 // the stored election state, which the simulator proves safe. Entries applied before are not
 // applied again (`appliedOffset`).
+//
+// Snapshots: once `maxRecordBytesBetweenSnapshots` bytes of records were applied since the last
+// snapshot, or `maxSnapshotIntervalMs` passed with new records, the host asks the listener for
+// its state as of the last applied entry, writes it as `<offset>-<epoch>.checkpoint` (durably)
+// and reports it to the state machine, which moves the log start there (deleteLogBefore). A
+// snapshot fetched from the leader (installSnapshot) replaces the log and the listener's state.
 
 import type { Logger } from 'pino';
 import type { Clock, Timer } from '../clock.js';
 import { SeededRandom } from '../random.js';
 import type { DiskRaftLog } from './disk-log.js';
-import type { LogEntry } from './log.js';
+import type { LogEntry, OffsetAndEpoch } from './log.js';
 import { isRequest, type RaftRequest, type RaftResponse } from './messages.js';
 import { RaftQuorum } from './quorum.js';
 import { readQuorumState, writeQuorumState } from './quorum-state.js';
@@ -32,6 +38,19 @@ export interface RaftListener {
   /** Committed entries, in order, each once; `highWatermark` is the commit point. */
   apply(entries: readonly LogEntry[], highWatermark: number): void;
   stateChanged(state: StateName, epoch: number, leaderId: number): void;
+  /** The state as of the last entry applied, as snapshot bytes whose batches carry `epoch`. */
+  snapshot(epoch: number): Buffer;
+  /** Replaces the state with a snapshot's (fetched from the leader), as of its end offset. */
+  loadSnapshot(data: Buffer, snapshotId: OffsetAndEpoch): void;
+}
+
+/** When to snapshot (metadata.log.max.record.bytes.between.snapshots, metadata.log.max.snapshot.interval.ms). */
+export interface SnapshotPolicy {
+  maxRecordBytesBetweenSnapshots: number;
+  /** 0: never by time. */
+  maxSnapshotIntervalMs: number;
+  /** The size an entry takes in the log, counted towards maxRecordBytesBetweenSnapshots. */
+  entryBytes(entry: LogEntry): number;
 }
 
 export class NotLeaderError extends Error {
@@ -65,7 +84,11 @@ export class RaftNode {
   private flushing = false;
   private flushAgain = false;
   /** Entries below it reached the listener already (in this or an earlier state machine). */
-  private appliedOffset = 0;
+  private appliedOffset: number;
+  /** Bytes of records applied since the last snapshot, and when that was. */
+  private bytesSinceSnapshot = 0;
+  private lastSnapshotMs: number;
+  private snapshotting = false;
 
   private constructor(
     private readonly config: RaftConfig,
@@ -76,7 +99,10 @@ export class RaftNode {
     private readonly listener: RaftListener,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly snapshots: SnapshotPolicy | null,
   ) {
+    this.appliedOffset = log.startOffset(); // the listener loaded the snapshot the log starts at
+    this.lastSnapshotMs = clock.nowMs();
     this.quorum = this.newQuorum(stored);
   }
 
@@ -87,9 +113,10 @@ export class RaftNode {
     listener: RaftListener,
     clock: Clock,
     logger: Logger,
+    snapshots: SnapshotPolicy | null = null,
   ): Promise<RaftNode> {
     const stored = await readQuorumState(log.dir);
-    const node = new RaftNode(config, log, log.dir, stored, transport, listener, clock, logger);
+    const node = new RaftNode(config, log, log.dir, stored, transport, listener, clock, logger, snapshots);
     node.ticker = clock.every(TICK_MS, () => node.tick());
     node.tick();
     return node;
@@ -169,6 +196,53 @@ export class RaftNode {
       this.tickQueued = false;
       return { kind: 'tick', nowMs: this.clock.nowMs() };
     });
+    this.maybeSnapshot();
+  }
+
+  /** Writes a snapshot when enough was applied since the last one, or long enough ago with something new. */
+  private maybeSnapshot(): void {
+    const policy = this.snapshots;
+    if (!policy || this.snapshotting || this.stopped) return;
+    const bySize = this.bytesSinceSnapshot >= policy.maxRecordBytesBetweenSnapshots;
+    const byTime =
+      policy.maxSnapshotIntervalMs > 0 &&
+      this.bytesSinceSnapshot > 0 &&
+      this.clock.nowMs() - this.lastSnapshotMs >= policy.maxSnapshotIntervalMs;
+    if (!bySize && !byTime) return;
+    this.snapshotting = true;
+    this.loop = this.loop.then(async () => {
+      try {
+        await this.writeSnapshot();
+      } catch (err) {
+        this.logger.error({ err }, 'could not write a metadata snapshot');
+      } finally {
+        this.snapshotting = false;
+      }
+    });
+  }
+
+  /** Runs in the event loop: the listener's state is exactly the entries below appliedOffset. */
+  private async writeSnapshot(): Promise<void> {
+    const offset = this.appliedOffset;
+    // Only what this state machine applied (after a restart from disk it applies again from the log start).
+    if (this.stopped || offset <= this.log.startOffset() || offset > this.quorum.view().appliedOffset) return;
+    const epoch = this.log.epochAt(offset - 1);
+    if (epoch === undefined) return;
+    const snapshotId = { offset, epoch };
+    const startedMs = this.clock.nowMs();
+    const data = this.listener.snapshot(epoch);
+    await this.log.writeSnapshot(snapshotId, data);
+    this.bytesSinceSnapshot = 0;
+    this.lastSnapshotMs = this.clock.nowMs();
+    this.logger.info(
+      { offset, epoch, bytes: data.length, durationMs: this.clock.nowMs() - startedMs },
+      'wrote a metadata snapshot',
+    );
+    try {
+      await this.perform(this.quorum.step({ kind: 'snapshotWritten', nowMs: this.clock.nowMs(), snapshotId }));
+    } catch (err) {
+      await this.restartAfterFailure(err);
+    }
   }
 
   /** Events are built when their turn comes, so they carry the time they are delivered at. */
@@ -198,6 +272,17 @@ export class RaftNode {
           this.logGeneration++;
           await this.log.truncate(a.offset);
           break;
+        case 'deleteLogBefore':
+          await this.log.deleteBefore(a.snapshotId);
+          break;
+        case 'installSnapshot':
+          this.logGeneration++;
+          await this.log.installSnapshot(a.snapshotId, a.data);
+          this.listener.loadSnapshot(a.data, a.snapshotId);
+          this.appliedOffset = a.snapshotId.offset;
+          this.bytesSinceSnapshot = 0;
+          this.lastSnapshotMs = this.clock.nowMs();
+          break;
         case 'send':
           this.send(a.to, a.correlationId, a.message);
           break;
@@ -206,6 +291,7 @@ export class RaftNode {
           if (fresh.length > 0) {
             this.appliedOffset = fresh[fresh.length - 1].offset + 1;
             this.listener.apply(fresh, a.highWatermark);
+            if (this.snapshots) for (const e of fresh) this.bytesSinceSnapshot += this.snapshots.entryBytes(e);
           }
           break;
         }

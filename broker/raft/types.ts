@@ -1,7 +1,7 @@
 // Inputs and outputs of the quorum state machine (quorum.ts). Every event carries the current
 // time; every effect is an action the host performs, in order, before it delivers the next event.
 
-import type { LogEntry } from './log.js';
+import type { LogEntry, OffsetAndEpoch } from './log.js';
 import type { RaftMessage } from './messages.js';
 
 export interface RaftConfig {
@@ -24,6 +24,8 @@ export interface RaftConfig {
   fetchMaxWaitMs: number;
   /** The most entries one fetch response carries. */
   maxFetchEntries: number;
+  /** The most snapshot bytes one FetchSnapshot asks for. */
+  maxSnapshotChunkBytes: number;
   /** KIP-996 pre-vote: ask before bumping the epoch, so a partitioned node cannot disrupt. */
   preVote: boolean;
 }
@@ -37,6 +39,7 @@ export const KAFKA_QUORUM_DEFAULTS = {
   retryBackoffMs: 20,
   fetchMaxWaitMs: 500,
   maxFetchEntries: 1000,
+  maxSnapshotChunkBytes: 1024 * 1024,
   preVote: true,
 } as const satisfies Partial<RaftConfig>;
 
@@ -60,7 +63,12 @@ export type RaftEvent =
   /** The log is durable (fsynced) below `endOffset`. */
   | { kind: 'persisted'; nowMs: number; endOffset: number }
   /** Graceful resignation (shutdown): the leader hands over with EndQuorumEpoch. */
-  | { kind: 'resign'; nowMs: number };
+  | { kind: 'resign'; nowMs: number }
+  /**
+   * The host wrote a snapshot of its state machine at `snapshotId` durably (of entries applied,
+   * so committed): the log may now start there (a deleteLogBefore action follows).
+   */
+  | { kind: 'snapshotWritten'; nowMs: number; snapshotId: OffsetAndEpoch };
 
 export type RaftAction =
   /** Send a request (a fresh correlation id) or a response (the request's correlation id). */
@@ -71,6 +79,17 @@ export type RaftAction =
   | { kind: 'append'; entries: LogEntry[] }
   /** Remove every entry at or after `offset`, durably, before the next action. */
   | { kind: 'truncate'; offset: number }
+  /**
+   * The snapshot reported by 'snapshotWritten' becomes the latest (FetchSnapshot serves it), and
+   * the entries below its end offset go; the log starts there.
+   */
+  | { kind: 'deleteLogBefore'; snapshotId: OffsetAndEpoch }
+  /**
+   * A snapshot fetched from the leader: store it durably, replace the whole log with an empty one
+   * starting at its end offset, and reset the state machine from it, before the next action.
+   * Entries applied from then on continue at `snapshotId.offset`.
+   */
+  | { kind: 'installSnapshot'; snapshotId: OffsetAndEpoch; data: Buffer }
   /** Entries below the high watermark, in order, each exactly once per process lifetime. */
   | { kind: 'apply'; entries: LogEntry[]; highWatermark: number }
   | { kind: 'stateChanged'; state: StateName; epoch: number; leaderId: number }
@@ -88,6 +107,8 @@ export interface QuorumView {
   logEndOffset: number;
   persistedEndOffset: number;
   appliedOffset: number;
+  /** The log start offset: the latest snapshot's end offset, 0 without one. */
+  logStartOffset: number;
   /** Leader only: what each replica last fetched (DescribeQuorum's ReplicaState). */
   replicas: { replicaId: number; logEndOffset: number; lastFetchTimestamp: number; isVoter: boolean }[];
 }

@@ -1,6 +1,13 @@
 import { describe, expect, test } from 'vitest';
 import { ErrorCode } from '../protocol/errors.js';
-import { BeginQuorumEpoch, DescribeQuorum, EndQuorumEpoch, Fetch, Vote } from '../protocol/messages/index.js';
+import {
+  BeginQuorumEpoch,
+  DescribeQuorum,
+  EndQuorumEpoch,
+  Fetch,
+  FetchSnapshot,
+  Vote,
+} from '../protocol/messages/index.js';
 import { compile, isFlexible, ZERO_UUID, type Fields, type Struct } from '../protocol/schema.js';
 import { Reader, Writer } from '../protocol/wire.js';
 import type { LogEntry } from './log.js';
@@ -11,6 +18,8 @@ import type {
   EndQuorumEpochResponse,
   FetchRequest,
   FetchResponse,
+  FetchSnapshotRequest,
+  FetchSnapshotResponse,
   VoteRequest,
   VoteResponse,
 } from './messages.js';
@@ -30,6 +39,10 @@ import {
   fetchRequestToWire,
   fetchResponseFromWire,
   fetchResponseToWire,
+  fetchSnapshotRequestFromWire,
+  fetchSnapshotRequestToWire,
+  fetchSnapshotResponseFromWire,
+  fetchSnapshotResponseToWire,
   KRAFT_RPC_VERSIONS,
   METADATA_TOPIC,
   METADATA_TOPIC_ID,
@@ -281,6 +294,7 @@ describe('responses round-trip through the wire, both ways', () => {
     highWatermark: 6,
     divergingEpoch: null,
     currentLeader: { leaderId: 1, leaderEpoch: 2 },
+    snapshotId: null,
     records: entries,
   };
 
@@ -312,11 +326,62 @@ describe('responses round-trip through the wire, both ways', () => {
     expect(fetchResponseFromWire(body, decodeEntries).message).toEqual(res);
   });
 
-  test("a Fetch answer pointing at a snapshot reads as an error (no snapshots yet), not as 'caught up'", () => {
-    const wire = fetchResponseToWire({ ...fetchResponse, records: [] }, ctx, encodeEntries);
-    wire.responses[0].partitions[0].snapshotId = { endOffset: 100, epoch: 3 };
+  test('a Fetch answer below the log start carries the snapshot id (SnapshotId) and the log start offset', () => {
+    const res: FetchResponse = { ...fetchResponse, snapshotId: { offset: 100, epoch: 3 }, records: [] };
+    const wire = fetchResponseToWire({ ...res, logStartOffset: 100 }, ctx, encodeEntries);
+    expect(wire.responses[0].partitions[0]).toMatchObject({
+      snapshotId: { endOffset: 100, epoch: 3 },
+      logStartOffset: 100,
+    });
     const body = viaWire(Fetch, Fetch.response, 17, wire);
-    expect(fetchResponseFromWire(body, decodeEntries).message.errorCode).toBe(ErrorCode.OFFSET_OUT_OF_RANGE);
+    expect(fetchResponseFromWire(body, decodeEntries).message).toEqual(res);
+  });
+
+  const snapshotRequest: FetchSnapshotRequest = {
+    type: 'FetchSnapshotRequest',
+    clusterId: 'cluster-A',
+    replicaId: 4,
+    currentLeaderEpoch: 7,
+    snapshotId: { offset: 1234, epoch: 6 },
+    position: 4096,
+    maxBytes: 1024,
+  };
+
+  test.each(versions(0, 1))('FetchSnapshot v%i request and response, both ways', (version) => {
+    const req = viaWire(FetchSnapshot, FetchSnapshot.request, version, fetchSnapshotRequestToWire(snapshotRequest));
+    const decoded = fetchSnapshotRequestFromWire(req, ctx);
+    expect(decoded.ok && decoded.message).toEqual({ ...snapshotRequest, clusterId: ctx.clusterId });
+    const res: FetchSnapshotResponse = {
+      type: 'FetchSnapshotResponse',
+      errorCode: ErrorCode.NONE,
+      snapshotId: { offset: 1234, epoch: 6 },
+      currentLeader: { leaderId: 1, leaderEpoch: 7 },
+      size: 10_000,
+      position: 4096,
+      bytes: Buffer.from('a chunk of the snapshot'),
+    };
+    const body = viaWire(FetchSnapshot, FetchSnapshot.response, version, fetchSnapshotResponseToWire(res, ctx));
+    expect(fetchSnapshotResponseFromWire(body, snapshotRequest)).toEqual({
+      message: res,
+      leaderAddresses: version >= 1 ? [{ nodeId: 1, host: 'c-1.example', port: 9093 }] : [],
+    });
+  });
+
+  test('a FetchSnapshot for another cluster or partition is refused as Kafka refuses it', () => {
+    const other = fetchSnapshotRequestFromWire(
+      viaWire(
+        FetchSnapshot,
+        FetchSnapshot.request,
+        1,
+        fetchSnapshotRequestToWire({ ...snapshotRequest, clusterId: 'x' }),
+      ),
+      ctx,
+    );
+    expect(other.ok ? 0 : other.errorCode).toBe(ErrorCode.INCONSISTENT_CLUSTER_ID);
+    const wire = fetchSnapshotRequestToWire(snapshotRequest);
+    wire.topics[0].partitions[0].partition = 1;
+    const partition = fetchSnapshotRequestFromWire(viaWire(FetchSnapshot, FetchSnapshot.request, 1, wire), ctx);
+    expect(partition.ok ? 0 : partition.errorCode).toBe(ErrorCode.INVALID_REQUEST);
   });
 
   test('a top-level error answer reads as that error with no leader', () => {
@@ -332,6 +397,7 @@ describe('responses round-trip through the wire, both ways', () => {
       highWatermark: -1,
       divergingEpoch: null,
       currentLeader: { leaderId: -1, leaderEpoch: -1 },
+      snapshotId: null,
       records: [],
     });
     const vote = viaWire(Vote, Vote.response, 2, { errorCode: ErrorCode.INCONSISTENT_CLUSTER_ID, topics: [] });
@@ -488,6 +554,7 @@ describe('DescribeQuorum', () => {
     logEndOffset: 45,
     persistedEndOffset: 42,
     appliedOffset: 40,
+    logStartOffset: 0,
     replicas: [
       { replicaId: 2, logEndOffset: 42, lastFetchTimestamp: 9_000, isVoter: true },
       { replicaId: 7, logEndOffset: 30, lastFetchTimestamp: 8_000, isVoter: false },
@@ -590,6 +657,7 @@ test("KRAFT_RPC_VERSIONS are our definitions' latest (Kafka 4.1's)", () => {
     beginQuorumEpoch: BeginQuorumEpoch.maxVersion,
     endQuorumEpoch: EndQuorumEpoch.maxVersion,
     fetch: Fetch.maxVersion,
+    fetchSnapshot: FetchSnapshot.maxVersion,
     describeQuorum: DescribeQuorum.maxVersion,
   });
 });

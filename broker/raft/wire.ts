@@ -16,12 +16,20 @@
 //   one less for a pre-vote. A pre-vote exists only from v2, so it must be sent at v2 or not at
 //   all (`requestVersion`); before v2 the field would silently drop and it would read as a vote.
 // - Fetch: ReplicaId before v15, ReplicaState.ReplicaId from v15; DivergingEpoch, CurrentLeader
-//   as tagged fields; the records are opaque Kafka record batches (`EntryCodec`).
+//   and SnapshotId as tagged fields; the records are opaque Kafka record batches (`EntryCodec`).
+// - FetchSnapshot: the snapshot's bytes travel as UnalignedRecords, chunk by chunk (Position).
 // Every body is filled for every version; the schema writes only the fields a version has.
 
 import { ErrorCode } from '../protocol/errors.js';
 import type { RequestInputOf } from '../protocol/frames.js';
-import type { BeginQuorumEpoch, DescribeQuorum, EndQuorumEpoch, Fetch, Vote } from '../protocol/messages/index.js';
+import type {
+  BeginQuorumEpoch,
+  DescribeQuorum,
+  EndQuorumEpoch,
+  Fetch,
+  FetchSnapshot,
+  Vote,
+} from '../protocol/messages/index.js';
 import { ZERO_UUID, type DecodedResponseOf, type RequestOf, type ResponseOf } from '../protocol/schema.js';
 import type { LogEntry } from './log.js';
 import {
@@ -32,6 +40,8 @@ import {
   type EndQuorumEpochResponse,
   type FetchRequest,
   type FetchResponse,
+  type FetchSnapshotRequest,
+  type FetchSnapshotResponse,
   type RaftRequest,
   type VoteRequest,
   type VoteResponse,
@@ -47,7 +57,14 @@ export const METADATA_TOPIC_ID = 'AAAAAAAAAAAAAAAAAAAAAQ';
  * The versions Kafka 4.1 controllers send (their latest, negotiated by ApiVersions), and so the
  * latest we define: a NodeClient asked for 'latest' settles on these against Kafka 4.1 or Runnel.
  */
-export const KRAFT_RPC_VERSIONS = { vote: 2, beginQuorumEpoch: 1, endQuorumEpoch: 1, fetch: 18, describeQuorum: 2 };
+export const KRAFT_RPC_VERSIONS = {
+  vote: 2,
+  beginQuorumEpoch: 1,
+  endQuorumEpoch: 1,
+  fetch: 18,
+  fetchSnapshot: 1,
+  describeQuorum: 2,
+};
 /** The first Vote version with PreVote (KIP-996). */
 export const PRE_VOTE_MIN_VERSION = 2;
 /** Kafka's KafkaRaftClient.MAX_FETCH_SIZE_BYTES: the Fetch MaxBytes a voter sends. */
@@ -111,6 +128,8 @@ type EndQuorumEpochRequestBody = RequestInputOf<typeof EndQuorumEpoch>;
 type EndQuorumEpochResponseBody = ResponseOf<typeof EndQuorumEpoch>;
 type FetchRequestBody = RequestInputOf<typeof Fetch>;
 type FetchResponseBody = ResponseOf<typeof Fetch>;
+type FetchSnapshotRequestBody = RequestInputOf<typeof FetchSnapshot>;
+type FetchSnapshotResponseBody = ResponseOf<typeof FetchSnapshot>;
 type DescribeQuorumResponseBody = ResponseOf<typeof DescribeQuorum>;
 type DescribeQuorumPartition = DescribeQuorumResponseBody['topics'][number]['partitions'][number];
 
@@ -530,13 +549,14 @@ export function fetchResponseToWire(
             errorCode: m.errorCode,
             highWatermark: m.highWatermark,
             lastStableOffset: -1,
-            // No snapshots yet: the metadata log always starts at offset 0.
-            logStartOffset: 0,
+            logStartOffset: m.logStartOffset ?? -1,
             divergingEpoch: m.divergingEpoch
               ? { epoch: m.divergingEpoch.epoch, endOffset: m.divergingEpoch.endOffset }
               : { epoch: -1, endOffset: -1 },
             currentLeader: { leaderId: m.currentLeader.leaderId, leaderEpoch: m.currentLeader.leaderEpoch },
-            snapshotId: { endOffset: -1, epoch: -1 },
+            snapshotId: m.snapshotId
+              ? { endOffset: m.snapshotId.offset, epoch: m.snapshotId.epoch }
+              : { endOffset: -1, epoch: -1 },
             abortedTransactions: [],
             preferredReadReplica: -1,
             records: m.records.length > 0 ? encodeEntries(m.records) : Buffer.alloc(0),
@@ -564,23 +584,132 @@ export function fetchResponseFromWire(
         highWatermark: -1,
         divergingEpoch: null,
         currentLeader: { leaderId: NO_LEADER, leaderEpoch: -1 },
+        snapshotId: null,
         records: [],
       },
       leaderAddresses,
     };
   }
-  // A leader that answers with a snapshot id wants us to fetch a snapshot, which this quorum
-  // cannot yet: read it as an error, so the follower retries instead of taking it for "caught up".
-  const needsSnapshot = p.snapshotId.endOffset >= 0 || p.snapshotId.epoch >= 0;
+  // Kafka's leader answers a fetch below its log start with its latest snapshot's id (both ≥ 0).
+  const needsSnapshot = p.snapshotId.endOffset >= 0 && p.snapshotId.epoch >= 0;
   return {
     message: {
       type: 'FetchResponse',
-      errorCode: needsSnapshot && p.errorCode === ErrorCode.NONE ? ErrorCode.OFFSET_OUT_OF_RANGE : p.errorCode,
+      errorCode: p.errorCode,
       highWatermark: p.highWatermark,
       // Kafka's FetchResponse.isDivergingEpoch: an epoch ≥ 0.
       divergingEpoch: p.divergingEpoch.epoch >= 0 ? { ...p.divergingEpoch } : null,
       currentLeader: { leaderId: p.currentLeader.leaderId, leaderEpoch: p.currentLeader.leaderEpoch },
+      snapshotId: needsSnapshot ? { offset: p.snapshotId.endOffset, epoch: p.snapshotId.epoch } : null,
       records: p.records && p.records.length > 0 ? decodeEntries(p.records) : [],
+    },
+    leaderAddresses,
+  };
+}
+
+// ---- FetchSnapshot (59) of __cluster_metadata-0 ---------------------------------------------
+
+export function fetchSnapshotRequestToWire(m: FetchSnapshotRequest): FetchSnapshotRequestBody {
+  return {
+    clusterId: m.clusterId,
+    replicaId: m.replicaId,
+    maxBytes: m.maxBytes,
+    topics: [
+      {
+        name: METADATA_TOPIC,
+        partitions: [
+          {
+            partition: METADATA_PARTITION,
+            currentLeaderEpoch: m.currentLeaderEpoch,
+            snapshotId: { endOffset: m.snapshotId.offset, epoch: m.snapshotId.epoch },
+            position: m.position,
+            replicaDirectoryId: ZERO_UUID,
+          },
+        ],
+      },
+    ],
+  };
+}
+
+export function fetchSnapshotRequestFromWire(
+  body: RequestOf<typeof FetchSnapshot>,
+  ctx: RaftWireContext,
+): RequestFromWire<FetchSnapshotRequest, FetchSnapshotResponseBody> {
+  const reject = (errorCode: number) =>
+    refuse(errorCode, { throttleTimeMs: 0, errorCode, topics: [], nodeEndpoints: [] });
+  if (!clusterIdMatches(body.clusterId, ctx)) return reject(ErrorCode.INCONSISTENT_CLUSTER_ID);
+  const topic = body.topics.length === 1 && body.topics[0].name === METADATA_TOPIC ? body.topics[0] : undefined;
+  const p = topic && topic.partitions.length === 1 ? topic.partitions[0] : undefined;
+  if (!p || p.partition !== METADATA_PARTITION) return reject(ErrorCode.INVALID_REQUEST);
+  return {
+    ok: true,
+    message: {
+      type: 'FetchSnapshotRequest',
+      clusterId: ctx.clusterId,
+      replicaId: body.replicaId,
+      currentLeaderEpoch: p.currentLeaderEpoch,
+      snapshotId: { offset: p.snapshotId.endOffset, epoch: p.snapshotId.epoch },
+      position: p.position,
+      maxBytes: body.maxBytes,
+    },
+    leaderEndpoints: [],
+  };
+}
+
+export function fetchSnapshotResponseToWire(m: FetchSnapshotResponse, ctx: RaftWireContext): FetchSnapshotResponseBody {
+  return {
+    throttleTimeMs: 0,
+    errorCode: ErrorCode.NONE,
+    topics: [
+      {
+        name: METADATA_TOPIC,
+        partitions: [
+          {
+            index: METADATA_PARTITION,
+            errorCode: m.errorCode,
+            snapshotId: { endOffset: m.snapshotId.offset, epoch: m.snapshotId.epoch },
+            currentLeader: { leaderId: m.currentLeader.leaderId, leaderEpoch: m.currentLeader.leaderEpoch },
+            size: m.size,
+            position: m.position,
+            unalignedRecords: m.bytes,
+          },
+        ],
+      },
+    ],
+    nodeEndpoints: leaderAddresses(m.currentLeader.leaderId, ctx),
+  };
+}
+
+export function fetchSnapshotResponseFromWire(
+  body: DecodedResponseOf<typeof FetchSnapshot>,
+  request: Pick<FetchSnapshotRequest, 'snapshotId'>,
+): ResponseFromWire<FetchSnapshotResponse> {
+  const leaderAddresses = addressesOf(body.nodeEndpoints);
+  const topic = body.topics.length === 1 && body.topics[0].name === METADATA_TOPIC ? body.topics[0] : undefined;
+  const p = topic && topic.partitions.length === 1 ? topic.partitions[0] : undefined;
+  if (body.errorCode !== ErrorCode.NONE || !p || p.index !== METADATA_PARTITION) {
+    return {
+      message: {
+        type: 'FetchSnapshotResponse',
+        errorCode: body.errorCode !== ErrorCode.NONE ? body.errorCode : ErrorCode.INVALID_REQUEST,
+        snapshotId: { ...request.snapshotId },
+        currentLeader: { leaderId: NO_LEADER, leaderEpoch: -1 },
+        size: -1,
+        position: -1,
+        bytes: Buffer.alloc(0),
+      },
+      leaderAddresses,
+    };
+  }
+  return {
+    message: {
+      type: 'FetchSnapshotResponse',
+      errorCode: p.errorCode,
+      snapshotId: { offset: p.snapshotId.endOffset, epoch: p.snapshotId.epoch },
+      currentLeader: { leaderId: p.currentLeader.leaderId, leaderEpoch: p.currentLeader.leaderEpoch },
+      size: p.size,
+      position: p.position,
+      bytes: p.unalignedRecords ?? Buffer.alloc(0),
     },
     leaderAddresses,
   };

@@ -9,7 +9,12 @@
 //   leader completeness  a new leader's log holds every entry committed so far
 //   committed entries    entries below a node's high watermark agree with every other node's and
 //                        are never truncated; the high watermark never moves back within a life
-//   state machine safety every node (every life) applies a prefix of one and the same sequence
+//   state machine safety every node (every life) applies a prefix of one and the same sequence,
+//                        whether from a snapshot (loaded at start or installed from the leader)
+//                        or entry by entry
+//
+// A node's log is read through `keyAt(offset)`: "epoch/record" of its entry there, or of its
+// snapshot's below the log start (a snapshot is the sequence of keys it covers).
 
 import type { LogEntry } from '../log.js';
 import type { VoteResponse } from '../messages.js';
@@ -21,6 +26,11 @@ export class SafetyViolation extends Error {
 
 function recordKey(e: LogEntry): string {
   return e.record.type === 'data' ? `d:${String(e.record.value)}` : `lc:${e.record.leaderId}`;
+}
+
+/** An entry as the checker and the simulator's snapshots name it: "epoch/record". */
+export function entryKey(e: LogEntry): string {
+  return `${e.epoch}/${recordKey(e)}`;
 }
 
 interface NodeLife {
@@ -61,8 +71,44 @@ export class SafetyChecker {
     return this.leaders.get(epoch);
   }
 
-  startLife(node: number, life: number): void {
-    this.lives.set(node, { life, highWatermark: 0, applied: 0 });
+  /** A node starts, from its snapshot (the keys of offsets below its end) when it has one. */
+  startLife(node: number, life: number, snapshotKeys: readonly string[] = []): void {
+    this.checkSnapshot(node, snapshotKeys);
+    this.lives.set(node, { life, highWatermark: snapshotKeys.length, applied: snapshotKeys.length });
+  }
+
+  /** A follower replaced its log and state with the leader's snapshot. */
+  onInstallSnapshot(node: number, snapshotKeys: readonly string[]): void {
+    const life = this.lives.get(node)!;
+    if (snapshotKeys.length < life.highWatermark) {
+      throw new SafetyViolation(
+        `node ${node} installed a snapshot ending at ${snapshotKeys.length}, below its high watermark ${life.highWatermark}`,
+      );
+    }
+    this.checkSnapshot(node, snapshotKeys);
+    life.applied = snapshotKeys.length;
+    life.highWatermark = snapshotKeys.length;
+  }
+
+  /** A node lost its whole disk (an observer): its durable election state goes with it. */
+  forget(node: number): void {
+    this.durableElection.delete(node);
+  }
+
+  /** A snapshot holds committed entries only, so a prefix of what every node applies. */
+  private checkSnapshot(node: number, keys: readonly string[]): void {
+    if (keys.length > this.appliedSequence.length) {
+      throw new SafetyViolation(
+        `node ${node} has a snapshot of ${keys.length} entries, but only ${this.appliedSequence.length} were ever applied`,
+      );
+    }
+    keys.forEach((k, o) => {
+      if (k !== this.appliedSequence[o] || k !== this.committed[o]) {
+        throw new SafetyViolation(
+          `state machine safety: node ${node}'s snapshot holds ${k} at ${o}, others applied ${this.appliedSequence[o]}`,
+        );
+      }
+    });
   }
 
   onPersistElection(node: number, next: ElectionState): void {
@@ -95,17 +141,17 @@ export class SafetyChecker {
     }
   }
 
-  /** Called for every entry a node appends, with the entry before it in that node's log. */
-  onAppend(node: number, entries: readonly LogEntry[], previous: LogEntry | undefined): void {
-    let prev = previous;
+  /** Called for every entry a node appends, with the epoch of the entry before it in that node's log (or snapshot). */
+  onAppend(node: number, entries: readonly LogEntry[], previousEpoch: number): void {
+    let prevEpoch = previousEpoch;
     for (const e of entries) {
       const key = `${e.offset}:${e.epoch}`;
-      const witness = `${recordKey(e)}|${prev ? prev.epoch : 0}`;
+      const witness = `${recordKey(e)}|${prevEpoch}`;
       const seen = this.entriesSeen.get(key);
       if (seen === undefined) this.entriesSeen.set(key, witness);
       else if (seen !== witness)
         throw new SafetyViolation(`log matching: node ${node} appended ${key} as ${witness}, another log has ${seen}`);
-      prev = e;
+      prevEpoch = e.epoch;
     }
   }
 
@@ -121,7 +167,7 @@ export class SafetyChecker {
     for (const e of entries) {
       if (e.offset !== life.applied)
         throw new SafetyViolation(`node ${node} applied offset ${e.offset}, expected ${life.applied}`);
-      const value = `${e.epoch}/${recordKey(e)}`;
+      const value = entryKey(e);
       if (e.offset < this.appliedSequence.length) {
         if (this.appliedSequence[e.offset] !== value) {
           throw new SafetyViolation(
@@ -135,8 +181,8 @@ export class SafetyChecker {
     }
   }
 
-  /** After every step, for every live node. `entryAt` reads the node's current log. */
-  afterStep(view: QuorumView, entryAt: (offset: number) => LogEntry | undefined, logEnd: number): void {
+  /** After every step, for every live node. `keyAt` reads the node's current log (and snapshot). */
+  afterStep(view: QuorumView, keyAt: (offset: number) => string | undefined, logEnd: number): void {
     const node = view.nodeId;
     const life = this.lives.get(node)!;
     if (view.state === 'leader') {
@@ -148,10 +194,10 @@ export class SafetyChecker {
       if (!this.leadersSeen.has(seenKey)) {
         this.leadersSeen.add(seenKey);
         for (let o = 0; o < this.committed.length; o++) {
-          const e = entryAt(o);
-          if (!e || `${e.epoch}/${recordKey(e)}` !== this.committed[o]) {
+          const k = keyAt(o);
+          if (k !== this.committed[o]) {
             throw new SafetyViolation(
-              `leader completeness: node ${node} leads epoch ${view.epoch} without committed entry ${o} (${this.committed[o]}); it has ${e ? `${e.epoch}/${recordKey(e)}` : 'nothing'}`,
+              `leader completeness: node ${node} leads epoch ${view.epoch} without committed entry ${o} (${this.committed[o]}); it has ${k ?? 'nothing'}`,
             );
           }
         }
@@ -164,13 +210,13 @@ export class SafetyChecker {
     }
     if (view.highWatermark > logEnd)
       throw new SafetyViolation(`node ${node}'s high watermark ${view.highWatermark} is past its log end ${logEnd}`);
-    for (let o = life.highWatermark; o < view.highWatermark; o++) this.checkCommitted(node, o, entryAt(o));
+    for (let o = life.highWatermark; o < view.highWatermark; o++) this.checkCommitted(node, o, keyAt(o));
     life.highWatermark = view.highWatermark;
   }
 
-  private checkCommitted(node: number, offset: number, e: LogEntry | undefined): void {
-    if (!e) throw new SafetyViolation(`node ${node} has no entry at ${offset}, below its high watermark`);
-    const value = `${e.epoch}/${recordKey(e)}`;
+  private checkCommitted(node: number, offset: number, value: string | undefined): void {
+    if (value === undefined)
+      throw new SafetyViolation(`node ${node} has no entry at ${offset}, below its high watermark`);
     if (offset < this.committed.length) {
       if (this.committed[offset] !== value) {
         throw new SafetyViolation(

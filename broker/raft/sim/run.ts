@@ -59,6 +59,8 @@ function main(): number {
   let steps = 0;
   let epochs = 0;
   let committed = 0;
+  let snapshotsWritten = 0;
+  let snapshotsInstalled = 0;
   let worstRecoveryMs = 0;
   for (let i = 0; i < count; i++) {
     const seed = (first + i) >>> 0;
@@ -69,6 +71,8 @@ function main(): number {
     steps += result.steps;
     epochs += result.leaderEpochs;
     committed += result.committed;
+    snapshotsWritten += result.snapshotsWritten;
+    snapshotsInstalled += result.snapshotsInstalled;
     worstRecoveryMs = Math.max(worstRecoveryMs, result.recoveryMs ?? 0);
     if (args.trace) console.log(result.trace.join('\n'));
     if (!result.ok) {
@@ -83,7 +87,7 @@ function main(): number {
   }
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   console.log(
-    `${count} seeds from ${first} passed: ${steps} steps, ${epochs} leader epochs, ${committed} entries committed, slowest calm recovery ${worstRecoveryMs} ms (${secs}s)`,
+    `${count} seeds from ${first} passed: ${steps} steps, ${epochs} leader epochs, ${committed} entries committed, ${snapshotsWritten} snapshots written, ${snapshotsInstalled} installed from a leader, slowest calm recovery ${worstRecoveryMs} ms (${secs}s)`,
   );
   return 0;
 }

@@ -5,13 +5,18 @@
 // only what was fsynced, graceful resignations) and then a calm phase, in which a leader must be
 // elected and a proposal committed and applied everywhere within a bound. Safety is checked after
 // every step (invariants.ts); the first violation stops the run with the seed and the schedule.
+//
+// Snapshots: a node's state machine is the sequence of entries it applied ("epoch/record" keys);
+// nodes snapshot it at random applied offsets and drop their log below (so a lagging node must
+// catch up through FetchSnapshot), observers may lose their whole disk and start empty, and the
+// leader snapshots at the start of the calm phase, so every node behind it installs a snapshot.
 
-import { MemoryLog } from '../log.js';
+import { MemoryLog, type OffsetAndEpoch } from '../log.js';
 import { isRequest } from '../messages.js';
 import { RaftInvariantError, RaftQuorum } from '../quorum.js';
 import { SeededRandom } from '../../random.js';
 import type { ElectionState, RaftAction, RaftConfig, RaftEvent } from '../types.js';
-import { SafetyChecker, SafetyViolation } from './invariants.js';
+import { entryKey, SafetyChecker, SafetyViolation } from './invariants.js';
 import { CALM_NETWORK, FakeNetwork, type Envelope, type NetworkFaults } from './network.js';
 import { EventQueue } from './queue.js';
 
@@ -29,6 +34,10 @@ export interface SimOptions {
   midStepCrashRate: number;
   partitionRate: number;
   resignRate: number;
+  /** Chance, per fault opportunity, that a node snapshots its state machine and drops its log below. */
+  snapshotRate: number;
+  /** Chance, per fault opportunity, that an observer loses its whole disk and restarts empty. */
+  wipeRate: number;
   /** How much simulated time the calm phase may take to elect a leader and commit. */
   livenessBoundMs: number;
   /** Keep the whole schedule (for --seed replays) instead of its tail. */
@@ -44,6 +53,8 @@ export const SIM_TIMING = {
   retryBackoffMs: 5,
   fetchMaxWaitMs: 50,
   maxFetchEntries: 32,
+  /** Small, so that snapshots travel in several chunks. */
+  maxSnapshotChunkBytes: 256,
 } as const;
 
 const TICK_MS = 10;
@@ -71,6 +82,8 @@ export function defaultSimOptions(seed: number, overrides: Partial<SimOptions> =
     midStepCrashRate: r.pick([0, 0.002, 0.01]),
     partitionRate: r.pick([0, 0.05, 0.15]),
     resignRate: r.pick([0, 0.02]),
+    snapshotRate: r.pick([0, 0.1, 0.3]),
+    wipeRate: r.pick([0, 0.02]),
     livenessBoundMs: 6000,
     fullTrace: false,
     ...overrides,
@@ -85,6 +98,9 @@ export interface SimResult {
   /** Epochs that had a leader, entries committed, and how long the calm phase took to commit again. */
   leaderEpochs: number;
   committed: number;
+  /** Snapshots nodes wrote of their own state, and installed from a leader (FetchSnapshot). */
+  snapshotsWritten: number;
+  snapshotsInstalled: number;
   recoveryMs: number | null;
   violation?: string;
   trace: string[];
@@ -113,6 +129,13 @@ interface SimNode {
   pendingAnswers: Map<string, number>;
   /** Data records applied this life. */
   appliedValues: Set<string>;
+  /** The state machine: the key of every entry applied, from offset 0 (a snapshot's, then applied ones). */
+  appliedKeys: string[];
+  /** The latest snapshot written durably (the log takes it once deleteLogBefore or installSnapshot says so). */
+  snapshot: { id: OffsetAndEpoch; data: Buffer } | null;
+  /** Snapshots installed from a leader and written locally, for the run's summary. */
+  snapshotsInstalled: number;
+  snapshotsWritten: number;
 }
 
 class Stop extends Error {}
@@ -148,6 +171,10 @@ export class Simulation {
         flushScheduled: false,
         pendingAnswers: new Map(),
         appliedValues: new Set(),
+        appliedKeys: [],
+        snapshot: null,
+        snapshotsInstalled: 0,
+        snapshotsWritten: 0,
       });
     }
   }
@@ -178,6 +205,8 @@ export class Simulation {
       simulatedMs: this.nowMs,
       leaderEpochs: this.countLeaderEpochs(),
       committed: this.checker.committedCount,
+      snapshotsWritten: this.nodes.reduce((n, x) => n + x.snapshotsWritten, 0),
+      snapshotsInstalled: this.nodes.reduce((n, x) => n + x.snapshotsInstalled, 0),
       recoveryMs,
       violation,
       trace: this.trace,
@@ -199,7 +228,7 @@ export class Simulation {
       this.nodes
         .map((n) => {
           const v = n.raft!.view();
-          return `${n.id}:${v.state}@${v.epoch} hw=${v.highWatermark} end=${v.logEndOffset}`;
+          return `${n.id}:${v.state}@${v.epoch} hw=${v.highWatermark} start=${v.logStartOffset} end=${v.logEndOffset}`;
         })
         .join(', ');
     // First a leader must be elected and commit the marker: a majority of voters apply it in time.
@@ -215,6 +244,9 @@ export class Simulation {
       this.step();
     }
     const committedMs = this.nowMs - calmStart;
+    // The leader snapshots what it applied and drops its log below: whoever is behind catches up from the snapshot.
+    const leader = this.nodes.find((n) => n.raft!.stateName === 'leader');
+    if (leader) this.takeSnapshot(leader, leader.raft!.view().appliedOffset);
     // Then every node catches up, in a time that grows with how far behind it is (no snapshots yet).
     const lag = Math.max(...this.nodes.map((n) => this.checker.committedCount - n.raft!.view().logEndOffset), 0);
     const catchUpMs = this.options.livenessBoundMs + Math.ceil(lag / SIM_TIMING.maxFetchEntries) * 50;
@@ -272,8 +304,30 @@ export class Simulation {
         break;
     }
     for (const n of this.nodes) {
-      if (n.up) this.checker.afterStep(n.raft!.view(), (o) => n.log.entryAt(o), n.log.endOffset());
+      if (n.up) this.checker.afterStep(n.raft!.view(), (o) => this.keyAt(n, o), n.log.endOffset());
     }
+  }
+
+  /** The key of a node's entry at `offset`, from its snapshot below the log start. */
+  private keyAt(n: SimNode, offset: number): string | undefined {
+    if (offset < n.log.startOffset()) {
+      const s = n.log.snapshotData();
+      return s ? snapshotKeys(s.data)[offset] : undefined;
+    }
+    const e = n.log.entryAt(offset);
+    return e ? entryKey(e) : undefined;
+  }
+
+  /** The node snapshots its state machine at `offset` (≤ what it applied) and tells its quorum. */
+  private takeSnapshot(n: SimNode, offset: number): void {
+    if (!n.up || offset <= n.log.startOffset() || offset > n.appliedKeys.length) return;
+    const epoch = n.log.epochAt(offset - 1);
+    if (epoch === undefined) return;
+    const id = { offset, epoch };
+    n.snapshot = { id, data: Buffer.from(JSON.stringify(n.appliedKeys.slice(0, offset))) };
+    n.snapshotsWritten++;
+    this.log(`n${n.id} snapshots at ${offset}@${epoch}`);
+    this.deliver(n, { kind: 'snapshotWritten', nowMs: this.nowMs, snapshotId: id });
   }
 
   private onDeliver(env: Envelope): void {
@@ -342,6 +396,26 @@ export class Simulation {
       this.network.heal();
       this.log('partition: healed');
     }
+    if (r.chance(o.snapshotRate)) {
+      const n = r.pick(this.nodes);
+      if (n.up && n.appliedKeys.length > n.log.startOffset())
+        this.takeSnapshot(n, r.between(n.log.startOffset() + 1, n.appliedKeys.length));
+    }
+    if (r.chance(o.wipeRate)) {
+      const observers = this.nodes.filter((n) => !this.voterIds.includes(n.id));
+      if (observers.length > 0) {
+        const n = r.pick(observers);
+        if (n.up) {
+          this.crash(n, 'loses its disk');
+          this.queue.push(this.nowMs + r.between(20, 600), { type: 'restart', node: n.id });
+        }
+        n.log = new MemoryLog();
+        n.durableEnd = 0;
+        n.election = null;
+        n.snapshot = null;
+        this.checker.forget(n.id);
+      }
+    }
     if (r.chance(o.resignRate)) {
       const leader = this.nodes.find((n) => n.up && n.raft!.stateName === 'leader');
       if (leader) {
@@ -356,6 +430,17 @@ export class Simulation {
     n.life++;
     n.pendingAnswers.clear();
     n.appliedValues.clear();
+    // As the disk log loads: the latest snapshot, and the log after it when it continues it.
+    const snap = n.snapshot;
+    if (snap && snap.id.offset > n.log.startOffset()) {
+      if (n.log.endOffset() >= snap.id.offset && n.log.epochAt(snap.id.offset - 1) === snap.id.epoch)
+        n.log.snapshotAndDeleteBefore(snap.id, snap.data);
+      else n.log.resetToSnapshot(snap.id, snap.data);
+      n.durableEnd = Math.max(n.durableEnd, n.log.startOffset());
+    }
+    const loaded = n.log.snapshotData();
+    n.appliedKeys = loaded ? [...snapshotKeys(loaded.data)] : [];
+    for (const k of n.appliedKeys) addValue(n.appliedValues, k);
     const config: RaftConfig = {
       nodeId: n.id,
       voters: this.voterIds,
@@ -363,10 +448,10 @@ export class Simulation {
       preVote: this.options.preVote,
       ...SIM_TIMING,
     };
-    this.checker.startLife(n.id, n.life);
+    this.checker.startLife(n.id, n.life, n.appliedKeys);
     n.raft = new RaftQuorum(config, n.log, n.election, this.random.fork(), this.nowMs);
     this.log(
-      `n${n.id} starts (life ${n.life}, log end ${n.log.endOffset()}, ${JSON.stringify(n.election)}) as ${n.raft.stateName}`,
+      `n${n.id} starts (life ${n.life}, log ${n.log.startOffset()}..${n.log.endOffset()}, ${JSON.stringify(n.election)}) as ${n.raft.stateName}`,
     );
   }
 
@@ -374,7 +459,11 @@ export class Simulation {
   private crash(n: SimNode, why: string): void {
     const unflushed = n.log.endOffset() - n.durableEnd;
     const survives = unflushed > 0 && this.random.chance(0.5) ? this.random.int(unflushed + 1) : 0;
-    n.log.truncateTo(n.durableEnd + survives);
+    const kept = n.durableEnd + survives;
+    // A snapshot past what reached the disk of the log (a follower applies what it has not fsynced) stays.
+    const snap = n.log.snapshotData();
+    if (kept < n.log.startOffset() && snap) n.log.resetToSnapshot(snap.id, snap.data);
+    else n.log.truncateTo(kept);
     n.durableEnd = n.log.endOffset();
     n.up = false;
     n.raft = null;
@@ -421,7 +510,7 @@ export class Simulation {
         this.log(`n${n.id} persists ${JSON.stringify(a.state)}`);
         break;
       case 'append':
-        this.checker.onAppend(n.id, a.entries, n.log.entryAt(a.entries[0].offset - 1));
+        this.checker.onAppend(n.id, a.entries, n.log.epochAt(a.entries[0].offset - 1) ?? 0);
         n.log.append(a.entries);
         if (!n.flushScheduled) {
           n.flushScheduled = true;
@@ -436,8 +525,35 @@ export class Simulation {
         break;
       case 'apply':
         this.checker.onApply(n.id, a.entries);
-        for (const e of a.entries) if (e.record.type === 'data') n.appliedValues.add(String(e.record.value));
+        for (const e of a.entries) {
+          if (e.offset !== n.appliedKeys.length)
+            throw new SafetyViolation(`n${n.id} applied ${e.offset} with ${n.appliedKeys.length} applied`);
+          n.appliedKeys.push(entryKey(e));
+          if (e.record.type === 'data') n.appliedValues.add(String(e.record.value));
+        }
         break;
+      case 'deleteLogBefore': {
+        const snap = n.snapshot;
+        if (!snap || snap.id.offset !== a.snapshotId.offset || snap.id.epoch !== a.snapshotId.epoch)
+          throw new SafetyViolation(`n${n.id} deletes its log below ${a.snapshotId.offset}, a snapshot it never wrote`);
+        n.log.snapshotAndDeleteBefore(snap.id, snap.data);
+        this.log(`n${n.id} log starts at ${a.snapshotId.offset}`);
+        break;
+      }
+      case 'installSnapshot': {
+        const keys = snapshotKeys(a.data);
+        if (keys.length !== a.snapshotId.offset)
+          throw new SafetyViolation(`n${n.id} got snapshot ${a.snapshotId.offset} holding ${keys.length} entries`);
+        this.checker.onInstallSnapshot(n.id, keys);
+        n.snapshot = { id: { ...a.snapshotId }, data: a.data };
+        n.log.resetToSnapshot(a.snapshotId, a.data);
+        n.durableEnd = a.snapshotId.offset;
+        n.appliedKeys = [...keys];
+        for (const k of keys) addValue(n.appliedValues, k);
+        n.snapshotsInstalled++;
+        this.log(`n${n.id} installs snapshot ${a.snapshotId.offset}@${a.snapshotId.epoch}`);
+        break;
+      }
       case 'stateChanged':
         this.log(`n${n.id} → ${a.state} epoch ${a.epoch}${a.leaderId >= 0 ? ` leader ${a.leaderId}` : ''}`);
         break;
@@ -464,6 +580,20 @@ export class Simulation {
   }
 }
 
+/** A snapshot's keys, parsed once per snapshot (the checks read them after every step). */
+const parsedSnapshots = new WeakMap<Buffer, string[]>();
+function snapshotKeys(data: Buffer): string[] {
+  let keys = parsedSnapshots.get(data);
+  if (!keys) parsedSnapshots.set(data, (keys = JSON.parse(data.toString()) as string[]));
+  return keys;
+}
+
+/** The data record's value of an "epoch/d:value" key. */
+function addValue(values: Set<string>, key: string): void {
+  const at = key.indexOf('/d:');
+  if (at >= 0) values.add(key.slice(at + 3));
+}
+
 function describe(m: Envelope['message']): string {
   switch (m.type) {
     case 'VoteRequest':
@@ -483,7 +613,12 @@ function describe(m: Envelope['message']): string {
     case 'FetchResponse': {
       const d = m.divergingEpoch ? ` diverging ${m.divergingEpoch.endOffset}@${m.divergingEpoch.epoch}` : '';
       const r = m.records.length ? ` records ${m.records[0].offset}..${m.records[m.records.length - 1].offset}` : '';
-      return `FetchResp(err ${m.errorCode}, epoch ${m.currentLeader.leaderEpoch}, leader ${m.currentLeader.leaderId}, hw ${m.highWatermark}${d}${r})`;
+      const snap = m.snapshotId ? ` snapshot ${m.snapshotId.offset}@${m.snapshotId.epoch}` : '';
+      return `FetchResp(err ${m.errorCode}, epoch ${m.currentLeader.leaderEpoch}, leader ${m.currentLeader.leaderId}, hw ${m.highWatermark}${d}${snap}${r})`;
     }
+    case 'FetchSnapshotRequest':
+      return `FetchSnapshot(epoch ${m.currentLeaderEpoch}, snapshot ${m.snapshotId.offset}@${m.snapshotId.epoch}, position ${m.position})`;
+    case 'FetchSnapshotResponse':
+      return `FetchSnapshotResp(err ${m.errorCode}, epoch ${m.currentLeader.leaderEpoch}, position ${m.position}, ${m.bytes.length} of ${m.size} bytes)`;
   }
 }
