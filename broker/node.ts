@@ -145,6 +145,7 @@ export class BrokerNode {
       config.metadataLog.segmentBytes,
       logger.child({ component: 'metadata-log' }),
       clock,
+      config.metadataLog.segmentMs,
     );
     // The image starts from the snapshot the metadata log starts at; the quorum replays the rest.
     const snapshotRecords = raftLog.snapshotRecords();

@@ -39,18 +39,32 @@ export class DiskRaftLog implements RaftLogReader {
     private readonly segmentBytes: number,
     private readonly logger: Logger,
     private readonly clock: Clock,
+    private readonly segmentMs: number,
   ) {}
 
-  static async open(metadataLogDir: string, segmentBytes: number, logger: Logger, clock: Clock): Promise<DiskRaftLog> {
+  /** `segmentBytes` and `segmentMs`: metadata.log.segment.bytes and metadata.log.segment.ms. */
+  static async open(
+    metadataLogDir: string,
+    segmentBytes: number,
+    logger: Logger,
+    clock: Clock,
+    segmentMs: number = DEFAULT_LOG_CONFIG.segmentMs,
+  ): Promise<DiskRaftLog> {
     const dir = path.join(metadataLogDir, METADATA_PARTITION_DIR);
-    const { log, entries } = await load(dir, segmentBytes, logger, clock);
-    return new DiskRaftLog(dir, log, entries, segmentBytes, logger, clock);
+    const { log, entries } = await load(dir, segmentBytes, segmentMs, logger, clock);
+    return new DiskRaftLog(dir, log, entries, segmentBytes, logger, clock, segmentMs);
   }
 
   /** Reopens the log after a failed write: recovery keeps whole batches, the entries follow it. */
   async recover(): Promise<void> {
     await this.log.close().catch(() => undefined);
-    ({ log: this.log, entries: this.entries } = await load(this.dir, this.segmentBytes, this.logger, this.clock));
+    ({ log: this.log, entries: this.entries } = await load(
+      this.dir,
+      this.segmentBytes,
+      this.segmentMs,
+      this.logger,
+      this.clock,
+    ));
   }
 
   endOffset(): number {
@@ -165,10 +179,11 @@ export class DiskRaftLog implements RaftLogReader {
 async function load(
   dir: string,
   segmentBytes: number,
+  segmentMs: number,
   logger: Logger,
   clock: Clock,
 ): Promise<{ log: PartitionLog; entries: MemoryLog }> {
-  const config = { ...DEFAULT_LOG_CONFIG, segmentBytes, retentionMs: -1, retentionBytes: -1 };
+  const config = { ...DEFAULT_LOG_CONFIG, segmentBytes, segmentMs, retentionMs: -1, retentionBytes: -1 };
   const log = await PartitionLog.open(dir, { ...config, flushMessages: NEVER, flushMs: NEVER }, logger, clock);
   try {
     const snapshot = await latestValidSnapshot(dir, logger);
