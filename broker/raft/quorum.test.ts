@@ -554,7 +554,21 @@ describe('RaftQuorum', () => {
     expect(v.election).toMatchObject({ epoch: 3 }); // a pre-vote is never persisted
   });
 
-  it('a prospective refused by a voter that knows the leader goes back to following it', () => {
+  it('a prospective refused by its leader itself goes back to following it', () => {
+    const f = Node.make(2, [1, 2, 3], { preVote: true, election: { epoch: 3, leaderId: 1, votedId: -1 } });
+    f.at(2000);
+    const r1 = f.sent('VoteRequest').find((r) => r.to === 1)!;
+    f.receive(
+      1,
+      { type: 'VoteResponse', errorCode: 0, leaderId: 1, leaderEpoch: 3, voteGranted: false, preVote: true },
+      r1.correlationId,
+    );
+    expect(f.raft.stateName).toBe('follower');
+    expect(f.raft.epoch).toBe(3);
+  });
+
+  it('a prospective does not go back to the leader it gave up on because a voter that has not timed out yet names it', () => {
+    // After a leader crash: node 3 still follows node 1 for a few ms when node 2 asks it.
     const f = Node.make(2, [1, 2, 3], { preVote: true, election: { epoch: 3, leaderId: 1, votedId: -1 } });
     f.at(2000);
     const r3 = f.sent('VoteRequest').find((r) => r.to === 3)!;
@@ -563,8 +577,23 @@ describe('RaftQuorum', () => {
       { type: 'VoteResponse', errorCode: 0, leaderId: 1, leaderEpoch: 3, voteGranted: false, preVote: true },
       r3.correlationId,
     );
-    expect(f.raft.stateName).toBe('follower');
-    expect(f.raft.epoch).toBe(3);
+    expect(f.raft.stateName).toBe('prospective');
+    // After its election timeout and backoff it asks again; node 3 has timed out too by then,
+    // grants, and node 2 stands.
+    let again: ReturnType<typeof f.sent<'VoteRequest'>>[number] | undefined;
+    for (let t = 2100; !again && t <= 2000 + 4 * TIMING.electionTimeoutMs; t += 100) {
+      f.at(t);
+      again = f.sent('VoteRequest').find((r) => r.to === 3);
+    }
+    expect(again).toMatchObject({ preVote: true, candidateEpoch: 4 });
+    expect(f.raft.stateName).toBe('prospective');
+    f.receive(
+      3,
+      { type: 'VoteResponse', errorCode: 0, leaderId: -1, leaderEpoch: 3, voteGranted: true, preVote: true },
+      again!.correlationId,
+    );
+    expect(f.raft.stateName).toBe('candidate');
+    expect(f.raft.epoch).toBe(4);
   });
 
   it('a leader without fetches from a majority resigns (check-quorum)', () => {

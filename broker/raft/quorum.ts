@@ -409,7 +409,17 @@ export class RaftQuorum {
   }
 
   private onVoteResponse(from: number, correlationId: number, res: VoteResponse): void {
-    if (this.learnEpochAndLeader(res.leaderEpoch, res.leaderId)) return;
+    // A prospective voter gave up on its leader. Another voter still naming that leader has only
+    // not timed out yet: after a leader crash the followers time out moments apart, and going back
+    // to the dead leader on each other's word made them take turns doing so without ever electing
+    // (seen on processes: minutes). As Kafka's prospective keeps its leader until it hears from it,
+    // only the leader's own answer brings it back; anyone else's counts as a refusal.
+    const hearsay =
+      this.state.name === 'prospective' &&
+      res.leaderEpoch === this.epoch &&
+      res.leaderId === this.election.leaderId &&
+      from !== res.leaderId;
+    if (!hearsay && this.learnEpochAndLeader(res.leaderEpoch, res.leaderId)) return;
     const s = this.state;
     if (s.name !== 'candidate' && s.name !== 'prospective') return;
     if (res.preVote !== (s.name === 'prospective')) return;
