@@ -417,6 +417,12 @@ describe('kafka-dump-log.sh --cluster-metadata-decoder on a node’s __cluster_m
       const old = before.leaderId;
       expect(await cluster.stop(old)).toBe(0);
       const survivor = VOTERS.find((id) => id !== old)!;
+      // The stopped broker leaves Metadata first: an admin client that still sees it keeps sending
+      // DescribeQuorum there (its least loaded node) until its own timeout.
+      const rest = VOTERS.filter((id) => id !== old).join();
+      await until('the stopped broker gone from Metadata', async () =>
+        (await brokersSeenBy(survivor)).join() === rest ? true : undefined,
+      );
       const after = await until('a new quorum leader', async () => {
         const s = await quorumStatus(addressOf(survivor));
         return s.leaderId !== old && s.leaderId !== -1 ? s : undefined;
