@@ -89,11 +89,7 @@ export interface AdminResult {
   createAgain?: string;
   listed?: boolean;
   partitions?: Array<{ partition: number; leader: number | null; replicas: number[]; isr: number[] }>;
-  cluster?: {
-    clusterId: string | null;
-    controller: number | null;
-    nodes: Array<{ id: number; host: string; port: number }>;
-  };
+  cluster?: ClusterDescription;
   topicConfigs?: ConfigObservation;
   topicConfigsAltered?: ConfigObservation;
   alterInvalid?: string;
@@ -101,6 +97,20 @@ export interface AdminResult {
   delete?: string;
   listedAfterDelete?: boolean;
   error?: string;
+}
+
+/** The cluster as the client sees it (Java: Admin.describeCluster; Python: the Metadata of list_topics). */
+export type ClusterTask = Base;
+
+export interface ClusterResult {
+  cluster?: ClusterDescription;
+  error?: string;
+}
+
+export interface ClusterDescription {
+  clusterId: string | null;
+  controller: number | null;
+  nodes: Array<{ id: number; host: string; port: number }>;
 }
 
 export interface VersionResult {

@@ -269,7 +269,17 @@ def admin(task, out):
     out["listedAfterDelete"] = topic in admin.list_topics(timeout=TIMEOUT_S).topics
 
 
-OPS = {"version": version, "produce": produce, "read": read, "group": group, "member": member, "admin": admin}
+def cluster(task, out):
+    """The cluster as the client's Metadata shows it: id, controller, brokers."""
+    md = AdminClient(common(task)).list_topics(timeout=TIMEOUT_S)
+    out["cluster"] = {
+        "clusterId": md.cluster_id,
+        "controller": md.controller_id if md.controller_id >= 0 else None,
+        "nodes": sorted(({"id": b.id, "host": b.host, "port": b.port} for b in md.brokers.values()), key=lambda n: n["id"]),
+    }
+
+
+OPS = {"version": version, "produce": produce, "read": read, "group": group, "member": member, "admin": admin, "cluster": cluster}
 
 
 def main():

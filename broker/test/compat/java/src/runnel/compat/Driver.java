@@ -86,6 +86,9 @@ public final class Driver {
         case "member":
           member(task, out);
           break;
+        case "cluster":
+          cluster(task, out);
+          break;
         default:
           throw new IllegalArgumentException("unknown operation " + op);
       }
@@ -293,6 +296,36 @@ public final class Driver {
     }
   }
 
+  // ---- the cluster as DescribeCluster shows it ---------------------------------------------
+
+  private static Map<String, Object> describeCluster(Admin admin) throws Exception {
+    DescribeClusterResult c = admin.describeCluster();
+    Map<String, Object> cluster = new LinkedHashMap<>();
+    cluster.put("clusterId", c.clusterId().get());
+    Node controller = c.controller().get();
+    cluster.put("controller", controller == null ? null : controller.id());
+    List<Map<String, Object>> nodes = new ArrayList<>();
+    for (Node n : c.nodes().get()) {
+      Map<String, Object> m = new LinkedHashMap<>();
+      m.put("id", n.id());
+      m.put("host", n.host());
+      m.put("port", n.port());
+      nodes.add(m);
+    }
+    nodes.sort((a, b) -> Integer.compare((Integer) a.get("id"), (Integer) b.get("id")));
+    cluster.put("nodes", nodes);
+    return cluster;
+  }
+
+  private static void cluster(Map<String, Object> task, Map<String, Object> out) throws Exception {
+    Properties p = common(task);
+    p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
+    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "20000");
+    try (Admin admin = Admin.create(p)) {
+      out.put("cluster", describeCluster(admin));
+    }
+  }
+
   // ---- admin ------------------------------------------------------------------------------
 
   private static String errorName(Throwable e) {
@@ -347,20 +380,7 @@ public final class Driver {
       parts.sort((a, b) -> Integer.compare((Integer) a.get("partition"), (Integer) b.get("partition")));
       out.put("partitions", parts);
 
-      DescribeClusterResult c = admin.describeCluster();
-      Map<String, Object> cluster = new LinkedHashMap<>();
-      cluster.put("clusterId", c.clusterId().get());
-      cluster.put("controller", c.controller().get().id());
-      List<Map<String, Object>> nodes = new ArrayList<>();
-      for (Node n : c.nodes().get()) {
-        Map<String, Object> m = new LinkedHashMap<>();
-        m.put("id", n.id());
-        m.put("host", n.host());
-        m.put("port", n.port());
-        nodes.add(m);
-      }
-      nodes.sort((a, b) -> Integer.compare((Integer) a.get("id"), (Integer) b.get("id")));
-      cluster.put("nodes", nodes);
+      Map<String, Object> cluster = describeCluster(admin);
       out.put("cluster", cluster);
 
       ConfigResource tr = new ConfigResource(ConfigResource.Type.TOPIC, topic);
