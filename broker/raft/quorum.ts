@@ -64,6 +64,8 @@ interface ElectionRound {
 interface ReplicaState {
   endOffset: number;
   lastFetchMs: number;
+  /** The high watermark this replica was last told (-1: nothing yet in this epoch). */
+  highWatermarkSent: number;
 }
 
 interface ParkedFetch {
@@ -512,18 +514,18 @@ export class RaftQuorum {
       this.send(from, correlationId, this.fetchResponse(s.highWatermark, [], null, validation.snapshotId));
       return;
     }
-    const replica = s.replicas.get(from) ?? { endOffset: 0, lastFetchMs: this.nowMs };
+    const replica = s.replicas.get(from) ?? { endOffset: 0, lastFetchMs: this.nowMs, highWatermarkSent: -1 };
     replica.endOffset = Math.max(replica.endOffset, req.fetchOffset);
     replica.lastFetchMs = this.nowMs;
     s.replicas.set(from, replica);
     s.beginEpochSent.delete(from);
     s.parked.delete(from);
-    const highWatermarkBefore = s.highWatermark;
     if (this.voters.has(from)) this.maybeAdvanceLeaderHighWatermark();
-    // A fetch that moved the high watermark is answered at once: parked, it would leave this
-    // fetcher unaware of the commit for a whole MaxWaitMs (other parked fetches are answered below).
-    const advanced = s.highWatermark !== highWatermarkBefore;
-    if (req.fetchOffset < this.logEnd || req.maxWaitMs <= 0 || this.wroteLog || advanced) {
+    // A fetcher that has not heard of the current high watermark is answered at once: parked, it
+    // would learn of the commit only a whole MaxWaitMs later (what Fetch v18's HighWatermark field
+    // tells Kafka's leader; here the leader remembers what it last sent each replica).
+    const behind = replica.highWatermarkSent < s.highWatermark;
+    if (req.fetchOffset < this.logEnd || req.maxWaitMs <= 0 || this.wroteLog || behind) {
       this.answerFetch(from, correlationId, req);
     } else {
       // Long poll: hold it until there is something new (data or a higher watermark) or it expires.
@@ -568,6 +570,8 @@ export class RaftQuorum {
     }
     const records =
       req.fetchOffset < this.logEnd ? this.readLog().read(req.fetchOffset, this.config.maxFetchEntries) : [];
+    const replica = s.replicas.get(to);
+    if (replica) replica.highWatermarkSent = s.highWatermark;
     this.send(to, correlationId, this.fetchResponse(s.highWatermark, records, null));
   }
 
