@@ -12,7 +12,12 @@ const OPERATIONS_NOT_REQUESTED = -2147483648;
 const ALL_TOPIC_OPERATIONS = (1 << 3) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 7) | (1 << 8) | (1 << 10) | (1 << 11);
 const ALL_CLUSTER_OPERATIONS = (1 << 4) | (1 << 5) | (1 << 7) | (1 << 8) | (1 << 9) | (1 << 10) | (1 << 11) | (1 << 12);
 
-/** Creates topics named in a Metadata request when the broker and the request allow it. */
+/**
+ * Creates topics named in a Metadata request when the broker and the request allow it. Each topic
+ * maps to the error its entry in the response gets while this broker's metadata does not show it
+ * yet: LEADER_NOT_AVAILABLE (being created) when it was created, here or by another broker, as
+ * Kafka answers; the controller's error when it was refused.
+ */
 async function autoCreate(broker: BrokerServices, names: string[], ctx: RequestContext): Promise<Map<string, number>> {
   const errors = new Map<string, number>();
   for (const name of names) {
@@ -22,9 +27,12 @@ async function autoCreate(broker: BrokerServices, names: string[], ctx: RequestC
     );
     if (result.errorCode === ErrorCode.NONE) {
       ctx.logger.info({ topic: name, client: ctx.header.clientId }, 'auto-created topic');
-    } else if (result.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
-      errors.set(name, result.errorCode);
     }
+    // Committed on the controller but not yet applied here (or created by another broker a moment
+    // ago): UNKNOWN_TOPIC_OR_PARTITION would tell a client that knew the topic that it is gone
+    // (librdkafka then fails its queued records), where it is only on its way to this broker.
+    const created = result.errorCode === ErrorCode.NONE || result.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS;
+    errors.set(name, created ? ErrorCode.LEADER_NOT_AVAILABLE : result.errorCode);
   }
   return errors;
 }
