@@ -7,12 +7,13 @@ import {
   ConfigResourceTypes,
   ConfigSources,
   IncrementalAlterConfigOperationTypes,
+  describeQuorumV2,
   type GenericError,
 } from '@platformatic/kafka';
 import type { ConfigChange, DesiredTopic, ObservedTopic } from '../topics/plan.js';
 
 export interface ClusterHealth {
-  /** The active controller (the broker a rolling restart takes last). */
+  /** The active controller (the broker a rolling restart takes last); -1 while the quorum has no leader. */
   controllerId: number;
   /** Partitions whose in-sync replicas are fewer than their replicas. */
   underReplicatedPartitions: number;
@@ -32,6 +33,8 @@ export interface KafkaAdmin {
 }
 
 const CLIENT_ID = 'runnel-operator';
+/** The KRaft metadata log: its partition's leader is the active controller. */
+const METADATA_TOPIC = '__cluster_metadata';
 const CONNECT_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 
@@ -40,6 +43,23 @@ function isUnknownTopic(err: unknown): boolean {
     typeof (err as GenericError)?.findBy === 'function' &&
     (err as GenericError).findBy('apiId', 'UNKNOWN_TOPIC_OR_PARTITION') !== null
   );
+}
+
+/** The Kafka error name of a broker's error answer, or undefined for any other failure. */
+function protocolError(err: unknown): string | undefined {
+  const generic = err as GenericError;
+  const protocol = typeof generic?.findBy === 'function' ? generic.findBy('code', 'PLT_KFK_PROTOCOL') : null;
+  return protocol ? String(protocol.apiId) : undefined;
+}
+
+/** The leader of `__cluster_metadata-0` in a DescribeQuorum answer, or -1 when it names none. */
+export function quorumLeader(answer: {
+  topics: { topicName: string; partitions: { partitionIndex: number; errorCode: number; leaderId: number }[] }[];
+}): number {
+  const partition = answer.topics
+    .find((t) => t.topicName === METADATA_TOPIC)
+    ?.partitions.find((p) => p.partitionIndex === 0);
+  return partition && partition.errorCode === 0 ? partition.leaderId : -1;
 }
 
 /** The broker's own words for a failed admin call (error name and message), else the client's. */
@@ -126,7 +146,34 @@ class PlatformaticAdmin implements KafkaAdmin {
         for (const id of p.replicas) replicasByBroker.set(id, (replicasByBroker.get(id) ?? 0) + 1);
       }
     }
-    return { controllerId: metadata.controllerId, underReplicatedPartitions, replicasByBroker };
+    const brokers = [...metadata.brokers.values()];
+    return {
+      controllerId: await this.activeController(brokers, metadata.controllerId),
+      underReplicatedPartitions,
+      replicasByBroker,
+    };
+  }
+
+  /**
+   * The metadata quorum's leader, from DescribeQuorum (which a broker forwards to it). Metadata's
+   * controller id cannot say: Kafka in KRaft mode names a random live broker there. It is used only
+   * when the brokers do not serve DescribeQuorum v2 (older Kafka versions).
+   */
+  private async activeController(brokers: { host: string; port: number }[], metadataControllerId: number) {
+    const describeQuorum = (await this.admin.listApis()).find((a) => a.apiKey === describeQuorumV2.api.key);
+    if (!describeQuorum || describeQuorum.maxVersion < describeQuorumV2.api.version) return metadataControllerId;
+    let answer: describeQuorumV2.DescribeQuorumResponse;
+    try {
+      const connection = await this.admin.connections.getFirstAvailable(brokers);
+      answer = await describeQuorumV2.api.async(connection, [
+        { topicName: METADATA_TOPIC, partitions: [{ partitionIndex: 0 }] },
+      ]);
+    } catch (err) {
+      // An error answer (no leader to forward to, a timeout during an election): none known now.
+      if (protocolError(err)) return -1;
+      throw err;
+    }
+    return quorumLeader(answer);
   }
 }
 

@@ -27,6 +27,27 @@ describe('rolling restart', () => {
     expect(planRestart([broker(0, 'old'), broker(1, 'new'), broker(2, 'new')], 'new', healthy(0))).toMatchObject({
       kind: 'restart',
       pod: { ordinal: 0 },
+      message: 'restarting broker 0, the active controller, last (1 of 3 to go)',
+    });
+  });
+
+  it('takes the active controller last wherever it is, and says which broker it is', () => {
+    const brokers = [broker(0, 'old'), broker(1, 'old'), broker(2, 'old'), broker(3, 'old')];
+    const order: number[] = [];
+    for (let i = 0; i < brokers.length; i++) {
+      const plan = planRestart(brokers, 'new', healthy(2));
+      if (plan.kind !== 'restart') throw new Error(`expected a restart, got ${plan.kind}`);
+      order.push(plan.pod.ordinal);
+      brokers[plan.pod.ordinal] = broker(plan.pod.ordinal, 'new');
+    }
+    expect(order).toEqual([0, 1, 3, 2]);
+    expect(planRestart(brokers, 'new', healthy(2))).toEqual({ kind: 'upToDate' });
+  });
+
+  it('waits while the metadata quorum has no leader', () => {
+    expect(planRestart([broker(0, 'old'), broker(1, 'old')], 'new', healthy(-1))).toEqual({
+      kind: 'wait',
+      message: 'waiting for the metadata quorum to elect a leader',
     });
   });
 

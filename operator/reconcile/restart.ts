@@ -1,7 +1,8 @@
 // Which broker to restart next when the StatefulSet has a new revision (its pods restart only when
 // the operator deletes them). One broker at a time; only when every broker is ready and no
 // partition is under-replicated, so the restarted broker is back in every ISR before the next
-// goes; the active controller last. A broker that is outdated and not ready serves nothing and
+// goes, and only while the metadata quorum has a leader; the active controller last, so that the
+// quorum's leadership moves once. A broker that is outdated and not ready serves nothing and
 // may be stuck on its old config, so it goes first without waiting.
 
 import type { ClusterHealth } from '../kafka/admin.js';
@@ -39,10 +40,13 @@ export function planRestart(
       message: `waiting for ${health.underReplicatedPartitions} under-replicated partitions to catch up`,
     };
   }
+  // A broker going now could leave the voters without a majority while they elect a leader.
+  if (health.controllerId < 0) return { kind: 'wait', message: 'waiting for the metadata quorum to elect a leader' };
   const next = outdated.find((b) => b.ordinal !== health.controllerId) ?? outdated[0];
+  const role = next.ordinal === health.controllerId ? ', the active controller, last' : '';
   return {
     kind: 'restart',
     pod: next,
-    message: `restarting broker ${next.ordinal} (${outdated.length} of ${brokers.length} to go)`,
+    message: `restarting broker ${next.ordinal}${role} (${outdated.length} of ${brokers.length} to go)`,
   };
 }
