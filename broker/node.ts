@@ -259,6 +259,7 @@ export class BrokerNode {
       topics: configs,
       controller: channel,
       raft,
+      metadataSettled: () => applying,
       quorumWire,
       metadataEntries: metadataEntryCodec(clock),
       partitions,

@@ -48,6 +48,11 @@ export const produceHandler = (broker: BrokerServices) =>
     }> = [];
 
     const byTopicId = ctx.header.apiVersion >= 13;
+    // A partition this broker was just made leader of is served once its log is open, rather than
+    // refused: a client that resends a whole request for one refused partition would duplicate the rest.
+    const refOf = (t: (typeof req.topicData)[number]) => (byTopicId ? { id: t.topicId } : { name: t.name });
+    if (req.topicData.some((t) => t.partitionData.some((p) => broker.partitions.becomingLeader(refOf(t), p.index))))
+      await broker.metadataSettled();
     for (const t of req.topicData) {
       const results = t.partitionData.map((p): Promise<PartitionResult> | PartitionResult => {
         if (!validAcks)
@@ -55,7 +60,7 @@ export const produceHandler = (broker: BrokerServices) =>
         if (req.transactionalId !== null) {
           return failed(p.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'transactions are not supported yet');
         }
-        const found = broker.partitions.leader(byTopicId ? { id: t.topicId } : { name: t.name }, p.index);
+        const found = broker.partitions.leader(refOf(t), p.index);
         if (!found.ok) return failed(p.index, found.errorCode);
         const partition = found.partition;
         const { topic, log } = partition;

@@ -38,6 +38,8 @@ export interface BrokerServices {
   /** The active controller: this node's, or the one to forward to. */
   readonly controller: ControllerChannel;
   readonly raft: RaftNode;
+  /** Resolves once this broker has acted on the metadata it applied so far (logs opened, groups loaded). */
+  metadataSettled(): Promise<void>;
   /** How the quorum's messages map to the wire on this node (cluster id, controller listener, voters). */
   readonly quorumWire: RaftWireContext;
   /** Metadata log entries ↔ record batches, for Fetch of the metadata log. */

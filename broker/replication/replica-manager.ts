@@ -121,6 +121,16 @@ export class ReplicaManager {
     return { ok: true, partition: { topic, state, log, key: partitionKey(topic.name, partition) } };
   }
 
+  /**
+   * Whether the image already names this broker the partition's leader while its log is not open
+   * yet: the metadata arrived a moment ago and the broker is still acting on it.
+   */
+  becomingLeader(ref: TopicRef, partition: number): boolean {
+    const image = this.topics.image;
+    const topic = 'id' in ref ? image.topicById(ref.id) : image.topic(ref.name);
+    return topic?.partitions[partition]?.leader === this.nodeId && !this.logs.get(topic.name, partition);
+  }
+
   /** NOT_ENOUGH_REPLICAS when acks=-1 and the ISR is below min.insync.replicas (checked before appending, as Kafka does). */
   checkAcks(p: LeaderPartition, acks: number): number {
     if (acks === ACKS_ALL && p.state.isr.length < Number(this.topics.configValue(p.topic, 'min.insync.replicas')))
