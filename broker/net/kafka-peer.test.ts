@@ -9,7 +9,14 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { formatKafkaNode, launchKafka, prepareKafka, type KafkaBroker } from '../bench/kafka.js';
 import { systemClock } from '../clock.js';
 import { ErrorCode } from '../protocol/errors.js';
-import { BeginQuorumEpoch, DescribeQuorum, EndQuorumEpoch, Fetch, Vote } from '../protocol/messages/index.js';
+import {
+  BeginQuorumEpoch,
+  DescribeQuorum,
+  EndQuorumEpoch,
+  Fetch,
+  FetchSnapshot,
+  Vote,
+} from '../protocol/messages/index.js';
 import { scanBatches } from '../protocol/record-batch.js';
 import type { LogEntry } from '../raft/log.js';
 import {
@@ -83,6 +90,7 @@ describe('against a Kafka 4.1 controller', () => {
       beginQuorumEpoch: v.get(BeginQuorumEpoch.key)?.maxVersion,
       endQuorumEpoch: v.get(EndQuorumEpoch.key)?.maxVersion,
       fetch: v.get(Fetch.key)?.maxVersion,
+      fetchSnapshot: v.get(FetchSnapshot.key)?.maxVersion,
       describeQuorum: v.get(DescribeQuorum.key)?.maxVersion,
     }).toEqual(KRAFT_RPC_VERSIONS);
   });

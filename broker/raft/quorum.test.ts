@@ -404,6 +404,41 @@ describe('RaftQuorum', () => {
     expect(res).toMatchObject({ snapshotId: { offset: 9, epoch: 2 }, divergingEpoch: null });
   });
 
+  it('a FetchSnapshot answered with an error, even one naming no leader, sends the follower back to Fetch', () => {
+    const follower = Node.make(3, [1, 2, 3], { election: { epoch: 2, leaderId: 1, votedId: -1 } });
+    follower.at(10);
+    const [req] = follower.sent('FetchRequest');
+    follower.receive(
+      1,
+      {
+        type: 'FetchResponse',
+        errorCode: 0,
+        highWatermark: 9,
+        divergingEpoch: null,
+        currentLeader: { leaderId: 1, leaderEpoch: 2 },
+        snapshotId: { offset: 9, epoch: 2 },
+        records: [],
+      },
+      req.correlationId,
+    );
+    const [snapReq] = follower.sent('FetchSnapshotRequest');
+    follower.receive(
+      1,
+      {
+        type: 'FetchSnapshotResponse',
+        errorCode: -1,
+        snapshotId: { offset: 9, epoch: 2 },
+        currentLeader: { leaderId: -1, leaderEpoch: -1 },
+        size: -1,
+        position: -1,
+        bytes: Buffer.alloc(0),
+      },
+      snapReq.correlationId,
+    );
+    follower.at(100);
+    expect(follower.sent('FetchRequest')).toMatchObject([{ fetchOffset: 0 }]);
+  });
+
   it('a node restarting from a snapshot starts with its high watermark and applied offset at the snapshot end', () => {
     const n = Node.make(2, [1, 2, 3], { log: entries([[1, 6]]), election: { epoch: 1, leaderId: 1, votedId: -1 } });
     n.log.snapshotAndDeleteBefore({ offset: 4, epoch: 1 }, Buffer.from('state'));

@@ -719,16 +719,17 @@ export class RaftQuorum {
     this.inflightFetch = null;
     if (this.learnEpochAndLeader(res.currentLeader.leaderEpoch, res.currentLeader.leaderId)) return;
     const s = this.state;
-    if (s.name !== 'follower' || from !== this.election.leaderId || res.currentLeader.leaderEpoch !== this.epoch)
-      return;
+    if (s.name !== 'follower' || from !== this.election.leaderId) return;
     const fetch = s.snapshotFetch;
     if (!fetch || inflight.snapshotPosition !== fetch.position) return;
     if (res.errorCode !== ErrorCode.NONE) {
-      // SNAPSHOT_NOT_FOUND (the leader has a newer one) and the rest: back to Fetch, which names the current one.
+      // SNAPSHOT_NOT_FOUND (the leader has a newer one) and the rest, also a top-level error that names
+      // no leader (Kafka 4.1 answers a missing snapshot so): back to Fetch, which names the current one.
       s.snapshotFetch = null;
       s.retryAtMs = this.nowMs + this.config.retryBackoffMs;
       return;
     }
+    if (res.currentLeader.leaderEpoch !== this.epoch) return;
     s.fetchDeadlineMs = this.nowMs + this.config.fetchTimeoutMs;
     s.leaderResigned = false;
     const sameSnapshot = res.snapshotId.offset === fetch.id.offset && res.snapshotId.epoch === fetch.id.epoch;

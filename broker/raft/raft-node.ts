@@ -214,6 +214,9 @@ export class RaftNode {
       try {
         await this.writeSnapshot();
       } catch (err) {
+        // Not again at every tick: the next try comes after as many bytes (or as long) again.
+        this.bytesSinceSnapshot = 0;
+        this.lastSnapshotMs = this.clock.nowMs();
         this.logger.error({ err }, 'could not write a metadata snapshot');
       } finally {
         this.snapshotting = false;
