@@ -169,36 +169,56 @@ async function alterTopic(
   return { ...base, errorCode: result.errorCode, errorMessage: result.errorMessage };
 }
 
+/** AlterConfigs / IncrementalAlterConfigs when no controller answers: every resource gets the error. */
+function unavailableConfigs(
+  req: { resources: Array<{ resourceType: number; resourceName: string }> },
+  errorCode: number,
+  errorMessage: string,
+) {
+  const responses = req.resources.map((r) => ({ ...r, errorCode, errorMessage }));
+  return { throttleTimeMs: 0, responses };
+}
+
 export const alterConfigsHandler = (broker: BrokerServices) =>
-  controllerHandler(AlterConfigs, broker.controller, async (controller, req) => {
-    const responses = [];
-    for (const r of req.resources) {
-      const changes = r.configs.map((c): { name: string; op: AlterOp; value: string | null } => ({
-        name: c.name,
-        op: c.value === null ? 'delete' : 'set',
-        value: c.value,
-      }));
-      responses.push(await alterTopic(controller, r.resourceType, r.resourceName, changes, req.validateOnly, true));
-    }
-    return { throttleTimeMs: 0, responses };
-  });
+  controllerHandler(
+    AlterConfigs,
+    broker.controller,
+    async (controller, req) => {
+      const responses = [];
+      for (const r of req.resources) {
+        const changes = r.configs.map((c): { name: string; op: AlterOp; value: string | null } => ({
+          name: c.name,
+          op: c.value === null ? 'delete' : 'set',
+          value: c.value,
+        }));
+        responses.push(await alterTopic(controller, r.resourceType, r.resourceName, changes, req.validateOnly, true));
+      }
+      return { throttleTimeMs: 0, responses };
+    },
+    unavailableConfigs,
+  );
 
 export const incrementalAlterConfigsHandler = (broker: BrokerServices) =>
-  controllerHandler(IncrementalAlterConfigs, broker.controller, async (controller, req) => {
-    const responses = [];
-    for (const r of req.resources) {
-      const badOp = r.configs.find((c) => OPS[c.configOperation] === undefined);
-      if (badOp) {
-        responses.push({
-          resourceType: r.resourceType,
-          resourceName: r.resourceName,
-          errorCode: ErrorCode.INVALID_REQUEST,
-          errorMessage: `Unknown config operation ${badOp.configOperation} for ${badOp.name}; use 0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT).`,
-        });
-        continue;
+  controllerHandler(
+    IncrementalAlterConfigs,
+    broker.controller,
+    async (controller, req) => {
+      const responses = [];
+      for (const r of req.resources) {
+        const badOp = r.configs.find((c) => OPS[c.configOperation] === undefined);
+        if (badOp) {
+          responses.push({
+            resourceType: r.resourceType,
+            resourceName: r.resourceName,
+            errorCode: ErrorCode.INVALID_REQUEST,
+            errorMessage: `Unknown config operation ${badOp.configOperation} for ${badOp.name}; use 0 (SET), 1 (DELETE), 2 (APPEND) or 3 (SUBTRACT).`,
+          });
+          continue;
+        }
+        const changes = r.configs.map((c) => ({ name: c.name, op: OPS[c.configOperation], value: c.value }));
+        responses.push(await alterTopic(controller, r.resourceType, r.resourceName, changes, req.validateOnly, false));
       }
-      const changes = r.configs.map((c) => ({ name: c.name, op: OPS[c.configOperation], value: c.value }));
-      responses.push(await alterTopic(controller, r.resourceType, r.resourceName, changes, req.validateOnly, false));
-    }
-    return { throttleTimeMs: 0, responses };
-  });
+      return { throttleTimeMs: 0, responses };
+    },
+    unavailableConfigs,
+  );

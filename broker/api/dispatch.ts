@@ -9,6 +9,7 @@ import {
   writeResponseHeader,
   type RequestHeader,
 } from '../protocol/header.js';
+import { ControllerUnavailableError } from '../cluster/controller-channel.js';
 import type { QuorumController } from '../controller/quorum-controller.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiVersions } from '../protocol/messages/index.js';
@@ -65,20 +66,26 @@ export interface ControllerRoute {
 
 /**
  * A handler for a request only the active controller can answer: it runs `handle` there, and
- * any other node forwards the request as received (same version) and relays the answer.
+ * any other node forwards the request as received (same version) and relays the answer. When no
+ * controller answers in time (a quorum without a leader), `unavailable` builds the answer:
+ * REQUEST_TIMED_OUT, which clients retry.
  */
 export function controllerHandler<A extends AnyApi>(
   api: A,
   route: ControllerRoute,
   handle: (controller: QuorumController, request: RequestOf<A>, ctx: RequestContext) => Promise<ResponseOf<A>>,
+  unavailable: (request: RequestOf<A>, errorCode: number, errorMessage: string) => ResponseOf<A>,
 ): Handler {
-  return handler(
-    api,
-    (req, ctx) =>
-      route.call(api, ctx.header.apiVersion, req as Input<Fields>, (c) => handle(c, req, ctx)) as Promise<
-        ResponseOf<A>
-      >,
-  );
+  return handler(api, async (req, ctx) => {
+    try {
+      const answer = await route.call(api, ctx.header.apiVersion, req, (c) => handle(c, req, ctx));
+      return answer as ResponseOf<A>;
+    } catch (err) {
+      if (!(err instanceof ControllerUnavailableError)) throw err;
+      ctx.logger.warn({ api: api.name, reason: err.message }, 'no active controller answered');
+      return unavailable(req, ErrorCode.REQUEST_TIMED_OUT, err.message);
+    }
+  });
 }
 
 export interface SupportedApi {

@@ -113,29 +113,49 @@ export const fetchSnapshotHandler = (broker: BrokerServices) =>
   });
 
 export const describeQuorumHandler = (broker: BrokerServices) =>
-  controllerHandler(DescribeQuorum, broker.controller, (_controller, req) => {
-    const listenerName = broker.quorumWire.listenerName;
-    const voters = broker.raft.voters.map((nodeId) => ({
-      nodeId,
-      listeners: broker.quorumWire.endpointsOf(nodeId) ?? [{ name: listenerName, host: '', port: 0 }],
-    }));
-    return Promise.resolve(describeQuorumResponse(req, broker.raft.view(), voters, broker.clock.nowMs()));
-  });
+  controllerHandler(
+    DescribeQuorum,
+    broker.controller,
+    (_controller, req) => {
+      const listenerName = broker.quorumWire.listenerName;
+      const voters = broker.raft.voters.map((nodeId) => ({
+        nodeId,
+        listeners: broker.quorumWire.endpointsOf(nodeId) ?? [{ name: listenerName, host: '', port: 0 }],
+      }));
+      return Promise.resolve(describeQuorumResponse(req, broker.raft.view(), voters, broker.clock.nowMs()));
+    },
+    (_req, errorCode, errorMessage) => ({ errorCode, errorMessage, topics: [], nodes: [] }),
+  );
 
 export const brokerRegistrationHandler = (broker: BrokerServices) =>
-  controllerHandler(BrokerRegistration, broker.controller, async (controller, req) => {
-    const r = await controller.registerBroker(req);
-    return { throttleTimeMs: 0, errorCode: r.errorCode, brokerEpoch: r.brokerEpoch };
-  });
+  controllerHandler(
+    BrokerRegistration,
+    broker.controller,
+    async (controller, req) => {
+      const r = await controller.registerBroker(req);
+      return { throttleTimeMs: 0, errorCode: r.errorCode, brokerEpoch: r.brokerEpoch };
+    },
+    (_req, errorCode) => ({ throttleTimeMs: 0, errorCode, brokerEpoch: -1 }),
+  );
 
 export const brokerHeartbeatHandler = (broker: BrokerServices) =>
-  controllerHandler(BrokerHeartbeat, broker.controller, async (controller, req) => ({
-    throttleTimeMs: 0,
-    ...(await controller.heartbeat(req)),
-  }));
+  controllerHandler(
+    BrokerHeartbeat,
+    broker.controller,
+    async (controller, req) => ({
+      throttleTimeMs: 0,
+      ...(await controller.heartbeat(req)),
+    }),
+    (_req, errorCode) => ({ throttleTimeMs: 0, errorCode, isCaughtUp: false, isFenced: true, shouldShutDown: false }),
+  );
 
 export const allocateProducerIdsHandler = (broker: BrokerServices) =>
-  controllerHandler(AllocateProducerIds, broker.controller, async (controller, req) => {
-    const r = await controller.allocateProducerIds(req.brokerId, req.brokerEpoch);
-    return { throttleTimeMs: 0, errorCode: r.errorCode, producerIdStart: r.start, producerIdLen: r.length };
-  });
+  controllerHandler(
+    AllocateProducerIds,
+    broker.controller,
+    async (controller, req) => {
+      const r = await controller.allocateProducerIds(req.brokerId, req.brokerEpoch);
+      return { throttleTimeMs: 0, errorCode: r.errorCode, producerIdStart: r.start, producerIdLen: r.length };
+    },
+    (_req, errorCode) => ({ throttleTimeMs: 0, errorCode, producerIdStart: -1, producerIdLen: 0 }),
+  );

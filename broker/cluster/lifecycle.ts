@@ -16,6 +16,8 @@ import type { ControllerChannel } from './controller-channel.js';
 
 const PLAINTEXT_SECURITY_PROTOCOL = 0;
 const SHUTDOWN_RETRY_MS = 100;
+/** Answers that mean no controller took the request (a forwarding node found none): retried like a failure. */
+const NO_CONTROLLER = new Set<number>([ErrorCode.REQUEST_TIMED_OUT, ErrorCode.NOT_CONTROLLER]);
 /** Failed asks (each already waits out an election) after which a stopping broker gives up on controlled shutdown. */
 const MAX_SHUTDOWN_FAILURES = 1;
 
@@ -86,6 +88,7 @@ export class BrokerLifecycle {
       const r = await c.registerBroker(body);
       return { throttleTimeMs: 0, errorCode: r.errorCode, brokerEpoch: r.brokerEpoch };
     });
+    if (NO_CONTROLLER.has(res.errorCode)) throw new Error(`registration: ${errorName(res.errorCode)}`);
     if (res.errorCode !== ErrorCode.NONE) {
       this.logger.error({ error: errorName(res.errorCode) }, "the controller refused this broker's registration");
       return;
@@ -117,6 +120,7 @@ export class BrokerLifecycle {
       this.fenced = true;
       return false;
     }
+    if (NO_CONTROLLER.has(res.errorCode)) throw new Error(`heartbeat: ${errorName(res.errorCode)}`);
     if (res.errorCode !== ErrorCode.NONE) return false;
     if (this.fenced && !res.isFenced) {
       this.logger.info({ brokerEpoch: this.brokerEpoch }, 'unfenced: serving clients');
