@@ -31,6 +31,7 @@ import {
   brokerRegistrationHandler,
   describeQuorumHandler,
   endQuorumEpochHandler,
+  unregisterBrokerHandler,
   fetchSnapshotHandler,
   voteHandler,
 } from './quorum.js';
@@ -70,6 +71,7 @@ export function createHandlers(broker: BrokerServices): Handler[] {
     fetchSnapshotHandler(broker),
     brokerRegistrationHandler(broker),
     brokerHeartbeatHandler(broker),
+    unregisterBrokerHandler(broker),
     allocateProducerIdsHandler(broker),
   ];
   return [apiVersionsHandler(supportedApis([ApiVersions, ...handlers.map((h) => h.api)])), ...handlers];

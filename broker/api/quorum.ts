@@ -14,6 +14,7 @@ import {
   EndQuorumEpoch,
   Fetch,
   FetchSnapshot,
+  UnregisterBroker,
   Vote,
 } from '../protocol/messages/index.js';
 import type { RequestOf } from '../protocol/schema.js';
@@ -147,6 +148,14 @@ export const brokerHeartbeatHandler = (broker: BrokerServices) =>
       ...(await controller.heartbeat(req)),
     }),
     (_req, errorCode) => ({ throttleTimeMs: 0, errorCode, isCaughtUp: false, isFenced: true, shouldShutDown: false }),
+  );
+
+export const unregisterBrokerHandler = (broker: BrokerServices) =>
+  controllerHandler(
+    UnregisterBroker,
+    broker.controller,
+    async (controller, req) => ({ throttleTimeMs: 0, ...(await controller.unregisterBroker(req.brokerId)) }),
+    (_req, errorCode, errorMessage) => ({ throttleTimeMs: 0, errorCode, errorMessage }),
   );
 
 export const allocateProducerIdsHandler = (broker: BrokerServices) =>

@@ -269,6 +269,33 @@ export class QuorumController {
     return answer();
   }
 
+  /**
+   * Removes a broker's registration (kafka-cluster.sh unregister): its leaderships move first. A
+   * broker still running registers again with its next heartbeat, as in Kafka.
+   */
+  unregisterBroker(brokerId: number): Promise<{ errorCode: number; errorMessage: string | null }> {
+    const notController = { errorCode: ErrorCode.NOT_CONTROLLER as number, errorMessage: this.notActiveMessage() };
+    return this.answer<{ errorCode: number; errorMessage: string | null }>(
+      () =>
+        this.decide(async () => {
+          const b = this.image.broker(brokerId);
+          if (!b)
+            return {
+              errorCode: ErrorCode.BROKER_ID_NOT_REGISTERED,
+              errorMessage: `Broker ID ${brokerId} is not currently registered`,
+            };
+          await this.commit([
+            ...moveLeadershipsOff(this.image, brokerId),
+            { type: 'UnregisterBrokerRecord', brokerId, brokerEpoch: b.epoch },
+          ]);
+          this.lastHeartbeatMs.delete(brokerId);
+          this.logger.info({ brokerId }, 'broker unregistered');
+          return { errorCode: ErrorCode.NONE, errorMessage: null };
+        }),
+      notController,
+    );
+  }
+
   /** Moves a stopping broker's leaderships away, then fences it once it leads nothing. */
   private async controlledShutdown(brokerId: number, brokerEpoch: number): Promise<void> {
     const b = this.image.broker(brokerId);

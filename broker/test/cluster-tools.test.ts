@@ -454,6 +454,21 @@ describe('kafka-dump-log.sh --cluster-metadata-decoder on a node’s __cluster_m
     },
     FAILOVER_TEST_TIMEOUT_MS,
   );
+
+  it('kafka-cluster.sh unregister removes the stopped broker’s registration; a second time it is not registered', async () => {
+    const stopped = VOTERS.find((id) => cluster.node(id).process === null)!;
+    const survivor = VOTERS.find((id) => id !== stopped)!;
+    const unregister = () =>
+      kafkaTool(kafka, CLUSTER_TOOL, [
+        'unregister',
+        '--bootstrap-server',
+        addressOf(survivor),
+        '--id',
+        String(stopped),
+      ]);
+    expect(await unregister()).toContain(`Broker ${stopped} is no longer registered.`);
+    await expect(unregister()).rejects.toThrow(`Broker ID ${stopped} is not currently registered`);
+  });
 });
 
 describe('the same quorum checks against a Kafka 4.1 combined node', () => {
