@@ -13,7 +13,7 @@ import type { BrokerConfig, Listener } from './config/broker-config.js';
 import { claimLogDir } from './metadata/meta-properties.js';
 import { KafkaServer } from './server/server.js';
 import { Dispatcher } from './api/dispatch.js';
-import { createHandlers } from './api/handlers.js';
+import { createControllerHandlers, createHandlers } from './api/handlers.js';
 import { ReadBufferPool } from './log/read-buffers.js';
 import { systemClock, type Clock } from './clock.js';
 import type { BrokerEndpoint, BrokerServices, ClusterView } from './api/services.js';
@@ -269,19 +269,21 @@ export class BrokerNode {
       logs,
       waiters,
     };
-    const dispatcher = new Dispatcher(createHandlers(services), {
-      answered(api, seconds, requestBytes, responseBytes) {
+    const observer = {
+      answered(api: string, seconds: number, requestBytes: number, responseBytes: number) {
         metrics.requests.inc({ api });
         metrics.requestSeconds.observe({ api }, seconds);
         metrics.bytesIn.inc(requestBytes);
         metrics.bytesOut.inc(responseBytes);
       },
-    });
+    };
+    const clientDispatcher = new Dispatcher(createHandlers(services), observer);
+    const controllerDispatcher = new Dispatcher(createControllerHandlers(services), observer);
     // Client requests wait until the controller has unfenced this broker (Kafka enables request
     // processing only then); quorum and controller traffic never waits.
     let unfenced: () => void = () => undefined;
     const servingClients = new Promise<void>((resolve) => (unfenced = resolve));
-    const serverFor = (listeners: Listener[], gate: Promise<void> | undefined) =>
+    const serverFor = (listeners: Listener[], dispatcher: Dispatcher, gate: Promise<void> | undefined) =>
       new KafkaServer({
         listeners,
         maxFrameBytes: config.socketRequestMaxBytes,
@@ -300,9 +302,9 @@ export class BrokerNode {
     const servers: KafkaServer[] = [];
     const ports: number[] = [];
     const boundPorts = new Map<string, number>();
-    const listen = async (listeners: Listener[], gate?: Promise<void>) => {
+    const listen = async (listeners: Listener[], dispatcher: Dispatcher, gate?: Promise<void>) => {
       if (listeners.length === 0) return;
-      const server = serverFor(listeners, gate);
+      const server = serverFor(listeners, dispatcher, gate);
       const bound = await server.start();
       servers.push(server);
       listeners.forEach((l, i) => boundPorts.set(l.name, bound[i]));
@@ -310,7 +312,7 @@ export class BrokerNode {
         if (listeners.includes(l)) ports[config.listeners.indexOf(l)] = bound[listeners.indexOf(l)];
     };
     // The other voters reach this node's quorum here before it serves clients.
-    await listen(config.listeners.filter(isController));
+    await listen(config.listeners.filter(isController), controllerDispatcher);
 
     if (lifecycle) {
       await publisher.caughtUp();
@@ -330,6 +332,7 @@ export class BrokerNode {
       // Bound now, so that the registration names the ports actually bound.
       await listen(
         config.listeners.filter((l) => !isController(l)),
+        clientDispatcher,
         servingClients,
       );
       await lifecycle.start();

@@ -1,3 +1,4 @@
+import { METADATA_VERSION_LEVEL, METADATA_VERSION_MIN_LEVEL } from '../metadata/records.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { ApiVersions } from '../protocol/messages/index.js';
 import { handler, type SupportedApi } from './dispatch.js';
@@ -7,7 +8,11 @@ import { handler, type SupportedApi } from './dispatch.js';
  * the Kafka 4.1 release whose APIs and versions this broker serves (the level is finalized, as
  * in a fresh Kafka 4.1 cluster). Clients and `kafka-features.sh describe` read them here.
  */
-const METADATA_VERSION = { name: 'metadata.version', minVersion: 7, maxVersion: 27 };
+const METADATA_VERSION = {
+  name: 'metadata.version',
+  minVersion: METADATA_VERSION_MIN_LEVEL,
+  maxVersion: METADATA_VERSION_LEVEL,
+};
 const FINALIZED_FEATURES_EPOCH = 0;
 
 /** Answers with `apiKeys`: the handler table's APIs and versions (see handlers.ts). */

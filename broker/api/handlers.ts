@@ -2,7 +2,25 @@
 
 import type { BrokerServices } from './services.js';
 import { supportedApis, type Handler } from './dispatch.js';
-import { ApiVersions } from '../protocol/messages/index.js';
+import {
+  AllocateProducerIds,
+  AlterConfigs,
+  ApiVersions,
+  BeginQuorumEpoch,
+  BrokerHeartbeat,
+  BrokerRegistration,
+  CreatePartitions,
+  CreateTopics,
+  DeleteTopics,
+  DescribeCluster,
+  DescribeQuorum,
+  EndQuorumEpoch,
+  Fetch,
+  FetchSnapshot,
+  IncrementalAlterConfigs,
+  UnregisterBroker,
+  Vote,
+} from '../protocol/messages/index.js';
 import { apiVersionsHandler } from './api-versions.js';
 import { describeClusterHandler, metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
@@ -74,5 +92,40 @@ export function createHandlers(broker: BrokerServices): Handler[] {
     unregisterBrokerHandler(broker),
     allocateProducerIdsHandler(broker),
   ];
-  return [apiVersionsHandler(supportedApis([ApiVersions, ...handlers.map((h) => h.api)])), ...handlers];
+  return withApiVersions(handlers);
+}
+
+/**
+ * What a controller listener serves, as Kafka's controllers do: the quorum's RPCs, the requests
+ * brokers send the active controller, and the admin requests forwarded to it — not produce,
+ * consume or groups.
+ */
+const CONTROLLER_APIS: ReadonlySet<number> = new Set(
+  [
+    Vote,
+    BeginQuorumEpoch,
+    EndQuorumEpoch,
+    DescribeQuorum,
+    Fetch,
+    FetchSnapshot,
+    BrokerRegistration,
+    BrokerHeartbeat,
+    UnregisterBroker,
+    AllocateProducerIds,
+    CreateTopics,
+    DeleteTopics,
+    CreatePartitions,
+    AlterConfigs,
+    IncrementalAlterConfigs,
+    DescribeCluster,
+  ].map((api) => api.key),
+);
+
+export function createControllerHandlers(broker: BrokerServices): Handler[] {
+  return withApiVersions(createHandlers(broker).filter((h) => CONTROLLER_APIS.has(h.api.key)));
+}
+
+function withApiVersions(handlers: Handler[]): Handler[] {
+  const served = handlers.filter((h) => h.api.key !== ApiVersions.key);
+  return [apiVersionsHandler(supportedApis([ApiVersions, ...served.map((h) => h.api)])), ...served];
 }

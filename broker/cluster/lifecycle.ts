@@ -10,6 +10,7 @@ import type { Clock, Timer } from '../clock.js';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { newIncarnationId } from '../controller/quorum-controller.js';
 import type { MetadataPublisher } from '../metadata/publisher.js';
+import { METADATA_VERSION_LEVEL, METADATA_VERSION_MIN_LEVEL } from '../metadata/records.js';
 import { ErrorCode, errorName } from '../protocol/errors.js';
 import { BrokerHeartbeat, BrokerRegistration } from '../protocol/messages/index.js';
 import type { ControllerChannel } from './controller-channel.js';
@@ -78,7 +79,13 @@ export class BrokerLifecycle {
       clusterId: this.clusterId,
       incarnationId: this.incarnationId,
       listeners: this.endpoints().map((e) => ({ ...e, securityProtocol: PLAINTEXT_SECURITY_PROTOCOL })),
-      features: [],
+      features: [
+        {
+          name: 'metadata.version',
+          minSupportedVersion: METADATA_VERSION_MIN_LEVEL,
+          maxSupportedVersion: METADATA_VERSION_LEVEL,
+        },
+      ],
       rack: this.config.rack,
       isMigratingZkBroker: false,
       logDirs: [],

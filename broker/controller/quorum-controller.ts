@@ -29,6 +29,8 @@ export interface RegistrationRequest {
   clusterId: string;
   incarnationId: string;
   listeners: { name: string; host: string; port: number; securityProtocol: number }[];
+  /** The feature levels the broker supports (metadata.version). */
+  features: { name: string; minSupportedVersion: number; maxSupportedVersion: number }[];
   rack: string | null;
 }
 
@@ -187,6 +189,14 @@ export class QuorumController {
           brokerEpoch: -1,
           message: `broker ${req.brokerId} belongs to cluster ${req.clusterId}, this is ${this.clusterId}`,
         };
+      const supported = req.features.find((f) => f.name === 'metadata.version');
+      const level = this.image.metadataVersion;
+      if (supported && (level < supported.minSupportedVersion || level > supported.maxSupportedVersion))
+        return {
+          errorCode: ErrorCode.UNSUPPORTED_VERSION,
+          brokerEpoch: -1,
+          message: `broker ${req.brokerId} supports metadata.version ${supported.minSupportedVersion}-${supported.maxSupportedVersion}, the cluster runs ${level}`,
+        };
       const existing = this.image.broker(req.brokerId);
       if (existing && existing.incarnationId === req.incarnationId)
         return { errorCode: ErrorCode.NONE, brokerEpoch: existing.epoch };
@@ -213,7 +223,7 @@ export class QuorumController {
         incarnationId: req.incarnationId,
         brokerEpoch,
         endPoints: req.listeners,
-        features: [{ name: 'metadata.version', minSupportedVersion: 1, maxSupportedVersion: METADATA_VERSION_LEVEL }],
+        features: req.features,
         rack: req.rack,
         fenced: true,
         inControlledShutdown: false,

@@ -56,6 +56,8 @@ import { Reader, Writer } from '../protocol/wire.js';
  * `metadata.version` carries it.
  */
 export const METADATA_VERSION_LEVEL = 27;
+/** The oldest `metadata.version` Kafka 4 accepts: 7 = 3.3-IV3. A broker supports [7, 27]. */
+export const METADATA_VERSION_MIN_LEVEL = 7;
 
 // ---- Kafka's record schemas ------------------------------------------------------------------
 

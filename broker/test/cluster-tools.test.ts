@@ -15,7 +15,7 @@ import {
   type KafkaBroker,
   type KafkaInstall,
 } from '../bench/kafka.js';
-import { Metadata } from '../protocol/messages/index.js';
+import { ApiVersions, Metadata, Produce, Vote } from '../protocol/messages/index.js';
 import { newDataDir } from './broker-process.js';
 import { startCluster, type TestCluster } from './cluster-processes.js';
 import { RawConnection } from './raw-client.js';
@@ -341,6 +341,19 @@ describe('kafka-topics.sh and kafka-cluster.sh', () => {
       }
       const led = VOTERS.map((b) => topic.partitions.filter((p) => p.leader === b).length);
       expect(led).toEqual([2, 2, 2]);
+    }
+  });
+
+  it('a controller listener serves the controller’s APIs only, as Kafka’s does (kafka-topics.sh there cannot produce or consume)', async () => {
+    const c = await RawConnection.open(cluster.node(1).controllerPort!);
+    try {
+      const res = await c.request(ApiVersions, 3, { clientSoftwareName: 'test', clientSoftwareVersion: '0' });
+      const keys = res.apiKeys.map((k) => k.apiKey);
+      expect(keys).toContain(Vote.key);
+      expect(keys).not.toContain(Produce.key);
+      expect(keys).not.toContain(Metadata.key);
+    } finally {
+      c.close();
     }
   });
 
