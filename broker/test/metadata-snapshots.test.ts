@@ -10,15 +10,13 @@ import { readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prepareKafka } from '../bench/kafka.js';
-import { systemClock } from '../clock.js';
-import { NodeClient } from '../net/node-client.js';
-import { ErrorCode, errorName } from '../protocol/errors.js';
-import { CreateTopics, ListOffsets, Metadata } from '../protocol/messages/index.js';
+import { ErrorCode } from '../protocol/errors.js';
+import { ListOffsets, Metadata } from '../protocol/messages/index.js';
 import { METADATA_PARTITION_DIR } from '../raft/disk-log.js';
 import { startCluster, type TestCluster } from './cluster-processes.js';
+import { ask, createTopic, until as untilWithin } from './cluster/cluster-clients.js';
 import { run } from './compat/clients.js';
 
-const LOOPBACK = '127.0.0.1';
 const TOPICS = 60;
 const REQUEST_TIMEOUT_MS = 10_000;
 const WAIT_MS = 30_000;
@@ -26,46 +24,7 @@ const TEST_TIMEOUT_MS = 120_000;
 const FAR_BEHIND = 3;
 const EMPTY = 4;
 
-async function ask<T>(port: number, send: (client: NodeClient) => Promise<T>): Promise<T> {
-  const client = new NodeClient({ host: LOOPBACK, port, clock: systemClock, clientId: 'runnel-snapshot-test' });
-  try {
-    return await send(client);
-  } finally {
-    client.close();
-  }
-}
-
-async function until<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = WAIT_MS): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last = 'condition not met';
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (${last})`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
-
-/** CreateTopics through the broker at `port`; the error name ('NONE' when created). */
-function createTopic(port: number, name: string, partitions: number): Promise<string> {
-  return ask(port, async (c) => {
-    const res = await c.request(
-      CreateTopics,
-      'latest',
-      {
-        topics: [{ name, numPartitions: partitions, replicationFactor: -1, assignments: [], configs: [] }],
-        timeoutMs: REQUEST_TIMEOUT_MS,
-        validateOnly: false,
-      },
-      { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
-    );
-    return errorName(res.topics[0].errorCode);
-  });
-}
+const until = <T>(what: string, check: () => Promise<T | undefined>) => untilWithin(what, check, WAIT_MS);
 
 /** Each topic's partition leaders as the broker at `port` names them. */
 async function leadersAt(port: number): Promise<Map<string, number[]>> {

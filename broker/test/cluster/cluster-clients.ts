@@ -23,7 +23,7 @@ const POLL_MS = 50;
 export const LOOPBACK = '127.0.0.1';
 
 /** One request to the broker at `port` on a fresh connection, closed after. */
-async function ask<T>(port: number, send: (client: NodeClient) => Promise<T>): Promise<T> {
+export async function ask<T>(port: number, send: (client: NodeClient) => Promise<T>): Promise<T> {
   const client = new NodeClient({ host: LOOPBACK, port, clock: systemClock, clientId: 'runnel-cluster-test' });
   try {
     return await send(client);
