@@ -1,17 +1,21 @@
 // The user's path, end to end: helm installs the operator (a pod under the chart's
-// ServiceAccount), kubectl applies the examples (one broker while brokers cannot replicate), and
-// then what a user checks: the cluster becomes Ready, the topic exists, kcat produces through the
-// bootstrap Service and consumes everything back, and a deleted broker pod comes back with its
-// volume and data (invalid resources and topic changes are in
+// ServiceAccount), kubectl applies the examples (three brokers, each a controller voter; one
+// replica per partition while brokers do not replicate), and then what a user checks: the
+// brokers are Ready and form one cluster (Metadata through the bootstrap Service lists all of
+// them), the topic exists, kcat produces through the bootstrap Service and consumes everything
+// back, and a deleted broker pod comes back with its volume and data (invalid resources and topic changes are in
 // operator/test/*.e2e.test.ts). Locally it needs root (the node agent); on kind, e2e/kind.sh runs
 // it. See e2e/README.md.
 
 import { describe, expect, it } from 'vitest';
 import {
+  BROKERS,
   EXISTING,
   eventually,
   example,
   installOperator,
+  kafkaBrokersAre,
+  kafkaMetadata,
   OPERATOR_NAMESPACE,
   useEnv,
   type KafkaCluster,
@@ -50,7 +54,7 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
     expect(pod.status!.conditions!.find((c) => c.type === 'Ready')!.status).toBe('True');
   });
 
-  it('a KafkaCluster becomes Ready and `kubectl get kafkaclusters` shows it', async () => {
+  it(`a KafkaCluster of ${BROKERS} brokers becomes Ready and \`kubectl get kafkaclusters\` shows ${BROKERS} of ${BROKERS} ready`, async () => {
     await env.k(['apply', '-n', NS, '-f', '-'], example('kafka-cluster.yaml'));
     await eventually(
       'KafkaCluster Ready',
@@ -60,34 +64,53 @@ describe('a KafkaCluster installed like a user does serves clients and keeps its
       },
       150_000,
     );
-    const table = await env.k(['get', 'kafkaclusters', '-n', NS]);
-    expect(table).toMatch(new RegExp(`^${CLUSTER}\\s+True\\s`, 'm'));
-    const pod = (await env.json<Pod>(['pod', BROKER_POD, '-n', NS]))!;
-    expect(pod.status!.containerStatuses![0].ready).toBe(true);
-    const pvc = (await env.json<PersistentVolumeClaim>(['pvc', `data-${BROKER_POD}`, '-n', NS]))!;
-    expect(pvc.status!.phase).toBe('Bound');
+    // NAME READY REPLICAS READY BROKERS AGE
+    const table = await eventually('kubectl get kafkaclusters: every broker ready', async () => {
+      const t = await env.k(['get', 'kafkaclusters', '-n', NS]);
+      return new RegExp(`^${CLUSTER}\\s+True\\s+${BROKERS}\\s+${BROKERS}\\s`, 'm').test(t) && t;
+    });
+    expect(table).toMatch(/^NAME\s+READY\s+REPLICAS\s+READY BROKERS\s+AGE/);
+    for (let i = 0; i < BROKERS; i++) {
+      const pod = (await env.json<Pod>(['pod', `${CLUSTER}-broker-${i}`, '-n', NS]))!;
+      expect(pod.status!.containerStatuses![0].ready, `${pod.metadata.name} ready`).toBe(true);
+      const pvc = (await env.json<PersistentVolumeClaim>(['pvc', `data-${pod.metadata.name}`, '-n', NS]))!;
+      expect(pvc.status!.phase).toBe('Bound');
+    }
   });
 
-  it('a KafkaTopic creates the topic on the broker', async () => {
+  it('its brokers are one cluster: Metadata through the bootstrap Service lists every one, and a controller', async () => {
+    const svc = (await env.json<Service>(['service', BOOTSTRAP_SVC, '-n', NS]))!;
+    bootstrap = `${svc.spec.clusterIP}:9092`;
+    // The node's service rules follow the Endpoints a moment after the brokers turn Ready (as
+    // kube-proxy's do), so wait for the ClusterIP to answer with all of them.
+    const ids = Array.from({ length: BROKERS }, (_, i) => i);
+    const meta = await kafkaBrokersAre(env, bootstrap, ids);
+    expect(ids).toContain(meta.controller);
+    // Whichever broker the Service picks answers the same.
+    for (let i = 0; i < 3; i++) expect((await kafkaMetadata(env, bootstrap)).brokers).toEqual(ids);
+  });
+
+  it('a KafkaTopic creates the topic, its partitions led by every broker', async () => {
     await env.k(['apply', '-n', NS, '-f', '-'], example('kafka-topic.yaml'));
     const pod = (await env.json<Pod>(['pod', BROKER_POD, '-n', NS]))!;
     const wanted = (await env.json<KafkaTopic>(['kafkatopic', TOPIC, '-n', NS]))!.spec.partitions;
     // Straight to the broker pod's address, as a client on the node would.
     const meta = await eventually('topic in the broker metadata', async () => {
       const r = await env.kcat(['-b', `${pod.status!.podIP}:9092`, '-L', '-t', TOPIC]);
-      return r.code === 0 && r.stdout.includes(`topic "${TOPIC}" with`) ? r.stdout : undefined;
+      return r.code === 0 && r.stdout.includes(`topic "${TOPIC}" with ${wanted} partitions`) ? r.stdout : undefined;
     });
     expect(meta).toContain(`topic "${TOPIC}" with ${wanted} partitions`);
+    // The controller spreads the partitions' leaders over every broker.
+    const { leaders } = await kafkaMetadata(env, `${pod.status!.podIP}:9092`, TOPIC);
+    expect([...new Set(leaders.values())].sort()).toEqual(
+      Array.from({ length: Math.min(BROKERS, wanted) }, (_, i) => i),
+    );
     const table = await env.k(['get', 'kafkatopics', '-n', NS]);
     expect(table).toMatch(new RegExp(`^${TOPIC}\\s`, 'm'));
   });
 
   it('kcat produces through the bootstrap Service and consumes everything back', async () => {
-    const svc = (await env.json<Service>(['service', BOOTSTRAP_SVC, '-n', NS]))!;
-    bootstrap = `${svc.spec.clusterIP}:9092`;
-    // The node's service rules follow the Endpoints a moment after the broker turns Ready (as
-    // kube-proxy's do): wait until the ClusterIP answers before relying on it.
-    await eventually('the bootstrap Service to route to the broker', async () => {
+    await eventually('the topic in the metadata through the bootstrap Service', async () => {
       const r = await env.kcat(['-b', bootstrap, '-L', '-t', TOPIC]);
       return r.code === 0 && r.stdout.includes(`topic "${TOPIC}" with`);
     });

@@ -3,15 +3,14 @@
 // its PersistentVolumeClaims as spec.storage.deleteClaim says (the StatefulSet's
 // persistentVolumeClaimRetentionPolicy.whenDeleted: Delete or Retain).
 //
-// Data movement is not here yet: brokers do not replicate, so nothing moves partitions onto an
-// added broker or off a leaving one (a later issue; its scenarios go in this file). What a second
-// broker does today: it is not a controller voter, and Runnel cannot join a metadata quorum of
-// other nodes yet, so it refuses to start (exit code 2, naming process.roles) instead of coming up
-// as a separate one-broker cluster behind the same bootstrap Service. The cluster then reports
-// N of N+1 brokers ready until it is scaled back. Reads and writes go to the first broker's own
-// address.
+// Two clusters of RUNNEL_E2E_BROKERS brokers: `events` with every broker a controller voter (up to
+// 3), `scratch` with one voter and the other brokers broker-only. Each is one cluster: Metadata
+// through its bootstrap Service lists all its brokers. A broker added by scaling up is not a voter
+// (the voters are fixed): it registers with the active controller and becomes Ready, and holds no
+// partitions, since nothing moves partitions onto an added broker or off a leaving one yet (a later
+// issue; its scenarios go in this file).
 //
-// The throwaway cluster is also rack-aware (spec.rack): its broker's init container writes its
+// The throwaway cluster is also rack-aware (spec.rack): its brokers' init containers write their
 // node's zone label as broker.rack, and its Role and RoleBinding are among what deletion collects.
 
 import { afterAll, describe, expect, it } from 'vitest';
@@ -22,7 +21,8 @@ import {
   clusterSettled,
   eventually,
   example,
-  kafkaReachable,
+  kafkaBrokersAre,
+  kafkaMetadata,
   useEnv,
   type BrokerConfigs,
   type ConfigMap,
@@ -47,9 +47,10 @@ const ZONE = 'e2e-zone-a';
 describe('scaling a KafkaCluster, and deleting one', () => {
   const env = useEnv({ namespace: 'e2e-scale-delete', operator: true });
   const ns = () => env.namespace;
-  /** The first broker, by its own name: it answers for the data it holds. */
-  const firstBroker = (cluster: string) => `${cluster}-broker-0.${cluster}-brokers.${ns()}.svc.cluster.local:9092`;
-  const consumeAll = () => env.kcat(['-b', firstBroker(KEPT), '-C', '-t', TOPIC, '-o', 'beginning', '-e', '-q', '-K:']);
+  /** The cluster's bootstrap Service, by its DNS name (what status.bootstrap says). */
+  const bootstrap = (cluster: string) => `${cluster}-bootstrap.${ns()}.svc.cluster.local:9092`;
+  const ids = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const consumeAll = () => env.kcat(['-b', bootstrap(KEPT), '-C', '-t', TOPIC, '-o', 'beginning', '-e', '-q', '-K:']);
   const owned = async (cluster: string) =>
     (await env.k(['get', OWNED_KINDS, '-n', ns(), '-l', `app.kubernetes.io/instance=${cluster}`, '-o', 'name']))
       .trim()
@@ -70,9 +71,10 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       await env.k(['label', 'node', node, '--overwrite', zone ? `${ZONE_LABEL}=${zone}` : `${ZONE_LABEL}-`]);
   });
 
-  it('starts two clusters, one that keeps its volumes and one that does not', async () => {
+  it(`starts two clusters of ${BROKERS} brokers, one that keeps its volumes (${Math.min(3, BROKERS)} voters) and one that does not (1 voter)`, async () => {
     const scratch = parse(example('kafka-cluster.yaml')) as KafkaCluster;
     scratch.metadata.name = SCRATCH;
+    scratch.spec.controllerVoters = 1;
     scratch.spec.storage.deleteClaim = true;
     scratch.spec.rack = { topologyKey: ZONE_LABEL };
     for (const node of (await env.json<List<NodeObject>>(['nodes']))!.items) {
@@ -82,7 +84,14 @@ describe('scaling a KafkaCluster, and deleting one', () => {
     await env.k(['apply', '-n', ns(), '-f', '-'], example('kafka-cluster.yaml'));
     await env.k(['apply', '-n', ns(), '-f', '-'], JSON.stringify(scratch));
     await Promise.all([clusterSettled(env, KEPT), clusterSettled(env, SCRATCH)]);
-    await Promise.all([kafkaReachable(env, firstBroker(KEPT)), kafkaReachable(env, firstBroker(SCRATCH))]);
+    // Each is one cluster: whatever broker the bootstrap Service picks lists them all.
+    await Promise.all([
+      kafkaBrokersAre(env, bootstrap(KEPT), ids(BROKERS)),
+      kafkaBrokersAre(env, bootstrap(SCRATCH), ids(BROKERS)),
+    ]);
+    const cm = (await env.json<ConfigMap>(['configmap', `${SCRATCH}-config`, '-n', ns()]))!;
+    expect(cm.data!['node-0.properties']).toContain('process.roles=broker,controller\n');
+    for (let i = 1; i < BROKERS; i++) expect(cm.data![`node-${i}.properties`]).toContain('process.roles=broker\n');
     expect(
       (await env.json<StatefulSet>(['statefulset', `${KEPT}-broker`, '-n', ns()]))!.spec
         .persistentVolumeClaimRetentionPolicy,
@@ -92,15 +101,15 @@ describe('scaling a KafkaCluster, and deleting one', () => {
         .persistentVolumeClaimRetentionPolicy,
     ).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
     const input = Array.from({ length: MESSAGES }, (_, i) => `k${i}:v${i}`).join('\n') + '\n';
-    const p = await env.kcat(['-b', firstBroker(KEPT), '-t', TOPIC, '-P', '-K:', '-X', 'acks=all'], input);
+    const p = await env.kcat(['-b', bootstrap(KEPT), '-t', TOPIC, '-P', '-K:', '-X', 'acks=all'], input);
     expect(p.code, p.stderr).toBe(0);
     brokersBefore = await brokerPods(env, KEPT);
-    // The rack-aware broker learnt its zone from its init container.
-    const [racked] = await brokerPods(env, SCRATCH);
-    expect(racked.status!.initContainerStatuses!.map((s) => [s.name, s.state!.terminated?.exitCode])).toEqual([
-      ['rack', 0],
-    ]);
-    const configs = await env.nodeRun('broker-configs.mjs', [firstBroker(SCRATCH), 'broker.rack']);
+    // The rack-aware brokers learnt their zone from their init containers.
+    for (const racked of await brokerPods(env, SCRATCH))
+      expect(racked.status!.initContainerStatuses!.map((s) => [s.name, s.state!.terminated?.exitCode])).toEqual([
+        ['rack', 0],
+      ]);
+    const configs = await env.nodeRun('broker-configs.mjs', [bootstrap(SCRATCH), 'broker.rack']);
     expect(
       Object.values(JSON.parse(configs.stdout || '{}') as BrokerConfigs).map((c) => c['broker.rack']),
       configs.stderr,
@@ -108,8 +117,10 @@ describe('scaling a KafkaCluster, and deleting one', () => {
   });
 
   describe('kubectl scale adds and removes brokers without restarting the others', () => {
-    it(`adds a broker: --replicas=${BROKERS + 1}; it refuses to start on its own`, async () => {
+    it(`adds a broker: --replicas=${BROKERS + 1}; it registers, becomes Ready and holds no partitions`, async () => {
       const added = `${KEPT}-broker-${BROKERS}`;
+      const partitionsBefore = (await kafkaMetadata(env, bootstrap(KEPT), TOPIC)).leaders;
+      expect(partitionsBefore.size).toBeGreaterThan(0);
       await env.k(['scale', `kafkacluster/${KEPT}`, '-n', ns(), `--replicas=${BROKERS + 1}`]);
       await eventually(
         'StatefulSet scaled up',
@@ -119,36 +130,28 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       // Its own per-broker config (a broker, not a voter: the voters are fixed), and its own volume.
       const cm = (await env.json<ConfigMap>(['configmap', `${KEPT}-config`, '-n', ns()]))!;
       expect(cm.data![`node-${BROKERS}.properties`]).toContain('process.roles=broker\n');
+      expect(cm.data![`node-${BROKERS}.properties`]).not.toContain('CONTROLLER');
       await eventually(
         `claim data-${added} bound`,
         async () =>
           (await env.json<PersistentVolumeClaim>(['pvc', `data-${added}`, '-n', ns()]))?.status!.phase === 'Bound',
       );
-      // The broker exits with its bad-config code rather than run as a cluster of its own.
-      const exitCode = (p: Pod | undefined) =>
-        p?.status?.containerStatuses?.[0]?.state?.terminated?.exitCode ??
-        p?.status?.containerStatuses?.[0]?.lastState?.terminated?.exitCode;
-      const pod = await eventually(
-        `broker ${BROKERS} refused to start`,
-        async () => {
-          const p = await env.json<Pod>(['pod', added, '-n', ns()]);
-          return exitCode(p) !== undefined && p;
-        },
-        120_000,
-      );
-      expect(exitCode(pod)).toBe(2);
-      const kc = await eventually('status counts the added broker as not ready', async () => {
-        const c = await env.json<KafkaCluster>(['kafkacluster', KEPT, '-n', ns()]);
-        return c?.status?.replicas === BROKERS + 1 && c.status.brokers?.length === BROKERS + 1 && c;
-      });
+      // It registers with the active controller and is unfenced, so it turns Ready, and the
+      // cluster with it: N+1 of N+1.
+      const kc = await clusterSettled(env, KEPT);
+      expect(kc.status!.replicas).toBe(BROKERS + 1);
+      expect(kc.status!.readyReplicas).toBe(BROKERS + 1);
       expect(kc.status!.conditions!.find((c) => c.type === 'Ready')).toMatchObject({
-        status: 'False',
-        reason: 'BrokersStarting',
-        message: `${BROKERS}/${BROKERS + 1} brokers ready`,
+        status: 'True',
+        message: `${BROKERS + 1}/${BROKERS + 1} brokers ready`,
       });
-      expect(kc.status!.brokers!.map((b) => [b.id, b.state === 'Ready'])).toEqual(
-        Array.from({ length: BROKERS + 1 }, (_, i) => [i, i < BROKERS]),
-      );
+      expect(kc.status!.brokers!.map((b) => [b.id, b.state])).toEqual(ids(BROKERS + 1).map((i) => [i, 'Ready']));
+      const table = await env.k(['get', 'kafkaclusters', KEPT, '-n', ns()]);
+      expect(table).toMatch(new RegExp(`^${KEPT}\\s+True\\s+${BROKERS + 1}\\s+${BROKERS + 1}\\s`, 'm'));
+      // The cluster's Metadata names it (through the bootstrap Service, which now includes it)...
+      await kafkaBrokersAre(env, bootstrap(KEPT), ids(BROKERS + 1));
+      // ...and no partition moved to it: every leader is where it was.
+      expect((await kafkaMetadata(env, bootstrap(KEPT), TOPIC)).leaders).toEqual(partitionsBefore);
       // The brokers that were there keep serving their data.
       const c = await consumeAll();
       expect(c.code, c.stderr).toBe(0);
@@ -173,7 +176,8 @@ describe('scaling a KafkaCluster, and deleting one', () => {
         180_000,
       );
       const kc = await clusterSettled(env, KEPT);
-      await kafkaReachable(env, firstBroker(KEPT));
+      // The stopped broker leaves the cluster's Metadata (fenced once it stops heartbeating).
+      await kafkaBrokersAre(env, bootstrap(KEPT), ids(BROKERS));
       expect(kc.status!.replicas).toBe(BROKERS);
       expect((await env.json<StatefulSet>(['statefulset', `${KEPT}-broker`, '-n', ns()]))!.spec.replicas).toBe(BROKERS);
       expect(await configFiles()).toEqual(
@@ -262,7 +266,7 @@ describe('scaling a KafkaCluster, and deleting one', () => {
       await env.k(['apply', '-n', ns(), '-f', '-'], example('kafka-cluster.yaml'));
       const kc = await clusterSettled(env, KEPT);
       expect(kc.status!.clusterId).toBe(keptClusterId);
-      await kafkaReachable(env, firstBroker(KEPT));
+      await kafkaBrokersAre(env, bootstrap(KEPT), ids(BROKERS));
       const c = await consumeAll();
       expect(c.code, c.stderr).toBe(0);
       expect(c.stdout.trim().split('\n').sort()).toEqual(
