@@ -333,38 +333,13 @@ export function beginQuorumEpochResponseToWire(
   m: BeginQuorumEpochResponse,
   ctx: RaftWireContext,
 ): BeginQuorumEpochResponseBody {
-  return {
-    errorCode: ErrorCode.NONE,
-    topics: [
-      {
-        topicName: METADATA_TOPIC,
-        partitions: [
-          {
-            partitionIndex: METADATA_PARTITION,
-            errorCode: m.errorCode,
-            leaderId: m.leaderId,
-            leaderEpoch: m.leaderEpoch,
-          },
-        ],
-      },
-    ],
-    nodeEndpoints: leaderAddresses(m.leaderId, ctx),
-  };
+  return epochResponseToWire(m, ctx);
 }
 
 export function beginQuorumEpochResponseFromWire(
   body: DecodedResponseOf<typeof BeginQuorumEpoch>,
 ): ResponseFromWire<BeginQuorumEpochResponse> {
-  const p = partitionOrError(body);
-  return {
-    message: {
-      type: 'BeginQuorumEpochResponse',
-      errorCode: p.errorCode,
-      leaderId: p.leaderId,
-      leaderEpoch: p.leaderEpoch,
-    },
-    leaderAddresses: addressesOf(body.nodeEndpoints),
-  };
+  return epochResponseFromWire('BeginQuorumEpochResponse', body);
 }
 
 // ---- EndQuorumEpoch (54) -------------------------------------------------------------------
@@ -421,6 +396,20 @@ export function endQuorumEpochResponseToWire(
   m: EndQuorumEpochResponse,
   ctx: RaftWireContext,
 ): EndQuorumEpochResponseBody {
+  return epochResponseToWire(m, ctx);
+}
+
+export function endQuorumEpochResponseFromWire(
+  body: DecodedResponseOf<typeof EndQuorumEpoch>,
+): ResponseFromWire<EndQuorumEpochResponse> {
+  return epochResponseFromWire('EndQuorumEpochResponse', body);
+}
+
+/** BeginQuorumEpoch and EndQuorumEpoch answer alike: the partition's error, leader and epoch. */
+function epochResponseToWire(
+  m: { errorCode: number; leaderId: number; leaderEpoch: number },
+  ctx: RaftWireContext,
+): BeginQuorumEpochResponseBody & EndQuorumEpochResponseBody {
   return {
     errorCode: ErrorCode.NONE,
     topics: [
@@ -440,17 +429,13 @@ export function endQuorumEpochResponseToWire(
   };
 }
 
-export function endQuorumEpochResponseFromWire(
-  body: DecodedResponseOf<typeof EndQuorumEpoch>,
-): ResponseFromWire<EndQuorumEpochResponse> {
+function epochResponseFromWire<T extends 'BeginQuorumEpochResponse' | 'EndQuorumEpochResponse'>(
+  type: T,
+  body: DecodedResponseOf<typeof BeginQuorumEpoch> | DecodedResponseOf<typeof EndQuorumEpoch>,
+): ResponseFromWire<{ type: T; errorCode: number; leaderId: number; leaderEpoch: number }> {
   const p = partitionOrError(body);
   return {
-    message: {
-      type: 'EndQuorumEpochResponse',
-      errorCode: p.errorCode,
-      leaderId: p.leaderId,
-      leaderEpoch: p.leaderEpoch,
-    },
+    message: { type, errorCode: p.errorCode, leaderId: p.leaderId, leaderEpoch: p.leaderEpoch },
     leaderAddresses: addressesOf(body.nodeEndpoints),
   };
 }
