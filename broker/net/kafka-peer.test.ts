@@ -2,12 +2,8 @@
 // node, the benchmark's install): the versions it negotiates are the ones raft/wire.ts names, and
 // Kafka's answers to our Vote, Fetch and DescribeQuorum bodies read back through the adapter.
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { formatKafkaNode, launchKafka, prepareKafka, type KafkaBroker } from '../bench/kafka.js';
-import { systemClock } from '../clock.js';
+import { KAFKA_START_TIMEOUT_MS, startKafkaController, type KafkaController } from '../test/kafka-controller.js';
 import { ErrorCode } from '../protocol/errors.js';
 import {
   BeginQuorumEpoch,
@@ -31,11 +27,9 @@ import {
 } from '../raft/wire.js';
 import { NodeClient } from './node-client.js';
 
-const START_TIMEOUT_MS = 180_000;
 const REQUEST = { timeoutMs: 10_000 };
 
-let kafka: KafkaBroker | undefined;
-let runDir: string;
+let kafka: KafkaController | undefined;
 let client: NodeClient;
 let clusterId: string;
 
@@ -53,31 +47,12 @@ function batchEntries(buf: Buffer): LogEntry[] {
 }
 
 beforeAll(async () => {
-  const install = await prepareKafka(() => undefined);
-  runDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-kafka-peer-'));
-  const node = await formatKafkaNode(install, { dataDir: path.join(runDir, 'data'), runDir, settings: {} });
-  const props = await readFile(node.propertiesFile, 'utf8');
-  const controllerPort = Number(/controller\.quorum\.voters=1@127\.0\.0\.1:(\d+)/.exec(props)![1]);
-  clusterId = /cluster\.id=(\S+)/.exec(await readFile(path.join(node.dataDir, 'meta.properties'), 'utf8'))![1];
-  kafka = launchKafka(install, node);
-  client = new NodeClient({ host: '127.0.0.1', port: controllerPort, clock: systemClock });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    try {
-      const res = await client.request(DescribeQuorum, 'latest', describeRequest, REQUEST);
-      if (res.topics[0]?.partitions[0]?.errorCode === 0) break;
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(`Kafka's controller did not answer: ${String(err)}\n${kafka.output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}, START_TIMEOUT_MS + 60_000);
+  kafka = await startKafkaController();
+  ({ client, clusterId } = kafka);
+}, KAFKA_START_TIMEOUT_MS + 60_000);
 
 afterAll(async () => {
-  client?.close();
   await kafka?.stop();
-  if (runDir) await rm(runDir, { recursive: true, force: true });
 });
 
 const describeRequest = { topics: [{ topicName: METADATA_TOPIC, partitions: [{ partitionIndex: 0 }] }] };

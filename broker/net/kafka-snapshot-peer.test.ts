@@ -6,12 +6,10 @@
 // SNAPSHOT_NOT_FOUND answer dereferences a null UnalignedRecords. Runnel's leader answers
 // SNAPSHOT_NOT_FOUND with empty records, and its follower reads both as "fetch again".)
 
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { formatKafkaNode, launchKafka, prepareKafka, type KafkaBroker } from '../bench/kafka.js';
-import { systemClock } from '../clock.js';
+import { KAFKA_START_TIMEOUT_MS, startKafkaController, type KafkaController } from '../test/kafka-controller.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { DescribeQuorum, Fetch, FetchSnapshot } from '../protocol/messages/index.js';
 import type { OffsetAndEpoch } from '../raft/log.js';
@@ -24,48 +22,23 @@ import {
 } from '../raft/wire.js';
 import { NodeClient } from './node-client.js';
 
-const START_TIMEOUT_MS = 180_000;
 const REQUEST = { timeoutMs: 10_000 };
 const SNAPSHOT_FILE = /^(\d{20})-(\d{10})\.checkpoint$/;
 const describeRequest = { topics: [{ topicName: METADATA_TOPIC, partitions: [{ partitionIndex: 0 }] }] };
 
-let kafka: KafkaBroker | undefined;
-let runDir: string;
+let kafka: KafkaController | undefined;
 let metadataDir: string;
 let client: NodeClient;
 let clusterId: string;
 
 beforeAll(async () => {
-  const install = await prepareKafka(() => undefined);
-  runDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-kafka-snapshot-peer-'));
-  const node = await formatKafkaNode(install, {
-    dataDir: path.join(runDir, 'data'),
-    runDir,
-    settings: { 'metadata.log.max.record.bytes.between.snapshots': '1' },
-  });
-  metadataDir = path.join(node.dataDir, '__cluster_metadata-0');
-  const props = await readFile(node.propertiesFile, 'utf8');
-  const controllerPort = Number(/controller\.quorum\.voters=1@127\.0\.0\.1:(\d+)/.exec(props)![1]);
-  clusterId = /cluster\.id=(\S+)/.exec(await readFile(path.join(node.dataDir, 'meta.properties'), 'utf8'))![1];
-  kafka = launchKafka(install, node);
-  client = new NodeClient({ host: '127.0.0.1', port: controllerPort, clock: systemClock });
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    try {
-      const res = await client.request(DescribeQuorum, 'latest', describeRequest, REQUEST);
-      if (res.topics[0]?.partitions[0]?.errorCode === 0) break;
-    } catch (err) {
-      if (Date.now() > deadline)
-        throw new Error(`Kafka's controller did not answer: ${String(err)}\n${kafka.output()}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}, START_TIMEOUT_MS + 60_000);
+  kafka = await startKafkaController({ 'metadata.log.max.record.bytes.between.snapshots': '1' });
+  ({ client, clusterId } = kafka);
+  metadataDir = path.join(kafka.dataDir, '__cluster_metadata-0');
+}, KAFKA_START_TIMEOUT_MS + 60_000);
 
 afterAll(async () => {
-  client?.close();
   await kafka?.stop();
-  if (runDir) await rm(runDir, { recursive: true, force: true });
 });
 
 /** The snapshots on Kafka's disk, newest last; waits until there is one. */
