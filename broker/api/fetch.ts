@@ -115,9 +115,16 @@ async function readOnce(
   return { topics, bytes, errors };
 }
 
-export const fetchHandler = (broker: BrokerServices) =>
+/**
+ * `metadataLog`: on a controller listener, where a fetch of `__cluster_metadata-0` is the quorum's
+ * (and nothing else is served); elsewhere that topic is unknown, as on Kafka's brokers.
+ */
+export const fetchHandler = (broker: BrokerServices, { metadataLog }: { metadataLog: boolean }) =>
   handler(Fetch, async (req, ctx) => {
-    if (isMetadataLogFetch(req)) return fetchMetadataLog(broker, req);
+    if (metadataLog) {
+      if (isMetadataLogFetch(req)) return fetchMetadataLog(broker, req);
+      return { throttleTimeMs: 0, errorCode: ErrorCode.INVALID_REQUEST, sessionId: NO_SESSION, responses: [] };
+    }
     const version = ctx.header.apiVersion;
     const byTopicId = version >= 13;
     const base = { throttleTimeMs: 0, sessionId: NO_SESSION };

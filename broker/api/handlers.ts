@@ -2,25 +2,7 @@
 
 import type { BrokerServices } from './services.js';
 import { supportedApis, type Handler } from './dispatch.js';
-import {
-  AllocateProducerIds,
-  AlterConfigs,
-  ApiVersions,
-  BeginQuorumEpoch,
-  BrokerHeartbeat,
-  BrokerRegistration,
-  CreatePartitions,
-  CreateTopics,
-  DeleteTopics,
-  DescribeCluster,
-  DescribeQuorum,
-  EndQuorumEpoch,
-  Fetch,
-  FetchSnapshot,
-  IncrementalAlterConfigs,
-  UnregisterBroker,
-  Vote,
-} from '../protocol/messages/index.js';
+import { ApiVersions } from '../protocol/messages/index.js';
 import { apiVersionsHandler } from './api-versions.js';
 import { describeClusterHandler, metadataHandler } from './metadata.js';
 import { produceHandler } from './produce.js';
@@ -55,14 +37,18 @@ import {
 } from './quorum.js';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.js';
 
-/** The handler table: one handler per API, ApiVersions answering with the others' versions. */
+/**
+ * What a client (broker) listener serves: the client and admin APIs, DescribeQuorum and
+ * UnregisterBroker (forwarded to the controller), but none of the requests only nodes send each
+ * other — a client must not be able to vote, register as a broker or read the metadata log.
+ */
 export function createHandlers(broker: BrokerServices): Handler[] {
-  const handlers = [
+  return withApiVersions([
     metadataHandler(broker),
     describeClusterHandler(broker),
     produceHandler(broker),
     initProducerIdHandler(broker),
-    fetchHandler(broker),
+    fetchHandler(broker, { metadataLog: false }),
     listOffsetsHandler(broker),
     deleteRecordsHandler(broker),
     createTopicsHandler(broker),
@@ -82,47 +68,35 @@ export function createHandlers(broker: BrokerServices): Handler[] {
     listGroupsHandler(broker),
     describeGroupsHandler(broker),
     deleteGroupsHandler(broker),
+    describeQuorumHandler(broker),
+    unregisterBrokerHandler(broker),
+  ]);
+}
+
+/**
+ * What a controller listener serves, as Kafka's controllers do: the quorum's RPCs (Fetch only of
+ * the metadata log), the requests brokers send the active controller, and the admin requests
+ * forwarded to it — not produce, consume or groups.
+ */
+export function createControllerHandlers(broker: BrokerServices): Handler[] {
+  return withApiVersions([
     voteHandler(broker),
     beginQuorumEpochHandler(broker),
     endQuorumEpochHandler(broker),
     describeQuorumHandler(broker),
+    fetchHandler(broker, { metadataLog: true }),
     fetchSnapshotHandler(broker),
     brokerRegistrationHandler(broker),
     brokerHeartbeatHandler(broker),
     unregisterBrokerHandler(broker),
     allocateProducerIdsHandler(broker),
-  ];
-  return withApiVersions(handlers);
-}
-
-/**
- * What a controller listener serves, as Kafka's controllers do: the quorum's RPCs, the requests
- * brokers send the active controller, and the admin requests forwarded to it — not produce,
- * consume or groups.
- */
-const CONTROLLER_APIS: ReadonlySet<number> = new Set(
-  [
-    Vote,
-    BeginQuorumEpoch,
-    EndQuorumEpoch,
-    DescribeQuorum,
-    Fetch,
-    FetchSnapshot,
-    BrokerRegistration,
-    BrokerHeartbeat,
-    UnregisterBroker,
-    AllocateProducerIds,
-    CreateTopics,
-    DeleteTopics,
-    CreatePartitions,
-    AlterConfigs,
-    IncrementalAlterConfigs,
-    DescribeCluster,
-  ].map((api) => api.key),
-);
-
-export function createControllerHandlers(broker: BrokerServices): Handler[] {
-  return withApiVersions(createHandlers(broker).filter((h) => CONTROLLER_APIS.has(h.api.key)));
+    createTopicsHandler(broker),
+    deleteTopicsHandler(broker),
+    createPartitionsHandler(broker),
+    alterConfigsHandler(broker),
+    incrementalAlterConfigsHandler(broker),
+    describeClusterHandler(broker),
+  ]);
 }
 
 function withApiVersions(handlers: Handler[]): Handler[] {

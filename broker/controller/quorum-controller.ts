@@ -280,8 +280,9 @@ export class QuorumController {
   }
 
   /**
-   * Removes a broker's registration (kafka-cluster.sh unregister): its leaderships move first. A
-   * broker still running registers again with its next heartbeat, as in Kafka.
+   * Removes a stopped broker's registration (kafka-cluster.sh unregister). A running one is
+   * refused: any client on a broker listener may send this, and taking a live broker's
+   * leaderships away would make its partitions unavailable until it registered again.
    */
   unregisterBroker(brokerId: number): Promise<{ errorCode: number; errorMessage: string | null }> {
     const notController = { errorCode: ErrorCode.NOT_CONTROLLER as number, errorMessage: this.notActiveMessage() };
@@ -293,6 +294,11 @@ export class QuorumController {
             return {
               errorCode: ErrorCode.BROKER_ID_NOT_REGISTERED,
               errorMessage: `Broker ID ${brokerId} is not currently registered`,
+            };
+          if (!b.fenced)
+            return {
+              errorCode: ErrorCode.INVALID_REQUEST,
+              errorMessage: `Broker ${brokerId} is running (registered and unfenced): stop it before unregistering it.`,
             };
           await this.commit([
             ...moveLeadershipsOff(this.image, brokerId),

@@ -81,12 +81,15 @@ export async function startBroker(
       () => reject(new Error(`broker did not start within ${START_TIMEOUT_MS} ms:\n${output}`)),
       START_TIMEOUT_MS,
     );
+    // Started: ready for clients (a broker registered and unfenced). The port returned is its
+    // client listener's; a controller-only node's is its controller listener's.
     const check = () => {
-      const m = /"msg":"listening".*?"port":(\d+)|"port":(\d+)[^\n]*"msg":"listening"/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1] ?? m[2]));
-      }
+      if (!output.includes('"msg":"node started"')) return;
+      const listening = [...output.matchAll(/"listener":"(\w+)"[^\n]*"port":(\d+)[^\n]*"msg":"listening"/g)];
+      const chosen = listening.find((m) => m[1] !== 'CONTROLLER') ?? listening[0];
+      if (!chosen) return;
+      clearTimeout(timer);
+      resolve(Number(chosen[2]));
     };
     child.stdout!.on('data', check);
     void exited.then((code) => {
