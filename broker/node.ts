@@ -368,11 +368,10 @@ export class BrokerNode {
       // Fetches parked on a partition are answered first, from the partition as it still is.
       services.waiters.shutdown();
       await lifecycle?.shutDown(this.config.shutdownTimeoutMs / 2);
-      await raft.resign();
+      await raft.leave(this.config.quorum.requestTimeoutMs);
       await Promise.all(servers.map((s) => s.stop(this.config.shutdownTimeoutMs)));
       controller?.stop();
       services.controller.close();
-      await raft.stop();
       peers.close();
       services.groups.shutdown();
       await services.logs.close();

@@ -2,7 +2,8 @@
 //  - metadata propagation: CreateTopics acknowledged by one broker → the topic (with a leader for
 //    every partition) in the Metadata answer of every broker;
 //  - active-controller failover: kill -9 of the quorum leader → the first CreateTopics another
-//    broker answers successfully; the killed node then restarts and rejoins before the next round.
+//    broker answers successfully; the killed node then restarts and rejoins before the next round;
+//    the same for SIGTERM (a controlled shutdown: the leader resigns and hands over).
 // Prints the medians and ranges; CLUSTER_BENCH_ROUNDS sets the number of rounds (default 10 / 5).
 
 import { ErrorCode } from '../protocol/errors.js';
@@ -77,7 +78,8 @@ async function propagation(cluster: TestCluster): Promise<number[]> {
   return samples;
 }
 
-async function failover(cluster: TestCluster): Promise<number[]> {
+/** Stops the quorum leader (SIGKILL, or SIGTERM: a controlled shutdown that resigns) and times the first CreateTopics after. */
+async function failover(cluster: TestCluster, how: 'kill' | 'stop'): Promise<number[]> {
   const samples: number[] = [];
   for (let round = 0; round < FAILOVER_ROUNDS; round++) {
     const probe = await RawConnection.open(cluster.nodes[0].clientPort!);
@@ -85,14 +87,17 @@ async function failover(cluster: TestCluster): Promise<number[]> {
     probe.close();
     const survivor = cluster.nodes.find((n) => n.nodeId !== leader)!;
     let c = await RawConnection.open(survivor.clientPort!);
-    await cluster.kill(leader);
     const killed = performance.now();
+    // A clean stop is timed from SIGTERM, while the node still shuts down.
+    const stopping = how === 'kill' ? cluster.kill(leader) : cluster.stop(leader);
+    if (how === 'kill') await stopping;
     // As a client would: a closed connection is opened again, a retriable error retried.
     await until('CreateTopics after the failover', async () => {
       if (!c.open) c = await RawConnection.open(survivor.clientPort!);
-      return (await createTopic(c, `failover-${round}`, 1)) === ErrorCode.NONE ? true : undefined;
+      return (await createTopic(c, `failover-${how}-${round}`, 1)) === ErrorCode.NONE ? true : undefined;
     });
     samples.push(performance.now() - killed);
+    await stopping;
     c.close();
     await cluster.restart(leader);
   }
@@ -113,7 +118,12 @@ async function main(): Promise<void> {
         await propagation(cluster),
       ),
     );
-    console.log(line('active controller failover (kill -9 → first successful CreateTopics)', await failover(cluster)));
+    console.log(
+      line('active controller failover (kill -9 → first successful CreateTopics)', await failover(cluster, 'kill')),
+    );
+    console.log(
+      line('active controller handover (SIGTERM → first successful CreateTopics)', await failover(cluster, 'stop')),
+    );
   } finally {
     await cluster.stopAll();
   }

@@ -56,7 +56,11 @@ export class ControllerChannel {
       // Answered once this node also acts on the change, so a client that goes on to use a
       // new topic through the same node finds it ready (other brokers follow within moments).
       if (mine) return local(mine).then(async (answer) => (await this.settled(), answer));
-      const leader = this.raft.view().leaderId;
+      const view = this.raft.view();
+      // A resigned leader is on its way out: waiting here would hold the request while the others elect.
+      if (view.state === 'resigned')
+        throw new ControllerUnavailableError(`node ${this.raft.nodeId} resigned as quorum leader and is shutting down`);
+      const leader = view.leaderId;
       if (leader >= 0 && leader !== this.raft.nodeId) {
         const client = this.client(leader);
         if (client) {

@@ -364,13 +364,14 @@ export class RaftQuorum {
   // Vote (and pre-vote)
 
   private onVoteRequest(from: number, correlationId: number, req: VoteRequest): void {
-    // A prospective voter gave up on its leader: naming it would send the candidate back to
-    // following a leader neither of them hears from (after a leader crash, both time out at once).
+    // A prospective voter gave up on its leader, and a resigned leader on itself: naming it would
+    // send the candidate back to following a leader that is gone (after a crash both time out at
+    // once; after a resignation the successor asks the resigning leader too).
     const respond = (voteGranted: boolean, errorCode: number = ErrorCode.NONE) =>
       this.send(from, correlationId, {
         type: 'VoteResponse',
         errorCode,
-        leaderId: this.state.name === 'prospective' ? NO_LEADER : this.leaderId(),
+        leaderId: this.state.name === 'prospective' || this.state.name === 'resigned' ? NO_LEADER : this.leaderId(),
         leaderEpoch: this.epoch,
         voteGranted,
         preVote: req.preVote,
