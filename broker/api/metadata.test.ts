@@ -43,3 +43,40 @@ describe('Metadata with auto-creation, on a broker that has not applied the topi
     ]);
   });
 });
+
+describe('Metadata of a partition whose leader is not serving', () => {
+  it('answers LEADER_NOT_AVAILABLE with no leader id, and lists the replica offline, as Kafka does', async () => {
+    const topic = {
+      name: 'orders',
+      id: 'AAAAAAAAAAAAAAAAAAAAAg',
+      configs: new Map(),
+      partitions: [
+        { partition: 0, leader: 1, leaderEpoch: 0, replicas: [1], isr: [1] },
+        { partition: 1, leader: -1, leaderEpoch: 2, replicas: [2], isr: [2] },
+      ],
+    };
+    const image = { topics: () => [topic][Symbol.iterator](), topic: () => topic, topicById: () => topic };
+    const broker = {
+      config: { autoCreateTopics: false },
+      topics: { image },
+      cluster: {
+        clusterId: 'c',
+        nodeId: 1,
+        brokers: () => [{ nodeId: 1, host: 'h', port: 1, rack: null }],
+        controllerId: () => 1,
+      },
+    } as unknown as BrokerServices;
+    const ctx = {
+      header: { apiVersion: 12, clientId: 'test' },
+      logger: pino({ level: 'silent' }),
+    } as unknown as RequestContext;
+    const request: unknown = { topics: [{ name: 'orders', topicId: undefined }], allowAutoTopicCreation: false };
+    const res = (await metadataHandler(broker).handle(request as never, ctx)) as {
+      topics: { partitions: { errorCode: number; leaderId: number; offlineReplicas: number[] }[] }[];
+    };
+    expect(res.topics[0].partitions).toMatchObject([
+      { errorCode: ErrorCode.NONE, leaderId: 1, offlineReplicas: [] },
+      { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, leaderId: -1, offlineReplicas: [2] },
+    ]);
+  });
+});

@@ -45,10 +45,12 @@ function describeTopic(broker: BrokerServices, topic: TopicState, includeOperati
     name: topic.name,
     topicId: topic.id,
     isInternal: INTERNAL_TOPICS.has(topic.name),
+    // A partition whose leader is not a live broker (offline: leader -1) is LEADER_NOT_AVAILABLE
+    // with no leader id, as Kafka answers: clients look the leader up among the brokers listed.
     partitions: topic.partitions.map((p) => ({
-      errorCode: ErrorCode.NONE,
+      errorCode: live.has(p.leader) ? ErrorCode.NONE : ErrorCode.LEADER_NOT_AVAILABLE,
       partitionIndex: p.partition,
-      leaderId: p.leader,
+      leaderId: live.has(p.leader) ? p.leader : -1,
       leaderEpoch: p.leaderEpoch,
       replicaNodes: p.replicas,
       isrNodes: p.isr,
