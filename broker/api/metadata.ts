@@ -37,9 +37,8 @@ async function autoCreate(broker: BrokerServices, names: string[], ctx: RequestC
   return errors;
 }
 
-function describeTopic(broker: BrokerServices, topic: TopicState, includeOperations: boolean) {
-  // Replicas on brokers that are not serving (fenced, or gone) are offline.
-  const live = new Set(broker.cluster.brokers().map((b) => b.nodeId));
+/** `live`: the brokers serving now; replicas on any other (fenced, or gone) are offline. */
+function describeTopic(live: ReadonlySet<number>, topic: TopicState, includeOperations: boolean) {
   return {
     errorCode: ErrorCode.NONE,
     name: topic.name,
@@ -67,10 +66,11 @@ export const metadataHandler = (broker: BrokerServices) =>
     // v0 asks for every topic with an empty list; later versions with null.
     const all = req.topics === null || (version === 0 && req.topics.length === 0);
     const includeOps = req.includeTopicAuthorizedOperations;
+    const live = new Set(broker.cluster.brokers().map((b) => b.nodeId));
 
     let topics;
     if (all) {
-      topics = [...image.topics()].map((t) => describeTopic(broker, t, includeOps));
+      topics = [...image.topics()].map((t) => describeTopic(live, t, includeOps));
     } else {
       const requested = req.topics!.map((t) => t.name ?? image.topicById(t.topicId)?.name ?? null);
       const missing = requested.filter((n): n is string => n !== null && !image.topic(n));
@@ -79,7 +79,7 @@ export const metadataHandler = (broker: BrokerServices) =>
       topics = req.topics!.map((t, i) => {
         const name = requested[i];
         const topic = name === null ? undefined : image.topic(name);
-        if (topic) return describeTopic(broker, topic, includeOps);
+        if (topic) return describeTopic(live, topic, includeOps);
         const unknownById = name === null;
         return {
           errorCode:

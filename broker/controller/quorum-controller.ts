@@ -56,6 +56,8 @@ export class QuorumController {
   /** When each broker last heartbeated, on this controller's clock (reset on activation). */
   private readonly lastHeartbeatMs = new Map<number, number>();
   private sessionTimer: Timer | undefined;
+  /** Rejecters of commits whose records are proposed but not yet applied here. */
+  private readonly uncommitted = new Set<() => void>();
 
   constructor(
     private readonly raft: RaftNode,
@@ -91,8 +93,7 @@ export class QuorumController {
   stateChanged(state: StateName, epoch: number): void {
     if (this.activeEpoch >= 0 && (state !== 'leader' || epoch !== this.activeEpoch)) {
       this.logger.info({ epoch: this.activeEpoch }, 'no longer the active controller');
-      this.activeEpoch = -1;
-      this.sessionTimer?.cancel();
+      this.deactivate();
     }
   }
 
@@ -118,8 +119,7 @@ export class QuorumController {
   }
 
   stop(): void {
-    this.sessionTimer?.cancel();
-    this.activeEpoch = -1;
+    this.deactivate();
   }
 
   /** Runs decisions one at a time. */
@@ -132,7 +132,6 @@ export class QuorumController {
   /** Appends the records through the quorum and waits until this node applied them. */
   async commit(records: MetadataRecord[]): Promise<void> {
     if (!this.isActive) throw new NotControllerError(this.notActiveMessage());
-    const epoch = this.activeEpoch;
     let offsets;
     try {
       offsets = await this.raft.propose(records);
@@ -142,17 +141,21 @@ export class QuorumController {
     }
     // Entries of a leader that lost its epoch may never commit: give up when the epoch ends.
     await new Promise<void>((resolve, reject) => {
-      const check = this.clock.every(50, () => {
-        if (this.activeEpoch !== epoch) {
-          check.cancel();
-          reject(new NotControllerError(this.notActiveMessage()));
-        }
-      });
+      const abandon = () => reject(new NotControllerError(this.notActiveMessage()));
+      this.uncommitted.add(abandon);
       void this.publisher.applied(offsets.lastOffset + 1).then(() => {
-        check.cancel();
+        this.uncommitted.delete(abandon);
         resolve();
       });
     });
+  }
+
+  /** This controller's term ended: commits still waiting for their records are given up. */
+  private deactivate(): void {
+    this.activeEpoch = -1;
+    this.sessionTimer?.cancel();
+    for (const abandon of this.uncommitted) abandon();
+    this.uncommitted.clear();
   }
 
   private notActiveMessage(): string {
