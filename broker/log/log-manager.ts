@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { LogCleaner } from '../log/cleaner.js';
 import { PartitionLog, type LogConfig } from '../log/partition-log.js';
+import { HIGH_WATERMARK_CHECKPOINT, readOffsetCheckpoint, writeOffsetCheckpoint } from './offset-checkpoint.js';
 
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}-${partition}`;
@@ -22,6 +23,11 @@ export const REOPEN_RETRY_MS = 5_000;
 export class LogManager {
   private readonly logs = new Map<string, PartitionLog>();
   private readonly dirOf = new Map<string, string>();
+  private readonly partitionOf = new Map<string, { topic: string; partition: number }>();
+  /** High watermarks read from the log dirs' replication-offset-checkpoint files at load. */
+  private readonly checkpointedHighWatermarks = new Map<string, number>();
+  private highWatermarkTimer: Timer | undefined;
+  private highWatermarkWrites: Promise<void> = Promise.resolve();
   private retentionTimer: Timer | undefined;
   private retentionRunning = false;
   private readonly cleaner: LogCleaner;
@@ -56,6 +62,14 @@ export class LogManager {
     const wantedByKey = new Map(wanted.map((w) => [partitionKey(w.topic, w.partition), w]));
     for (const logDir of this.logDirs) {
       await mkdir(logDir, { recursive: true });
+      const highWatermarks = await readOffsetCheckpoint(logDir, HIGH_WATERMARK_CHECKPOINT);
+      if (highWatermarks instanceof Error)
+        this.logger.warn(
+          { logDir, reason: highWatermarks.message },
+          'ignoring an unreadable high-watermark checkpoint: high watermarks start at 0 and catch up from the leaders',
+        );
+      else
+        for (const e of highWatermarks) this.checkpointedHighWatermarks.set(partitionKey(e.topic, e.partition), e.offset);
       for (const entry of await readdir(logDir, { withFileTypes: true })) {
         if (!entry.isDirectory() || entry.name.startsWith('__cluster_metadata')) continue;
         const dir = path.join(logDir, entry.name);
@@ -84,8 +98,12 @@ export class LogManager {
       await writeFile(path.join(dir, PARTITION_METADATA), `version: 0\ntopic_id: ${topicId}\n`);
       this.dirOf.set(key, dir);
     }
-    const log = await PartitionLog.open(dir, config, this.logger.child({ topic, partition }), this.clock);
+    const log = await PartitionLog.open(dir, config, this.logger.child({ topic, partition }), this.clock, {
+      kind: 'replicated',
+      checkpointed: this.checkpointedHighWatermarks.get(key) ?? 0,
+    });
     this.logs.set(key, log);
+    this.partitionOf.set(key, { topic, partition });
     log.onFailure = () => this.scheduleReopen(topic, partition, log);
     return log;
   }
@@ -110,7 +128,10 @@ export class LogManager {
     if (this.closing || this.logs.get(key) !== failed) return;
     try {
       await failed.close();
-      const log = await PartitionLog.open(failed.dir, failed.config, logger, this.clock);
+      const log = await PartitionLog.open(failed.dir, failed.config, logger, this.clock, {
+        kind: 'replicated',
+        checkpointed: failed.highWatermark,
+      });
       if (this.closing || this.logs.get(key) !== failed) {
         await log.close();
         return;
@@ -131,6 +152,8 @@ export class LogManager {
     const dir = this.dirOf.get(key);
     this.logs.delete(key);
     this.dirOf.delete(key);
+    this.partitionOf.delete(key);
+    this.checkpointedHighWatermarks.delete(key);
     if (log) await log.close();
     if (dir) {
       const doomed = path.join(path.dirname(dir), deletedDirName(path.basename(dir), this.clock.nowMs()));
@@ -141,6 +164,30 @@ export class LogManager {
 
   updateConfig(topic: string, partitions: number, config: LogConfig): void {
     for (let p = 0; p < partitions; p++) this.get(topic, p)?.updateConfig(config);
+  }
+
+  /** Writes every log dir's replication-offset-checkpoint each `intervalMs` (replica.high.watermark.checkpoint.interval.ms). */
+  startHighWatermarkCheckpoints(intervalMs: number): void {
+    this.highWatermarkTimer = this.clock.every(intervalMs, () => void this.checkpointHighWatermarks());
+  }
+
+  checkpointHighWatermarks(): Promise<void> {
+    const byDir = new Map<string, { topic: string; partition: number; offset: number }[]>(
+      this.logDirs.map((d) => [d, []]),
+    );
+    for (const [key, log] of this.logs) {
+      const dir = this.dirOf.get(key);
+      const at = this.partitionOf.get(key);
+      if (dir && at) byDir.get(path.dirname(dir))?.push({ ...at, offset: log.highWatermark });
+    }
+    const run = this.highWatermarkWrites.then(async () => {
+      for (const [dir, entries] of byDir)
+        await writeOffsetCheckpoint(dir, HIGH_WATERMARK_CHECKPOINT, entries).catch((err: unknown) =>
+          this.logger.error({ err, logDir: dir }, 'could not write the high-watermark checkpoint'),
+        );
+    });
+    this.highWatermarkWrites = run;
+    return run;
   }
 
   startRetention(intervalMs: number): void {
@@ -200,6 +247,7 @@ export class LogManager {
 
   async close(): Promise<void> {
     this.retentionTimer?.cancel();
+    this.highWatermarkTimer?.cancel();
     this.closing = true;
     for (const timer of this.reopenTimers.values()) timer.cancel();
     this.reopenTimers.clear();
@@ -208,6 +256,7 @@ export class LogManager {
     this.cleaner.stop();
     await this.cleanerRun;
     await Promise.all([...this.logs.values()].map((l) => l.close()));
+    await this.checkpointHighWatermarks();
     this.logs.clear();
   }
 

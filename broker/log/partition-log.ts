@@ -21,6 +21,12 @@ import {
 } from '../protocol/record-batch.js';
 import { writeCheckpoint } from './checkpoint.js';
 import {
+  LeaderEpochCache,
+  UNDEFINED_EPOCH,
+  readLeaderEpochCheckpoint,
+  writeLeaderEpochCheckpoint,
+} from './leader-epoch-cache.js';
+import {
   ProducerStateError,
   ProducerStateManager,
   listSnapshots,
@@ -99,6 +105,16 @@ export interface AppendResult {
   duplicate?: boolean;
 }
 
+/**
+ * How the high watermark moves. A log of its own (the metadata log, tests) exposes what it has
+ * written; a replicated partition's is set by its leader (advanceHighWatermark) and starts from
+ * its last checkpoint.
+ */
+export type HighWatermarkPolicy = { kind: 'written' } | { kind: 'replicated'; checkpointed: number };
+
+/** A follower's append that does not continue the log where it ends. */
+export class NonContiguousAppendError extends Error {}
+
 export type ReadResult =
   { ok: true; chunks: Buffer[]; bytes: number } | { ok: false; error: 'OFFSET_OUT_OF_RANGE'; message: string };
 
@@ -166,6 +182,8 @@ export class PartitionLog {
   private snapshotWrites: Promise<void> = Promise.resolve();
   /** A segment file was created since the directory was last fsynced (flush syncs it). */
   private dirSyncDue = false;
+  /** The leader-epoch cache changed: written before the next batch is. */
+  private epochsDue = false;
 
   private constructor(
     readonly dir: string,
@@ -175,6 +193,8 @@ export class PartitionLog {
     private producers: ProducerStateManager,
     hasSnapshot: boolean,
     private readonly clock: Clock,
+    private readonly epochs: LeaderEpochCache,
+    private readonly hwPolicy: HighWatermarkPolicy,
   ) {
     this.hasSnapshot = hasSnapshot;
     this.lastFlushMs = clock.nowMs();
@@ -182,12 +202,21 @@ export class PartitionLog {
     this.startOffset = loaded.logStartOffset;
     this.nextOffset = loaded.logEndOffset;
     this.writtenEndOffset = loaded.logEndOffset;
-    this.hw = loaded.logEndOffset;
+    this.hw =
+      hwPolicy.kind === 'replicated'
+        ? Math.min(Math.max(hwPolicy.checkpointed, loaded.logStartOffset), loaded.logEndOffset)
+        : loaded.logEndOffset;
     this.recoveryPoint = loaded.recoveryPoint;
   }
 
   /** Opens the partition directory, creating it or recovering it after an unclean shutdown. */
-  static async open(dir: string, config: LogConfig, logger: Logger, clock: Clock = systemClock): Promise<PartitionLog> {
+  static async open(
+    dir: string,
+    config: LogConfig,
+    logger: Logger,
+    clock: Clock = systemClock,
+    hwPolicy: HighWatermarkPolicy = { kind: 'written' },
+  ): Promise<PartitionLog> {
     const startedMs = clock.nowMs();
     await mkdir(dir, { recursive: true });
     const marker = path.join(dir, CLEAN_SHUTDOWN_FILE);
@@ -206,8 +235,20 @@ export class PartitionLog {
       logger,
       clock.nowMs(),
     );
-    const log = new PartitionLog(dir, config, logger, loaded, producers.state, producers.hasSnapshot, clock);
+    const epochs = await loadLeaderEpochs(dir, loaded.segments, loaded.logStartOffset, loaded.logEndOffset, logger);
+    const log = new PartitionLog(
+      dir,
+      config,
+      logger,
+      loaded,
+      producers.state,
+      producers.hasSnapshot,
+      clock,
+      epochs.cache,
+      hwPolicy,
+    );
     await log.writeCheckpoint();
+    if (epochs.changed) await writeLeaderEpochCheckpoint(dir, epochs.cache);
     logger.info(
       {
         logStartOffset: log.startOffset,
@@ -231,12 +272,41 @@ export class PartitionLog {
     return this.nextOffset;
   }
 
-  /**
-   * Offsets below it are visible to consumers. On a single node that is everything whose write
-   * completed; replication will advance it from the followers' fetch offsets instead.
-   */
+  /** Offsets below it are visible to consumers (see HighWatermarkPolicy). */
   get highWatermark(): number {
     return this.hw;
+  }
+
+  /** The end of what is written: what a leader serves its followers, and its own replica's end offset. */
+  get writtenEnd(): number {
+    return this.writtenEndOffset;
+  }
+
+  /**
+   * Moves a replicated log's high watermark up to `offset`, never past what is written nor
+   * back; true when it moved.
+   */
+  advanceHighWatermark(offset: number): boolean {
+    const next = Math.min(offset, this.writtenEndOffset);
+    if (next <= this.hw) return false;
+    this.hw = next;
+    return true;
+  }
+
+  /** The epoch of the last batch in the log (-1 when none carries one). */
+  get latestEpoch(): number {
+    return this.epochs.latestEpoch;
+  }
+
+  /** Where `epoch` (or the largest one below it this log holds) ended; see LeaderEpochCache.endOffsetFor. */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    if (epoch === this.epochs.latestEpoch) return { epoch, endOffset: this.writtenEndOffset };
+    return this.epochs.endOffsetFor(epoch, this.writtenEndOffset);
+  }
+
+  /** The first offset the given leader epoch wrote here, if any. */
+  epochStartOffset(epoch: number): number | undefined {
+    return this.epochs.startOffsetOf(epoch);
   }
 
   get config(): LogConfig {
@@ -325,6 +395,7 @@ export class PartitionLog {
     const nowMs = this.clock.nowMs();
     const logAppendTimeMs = this.cfg.messageTimestampType === 'LogAppendTime' ? nowMs : -1;
     const baseOffset = this.nextOffset;
+    if (this.epochs.assign(leaderEpoch, baseOffset)) this.epochsDue = true;
     const stored: StoredBatch[] = [];
     const chunks: Buffer[] = [];
     let offset = baseOffset;
@@ -349,14 +420,70 @@ export class PartitionLog {
     }
     chunks.push(records.subarray(runStart, runEnd));
     this.nextOffset = offset;
+    return this.queueAppend(chunks, bytes, stored, baseOffset, offset - 1, maxTimestamp, logAppendTimeMs);
+  }
+
+  /**
+   * A follower's append (Kafka's appendAsFollower): batches copied from the leader keep their
+   * offsets, leader epochs and timestamps. The first must start at the log end
+   * (NonContiguousAppendError otherwise: the caller fetched from a stale offset). Producer state
+   * follows the batches without checking sequences (the leader did), so a producer's retry
+   * after this replica becomes leader is still recognised.
+   */
+  appendAsFollower(records: Buffer, batches: readonly BatchInfo[]): Promise<AppendResult> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closed) return Promise.reject(new Error(`partition log ${this.dir} is closed`));
+    if (batches.length === 0) return Promise.reject(new RangeError('append needs at least one batch'));
+    if (this.orderedCount > 0 && !this.issuing)
+      return this.inOrder(Promise.resolve(), () => this.appendAsFollower(records, batches));
+    if (this.snapshotDue) this.takeSnapshot();
+    const baseOffset = readBatchHeader(records, batches[0].position).baseOffset;
+    if (baseOffset !== this.nextOffset)
+      return Promise.reject(
+        new NonContiguousAppendError(`a batch at offset ${baseOffset} does not continue the log at ${this.nextOffset}`),
+      );
+    const nowMs = this.clock.nowMs();
+    const stored: StoredBatch[] = [];
+    let offset = baseOffset;
+    let maxTimestamp = NO_TIMESTAMP;
+    let bytes = 0;
+    for (const b of batches) {
+      const h = readBatchHeader(records, b.position);
+      if (h.baseOffset !== offset)
+        return Promise.reject(
+          new NonContiguousAppendError(`a batch at offset ${h.baseOffset} does not follow offset ${offset - 1}`),
+        );
+      if (this.epochs.assign(h.partitionLeaderEpoch, offset)) this.epochsDue = true;
+      stored.push({ size: b.size, lastOffset: offset + b.lastOffsetDelta, maxTimestamp: b.maxTimestamp });
+      this.producers.update(b, offset, nowMs);
+      maxTimestamp = Math.max(maxTimestamp, b.maxTimestamp);
+      offset += b.lastOffsetDelta + 1;
+      bytes += b.size;
+    }
+    this.nextOffset = offset;
+    const first = batches[0].position;
+    const last = batches.at(-1)!;
+    const chunks = [records.subarray(first, last.position + last.size)];
+    return this.queueAppend(chunks, bytes, stored, baseOffset, offset - 1, maxTimestamp, -1);
+  }
+
+  private queueAppend(
+    chunks: Buffer[],
+    bytes: number,
+    batches: StoredBatch[],
+    baseOffset: number,
+    lastOffset: number,
+    maxTimestamp: number,
+    logAppendTimeMs: number,
+  ): Promise<AppendResult> {
     return new Promise((resolve, reject) => {
       this.queue.push({
         kind: 'append',
         chunks,
         bytes,
-        batches: stored,
+        batches,
         baseOffset,
-        lastOffset: offset - 1,
+        lastOffset,
         maxTimestamp,
         logAppendTimeMs,
         resolve,
@@ -642,6 +769,7 @@ export class PartitionLog {
     );
     this.producers = producers.state;
     this.hasSnapshot = producers.hasSnapshot;
+    if (this.epochs.truncateFromEnd(newEnd) || this.epochs.truncateFromStart(this.startOffset)) await this.writeEpochs();
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
     this.lastFlushMs = this.clock.nowMs();
@@ -846,6 +974,8 @@ export class PartitionLog {
   }
 
   private async writeGroup(group: QueuedAppend[]): Promise<void> {
+    // Before the batches of a new epoch, so the cache never misses an epoch the log holds.
+    if (this.epochsDue) await this.writeEpochs();
     const nowMs = this.clock.nowMs();
     let pending: QueuedAppend[] = [];
     let plannedBytes = this.active.size;
@@ -895,7 +1025,7 @@ export class PartitionLog {
     const bytes = appends.reduce((sum, a) => sum + a.bytes, 0);
     await this.active.append(chunks, bytes, batches, this.cfg.indexIntervalBytes, this.clock.nowMs());
     this.writtenEndOffset = appends.at(-1)!.lastOffset + 1;
-    this.hw = this.writtenEndOffset;
+    if (this.hwPolicy.kind === 'written') this.hw = this.writtenEndOffset;
   }
 
   /** Starts a new active segment at `baseOffset`; the old one is flushed in the background. */
@@ -1076,6 +1206,11 @@ export class PartitionLog {
       .catch((err: unknown) => this.logger.error({ err, offset }, 'could not write producer state snapshot'));
   }
 
+  private async writeEpochs(): Promise<void> {
+    this.epochsDue = false;
+    await writeLeaderEpochCheckpoint(this.dir, this.epochs);
+  }
+
   private writeCheckpoint(): Promise<void> {
     const run = this.checkpointWrites.then(() =>
       writeCheckpoint(this.dir, { logStartOffset: this.startOffset, recoveryPoint: this.recoveryPoint }),
@@ -1125,6 +1260,37 @@ async function loadProducerState(
     );
   }
   return { state, hasSnapshot: snapshot !== null || (await listSnapshots(dir)).length > 0 };
+}
+
+/**
+ * The leader-epoch cache from its checkpoint, cut to the log's range; rebuilt from the batches'
+ * epochs when the file is missing or unreadable (`changed`: it must be written).
+ */
+async function loadLeaderEpochs(
+  dir: string,
+  segments: readonly LogSegment[],
+  logStartOffset: number,
+  logEndOffset: number,
+  logger: Logger,
+): Promise<{ cache: LeaderEpochCache; changed: boolean }> {
+  let cache = await readLeaderEpochCheckpoint(dir);
+  let changed = false;
+  if (!cache) {
+    cache = new LeaderEpochCache();
+    changed = true;
+    for (const segment of segments) {
+      if (segment.size === 0) continue;
+      await segment.forEachBatch((batch) => {
+        const h = readBatchHeader(batch, 0);
+        cache!.assign(h.partitionLeaderEpoch, h.baseOffset);
+      });
+      if (segment.canUnload && segment !== segments.at(-1)) await segment.unload();
+    }
+    if (cache.latestEpoch !== UNDEFINED_EPOCH) logger.info({ epochs: cache.all().length }, 'rebuilt the leader-epoch cache');
+  }
+  if (cache.truncateFromEnd(logEndOffset)) changed = true;
+  if (cache.truncateFromStart(logStartOffset)) changed = true;
+  return { cache, changed };
 }
 
 /** Index of the last segment whose base offset is <= offset (0 if none). */

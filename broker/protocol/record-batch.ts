@@ -604,6 +604,35 @@ export function scanBatches(buf: Buffer, start: number, limits: ScanLimits): Bat
   }
 }
 
+/**
+ * The batches of a record set copied from another broker's log (a replica fetch): framing, CRC
+ * and increasing offsets checked, as stored batches with their offsets; a batch cut short at the
+ * end (a size limit) is left out. An Error says what does not check out.
+ */
+export function copiedBatches(buf: Buffer): { batches: (BatchInfo & { baseOffset: number })[] } | Error {
+  const scan = scanBatches(buf, 0, { minBaseOffset: 0, maxLastOffset: Number.MAX_SAFE_INTEGER });
+  if (scan.stop === 'corrupt') return new Error(scan.reason);
+  return {
+    batches: scan.batches.map((b) => {
+      const h = readBatchHeader(buf, b.position);
+      return {
+        position: b.position,
+        size: b.size,
+        baseOffset: b.baseOffset,
+        recordCount: h.recordCount,
+        lastOffsetDelta: h.lastOffsetDelta,
+        maxTimestamp: h.maxTimestamp,
+        producerId: h.producerId,
+        producerEpoch: h.producerEpoch,
+        baseSequence: h.baseSequence,
+        compression: compressionAt(buf, b.position) ?? 'none',
+        isControl: isControlBatch(h),
+        isTransactional: (h.attributes & TRANSACTIONAL_FLAG) !== 0,
+      };
+    }),
+  };
+}
+
 export interface RecordHeader {
   key: string;
   value: Buffer | string | null;
