@@ -8,16 +8,36 @@ import {
   ConfigSources,
   IncrementalAlterConfigOperationTypes,
   describeQuorumV2,
+  metadataV9,
+  metadataV10,
+  metadataV11,
+  metadataV12,
+  type ConfigDescription,
   type GenericError,
 } from '@platformatic/kafka';
 import type { ConfigChange, DesiredTopic, ObservedTopic } from '../topics/plan.js';
 
+/** One partition's replicas as the cluster metadata has them, with its topic's `min.insync.replicas`. */
+export interface PartitionReplicas {
+  topic: string;
+  partition: number;
+  /** `__consumer_offsets`, `__transaction_state`. */
+  internal: boolean;
+  replicas: number[];
+  isr: number[];
+  /**
+   * The topic's effective `min.insync.replicas`: its own, else the brokers' default. Not asked for
+   * a topic with one replica per partition (which never holds back a restart): Kafka's default, 1.
+   */
+  minInsyncReplicas: number;
+}
+
 export interface ClusterHealth {
   /** The active controller (the broker a rolling restart takes last); -1 while the quorum has no leader. */
   controllerId: number;
-  /** Partitions whose in-sync replicas are fewer than their replicas. */
-  underReplicatedPartitions: number;
-  /** Partition replicas each broker holds (brokers holding none are absent). */
+  /** Every partition of every topic, internal ones included. */
+  partitions: PartitionReplicas[];
+  /** Replicas of non-internal partitions each broker holds (brokers holding none are absent). */
   replicasByBroker: Map<number, number>;
 }
 
@@ -35,6 +55,11 @@ export interface KafkaAdmin {
 const CLIENT_ID = 'runnel-operator';
 /** The KRaft metadata log: its partition's leader is the active controller. */
 const METADATA_TOPIC = '__cluster_metadata';
+const MIN_INSYNC_REPLICAS = 'min.insync.replicas';
+/** Kafka's default, for a topic whose DescribeConfigs answer lacks the key. */
+const DEFAULT_MIN_INSYNC_REPLICAS = 1;
+/** Metadata versions this client can parse, newest first; the newest the brokers serve is used. */
+const METADATA_APIS = [metadataV12, metadataV11, metadataV10, metadataV9];
 const CONNECT_TIMEOUT_MS = 5_000;
 const REQUEST_TIMEOUT_MS = 15_000;
 
@@ -62,12 +87,90 @@ export function quorumLeader(answer: {
   return partition && partition.errorCode === 0 ? partition.leaderId : -1;
 }
 
+/** The parts of a Metadata answer (v9 to v12) that the cluster's health is made of. */
+export interface MetadataAnswer {
+  topics: {
+    errorCode: number;
+    name: string | null | undefined;
+    isInternal: boolean;
+    partitions: { partitionIndex: number; replicaNodes: number[]; isrNodes: number[] }[];
+  }[];
+}
+
+/**
+ * Every partition of a Metadata answer for all topics, with its topic's `min.insync.replicas`.
+ * A topic answered with an error (deleted meanwhile) is left out; a partition answered with an
+ * error (LEADER_NOT_AVAILABLE while its leader restarts) still has its replicas and ISR, so it stays.
+ */
+export function clusterPartitions(
+  answer: MetadataAnswer,
+  minInsyncReplicas: ReadonlyMap<string, number>,
+): PartitionReplicas[] {
+  const partitions: PartitionReplicas[] = [];
+  for (const topic of answer.topics) {
+    if (topic.errorCode !== 0 || !topic.name) continue;
+    for (const p of topic.partitions)
+      partitions.push({
+        topic: topic.name,
+        partition: p.partitionIndex,
+        internal: topic.isInternal,
+        replicas: p.replicaNodes,
+        isr: p.isrNodes,
+        minInsyncReplicas: minInsyncReplicas.get(topic.name) ?? DEFAULT_MIN_INSYNC_REPLICAS,
+      });
+  }
+  return partitions.sort((a, b) => (a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1));
+}
+
+/**
+ * Each described topic's effective `min.insync.replicas`. A topic's DescribeConfigs entry carries
+ * the value in force whatever set it (the topic's own config, or the brokers' static or dynamic
+ * default, as its source says), so the source is not filtered here. A topic without a usable value
+ * is absent, and counts with Kafka's default.
+ */
+export function minInsyncReplicasByTopic(described: readonly ConfigDescription[]): Map<string, number> {
+  const byTopic = new Map<string, number>();
+  for (const resource of described) {
+    if (resource.resourceType !== ConfigResourceTypes.TOPIC) continue;
+    const value = Number(resource.configs.find((c) => c.name === MIN_INSYNC_REPLICAS)?.value ?? NaN);
+    if (Number.isInteger(value) && value >= 1) byTopic.set(resource.resourceName, value);
+  }
+  return byTopic;
+}
+
+/** Replicas each broker holds, internal topics left out. */
+export function replicasByBroker(partitions: readonly PartitionReplicas[]): Map<number, number> {
+  const byBroker = new Map<number, number>();
+  for (const p of partitions)
+    if (!p.internal) for (const id of p.replicas) byBroker.set(id, (byBroker.get(id) ?? 0) + 1);
+  return byBroker;
+}
+
 /** The broker's own words for a failed admin call (error name and message), else the client's. */
 export function kafkaErrorMessage(err: unknown): string {
   const generic = err as GenericError;
   const protocol = typeof generic?.findBy === 'function' ? generic.findBy('code', 'PLT_KFK_PROTOCOL') : null;
   if (protocol) return `${protocol.apiId}${protocol.serverErrorMessage ? `: ${protocol.serverErrorMessage}` : ''}`;
   return err instanceof Error ? err.message : String(err);
+}
+
+/** An ApiVersions entry. */
+interface ApiRange {
+  apiKey: number;
+  minVersion: number;
+  maxVersion: number;
+}
+
+/**
+ * The Metadata answer carried by this client's error for an answer whose only errors are
+ * partitions' (their replicas and ISR are still reported), else undefined.
+ */
+export function answerDespitePartitionErrors(err: unknown): MetadataAnswer | undefined {
+  const failure = err as { code?: string; errors?: { path?: string }[]; response?: MetadataAnswer };
+  if (failure?.code !== 'PLT_KFK_RESPONSE' || !failure.response || !Array.isArray(failure.errors)) return undefined;
+  return failure.errors.every((e) => /^\/topics\/\d+\/partitions\/\d+$/.test(e?.path ?? ''))
+    ? failure.response
+    : undefined;
 }
 
 class PlatformaticAdmin implements KafkaAdmin {
@@ -133,25 +236,65 @@ class PlatformaticAdmin implements KafkaAdmin {
   }
 
   async health(): Promise<ClusterHealth> {
+    try {
+      return await this.readHealth();
+    } catch (err) {
+      // A topic deleted between the Metadata answer and DescribeConfigs: the next answer lacks it.
+      if (!isUnknownTopic(err)) throw err;
+      return this.readHealth();
+    }
+  }
+
+  private async readHealth(): Promise<ClusterHealth> {
     // The client caches the controller id from its first metadata; drop the cache for a fresh one.
     this.admin.clearMetadata();
-    // This client keeps internal topics (__consumer_offsets) out of its metadata, so they are not counted.
-    const topics = await this.admin.listTopics();
-    const metadata = await this.admin.metadata({ topics, forceUpdate: true });
-    let underReplicatedPartitions = 0;
-    const replicasByBroker = new Map<number, number>();
-    for (const topic of metadata.topics.values()) {
-      for (const p of topic?.partitions ?? []) {
-        if (p.isr.length < p.replicas.length) underReplicatedPartitions++;
-        for (const id of p.replicas) replicasByBroker.set(id, (replicasByBroker.get(id) ?? 0) + 1);
-      }
-    }
-    const brokers = [...metadata.brokers.values()];
+    const { brokers: known, controllerId } = await this.admin.metadata({ topics: [], forceUpdate: true });
+    const brokers = [...known.values()];
+    const apis = await this.admin.listApis();
+    const answer = await this.allTopics(apis, brokers);
+    // A partition with one replica never blocks a restart, so only replicated topics are described.
+    const replicated = answer.topics
+      .filter((t) => t.errorCode === 0 && t.name && t.partitions.some((p) => p.replicaNodes.length > 1))
+      .map((t) => t.name!);
+    const described =
+      replicated.length === 0
+        ? []
+        : await this.admin.describeConfigs({
+            resources: replicated.map((name) => ({
+              resourceType: ConfigResourceTypes.TOPIC,
+              resourceName: name,
+              configurationKeys: [MIN_INSYNC_REPLICAS],
+            })),
+          });
+    const partitions = clusterPartitions(answer, minInsyncReplicasByTopic(described));
     return {
-      controllerId: await this.activeController(brokers, metadata.controllerId),
-      underReplicatedPartitions,
-      replicasByBroker,
+      controllerId: await this.activeController(apis, brokers, controllerId),
+      partitions,
+      replicasByBroker: replicasByBroker(partitions),
     };
+  }
+
+  /**
+   * Metadata for all topics, asked directly: this client's `metadata()` leaves internal topics
+   * (`__consumer_offsets`) out, and fails on a partition that answers an error.
+   */
+  private async allTopics(apis: ApiRange[], brokers: { host: string; port: number }[]): Promise<MetadataAnswer> {
+    const served = apis.find((a) => a.apiKey === metadataV12.api.key);
+    const metadata = METADATA_APIS.find(
+      (m) => served && served.minVersion <= m.api.version && m.api.version <= served.maxVersion,
+    );
+    if (!metadata) {
+      const range = served ? `v${served.minVersion}-v${served.maxVersion}` : 'no version';
+      throw new Error(`the brokers serve Metadata ${range}; the operator needs one of v9-v12`);
+    }
+    const connection = await this.admin.connections.getFirstAvailable(brokers);
+    try {
+      return await metadata.api.async(connection, null, false, false);
+    } catch (err) {
+      const answer = answerDespitePartitionErrors(err);
+      if (answer) return answer;
+      throw err;
+    }
   }
 
   /**
@@ -159,8 +302,12 @@ class PlatformaticAdmin implements KafkaAdmin {
    * controller id cannot say: Kafka in KRaft mode names a random live broker there. It is used only
    * when the brokers do not serve DescribeQuorum v2 (older Kafka versions).
    */
-  private async activeController(brokers: { host: string; port: number }[], metadataControllerId: number) {
-    const describeQuorum = (await this.admin.listApis()).find((a) => a.apiKey === describeQuorumV2.api.key);
+  private async activeController(
+    apis: ApiRange[],
+    brokers: { host: string; port: number }[],
+    metadataControllerId: number,
+  ) {
+    const describeQuorum = apis.find((a) => a.apiKey === describeQuorumV2.api.key);
     if (!describeQuorum || describeQuorum.maxVersion < describeQuorumV2.api.version) return metadataControllerId;
     let answer: describeQuorumV2.DescribeQuorumResponse;
     try {

@@ -2,7 +2,7 @@ import type { V1ConfigMap, V1Role } from '@kubernetes/client-node';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { KafkaClusterStatus } from '../api/types.js';
 import { labels } from '../desired/names.js';
-import { FakeAdmin, FakeKube, silentLog } from '../test/fakes.js';
+import { FakeAdmin, FakeKube, partitionState, silentLog } from '../test/fakes.js';
 import { OPTIONS, kafkaCluster } from '../test/fixtures.js';
 import { reconcileCluster, type ClusterDeps } from './cluster.js';
 
@@ -161,11 +161,28 @@ describe('KafkaCluster reconcile', () => {
 
   it('restarts one outdated broker at a time, the active controller last', async () => {
     brokersRunning('r2', ['r1', 'r1']);
-    admin.clusterHealth = { controllerId: 0, underReplicatedPartitions: 0, replicasByBroker: new Map() };
+    admin.clusterHealth = { controllerId: 0, partitions: [], replicasByBroker: new Map() };
     await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
     expect(kube.writes).toContain('delete Pod prod/events-broker-1');
     expect(kube.writes).not.toContain('delete Pod prod/events-broker-0');
     expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'RollingRestart' });
+  });
+
+  it('holds the restart while the next broker would take a partition below min.insync.replicas', async () => {
+    brokersRunning('r2', ['r1', 'r1']);
+    admin.clusterHealth = {
+      controllerId: 0,
+      partitions: [partitionState('orders-0', [0, 1, 2], [1, 2], 2)],
+      replicasByBroker: new Map(),
+    };
+    await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
+    expect(kube.writes.filter((w) => w.startsWith('delete Pod'))).toEqual([]);
+    expect(condition('Progressing')).toMatchObject({
+      status: 'True',
+      reason: 'RollingRestart',
+      message:
+        'waiting to restart broker 1: orders-0 has 2 in-sync replicas [1,2] of 3, min.insync.replicas 2: restarting broker 1 would leave 1',
+    });
   });
 
   it('never removes a broker that still holds partition replicas', async () => {
@@ -178,7 +195,7 @@ describe('KafkaCluster reconcile', () => {
     } as never);
     admin.clusterHealth = {
       controllerId: 0,
-      underReplicatedPartitions: 0,
+      partitions: [],
       replicasByBroker: new Map([
         [0, 4],
         [2, 1],
@@ -201,7 +218,7 @@ describe('KafkaCluster reconcile', () => {
     } as never);
     admin.clusterHealth = {
       controllerId: 0,
-      underReplicatedPartitions: 0,
+      partitions: [],
       replicasByBroker: new Map([
         [0, 4],
         [1, 1],

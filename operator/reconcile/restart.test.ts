@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import type { PartitionReplicas } from '../kafka/admin.js';
+import { partitionState as p } from '../test/fakes.js';
 import type { BrokerPod } from './brokers.js';
 import { planRestart } from './restart.js';
 
@@ -10,7 +12,11 @@ const broker = (ordinal: number, revision: string, state: BrokerPod['state'] = '
   node: undefined,
   rack: undefined,
 });
-const healthy = (controllerId: number) => ({ controllerId, underReplicatedPartitions: 0, replicasByBroker: new Map() });
+const healthy = (controllerId: number, partitions: PartitionReplicas[] = []) => ({
+  controllerId,
+  partitions,
+  replicasByBroker: new Map(),
+});
 
 describe('rolling restart', () => {
   it('does nothing when every broker runs the current revision', () => {
@@ -51,13 +57,43 @@ describe('rolling restart', () => {
     });
   });
 
-  it('waits while partitions are under-replicated', () => {
-    const plan = planRestart([broker(0, 'new'), broker(1, 'old')], 'new', {
-      controllerId: 0,
-      underReplicatedPartitions: 4,
-      replicasByBroker: new Map(),
+  it('restarts a broker while partitions are under-replicated, if none would fall below min.insync.replicas', () => {
+    const plan = planRestart(
+      [broker(0, 'new'), broker(1, 'old'), broker(2, 'old')],
+      'new',
+      healthy(2, [p('events-0', [0, 1, 2], [1, 2], 1), p('events-1', [1, 2, 0], [1, 2, 0], 2)]),
+    );
+    expect(plan).toMatchObject({ kind: 'restart', pod: { ordinal: 1 } });
+  });
+
+  it('waits for the next broker while it cannot roll, naming the partition, its ISR and min.insync.replicas', () => {
+    const brokers = [broker(0, 'new'), broker(1, 'old'), broker(2, 'old')];
+    const atMinimum = p('events-1', [1, 2, 0], [1, 2], 2);
+    expect(planRestart(brokers, 'new', healthy(2, [atMinimum]))).toEqual({
+      kind: 'wait',
+      message:
+        'waiting to restart broker 1: events-1 has 2 in-sync replicas [1,2] of 3, min.insync.replicas 2: restarting broker 1 would leave 1',
     });
-    expect(plan).toEqual({ kind: 'wait', message: 'waiting for 4 under-replicated partitions to catch up' });
+    // Broker 0 rejoined the ISR: broker 1 can go.
+    expect(planRestart(brokers, 'new', healthy(2, [p('events-1', [1, 2, 0], [1, 2, 0], 2)]))).toMatchObject({
+      kind: 'restart',
+      pod: { ordinal: 1 },
+    });
+  });
+
+  it('does not take another broker while the next one cannot roll', () => {
+    const brokers = [broker(0, 'old'), broker(1, 'old'), broker(2, 'old')];
+    // Broker 0 is blocked; broker 1 could go, but the order holds.
+    const plan = planRestart(brokers, 'new', healthy(2, [p('events-0', [0, 2, 1], [0, 2], 2)]));
+    expect(plan.kind === 'wait' && plan.message).toMatch(/^waiting to restart broker 0: events-0 /);
+  });
+
+  it('checks the active controller too, when its turn comes last', () => {
+    const brokers = [broker(0, 'new'), broker(1, 'new'), broker(2, 'old')];
+    const plan = planRestart(brokers, 'new', healthy(2, [p('events-0', [0, 1, 2], [2], 2)]));
+    expect(plan.kind === 'wait' && plan.message).toMatch(
+      /^waiting to restart broker 2: events-0 has 1 in-sync replica /,
+    );
   });
 
   it('waits for a restarted broker to come back before the next', () => {

@@ -3,7 +3,7 @@
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import pino from 'pino';
-import type { ClusterHealth, KafkaAdmin } from '../kafka/admin.js';
+import type { ClusterHealth, KafkaAdmin, PartitionReplicas } from '../kafka/admin.js';
 import type { Identity, Kube, Lister, ObjectRef } from '../runtime/kube.js';
 import type { ConfigChange, DesiredTopic, ObservedTopic } from '../topics/plan.js';
 
@@ -120,7 +120,7 @@ export class FakeKube implements Kube {
 export class FakeAdmin implements KafkaAdmin {
   readonly topics = new Map<string, ObservedTopic>();
   readonly writes: string[] = [];
-  clusterHealth: ClusterHealth = { controllerId: 0, underReplicatedPartitions: 0, replicasByBroker: new Map() };
+  clusterHealth: ClusterHealth = { controllerId: 0, partitions: [], replicasByBroker: new Map() };
   private nextId = 1;
 
   describeTopic(name: string): Promise<ObservedTopic | undefined> {
@@ -173,6 +173,25 @@ export class FakeAdmin implements KafkaAdmin {
   health(): Promise<ClusterHealth> {
     return answer(() => this.clusterHealth);
   }
+}
+
+/** A partition as a cluster's health reports it: `events-0` with its replicas, ISR and min.insync.replicas. */
+export function partitionState(
+  name: string,
+  replicas: number[],
+  isr: number[],
+  minInsyncReplicas = 1,
+  internal = false,
+): PartitionReplicas {
+  const at = name.lastIndexOf('-');
+  return {
+    topic: name.slice(0, at),
+    partition: Number(name.slice(at + 1)),
+    internal,
+    replicas,
+    isr,
+    minInsyncReplicas,
+  };
 }
 
 export function lister<T extends { metadata: { namespace: string; name: string } }>(
