@@ -20,6 +20,9 @@ import type { BrokerEndpoint, BrokerServices, ClusterView } from './api/services
 import type { MetadataImage } from './metadata/image.js';
 import { ReplicaManager } from './replication/replica-manager.js';
 import { FetchWaiters } from './replication/fetch-waiters.js';
+import { IsrUpdates } from './replication/isr-updates.js';
+import { ReplicaFetchers } from './replication/replica-fetcher.js';
+import { NodeClients } from './net/node-client.js';
 import { LogManager } from './log/log-manager.js';
 import { ProducerIdManager } from './controller/producer-ids.js';
 import { QuorumController } from './controller/quorum-controller.js';
@@ -37,7 +40,8 @@ import { KAFKA_QUORUM_DEFAULTS, type RaftConfig } from './raft/types.js';
 import { ControllerChannel } from './cluster/controller-channel.js';
 import { BrokerLifecycle } from './cluster/lifecycle.js';
 import { RaftPeers, metadataEntryCodec, raftWireContext } from './cluster/raft-peers.js';
-import { AllocateProducerIds } from './protocol/messages/index.js';
+import { NODE_CLIENT_ID_PREFIX } from './cluster/controller-channel.js';
+import { AllocateProducerIds, AlterPartition } from './protocol/messages/index.js';
 import { ErrorCode, errorName } from './protocol/errors.js';
 
 /**
@@ -97,6 +101,8 @@ export class BrokerNode {
       lifecycle: BrokerLifecycle | undefined;
       servers: KafkaServer[];
       http: HttpServer | undefined;
+      fetchers: ReplicaFetchers;
+      replicaClients: NodeClients;
     },
     readonly ports: number[],
     private readonly logger: Logger,
@@ -211,12 +217,34 @@ export class BrokerNode {
 
     const logs = new LogManager(config.logDirs, logger.child({ component: 'log' }), clock);
     const waiters = new FetchWaiters(clock);
+    const brokerEpoch = () => lifecycle?.epoch ?? -1;
+    const replicaClients = new NodeClients([], { clock, clientId: `${NODE_CLIENT_ID_PREFIX}${config.nodeId}` });
+    const fetchers = new ReplicaFetchers({
+      nodeId: config.nodeId,
+      config: config.replication,
+      clients: replicaClients,
+      // Brokers replicate over the first listener they advertise, as clients reach them.
+      address: (id) => image.broker(id)?.endpoints[0],
+      brokerEpoch,
+      clock,
+      logger: logger.child({ component: 'replica-fetcher' }),
+    });
+    const replicasLogger = logger.child({ component: 'replicas' });
+    const isrUpdates = new IsrUpdates(
+      config.nodeId,
+      brokerEpoch,
+      image,
+      (body) => channel.call(AlterPartition, 'latest', body, (c) => c.alterPartition(body)),
+      (p) => partitions.advanceHighWatermark(p),
+      replicasLogger,
+    );
     const partitions = new ReplicaManager(
       configs,
       logs,
       config.nodeId,
       waiters,
-      logger.child({ component: 'replicas' }),
+      { fetchers, isrUpdates, clock, lagTimeMaxMs: config.replication.lagTimeMaxMs },
+      replicasLogger,
     );
     const groups = new GroupCoordinator(
       image,
@@ -319,6 +347,7 @@ export class BrokerNode {
       logger.info({ appliedOffset: image.appliedOffset }, 'metadata caught up');
       await partitions.loadHostedLogs(image);
       logs.startRetention(config.retentionCheckIntervalMs);
+      logs.startHighWatermarkCheckpoints(config.replication.highWatermarkCheckpointIntervalMs);
       if (config.cleanerBackoffMs !== null) logs.startCleaner(config.cleanerBackoffMs);
       await groups.start();
       publisher.subscribe({
@@ -340,7 +369,7 @@ export class BrokerNode {
     unfenced();
     node = new BrokerNode(
       config,
-      { services, raft, raftLog, peers, controller, lifecycle, servers, http },
+      { services, raft, raftLog, peers, controller, lifecycle, servers, http, fetchers, replicaClients },
       ports,
       logger,
     );
@@ -364,7 +393,8 @@ export class BrokerNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       this.logger.info('shutting down');
-      const { services, raft, raftLog, peers, controller, lifecycle, servers, http } = this.parts;
+      const { services, raft, raftLog, peers, controller, lifecycle, servers, http, fetchers, replicaClients } =
+        this.parts;
       // Fetches parked on a partition are answered first, from the partition as it still is.
       services.waiters.shutdown();
       await lifecycle?.shutDown(this.config.shutdownTimeoutMs / 2);
@@ -374,6 +404,9 @@ export class BrokerNode {
       services.controller.close();
       peers.close();
       services.groups.shutdown();
+      fetchers.close();
+      replicaClients.close();
+      services.partitions.stop();
       await services.logs.close();
       await raftLog.close();
       await new Promise((resolve) => (http ? http.close(resolve) : resolve(undefined)));

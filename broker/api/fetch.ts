@@ -38,6 +38,8 @@ interface PartitionRead {
   abortedTransactions: null;
   preferredReadReplica: number;
   records: Buffer[];
+  /** To a follower whose log went on past where its last epoch ended here. */
+  divergingEpoch?: { epoch: number; endOffset: number };
 }
 
 interface TopicRead {
@@ -59,10 +61,19 @@ function errorRead(partitionIndex: number, errorCode: number): PartitionRead {
   };
 }
 
+/**
+ * A follower's fetch names its broker id (replicaState from v15, replicaId before); a consumer's
+ * is -1. Followers read up to the log end, consumers up to the high watermark.
+ */
+function replicaIdOf(req: FetchRequest, version: number): number {
+  return version >= 15 ? req.replicaState.replicaId : req.replicaId;
+}
+
 async function readOnce(
   broker: BrokerServices,
   req: FetchRequest,
   byTopicId: boolean,
+  replicaId: number,
   buffers: ReadLoan,
 ): Promise<{ topics: TopicRead[]; bytes: number; errors: boolean }> {
   let remaining = Math.min(req.maxBytes, broker.config.fetchMaxBytes);
@@ -80,8 +91,14 @@ async function readOnce(
         partitions.push(errorRead(p.partition, found.errorCode));
         continue;
       }
-      topic = found.partition.topic;
-      const log = found.partition.log;
+      const partition = found.partition;
+      topic = partition.topic;
+      const log = partition.log;
+      if (replicaId >= 0 && !partition.isReplica(replicaId)) {
+        errors = true;
+        partitions.push(errorRead(p.partition, ErrorCode.NOT_LEADER_OR_FOLLOWER));
+        continue;
+      }
       const highWatermark = log.highWatermark;
       const base = {
         ...errorRead(p.partition, ErrorCode.NONE),
@@ -89,6 +106,15 @@ async function readOnce(
         lastStableOffset: highWatermark,
         logStartOffset: log.logStartOffset,
       };
+      if (replicaId >= 0 && p.lastFetchedEpoch >= 0) {
+        // Kafka's diverging-epoch check: where the follower's last epoch ended in this log.
+        const end = log.endOffsetForEpoch(p.lastFetchedEpoch);
+        if (end.epoch < p.lastFetchedEpoch || end.endOffset < p.fetchOffset) {
+          errors = true;
+          partitions.push({ ...base, divergingEpoch: end });
+          continue;
+        }
+      }
       if (p.fetchOffset < log.logStartOffset || p.fetchOffset > log.logEndOffset) {
         errors = true;
         partitions.push({ ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
@@ -100,7 +126,9 @@ async function readOnce(
         continue;
       }
       // KIP-74: the first batch of the response is returned whole even when over the limits.
-      const read = await log.read(p.fetchOffset, Math.max(limit, 0), bytes === 0, { buffers });
+      const maxOffset = replicaId >= 0 ? log.writtenEnd : log.highWatermark;
+      const read = await log.read(p.fetchOffset, Math.max(limit, 0), bytes === 0, { buffers, maxOffset });
+      if (replicaId >= 0) broker.partitions.followerFetched(partition, replicaId, p.fetchOffset);
       if (!read.ok) {
         errors = true;
         partitions.push({ ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });
@@ -140,7 +168,7 @@ export const fetchHandler = (broker: BrokerServices, { metadataLog }: { metadata
       const buffers = broker.readBuffers.loan();
       let result;
       try {
-        result = await readOnce(broker, req, byTopicId, buffers);
+        result = await readOnce(broker, req, byTopicId, replicaIdOf(req, version), buffers);
       } catch (err) {
         buffers.release();
         throw err;

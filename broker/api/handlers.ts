@@ -10,6 +10,7 @@ import { initProducerIdHandler } from './init-producer-id.js';
 import { deleteRecordsHandler } from './delete-records.js';
 import { fetchHandler } from './fetch.js';
 import { listOffsetsHandler } from './list-offsets.js';
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.js';
 import { createPartitionsHandler, createTopicsHandler, deleteTopicsHandler } from './topics.js';
 import {
   deleteGroupsHandler,
@@ -26,6 +27,7 @@ import {
 } from './groups.js';
 import {
   allocateProducerIdsHandler,
+  alterPartitionHandler,
   beginQuorumEpochHandler,
   brokerHeartbeatHandler,
   brokerRegistrationHandler,
@@ -36,11 +38,13 @@ import {
   voteHandler,
 } from './quorum.js';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.js';
+import { electLeadersHandler } from './elect-leaders.js';
 
 /**
- * What a client (broker) listener serves: the client and admin APIs, DescribeQuorum and
- * UnregisterBroker (forwarded to the controller), but none of the requests only nodes send each
- * other — a client must not be able to vote, register as a broker or read the metadata log.
+ * What a client (broker) listener serves: the client and admin APIs, DescribeQuorum,
+ * UnregisterBroker and ElectLeaders (forwarded to the controller), but none of the requests only
+ * nodes send each other — a client must not be able to vote, register as a broker or read the
+ * metadata log.
  */
 export function createHandlers(broker: BrokerServices): Handler[] {
   return withApiVersions([
@@ -50,6 +54,7 @@ export function createHandlers(broker: BrokerServices): Handler[] {
     initProducerIdHandler(broker),
     fetchHandler(broker, { metadataLog: false }),
     listOffsetsHandler(broker),
+    offsetForLeaderEpochHandler(broker),
     deleteRecordsHandler(broker),
     createTopicsHandler(broker),
     deleteTopicsHandler(broker),
@@ -70,6 +75,7 @@ export function createHandlers(broker: BrokerServices): Handler[] {
     deleteGroupsHandler(broker),
     describeQuorumHandler(broker),
     unregisterBrokerHandler(broker),
+    electLeadersHandler(broker),
   ]);
 }
 
@@ -90,11 +96,13 @@ export function createControllerHandlers(broker: BrokerServices): Handler[] {
     brokerHeartbeatHandler(broker),
     unregisterBrokerHandler(broker),
     allocateProducerIdsHandler(broker),
+    alterPartitionHandler(broker),
     createTopicsHandler(broker),
     deleteTopicsHandler(broker),
     createPartitionsHandler(broker),
     alterConfigsHandler(broker),
     incrementalAlterConfigsHandler(broker),
+    electLeadersHandler(broker),
     describeClusterHandler(broker),
   ]);
 }

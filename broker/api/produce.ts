@@ -14,6 +14,16 @@ import { validateProducedBatches } from '../protocol/record-batch.js';
 import { NO_RESPONSE, handler } from './dispatch.js';
 import { type Prepared, type RecordError, needsPreparation, prepareBatch, timestampBounds } from './produce-prepare.js';
 
+const ACKS_ALL = -1;
+
+/** Why an acks=-1 produce that was appended is still answered with an error. */
+function replicationFailure(code: number): string {
+  if (code === ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+    return 'the records were written, but the ISR fell below min.insync.replicas before they were replicated';
+  if (code === ErrorCode.REQUEST_TIMED_OUT) return 'the records were not replicated to the ISR within the request timeout';
+  return 'this broker stopped leading the partition before the records were replicated';
+}
+
 /** Produce v7 is the first that may carry zstd batches (KIP-110). */
 const FIRST_ZSTD_PRODUCE_VERSION = 7;
 
@@ -102,13 +112,17 @@ export const produceHandler = (broker: BrokerServices) =>
             )
           : broker.partitions.append(partition, records, checked.batches);
         return appending.then(
-          (appended): PartitionResult => {
+          async (appended): Promise<PartitionResult> => {
             if ('ok' in appended) {
               ctx.logger.warn(
                 { topic: topic.name, partition: p.index, error: appended.error, reason: appended.message },
                 'rejected produce batch',
               );
               return failed(p.index, ErrorCode[appended.error], appended.message, appended.recordErrors);
+            }
+            if (req.acks === ACKS_ALL) {
+              const code = await broker.partitions.waitForReplication(partition, appended, req.timeoutMs);
+              if (code !== ErrorCode.NONE) return failed(p.index, code, replicationFailure(code));
             }
             return {
               index: p.index,

@@ -67,6 +67,16 @@ export interface QuorumConfig {
   readonly retryBackoffMs: number;
 }
 
+/** The active controller's own leader elections. */
+export interface LeaderElectionConfig {
+  /** auto.leader.rebalance.enable: move leaderships back to preferred replicas. */
+  readonly autoRebalanceEnable: boolean;
+  /** leader.imbalance.check.interval.seconds, in ms. */
+  readonly imbalanceCheckIntervalMs: number;
+  /** unclean.leader.election.interval.ms */
+  readonly uncleanCheckIntervalMs: number;
+}
+
 /** The metadata log, __cluster_metadata-0 (Kafka's metadata.log.* keys). */
 export interface MetadataLogConfig {
   /** metadata.log.segment.bytes */
@@ -96,6 +106,7 @@ export interface BrokerConfig {
   readonly brokerSessionTimeoutMs: number;
   /** broker.heartbeat.interval.ms */
   readonly brokerHeartbeatIntervalMs: number;
+  readonly replication: ReplicationConfig;
   /** Every listener this node binds, controller listeners included. */
   readonly listeners: Listener[];
   /** The listeners advertised to clients (never a controller listener); empty on a controller-only node. */
@@ -122,6 +133,7 @@ export interface BrokerConfig {
   /** log.cleaner.backoff.ms, or null when log.cleaner.enable=false. */
   readonly cleanerBackoffMs: number | null;
   readonly shutdownTimeoutMs: number;
+  readonly leaderElection: LeaderElectionConfig;
   readonly groups: GroupCoordinatorConfig;
   /** runnel.cluster.id: the id a new cluster takes (the operator sets it), if given. */
   readonly clusterId: string | null;
@@ -330,6 +342,11 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     defaultReplicationFactor: num('default.replication.factor'),
     autoCreateTopics: get('auto.create.topics.enable') === 'true',
     deleteTopicEnable: get('delete.topic.enable') === 'true',
+    leaderElection: {
+      autoRebalanceEnable: get('auto.leader.rebalance.enable') === 'true',
+      imbalanceCheckIntervalMs: num('leader.imbalance.check.interval.seconds') * 1000,
+      uncleanCheckIntervalMs: num('unclean.leader.election.interval.ms'),
+    },
     socketRequestMaxBytes: num('socket.request.max.bytes'),
     fetchMaxBytes: num('fetch.max.bytes'),
     maxConnections: num('max.connections'),
@@ -339,6 +356,16 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     retentionCheckIntervalMs: num('log.retention.check.interval.ms'),
     cleanerBackoffMs: get('log.cleaner.enable') === 'true' ? num('log.cleaner.backoff.ms') : null,
     shutdownTimeoutMs: num('shutdown.timeout.ms'),
+    replication: {
+      fetchMaxBytes: num('replica.fetch.max.bytes'),
+      fetchResponseMaxBytes: num('replica.fetch.response.max.bytes'),
+      fetchWaitMaxMs: num('replica.fetch.wait.max.ms'),
+      fetchMinBytes: num('replica.fetch.min.bytes'),
+      fetchBackoffMs: num('replica.fetch.backoff.ms'),
+      lagTimeMaxMs: num('replica.lag.time.max.ms'),
+      highWatermarkCheckpointIntervalMs: num('replica.high.watermark.checkpoint.interval.ms'),
+      socketTimeoutMs: num('replica.socket.timeout.ms'),
+    },
     groups: {
       minSessionTimeoutMs: num('group.min.session.timeout.ms'),
       maxSessionTimeoutMs: num('group.max.session.timeout.ms'),
@@ -353,6 +380,18 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
     topicDefaults,
   };
   return { config, ignoredKeys, warnings };
+}
+
+/** replica.* keys: how followers fetch and when the leader counts them out of sync. */
+export interface ReplicationConfig {
+  fetchMaxBytes: number;
+  fetchResponseMaxBytes: number;
+  fetchWaitMaxMs: number;
+  fetchMinBytes: number;
+  fetchBackoffMs: number;
+  lagTimeMaxMs: number;
+  highWatermarkCheckpointIntervalMs: number;
+  socketTimeoutMs: number;
 }
 
 interface KraftSettings {

@@ -124,6 +124,16 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('broker.session.timeout.ms', 'int', '9000', { check: atLeast(1) }),
   key('broker.heartbeat.interval.ms', 'int', '2000', { check: atLeast(1) }),
   key('initial.broker.registration.timeout.ms', 'int', '60000', { noEffect: true }),
+  // The active controller's own elections (Kafka's ReplicationConfigs).
+  key('unclean.leader.election.interval.ms', 'long', '300000', { check: atLeast(1) }),
+  key('auto.leader.rebalance.enable', 'boolean', 'true'),
+  key('leader.imbalance.check.interval.seconds', 'long', '300', { check: atLeast(1) }),
+  // Kafka 4 removed it (KAFKA-18743: KRaft's controller balances every imbalanced partition);
+  // accepted so that configs written for Kafka 3 still start.
+  key('leader.imbalance.per.broker.percentage', 'int', '10', {
+    check: (v) => (Number(v) >= 0 && Number(v) <= 100 ? undefined : 'must be between 0 and 100'),
+    noEffect: true,
+  }),
   // The metadata log, __cluster_metadata-0 (Kafka's MetadataLogConfig).
   key('metadata.log.dir', 'string', null),
   key('metadata.log.segment.bytes', 'int', '1073741824', { check: atLeast(METADATA_LOG_SEGMENT_MIN_BYTES) }),
@@ -170,6 +180,15 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('log.roll.ms', 'long', null, { check: atLeast(1), dynamic: true }),
   key('log.roll.hours', 'int', '168', { check: atLeast(1) }),
   key('unclean.leader.election.enable', 'boolean', 'false', { dynamic: true }),
+  key('replica.fetch.max.bytes', 'int', '1048576', { check: atLeast(0) }),
+  key('replica.fetch.response.max.bytes', 'int', '10485760', { check: atLeast(0) }),
+  key('replica.fetch.wait.max.ms', 'int', '500', { check: atLeast(0) }),
+  key('replica.fetch.min.bytes', 'int', '1', { check: atLeast(1) }),
+  key('replica.fetch.backoff.ms', 'int', '1000', { check: atLeast(0) }),
+  key('replica.lag.time.max.ms', 'long', '30000', { check: atLeast(1) }),
+  key('replica.high.watermark.checkpoint.interval.ms', 'long', '5000', { check: atLeast(1) }),
+  key('replica.socket.timeout.ms', 'int', '30000', { check: atLeast(1) }),
+  key('num.replica.fetchers', 'int', '1', { check: atLeast(1), noEffect: true }),
   key('socket.request.max.bytes', 'int', '104857600', { check: atLeast(1) }),
   key('fetch.max.bytes', 'int', '57671680', { check: atLeast(1024) }),
   key('max.connections', 'int', INT_MAX, { check: atLeast(0) }),

@@ -14,7 +14,7 @@ import type { Clock, Timer } from '../clock.js';
 import type { GroupCoordinatorConfig } from '../config/broker-config.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
 import type { MetadataDelta, MetadataImage } from '../metadata/image.js';
-import { ErrorCode } from '../protocol/errors.js';
+import { ErrorCode, errorName } from '../protocol/errors.js';
 import { Group, type GroupState, type JoinResult, type Member, type Protocol, type SyncResult } from './group.js';
 import {
   OFFSETS_TOPIC,
@@ -27,6 +27,8 @@ import {
 } from './offsets-topic.js';
 
 const OFFSETS_TOPIC_SEGMENT_BYTES = '104857600';
+/** Kafka's offsets.commit.timeout.ms default: how long a group write waits for the ISR. */
+const OFFSETS_WRITE_TIMEOUT_MS = 5000;
 const OFFSET_METADATA_MAX_BYTES = 4096;
 
 export interface JoinRequest {
@@ -830,7 +832,11 @@ export class GroupCoordinator {
     if (!found.ok)
       throw new Error(`${OFFSETS_TOPIC} partition ${partition} is not available here (error ${found.errorCode})`);
     const { batch, batches } = encodeOffsetsRecords(records, this.clock.nowMs());
-    await this.partitions.append(found.partition, batch, batches);
+    const appended = await this.partitions.append(found.partition, batch, batches);
+    // As Kafka's coordinator, at acks=-1: what a member is told is stored survives a failover.
+    const replicated = await this.partitions.waitForReplication(found.partition, appended, OFFSETS_WRITE_TIMEOUT_MS);
+    if (replicated !== ErrorCode.NONE)
+      throw new Error(`${OFFSETS_TOPIC} partition ${partition} did not replicate the write (${errorName(replicated)})`);
     for (const r of records) this.replay(r);
   }
 

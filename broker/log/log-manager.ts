@@ -36,6 +36,8 @@ export class LogManager {
   private cleanerStopped = false;
   private readonly reopenTimers = new Map<string, Timer>();
   private closing = false;
+  /** Told when a failed log was reopened as a new PartitionLog, so its replica moves onto it. */
+  onReopened: ((topic: string, partition: number) => void) | undefined;
 
   constructor(
     private readonly logDirs: string[],
@@ -138,6 +140,7 @@ export class LogManager {
       }
       this.logs.set(key, log);
       log.onFailure = () => this.scheduleReopen(topic, partition, log);
+      this.onReopened?.(topic, partition);
       logger.info({ logEndOffset: log.logEndOffset }, 'reopened failed partition log; appends resume');
     } catch (err) {
       logger.warn({ err }, `could not reopen failed partition log; retrying in ${REOPEN_RETRY_MS} ms`);

@@ -13,11 +13,39 @@ import type { MetadataRecord } from '../metadata/records.js';
 import { TopicConfigs } from '../metadata/topic-configs.js';
 import { FetchWaiters } from '../replication/fetch-waiters.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
+import { ReplicaFetchers } from '../replication/replica-fetcher.js';
+import { IsrUpdates } from '../replication/isr-updates.js';
+import { NodeClients } from '../net/node-client.js';
 
 export function localMetadata(config: BrokerConfig, logs: LogManager, clock: Clock, logger: Logger) {
   const publisher = new MetadataPublisher();
   const configs = new TopicConfigs(publisher.image, config);
-  const partitions = new ReplicaManager(configs, logs, config.nodeId, new FetchWaiters(clock), logger);
+  // One broker leads everything: nothing is fetched and the ISR never changes.
+  const fetchers = new ReplicaFetchers({
+    nodeId: config.nodeId,
+    config: config.replication,
+    clients: new NodeClients([], { clock }),
+    address: () => undefined,
+    brokerEpoch: () => 1,
+    clock,
+    logger,
+  });
+  const isrUpdates = new IsrUpdates(
+    config.nodeId,
+    () => 1,
+    publisher.image,
+    () => Promise.reject(new Error('a single local broker has no controller to ask for ISR changes')),
+    () => undefined,
+    logger,
+  );
+  const partitions = new ReplicaManager(
+    configs,
+    logs,
+    config.nodeId,
+    new FetchWaiters(clock),
+    { fetchers, isrUpdates, clock, lagTimeMaxMs: config.replication.lagTimeMaxMs },
+    logger,
+  );
   let applying = Promise.resolve();
   /** Also told of each change, after the partitions (the group coordinator, say). */
   const followers: ((delta: MetadataDelta) => Promise<void>)[] = [];

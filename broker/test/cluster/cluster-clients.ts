@@ -54,6 +54,8 @@ export interface MetadataView {
   brokerPorts: Map<number, number>;
   /** Leader of each partition of each topic asked for, by partition index (-1: offline). */
   leaders: Map<string, number[]>;
+  /** In-sync replicas of each partition, by partition index. */
+  isr: Map<string, number[][]>;
 }
 
 /** Metadata as the broker at `port` answers it (never auto-creating a topic). */
@@ -70,12 +72,17 @@ export function metadata(port: number, topics: string[] | null = null): Promise<
       { timeoutMs: REQUEST_TIMEOUT_MS },
     );
     const leaders = new Map<string, number[]>();
+    const isr = new Map<string, number[][]>();
     for (const t of res.topics) {
       if (t.errorCode !== ErrorCode.NONE) throw new Error(`Metadata of ${t.name}: ${errorName(t.errorCode)}`);
       const byIndex = [...t.partitions].sort((a, b) => a.partitionIndex - b.partitionIndex);
       leaders.set(
         t.name!,
         byIndex.map((p) => p.leaderId),
+      );
+      isr.set(
+        t.name!,
+        byIndex.map((p) => [...p.isrNodes].sort((a, b) => a - b)),
       );
     }
     return {
@@ -84,6 +91,7 @@ export function metadata(port: number, topics: string[] | null = null): Promise<
       brokers: res.brokers.map((b) => b.nodeId).sort((a, b) => a - b),
       brokerPorts: new Map(res.brokers.map((b) => [b.nodeId, b.port])),
       leaders,
+      isr,
     };
   });
 }
@@ -137,13 +145,27 @@ export function findCoordinator(port: number, groupId: string): Promise<number> 
 }
 
 /** CreateTopics through the broker at `port`; resolves with the error name ('NONE' when created). */
-export function createTopic(port: number, name: string, partitions: number): Promise<string> {
+export function createTopic(
+  port: number,
+  name: string,
+  partitions: number,
+  options: { replicationFactor?: number; configs?: Record<string, string> } = {},
+): Promise<string> {
   return ask(port, async (c) => {
+    const configs = Object.entries(options.configs ?? {}).map(([n, value]) => ({ name: n, value }));
     const res = await c.request(
       CreateTopics,
       'latest',
       {
-        topics: [{ name, numPartitions: partitions, replicationFactor: -1, assignments: [], configs: [] }],
+        topics: [
+          {
+            name,
+            numPartitions: partitions,
+            replicationFactor: options.replicationFactor ?? -1,
+            assignments: [],
+            configs,
+          },
+        ],
         timeoutMs: REQUEST_TIMEOUT_MS,
         validateOnly: false,
       },
@@ -385,7 +407,11 @@ export async function kafkajsGroupRead(
 }
 
 /** kcat reads one partition from the beginning to its end. */
-export async function kcatReadPartition(bootstrap: string, topic: string, partition: number): Promise<KeyedRecord[]> {
+export async function kcatReadPartition(
+  bootstrap: string,
+  topic: string,
+  partition: number,
+): Promise<Array<KeyedRecord & { offset: number }>> {
   const { code, stdout, stderr } = await kcat([
     '-b',
     bootstrap,
@@ -403,8 +429,8 @@ export async function kcatReadPartition(bootstrap: string, topic: string, partit
   return stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as { partition: number; key: string; payload: string })
-    .map((r) => ({ partition: r.partition, key: r.key, value: r.payload }));
+    .map((l) => JSON.parse(l) as { partition: number; offset: number; key: string; payload: string })
+    .map((r) => ({ partition: r.partition, offset: r.offset, key: r.key, value: r.payload }));
 }
 
 /** kcat produces keyed records to one partition through the given bootstrap. */
