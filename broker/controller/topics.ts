@@ -122,6 +122,8 @@ export class TopicController {
         if (c.value !== null) configs.set(c.name, c.value);
       }
       const replicas = spec.assignments ?? this.place(brokers, 0, numPartitions, replicationFactor);
+      const noIsr = this.withoutLiveReplica(replicas, 0, spec.assignments !== undefined, replicationFactor);
+      if (noIsr) return result(noIsr);
       const tooMany = await this.refuseBeyondOwnFileLimit(replicas);
       if (tooMany) return result(fail(ErrorCode.INVALID_PARTITIONS, tooMany));
       if (validateOnly) return result(OK);
@@ -141,13 +143,30 @@ export class TopicController {
     });
   }
 
+  /** A new partition: its ISR the replicas that can lead now, the first of them its leader (as Kafka). */
   private partitionRecord(topicId: string, partitionId: number, replicas: number[]): MetadataRecord {
-    return newPartitionRecord(
-      topicId,
-      partitionId,
-      replicas,
-      replicas.find(brokersThatCanLead(this.image)) ?? NO_LEADER,
-    );
+    return newPartitionRecord(topicId, partitionId, replicas, replicas.filter(brokersThatCanLead(this.image)));
+  }
+
+  /** Kafka refuses a new partition none of whose replicas is live (unfenced, not shutting down). */
+  private withoutLiveReplica(
+    replicas: number[][],
+    firstPartition: number,
+    assigned: boolean,
+    replicationFactor: number,
+  ): Outcome | undefined {
+    const canLead = brokersThatCanLead(this.image);
+    const i = replicas.findIndex((r) => !r.some(canLead));
+    if (i < 0) return undefined;
+    return assigned
+      ? fail(
+          ErrorCode.INVALID_REPLICA_ASSIGNMENT,
+          `All brokers specified in the manual partition assignment for partition ${firstPartition + i} are fenced or in controlled shutdown.`,
+        )
+      : fail(
+          ErrorCode.INVALID_REPLICATION_FACTOR,
+          `Unable to replicate the partition ${replicationFactor} time(s): All brokers are currently fenced or in controlled shutdown.`,
+        );
   }
 
   private place(brokers: PlacementBroker[], from: number, count: number, replicationFactor: number): number[][] {
@@ -247,6 +266,8 @@ export class TopicController {
           `Replication factor: ${replicationFactor} larger than available brokers: ${brokers.length}.`,
         );
       const replicas = assignments ?? this.place(brokers, current, count - current, replicationFactor);
+      const noIsr = this.withoutLiveReplica(replicas, current, assignments !== null, replicationFactor);
+      if (noIsr) return noIsr;
       const tooMany = await this.refuseBeyondOwnFileLimit(replicas);
       if (tooMany) return fail(ErrorCode.INVALID_PARTITIONS, tooMany);
       if (validateOnly) return OK;
@@ -333,20 +354,17 @@ export class TopicController {
 /** Raised by a commit on a node that is not (or no longer) the active controller. */
 export class NotControllerError extends Error {}
 
-/**
- * A new partition led by its first replica that can lead. Only the leader is in sync: followers
- * do not copy data yet (replication is issue 14), so the ISR says so rather than claim them.
- */
-function newPartitionRecord(topicId: string, partitionId: number, replicas: number[], leader: number): MetadataRecord {
+/** A new partition: in sync from the start (it is empty), led by the first of its ISR. */
+function newPartitionRecord(topicId: string, partitionId: number, replicas: number[], isr: number[]): MetadataRecord {
   return {
     type: 'PartitionRecord',
     partitionId,
     topicId,
     replicas,
-    isr: leader === NO_LEADER ? [replicas[0]] : [leader],
+    isr,
     removingReplicas: [],
     addingReplicas: [],
-    leader,
+    leader: isr[0] ?? NO_LEADER,
     leaderRecoveryState: 0,
     leaderEpoch: 0,
     partitionEpoch: 0,

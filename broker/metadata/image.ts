@@ -19,6 +19,8 @@ export interface PartitionState {
   isr: number[];
   addingReplicas: number[];
   removingReplicas: number[];
+  /** RECOVERED, or RECOVERING after an unclean election until the leader says it recovered. */
+  leaderRecoveryState: number;
 }
 
 export interface TopicState {
@@ -53,6 +55,8 @@ export const ConfigResourceType = { TOPIC: 2, BROKER: 4 } as const;
 /** PartitionChangeRecord's Leader when the leader does not change. */
 export const LEADER_UNCHANGED = -2;
 export const NO_LEADER = -1;
+/** Kafka's LeaderRecoveryState: a leader elected uncleanly is RECOVERING until its AlterPartition says RECOVERED. */
+export const LeaderRecoveryState = { RECOVERED: 0, RECOVERING: 1 } as const;
 
 /** What one batch of applied records changed, for the broker to act on. */
 export class MetadataDelta {
@@ -151,6 +155,7 @@ export class MetadataImage {
           isr: record.isr,
           addingReplicas: record.addingReplicas,
           removingReplicas: record.removingReplicas,
+          leaderRecoveryState: record.leaderRecoveryState,
         };
         delta.partitionChanged(topic.name, record.partitionId);
         break;
@@ -165,6 +170,7 @@ export class MetadataImage {
           replicas: record.replicas ?? p.replicas,
           addingReplicas: record.addingReplicas ?? p.addingReplicas,
           removingReplicas: record.removingReplicas ?? p.removingReplicas,
+          leaderRecoveryState: record.leaderRecoveryState === -1 ? p.leaderRecoveryState : record.leaderRecoveryState,
           partitionEpoch: p.partitionEpoch + 1,
         };
         // Kafka bumps the leader epoch on a leader change, and on a replica-set change that drops replicas.

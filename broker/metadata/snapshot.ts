@@ -78,7 +78,7 @@ export function imageRecords(image: MetadataImage): MetadataRecord[] {
         removingReplicas: [...p.removingReplicas],
         addingReplicas: [...p.addingReplicas],
         leader: p.leader,
-        leaderRecoveryState: 0,
+        leaderRecoveryState: p.leaderRecoveryState,
         leaderEpoch: p.leaderEpoch,
         partitionEpoch: p.partitionEpoch,
         directories: [],
