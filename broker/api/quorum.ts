@@ -1,12 +1,14 @@
 // The KRaft APIs between nodes: the quorum's RPCs (Vote, BeginQuorumEpoch, EndQuorumEpoch,
 // Fetch of `__cluster_metadata-0` and FetchSnapshot) answered by this node's quorum state machine; DescribeQuorum
-// answered by the quorum leader; broker registration, heartbeats and producer-id blocks
-// answered by the active controller (forwarded there from any other node).
+// answered by the quorum leader; broker registration, heartbeats, producer-id blocks and
+// partition leaders' ISR changes (AlterPartition) answered by the active controller (forwarded
+// there from any other node).
 
 import type { BrokerServices } from './services.js';
 import { ErrorCode } from '../protocol/errors.js';
 import {
   AllocateProducerIds,
+  AlterPartition,
   BeginQuorumEpoch,
   BrokerHeartbeat,
   BrokerRegistration,
@@ -40,6 +42,7 @@ import {
   voteRequestFromWire,
   voteResponseToWire,
 } from '../raft/wire.js';
+import { alterPartitionFailed } from '../controller/alter-partition.js';
 import { controllerHandler, handler } from './dispatch.js';
 
 const NO_ANSWER = { errorCode: ErrorCode.REQUEST_TIMED_OUT, leaderId: -1, leaderEpoch: -1 };
@@ -167,4 +170,12 @@ export const allocateProducerIdsHandler = (broker: BrokerServices) =>
       return { throttleTimeMs: 0, errorCode: r.errorCode, producerIdStart: r.start, producerIdLen: r.length };
     },
     (_req, errorCode) => ({ throttleTimeMs: 0, errorCode, producerIdStart: -1, producerIdLen: 0 }),
+  );
+
+export const alterPartitionHandler = (broker: BrokerServices) =>
+  controllerHandler(
+    AlterPartition,
+    broker.controller,
+    (controller, req, ctx) => controller.alterPartition(req, ctx.header.apiVersion),
+    (_req, errorCode) => alterPartitionFailed(errorCode),
   );

@@ -14,9 +14,27 @@ import type { MetadataPublisher } from '../metadata/publisher.js';
 import { METADATA_VERSION_LEVEL, type MetadataRecord } from '../metadata/records.js';
 import type { TopicConfigs } from '../metadata/topic-configs.js';
 import { ErrorCode } from '../protocol/errors.js';
+import { AlterPartition } from '../protocol/messages/index.js';
 import { NotLeaderError, type RaftNode } from '../raft/raft-node.js';
 import type { StateName } from '../raft/types.js';
-import { electOfflineLeaders, leadershipsOf, moveLeadershipsOff } from './leaders.js';
+import {
+  alterPartitionFailed,
+  alterPartitionResponse,
+  planAlterPartition,
+  type AlterPartitionRequest,
+  type AlterPartitionResponse,
+} from './alter-partition.js';
+import {
+  ElectionType,
+  electLeaders,
+  electOfflineLeaders,
+  failedElections,
+  leadershipsOf,
+  removeFromIsrs,
+  type ElectLeadersResult,
+  type UncleanElection,
+} from './leaders.js';
+import { PeriodicElections } from './periodic-elections.js';
 import { NotControllerError, TopicController } from './topics.js';
 
 export const PRODUCER_ID_BLOCK_SIZE = 1000;
@@ -58,11 +76,15 @@ export class QuorumController {
   private sessionTimer: Timer | undefined;
   /** Rejecters of commits whose records are proposed but not yet applied here. */
   private readonly uncommitted = new Set<() => void>();
+  private readonly periodicElections: PeriodicElections;
+  /** unclean.leader.election.enable for a topic: its own setting, else this controller's default. */
+  private readonly unclean: UncleanElection = (topic) =>
+    this.configs.configValue(topic, 'unclean.leader.election.enable') === 'true';
 
   constructor(
     private readonly raft: RaftNode,
     private readonly publisher: MetadataPublisher,
-    configs: TopicConfigs,
+    private readonly configs: TopicConfigs,
     private readonly clusterId: string,
     private readonly config: BrokerConfig,
     private readonly clock: Clock,
@@ -74,6 +96,15 @@ export class QuorumController {
       config,
       (r) => this.commit(r),
       (fn) => this.decide(fn),
+      logger,
+    );
+    this.periodicElections = new PeriodicElections(
+      config.leaderElection,
+      () => this.image,
+      this.unclean,
+      (fn) => this.decide(fn),
+      (r) => this.commit(r),
+      clock,
       logger,
     );
     publisher.onLeaderChange((change) => {
@@ -107,6 +138,7 @@ export class QuorumController {
     for (const b of this.image.brokers()) if (b.id !== this.config.nodeId) this.lastHeartbeatMs.set(b.id, now);
     this.sessionTimer?.cancel();
     this.sessionTimer = this.clock.every(SESSION_CHECK_MS, () => void this.fenceExpiredSessions());
+    this.periodicElections.start();
     this.logger.info({ epoch }, 'this node is the active controller');
     if (this.image.metadataVersion === 0) {
       void this.decide(async () => {
@@ -154,6 +186,7 @@ export class QuorumController {
   private deactivate(): void {
     this.activeEpoch = -1;
     this.sessionTimer?.cancel();
+    this.periodicElections.stop();
     for (const abandon of this.uncommitted) abandon();
     this.uncommitted.clear();
   }
@@ -163,6 +196,11 @@ export class QuorumController {
     const self = this.config.nodeId;
     if (leader === self) return `node ${self} leads the quorum but has not taken over as controller yet`;
     return `node ${self} is not the active controller${leader >= 0 ? `; node ${leader} is` : ''}`;
+  }
+
+  /** A decision that may write nothing still answers only while this node is the active controller. */
+  private requireActive(): void {
+    if (!this.isActive) throw new NotControllerError(this.notActiveMessage());
   }
 
   /** Runs a broker-facing decision; one that finds this node no longer active answers NOT_CONTROLLER. */
@@ -217,8 +255,8 @@ export class QuorumController {
         };
       const brokerEpoch = this.raft.view().logEndOffset;
       const records: MetadataRecord[] = [];
-      // The old incarnation's leaderships cannot stay with a process that is gone.
-      if (existing && !existing.fenced) records.push(...moveLeadershipsOff(this.image, req.brokerId));
+      // The old incarnation's leaderships and ISR places cannot stay with a process that is gone.
+      if (existing && !existing.fenced) records.push(...removeFromIsrs(this.image, req.brokerId, this.unclean));
       records.unshift({
         type: 'RegisterBrokerRecord',
         brokerId: req.brokerId,
@@ -275,7 +313,7 @@ export class QuorumController {
         if (!b || !b.fenced || b.epoch !== req.brokerEpoch) return;
         await this.commit([
           { type: 'UnfenceBrokerRecord', id: req.brokerId, epoch: req.brokerEpoch },
-          ...electOfflineLeaders(this.image, req.brokerId),
+          ...electOfflineLeaders(this.image, this.unclean, req.brokerId),
         ]);
         this.logger.info({ brokerId: req.brokerId }, 'broker unfenced');
       });
@@ -304,7 +342,7 @@ export class QuorumController {
               errorMessage: `Broker ${brokerId} is running (registered and unfenced): stop it before unregistering it.`,
             };
           await this.commit([
-            ...moveLeadershipsOff(this.image, brokerId),
+            ...removeFromIsrs(this.image, brokerId, this.unclean),
             { type: 'UnregisterBrokerRecord', brokerId, brokerEpoch: b.epoch },
           ]);
           this.lastHeartbeatMs.delete(brokerId);
@@ -315,7 +353,7 @@ export class QuorumController {
     );
   }
 
-  /** Moves a stopping broker's leaderships away, then fences it once it leads nothing. */
+  /** Takes a stopping broker out of every ISR and moves its leaderships away, then fences it. */
   private async controlledShutdown(brokerId: number, brokerEpoch: number): Promise<void> {
     const b = this.image.broker(brokerId);
     if (!b || b.fenced || b.epoch !== brokerEpoch) return;
@@ -329,7 +367,7 @@ export class QuorumController {
         inControlledShutdown: 1,
         logDirs: null,
       });
-    records.push(...moveLeadershipsOff(this.image, brokerId));
+    records.push(...removeFromIsrs(this.image, brokerId, this.unclean));
     records.push({ type: 'FenceBrokerRecord', id: brokerId, epoch: brokerEpoch });
     await this.commit(records);
     this.logger.info({ brokerId }, 'broker shut down in a controlled way: its leaderships moved and it is fenced');
@@ -347,7 +385,7 @@ export class QuorumController {
         if (!current || current.fenced || current.epoch !== b.epoch) return;
         await this.commit([
           { type: 'FenceBrokerRecord', id: b.id, epoch: b.epoch },
-          ...moveLeadershipsOff(this.image, b.id),
+          ...removeFromIsrs(this.image, b.id, this.unclean),
         ]);
         this.logger.warn(
           { brokerId: b.id, sessionTimeoutMs: this.config.brokerSessionTimeoutMs },
@@ -355,6 +393,72 @@ export class QuorumController {
         );
       }).catch((err: unknown) => this.logger.warn({ err, brokerId: b.id }, 'could not fence a broker'));
     }
+  }
+
+  // ---- partitions ----------------------------------------------------------------------------
+
+  /**
+   * A partition leader's AlterPartition (its ISR shrank or grew), decided as Kafka does (see
+   * alter-partition.ts). `version` is the request's: from v3 the ISR is `newIsrWithEpochs`, before
+   * `newIsr`; a broker calling this directly sends the latest.
+   */
+  alterPartition(req: AlterPartitionRequest, version = AlterPartition.maxVersion): Promise<AlterPartitionResponse> {
+    return this.answer(
+      () =>
+        this.decide(async () => {
+          this.requireActive();
+          const plan = planAlterPartition(this.image, req, version, this.unclean);
+          if (plan.records.length > 0) {
+            await this.commit(plan.records);
+            const changes = plan.records.flatMap((r) =>
+              r.type === 'PartitionChangeRecord' && r.isr
+                ? [`${this.image.topicById(r.topicId)?.name}-${r.partitionId}: ${r.isr.join(',')}`]
+                : [],
+            );
+            this.logger.info({ brokerId: req.brokerId, isr: changes }, 'ISR changed at the leader’s request');
+          }
+          return alterPartitionResponse(plan, this.image);
+        }),
+      alterPartitionFailed(ErrorCode.NOT_CONTROLLER),
+    );
+  }
+
+  /**
+   * ElectLeaders: preferred (0) or unclean (1) elections for the partitions named, or for every
+   * partition when `topicPartitions` is null (see leaders.ts).
+   */
+  electLeaders(
+    electionType: number,
+    topicPartitions: readonly { topic: string; partitions: readonly number[] }[] | null,
+  ): Promise<{ errorCode: number; results: ElectLeadersResult['results'] }> {
+    const failed = (errorCode: number, message: string | null) => ({
+      errorCode,
+      results: failedElections(topicPartitions, errorCode, message),
+    });
+    if (electionType !== ElectionType.PREFERRED && electionType !== ElectionType.UNCLEAN)
+      return Promise.resolve(failed(ErrorCode.INVALID_REQUEST, `Unknown election type ${electionType}`));
+    // Nothing named: nothing to do (null, not empty, means every partition).
+    if (topicPartitions !== null && topicPartitions.length === 0)
+      return Promise.resolve({ errorCode: ErrorCode.NONE, results: [] });
+    return this.answer(
+      () =>
+        this.decide(async () => {
+          this.requireActive();
+          const { results, records } = electLeaders(this.image, electionType, topicPartitions);
+          if (records.length > 0) {
+            await this.commit(records);
+            this.logger.info(
+              {
+                electionType: electionType === ElectionType.PREFERRED ? 'preferred' : 'unclean',
+                elections: records.length,
+              },
+              'leaders elected (ElectLeaders)',
+            );
+          }
+          return { errorCode: ErrorCode.NONE, results };
+        }),
+      failed(ErrorCode.NOT_CONTROLLER, this.notActiveMessage()),
+    );
   }
 
   // ---- producer ids --------------------------------------------------------------------------
