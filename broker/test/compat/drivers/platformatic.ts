@@ -10,6 +10,7 @@ import {
   MessagesStreamModes,
   Producer,
   ProduceAcks,
+  defaultPartitioner,
   type Message,
 } from '@platformatic/kafka';
 import type { ReadRecord } from '../records.js';
@@ -347,6 +348,145 @@ async function admin(task: AdminTask, out: AdminResult): Promise<void> {
   }
 }
 
+/** Produces until told to stop, for the replication failover tests (broker/test/cluster/). */
+interface ProduceContinuouslyTask {
+  bootstrap: string;
+  topic: string;
+  keyPrefix: string;
+  stopFile: string;
+  deadlineMs: number;
+  intervalMs: number;
+}
+
+interface ProduceContinuouslyResult {
+  acked?: Array<{ partition: number; offset: number; key: string }>;
+  failed?: number;
+  errors?: string[];
+  sent?: number;
+}
+
+const SETTLE_MS = 60_000;
+const MAX_ERRORS = 20;
+const MAX_BATCH = 500;
+/** The default, 3 retries a second apart, gives up within ~4 s: retry for ~30 s (see below where). */
+const RETRIES = 30;
+
+/** An error's message with the distinct messages of the errors it gathers (retries, destinations). */
+function errorSummary(e: unknown): string {
+  const leaves = new Set<string>();
+  const walk = (x: unknown): void => {
+    const nested = (x as { errors?: unknown[] }).errors;
+    if (Array.isArray(nested) && nested.length > 0) nested.forEach(walk);
+    else leaves.add(x instanceof Error ? `${x.name}: ${x.message}` : String(x));
+  };
+  walk(e);
+  const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return leaves.has(message) ? message : `${message} (${[...leaves].join('; ')})`;
+}
+
+/**
+ * One record every intervalMs (key and value `<keyPrefix>-<seq>`, the default partitioner
+ * choosing the partition) through an idempotent producer at acks=all, until stopFile exists or
+ * deadlineMs passed; then every send settles (up to SETTLE_MS). A failed send is an outcome
+ * here, not an error of the op.
+ *
+ * @platformatic/kafka takes a partition's sequence number when it encodes a batch and advances
+ * it only once the batch is acknowledged: two sends in flight to one partition carry the same
+ * sequence, and the broker rightly answers the second as a duplicate of the first (with the
+ * first one's offset; its records are dropped). So each partition has at most one send in
+ * flight, carrying every record made for it meanwhile. Nor does the client reset a partition's
+ * sequence when a send fails (its batch may have been appended, or not): after a failure, once
+ * nothing is in flight, the producer takes a new producer id, which starts every sequence at 0.
+ * Its retries go to the leader the send started with (a NOT_LEADER_OR_FOLLOWER answer refreshes
+ * the metadata once); later sends find a new leader when the metadata is refreshed (5 s).
+ */
+async function produceContinuously(task: ProduceContinuouslyTask, out: ProduceContinuouslyResult): Promise<void> {
+  const producer = new Producer({
+    clientId: CLIENT_ID,
+    bootstrapBrokers: brokers(task.bootstrap),
+    idempotent: true,
+    retries: RETRIES,
+  });
+  const acked: NonNullable<ProduceContinuouslyResult['acked']> = [];
+  const errors = new Set<string>();
+  let failed = 0;
+  let sent = 0;
+  let settled = false;
+  const noteError = (e: unknown): void => {
+    if (errors.size < MAX_ERRORS) errors.add(errorSummary(e));
+  };
+  try {
+    const md = await producer.metadata({ topics: [task.topic] });
+    const partitions = md.topics.get(task.topic)!.partitionsCount;
+    // Where the client's default partitioner puts a key (no partition given).
+    const partitionOf = (key: Buffer): number => defaultPartitioner({ topic: task.topic, key }, key) % partitions;
+    const queues = Array.from({ length: partitions }, (): string[] => []);
+    const busy = new Set<number>();
+    let stopping = false;
+    let renew = false;
+    const sendPartition = async (keys: string[]): Promise<void> => {
+      try {
+        const result = await producer.send({
+          acks: ProduceAcks.ALL,
+          messages: keys.map((k) => ({ topic: task.topic, key: Buffer.from(k), value: Buffer.from(k) })),
+        });
+        if (settled) return;
+        const [o] = result.offsets ?? [];
+        if (!o) throw new Error('the send result has no offset');
+        keys.forEach((key, i) => acked.push({ partition: o.partition, offset: Number(o.offset) + i, key }));
+      } catch (e) {
+        if (settled) return;
+        failed += keys.length;
+        noteError(e);
+        renew = true;
+      }
+    };
+    const sender = (async () => {
+      while (!settled && !(stopping && busy.size === 0 && queues.every((q) => q.length === 0))) {
+        if (renew && busy.size === 0) {
+          try {
+            await producer.initIdempotentProducer({});
+            renew = false;
+          } catch (e) {
+            noteError(e);
+            await sleep(1000);
+          }
+          continue;
+        }
+        if (!renew) {
+          queues.forEach((queue, partition) => {
+            if (queue.length === 0 || busy.has(partition)) return;
+            busy.add(partition);
+            void sendPartition(queue.splice(0, MAX_BATCH)).finally(() => busy.delete(partition));
+          });
+        }
+        await sleep(Math.min(5, task.intervalMs));
+      }
+    })();
+    const late = deadline(task.deadlineMs);
+    while (!existsSync(task.stopFile) && !late()) {
+      const key = `${task.keyPrefix}-${sent}`;
+      queues[partitionOf(Buffer.from(key))].push(key);
+      sent++;
+      await sleep(task.intervalMs);
+    }
+    stopping = true;
+    const timer = sleep(SETTLE_MS).then(() => 'timeout' as const);
+    if ((await Promise.race([sender, timer])) === 'timeout') {
+      // Records still queued or in flight: their fate is unknown.
+      failed = sent - acked.length;
+      noteError(new Error(`sends not settled within ${SETTLE_MS} ms`));
+    }
+  } finally {
+    settled = true;
+    out.acked = [...acked].sort((a, b) => a.partition - b.partition || a.offset - b.offset);
+    out.failed = failed;
+    out.errors = [...errors];
+    out.sent = sent;
+    await producer.close();
+  }
+}
+
 function version(_task: unknown, out: Record<string, unknown>): Promise<void> {
   out.name = '@platformatic/kafka';
   out.version = packageVersion('@platformatic/kafka');
@@ -354,4 +494,4 @@ function version(_task: unknown, out: Record<string, unknown>): Promise<void> {
   return Promise.resolve();
 }
 
-await runDriver({ produce, read, group, member, admin, version });
+await runDriver({ produce, read, group, member, admin, version, 'produce-continuously': produceContinuously });

@@ -6,8 +6,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Properties;
@@ -15,6 +17,7 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 import org.apache.kafka.clients.admin.Admin;
@@ -88,6 +91,9 @@ public final class Driver {
           break;
         case "cluster":
           cluster(task, out);
+          break;
+        case "produce-continuously":
+          produceContinuously(task, out);
           break;
         default:
           throw new IllegalArgumentException("unknown operation " + op);
@@ -169,6 +175,77 @@ public final class Driver {
         d.put("offset", md.offset());
         delivered.add(d);
       }
+    }
+  }
+
+  // ---- produce continuously (replication failover tests) ----------------------------------
+
+  private static final Duration SETTLE = Duration.ofSeconds(60);
+  private static final int MAX_ERRORS = 20;
+
+  /**
+   * Sends one record every intervalMs (key and value {@code <keyPrefix>-<seq>}, the default
+   * partitioner choosing the partition) with the default producer, idempotent with acks=all and
+   * its own retries, without waiting for acknowledgments, until stopFile exists or deadlineMs
+   * passed. Then it waits (up to SETTLE) for every send to settle and reports each acknowledged
+   * record, and how many sends failed: a failed send is an outcome here, not an error of the op.
+   * send() itself blocks while the client knows no broker for the topic's metadata (up to
+   * max.block.ms, 60 s, e.g. after every broker went away): no record is made meanwhile.
+   */
+  private static void produceContinuously(Map<String, Object> task, Map<String, Object> out) throws Exception {
+    Properties p = common(task);
+    p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+    String topic = str(task, "topic");
+    String prefix = str(task, "keyPrefix");
+    Path stop = Path.of(str(task, "stopFile"));
+    long deadline = System.currentTimeMillis() + ((Number) task.get("deadlineMs")).longValue();
+    long interval = ((Number) task.get("intervalMs")).longValue();
+    List<Map<String, Object>> acked = new ArrayList<>();
+    AtomicInteger failed = new AtomicInteger();
+    Set<String> errors = new LinkedHashSet<>();
+    int sent = 0;
+    KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(p);
+    try {
+      while (!Files.exists(stop) && System.currentTimeMillis() <= deadline) {
+        String key = prefix + "-" + sent;
+        sent++;
+        try {
+          producer.send(new ProducerRecord<>(topic, bytes(key), bytes(key)), (md, e) -> {
+            synchronized (acked) {
+              if (e != null) {
+                failed.incrementAndGet();
+                if (errors.size() < MAX_ERRORS) errors.add(describe(e));
+                return;
+              }
+              Map<String, Object> a = new LinkedHashMap<>();
+              a.put("partition", md.partition());
+              a.put("offset", md.offset());
+              a.put("key", key);
+              acked.add(a);
+            }
+          });
+        } catch (RuntimeException e) {
+          // Errors the client throws instead of handing to the callback (it is closed, say).
+          synchronized (acked) {
+            failed.incrementAndGet();
+            if (errors.size() < MAX_ERRORS) errors.add(describe(e));
+          }
+        }
+        Thread.sleep(interval);
+      }
+    } finally {
+      // Sends what is still batched and waits up to SETTLE for every outstanding send; sends
+      // still unsettled then fail ("closed forcefully"), their callbacks run before close returns.
+      producer.close(SETTLE);
+    }
+    synchronized (acked) {
+      acked.sort(Comparator.comparingInt((Map<String, Object> a) -> (Integer) a.get("partition"))
+          .thenComparingLong(a -> (Long) a.get("offset")));
+      out.put("acked", acked);
+      out.put("failed", failed.get());
+      out.put("errors", new ArrayList<>(errors));
+      out.put("sent", sent);
     }
   }
 
