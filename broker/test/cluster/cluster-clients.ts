@@ -292,7 +292,12 @@ export async function kafkajsCluster(bootstrap: string): Promise<ClusterDescript
 const prepared = new Map<ClientId, Promise<void>>();
 
 /** Runs one operation of a compatibility driver (Java, confluent-kafka) and returns its JSON answer. */
-export async function runDriver<R extends { error?: string }>(id: ClientId, op: string, task: object): Promise<R> {
+export async function runDriver<R extends { error?: string }>(
+  id: ClientId,
+  op: string,
+  task: object,
+  timeoutMs = DRIVER_TIMEOUT_MS,
+): Promise<R> {
   const client = CLIENTS.find((c) => c.id === id)!;
   if (!prepared.has(id))
     prepared.set(
@@ -308,7 +313,7 @@ export async function runDriver<R extends { error?: string }>(id: ClientId, op: 
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
     let out = '';
     let err = '';
-    const timer = setTimeout(() => child.kill('SIGKILL'), DRIVER_TIMEOUT_MS);
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);

@@ -31,8 +31,9 @@ const SESSION_TIMEOUT_MS = 4000;
 const LAG_TIME_MS = 1500;
 /** Fencing, election and catching up, with room for a busy 2-core machine. */
 const RECOVERY_TIMEOUT_MS = 45_000;
-const KILL_ROUNDS = 3;
-const TEST_TIMEOUT_MS = 240_000;
+/** Leader kills per producer; `npm run soak:replication` runs many more. */
+const KILL_ROUNDS = Number(process.env.RUNNEL_REPLICATION_KILL_ROUNDS ?? 3);
+const TEST_TIMEOUT_MS = 120_000 + KILL_ROUNDS * 40_000;
 const REPLICATED = { replicationFactor: 3, configs: { 'min.insync.replicas': '2' } };
 
 interface Acked {
@@ -129,14 +130,12 @@ describe('replicated partitions on three brokers', () => {
         await untilServing(portOf(BROKERS[0]), topic);
         await untilFullIsr(topic);
         const stopFile = path.join(cluster.dataDir, `${topic}.stop`);
-        const producing = runDriver<ContinuousResult & { error?: string }>(client, 'produce-continuously', {
-          bootstrap: bootstrap(),
-          topic,
-          keyPrefix: client,
-          stopFile,
-          deadlineMs: TEST_TIMEOUT_MS - 60_000,
-          intervalMs: 5,
-        });
+        const producing = runDriver<ContinuousResult & { error?: string }>(
+          client,
+          'produce-continuously',
+          { bootstrap: bootstrap(), topic, keyPrefix: client, stopFile, deadlineMs: TEST_TIMEOUT_MS - 60_000, intervalMs: 5 },
+          TEST_TIMEOUT_MS,
+        );
         try {
           await untilProgress(topic);
           for (let round = 0; round < KILL_ROUNDS; round++) {
@@ -156,6 +155,8 @@ describe('replicated partitions on three brokers', () => {
           }
         } finally {
           await writeFile(stopFile, '');
+          // The next test starts with every broker up, whatever happened here.
+          for (const id of BROKERS) if (!cluster.node(id).process) await cluster.restart(id);
         }
         const result = await producing;
         expect(result.acked.length).toBeGreaterThan(0);
