@@ -280,6 +280,28 @@ describe('broker configuration', () => {
     );
   });
 
+  it('reads the controller’s leader-election settings; leader.imbalance.per.broker.percentage, gone from Kafka 4, is accepted and has no effect', () => {
+    expect(load().config.leaderElection).toEqual({
+      autoRebalanceEnable: true,
+      imbalanceCheckIntervalMs: 300_000,
+      uncleanCheckIntervalMs: 300_000,
+    });
+    const { config, ignoredKeys } = load(
+      'auto.leader.rebalance.enable=false',
+      'leader.imbalance.check.interval.seconds=5',
+      'unclean.leader.election.interval.ms=1000',
+      'leader.imbalance.per.broker.percentage=20',
+    );
+    expect(config.leaderElection).toEqual({
+      autoRebalanceEnable: false,
+      imbalanceCheckIntervalMs: 5000,
+      uncleanCheckIntervalMs: 1000,
+    });
+    expect(ignoredKeys).toEqual(['leader.imbalance.per.broker.percentage']);
+    expect(() => load('leader.imbalance.check.interval.seconds=0')).toThrow(/at least 1/);
+    expect(() => load('leader.imbalance.per.broker.percentage=101')).toThrow(/between 0 and 100/);
+  });
+
   it('warns when heartbeats are too sparse for the session timeout, or the controller port differs from the voter entry', () => {
     expect(load('broker.heartbeat.interval.ms=5000').warnings).toEqual([
       expect.stringMatching(
