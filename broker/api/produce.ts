@@ -20,7 +20,8 @@ const ACKS_ALL = -1;
 function replicationFailure(code: number): string {
   if (code === ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND)
     return 'the records were written, but the ISR fell below min.insync.replicas before they were replicated';
-  if (code === ErrorCode.REQUEST_TIMED_OUT) return 'the records were not replicated to the ISR within the request timeout';
+  if (code === ErrorCode.REQUEST_TIMED_OUT)
+    return 'the records were not replicated to the ISR within the request timeout';
   return 'this broker stopped leading the partition before the records were replicated';
 }
 

@@ -71,7 +71,8 @@ export class LogManager {
           'ignoring an unreadable high-watermark checkpoint: high watermarks start at 0 and catch up from the leaders',
         );
       else
-        for (const e of highWatermarks) this.checkpointedHighWatermarks.set(partitionKey(e.topic, e.partition), e.offset);
+        for (const e of highWatermarks)
+          this.checkpointedHighWatermarks.set(partitionKey(e.topic, e.partition), e.offset);
       for (const entry of await readdir(logDir, { withFileTypes: true })) {
         if (!entry.isDirectory() || entry.name.startsWith('__cluster_metadata')) continue;
         const dir = path.join(logDir, entry.name);

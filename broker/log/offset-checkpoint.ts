@@ -38,7 +38,11 @@ export async function readOffsetCheckpoint(dir: string, file: string): Promise<P
   return entries;
 }
 
-export async function writeOffsetCheckpoint(dir: string, file: string, entries: readonly PartitionOffset[]): Promise<void> {
+export async function writeOffsetCheckpoint(
+  dir: string,
+  file: string,
+  entries: readonly PartitionOffset[],
+): Promise<void> {
   const target = path.join(dir, file);
   const tmp = `${target}.tmp`;
   const fh = await open(tmp, 'w');

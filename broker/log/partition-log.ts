@@ -769,7 +769,8 @@ export class PartitionLog {
     );
     this.producers = producers.state;
     this.hasSnapshot = producers.hasSnapshot;
-    if (this.epochs.truncateFromEnd(newEnd) || this.epochs.truncateFromStart(this.startOffset)) await this.writeEpochs();
+    if (this.epochs.truncateFromEnd(newEnd) || this.epochs.truncateFromStart(this.startOffset))
+      await this.writeEpochs();
     this.flushTimer?.cancel();
     this.flushTimer = undefined;
     this.lastFlushMs = this.clock.nowMs();
@@ -1286,7 +1287,8 @@ async function loadLeaderEpochs(
       });
       if (segment.canUnload && segment !== segments.at(-1)) await segment.unload();
     }
-    if (cache.latestEpoch !== UNDEFINED_EPOCH) logger.info({ epochs: cache.all().length }, 'rebuilt the leader-epoch cache');
+    if (cache.latestEpoch !== UNDEFINED_EPOCH)
+      logger.info({ epochs: cache.all().length }, 'rebuilt the leader-epoch cache');
   }
   if (cache.truncateFromEnd(logEndOffset)) changed = true;
   if (cache.truncateFromStart(logStartOffset)) changed = true;

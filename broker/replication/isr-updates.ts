@@ -84,7 +84,8 @@ export class IsrUpdates {
         ?.partitions.find((p) => p.partitionIndex === partition.state.partition);
       if (partition.pendingIsr !== newIsr) continue;
       partition.pendingIsr = undefined;
-      const errorCode = res.errorCode !== ErrorCode.NONE ? res.errorCode : (answer?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR);
+      const errorCode =
+        res.errorCode !== ErrorCode.NONE ? res.errorCode : (answer?.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR);
       if (errorCode !== ErrorCode.NONE) {
         this.logger.info(
           { topic: partition.topic.name, partition: partition.state.partition, newIsr, error: errorName(errorCode) },

@@ -104,9 +104,7 @@ export class Partition {
     f.previousFetchMs = nowMs;
     this.maybeAdvanceHighWatermark();
     const epochStart = this.log.epochStartOffset(this.state.leaderEpoch) ?? leaderEnd;
-    return (
-      !this.maximalIsr.includes(brokerId) && fetchOffset >= this.log.highWatermark && fetchOffset >= epochStart
-    );
+    return !this.maximalIsr.includes(brokerId) && fetchOffset >= this.log.highWatermark && fetchOffset >= epochStart;
   }
 
   /** ISR members (not this leader) that have not caught up for `lagMs`: Kafka's getOutOfSyncReplicas. */

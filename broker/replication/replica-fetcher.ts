@@ -179,7 +179,8 @@ class ReplicaFetcher {
         try {
           await this.handle(p, r, asked.fetchOffset);
         } catch (err) {
-          if (err instanceof NonContiguousAppendError) continue;
+          // A stale answer, or the broker is stopping and closed the log under it.
+          if (err instanceof NonContiguousAppendError || this.stopped) continue;
           this.logger.error(
             { err, topic: p.topic.name, partition: p.state.partition },
             'could not apply what the leader sent; retrying',
@@ -205,10 +206,12 @@ class ReplicaFetcher {
     if (r.errorCode === ErrorCode.OFFSET_OUT_OF_RANGE) {
       // Behind the leader's log start: start over there. Ahead of its end (an unclean election
       // left the leader shorter): drop what was never committed here and ask again.
-      const truncateAt =
-        r.logStartOffset >= 0 && fetchOffset < r.logStartOffset ? r.logStartOffset : log.highWatermark;
+      const truncateAt = r.logStartOffset >= 0 && fetchOffset < r.logStartOffset ? r.logStartOffset : log.highWatermark;
       const fully = truncateAt === r.logStartOffset || truncateAt < log.logStartOffset;
-      this.logger.warn({ ...where, fetchOffset, leaderLogStartOffset: r.logStartOffset, truncateAt }, 'fetch offset out of range at the leader');
+      this.logger.warn(
+        { ...where, fetchOffset, leaderLogStartOffset: r.logStartOffset, truncateAt },
+        'fetch offset out of range at the leader',
+      );
       await log.truncateTo(truncateAt, { fully });
       return;
     }
@@ -235,7 +238,10 @@ class ReplicaFetcher {
     if (records && records.length > 0) {
       const batches = batchesFrom(records, fetchOffset);
       if (batches instanceof Error) {
-        this.logger.error({ ...where, reason: batches.message }, 'the leader sent records that do not check out; retrying');
+        this.logger.error(
+          { ...where, reason: batches.message },
+          'the leader sent records that do not check out; retrying',
+        );
         return;
       }
       if (batches.length > 0) await log.appendAsFollower(records, batches);

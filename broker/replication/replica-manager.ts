@@ -166,7 +166,12 @@ export class ReplicaManager {
       const out = p.outOfSyncReplicas(nowMs, this.replication.lagTimeMaxMs);
       if (out.length === 0) continue;
       this.logger.info(
-        { topic: p.topic.name, partition: p.state.partition, outOfSync: out, lagTimeMaxMs: this.replication.lagTimeMaxMs },
+        {
+          topic: p.topic.name,
+          partition: p.state.partition,
+          outOfSync: out,
+          lagTimeMaxMs: this.replication.lagTimeMaxMs,
+        },
         'followers fell out of sync; shrinking the ISR',
       );
       this.replication.isrUpdates.propose(
@@ -190,7 +195,10 @@ export class ReplicaManager {
     this.advanceHighWatermark(p);
     const broker = this.topics.image.broker(replicaId);
     if (canJoin && !p.pendingIsr && broker && !broker.fenced && !broker.inControlledShutdown) {
-      this.logger.info({ topic: p.topic.name, partition: p.state.partition, replicaId }, 'follower caught up; expanding the ISR');
+      this.logger.info(
+        { topic: p.topic.name, partition: p.state.partition, replicaId },
+        'follower caught up; expanding the ISR',
+      );
       this.replication.isrUpdates.propose(p, [...p.state.isr, replicaId]);
     }
   }

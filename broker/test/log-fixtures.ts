@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import { afterEach } from 'vitest';
-import { DEFAULT_LOG_CONFIG, type LogConfig, PartitionLog } from '../log/partition-log.js';
+import { DEFAULT_LOG_CONFIG, type HighWatermarkPolicy, type LogConfig, PartitionLog } from '../log/partition-log.js';
 
 export const silent = pino({ level: 'silent' });
 /** Logs opened by `openLog` and not yet closed; tests may take one out to close it themselves. */
@@ -34,8 +34,9 @@ export async function openLog(
   dir: string,
   cfg: LogConfig = logConfig(),
   logger: Logger = silent,
+  hwPolicy?: HighWatermarkPolicy,
 ): Promise<PartitionLog> {
-  const log = await PartitionLog.open(dir, cfg, logger);
+  const log = await PartitionLog.open(dir, cfg, logger, undefined, hwPolicy);
   openLogs.push(log);
   return log;
 }

@@ -54,7 +54,10 @@ describe('replicated partitions on three brokers', () => {
 
   const portOf = (nodeId: number) => cluster.node(nodeId).clientPort!;
   const runningBrokers = () => BROKERS.filter((id) => cluster.node(id).process !== null);
-  const bootstrap = () => runningBrokers().map((id) => `${LOOPBACK}:${portOf(id)}`).join(',');
+  const bootstrap = () =>
+    runningBrokers()
+      .map((id) => `${LOOPBACK}:${portOf(id)}`)
+      .join(',');
   const view = (topic: string) => metadata(portOf(runningBrokers()[0]), [topic]);
 
   /** Waits until every partition of `topic` has all three brokers in its ISR, as every running broker says. */
@@ -133,7 +136,14 @@ describe('replicated partitions on three brokers', () => {
         const producing = runDriver<ContinuousResult & { error?: string }>(
           client,
           'produce-continuously',
-          { bootstrap: bootstrap(), topic, keyPrefix: client, stopFile, deadlineMs: TEST_TIMEOUT_MS - 60_000, intervalMs: 5 },
+          {
+            bootstrap: bootstrap(),
+            topic,
+            keyPrefix: client,
+            stopFile,
+            deadlineMs: TEST_TIMEOUT_MS - 60_000,
+            intervalMs: 5,
+          },
           TEST_TIMEOUT_MS,
         );
         try {
@@ -144,7 +154,8 @@ describe('replicated partitions on three brokers', () => {
             await cluster.kill(victim);
             await until(
               `partitions led by broker ${victim} to get another leader`,
-              async () => ((await view(topic)).leaders.get(topic)!.every((l) => l !== victim && l >= 0) ? true : undefined),
+              async () =>
+                (await view(topic)).leaders.get(topic)!.every((l) => l !== victim && l >= 0) ? true : undefined,
               RECOVERY_TIMEOUT_MS,
             );
             await untilProgress(topic);
@@ -328,16 +339,29 @@ describe('replicated partitions on three brokers', () => {
 function startKcatGroup(bootstrap: string, group: string, topic: string, onKey: (key: string) => void): ChildProcess {
   const child = spawn(
     'kcat',
-    ['-b', bootstrap, '-u', '-G', group, '-X', 'auto.offset.reset=earliest', '-X', 'auto.commit.interval.ms=200', '-f', '%k\\n', topic],
+    [
+      '-b',
+      bootstrap,
+      '-u',
+      '-G',
+      group,
+      '-X',
+      'auto.offset.reset=earliest',
+      '-X',
+      'auto.commit.interval.ms=200',
+      '-f',
+      '%k\\n',
+      topic,
+    ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let pending = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     pending += d.toString();
     const lines = pending.split('\n');
     pending = lines.pop()!;
     for (const l of lines) if (l) onKey(l);
   });
-  child.stderr!.resume();
+  child.stderr.resume();
   return child;
 }
