@@ -28,7 +28,7 @@ const CONTROLLERS = 3;
 const BROKERS = [4, 5, 6];
 const PARTITIONS = 3;
 const SESSION_TIMEOUT_MS = 4000;
-const LAG_TIME_MS = 1500;
+const LAG_TIME_MS = 3000;
 /** Fencing, election and catching up, with room for a busy 2-core machine. */
 const RECOVERY_TIMEOUT_MS = 45_000;
 /** Leader kills per producer; `npm run soak:replication` runs many more. */
@@ -238,6 +238,67 @@ describe('replicated partitions on three brokers', () => {
       }
       const read = await kcatReadPartition(bootstrap(), topic, 0);
       expect(read.map((r) => r.key)).toEqual(['before', 'one-frozen', 'acks-1', 'after']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'after an unclean election, the old leader truncates what only it held when it returns as a follower (diverging epoch)',
+    async () => {
+      const topic = 'diverged';
+      expect(
+        await createTopic(portOf(BROKERS[0]), topic, 1, {
+          replicationFactor: 3,
+          configs: { 'unclean.leader.election.enable': 'true' },
+        }),
+      ).toBe('NONE');
+      await untilServing(portOf(BROKERS[0]), topic);
+      await untilFullIsr(topic);
+      const leader = (await view(topic)).leaders.get(topic)![0];
+      const followers = BROKERS.filter((b) => b !== leader);
+      const sendTo = async (broker: number, keys: string[]) => {
+        const producer = kafkajsClient(`${LOOPBACK}:${portOf(broker)}`).producer({ allowAutoTopicCreation: false });
+        await producer.connect();
+        try {
+          await producer.send({ topic, acks: -1, messages: keys.map((k) => ({ key: k, value: k })) });
+        } finally {
+          await producer.disconnect();
+        }
+      };
+      await sendTo(leader, ['replicated-0', 'replicated-1']);
+      // The followers die; once fenced, the leader is the whole ISR and writes records no one copies.
+      for (const id of followers) await cluster.kill(id);
+      await until(
+        `the ISR of ${topic} to shrink to ${leader}`,
+        async () => (await metadata(portOf(leader), [topic])).isr.get(topic)![0].join() === String(leader) || undefined,
+        RECOVERY_TIMEOUT_MS,
+      );
+      await sendTo(leader, ['only-on-old-leader-0', 'only-on-old-leader-1']);
+      await cluster.kill(leader);
+      // The followers return; with unclean election on, one of them leads although it was not in the ISR.
+      for (const id of followers) await cluster.restart(id);
+      const newLeader = await until(
+        `a former follower to lead ${topic}`,
+        async () => {
+          const l = (await metadata(portOf(followers[0]), [topic])).leaders.get(topic)![0];
+          return followers.includes(l) ? l : undefined;
+        },
+        RECOVERY_TIMEOUT_MS,
+      );
+      await sendTo(newLeader, ['new-leader']);
+      await cluster.restart(leader);
+      await untilFullIsr(topic);
+      // Logged before it fetched again; the line may reach us a moment after the ISR change.
+      await until(`broker ${leader} to log its truncation`, () =>
+        Promise.resolve(
+          /log diverged from the leader; truncating/.test(cluster.node(leader).process!.output()) || undefined,
+        ),
+      );
+      expect((await kcatReadPartition(bootstrap(), topic, 0)).map((r) => r.key)).toEqual([
+        'replicated-0',
+        'replicated-1',
+        'new-leader',
+      ]);
     },
     TEST_TIMEOUT_MS,
   );
