@@ -3,14 +3,12 @@
 // its last record ended (Fetch's lastFetchedEpoch, OffsetForLeaderEpoch) and truncates there if
 // its own log went on past that point: the records after it were written by a leader that lost.
 //
-// Kept in `leader-epoch-checkpoint` in the partition directory, in Kafka's format (a version
-// line, a count line, then `<epoch> <startOffset>` per line), written whenever it changes.
+// Kept in `leader-epoch-checkpoint` in the partition directory, in Kafka's checkpoint format
+// (`<epoch> <startOffset>` per entry), written whenever it changes.
 
-import { readFile, rename, writeFile } from 'node:fs/promises';
-import path from 'node:path';
+import { offsetField, readCheckpointFile, writeCheckpointFile } from './offset-checkpoint.js';
 
 export const LEADER_EPOCH_CHECKPOINT = 'leader-epoch-checkpoint';
-const VERSION = 0;
 export const UNDEFINED_EPOCH = -1;
 
 export interface EpochEntry {
@@ -82,42 +80,27 @@ export class LeaderEpochCache {
     this.entries = kept;
     return true;
   }
-
-  serialize(): string {
-    return [String(VERSION), String(this.entries.length), ...this.entries.map((e) => `${e.epoch} ${e.startOffset}`)]
-      .join('\n')
-      .concat('\n');
-  }
 }
 
 /** The cache from the partition directory; null when there is no file or it cannot be read as Kafka's format. */
 export async function readLeaderEpochCheckpoint(dir: string): Promise<LeaderEpochCache | null> {
-  let text: string;
-  try {
-    text = await readFile(path.join(dir, LEADER_EPOCH_CHECKPOINT), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  const lines = text.split('\n').filter((l) => l.trim() !== '');
-  if (Number(lines[0]) !== VERSION || Number(lines[1]) !== lines.length - 2) return null;
-  const entries: EpochEntry[] = [];
-  for (const line of lines.slice(2)) {
-    const [epoch, startOffset] = line.trim().split(/\s+/).map(Number);
-    if (!Number.isSafeInteger(epoch) || !Number.isSafeInteger(startOffset) || epoch < 0 || startOffset < 0) return null;
-    if (entries.length > 0 && (epoch <= entries.at(-1)!.epoch || startOffset < entries.at(-1)!.startOffset))
-      return null;
-    entries.push({ epoch, startOffset });
-  }
-  return new LeaderEpochCache(entries);
+  const entries = await readCheckpointFile(dir, LEADER_EPOCH_CHECKPOINT, ([epoch, startOffset, ...rest]) => {
+    const e = offsetField(epoch);
+    const o = offsetField(startOffset);
+    return e !== undefined && o !== undefined && rest.length === 0 ? { epoch: e, startOffset: o } : undefined;
+  });
+  if (entries instanceof Error || entries.length === 0) return null;
+  const ordered = entries.every(
+    (e, i) => i === 0 || (e.epoch > entries[i - 1].epoch && e.startOffset >= entries[i - 1].startOffset),
+  );
+  return ordered ? new LeaderEpochCache(entries) : null;
 }
 
-/**
- * Replaces the file through a temporary one. Not fsynced: a file lost in a power failure is
- * rebuilt from the batches' epochs when the partition opens.
- */
-export async function writeLeaderEpochCheckpoint(dir: string, cache: LeaderEpochCache): Promise<void> {
-  const target = path.join(dir, LEADER_EPOCH_CHECKPOINT);
-  await writeFile(`${target}.tmp`, cache.serialize());
-  await rename(`${target}.tmp`, target);
+/** Replaces the file (written before the batches of a new epoch; see PartitionLog.writeGroup). */
+export function writeLeaderEpochCheckpoint(dir: string, cache: LeaderEpochCache): Promise<void> {
+  return writeCheckpointFile(
+    dir,
+    LEADER_EPOCH_CHECKPOINT,
+    cache.all().map((e) => `${e.epoch} ${e.startOffset}`),
+  );
 }

@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import { LogCleaner } from '../log/cleaner.js';
 import { PartitionLog, type LogConfig } from '../log/partition-log.js';
-import { HIGH_WATERMARK_CHECKPOINT, readOffsetCheckpoint, writeOffsetCheckpoint } from './offset-checkpoint.js';
+import { readHighWatermarks, writeHighWatermarks } from './offset-checkpoint.js';
 
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}-${partition}`;
@@ -64,7 +64,7 @@ export class LogManager {
     const wantedByKey = new Map(wanted.map((w) => [partitionKey(w.topic, w.partition), w]));
     for (const logDir of this.logDirs) {
       await mkdir(logDir, { recursive: true });
-      const highWatermarks = await readOffsetCheckpoint(logDir, HIGH_WATERMARK_CHECKPOINT);
+      const highWatermarks = await readHighWatermarks(logDir);
       if (highWatermarks instanceof Error)
         this.logger.warn(
           { logDir, reason: highWatermarks.message },
@@ -186,7 +186,7 @@ export class LogManager {
     }
     const run = this.highWatermarkWrites.then(async () => {
       for (const [dir, entries] of byDir)
-        await writeOffsetCheckpoint(dir, HIGH_WATERMARK_CHECKPOINT, entries).catch((err: unknown) =>
+        await writeHighWatermarks(dir, entries).catch((err: unknown) =>
           this.logger.error({ err, logDir: dir }, 'could not write the high-watermark checkpoint'),
         );
     });
