@@ -214,9 +214,17 @@ export class ReplicaManager {
       return { ok: false, errorCode: 'id' in ref ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
     const state = topic.partitions[partition];
     if (!state) return { ok: false, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION };
+    const key = partitionKey(topic.name, partition);
+    const log = this.logs.get(topic.name, partition);
+    let p = this.hosted.get(key);
+    // The metadata made this broker leader a moment ago and the change is still being acted on:
+    // with the log open, taking the lead now is what acting on it would do.
+    if (state.leader === this.nodeId && log && (p?.role !== 'leader' || p.log !== log)) {
+      this.follow(topic, partition);
+      p = this.hosted.get(key);
+    }
     // A log not open yet (the metadata just arrived, or opening it failed) is retried by clients too.
-    const p = this.hosted.get(partitionKey(topic.name, partition));
-    if (!p || p.role !== 'leader' || state.leader !== this.nodeId || p.log !== this.logs.get(topic.name, partition))
+    if (!p || p.role !== 'leader' || state.leader !== this.nodeId || p.log !== log)
       return { ok: false, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER };
     if (currentLeaderEpoch >= 0 && currentLeaderEpoch !== state.leaderEpoch) {
       return {
@@ -236,7 +244,7 @@ export class ReplicaManager {
     const image = this.topics.image;
     const topic = 'id' in ref ? image.topicById(ref.id) : image.topic(ref.name);
     if (topic?.partitions[partition]?.leader !== this.nodeId) return false;
-    return this.hosted.get(partitionKey(topic.name, partition))?.role !== 'leader';
+    return !this.logs.get(topic.name, partition);
   }
 
   /** NOT_ENOUGH_REPLICAS when acks=-1 and the ISR is below min.insync.replicas (checked before appending, as Kafka does). */
