@@ -196,7 +196,7 @@ export interface ReplayCounts {
 }
 
 /**
- * Replays one offsets partition from its log start, calling `apply` for every record in order.
+ * Replays one offsets partition from its log start to its end, calling `apply` for every record in order.
  * The log is not trusted blindly: a record or batch that does not decode is reported to `skip`
  * and passed over, so one bad record cannot keep the broker from starting.
  */
@@ -207,8 +207,11 @@ export async function replayOffsetsPartition(
 ): Promise<ReplayCounts> {
   let offset = log.logStartOffset;
   const counts: ReplayCounts = { records: 0, skipped: 0 };
-  while (offset < log.highWatermark) {
-    const read = await log.read(offset, LOAD_READ_BYTES, true);
+  // To the log end, not the high watermark: a new leader learns the high watermark only as its
+  // followers fetch, and every record in its log is what the partition holds from now on.
+  const end = log.writtenEnd;
+  while (offset < end) {
+    const read = await log.read(offset, LOAD_READ_BYTES, true, { maxOffset: end });
     if (!read.ok || read.bytes === 0) break;
     const data = read.chunks.length === 1 ? read.chunks[0] : Buffer.concat(read.chunks);
     for (let at = 0; at + LOG_OVERHEAD <= data.length;) {
