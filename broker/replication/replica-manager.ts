@@ -49,7 +49,7 @@ export class ReplicaManager {
   ) {
     logs.onReopened = (name, partition) => {
       const topic = topics.image.topic(name);
-      if (topic) this.follow(topic, partition);
+      if (topic) this.takeRole(topic, partition);
     };
   }
 
@@ -73,7 +73,7 @@ export class ReplicaManager {
       if (isOutOfFiles(err)) throw new Error(await outOfFilesMessage(`loading ${wanted.length} partitions`));
       throw err;
     }
-    for (const t of image.topics()) for (const p of t.partitions) this.follow(t, p.partition);
+    for (const t of image.topics()) for (const p of t.partitions) this.takeRole(t, p.partition);
     // Kafka checks every half lag time, so a stuck follower leaves the ISR within 1.5 lag times.
     this.isrTimer = this.replication.clock.every(Math.max(1, this.replication.lagTimeMaxMs / 2), () =>
       this.shrinkIsrs(),
@@ -109,7 +109,7 @@ export class ReplicaManager {
                 'could not open the log of a partition placed on this broker',
               ),
             );
-        this.follow(topic, partition);
+        this.takeRole(topic, partition);
       }
     }
     for (const name of delta.changedConfigs) {
@@ -122,7 +122,7 @@ export class ReplicaManager {
    * Brings the replica of one partition in line with the image: leads it, follows its leader
    * (fetching from it), or stops hosting it when it is no longer placed here.
    */
-  private follow(topic: TopicState, index: number): void {
+  private takeRole(topic: TopicState, index: number): void {
     const key = partitionKey(topic.name, index);
     const state = topic.partitions[index];
     const log = this.logs.get(topic.name, index);
@@ -220,7 +220,7 @@ export class ReplicaManager {
     // The metadata made this broker leader a moment ago and the change is still being acted on:
     // with the log open, taking the lead now is what acting on it would do.
     if (state.leader === this.nodeId && log && (p?.role !== 'leader' || p.log !== log)) {
-      this.follow(topic, partition);
+      this.takeRole(topic, partition);
       p = this.hosted.get(key);
     }
     // A log not open yet (the metadata just arrived, or opening it failed) is retried by clients too.
