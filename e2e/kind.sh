@@ -13,7 +13,7 @@
 #   KIND_CLUSTER      cluster name (default runnel-e2e; an existing one of that name is replaced)
 #   KIND_NODE_IMAGE   kindest/node image (default: kind's own default)
 #   KEEP_CLUSTER=1    keep the cluster afterwards (kubeconfig in the run dir)
-#   RUNNEL_E2E_KCAT_IMAGE, RUNNEL_E2E_BROKERS, RUNNEL_E2E_REPLICATION: as in e2e/README.md
+#   RUNNEL_E2E_KCAT_IMAGE, RUNNEL_E2E_BROKERS: as in e2e/README.md
 # Arguments are passed to vitest (e.g. e2e/scenarios/rolling-restart-loses-no-acknowledged-record.test.ts).
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -62,11 +62,11 @@ export const EXISTING = EXISTING_KUBECONFIG !== undefined;
 /** Brokers per KafkaCluster (the examples' 3). Every one is also a controller voter, up to 3. */
 export const BROKERS = Number(process.env.RUNNEL_E2E_BROKERS ?? 3);
 /**
- * Replicas per partition: 1 while brokers do not copy each other's data (replication is issue 14),
- * since a follower that never catches up leaves the partition under-replicated for good, which
- * holds up every rolling restart, and below any min.insync.replicas above 1.
+ * Replicas per partition: 3, as the examples, or every broker of a smaller cluster. The examples'
+ * `min.insync.replicas` (2) is capped one below it (see example()), so any one broker can restart
+ * while acks=all producers carry on.
  */
-export const REPLICATION = Math.min(BROKERS, Number(process.env.RUNNEL_E2E_REPLICATION ?? 1));
+export const REPLICATION = Math.min(BROKERS, 3);
 const KCAT_IMAGE = process.env.RUNNEL_E2E_KCAT_IMAGE || 'edenhill/kcat:1.7.1';
 const CLIENT_POD = 'e2e-client';
 
@@ -420,29 +420,32 @@ interface ExampleDoc {
 }
 
 /**
- * An example manifest for `brokers` brokers (voters: up to 3) and REPLICATION replicas per
- * partition: replication factors and `min.insync.replicas` capped to it, 100m CPU requested per
- * broker and 1Gi volumes (the example asks for more than a small kind node has for a few brokers).
+ * An example manifest for `brokers` brokers (voters: up to 3), 100m CPU requested per broker and
+ * 1Gi volumes (the example asks for more than a small kind node has for a few brokers). Replication
+ * factors are capped to the brokers, and `min.insync.replicas` one below the replication factor
+ * (at least 1), so that a rolling restart can always take a broker out.
  */
 export function example(file: string, brokers = BROKERS): string {
   const docs = parseAllDocuments(fs.readFileSync(path.join(REPO, 'examples', file), 'utf8')).map(
     (d) => d.toJSON() as ExampleDoc,
   );
   const replication = Math.min(brokers, REPLICATION);
-  const cap = (config: Record<string, string | number> | undefined, key: string) => {
-    if (config?.[key] !== undefined) config[key] = Math.min(Number(config[key]), replication);
+  const cap = (config: Record<string, string | number> | undefined, key: string, most: number) => {
+    if (config?.[key] !== undefined) config[key] = Math.min(Number(config[key]), most);
   };
+  const minInsync = Math.max(1, replication - 1);
   for (const d of docs) {
     if (d.kind === 'KafkaCluster') {
       d.spec.replicas = brokers;
       d.spec.controllerVoters = Math.min(d.spec.controllerVoters ?? brokers, brokers);
       d.spec.storage = { ...d.spec.storage, size: '1Gi' };
       if (d.spec.resources?.requests) d.spec.resources.requests = { cpu: '100m', memory: '256Mi' };
-      for (const k of ['default.replication.factor', 'min.insync.replicas']) cap(d.spec.config, k);
+      cap(d.spec.config, 'default.replication.factor', replication);
+      cap(d.spec.config, 'min.insync.replicas', minInsync);
     }
     if (d.kind === 'KafkaTopic') {
       d.spec.replicationFactor = Math.min(d.spec.replicationFactor ?? replication, replication);
-      cap(d.spec.config, 'min.insync.replicas');
+      cap(d.spec.config, 'min.insync.replicas', Math.max(1, d.spec.replicationFactor - 1));
     }
   }
   return docs.map((d) => stringify(d)).join('---\n');

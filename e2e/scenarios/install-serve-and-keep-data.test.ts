@@ -1,6 +1,6 @@
 // The user's path, end to end: helm installs the operator (a pod under the chart's
-// ServiceAccount), kubectl applies the examples (three brokers, each a controller voter; one
-// replica per partition while brokers do not replicate), and then what a user checks: the
+// ServiceAccount), kubectl applies the examples (three brokers, each a controller voter; every
+// partition on three of them, min.insync.replicas 2), and then what a user checks: the
 // brokers are Ready and form one cluster (Metadata through the bootstrap Service lists all of
 // them), the topic exists, kcat produces through the bootstrap Service and consumes everything
 // back, and a deleted broker pod comes back with its volume and data (invalid resources and topic changes are in
