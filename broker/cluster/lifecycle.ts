@@ -26,6 +26,8 @@ export class BrokerLifecycle {
   private readonly incarnationId = newIncarnationId();
   private brokerEpoch = -1;
   private fenced = true;
+  /** The last reason the controller gave for refusing the registration, so it is logged once. */
+  private lastRefusal: string | undefined;
   private timer: Timer | undefined;
   private unfencedWaiters: (() => void)[] = [];
   private stopped = false;
@@ -97,9 +99,15 @@ export class BrokerLifecycle {
     });
     if (NO_CONTROLLER.has(res.errorCode)) throw new Error(`registration: ${errorName(res.errorCode)}`);
     if (res.errorCode !== ErrorCode.NONE) {
-      this.logger.error({ error: errorName(res.errorCode) }, "the controller refused this broker's registration");
+      // Retried at every beat; said once per reason (DUPLICATE_BROKER_REGISTRATION lasts until the
+      // previous process's session expires).
+      const error = errorName(res.errorCode);
+      if (error !== this.lastRefusal)
+        this.logger.error({ error }, "the controller refused this broker's registration; retrying");
+      this.lastRefusal = error;
       return;
     }
+    this.lastRefusal = undefined;
     this.brokerEpoch = res.brokerEpoch;
     this.logger.info({ brokerEpoch: this.brokerEpoch }, 'registered with the controller');
   }
