@@ -111,17 +111,18 @@ export async function startProfiledBroker(options: {
 }
 
 /**
- * CPU around one client run: the broker's (all threads, and its main thread), and everything
- * else on the machine (the client's own CPU, which `run` reports, left out).
+ * CPU around one client run: the broker's (all threads, and its main thread; summed over every
+ * process when `brokerPid` lists several, as a cluster's nodes), and everything else on the
+ * machine (the client's own CPU, which `run` reports, left out).
  */
 export async function measured<T extends { elapsedMs: number; cpuMs: number }>(
-  brokerPid: number,
+  brokerPid: number | readonly number[],
   run: () => Promise<T>,
 ): Promise<{ result: T; brokerCpuMs: number; brokerMainThreadCpuMs: number; otherCpuMs: number }> {
-  const brokerBefore = processCpuMs(brokerPid);
+  const brokerBefore = processesCpuMs(brokerPid);
   const machineBefore = machineBusyCpuMs();
   const result = await run();
-  const brokerAfter = processCpuMs(brokerPid);
+  const brokerAfter = processesCpuMs(brokerPid);
   const brokerCpuMs = brokerAfter.allMs - brokerBefore.allMs;
   const machineMs = machineBusyCpuMs() - machineBefore;
   // The benchmark process itself, mostly idle while the client runs, counts as "other".
@@ -131,6 +132,12 @@ export async function measured<T extends { elapsedMs: number; cpuMs: number }>(
     brokerMainThreadCpuMs: brokerAfter.mainMs - brokerBefore.mainMs,
     otherCpuMs: Math.max(0, machineMs - brokerCpuMs - result.cpuMs),
   };
+}
+
+/** processCpuMs of one process, or summed over several. */
+export function processesCpuMs(pids: number | readonly number[]): { allMs: number; mainMs: number } {
+  const each = (typeof pids === 'number' ? [pids] : pids).map(processCpuMs);
+  return { allMs: each.reduce((a, c) => a + c.allMs, 0), mainMs: each.reduce((a, c) => a + c.mainMs, 0) };
 }
 
 /** Now on the monotonic clock that V8's profiler stamps its samples with, in µs. */

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Admin, ProduceAcks, Producer } from '@platformatic/kafka';
-import { processCpuMs, reapedChildrenCpuMs } from './broker.js';
+import { processesCpuMs, reapedChildrenCpuMs } from './broker.js';
 import type { LatencyJob, LatencyResult } from './latency-client.js';
 import { machineBusyCpuMs } from './machine.js';
 import type { LatencyRun } from './report.js';
@@ -17,10 +17,21 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const LATENCY_CLIENT = path.join(HERE, 'latency-client.js');
 const POLL_MS = 5;
 
-export async function createTopics(bootstrap: string, topics: string[], partitions = 1): Promise<void> {
-  const admin = new Admin({ clientId: 'runnel-bench', bootstrapBrokers: [bootstrap] });
+/** CreateTopics through `bootstrap` (one address or several, comma-separated): unreplicated unless `replicas` says. */
+export async function createTopics(
+  bootstrap: string,
+  topics: string[],
+  partitions = 1,
+  options: { replicas?: number; configs?: Record<string, string> } = {},
+): Promise<void> {
+  const admin = new Admin({ clientId: 'runnel-bench', bootstrapBrokers: bootstrap.split(',') });
   try {
-    await admin.createTopics({ topics, partitions, replicas: 1 });
+    await admin.createTopics({
+      topics,
+      partitions,
+      replicas: options.replicas ?? 1,
+      configs: Object.entries(options.configs ?? {}).map(([name, value]) => ({ name, value })),
+    });
   } finally {
     await admin.close();
   }
@@ -113,15 +124,18 @@ export async function awaitFirstAck(
   }
 }
 
-/** Runs the latency client and notes what the broker, the client and the rest of the machine used meanwhile. */
-export async function latencyRun(brokerPid: number, job: LatencyJob): Promise<LatencyRun> {
+/**
+ * Runs the latency client and notes what the broker (or the brokers, summed), the client and the
+ * rest of the machine used meanwhile.
+ */
+export async function latencyRun(brokerPid: number | readonly number[], job: LatencyJob): Promise<LatencyRun> {
   const started = performance.now();
-  const brokerBefore = processCpuMs(brokerPid).allMs;
+  const brokerBefore = processesCpuMs(brokerPid).allMs;
   const clientBefore = reapedChildrenCpuMs();
   const machineBefore = machineBusyCpuMs();
   const result = await runLatencyClient(job);
   const elapsedMs = performance.now() - started;
-  const brokerMs = processCpuMs(brokerPid).allMs - brokerBefore;
+  const brokerMs = processesCpuMs(brokerPid).allMs - brokerBefore;
   const clientMs = reapedChildrenCpuMs() - clientBefore;
   const otherMs = Math.max(0, machineBusyCpuMs() - machineBefore - brokerMs - clientMs);
   return {

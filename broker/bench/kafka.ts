@@ -1,8 +1,9 @@
 // Apache Kafka for the side-by-side benchmark (vs-kafka.ts): its jars, resolved by Maven from
 // Maven Central into ~/.cache/runnel/kafka-<version>/ (broker/bench/kafka/pom.xml, through the
-// compatibility matrix's mavenClasspath), one KRaft node in combined mode (broker and controller
-// in one JVM) started the way bin/kafka-server-start.sh starts it, and Kafka's own performance
-// tools (bin/kafka-producer-perf-test.sh, bin/kafka-consumer-perf-test.sh) run with `java -cp`.
+// compatibility matrix's mavenClasspath), KRaft nodes in combined mode (broker and controller in
+// one JVM; one alone, or three voters of one cluster) started the way bin/kafka-server-start.sh
+// starts them, and Kafka's own performance tools (bin/kafka-producer-perf-test.sh,
+// bin/kafka-consumer-perf-test.sh) run with `java -cp`.
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,6 +12,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { freePorts } from '../test/cluster-processes.js';
 import { ROOT, mavenClasspath, requireJdkAndMaven, run } from '../test/compat/clients.js';
 import { problemLines, type BenchBroker } from './broker.js';
 import { runTimed, type TimedRun } from './kcat.js';
@@ -144,16 +146,20 @@ function clusterId(): string {
   }
 }
 
-/** The KRaft settings of one node in combined mode on loopback. */
+/** The KRaft settings of one node in combined mode on loopback: node 1 alone unless `nodeId` and `voters` say otherwise. */
 export function kraftProperties(o: {
   dataDir: string;
   port: number | string;
   controllerPort: number | string;
+  nodeId?: number | string;
+  /** controller.quorum.voters: `id@host:port,…`; default this node alone. */
+  voters?: string;
 }): Record<string, string> {
+  const nodeId = String(o.nodeId ?? 1);
   return {
     'process.roles': 'broker,controller',
-    'node.id': '1',
-    'controller.quorum.voters': `1@127.0.0.1:${o.controllerPort}`,
+    'node.id': nodeId,
+    'controller.quorum.voters': o.voters ?? `${nodeId}@127.0.0.1:${o.controllerPort}`,
     listeners: `PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}`,
     'advertised.listeners': `PLAINTEXT://127.0.0.1:${o.port}`,
     'controller.listener.names': 'CONTROLLER',
@@ -172,6 +178,7 @@ export const SINGLE_NODE_INTERNAL_TOPICS: Record<string, string> = {
 };
 
 export interface KafkaNode {
+  nodeId: number;
   bootstrap: string;
   propertiesFile: string;
   dataDir: string;
@@ -182,24 +189,78 @@ export interface KafkaNode {
 
 /**
  * Writes server.properties into `runDir` and formats `dataDir` (kafka-storage.sh format with a
- * new cluster id), which a KRaft node needs before its first start.
+ * new cluster id), which a KRaft node needs before its first start: a single node, with the
+ * single-node internal topic settings.
  */
 export async function formatKafkaNode(
   install: KafkaInstall,
   o: { dataDir: string; runDir: string; settings: Record<string, string> },
 ): Promise<KafkaNode> {
   const [port, controllerPort] = [await freePort(), await freePort()];
+  return formatNode(install, {
+    ...o,
+    clusterId: clusterId(),
+    properties: {
+      ...kraftProperties({ dataDir: o.dataDir, port, controllerPort }),
+      ...SINGLE_NODE_INTERNAL_TOPICS,
+      ...o.settings,
+    },
+    nodeId: 1,
+    port,
+  });
+}
+
+/**
+ * Three (or `nodes`) combined KRaft nodes of one new cluster, all voters (node ids 1…n), each
+ * with its data in <baseDir>/node-<n>/data and its server.properties and logs in
+ * <baseDir>/node-<n>; every node formatted with the same cluster id. The internal topics keep
+ * Kafka's defaults (replication factor 3, min.insync.replicas 2).
+ */
+export async function formatKafkaCluster(
+  install: KafkaInstall,
+  o: { nodes: number; baseDir: string; settings: Record<string, string> },
+): Promise<KafkaNode[]> {
+  const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  const ports = await freePorts(o.nodes * 2);
+  const [clientPorts, controllerPorts] = [ports.slice(0, o.nodes), ports.slice(o.nodes)];
+  const voters = ids.map((id) => `${id}@127.0.0.1:${controllerPorts[id - 1]}`).join(',');
+  const id = clusterId();
+  const nodes: KafkaNode[] = [];
+  for (const nodeId of ids) {
+    const runDir = path.join(o.baseDir, `node-${nodeId}`);
+    const dataDir = path.join(runDir, 'data');
+    const [port, controllerPort] = [clientPorts[nodeId - 1], controllerPorts[nodeId - 1]];
+    nodes.push(
+      await formatNode(install, {
+        dataDir,
+        runDir,
+        clusterId: id,
+        nodeId,
+        port,
+        properties: { ...kraftProperties({ dataDir, port, controllerPort, nodeId, voters }), ...o.settings },
+      }),
+    );
+  }
+  return nodes;
+}
+
+async function formatNode(
+  install: KafkaInstall,
+  o: {
+    dataDir: string;
+    runDir: string;
+    clusterId: string;
+    nodeId: number;
+    port: number;
+    properties: Record<string, string>;
+  },
+): Promise<KafkaNode> {
   const logsDir = path.join(o.runDir, 'logs');
   await mkdir(logsDir, { recursive: true });
-  const props = {
-    ...kraftProperties({ dataDir: o.dataDir, port, controllerPort }),
-    ...SINGLE_NODE_INTERNAL_TOPICS,
-    ...o.settings,
-  };
   const propertiesFile = path.join(o.runDir, 'server.properties');
   await writeFile(
     propertiesFile,
-    Object.entries(props)
+    Object.entries(o.properties)
       .map(([k, v]) => `${k}=${v}\n`)
       .join(''),
   );
@@ -215,14 +276,15 @@ export async function formatKafkaNode(
       'kafka.tools.StorageTool',
       'format',
       '-t',
-      clusterId(),
+      o.clusterId,
       '-c',
       propertiesFile,
     ],
     { timeoutMs: 120_000 },
   );
   return {
-    bootstrap: `127.0.0.1:${port}`,
+    nodeId: o.nodeId,
+    bootstrap: `127.0.0.1:${o.port}`,
     propertiesFile,
     dataDir: o.dataDir,
     logsDir,
@@ -233,6 +295,10 @@ export async function formatKafkaNode(
 export interface KafkaBroker extends BenchBroker {
   /** Resolves with the exit code when the JVM exits. */
   readonly exited: Promise<number | null>;
+  /** SIGKILL: no shutdown hooks; resolves once the JVM is gone. */
+  kill9(): Promise<void>;
+  /** Whether the JVM has exited (by itself or signalled). */
+  hasExited(): boolean;
 }
 
 /** The `java` command line of bin/kafka-server-start.sh <properties>. */
@@ -275,11 +341,16 @@ export function launchKafka(install: KafkaInstall, node: KafkaNode): KafkaBroker
       clearTimeout(timer);
       return code;
     },
+    async kill9() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+    hasExited: () => child.exitCode !== null || child.signalCode !== null,
   };
 }
 
-/** A Kafka tool's JVM: kafka-run-class.sh's options with the perf-test scripts' heap. */
-function toolArgs(install: KafkaInstall, mainClass: string, args: string[]): string[] {
+/** A Kafka tool's JVM: kafka-run-class.sh's options with the perf-test scripts' heap (`mainClass` may be a .java source file). */
+export function toolArgs(install: KafkaInstall, mainClass: string, args: string[]): string[] {
   return [
     ...PERF_TOOL_HEAP_OPTS,
     ...JVM_PERFORMANCE_OPTS,

@@ -3,13 +3,16 @@
 
 import type { LatencySummary } from './stats.js';
 import type { DiskProbe, MachineInfo } from './machine.js';
+import type { ReplicatedReport } from './vs-kafka-replicated-report.js';
 
 export type BrokerName = 'runnel' | 'kafka';
+/** The replicated section's heading as a link target (vs-kafka-replicated-report.ts writes the section). */
+export const REPLICATED_ANCHOR = 'replicated-three-brokers-each';
 export const BROKERS: readonly BrokerName[] = ['runnel', 'kafka'];
-const TITLE: Record<BrokerName, string> = { runnel: 'Runnel', kafka: 'Kafka' };
+export const TITLE: Record<BrokerName, string> = { runnel: 'Runnel', kafka: 'Kafka' };
 
 /** What every measured run has: which broker, which repeat, where in the pair it ran, and the CPU around it. */
-interface RunBase {
+export interface RunBase {
   broker: BrokerName;
   repeat: number;
   /** 1 if it ran before the other broker's run of the same workload and repeat, 2 if after. */
@@ -101,6 +104,8 @@ export interface VsKafkaReport {
   latency: LatencyRunRecord[];
   start: StartRun[];
   brokers: Record<BrokerName, BrokerSummary>;
+  /** Three brokers each with replicated topics (absent from runs before it existed). */
+  replicated?: ReplicatedReport;
 }
 
 // ---- the comparison rows ------------------------------------------------------------------------
@@ -123,17 +128,17 @@ export interface Row {
   goal: Goal | null;
 }
 
-const median = (values: number[]): number | null => {
+export const median = (values: number[]): number | null => {
   if (values.length === 0) return null;
   const s = [...values].sort((a, b) => a - b);
   const mid = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
 };
-const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
-const fmt = (v: number, digits = 0) =>
+export const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+export const fmt = (v: number, digits = 0) =>
   v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const sizeName = (bytes: number) => (bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`);
-const acksName = (acks: number) => (acks === -1 ? 'all' : String(acks));
+export const sizeName = (bytes: number) => (bytes >= 1024 && bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} B`);
+export const acksName = (acks: number) => (acks === -1 ? 'all' : String(acks));
 const MB = 1e6;
 
 export const ratioOf = (r: Row): number | null =>
@@ -148,14 +153,14 @@ const THROUGHPUT: Goal = { op: '>=', ratio: 1 };
 const AT_MOST_KAFKA: Goal = { op: '<=', ratio: 1 };
 
 /** Groups `items` by `key`, keeping first-seen order. */
-function groupBy<T>(items: readonly T[], key: (t: T) => string): T[][] {
+export function groupBy<T>(items: readonly T[], key: (t: T) => string): T[][] {
   const groups = new Map<string, T[]>();
   for (const t of items) groups.set(key(t), [...(groups.get(key(t)) ?? []), t]);
   return [...groups.values()];
 }
 
 /** For each broker, a number from its successful runs (null when it has none). */
-function perBroker<T extends RunBase>(
+export function perBroker<T extends RunBase>(
   runs: readonly T[],
   f: (ok: T[]) => number | null,
 ): { runnel: number | null; kafka: number | null } {
@@ -289,11 +294,11 @@ export function comparisonRows(r: VsKafkaReport): Row[] {
 
 const goalName = (g: Goal | null) => (g === null ? '—' : `${g.op === '>=' ? '≥' : '≤'} ${g.ratio.toFixed(2)}×`);
 const metName = (m: boolean | null) => (m === null ? '—' : m ? 'yes' : '**no**');
-const settingsList = (s: Record<string, string>) =>
+export const settingsList = (s: Record<string, string>) =>
   Object.entries(s)
     .map(([k, v]) => `\`${k}=${v}\``)
     .join(', ');
-const cores = (cpuMs: number, wallMs: number) => (wallMs > 0 ? (cpuMs / wallMs).toFixed(2) : '-');
+export const cores = (cpuMs: number, wallMs: number) => (wallMs > 0 ? (cpuMs / wallMs).toFixed(2) : '-');
 
 function comparisonTable(rows: Row[]): string[] {
   const lines = ['| metric | Runnel | Kafka | ratio (Runnel/Kafka) | goal | met? |', '|---|---:|---:|---:|---:|---|'];
@@ -375,9 +380,9 @@ export function formatVsKafka(r: VsKafkaReport, svgName: string): string {
   return [
     '# Runnel and Apache Kafka, side by side',
     '',
-    `Written by \`npm run bench:kafka\`${r.quick ? ' **--quick** (short runs for development: not representative)' : ''} (broker/bench/vs-kafka.ts) on ${r.date}; the run took ${r.durationS.toFixed(0)} s. Every number below was measured by that run.${failed > 0 ? ` **${failed} runs failed: see "Every run".**` : ''}`,
+    `Written by \`npm run bench:kafka\`${r.quick ? ' **--quick** (short runs for development: not representative)' : ''} (broker/bench/vs-kafka.ts) on ${r.date}; ${r.replicated ? `its single-node part took ${r.durationS.toFixed(0)} s, the replicated part ${r.replicated.durationS.toFixed(0)} s more` : `the run took ${r.durationS.toFixed(0)} s`}. Every number below was measured by that run.${failed > 0 ? ` **${failed} runs failed: see "Every run".**` : ''}`,
     '',
-    `Runnel and Apache Kafka ${r.kafkaVersion} ran as one broker each on this machine, both alive for the whole run; every workload ran on one, then on the other, with the same client, the order alternating from one workload and repeat to the next. Goals met: **${met} of ${withGoal.length}**.`,
+    `Runnel and Apache Kafka ${r.kafkaVersion} ran as one broker each on this machine, both alive for the whole run; every workload ran on one, then on the other, with the same client, the order alternating from one workload and repeat to the next. Goals met: **${met} of ${withGoal.length}**.${r.replicated ? ` Three brokers each, with replicated topics (\`acks=all\`, failover after a leader's kill -9): [below](#${REPLICATED_ANCHOR}).` : ''}`,
     '',
     `![Runnel/Kafka ratio per metric, against its goal](${svgName})`,
     '',

@@ -1,10 +1,14 @@
 // `npm run bench:kafka`: Runnel and Apache Kafka 4.1 side by side on this machine, with the same
 // clients on the same workloads, alternating between the two; results in docs/bench/vs-kafka.md
-// and docs/bench/vs-kafka.svg.
+// and docs/bench/vs-kafka.svg. First one broker each, then three each with replicated topics
+// (vs-kafka-replicated.ts), which has its own section in the markdown.
 //
 //   node dist/broker/bench/vs-kafka.js                      the full comparison (about 15 minutes)
+//   node dist/broker/bench/vs-kafka.js --replicated         only the replicated part (about 8 minutes):
+//                                                           rewrites only its section of the markdown
 //   node dist/broker/bench/vs-kafka.js --quick              short runs, for development; written to
 //                                                           <tmpdir>/runnel-vs-kafka-quick/ unless BENCH_OUT
+//                                                           (with --replicated too)
 //   node dist/broker/bench/vs-kafka.js --render=<json>       the markdown and chart again from a run's raw
 //                                                           results (each run leaves them in <tmpdir>)
 //   node dist/broker/bench/vs-kafka.js --profile[=<w>]      Runnel alone under node --cpu-prof running one of
@@ -19,7 +23,7 @@
 // The first run fetches Kafka's jars with Maven (about a minute); later runs reuse them.
 
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -52,6 +56,12 @@ import { kcatEndOffset, type TimedRun } from './kcat.js';
 import type { LatencyJob } from './latency-client.js';
 import { loadAverage, machineInfo, probeDisk, waitForQuietIfAsked } from './machine.js';
 import { writeProfileReport } from './profile-summary.js';
+import { REPLICATED_FULL, REPLICATED_QUICK, replicatedBenchmark } from './vs-kafka-replicated.js';
+import {
+  formatReplicatedSection,
+  spliceReplicatedSection,
+  type ReplicatedReport,
+} from './vs-kafka-replicated-report.js';
 import {
   BROKERS,
   formatVsKafka,
@@ -66,6 +76,8 @@ import {
 } from './vs-kafka-report.js';
 
 const QUICK = process.argv.includes('--quick');
+const REPLICATED_ONLY = process.argv.includes('--replicated');
+const REPLICATED_PLAN = QUICK ? REPLICATED_QUICK : REPLICATED_FULL;
 const DOCS = path.join(ROOT, 'docs/bench');
 const DEFAULT_OUT = QUICK
   ? path.join(os.tmpdir(), 'runnel-vs-kafka-quick', 'vs-kafka.md')
@@ -73,6 +85,8 @@ const DEFAULT_OUT = QUICK
 const PROFILE_OUT = path.join(DOCS, 'vs-kafka-profile.md');
 /** The last run's raw results, which --render=<file> turns into the markdown and the chart again. */
 const RESULTS = path.join(os.tmpdir(), `runnel-vs-kafka-results${QUICK ? '-quick' : ''}.json`);
+/** The raw results of a --replicated run alone. */
+const REPLICATED_RESULTS = path.join(os.tmpdir(), `runnel-vs-kafka-replicated-results${QUICK ? '-quick' : ''}.json`);
 const TOOL_TIMEOUT_MS = 10 * 60_000;
 const START_TIMEOUT_MS = 180_000;
 const DISK_PROBE_BYTES = 512 * 2 ** 20;
@@ -82,7 +96,7 @@ interface Size {
   records: number;
 }
 
-/** What a full run does: about 15 minutes in all on 2 cores (16 with a load average of 7 from other work). */
+/** The single-node part of a full run: about 7 minutes on 2 cores. */
 const FULL = {
   repeats: 3,
   startRepeats: 3,
@@ -98,7 +112,7 @@ const FULL = {
   ],
 };
 const scaled = (sizes: Size[], by: number): Size[] => sizes.map((s) => ({ ...s, records: Math.round(s.records * by) }));
-/** --quick: one of everything, 15 times fewer records; about 4 minutes. */
+/** --quick: one of everything, 15 times fewer records; about 2 minutes (4 with the replicated part). */
 const PLAN = QUICK
   ? {
       ...FULL,
@@ -139,6 +153,8 @@ const PRODUCER_PROPS: Record<string, string> = Object.fromEntries(
 );
 
 const TITLE: Record<BrokerName, string> = { runnel: 'Runnel', kafka: 'Kafka' };
+
+const NODE_CLIENT = `@platformatic/kafka ${(JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@platformatic/kafka/package.json'), 'utf8')) as { version: string }).version}`;
 
 function log(msg: string): void {
   process.stderr.write(`[bench:kafka] ${msg}\n`);
@@ -499,18 +515,30 @@ async function benchmark(): Promise<void> {
       await both[name].cleanup();
       delete running[name];
     }
+    const durationS = (performance.now() - started) / 1000;
+    const loadWhileSingle = load.stop();
+    const loadAverageAfter = loadAverage();
+    const replicated = await replicatedBenchmark(kafka, {
+      plan: REPLICATED_PLAN,
+      quick: QUICK,
+      alone: false,
+      quiet: null,
+      nodeClient: NODE_CLIENT,
+      producerProps: PRODUCER_PROPS,
+      log,
+    });
     const report: VsKafkaReport = {
       date,
       quick: QUICK,
       quiet,
-      durationS: (performance.now() - started) / 1000,
+      durationS,
       machine,
       disk,
-      load: load.stop(),
-      loadAverageAfter: loadAverage(),
+      load: loadWhileSingle,
+      loadAverageAfter,
       kafkaVersion: kafka.version,
       java: kafka.java,
-      nodeClient: `@platformatic/kafka ${(JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@platformatic/kafka/package.json'), 'utf8')) as { version: string }).version}`,
+      nodeClient: NODE_CLIENT,
       kafkaCache: kafka.dir.replace(os.homedir(), '~'),
       commonSettings: COMMON_SETTINGS,
       kafkaOnlySettings: {
@@ -524,6 +552,7 @@ async function benchmark(): Promise<void> {
         'log.dirs': '<data dir>',
       },
       kafkaServerCommand: `java ${kafkaServerArgs(kafka, {
+        nodeId: 1,
         bootstrap: '',
         propertiesFile: 'server.properties',
         dataDir: '',
@@ -542,13 +571,52 @@ async function benchmark(): Promise<void> {
       latency,
       start,
       brokers,
+      replicated,
     };
     await writeFile(RESULTS, JSON.stringify(report));
     await render(report);
-    if ([...produce, ...consume, ...latency].some((x) => x.failure !== null)) process.exitCode = 1;
+    const runs = [
+      ...produce,
+      ...consume,
+      ...latency,
+      ...replicated.produce,
+      ...replicated.latency,
+      ...replicated.failover,
+    ];
+    if (runs.some((x) => x.failure !== null)) process.exitCode = 1;
   } finally {
     for (const b of Object.values(running)) await b.cleanup();
   }
+}
+
+/** The replicated part alone: its section of the markdown rewritten, the rest kept. */
+async function replicatedOnly(): Promise<void> {
+  const quiet = await waitForQuietIfAsked(log);
+  const kafka = await prepareKafka(log);
+  log(`Kafka ${kafka.version} ready (${kafka.dir}; ${kafka.java})${QUICK ? '; --quick' : ''}`);
+  const report = await replicatedBenchmark(kafka, {
+    plan: REPLICATED_PLAN,
+    quick: QUICK,
+    alone: true,
+    quiet,
+    nodeClient: NODE_CLIENT,
+    producerProps: PRODUCER_PROPS,
+    log,
+  });
+  await writeFile(REPLICATED_RESULTS, JSON.stringify(report));
+  await renderReplicated(report);
+  if ([...report.produce, ...report.latency, ...report.failover].some((x) => x.failure !== null)) process.exitCode = 1;
+}
+
+/** Writes the replicated section into the markdown (replacing the one there, the rest kept) and prints it. */
+async function renderReplicated(report: ReplicatedReport): Promise<void> {
+  const out = process.env.BENCH_OUT ?? DEFAULT_OUT;
+  await mkdir(path.dirname(out), { recursive: true });
+  const section = formatReplicatedSection(report);
+  const doc = await readFile(out, 'utf8').catch(() => '# Runnel and Apache Kafka, side by side\n');
+  await writeFile(out, spliceReplicatedSection(doc, section));
+  process.stdout.write(section + '\n');
+  log(`replicated section written to ${out}; the raw results to ${REPLICATED_RESULTS}`);
 }
 
 /** Writes the markdown and the chart (and prints the markdown). */
@@ -556,7 +624,10 @@ async function render(report: VsKafkaReport): Promise<void> {
   const out = process.env.BENCH_OUT ?? DEFAULT_OUT;
   const svgFile = out.replace(/\.md$/, '') + '.svg';
   await mkdir(path.dirname(out), { recursive: true });
-  const markdown = formatVsKafka(report, path.basename(svgFile));
+  const single = formatVsKafka(report, path.basename(svgFile));
+  const markdown = report.replicated
+    ? spliceReplicatedSection(single, formatReplicatedSection(report.replicated))
+    : single;
   await writeFile(out, markdown);
   await writeFile(svgFile, vsKafkaSvg(report));
   process.stdout.write(markdown + '\n');
@@ -652,11 +723,19 @@ async function profile(workload: string): Promise<void> {
 
 const profileArg = process.argv.slice(2).find((a) => a === '--profile' || a.startsWith('--profile='));
 const renderArg = process.argv.slice(2).find((a) => a.startsWith('--render='));
+/** --render=<json>: a whole run's results, or a --replicated run's alone (which has no consume runs). */
+function renderAgain(file: string): Promise<void> {
+  const results = JSON.parse(readFileSync(file, 'utf8')) as VsKafkaReport | ReplicatedReport;
+  return 'consume' in results ? render(results) : renderReplicated(results);
+}
+
 const main = profileArg
   ? profile(profileArg.includes('=') ? profileArg.split('=')[1] : 'produce-100-acks1')
   : renderArg
-    ? render(JSON.parse(readFileSync(renderArg.slice('--render='.length), 'utf8')) as VsKafkaReport)
-    : benchmark();
+    ? renderAgain(renderArg.slice('--render='.length))
+    : REPLICATED_ONLY
+      ? replicatedOnly()
+      : benchmark();
 main.catch((err: unknown) => {
   process.stderr.write(`bench:kafka failed: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
