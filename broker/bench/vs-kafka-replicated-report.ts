@@ -5,21 +5,23 @@
 import type { FailoverRun } from './failover.js';
 import {
   TITLE,
-  acksName,
-  cores,
+  codeSpans,
+  comparisonTable,
+  cpuRow,
   fmt,
   groupBy,
+  latencyRows,
+  loadRange,
   median,
   perBroker,
-  ratioOf,
+  quickNote,
+  rateRow,
+  runsTable,
   settingsList,
   sizeName,
-  sum,
   type BrokerName,
-  type LatencyRunRecord,
-  type ProduceRun,
+  type PartReport,
   type Row,
-  type RunBase,
 } from './vs-kafka-report.js';
 
 export const REPLICATED_BEGIN =
@@ -33,55 +35,34 @@ export interface ClusterSummary {
   problems: { count: number; first: string[] };
 }
 
-export interface ReplicatedReport {
-  date: string;
-  quick: boolean;
+export interface ReplicatedReport extends PartReport {
   /** Whether it ran alone (--replicated) rather than after the single-node comparison. */
   alone: boolean;
-  quiet: string | null;
-  durationS: number;
-  load: { min: number; median: number; max: number; samples: number };
   loadAverageBefore: string;
-  loadAverageAfter: string;
   cores: number;
-  kafkaVersion: string;
-  nodeClient: string;
-  repeats: number;
   /** Topic settings of every topic: replication factor and configs. */
   replicationFactor: number;
   topicConfigs: Record<string, string>;
-  /** Broker settings both clusters got. */
-  commonSettings: Record<string, string>;
   /** Failure detection: the same keys and values on both (each system's default unless stated). */
   sessionSettings: Record<string, string>;
-  kafkaOnlySettings: Record<string, string>;
-  runnelOnlySettings: Record<string, string>;
   failoverIntervalMs: number;
   failoverRecordBytes: number;
   failoverSteadyMs: number;
-  produce: ProduceRun[];
-  latency: LatencyRunRecord[];
   failover: FailoverRun[];
   clusters: Record<BrokerName, ClusterSummary>;
 }
 
-const MB = 1e6;
 const GROUP_PRODUCE = 'Produce throughput, acks=all (ProducerPerformance)';
 const GROUP_LATENCY = 'Produce latency, acks=all (Node client, fixed rate)';
 const GROUP_CPU = 'CPU of the three brokers per GB ingested';
 const GROUP_FAILOVER = 'Failover: kill -9 of the partition leader under a producer (Java client, acks=all)';
 
 function failoverRow(r: ReplicatedReport, metric: string, value: (ok: FailoverRun[]) => number | null): Row {
-  const of = (b: BrokerName) => {
-    const ok = r.failover.filter((f) => f.broker === b && f.failure === null);
-    return ok.length === 0 ? null : value(ok);
-  };
   return {
     group: GROUP_FAILOVER,
     metric,
     label: metric,
-    runnel: of('runnel'),
-    kafka: of('kafka'),
+    ...perBroker(r.failover, value),
     show: (v) => `${fmt(v)} ms`,
     goal: null,
   };
@@ -89,52 +70,37 @@ function failoverRow(r: ReplicatedReport, metric: string, value: (ok: FailoverRu
 
 export function replicatedRows(r: ReplicatedReport): Row[] {
   const rows: Row[] = [];
-  for (const g of groupBy(r.produce, (p) => String(p.recordBytes))) {
-    const { recordBytes } = g[0];
-    rows.push({
-      group: GROUP_PRODUCE,
-      metric: `produce ${sizeName(recordBytes)}`,
-      label: `replicated produce ${sizeName(recordBytes)}`,
-      ...perBroker(g, (ok) => median(ok.map((p) => p.recordsPerS!))),
-      show: (v) => `${fmt(v)} rec/s (${fmt((v * recordBytes) / MB, 1)} MB/s)`,
-      goal: null,
-    });
+  const bySize = groupBy(r.produce, (p) => String(p.recordBytes));
+  for (const g of bySize) {
+    const size = sizeName(g[0].recordBytes);
+    rows.push(
+      rateRow(
+        { group: GROUP_PRODUCE, metric: `produce ${size}`, label: `replicated produce ${size}`, goal: null },
+        g,
+        g[0].recordBytes,
+      ),
+    );
   }
   for (const g of groupBy(r.latency, (l) => `${l.rate}|${l.recordBytes}`)) {
     const { rate, recordBytes } = g[0];
-    for (const [q, name] of [
-      ['p50', 'p50'],
-      ['p99', 'p99'],
-      ['p999', 'p99.9'],
-    ] as const)
-      rows.push({
+    rows.push(
+      ...latencyRows(g, (_, name) => ({
         group: GROUP_LATENCY,
         metric: `${name}, ${fmt(rate)} rec/s of ${sizeName(recordBytes)}`,
         label: `replicated latency ${name}`,
-        ...perBroker(g, (ok) => median(ok.filter((l) => l.latencyMs).map((l) => l.latencyMs![q]))),
-        show: (v) => `${v.toFixed(2)} ms`,
         goal: null,
-      });
+      })),
+    );
   }
-  const cpuPerGB = (runs: ProduceRun[]) =>
-    sum(runs.map((p) => p.brokerCpuMs)) / 1000 / (sum(runs.map((p) => p.records * p.recordBytes)) / 1e9);
-  for (const g of groupBy(r.produce, (p) => String(p.recordBytes)))
-    rows.push({
-      group: GROUP_CPU,
-      metric: `produce ${sizeName(g[0].recordBytes)}`,
-      label: `replicated CPU per GB, ${sizeName(g[0].recordBytes)}`,
-      ...perBroker(g, cpuPerGB),
-      show: (v) => `${v.toFixed(2)} CPU-s/GB`,
-      goal: null,
-    });
-  rows.push({
-    group: GROUP_CPU,
-    metric: 'all produce runs',
-    label: 'replicated CPU per GB',
-    ...perBroker(r.produce, cpuPerGB),
-    show: (v) => `${v.toFixed(2)} CPU-s/GB`,
-    goal: null,
-  });
+  for (const g of bySize) {
+    const size = sizeName(g[0].recordBytes);
+    rows.push(
+      cpuRow({ group: GROUP_CPU, metric: `produce ${size}`, label: `replicated CPU per GB, ${size}`, goal: null }, g),
+    );
+  }
+  rows.push(
+    cpuRow({ group: GROUP_CPU, metric: 'all produce runs', label: 'replicated CPU per GB', goal: null }, r.produce),
+  );
   rows.push(
     failoverRow(r, 'kill → a surviving node’s Metadata names the new leader (median)', (ok) =>
       median(ok.flatMap((f) => (f.newLeaderMs === null ? [] : [f.newLeaderMs]))),
@@ -147,50 +113,6 @@ export function replicatedRows(r: ReplicatedReport): Row[] {
   return rows;
 }
 
-function table(rows: Row[]): string[] {
-  const lines = ['| metric | Runnel | Kafka | ratio (Runnel/Kafka) |', '|---|---:|---:|---:|'];
-  let group = '';
-  for (const row of rows) {
-    if (row.group !== group) {
-      group = row.group;
-      lines.push(`| **${group}** | | | |`);
-    }
-    const ratio = ratioOf(row);
-    lines.push(
-      `| ${row.metric} | ${row.runnel === null ? 'failed' : row.show(row.runnel)} | ${row.kafka === null ? 'failed' : row.show(row.kafka)} | ${ratio === null ? '-' : `${ratio.toFixed(2)}×`} |`,
-    );
-  }
-  return lines;
-}
-
-function runsTable(r: ReplicatedReport): string[] {
-  const lines = [
-    '| repeat | workload | cluster | order | result | client wall s | 3 brokers’ CPU (cores) | client CPU (cores) | rest of machine (cores) | status |',
-    '|---:|---|---|---:|---:|---:|---:|---:|---:|---|',
-  ];
-  const row = (x: RunBase, workload: string, result: string) =>
-    `| ${x.repeat} | ${workload} | ${TITLE[x.broker]} | ${x.order} | ${result} | ${(x.wallMs / 1000).toFixed(2)} | ${cores(x.brokerCpuMs, x.wallMs)} | ${cores(x.clientCpuMs, x.wallMs)} | ${cores(x.otherCpuMs, x.wallMs)} | ${x.failure ?? 'ok'} |`;
-  for (const p of r.produce)
-    lines.push(
-      row(
-        p,
-        `produce ${fmt(p.records)} × ${sizeName(p.recordBytes)}, acks=${acksName(p.acks)}`,
-        p.recordsPerS === null ? '-' : `${fmt(p.recordsPerS)} rec/s, p99 ${p.p99Ms} ms`,
-      ),
-    );
-  for (const l of r.latency)
-    lines.push(
-      row(
-        l,
-        `latency ${fmt(l.rate)} rec/s × ${sizeName(l.recordBytes)}, acks=${acksName(l.acks)}`,
-        l.latencyMs
-          ? `p50 ${l.latencyMs.p50.toFixed(2)} / p99 ${l.latencyMs.p99.toFixed(2)} / p99.9 ${l.latencyMs.p999.toFixed(2)} ms (${fmt(l.latencyMs.count)} sends)`
-          : '-',
-      ),
-    );
-  return lines;
-}
-
 function failoverTable(r: ReplicatedReport): string[] {
   const ms = (v: number | null) => (v === null ? '-' : fmt(v));
   return [
@@ -198,7 +120,7 @@ function failoverTable(r: ReplicatedReport): string[] {
     '|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...r.failover.map(
       (f) =>
-        `| ${f.repeat} | ${TITLE[f.broker]} | ${f.order} | ${f.victim} | ${f.activeController} | ${f.newLeader ?? '-'} | ${ms(f.newLeaderMs)} | ${ms(f.firstAckMs)} | ${ms(f.firstAnyAckMs)} | ${f.ackedAcrossKill} | ${fmt(f.sent)} | ${fmt(f.acked)} | ${f.failed} | ${f.failure ?? 'ok'}${f.errors.length > 0 ? `; errors: ${f.errors.map((e) => `\`${e.replaceAll('`', "'").slice(0, 200)}\``).join(' · ')}` : ''} |`,
+        `| ${f.repeat} | ${TITLE[f.broker]} | ${f.order} | ${f.victim} | ${f.activeController} | ${f.newLeader ?? '-'} | ${ms(f.newLeaderMs)} | ${ms(f.firstAckMs)} | ${ms(f.firstAnyAckMs)} | ${f.ackedAcrossKill} | ${fmt(f.sent)} | ${fmt(f.acked)} | ${f.failed} | ${f.failure ?? 'ok'}${f.errors.length > 0 ? `; errors: ${codeSpans(f.errors, 200)}` : ''} |`,
     ),
   ];
 }
@@ -212,10 +134,7 @@ function clusterLine(name: BrokerName, c: ClusterSummary, cleanCodes: string): s
     : '';
   const head = `- ${TITLE[name]}: exit codes after SIGTERM at the end ${codes} (clean: ${cleanCodes}${killed})`;
   if (c.problems.count === 0) return `${head}; no warnings or errors in the logs`;
-  return `${head}; ${c.problems.count} warning/error lines in the logs of the part (the kills cause most), first: ${c.problems.first
-    .slice(0, 2)
-    .map((l) => `\`${l.replaceAll('`', "'").slice(0, 240)}\``)
-    .join(' · ')}`;
+  return `${head}; ${c.problems.count} warning/error lines in the logs of the part (the kills cause most), first: ${codeSpans(c.problems.first.slice(0, 2), 240)}`;
 }
 
 /** The section, markers included. */
@@ -230,11 +149,11 @@ export function formatReplicatedSection(r: ReplicatedReport): string {
     REPLICATED_BEGIN,
     '## Replicated: three brokers each',
     '',
-    `Written by \`npm run bench:kafka${r.alone ? ' -- --replicated' : ''}\`${r.quick ? ' **--quick** (short runs for development: not representative)' : ''} on ${r.date}; this part took ${r.durationS.toFixed(0)} s${r.alone ? ' and ran alone (the single-node comparison above is from its own run)' : ''}.${failed > 0 ? ` **${failed} runs failed: see the tables below.**` : ''}`,
+    `Written by \`npm run bench:kafka${r.alone ? ' -- --replicated' : ''}\`${quickNote(r.quick)} on ${r.date}; this part took ${r.durationS.toFixed(0)} s${r.alone ? ' and ran alone (the single-node comparison above is from its own run)' : ''}.${failed > 0 ? ` **${failed} runs failed: see the tables below.**` : ''}`,
     '',
     `Three Runnel nodes and three Apache Kafka ${r.kafkaVersion} nodes ran on this machine, each node a broker and a controller voter in one process (KRaft's combined mode; Runnel's \`npm run cluster -- --nodes 3\`), all six processes alive for the whole part. Every topic has one partition, replication factor ${r.replicationFactor} and ${settingsList(r.topicConfigs)}, and every record is produced at \`acks=all\`: acknowledged once the in-sync replicas (all three while all run) hold it. Every workload ran on one cluster, then on the other, with the same client, the order alternating from one workload and repeat to the next. No goals are set for these rows yet.`,
     '',
-    ...table(rows),
+    ...comparisonTable(rows, false),
     '',
     'How each row is measured:',
     '',
@@ -247,7 +166,7 @@ export function formatReplicatedSection(r: ReplicatedReport): string {
     '',
     'In the order they ran; columns as in "Every run" above, the brokers\' CPU summed over the three nodes ("rest of machine" includes the other, idle cluster).',
     '',
-    ...runsTable(r),
+    ...runsTable({ who: 'cluster', brokerCpu: '3 brokers’ CPU' }, r),
     '',
     '### Failover rounds',
     '',
@@ -257,7 +176,7 @@ export function formatReplicatedSection(r: ReplicatedReport): string {
     '',
     '### Replicated settings',
     '',
-    `- Load while this part ran: 1-minute load average ${r.load.min.toFixed(2)} to ${r.load.max.toFixed(2)} (median ${r.load.median.toFixed(2)}, ${r.load.samples} samples 10 s apart); before: ${r.loadAverageBefore}, after: ${r.loadAverageAfter} (1/5/15 min); ${r.cores} cores${r.quiet ? `; ${r.quiet}` : ''}`,
+    `- Load while this part ran: ${loadRange(r.load, r.loadAverageBefore, r.loadAverageAfter)}; ${r.cores} cores${r.quiet ? `; ${r.quiet}` : ''}`,
     `- Settings both clusters got: ${settingsList(r.commonSettings)}; all else each system's default (Kafka's flush policy, \`replica.lag.time.max.ms=30000\`, \`replica.fetch.wait.max.ms=500\`, \`replica.fetch.min.bytes=1\`, \`num.replica.fetchers=1\`, \`offsets.topic.replication.factor=3\`)`,
     `- Kafka only (node n of 1, 2, 3, JVMs as in the single-node runs): ${settingsList(r.kafkaOnlySettings)}`,
     `- Runnel only (node n of 1, 2, 3, \`node dist/broker/main.js\` started by broker/test/cluster-processes.ts): ${settingsList(r.runnelOnlySettings)}`,

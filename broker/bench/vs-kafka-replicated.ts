@@ -13,20 +13,25 @@ import { errorName } from '../protocol/errors.js';
 import { ask, listOffsetErrors, metadata } from '../test/cluster/cluster-clients.js';
 import type { BenchCluster } from './bench-cluster.js';
 import { startKafkaCluster, startRunnelCluster } from './bench-cluster.js';
-import { measured } from './broker.js';
 import { createTopics, latencyRun } from './clients.js';
 import { failoverRound, type FailoverRun } from './failover.js';
 import { kraftProperties, producerPerformance, type KafkaInstall } from './kafka.js';
-import { kcatEndOffset } from './kcat.js';
-import type { LatencyJob } from './latency-client.js';
 import { loadAverage } from './machine.js';
 import type { ReplicatedReport } from './vs-kafka-replicated-report.js';
-import { TITLE, acksName, type BrokerName, type LatencyRunRecord, type ProduceRun } from './vs-kafka-report.js';
-
-export interface Size {
-  recordBytes: number;
-  records: number;
-}
+import { TITLE, type BrokerName, type LatencyRunRecord, type ProduceRun } from './vs-kafka-report.js';
+import {
+  LATENCY_MAX_INFLIGHTS,
+  TOOL_TIMEOUT_MS,
+  inTurn,
+  latencyRunRecord,
+  loadSampler,
+  orderFor,
+  produceRun,
+  scaled,
+  type LatencyRate,
+  type Size,
+  type Subject,
+} from './vs-kafka-runs.js';
 
 export interface ReplicatedPlan {
   repeats: number;
@@ -52,7 +57,6 @@ export const REPLICATED_FULL: ReplicatedPlan = {
   failoverRounds: 3,
 };
 
-const scaled = (sizes: Size[], by: number): Size[] => sizes.map((s) => ({ ...s, records: Math.round(s.records * by) }));
 /** --quick: one of everything, 10 times fewer records, one failover round each; about 2 minutes. */
 export const REPLICATED_QUICK: ReplicatedPlan = {
   ...REPLICATED_FULL,
@@ -79,7 +83,6 @@ export const SESSION_SETTINGS: Record<string, string> = {
   'broker.heartbeat.interval.ms': '2000',
 };
 const ACKS_ALL = -1;
-type LatencyRate = { recordsPerSecond: number; recordBytes: number; acks: number };
 /**
  * Fixed-rate latency: the single-node comparison's rate, which each acks=all record turns into a
  * Produce and two rounds of follower fetches, and a fifth of it, well below either cluster's
@@ -91,16 +94,12 @@ const LATENCY_JOBS: LatencyRate[] = [
 ];
 /** Unmeasured, on each cluster before the measured latency runs, so the JITs have seen one record per request. */
 const LATENCY_WARMUP_RUN_MS = 5000;
-const LATENCY_WARMUP_MS = 1000;
-const LATENCY_MAX_INFLIGHTS = 64;
 const FAILOVER = { intervalMs: 5, recordBytes: 1024, steadyMs: 3000 };
-const TOOL_TIMEOUT_MS = 10 * 60_000;
 const READY_TIMEOUT_MS = 60_000;
 const POLL_MS = 50;
 
 const topicName = (kind: string, s: { recordBytes: number; recordsPerSecond?: number }, repeat: number) =>
   `replicated-${kind}${s.recordsPerSecond ? `-${s.recordsPerSecond}ps` : ''}-${s.recordBytes}b-r${repeat}`;
-const orderFor = (index: number): BrokerName[] => (index % 2 === 0 ? ['runnel', 'kafka'] : ['kafka', 'runnel']);
 
 /** Waits until every running node's Metadata shows each topic with a leader (`leader` if given) and all three replicas in sync, and the leader serves it. */
 async function untilReplicated(cluster: BenchCluster, topics: string[], leader?: number): Promise<void> {
@@ -164,20 +163,6 @@ async function createAssignedTopic(port: number, name: string, replicas: number[
   if (error !== 'NONE') throw new Error(`CreateTopics ${name} with replicas ${replicas.join(',')}: ${error}`);
 }
 
-/** 1-minute load averages, sampled every 10 s. */
-function loadSampler(): { stop(): { min: number; median: number; max: number; samples: number } } {
-  const samples = [os.loadavg()[0]];
-  const timer = setInterval(() => samples.push(os.loadavg()[0]), 10_000);
-  return {
-    stop() {
-      clearInterval(timer);
-      samples.push(os.loadavg()[0]);
-      const s = [...samples].sort((a, b) => a - b);
-      return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1], samples: s.length };
-    },
-  };
-}
-
 export async function replicatedBenchmark(
   kafka: KafkaInstall,
   o: {
@@ -205,8 +190,7 @@ export async function replicatedBenchmark(
 
     const failover: FailoverRun[] = [];
     for (let round = 1; round <= plan.failoverRounds; round++) {
-      const order = orderFor(round - 1);
-      for (const name of order) {
+      const pair = await inTurn(round - 1, async (name, order) => {
         const c = both[name];
         const activeController = await c.activeController();
         const candidates = c.nodeIds.filter((id) => id !== activeController);
@@ -221,9 +205,11 @@ export async function replicatedBenchmark(
         log(
           `${TITLE[name]} failover #${round}: killed node ${victim} (active controller ${activeController}); new leader ${r.newLeader ?? '-'} in Metadata after ${r.newLeaderMs?.toFixed(0) ?? '-'} ms, first ack after ${r.firstAckMs?.toFixed(0) ?? '-'} ms; ${r.acked} acked, ${r.failed} failed${r.failure ? `, FAILED: ${r.failure}` : ''}`,
         );
-        failover.push({ ...r, broker: name, repeat: round, order: order.indexOf(name) + 1, activeController });
+        const run: FailoverRun = { ...r, broker: name, repeat: round, order, activeController };
         await c.restart(victim);
-      }
+        return run;
+      });
+      failover.push(...pair);
     }
 
     const topics: string[] = [];
@@ -262,19 +248,21 @@ export async function replicatedBenchmark(
     const produce: ProduceRun[] = [];
     for (let repeat = 1; repeat <= plan.repeats; repeat++) {
       for (const size of plan.sizes) {
-        const order = orderFor(index++);
-        for (const name of order)
-          produce.push(
-            await produceOnce(kafka, both[name], size, repeat, order.indexOf(name) + 1, o.producerProps, log),
-          );
+        produce.push(
+          ...(await inTurn(index++, (name, order) =>
+            produceOnce(kafka, both[name], size, repeat, order, o.producerProps, log),
+          )),
+        );
       }
     }
     const latency: LatencyRunRecord[] = [];
     for (let repeat = 1; repeat <= plan.repeats; repeat++) {
       for (const j of LATENCY_JOBS) {
-        const order = orderFor(index++);
-        for (const name of order)
-          latency.push(await latencyOnce(both[name], j, repeat, order.indexOf(name) + 1, plan.latencySeconds, log));
+        latency.push(
+          ...(await inTurn(index++, (name, order) =>
+            latencyOnce(both[name], j, repeat, order, plan.latencySeconds, log),
+          )),
+        );
       }
     }
 
@@ -334,7 +322,16 @@ export async function replicatedBenchmark(
   }
 }
 
-async function produceOnce(
+/** The cluster's running brokers as the measured runs name them. */
+const subject = (c: BenchCluster): Subject => ({
+  name: c.name,
+  pids: c.pids(),
+  logName: `${TITLE[c.name]} x3`,
+  cpuOwner: "brokers'",
+  endOffsetName: 'the end offset',
+});
+
+function produceOnce(
   kafka: KafkaInstall,
   c: BenchCluster,
   size: Size,
@@ -344,46 +341,17 @@ async function produceOnce(
   log: (line: string) => void,
 ): Promise<ProduceRun> {
   const topic = topicName('produce', size, repeat);
-  const {
-    result: run,
-    brokerCpuMs,
-    otherCpuMs,
-  } = await measured(c.pids(), () =>
-    producerPerformance(kafka, {
-      bootstrap: c.bootstrap,
-      topic,
-      records: size.records,
-      recordBytes: size.recordBytes,
-      props: { ...producerProps, acks: 'all' },
-      timeoutMs: TOOL_TIMEOUT_MS,
-    }),
+  const props = { ...producerProps, acks: 'all' };
+  return produceRun(
+    kafka,
+    subject(c),
+    { bootstrap: c.bootstrap, topic, size, acks: ACKS_ALL, props, repeat, order },
+    log,
   );
-  let failure = run.failure;
-  if (failure === null) {
-    const end = await kcatEndOffset(c.bootstrap, topic);
-    if (end !== size.records) failure = `the end offset is ${end}, expected ${size.records}`;
-  }
-  log(
-    `${TITLE[c.name]} x3 produce ${size.records} × ${size.recordBytes} B acks=all #${repeat}: ${run.result ? `${Math.round(run.result.recordsPerS)} records/s` : '-'}, brokers' CPU ${(brokerCpuMs / 1000).toFixed(1)} s${failure ? `, FAILED: ${failure}` : ''}`,
-  );
-  return {
-    broker: c.name,
-    repeat,
-    order,
-    brokerCpuMs,
-    clientCpuMs: run.cpuMs,
-    otherCpuMs,
-    wallMs: run.elapsedMs,
-    failure,
-    recordBytes: size.recordBytes,
-    acks: ACKS_ALL,
-    records: size.records,
-    recordsPerS: failure === null ? run.result!.recordsPerS : null,
-    p99Ms: run.result?.p99Ms ?? null,
-  };
 }
 
-async function latencyOnce(
+/** The latency client, bootstrapped with node 1 only. */
+function latencyOnce(
   c: BenchCluster,
   rate: LatencyRate,
   repeat: number,
@@ -391,36 +359,13 @@ async function latencyOnce(
   seconds: number,
   log: (line: string) => void,
 ): Promise<LatencyRunRecord> {
-  const job: LatencyJob = {
-    ...rate,
+  const o = {
+    rate,
     bootstrap: c.bootstrap.split(',')[0],
     topic: topicName('latency', rate, repeat),
-    warmupMs: LATENCY_WARMUP_MS,
-    durationMs: seconds * 1000,
-    maxInflights: LATENCY_MAX_INFLIGHTS,
-  };
-  const started = performance.now();
-  const r = await latencyRun(c.pids(), job);
-  const wallMs = performance.now() - started;
-  const l = r.latencyMs;
-  const failure = r.errors > 0 ? `${r.errors} sends failed: ${r.firstError}` : null;
-  log(
-    `${TITLE[c.name]} x3 latency ${rate.recordsPerSecond}/s acks=${acksName(rate.acks)} #${repeat}: p50 ${l?.p50.toFixed(2)} ms, p99 ${l?.p99.toFixed(2)} ms, p99.9 ${l?.p999.toFixed(2)} ms${failure ? `, FAILED: ${failure}` : ''}`,
-  );
-  return {
-    broker: c.name,
+    seconds,
     repeat,
     order,
-    brokerCpuMs: r.brokerCores * wallMs,
-    clientCpuMs: r.clientCores * wallMs,
-    otherCpuMs: r.otherCores * wallMs,
-    wallMs,
-    failure,
-    rate: rate.recordsPerSecond,
-    recordBytes: rate.recordBytes,
-    acks: rate.acks,
-    latencyMs: l,
-    achievedRate: r.achievedRate,
-    errors: r.errors,
   };
+  return latencyRunRecord(subject(c), o, log);
 }

@@ -68,6 +68,14 @@ export interface StartRun {
   exitCode: number | null;
 }
 
+/** 1-minute load averages sampled every 10 s while a part ran. */
+export interface LoadSummary {
+  min: number;
+  median: number;
+  max: number;
+  samples: number;
+}
+
 export interface BrokerSummary {
   peakRssMiB: number | null;
   exitCode: number | null;
@@ -75,33 +83,37 @@ export interface BrokerSummary {
   problems: { count: number; first: string[] };
 }
 
-export interface VsKafkaReport {
+/** What the results of either part have: one broker each (VsKafkaReport) or three each (ReplicatedReport). */
+export interface PartReport {
   date: string;
   quick: boolean;
   quiet: string | null;
   durationS: number;
-  machine: MachineInfo;
-  disk: DiskProbe | null;
-  /** 1-minute load average sampled every 10 s during the run. */
-  load: { min: number; median: number; max: number; samples: number };
+  /** 1-minute load average sampled every 10 s while the part ran. */
+  load: LoadSummary;
   loadAverageAfter: string;
   kafkaVersion: string;
-  java: string;
   nodeClient: string;
-  kafkaCache: string;
-  /** Settings both brokers got. */
+  repeats: number;
+  /** Broker settings both systems got. */
   commonSettings: Record<string, string>;
-  /** What only Kafka got: KRaft combined mode on loopback, single-node internal topics. */
+  /** What only Kafka got (one broker: KRaft combined mode on loopback, single-node internal topics). */
   kafkaOnlySettings: Record<string, string>;
   runnelOnlySettings: Record<string, string>;
+  produce: ProduceRun[];
+  latency: LatencyRunRecord[];
+}
+
+export interface VsKafkaReport extends PartReport {
+  machine: MachineInfo;
+  disk: DiskProbe | null;
+  java: string;
+  kafkaCache: string;
   kafkaServerCommand: string;
   kafkaToolJvm: string;
   producerProps: Record<string, string>;
-  repeats: number;
   startRepeats: number;
-  produce: ProduceRun[];
   consume: ConsumeRun[];
-  latency: LatencyRunRecord[];
   start: StartRun[];
   brokers: Record<BrokerName, BrokerSummary>;
   /** Three brokers each with replicated topics (absent from runs before it existed). */
@@ -127,6 +139,9 @@ export interface Row {
   show: (v: number) => string;
   goal: Goal | null;
 }
+
+/** What a row says before its values: where it goes, what it measures and its goal. */
+export type RowHead = Pick<Row, 'group' | 'metric' | 'label' | 'goal'>;
 
 export const median = (values: number[]): number | null => {
   if (values.length === 0) return null;
@@ -160,7 +175,7 @@ export function groupBy<T>(items: readonly T[], key: (t: T) => string): T[][] {
 }
 
 /** For each broker, a number from its successful runs (null when it has none). */
-export function perBroker<T extends RunBase>(
+export function perBroker<T extends Pick<RunBase, 'broker' | 'failure'>>(
   runs: readonly T[],
   f: (ok: T[]) => number | null,
 ): { runnel: number | null; kafka: number | null } {
@@ -171,30 +186,63 @@ export function perBroker<T extends RunBase>(
   return { runnel: of('runnel'), kafka: of('kafka') };
 }
 
+/** A throughput row: the median records/s of each broker's successful runs of one record size. */
+export function rateRow(head: RowHead, runs: readonly (ProduceRun | ConsumeRun)[], recordBytes: number): Row {
+  return {
+    ...head,
+    ...perBroker(runs, (ok) => median(ok.map((x) => x.recordsPerS!))),
+    show: (v) => `${fmt(v)} rec/s (${fmt((v * recordBytes) / MB, 1)} MB/s)`,
+  };
+}
+
+const PERCENTILES = [
+  ['p50', 'p50'],
+  ['p99', 'p99'],
+  ['p999', 'p99.9'],
+] as const;
+
+/** A row per latency percentile: its median over each broker's successful runs that have a summary. */
+export function latencyRows(
+  runs: readonly LatencyRunRecord[],
+  head: (q: (typeof PERCENTILES)[number][0], name: string) => RowHead,
+): Row[] {
+  return PERCENTILES.map(([q, name]) => ({
+    ...head(q, name),
+    ...perBroker(runs, (ok) => median(ok.filter((l) => l.latencyMs).map((l) => l.latencyMs![q]))),
+    show: (v) => `${v.toFixed(2)} ms`,
+  }));
+}
+
+/** Broker CPU-seconds over the GB (10^9 bytes) of record values the runs produced. */
+const cpuPerGB = (runs: ProduceRun[]) =>
+  sum(runs.map((p) => p.brokerCpuMs)) / 1000 / (sum(runs.map((p) => p.records * p.recordBytes)) / 1e9);
+
+/** A CPU row: each broker's CPU per GB ingested over its successful produce runs. */
+export function cpuRow(head: RowHead, runs: ProduceRun[]): Row {
+  return { ...head, ...perBroker(runs, cpuPerGB), show: (v) => `${v.toFixed(2)} CPU-s/GB` };
+}
+
 export function comparisonRows(r: VsKafkaReport): Row[] {
   const rows: Row[] = [];
   for (const g of groupBy(r.produce, (p) => `${p.recordBytes}|${p.acks}`)) {
     const { recordBytes, acks } = g[0];
-    const rate = perBroker(g, (ok) => median(ok.map((p) => p.recordsPerS!)));
-    rows.push({
+    const head = {
       group: 'Produce throughput (ProducerPerformance)',
       metric: `produce ${sizeName(recordBytes)}, acks=${acksName(acks)}`,
       label: `produce ${sizeName(recordBytes)} acks=${acksName(acks)}: records/s`,
-      ...rate,
-      show: (v) => `${fmt(v)} rec/s (${fmt((v * recordBytes) / MB, 1)} MB/s)`,
       goal: THROUGHPUT,
-    });
+    };
+    rows.push(rateRow(head, g, recordBytes));
   }
   for (const g of groupBy(r.consume, (c) => String(c.recordBytes))) {
     const { recordBytes } = g[0];
-    rows.push({
+    const head = {
       group: 'Consume throughput (ConsumerPerformance)',
       metric: `consume ${sizeName(recordBytes)}`,
       label: `consume ${sizeName(recordBytes)}: records/s`,
-      ...perBroker(g, (ok) => median(ok.map((c) => c.recordsPerS!))),
-      show: (v) => `${fmt(v)} rec/s (${fmt((v * recordBytes) / MB, 1)} MB/s)`,
       goal: THROUGHPUT,
-    });
+    };
+    rows.push(rateRow(head, g, recordBytes));
   }
   for (const g of groupBy(r.consume, (c) => String(c.recordBytes))) {
     rows.push({
@@ -208,41 +256,32 @@ export function comparisonRows(r: VsKafkaReport): Row[] {
   }
   for (const g of groupBy(r.latency, (l) => `${l.rate}|${l.recordBytes}|${l.acks}`)) {
     const { rate, recordBytes, acks } = g[0];
-    for (const [q, name] of [
-      ['p50', 'p50'],
-      ['p99', 'p99'],
-      ['p999', 'p99.9'],
-    ] as const) {
-      rows.push({
+    rows.push(
+      ...latencyRows(g, (q, name) => ({
         group: 'Produce latency (Node client, fixed rate)',
         metric: `${name}, ${fmt(rate)} rec/s of ${sizeName(recordBytes)}, acks=${acksName(acks)}`,
         label: `produce latency ${name}, acks=${acksName(acks)}`,
-        ...perBroker(g, (ok) => median(ok.filter((l) => l.latencyMs).map((l) => l.latencyMs![q]))),
-        show: (v) => `${v.toFixed(2)} ms`,
         goal: q === 'p99' ? AT_MOST_KAFKA : null,
-      });
-    }
+      })),
+    );
   }
-  const cpuPerGB = (runs: ProduceRun[]) =>
-    sum(runs.map((p) => p.brokerCpuMs)) / 1000 / (sum(runs.map((p) => p.records * p.recordBytes)) / 1e9);
+  const cpuGroup = 'Broker CPU per GB ingested';
   for (const g of groupBy(r.produce, (p) => `${p.recordBytes}|${p.acks}`)) {
-    rows.push({
-      group: 'Broker CPU per GB ingested',
-      metric: `produce ${sizeName(g[0].recordBytes)}, acks=${acksName(g[0].acks)}`,
-      label: `CPU per GB, produce ${sizeName(g[0].recordBytes)} acks=${acksName(g[0].acks)}`,
-      ...perBroker(g, cpuPerGB),
-      show: (v) => `${v.toFixed(2)} CPU-s/GB`,
+    const { recordBytes, acks } = g[0];
+    const head = {
+      group: cpuGroup,
+      metric: `produce ${sizeName(recordBytes)}, acks=${acksName(acks)}`,
+      label: `CPU per GB, produce ${sizeName(recordBytes)} acks=${acksName(acks)}`,
       goal: AT_MOST_KAFKA,
-    });
+    };
+    rows.push(cpuRow(head, g));
   }
-  rows.push({
-    group: 'Broker CPU per GB ingested',
-    metric: 'all produce runs',
-    label: 'CPU per GB, all produce runs',
-    ...perBroker(r.produce, cpuPerGB),
-    show: (v) => `${v.toFixed(2)} CPU-s/GB`,
-    goal: AT_MOST_KAFKA,
-  });
+  rows.push(
+    cpuRow(
+      { group: cpuGroup, metric: 'all produce runs', label: 'CPU per GB, all produce runs', goal: AT_MOST_KAFKA },
+      r.produce,
+    ),
+  );
   rows.push({
     group: 'Memory and start-up',
     metric: 'broker peak RSS over the whole run (VmHWM)',
@@ -298,32 +337,51 @@ export const settingsList = (s: Record<string, string>) =>
   Object.entries(s)
     .map(([k, v]) => `\`${k}=${v}\``)
     .join(', ');
-export const cores = (cpuMs: number, wallMs: number) => (wallMs > 0 ? (cpuMs / wallMs).toFixed(2) : '-');
+const cores = (cpuMs: number, wallMs: number) => (wallMs > 0 ? (cpuMs / wallMs).toFixed(2) : '-');
+export const quickNote = (quick: boolean) =>
+  quick ? ' **--quick** (short runs for development: not representative)' : '';
+export const loadRange = (load: LoadSummary, before: string, after: string) =>
+  `1-minute load average ${load.min.toFixed(2)} to ${load.max.toFixed(2)} (median ${load.median.toFixed(2)}, ${load.samples} samples 10 s apart); before: ${before}, after: ${after} (1/5/15 min)`;
+/** Log lines or errors as inline code (backquotes turned into quotes, each cut at `maxChars`), joined by " · ". */
+export const codeSpans = (lines: readonly string[], maxChars: number) =>
+  lines.map((l) => `\`${l.replaceAll('`', "'").slice(0, maxChars)}\``).join(' · ');
 
-function comparisonTable(rows: Row[]): string[] {
-  const lines = ['| metric | Runnel | Kafka | ratio (Runnel/Kafka) | goal | met? |', '|---|---:|---:|---:|---:|---|'];
+/** The rows as a table, a bold line opening each group; with `goals`, each row's goal and whether it is met. */
+export function comparisonTable(rows: Row[], goals: boolean): string[] {
+  const goalCells = (cells: string) => (goals ? cells : '');
+  const lines = [
+    `| metric | Runnel | Kafka | ratio (Runnel/Kafka) |${goalCells(' goal | met? |')}`,
+    `|---|---:|---:|---:|${goalCells('---:|---|')}`,
+  ];
   let group = '';
   for (const row of rows) {
     if (row.group !== group) {
       group = row.group;
-      lines.push(`| **${group}** | | | | | |`);
+      lines.push(`| **${group}** | | | |${goalCells(' | |')}`);
     }
     const ratio = ratioOf(row);
     lines.push(
-      `| ${row.metric} | ${row.runnel === null ? 'failed' : row.show(row.runnel)} | ${row.kafka === null ? 'failed' : row.show(row.kafka)} | ${ratio === null ? '-' : `${ratio.toFixed(2)}×`} | ${goalName(row.goal)} | ${metName(metOf(row))} |`,
+      `| ${row.metric} | ${row.runnel === null ? 'failed' : row.show(row.runnel)} | ${row.kafka === null ? 'failed' : row.show(row.kafka)} | ${ratio === null ? '-' : `${ratio.toFixed(2)}×`} |${goalCells(` ${goalName(row.goal)} | ${metName(metOf(row))} |`)}`,
     );
   }
   return lines;
 }
 
-function runsTable(r: VsKafkaReport): string[] {
+/**
+ * Every measured run, in the order they ran: produce, consume, latency. `who` heads the column
+ * naming the system ("broker", "cluster"), `brokerCpu` the one of its brokers' CPU.
+ */
+export function runsTable(
+  columns: { who: string; brokerCpu: string },
+  runs: Pick<PartReport, 'produce' | 'latency'> & { consume?: ConsumeRun[] },
+): string[] {
   const lines = [
-    '| repeat | workload | broker | order | result | client wall s | broker CPU (cores) | client CPU (cores) | rest of machine (cores) | status |',
+    `| repeat | workload | ${columns.who} | order | result | client wall s | ${columns.brokerCpu} (cores) | client CPU (cores) | rest of machine (cores) | status |`,
     '|---:|---|---|---:|---:|---:|---:|---:|---:|---|',
   ];
   const row = (x: RunBase, workload: string, result: string) =>
     `| ${x.repeat} | ${workload} | ${TITLE[x.broker]} | ${x.order} | ${result} | ${(x.wallMs / 1000).toFixed(2)} | ${cores(x.brokerCpuMs, x.wallMs)} | ${cores(x.clientCpuMs, x.wallMs)} | ${cores(x.otherCpuMs, x.wallMs)} | ${x.failure ?? 'ok'} |`;
-  for (const p of r.produce)
+  for (const p of runs.produce)
     lines.push(
       row(
         p,
@@ -331,7 +389,7 @@ function runsTable(r: VsKafkaReport): string[] {
         p.recordsPerS === null ? '-' : `${fmt(p.recordsPerS)} rec/s, p99 ${p.p99Ms} ms`,
       ),
     );
-  for (const c of r.consume)
+  for (const c of runs.consume ?? [])
     lines.push(
       row(
         c,
@@ -339,7 +397,7 @@ function runsTable(r: VsKafkaReport): string[] {
         c.recordsPerS === null ? '-' : `${fmt(c.recordsPerS)} rec/s, join ${c.joinMs} ms`,
       ),
     );
-  for (const l of r.latency)
+  for (const l of runs.latency)
     lines.push(
       row(
         l,
@@ -366,10 +424,7 @@ function startTable(r: VsKafkaReport): string[] {
 function problemsLine(name: string, b: BrokerSummary, cleanCodes: string): string {
   const head = `- ${name}: peak RSS ${b.peakRssMiB ?? '?'} MiB; exit code after SIGTERM ${b.exitCode} (clean: ${cleanCodes})`;
   if (b.problems.count === 0) return `${head}; no warnings or errors in its log`;
-  return `${head}; ${b.problems.count} warning/error lines in its log, first: ${b.problems.first
-    .slice(0, 3)
-    .map((l) => `\`${l.replaceAll('`', "'").slice(0, 300)}\``)
-    .join(' · ')}`;
+  return `${head}; ${b.problems.count} warning/error lines in its log, first: ${codeSpans(b.problems.first.slice(0, 3), 300)}`;
 }
 
 export function formatVsKafka(r: VsKafkaReport, svgName: string): string {
@@ -380,13 +435,13 @@ export function formatVsKafka(r: VsKafkaReport, svgName: string): string {
   return [
     '# Runnel and Apache Kafka, side by side',
     '',
-    `Written by \`npm run bench:kafka\`${r.quick ? ' **--quick** (short runs for development: not representative)' : ''} (broker/bench/vs-kafka.ts) on ${r.date}; ${r.replicated ? `its single-node part took ${r.durationS.toFixed(0)} s, the replicated part ${r.replicated.durationS.toFixed(0)} s more` : `the run took ${r.durationS.toFixed(0)} s`}. Every number below was measured by that run.${failed > 0 ? ` **${failed} runs failed: see "Every run".**` : ''}`,
+    `Written by \`npm run bench:kafka\`${quickNote(r.quick)} (broker/bench/vs-kafka.ts) on ${r.date}; ${r.replicated ? `its single-node part took ${r.durationS.toFixed(0)} s, the replicated part ${r.replicated.durationS.toFixed(0)} s more` : `the run took ${r.durationS.toFixed(0)} s`}. Every number below was measured by that run.${failed > 0 ? ` **${failed} runs failed: see "Every run".**` : ''}`,
     '',
     `Runnel and Apache Kafka ${r.kafkaVersion} ran as one broker each on this machine, both alive for the whole run; every workload ran on one, then on the other, with the same client, the order alternating from one workload and repeat to the next. Goals met: **${met} of ${withGoal.length}**.${r.replicated ? ` Three brokers each, with replicated topics (\`acks=all\`, failover after a leader's kill -9): [below](#${REPLICATED_ANCHOR}).` : ''}`,
     '',
     `![Runnel/Kafka ratio per metric, against its goal](${svgName})`,
     '',
-    ...comparisonTable(rows),
+    ...comparisonTable(rows, true),
     '',
     'How each row is measured:',
     '',
@@ -401,7 +456,7 @@ export function formatVsKafka(r: VsKafkaReport, svgName: string): string {
     '',
     'In the order they ran. "order" is 1 when the run went before the other broker\'s run of the same workload and repeat. CPU columns are CPU-seconds per second of the client\'s wall time (1.00 = one core busy); "rest of machine" includes the other, idle broker and whatever else ran on the machine.',
     '',
-    ...runsTable(r),
+    ...runsTable({ who: 'broker', brokerCpu: 'broker CPU' }, r),
     '',
     '### Start-up runs',
     '',
@@ -410,7 +465,7 @@ export function formatVsKafka(r: VsKafkaReport, svgName: string): string {
     '## Machine and settings',
     '',
     `- CPU: ${r.machine.cpuModel}, ${r.machine.cores} cores; memory ${r.machine.memoryGiB} GiB; ${r.machine.os}`,
-    `- Load while it ran: 1-minute load average ${r.load.min.toFixed(2)} to ${r.load.max.toFixed(2)} (median ${r.load.median.toFixed(2)}, ${r.load.samples} samples 10 s apart); before: ${r.machine.loadAverage}, after: ${r.loadAverageAfter} (1/5/15 min)${r.quiet ? `; ${r.quiet}` : ''}. With ${r.machine.cores} cores, a load above ${r.machine.cores} means other work competed with the brokers and clients (see "rest of machine" above).`,
+    `- Load while it ran: ${loadRange(r.load, r.machine.loadAverage, r.loadAverageAfter)}${r.quiet ? `; ${r.quiet}` : ''}. With ${r.machine.cores} cores, a load above ${r.machine.cores} means other work competed with the brokers and clients (see "rest of machine" above).`,
     `- Data directories: a new directory per broker in os.tmpdir() on ${r.machine.filesystem}, deleted afterwards${r.disk ? `; plain Node sequential 1 MiB writes there: ${fmt(r.disk.bufferedMBps)} MB/s into the page cache, ${fmt(r.disk.syncedMBps)} MB/s including the final fsync` : ''}`,
     `- Runnel: \`node dist/broker/main.js\` (Node ${r.machine.node}), started by broker/test/broker-process.ts with \`--override\`s`,
     `- Kafka ${r.kafkaVersion}: jars from Maven Central (\`org.apache.kafka:kafka_2.13\`, \`org.apache.kafka:kafka-tools\` and their runtime dependencies, plus the log4j-slf4j binding the release ships) in ${r.kafkaCache}; ${r.java}; one KRaft node in combined mode. Command, as \`bin/kafka-server-start.sh server.properties\` runs it: \`${r.kafkaServerCommand}\``,

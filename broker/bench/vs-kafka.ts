@@ -38,7 +38,7 @@ import {
   type BenchBroker,
   type ProfiledBroker,
 } from './broker.js';
-import { awaitFirstAck, createTopics, latencyRun } from './clients.js';
+import { awaitFirstAck, createTopics } from './clients.js';
 import {
   JVM_PERFORMANCE_OPTS,
   PERF_TOOL_HEAP_OPTS,
@@ -52,8 +52,6 @@ import {
   producerPerformance,
   type KafkaInstall,
 } from './kafka.js';
-import { kcatEndOffset, type TimedRun } from './kcat.js';
-import type { LatencyJob } from './latency-client.js';
 import { loadAverage, machineInfo, probeDisk, waitForQuietIfAsked } from './machine.js';
 import { writeProfileReport } from './profile-summary.js';
 import { REPLICATED_FULL, REPLICATED_QUICK, replicatedBenchmark } from './vs-kafka-replicated.js';
@@ -64,6 +62,8 @@ import {
 } from './vs-kafka-replicated-report.js';
 import {
   BROKERS,
+  TITLE,
+  acksName,
   formatVsKafka,
   vsKafkaSvg,
   type BrokerName,
@@ -74,6 +74,18 @@ import {
   type StartRun,
   type VsKafkaReport,
 } from './vs-kafka-report.js';
+import {
+  TOOL_TIMEOUT_MS,
+  inTurn,
+  latencyRunRecord,
+  loadSampler,
+  orderFor,
+  produceRun,
+  runBase,
+  scaled,
+  type Size,
+  type Subject,
+} from './vs-kafka-runs.js';
 
 const QUICK = process.argv.includes('--quick');
 const REPLICATED_ONLY = process.argv.includes('--replicated');
@@ -87,14 +99,8 @@ const PROFILE_OUT = path.join(DOCS, 'vs-kafka-profile.md');
 const RESULTS = path.join(os.tmpdir(), `runnel-vs-kafka-results${QUICK ? '-quick' : ''}.json`);
 /** The raw results of a --replicated run alone. */
 const REPLICATED_RESULTS = path.join(os.tmpdir(), `runnel-vs-kafka-replicated-results${QUICK ? '-quick' : ''}.json`);
-const TOOL_TIMEOUT_MS = 10 * 60_000;
 const START_TIMEOUT_MS = 180_000;
 const DISK_PROBE_BYTES = 512 * 2 ** 20;
-
-interface Size {
-  recordBytes: number;
-  records: number;
-}
 
 /** The single-node part of a full run: about 7 minutes on 2 cores. */
 const FULL = {
@@ -111,7 +117,6 @@ const FULL = {
     { recordBytes: 1024, records: 200_000 },
   ],
 };
-const scaled = (sizes: Size[], by: number): Size[] => sizes.map((s) => ({ ...s, records: Math.round(s.records * by) }));
 /** --quick: one of everything, 15 times fewer records; about 2 minutes (4 with the replicated part). */
 const PLAN = QUICK
   ? {
@@ -129,8 +134,6 @@ const LATENCY_JOBS = [
   { recordsPerSecond: 1000, recordBytes: 1024, acks: 1 },
   { recordsPerSecond: 1000, recordBytes: 1024, acks: -1 },
 ];
-const LATENCY_WARMUP_MS = 1000;
-const LATENCY_MAX_INFLIGHTS = 64;
 
 /** Broker settings both get (Kafka's defaults, stated; the few single-broker ones as Kafka's config/server.properties has them). */
 const COMMON_SETTINGS: Record<string, string> = {
@@ -152,15 +155,12 @@ const PRODUCER_PROPS: Record<string, string> = Object.fromEntries(
     .map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]),
 );
 
-const TITLE: Record<BrokerName, string> = { runnel: 'Runnel', kafka: 'Kafka' };
-
 const NODE_CLIENT = `@platformatic/kafka ${(JSON.parse(readFileSync(path.join(ROOT, 'node_modules/@platformatic/kafka/package.json'), 'utf8')) as { version: string }).version}`;
 
 function log(msg: string): void {
   process.stderr.write(`[bench:kafka] ${msg}\n`);
 }
 
-const acksName = (acks: number) => (acks === -1 ? 'all' : String(acks));
 const topicName = (kind: string, s: Size | { recordBytes: number }, acks: number, repeat: number) =>
   `${kind}-${s.recordBytes}b-acks${acksName(acks)}-r${repeat}`;
 
@@ -210,44 +210,16 @@ async function startTimed(
   }
 }
 
-/** The pair's order for one workload and repeat: alternating, so that neither always goes first. */
-const orderFor = (index: number): BrokerName[] => (index % 2 === 0 ? ['runnel', 'kafka'] : ['kafka', 'runnel']);
+/** The broker as the measured runs name it. */
+const subject = (b: Running): Subject => ({
+  name: b.name,
+  pids: b.broker.pid,
+  logName: TITLE[b.name],
+  cpuOwner: 'broker',
+  endOffsetName: "the broker's end offset",
+});
 
-/** 1-minute load averages, sampled every 10 s. */
-function loadSampler(): { stop(): { min: number; median: number; max: number; samples: number } } {
-  const samples = [os.loadavg()[0]];
-  const timer = setInterval(() => samples.push(os.loadavg()[0]), 10_000);
-  return {
-    stop() {
-      clearInterval(timer);
-      samples.push(os.loadavg()[0]);
-      const s = [...samples].sort((a, b) => a - b);
-      return { min: s[0], median: s[Math.floor(s.length / 2)], max: s[s.length - 1], samples: s.length };
-    },
-  };
-}
-
-/** The fields every run record has, from a Kafka tool's run measured around. */
-function runBase(
-  b: Running,
-  repeat: number,
-  order: number,
-  m: { brokerCpuMs: number; otherCpuMs: number; run: TimedRun },
-  failure: string | null,
-) {
-  return {
-    broker: b.name,
-    repeat,
-    order,
-    brokerCpuMs: m.brokerCpuMs,
-    clientCpuMs: m.run.cpuMs,
-    otherCpuMs: m.otherCpuMs,
-    wallMs: m.run.elapsedMs,
-    failure,
-  };
-}
-
-async function produceOnce(
+function produceOnce(
   kafka: KafkaInstall,
   b: Running,
   size: Size,
@@ -256,36 +228,8 @@ async function produceOnce(
   order: number,
   topic: string,
 ): Promise<ProduceRun> {
-  const {
-    result: run,
-    brokerCpuMs,
-    otherCpuMs,
-  } = await measured(b.broker.pid, () =>
-    producerPerformance(kafka, {
-      bootstrap: b.broker.bootstrap,
-      topic,
-      records: size.records,
-      recordBytes: size.recordBytes,
-      props: { ...PRODUCER_PROPS, acks: String(acks) },
-      timeoutMs: TOOL_TIMEOUT_MS,
-    }),
-  );
-  let failure = run.failure;
-  if (failure === null) {
-    const end = await kcatEndOffset(b.broker.bootstrap, topic);
-    if (end !== size.records) failure = `the broker's end offset is ${end}, expected ${size.records}`;
-  }
-  log(
-    `${TITLE[b.name]} produce ${size.records} × ${size.recordBytes} B acks=${acksName(acks)} #${repeat}: ${run.result ? `${Math.round(run.result.recordsPerS)} records/s` : '-'}, broker CPU ${(brokerCpuMs / 1000).toFixed(1)} s${failure ? `, FAILED: ${failure}` : ''}`,
-  );
-  return {
-    ...runBase(b, repeat, order, { brokerCpuMs, otherCpuMs, run }, failure),
-    recordBytes: size.recordBytes,
-    acks,
-    records: size.records,
-    recordsPerS: failure === null ? run.result!.recordsPerS : null,
-    p99Ms: run.result?.p99Ms ?? null,
-  };
+  const props = { ...PRODUCER_PROPS, acks: String(acks) };
+  return produceRun(kafka, subject(b), { bootstrap: b.broker.bootstrap, topic, size, acks, props, repeat, order }, log);
 }
 
 async function consumeOnce(
@@ -316,7 +260,7 @@ async function consumeOnce(
   );
   return {
     ...runBase(
-      b,
+      b.name,
       repeat,
       order,
       { brokerCpuMs, otherCpuMs, run },
@@ -329,45 +273,15 @@ async function consumeOnce(
   };
 }
 
-async function latencyOnce(
+function latencyOnce(
   b: Running,
-  j: (typeof LATENCY_JOBS)[number],
+  rate: (typeof LATENCY_JOBS)[number],
   repeat: number,
   order: number,
   topic: string,
 ): Promise<LatencyRunRecord> {
-  const job: LatencyJob = {
-    ...j,
-    bootstrap: b.broker.bootstrap,
-    topic,
-    warmupMs: LATENCY_WARMUP_MS,
-    durationMs: PLAN.latencySeconds * 1000,
-    maxInflights: LATENCY_MAX_INFLIGHTS,
-  };
-  const started = performance.now();
-  const r = await latencyRun(b.broker.pid, job);
-  const wallMs = performance.now() - started;
-  const l = r.latencyMs;
-  const failure = r.errors > 0 ? `${r.errors} sends failed: ${r.firstError}` : null;
-  log(
-    `${TITLE[b.name]} latency ${j.recordsPerSecond}/s acks=${acksName(j.acks)} #${repeat}: p50 ${l?.p50.toFixed(2)} ms, p99 ${l?.p99.toFixed(2)} ms, p99.9 ${l?.p999.toFixed(2)} ms${failure ? `, FAILED: ${failure}` : ''}`,
-  );
-  return {
-    broker: b.name,
-    repeat,
-    order,
-    brokerCpuMs: r.brokerCores * wallMs,
-    clientCpuMs: r.clientCores * wallMs,
-    otherCpuMs: r.otherCores * wallMs,
-    wallMs,
-    failure,
-    rate: j.recordsPerSecond,
-    recordBytes: j.recordBytes,
-    acks: j.acks,
-    latencyMs: l,
-    achievedRate: r.achievedRate,
-    errors: r.errors,
-  };
+  const o = { rate, bootstrap: b.broker.bootstrap, topic, seconds: PLAN.latencySeconds, repeat, order };
+  return latencyRunRecord(subject(b), o, log);
 }
 
 /** Start-up, each broker alone: spawn → first acknowledged produce, then stopped. */
@@ -463,47 +377,29 @@ async function benchmark(): Promise<void> {
     for (let repeat = 1; repeat <= PLAN.repeats; repeat++) {
       for (const size of PLAN.sizes) {
         for (const acks of ACKS) {
-          const order = orderFor(index++);
-          for (const name of order)
-            produce.push(
-              await produceOnce(
-                kafka,
-                both[name],
-                size,
-                acks,
-                repeat,
-                order.indexOf(name) + 1,
-                topicName('produce', size, acks, repeat),
-              ),
-            );
+          const topic = topicName('produce', size, acks, repeat);
+          produce.push(
+            ...(await inTurn(index++, (name, order) =>
+              produceOnce(kafka, both[name], size, acks, repeat, order, topic),
+            )),
+          );
         }
       }
     }
     const consume: ConsumeRun[] = [];
     for (let repeat = 1; repeat <= PLAN.repeats; repeat++) {
       for (const size of PLAN.sizes) {
-        const order = orderFor(index++);
-        for (const name of order)
-          consume.push(
-            await consumeOnce(
-              kafka,
-              both[name],
-              size,
-              repeat,
-              order.indexOf(name) + 1,
-              topicName('produce', size, 1, repeat),
-            ),
-          );
+        const topic = topicName('produce', size, 1, repeat);
+        consume.push(
+          ...(await inTurn(index++, (name, order) => consumeOnce(kafka, both[name], size, repeat, order, topic))),
+        );
       }
     }
     const latency: LatencyRunRecord[] = [];
     for (let repeat = 1; repeat <= PLAN.repeats; repeat++) {
       for (const j of LATENCY_JOBS) {
-        const order = orderFor(index++);
-        for (const name of order)
-          latency.push(
-            await latencyOnce(both[name], j, repeat, order.indexOf(name) + 1, topicName('latency', j, j.acks, repeat)),
-          );
+        const topic = topicName('latency', j, j.acks, repeat);
+        latency.push(...(await inTurn(index++, (name, order) => latencyOnce(both[name], j, repeat, order, topic))));
       }
     }
 
