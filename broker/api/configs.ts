@@ -1,11 +1,19 @@
 // DescribeConfigs for topics and brokers; AlterConfigs (replace-all) and
-// IncrementalAlterConfigs (set / delete / append / subtract) for topics. Broker configs are
-// static for now: altering them is refused with a message saying so.
+// IncrementalAlterConfigs (set / delete / append / subtract) for topics and for the dynamic
+// configs of a broker (resource name its node id) or of every broker (resource name ""), both
+// decided by the active controller. A broker key's synonyms list its layers in Kafka's order:
+// DYNAMIC_BROKER_CONFIG, DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG, DEFAULT_CONFIG.
 
 import type { BrokerServices } from './services.js';
 import type { AlterOp } from '../controller/topics.js';
 import type { QuorumController } from '../controller/quorum-controller.js';
-import { BROKER_KEYS, TOPIC_KEYS, type ConfigType } from '../config/keys.js';
+import { BROKER_KEYS, BROKER_KEYS_BY_NAME, TOPIC_KEYS, type ConfigType } from '../config/keys.js';
+import {
+  CLUSTER_DEFAULT_RESOURCE,
+  brokerConfigSynonyms,
+  type BrokerConfigSource,
+  type BrokerConfigSynonym,
+} from '../config/dynamic-broker-configs.js';
 import type { TopicState } from '../metadata/image.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { AlterConfigs, DescribeConfigs, IncrementalAlterConfigs } from '../protocol/messages/index.js';
@@ -15,8 +23,14 @@ const RESOURCE_TOPIC = 2;
 const RESOURCE_BROKER = 4;
 
 const SOURCE_DYNAMIC_TOPIC = 1;
-const SOURCE_STATIC_BROKER = 4;
 const SOURCE_DEFAULT = 5;
+/** Kafka's DescribeConfigsResponse.ConfigSource ids. */
+const BROKER_SOURCE_CODES: Record<BrokerConfigSource, number> = {
+  DYNAMIC_BROKER_CONFIG: 2,
+  DYNAMIC_DEFAULT_BROKER_CONFIG: 3,
+  STATIC_BROKER_CONFIG: 4,
+  DEFAULT_CONFIG: 5,
+};
 
 const CONFIG_TYPE_CODES: Record<ConfigType, number> = {
   boolean: 1,
@@ -58,18 +72,26 @@ export function describeTopicConfigs(
   keys: readonly string[] | null,
 ): DescribedConfig[] {
   const own = overrides ?? topic?.configs ?? new Map<string, string>();
+  const layers = broker.topics.brokerLayers();
   const wanted = keys === null ? TOPIC_KEYS : TOPIC_KEYS.filter((k) => keys.includes(k.name));
   return wanted.map((k) => {
     const synonyms: Synonym[] = [];
     if (own.has(k.name)) synonyms.push({ name: k.name, value: own.get(k.name)!, source: SOURCE_DYNAMIC_TOPIC });
-    const brokerValue = broker.config.explicit.get(k.brokerSynonym);
-    if (brokerValue !== undefined)
-      synonyms.push({ name: k.brokerSynonym, value: brokerValue, source: SOURCE_STATIC_BROKER });
-    synonyms.push({ name: k.brokerSynonym, value: broker.config.topicDefaults.get(k.name)!, source: SOURCE_DEFAULT });
+    if (k.brokerSynonym !== null) {
+      // The broker's layers above its default; the default itself is the topic default (which
+      // log.retention.hours and similar can shape), as before.
+      for (const s of brokerConfigSynonyms(k.brokerSynonym, layers))
+        if (s.source !== 'DEFAULT_CONFIG') synonyms.push(brokerSynonym(s));
+    }
+    synonyms.push({
+      name: k.brokerSynonym ?? k.name,
+      value: broker.config.topicDefaults.get(k.name)!,
+      source: SOURCE_DEFAULT,
+    });
     const effective = synonyms[0];
     return {
       name: k.name,
-      value: own.get(k.name) ?? broker.config.topicDefaults.get(k.name)!,
+      value: effective.value,
       readOnly: false,
       isDefault: effective.source === SOURCE_DEFAULT,
       configSource: effective.source,
@@ -81,21 +103,37 @@ export function describeTopicConfigs(
   });
 }
 
-function describeBrokerConfigs(broker: BrokerServices, keys: readonly string[] | null): DescribedConfig[] {
-  const wanted = keys === null ? BROKER_KEYS : BROKER_KEYS.filter((k) => keys.includes(k.name));
+function brokerSynonym(s: BrokerConfigSynonym): Synonym {
+  return { name: s.name, value: s.value, source: BROKER_SOURCE_CODES[s.source] };
+}
+
+/**
+ * A BROKER resource as Kafka's ConfigHelper describes it: this broker (`perBroker`) lists every
+ * key with all its layers; the cluster default ("") lists only the keys it sets, without the
+ * per-broker layer. A key is read-only unless it is dynamic.
+ */
+export function describeBrokerConfigs(
+  broker: Pick<BrokerServices, 'topics' | 'config'>,
+  perBroker: boolean,
+  keys: readonly string[] | null,
+): DescribedConfig[] {
+  const layers = broker.topics.brokerLayers();
+  const listed = perBroker ? BROKER_KEYS : BROKER_KEYS.filter((k) => layers.clusterDefault.has(k.name));
+  const wanted = keys === null ? listed : listed.filter((k) => keys.includes(k.name));
   return wanted.map((k) => {
-    const explicit = broker.config.explicit.get(k.name);
     const sensitive = k.type === 'password';
-    const source = explicit !== undefined ? SOURCE_STATIC_BROKER : SOURCE_DEFAULT;
-    const value = sensitive ? null : broker.config.get(k.name);
+    const all = brokerConfigSynonyms(k.name, layers).filter((s) => perBroker || s.source !== 'DYNAMIC_BROKER_CONFIG');
+    const synonyms = all.map((s) => ({ ...brokerSynonym(s), value: sensitive ? null : s.value }));
+    const source = synonyms[0]?.source ?? SOURCE_DEFAULT;
+    const value = sensitive ? null : (all[0]?.value ?? broker.config.get(k.name));
     return {
       name: k.name,
       value,
-      readOnly: true,
+      readOnly: !BROKER_KEYS_BY_NAME.get(k.name)?.dynamic,
       isDefault: source === SOURCE_DEFAULT,
       configSource: source,
       isSensitive: sensitive,
-      synonyms: [{ name: k.name, value, source }],
+      synonyms,
       configType: CONFIG_TYPE_CODES[k.type],
       documentation: null,
     };
@@ -118,15 +156,16 @@ export const describeConfigsHandler = (broker: BrokerServices) =>
           };
         configs = describeTopicConfigs(broker, topic, undefined, r.configurationKeys);
       } else if (r.resourceType === RESOURCE_BROKER) {
-        if (r.resourceName !== '' && r.resourceName !== String(broker.cluster.nodeId)) {
+        const perBroker = r.resourceName !== CLUSTER_DEFAULT_RESOURCE;
+        if (perBroker && r.resourceName !== String(broker.cluster.nodeId)) {
           return {
             ...base,
             errorCode: ErrorCode.INVALID_REQUEST,
-            errorMessage: `Broker ${r.resourceName} is not this broker (${broker.cluster.nodeId}); send the request to it.`,
+            errorMessage: `Broker ${r.resourceName} is not this broker (${broker.cluster.nodeId}); send the request to it, or use an empty name for the cluster-wide default.`,
             configs: [],
           };
         }
-        configs = describeBrokerConfigs(broker, r.configurationKeys);
+        configs = describeBrokerConfigs(broker, perBroker, r.configurationKeys);
       } else {
         return {
           ...base,
@@ -141,7 +180,7 @@ export const describeConfigsHandler = (broker: BrokerServices) =>
     return { throttleTimeMs: 0, results };
   });
 
-async function alterTopic(
+async function alterResource(
   controller: QuorumController,
   resourceType: number,
   resourceName: string,
@@ -151,18 +190,14 @@ async function alterTopic(
 ) {
   const base = { resourceType, resourceName };
   if (resourceType === RESOURCE_BROKER) {
-    return {
-      ...base,
-      errorCode: ErrorCode.INVALID_REQUEST,
-      errorMessage:
-        'Broker configs are static in Runnel for now: set them in server.properties and restart the broker.',
-    };
+    const result = await controller.topics.alterBrokerConfigs(resourceName, changes, validateOnly, replaceAll);
+    return { ...base, errorCode: result.errorCode, errorMessage: result.errorMessage };
   }
   if (resourceType !== RESOURCE_TOPIC) {
     return {
       ...base,
       errorCode: ErrorCode.INVALID_REQUEST,
-      errorMessage: `Resource type ${resourceType} cannot be altered; use TOPIC (2).`,
+      errorMessage: `Resource type ${resourceType} cannot be altered; use TOPIC (2) or BROKER (4).`,
     };
   }
   const result = await controller.topics.alterConfigs(resourceName, changes, validateOnly, replaceAll);
@@ -191,7 +226,9 @@ export const alterConfigsHandler = (broker: BrokerServices) =>
           op: c.value === null ? 'delete' : 'set',
           value: c.value,
         }));
-        responses.push(await alterTopic(controller, r.resourceType, r.resourceName, changes, req.validateOnly, true));
+        responses.push(
+          await alterResource(controller, r.resourceType, r.resourceName, changes, req.validateOnly, true),
+        );
       }
       return { throttleTimeMs: 0, responses };
     },
@@ -216,7 +253,9 @@ export const incrementalAlterConfigsHandler = (broker: BrokerServices) =>
           continue;
         }
         const changes = r.configs.map((c) => ({ name: c.name, op: OPS[c.configOperation], value: c.value }));
-        responses.push(await alterTopic(controller, r.resourceType, r.resourceName, changes, req.validateOnly, false));
+        responses.push(
+          await alterResource(controller, r.resourceType, r.resourceName, changes, req.validateOnly, false),
+        );
       }
       return { throttleTimeMs: 0, responses };
     },

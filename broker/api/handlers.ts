@@ -39,6 +39,7 @@ import {
 } from './quorum.js';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.js';
 import { electLeadersHandler } from './elect-leaders.js';
+import { describeLogDirsHandler } from './describe-log-dirs.js';
 
 /**
  * What a client (broker) listener serves: the client and admin APIs, DescribeQuorum,
@@ -76,6 +77,7 @@ export function createHandlers(broker: BrokerServices): Handler[] {
     describeQuorumHandler(broker),
     unregisterBrokerHandler(broker),
     electLeadersHandler(broker),
+    describeLogDirsHandler(broker),
   ]);
 }
 

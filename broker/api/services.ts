@@ -9,6 +9,7 @@ import type { TopicConfigs } from '../metadata/topic-configs.js';
 import type { RaftNode } from '../raft/raft-node.js';
 import type { EntryCodec, RaftWireContext } from '../raft/wire.js';
 import type { GroupCoordinator } from '../groups/coordinator.js';
+import type { LogManager } from '../log/log-manager.js';
 import type { ReadBufferPool } from '../log/read-buffers.js';
 import type { ReplicaManager } from '../replication/replica-manager.js';
 
@@ -45,6 +46,8 @@ export interface BrokerServices {
   /** Metadata log entries ↔ record batches, for Fetch of the metadata log. */
   readonly metadataEntries: EntryCodec;
   readonly partitions: ReplicaManager;
+  /** The partition logs and the log dir each is in. */
+  readonly logs: LogManager;
   readonly groups: GroupCoordinator;
   readonly producerIds: ProducerIdManager;
   /** What Fetch reads records into. */

@@ -306,7 +306,11 @@ export function loadBrokerConfig({ argv, env, cwd }: ConfigSources): StartupOpti
   }
 
   const topicDefaults = new Map<string, string>();
-  for (const tk of TOPIC_KEYS) topicDefaults.set(tk.name, brokerDefaultFor(tk.brokerSynonym, get) ?? tk.default!);
+  for (const tk of TOPIC_KEYS)
+    topicDefaults.set(
+      tk.name,
+      (tk.brokerSynonym === null ? null : brokerDefaultFor(tk.brokerSynonym, get)) ?? tk.default!,
+    );
 
   const config: BrokerConfig = {
     explicit,

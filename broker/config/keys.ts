@@ -44,8 +44,26 @@ function key(name: string, type: ConfigType, def: string | null, extra: Partial<
   return { name, type, default: def, ...extra };
 }
 
-/** Topic-level keys, with the broker key that supplies each one's default. */
-export const TOPIC_KEYS: ReadonlyArray<ConfigKey & { brokerSynonym: string }> = [
+/**
+ * Kafka's ThrottledReplicaListValidator: `*` (every replica) or `partition:brokerId` pairs. Empty is
+ * no throttled replicas.
+ */
+function checkThrottledReplicas(v: string): string | undefined {
+  if (v.trim() === '*' || v.trim() === '') return undefined;
+  const bad = v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => !/^\d+:\d+$/.test(s));
+  return bad.length
+    ? `must be * or a list of partitionId:brokerId, e.g. 0:101,0:102,1:101 (bad: ${bad.join(', ')})`
+    : undefined;
+}
+
+/**
+ * Topic-level keys, with the broker key that supplies each one's default (null: the topic key has
+ * no broker-wide default, its own default applies).
+ */
+export const TOPIC_KEYS: ReadonlyArray<ConfigKey & { brokerSynonym: string | null }> = [
   {
     ...key('cleanup.policy', 'list', 'delete', { check: listOf('delete', 'compact') }),
     brokerSynonym: 'log.cleanup.policy',
@@ -98,6 +116,15 @@ export const TOPIC_KEYS: ReadonlyArray<ConfigKey & { brokerSynonym: string }> = 
   },
   { ...key('segment.ms', 'long', '604800000', { check: atLeast(1) }), brokerSynonym: 'log.roll.ms' },
   { ...key('unclean.leader.election.enable', 'boolean', 'false'), brokerSynonym: 'unclean.leader.election.enable' },
+  // Which replicas the broker throttle rates apply to (reassignment); accepted, enforced separately.
+  {
+    ...key('leader.replication.throttled.replicas', 'list', '', { check: checkThrottledReplicas }),
+    brokerSynonym: null,
+  },
+  {
+    ...key('follower.replication.throttled.replicas', 'list', '', { check: checkThrottledReplicas }),
+    brokerSynonym: null,
+  },
 ];
 
 /** Broker keys. Keys that are topic defaults are dynamic, as in Kafka. */
@@ -180,6 +207,10 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('log.roll.ms', 'long', null, { check: atLeast(1), dynamic: true }),
   key('log.roll.hours', 'int', '168', { check: atLeast(1) }),
   key('unclean.leader.election.enable', 'boolean', 'false', { dynamic: true }),
+  // Replication throttles in bytes/s (Kafka's QuotaConfig), for the replicas topics name in
+  // *.replication.throttled.replicas; accepted and stored, enforced separately.
+  key('leader.replication.throttled.rate', 'long', LONG_MAX, { check: atLeast(0), dynamic: true }),
+  key('follower.replication.throttled.rate', 'long', LONG_MAX, { check: atLeast(0), dynamic: true }),
   key('replica.fetch.max.bytes', 'int', '1048576', { check: atLeast(0) }),
   key('replica.fetch.response.max.bytes', 'int', '10485760', { check: atLeast(0) }),
   key('replica.fetch.wait.max.ms', 'int', '500', { check: atLeast(0) }),

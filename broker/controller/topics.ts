@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { BrokerConfig } from '../config/broker-config.js';
 import { TOPIC_KEYS_BY_NAME, checkValue, suggestKey } from '../config/keys.js';
+import { checkBrokerResourceName, planBrokerConfigChanges } from '../config/dynamic-broker-configs.js';
 import { brokersThatCanLead } from './leaders.js';
 import { ConfigResourceType, NO_LEADER, type MetadataImage, type TopicState } from '../metadata/image.js';
 import type { MetadataRecord } from '../metadata/records.js';
@@ -346,6 +347,38 @@ export class TopicController {
       const stored = await this.store(records, `changing the configs of ${name}`);
       if (stored) return stored;
       this.logger.info({ topic: name, configs: Object.fromEntries(topic.configs) }, 'topic configs changed');
+      return OK;
+    });
+  }
+
+  /**
+   * Changes the dynamic configs of a BROKER resource: one broker (its node id) or the cluster-wide
+   * default (""). Only keys keys.ts marks dynamic are accepted; every broker applies the committed
+   * ConfigRecords from the image without a restart.
+   */
+  async alterBrokerConfigs(
+    resourceName: string,
+    changes: Array<{ name: string; op: AlterOp; value: string | null }>,
+    validateOnly: boolean,
+    replaceAll: boolean,
+  ): Promise<Outcome> {
+    return this.exclusive(async () => {
+      const badName = checkBrokerResourceName(resourceName);
+      if (badName) return fail(ErrorCode.INVALID_REQUEST, badName);
+      const plan = planBrokerConfigChanges(this.image.brokerConfigs(resourceName), changes, replaceAll);
+      if (!plan.ok) return fail(ErrorCode.INVALID_CONFIG, plan.problem);
+      if (validateOnly || plan.changes.size === 0) return OK;
+      const records: MetadataRecord[] = [...plan.changes].map(([name, value]) => ({
+        type: 'ConfigRecord',
+        resourceType: ConfigResourceType.BROKER,
+        resourceName,
+        name,
+        value,
+      }));
+      const broker = resourceName === '' ? 'the cluster default' : `broker ${resourceName}`;
+      const stored = await this.store(records, `changing the dynamic configs of ${broker}`);
+      if (stored) return stored;
+      this.logger.info({ broker: resourceName, configs: Object.fromEntries(plan.changes) }, 'broker configs changed');
       return OK;
     });
   }

@@ -52,6 +52,19 @@ export class LogManager {
     return this.logs.entries();
   }
 
+  /** Every log dir (log.dirs, in order, empty ones too) with the partition logs it holds. */
+  logsByDir(): Map<string, Array<{ topic: string; partition: number; log: PartitionLog }>> {
+    const byDir = new Map<string, Array<{ topic: string; partition: number; log: PartitionLog }>>(
+      this.logDirs.map((d) => [d, []]),
+    );
+    for (const [key, log] of this.logs) {
+      const dir = this.dirOf.get(key);
+      const at = this.partitionOf.get(key);
+      if (dir && at) byDir.get(path.dirname(dir))?.push({ ...at, log });
+    }
+    return byDir;
+  }
+
   get(topic: string, partition: number): PartitionLog | undefined {
     return this.logs.get(partitionKey(topic, partition));
   }

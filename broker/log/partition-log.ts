@@ -272,6 +272,13 @@ export class PartitionLog {
     return this.nextOffset;
   }
 
+  /** Bytes in its segments' log files (indexes not counted), as Kafka's UnifiedLog.size. */
+  get sizeBytes(): number {
+    let bytes = 0;
+    for (const segment of this.segments) bytes += segment.size;
+    return bytes;
+  }
+
   /** Offsets below it are visible to consumers (see HighWatermarkPolicy). */
   get highWatermark(): number {
     return this.hw;

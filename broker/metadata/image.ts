@@ -85,6 +85,8 @@ export class MetadataImage {
   private readonly byName = new Map<string, TopicState>();
   private readonly byId = new Map<string, TopicState>();
   private readonly brokersById = new Map<number, BrokerRegistration>();
+  /** Dynamic broker configs by resource name: a node id, or "" for the cluster-wide default. */
+  private readonly brokerConfigsByName = new Map<string, Map<string, string>>();
   /** The first producer id no broker has been given yet. */
   nextProducerId = 0;
   /** The `metadata.version` feature level, 0 before the bootstrap record. */
@@ -107,6 +109,14 @@ export class MetadataImage {
   brokers(): IterableIterator<BrokerRegistration> {
     return this.brokersById.values();
   }
+  /** The dynamic configs of a BROKER resource: a node id, or "" for the cluster-wide default. */
+  brokerConfigs(resourceName: string): ReadonlyMap<string, string> {
+    return this.brokerConfigsByName.get(resourceName) ?? new Map<string, string>();
+  }
+  /** Every BROKER resource that holds dynamic configs. */
+  brokerConfigResources(): string[] {
+    return [...this.brokerConfigsByName.keys()];
+  }
   unfencedBrokers(): BrokerRegistration[] {
     return [...this.brokersById.values()].filter((b) => !b.fenced).sort((a, b) => a.id - b.id);
   }
@@ -121,6 +131,7 @@ export class MetadataImage {
     this.byName.clear();
     this.byId.clear();
     this.brokersById.clear();
+    this.brokerConfigsByName.clear();
     this.nextProducerId = 0;
     this.metadataVersion = 0;
     const scratch = new MetadataDelta();
@@ -183,6 +194,10 @@ export class MetadataImage {
         break;
       }
       case 'ConfigRecord': {
+        if (record.resourceType === ConfigResourceType.BROKER) {
+          this.applyBrokerConfig(record.resourceName, record.name, record.value, delta);
+          break;
+        }
         if (record.resourceType !== ConfigResourceType.TOPIC) break;
         const target = this.byName.get(record.resourceName)?.configs;
         if (!target) throw new Error(`ConfigRecord for unknown topic ${record.resourceName}`);
@@ -248,6 +263,18 @@ export class MetadataImage {
       case 'NoOpRecord':
         break;
     }
+  }
+
+  /** A broker default can change any topic's effective configs: every topic counts as changed. */
+  private applyBrokerConfig(resourceName: string, name: string, value: string | null, delta: MetadataDelta): void {
+    let configs = this.brokerConfigsByName.get(resourceName);
+    if (value === null) configs?.delete(name);
+    else {
+      if (!configs) this.brokerConfigsByName.set(resourceName, (configs = new Map<string, string>()));
+      configs.set(name, value);
+    }
+    if (configs?.size === 0) this.brokerConfigsByName.delete(resourceName);
+    for (const t of this.byName.keys()) delta.changedConfigs.add(t);
   }
 
   private requireTopic(topicId: string, recordType: string): TopicState {

@@ -11,8 +11,8 @@
 // neither do we. The records are the image written back (Kafka's MetadataImage.write order):
 // metadata.version first, then brokers (RegisterBrokerRecord with the current fence and
 // controlled-shutdown state), topics (TopicRecord, then a PartitionRecord per partition), topic
-// configs (ConfigRecord) and the producer-id block (ProducerIdsRecord). Replaying them into an
-// empty image rebuilds the image the snapshot was taken of.
+// configs and dynamic broker configs (ConfigRecord) and the producer-id block (ProducerIdsRecord).
+// Replaying them into an empty image rebuilds the image the snapshot was taken of.
 
 import type { MetadataImage } from './image.js';
 import { ConfigResourceType } from './image.js';
@@ -88,6 +88,10 @@ export function imageRecords(image: MetadataImage): MetadataRecord[] {
   for (const t of topics) {
     for (const [name, value] of [...t.configs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
       out.push({ type: 'ConfigRecord', resourceType: ConfigResourceType.TOPIC, resourceName: t.name, name, value });
+  }
+  for (const resourceName of image.brokerConfigResources().sort()) {
+    for (const [name, value] of [...image.brokerConfigs(resourceName)].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      out.push({ type: 'ConfigRecord', resourceType: ConfigResourceType.BROKER, resourceName, name, value });
   }
   if (image.nextProducerId > 0)
     out.push({ type: 'ProducerIdsRecord', brokerId: -1, brokerEpoch: -1, nextProducerId: image.nextProducerId });
