@@ -39,6 +39,7 @@ import {
 } from './quorum.js';
 import { alterConfigsHandler, describeConfigsHandler, incrementalAlterConfigsHandler } from './configs.js';
 import { electLeadersHandler } from './elect-leaders.js';
+import { alterPartitionReassignmentsHandler, listPartitionReassignmentsHandler } from './reassignments.js';
 import { describeLogDirsHandler } from './describe-log-dirs.js';
 
 /**
@@ -77,6 +78,8 @@ export function createHandlers(broker: BrokerServices): Handler[] {
     describeQuorumHandler(broker),
     unregisterBrokerHandler(broker),
     electLeadersHandler(broker),
+    alterPartitionReassignmentsHandler(broker),
+    listPartitionReassignmentsHandler(broker),
     describeLogDirsHandler(broker),
   ]);
 }
@@ -105,6 +108,8 @@ export function createControllerHandlers(broker: BrokerServices): Handler[] {
     alterConfigsHandler(broker),
     incrementalAlterConfigsHandler(broker),
     electLeadersHandler(broker),
+    alterPartitionReassignmentsHandler(broker),
+    listPartitionReassignmentsHandler(broker),
     describeClusterHandler(broker),
   ]);
 }

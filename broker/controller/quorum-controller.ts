@@ -35,6 +35,7 @@ import {
   type UncleanElection,
 } from './leaders.js';
 import { PeriodicElections } from './periodic-elections.js';
+import { completion, listReassignments, reassign } from './reassignments.js';
 import { NotControllerError, TopicController } from './topics.js';
 
 export const PRODUCER_ID_BLOCK_SIZE = 1000;
@@ -410,6 +411,7 @@ export class QuorumController {
           const plan = planAlterPartition(this.image, req, version, this.unclean);
           if (plan.records.length > 0) {
             await this.commit(plan.records);
+            await this.completeReassignments(plan.records);
             const changes = plan.records.flatMap((r) =>
               r.type === 'PartitionChangeRecord' && r.isr
                 ? [`${this.image.topicById(r.topicId)?.name}-${r.partitionId}: ${r.isr.join(',')}`]
@@ -459,6 +461,103 @@ export class QuorumController {
         }),
       failed(ErrorCode.NOT_CONTROLLER, this.notActiveMessage()),
     );
+  }
+
+  // ---- reassignments --------------------------------------------------------------------------
+
+  /**
+   * AlterPartitionReassignments (kafka-reassign-partitions.sh --execute / --cancel): starts,
+   * replaces or cancels each partition's reassignment; see reassignments.ts.
+   */
+  alterPartitionReassignments(
+    topics: readonly { name: string; partitions: readonly { partitionIndex: number; replicas: number[] | null }[] }[],
+    allowReplicationFactorChange: boolean,
+  ): Promise<{
+    errorCode: number;
+    errorMessage: string | null;
+    responses: {
+      name: string;
+      partitions: { partitionIndex: number; errorCode: number; errorMessage: string | null }[];
+    }[];
+  }> {
+    const failed = (errorCode: number, errorMessage: string | null) => ({
+      errorCode,
+      errorMessage,
+      responses: topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode, errorMessage })),
+      })),
+    });
+    return this.answer(
+      () =>
+        this.decide(async () => {
+          this.requireActive();
+          const responses = [];
+          for (const t of topics) {
+            const partitions = [];
+            for (const req of t.partitions) {
+              const topic = this.image.topic(t.name);
+              const p = topic?.partitions[req.partitionIndex];
+              if (!topic || !p) {
+                partitions.push({
+                  partitionIndex: req.partitionIndex,
+                  errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+                  errorMessage: 'This server does not host this topic-partition.',
+                });
+                continue;
+              }
+              const outcome = reassign(this.image, topic, p, req.replicas, allowReplicationFactorChange);
+              if (outcome.records.length > 0) {
+                await this.commit(outcome.records);
+                await this.completeReassignments(outcome.records);
+                this.logger.info(
+                  {
+                    topic: t.name,
+                    partition: req.partitionIndex,
+                    target: req.replicas,
+                    replicas: outcome.records[0].replicas,
+                  },
+                  req.replicas === null ? 'reassignment cancelled' : 'reassignment started',
+                );
+              }
+              partitions.push({
+                partitionIndex: req.partitionIndex,
+                errorCode: outcome.errorCode,
+                errorMessage: outcome.errorMessage,
+              });
+            }
+            responses.push({ name: t.name, partitions });
+          }
+          return { errorCode: ErrorCode.NONE, errorMessage: null, responses };
+        }),
+      failed(ErrorCode.NOT_CONTROLLER, this.notActiveMessage()),
+    );
+  }
+
+  listPartitionReassignments(
+    topics: readonly { name: string; partitionIndexes: readonly number[] }[] | null,
+  ): ReturnType<typeof listReassignments> {
+    return listReassignments(this.image, topics);
+  }
+
+  /** Completes the reassignments the just-applied changes left with every target replica in the ISR. */
+  private async completeReassignments(changed: readonly MetadataRecord[]): Promise<void> {
+    const done: MetadataRecord[] = [];
+    for (const r of changed) {
+      if (r.type !== 'PartitionChangeRecord') continue;
+      const topic = this.image.topicById(r.topicId);
+      const p = topic?.partitions[r.partitionId];
+      const record = topic && p && completion(this.image, topic, p);
+      if (record) done.push(record);
+    }
+    if (done.length === 0) return;
+    await this.commit(done);
+    for (const r of done)
+      if (r.type === 'PartitionChangeRecord')
+        this.logger.info(
+          { topic: this.image.topicById(r.topicId)?.name, partition: r.partitionId, replicas: r.replicas },
+          'reassignment completed',
+        );
   }
 
   // ---- producer ids --------------------------------------------------------------------------

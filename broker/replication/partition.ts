@@ -59,6 +59,7 @@ export class Partition {
     this.role = state.leader === this.nodeId ? 'leader' : 'follower';
     this.pendingIsr = undefined;
     if (newEpoch) this.resetFollowers(nowMs);
+    else this.followReplicaSet();
     if (!this.commits) this.failWaiters(ErrorCode.NOT_LEADER_OR_FOLLOWER);
   }
 
@@ -181,13 +182,19 @@ export class Partition {
     this.followers.clear();
     for (const id of this.state.replicas) {
       if (id === this.nodeId) continue;
-      this.followers.set(id, {
-        logEndOffset: -1,
-        // ISR members get a full lag time to fetch from the new leader before they count as out of sync.
-        lastCaughtUpMs: this.state.isr.includes(id) ? nowMs : 0,
-        previousFetchLeaderEnd: -1,
-        previousFetchMs: 0,
-      });
+      // ISR members get a full lag time to fetch from the new leader before they count as out of sync.
+      this.followers.set(id, newFollower(this.state.isr.includes(id) ? nowMs : 0));
     }
   }
+
+  /** A reassignment changed the replica set under the same leader: new replicas are followed, gone ones forgotten. */
+  private followReplicaSet(): void {
+    for (const id of this.followers.keys()) if (!this.state.replicas.includes(id)) this.followers.delete(id);
+    for (const id of this.state.replicas)
+      if (id !== this.nodeId && !this.followers.has(id)) this.followers.set(id, newFollower(0));
+  }
+}
+
+function newFollower(lastCaughtUpMs: number): FollowerState {
+  return { logEndOffset: -1, lastCaughtUpMs, previousFetchLeaderEnd: -1, previousFetchMs: 0 };
 }

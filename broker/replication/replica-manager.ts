@@ -100,7 +100,8 @@ export class ReplicaManager {
       if (!topic) continue;
       for (const partition of partitions) {
         const state = topic.partitions[partition];
-        if (state?.replicas.includes(this.nodeId) && !this.logs.get(name, partition))
+        const placedHere = state?.replicas.includes(this.nodeId) ?? false;
+        if (placedHere && !this.logs.get(name, partition))
           await this.logs
             .open(name, topic.id, partition, this.topics.logConfig(topic))
             .catch((err: unknown) =>
@@ -110,6 +111,18 @@ export class ReplicaManager {
               ),
             );
         this.takeRole(topic, partition);
+        // Reassigned away: the replica is gone from the metadata, so its data goes too.
+        if (!placedHere && this.logs.get(name, partition)) {
+          await this.logs
+            .remove(name, partition)
+            .catch((err: unknown) =>
+              this.logger.error(
+                { err, topic: name, partition },
+                'could not remove the log of a partition moved off this broker; start-up removes it',
+              ),
+            );
+          this.logger.info({ topic: name, partition }, 'removed the replica of a partition moved off this broker');
+        }
       }
     }
     for (const name of delta.changedConfigs) {

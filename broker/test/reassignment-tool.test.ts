@@ -1,0 +1,152 @@
+// kafka-reassign-partitions.sh (Kafka 4.1's ReassignPartitionsCommand, from the jars cached under
+// ~/.cache/runnel) against four Runnel nodes: a partition moves from brokers {1,2,3} to {2,3,4}
+// — broker 4 copies it, joins the ISR, the reassignment completes, broker 1 drops its replica and
+// its directory — with every record still there; and a reassignment that cannot finish (its new
+// replica's broker is stopped) is cancelled back to the original replicas.
+
+import { readdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { kafkaTool, prepareKafka, type KafkaInstall } from '../bench/kafka.js';
+import { startCluster, type TestCluster } from './cluster-processes.js';
+import { kafkajsProduce, kcatReadPartition, metadata, until } from './cluster/cluster-clients.js';
+
+/** Resolving Kafka's jars with Maven takes minutes the first time on a new machine. */
+const FIRST_RESOLVE_TIMEOUT_MS = 15 * 60_000;
+const TEST_TIMEOUT_MS = 150_000;
+const WAIT_MS = 60_000;
+const TOPIC_TOOL = 'org.apache.kafka.tools.TopicCommand';
+const REASSIGN_TOOL = 'org.apache.kafka.tools.reassign.ReassignPartitionsCommand';
+
+let kafka: KafkaInstall;
+let cluster: TestCluster;
+
+const addressOf = (nodeId: number) => `127.0.0.1:${cluster.node(nodeId).clientPort}`;
+
+async function createTopic(name: string, assignment: string): Promise<void> {
+  await kafkaTool(kafka, TOPIC_TOOL, [
+    '--bootstrap-server',
+    addressOf(2),
+    '--create',
+    '--topic',
+    name,
+    '--replica-assignment',
+    assignment,
+  ]);
+}
+
+/** Writes a reassignment plan and runs the tool with it (`--execute`, or `--cancel` and its options). */
+async function reassign(action: string[], moves: { topic: string; partition: number; replicas: number[] }[]) {
+  const file = path.join(cluster.dataDir, `plan-${Date.now()}.json`);
+  await writeFile(
+    file,
+    JSON.stringify({ version: 1, partitions: moves.map((m) => ({ ...m, log_dirs: m.replicas.map(() => 'any') })) }),
+  );
+  return kafkaTool(kafka, REASSIGN_TOOL, [
+    '--bootstrap-server',
+    addressOf(2),
+    '--reassignment-json-file',
+    file,
+    ...action,
+  ]);
+}
+
+/** What `--list` prints: the reassignments in progress (ListPartitionReassignments). */
+function inProgress(): Promise<string> {
+  return kafkaTool(kafka, REASSIGN_TOOL, ['--bootstrap-server', addressOf(2), '--list']);
+}
+
+/** Replicas and ISR of partition 0, as the broker at node 2 answers Metadata. */
+async function partition0(topic: string) {
+  const md = await metadata(cluster.node(2).clientPort!, [topic]);
+  return { isr: md.isr.get(topic)![0], leader: md.leaders.get(topic)![0] };
+}
+
+/** Whether node `nodeId`'s log dirs hold a directory for `topic-partition` (a pending delete does not count). */
+async function holds(nodeId: number, dir: string): Promise<boolean> {
+  const root = path.join(cluster.dataDir, `node-${nodeId}`);
+  const walk = async (d: string, depth: number): Promise<boolean> => {
+    for (const e of await readdir(d, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      if (e.name === dir) return true;
+      if (depth > 0 && (await walk(path.join(d, e.name), depth - 1))) return true;
+    }
+    return false;
+  };
+  return walk(root, 2);
+}
+
+beforeAll(async () => {
+  kafka = await prepareKafka(() => undefined);
+  cluster = await startCluster({ nodes: 4, controllers: 3, overrides: { 'auto.leader.rebalance.enable': 'false' } });
+}, FIRST_RESOLVE_TIMEOUT_MS);
+
+afterAll(async () => {
+  await cluster?.stopAll();
+});
+
+describe('kafka-reassign-partitions.sh against four Runnel nodes', () => {
+  it(
+    'moves a partition from brokers 1,2,3 to 2,3,4: the new replica copies it, the old one and its directory go',
+    async () => {
+      const topic = 'moving';
+      await createTopic(topic, '1:2:3');
+      const records = Array.from({ length: 40 }, (_, i) => ({ partition: 0, key: `k${i}`, value: `v${i}` }));
+      await kafkajsProduce(addressOf(2), topic, records);
+      expect(await holds(1, `${topic}-0`)).toBe(true);
+
+      const started = await reassign(['--execute'], [{ topic, partition: 0, replicas: [2, 3, 4] }]);
+      expect(started).toMatch(/Successfully started partition reassignment/);
+      await until(
+        `the reassignment of ${topic}-0 to complete`,
+        async () => !(await inProgress()).includes(`${topic}-0`) || undefined,
+        WAIT_MS,
+      );
+      const after = await partition0(topic);
+      expect([...after.isr].sort()).toEqual([2, 3, 4]);
+      expect([2, 3, 4]).toContain(after.leader);
+      await until(
+        `broker 1 to remove its replica of ${topic}-0`,
+        async () => !(await holds(1, `${topic}-0`)) || undefined,
+        WAIT_MS,
+      );
+      expect(await holds(4, `${topic}-0`)).toBe(true);
+      const read = await kcatReadPartition(addressOf(4), topic, 0);
+      expect(read.map((r) => r.key)).toEqual(records.map((r) => r.key));
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'cancels a reassignment that cannot finish, back to the original replicas',
+    async () => {
+      const topic = 'stuck';
+      await createTopic(topic, '1:2:3');
+      await kafkajsProduce(addressOf(2), topic, [{ partition: 0, key: 'k', value: 'v' }]);
+      // Frozen, broker 4 is still registered (the tool checks) but cannot copy the partition.
+      process.kill(cluster.node(4).process!.pid, 'SIGSTOP');
+      try {
+        await reassign(['--execute'], [{ topic, partition: 0, replicas: [1, 2, 4] }]);
+        expect(await inProgress()).toMatch(`${topic}-0: replicas: 1,2,4,3. adding: 4. removing: 3.`);
+        const cancelled = await reassign(
+          // The throttles it would clear include broker 4's, which is frozen.
+          ['--cancel', '--preserve-throttles'],
+          [{ topic, partition: 0, replicas: [1, 2, 4] }],
+        );
+        expect(cancelled).toMatch(/Successfully cancelled partition reassignment/);
+        const md = await until(
+          `${topic}-0 to be back on 1,2,3`,
+          async () => {
+            const p = await partition0(topic);
+            return [...p.isr].sort().join() === '1,2,3' ? p : undefined;
+          },
+          WAIT_MS,
+        );
+        expect([1, 2, 3]).toContain(md.leader);
+      } finally {
+        process.kill(cluster.node(4).process!.pid, 'SIGCONT');
+      }
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
