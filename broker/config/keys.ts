@@ -211,6 +211,13 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   // *.replication.throttled.replicas; accepted and stored, enforced separately.
   key('leader.replication.throttled.rate', 'long', LONG_MAX, { check: atLeast(0), dynamic: true }),
   key('follower.replication.throttled.rate', 'long', LONG_MAX, { check: atLeast(0), dynamic: true }),
+  // Throttles moves between one broker's log dirs (AlterReplicaLogDirs, which Runnel does not
+  // serve); kafka-reassign-partitions.sh sets and clears it with the two above.
+  key('replica.alter.log.dirs.io.max.bytes.per.second', 'long', LONG_MAX, {
+    check: atLeast(0),
+    dynamic: true,
+    noEffect: true,
+  }),
   key('replica.fetch.max.bytes', 'int', '1048576', { check: atLeast(0) }),
   key('replica.fetch.response.max.bytes', 'int', '10485760', { check: atLeast(0) }),
   key('replica.fetch.wait.max.ms', 'int', '500', { check: atLeast(0) }),
