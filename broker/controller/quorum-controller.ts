@@ -342,6 +342,15 @@ export class QuorumController {
               errorCode: ErrorCode.INVALID_REQUEST,
               errorMessage: `Broker ${brokerId} is running (registered and unfenced): stop it before unregistering it.`,
             };
+          // Unregistering is for good: a replica left on it would be lost with it.
+          const held = [...this.image.topics()].flatMap((t) =>
+            t.partitions.filter((p) => p.replicas.includes(brokerId)).map((p) => `${t.name}-${p.partition}`),
+          );
+          if (held.length > 0)
+            return {
+              errorCode: ErrorCode.INVALID_REQUEST,
+              errorMessage: `Broker ${brokerId} still holds replicas of ${held.length} partition(s) (${held.slice(0, 5).join(', ')}${held.length > 5 ? ', …' : ''}): move them to other brokers (kafka-reassign-partitions.sh) before unregistering it.`,
+            };
           await this.commit([
             ...removeFromIsrs(this.image, brokerId, this.unclean),
             { type: 'UnregisterBrokerRecord', brokerId, brokerEpoch: b.epoch },

@@ -468,7 +468,7 @@ describe('kafka-dump-log.sh --cluster-metadata-decoder on a node’s __cluster_m
     FAILOVER_TEST_TIMEOUT_MS,
   );
 
-  it('kafka-cluster.sh unregister removes the stopped broker’s registration; a second time it is not registered', async () => {
+  it('kafka-cluster.sh unregister refuses a stopped broker that still holds replicas, then removes its registration once it holds none; a second time it is not registered', async () => {
     const stopped = VOTERS.find((id) => cluster.node(id).process === null)!;
     const survivor = VOTERS.find((id) => id !== stopped)!;
     const unregister = () =>
@@ -479,6 +479,8 @@ describe('kafka-dump-log.sh --cluster-metadata-decoder on a node’s __cluster_m
         '--id',
         String(stopped),
       ]);
+    await expect(unregister()).rejects.toThrow(`Broker ${stopped} still holds replicas of 2 partition(s)`);
+    await kafkaTool(kafka, TOPIC_TOOL, ['--bootstrap-server', addressOf(survivor), '--delete', '--topic', TOPIC]);
     expect(await unregister()).toContain(`Broker ${stopped} is no longer registered.`);
     await expect(unregister()).rejects.toThrow(`Broker ID ${stopped} is not currently registered`);
   });
