@@ -1,0 +1,149 @@
+// A reassignment is metadata (the partition's adding and removing replicas), so it outlives what
+// happens to the nodes carrying it out: started while the receiving broker is frozen, it survives
+// the active controller's kill -9 (the new controller lists it), then the receiving broker is
+// killed and restarted, and it still completes — the partition on its target replicas, every
+// record there, the removed replica's directory gone.
+
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import {
+  AlterPartitionReassignments,
+  CreateTopics,
+  ListPartitionReassignments,
+} from '../../protocol/messages/index.js';
+import { errorName } from '../../protocol/errors.js';
+import { startCluster, type TestCluster } from '../cluster-processes.js';
+import {
+  LOOPBACK,
+  ask,
+  describeQuorum,
+  kafkajsProduce,
+  kcatReadPartition,
+  metadata,
+  until,
+} from './cluster-clients.js';
+
+const TOPIC = 'relocated';
+const REQUEST_TIMEOUT_MS = 10_000;
+const WAIT_MS = 45_000;
+const TEST_TIMEOUT_MS = 150_000;
+
+let cluster: TestCluster;
+const portOf = (id: number) => cluster.node(id).clientPort!;
+const alive = () => cluster.nodes.filter((n) => n.process).map((n) => n.nodeId);
+
+/** ListPartitionReassignments through a running broker: the replicas of TOPIC-0 while it moves, else null. */
+const moving = () =>
+  // Never broker 4: it is frozen for part of the test.
+  ask(portOf(alive().find((id) => id !== 4)!), async (c) => {
+    const res = await c.request(
+      ListPartitionReassignments,
+      'latest',
+      { timeoutMs: REQUEST_TIMEOUT_MS, topics: null },
+      { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
+    );
+    return res.topics.find((t) => t.name === TOPIC)?.partitions[0] ?? null;
+  });
+
+async function holdsReplica(nodeId: number): Promise<boolean> {
+  for (const dir of await readdir(path.join(cluster.dataDir, `node-${nodeId}`), { recursive: true }))
+    if (path.basename(dir) === `${TOPIC}-0`) return true;
+  return false;
+}
+
+beforeAll(async () => {
+  cluster = await startCluster({
+    nodes: 4,
+    controllers: 3,
+    overrides: { 'broker.session.timeout.ms': '4000', 'auto.leader.rebalance.enable': 'false' },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  for (const n of cluster?.nodes ?? []) if (n.process) process.kill(n.process.pid, 'SIGCONT');
+  await cluster?.stopAll();
+});
+
+it(
+  'a reassignment survives the active controller’s kill -9 and the receiving broker’s restart, and completes',
+  async () => {
+    await ask(portOf(1), async (c) => {
+      const res = await c.request(
+        CreateTopics,
+        'latest',
+        {
+          topics: [
+            {
+              name: TOPIC,
+              numPartitions: -1,
+              replicationFactor: -1,
+              assignments: [{ partitionIndex: 0, brokerIds: [1, 2, 3] }],
+              configs: [],
+            },
+          ],
+          timeoutMs: REQUEST_TIMEOUT_MS,
+          validateOnly: false,
+        },
+        { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
+      );
+      expect(errorName(res.topics[0].errorCode)).toBe('NONE');
+    });
+    const records = Array.from({ length: 30 }, (_, i) => ({ partition: 0, key: `k${i}`, value: `v${i}` }));
+    await until('the new topic to take records', async () => {
+      await kafkajsProduce(`${LOOPBACK}:${portOf(1)}`, TOPIC, records.slice(0, 1));
+      return true;
+    });
+    await kafkajsProduce(`${LOOPBACK}:${portOf(1)}`, TOPIC, records.slice(1));
+
+    process.kill(cluster.node(4).process!.pid, 'SIGSTOP');
+    const started = await ask(portOf(2), (c) =>
+      c.request(
+        AlterPartitionReassignments,
+        'latest',
+        {
+          timeoutMs: REQUEST_TIMEOUT_MS,
+          allowReplicationFactorChange: true,
+          topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, replicas: [2, 3, 4] }] }],
+        },
+        { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
+      ),
+    );
+    expect(errorName(started.errorCode)).toBe('NONE');
+    expect(errorName(started.responses[0].partitions[0].errorCode)).toBe('NONE');
+    expect(await moving()).toMatchObject({ addingReplicas: [4], removingReplicas: [1] });
+
+    const controller = (await describeQuorum(portOf(2))).leaderId;
+    await cluster.kill(controller);
+    await until(
+      'another active controller',
+      async () => {
+        const q = await describeQuorum(portOf(alive()[0]));
+        return q.leaderId >= 0 && q.leaderId !== controller ? true : undefined;
+      },
+      WAIT_MS,
+    );
+    expect(await moving()).toMatchObject({ addingReplicas: [4], removingReplicas: [1] });
+
+    // The receiving broker dies mid-way and comes back; so does the old controller.
+    process.kill(cluster.node(4).process!.pid, 'SIGCONT');
+    await cluster.kill(4);
+    await cluster.restart(4);
+    await cluster.restart(controller);
+    await until('the reassignment to complete', async () => ((await moving()) === null ? true : undefined), WAIT_MS);
+
+    const md = await until(
+      'the partition on 2,3,4, all in sync',
+      async () => {
+        const m = await metadata(portOf(4), [TOPIC]);
+        return [...m.isr.get(TOPIC)![0]].sort().join() === '2,3,4' ? m : undefined;
+      },
+      WAIT_MS,
+    );
+    expect([2, 3, 4]).toContain(md.leaders.get(TOPIC)![0]);
+    const read = await kcatReadPartition(`${LOOPBACK}:${portOf(4)}`, TOPIC, 0);
+    expect(read.map((r) => r.key)).toEqual(records.map((r) => r.key));
+    await until('broker 1 to drop its replica', async () => !(await holdsReplica(1)) || undefined, WAIT_MS);
+  },
+  TEST_TIMEOUT_MS,
+);
