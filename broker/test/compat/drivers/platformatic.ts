@@ -11,6 +11,10 @@ import {
   Producer,
   ProduceAcks,
   defaultPartitioner,
+  alterPartitionReassignmentsV0,
+  kGetBootstrapConnection,
+  listPartitionReassignmentsV0,
+  type Connection,
   type Message,
 } from '@platformatic/kafka';
 import type { ReadRecord } from '../records.js';
@@ -487,6 +491,76 @@ async function produceContinuously(task: ProduceContinuouslyTask, out: ProduceCo
   }
 }
 
+/** Moves one partition (replicas a list) or cancels its reassignment in flight (replicas null). */
+interface ReassignTask {
+  bootstrap: string;
+  topic: string;
+  partition: number;
+  replicas: number[] | null;
+  waitMs: number;
+}
+
+interface ReassignResult {
+  listedWhileMoving?: boolean;
+  done?: boolean;
+  replicas?: number[];
+}
+
+const REASSIGN_TIMEOUT_MS = 30_000;
+const REASSIGN_POLL_MS = 200;
+
+/**
+ * @platformatic/kafka 1.x encodes AlterPartitionReassignments and ListPartitionReassignments but
+ * its Admin has no methods for them: the driver sends the client's own requests on a bootstrap
+ * connection (any broker forwards them to the active controller). AlterPartitionReassignments is
+ * pinned to v0: the client's v1 response parser lacks AllowReplicationFactorChange (a bool before
+ * ErrorCode in Kafka's schema from v1), so it reads a v1 answer one byte off.
+ */
+function bootstrapConnection(admin: Admin): Promise<Connection> {
+  return new Promise<Connection>((resolve, reject) =>
+    admin[kGetBootstrapConnection]((e, c) => (e ? reject(e) : resolve(c!))),
+  );
+}
+
+/**
+ * AlterPartitionReassignments for one partition, then ListPartitionReassignments until the
+ * partition is no longer listed or waitMs passed; the replicas at the end as Metadata reports them.
+ */
+async function reassign(task: ReassignTask, out: ReassignResult): Promise<void> {
+  const admin = new Admin({ clientId: CLIENT_ID, bootstrapBrokers: brokers(task.bootstrap) });
+  try {
+    // A null replicas list (cancel) is encoded as a null array.
+    const replicas = task.replicas as number[];
+    // v0 ignores allowReplicationFactorChange.
+    await alterPartitionReassignmentsV0.api.async(await bootstrapConnection(admin), REASSIGN_TIMEOUT_MS, true, [
+      { name: task.topic, partitions: [{ partitionIndex: task.partition, replicas }] },
+    ]);
+    const late = deadline(task.waitMs);
+    out.listedWhileMoving = false;
+    out.done = false;
+    while (!late()) {
+      const listed = await listPartitionReassignmentsV0.api.async(
+        await bootstrapConnection(admin),
+        REASSIGN_TIMEOUT_MS,
+        [{ name: task.topic, partitionIndexes: [task.partition] }],
+      );
+      const moving = listed.topics.some(
+        (t) => t.name === task.topic && t.partitions.some((p) => p.partitionIndex === task.partition),
+      );
+      if (!moving) {
+        out.done = true;
+        break;
+      }
+      out.listedWhileMoving = true;
+      await sleep(REASSIGN_POLL_MS);
+    }
+    const md = await admin.metadata({ topics: [task.topic], forceUpdate: true });
+    out.replicas = [...md.topics.get(task.topic)!.partitions[task.partition].replicas];
+  } finally {
+    await admin.close();
+  }
+}
+
 function version(_task: unknown, out: Record<string, unknown>): Promise<void> {
   out.name = '@platformatic/kafka';
   out.version = packageVersion('@platformatic/kafka');
@@ -494,4 +568,13 @@ function version(_task: unknown, out: Record<string, unknown>): Promise<void> {
   return Promise.resolve();
 }
 
-await runDriver({ produce, read, group, member, admin, version, 'produce-continuously': produceContinuously });
+await runDriver({
+  produce,
+  read,
+  group,
+  member,
+  admin,
+  version,
+  reassign,
+  'produce-continuously': produceContinuously,
+});

@@ -12,6 +12,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 import java.util.Set;
 import java.util.TreeMap;
@@ -27,6 +28,7 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.CreateTopicsResult;
 import org.apache.kafka.clients.admin.DescribeClusterResult;
+import org.apache.kafka.clients.admin.NewPartitionReassignment;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -94,6 +96,9 @@ public final class Driver {
           break;
         case "produce-continuously":
           produceContinuously(task, out);
+          break;
+        case "reassign":
+          reassign(task, out);
           break;
         default:
           throw new IllegalArgumentException("unknown operation " + op);
@@ -483,6 +488,46 @@ public final class Driver {
       admin.deleteTopics(List.of(topic)).all().get();
       out.put("delete", "ok");
       out.put("listedAfterDelete", admin.listTopics().names().get().contains(topic));
+    }
+  }
+
+  // ---- partition reassignment -------------------------------------------------------------
+
+  /**
+   * Moves one partition (replicas a list) or cancels its reassignment in flight (replicas null)
+   * with alterPartitionReassignments, then polls listPartitionReassignments until the partition
+   * is no longer listed or waitMs passed. Reports whether it was ever listed, whether it left
+   * the list, and the partition's replicas as describeTopics shows them at the end.
+   */
+  @SuppressWarnings("unchecked")
+  private static void reassign(Map<String, Object> task, Map<String, Object> out) throws Exception {
+    String topic = str(task, "topic");
+    TopicPartition tp = new TopicPartition(topic, num(task, "partition"));
+    List<Number> replicas = (List<Number>) task.get("replicas");
+    long deadline = System.currentTimeMillis() + ((Number) task.get("waitMs")).longValue();
+    Properties p = common(task);
+    p.put(AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, "15000");
+    p.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "20000");
+    try (Admin admin = Admin.create(p)) {
+      Optional<NewPartitionReassignment> target = replicas == null
+          ? Optional.empty()
+          : Optional.of(new NewPartitionReassignment(replicas.stream().map(Number::intValue).collect(Collectors.toList())));
+      admin.alterPartitionReassignments(Map.of(tp, target)).all().get();
+      boolean listed = false;
+      boolean done = false;
+      while (System.currentTimeMillis() <= deadline) {
+        if (!admin.listPartitionReassignments(Set.of(tp)).reassignments().get().containsKey(tp)) {
+          done = true;
+          break;
+        }
+        listed = true;
+        Thread.sleep(POLL.toMillis());
+      }
+      out.put("listedWhileMoving", listed);
+      out.put("done", done);
+      TopicDescription d = admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic);
+      TopicPartitionInfo info = d.partitions().stream().filter(pi -> pi.partition() == tp.partition()).findFirst().orElseThrow();
+      out.put("replicas", info.replicas().stream().map(Node::id).collect(Collectors.toList()));
     }
   }
 }
