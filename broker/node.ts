@@ -22,6 +22,7 @@ import { ReplicaManager } from './replication/replica-manager.js';
 import { FetchWaiters } from './replication/fetch-waiters.js';
 import { IsrUpdates } from './replication/isr-updates.js';
 import { ReplicaFetchers } from './replication/replica-fetcher.js';
+import { ReplicationQuotas } from './replication/quotas.js';
 import { NodeClients } from './net/node-client.js';
 import { LogManager } from './log/log-manager.js';
 import { ProducerIdManager } from './controller/producer-ids.js';
@@ -219,6 +220,7 @@ export class BrokerNode {
     const waiters = new FetchWaiters(clock);
     const brokerEpoch = () => lifecycle?.epoch ?? -1;
     const replicaClients = new NodeClients([], { clock, clientId: `${NODE_CLIENT_ID_PREFIX}${config.nodeId}` });
+    const quotas = new ReplicationQuotas(configs, config.nodeId, clock);
     const fetchers = new ReplicaFetchers({
       nodeId: config.nodeId,
       config: config.replication,
@@ -226,6 +228,7 @@ export class BrokerNode {
       // Brokers replicate over the first listener they advertise, as clients reach them.
       address: (id) => image.broker(id)?.endpoints[0],
       brokerEpoch,
+      quotas,
       clock,
       logger: logger.child({ component: 'replica-fetcher' }),
     });
@@ -243,7 +246,7 @@ export class BrokerNode {
       logs,
       config.nodeId,
       waiters,
-      { fetchers, isrUpdates, clock, lagTimeMaxMs: config.replication.lagTimeMaxMs },
+      { fetchers, isrUpdates, clock, lagTimeMaxMs: config.replication.lagTimeMaxMs, quotas },
       replicasLogger,
     );
     const groups = new GroupCoordinator(

@@ -126,9 +126,18 @@ async function readOnce(
         continue;
       }
       // KIP-74: the first batch of the response is returned whole even when over the limits.
+      if (replicaId >= 0 && broker.partitions.quotas.leaderThrottled(partition, replicaId)) {
+        // leader.replication.throttled.*: the follower's position counts, its data waits.
+        broker.partitions.followerFetched(partition, replicaId, p.fetchOffset);
+        partitions.push({ ...base, records: [] });
+        continue;
+      }
       const maxOffset = replicaId >= 0 ? log.writtenEnd : log.highWatermark;
       const read = await log.read(p.fetchOffset, Math.max(limit, 0), bytes === 0, { buffers, maxOffset });
-      if (replicaId >= 0) broker.partitions.followerFetched(partition, replicaId, p.fetchOffset);
+      if (replicaId >= 0) {
+        broker.partitions.followerFetched(partition, replicaId, p.fetchOffset);
+        if (read.ok) broker.partitions.quotas.recordLeader(partition, replicaId, read.bytes);
+      }
       if (!read.ok) {
         errors = true;
         partitions.push({ ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE });

@@ -116,7 +116,7 @@ export const TOPIC_KEYS: ReadonlyArray<ConfigKey & { brokerSynonym: string | nul
   },
   { ...key('segment.ms', 'long', '604800000', { check: atLeast(1) }), brokerSynonym: 'log.roll.ms' },
   { ...key('unclean.leader.election.enable', 'boolean', 'false'), brokerSynonym: 'unclean.leader.election.enable' },
-  // Which replicas the broker throttle rates apply to (reassignment); accepted, enforced separately.
+  // Which replicas the broker throttle rates apply to (reassignment; see replication/quotas.ts).
   {
     ...key('leader.replication.throttled.replicas', 'list', '', { check: checkThrottledReplicas }),
     brokerSynonym: null,
@@ -208,7 +208,7 @@ export const BROKER_KEYS: readonly ConfigKey[] = [
   key('log.roll.hours', 'int', '168', { check: atLeast(1) }),
   key('unclean.leader.election.enable', 'boolean', 'false', { dynamic: true }),
   // Replication throttles in bytes/s (Kafka's QuotaConfig), for the replicas topics name in
-  // *.replication.throttled.replicas; accepted and stored, enforced separately.
+  // *.replication.throttled.replicas (replication/quotas.ts).
   key('leader.replication.throttled.rate', 'long', LONG_MAX, { check: atLeast(0), dynamic: true }),
   key('follower.replication.throttled.rate', 'long', LONG_MAX, { check: atLeast(0), dynamic: true }),
   // Throttles moves between one broker's log dirs (AlterReplicaLogDirs, which Runnel does not

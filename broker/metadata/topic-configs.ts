@@ -37,6 +37,11 @@ export class TopicConfigs {
     return dynamic?.value ?? this.config.topicDefaults.get(name)!;
   }
 
+  /** Effective value of a broker key: dynamic (own, else cluster default), else static or Kafka's default. */
+  brokerValue(name: string): string | null {
+    return dynamicBrokerValue(name, this.brokerLayers())?.value ?? this.config.get(name);
+  }
+
   /** Effective value of a topic key: the topic's override, else the broker's default. */
   configValue(topic: TopicState | undefined, name: string): string {
     return topic?.configs.get(name) ?? this.brokerDefault(name);

@@ -14,6 +14,7 @@ import { ErrorCode, errorName } from '../protocol/errors.js';
 import { Fetch } from '../protocol/messages/index.js';
 import { type BatchInfo, copiedBatches } from '../protocol/record-batch.js';
 import type { Partition } from './partition.js';
+import type { ReplicationQuotas } from './quotas.js';
 
 /** Fetch v12 brought lastFetchedEpoch and diverging epochs; Kafka 4 brokers speak v17 and up. */
 const ISOLATION_READ_UNCOMMITTED = 0;
@@ -28,6 +29,7 @@ export interface FetcherDeps {
   address: (brokerId: number) => { host: string; port: number } | undefined;
   /** This broker's registration epoch (-1 before it registered). */
   brokerEpoch: () => number;
+  quotas: Pick<ReplicationQuotas, 'followerThrottled' | 'recordFollower'>;
   clock: Clock;
   logger: Logger;
 }
@@ -102,8 +104,9 @@ class ReplicaFetcher {
     try {
       while (!this.stopped && this.partitions.size > 0) {
         const nowMs = this.deps.clock.nowMs();
+        // A throttled partition (follower.replication.throttled.*) sits out rounds until the rate allows.
         const active = [...this.partitions.values()].filter(
-          (p) => (this.backedOff.get(p.key) ?? 0) <= nowMs && p.log.isOpen,
+          (p) => (this.backedOff.get(p.key) ?? 0) <= nowMs && p.log.isOpen && !this.deps.quotas.followerThrottled(p),
         );
         if (active.length === 0) {
           const next = Math.min(...this.backedOff.values(), nowMs + this.deps.config.fetchBackoffMs);
@@ -245,6 +248,7 @@ class ReplicaFetcher {
         return;
       }
       if (batches.length > 0) await log.appendAsFollower(records, batches);
+      this.deps.quotas.recordFollower(p, records.length);
     }
     log.advanceHighWatermark(Math.min(r.highWatermark, log.writtenEnd));
     if (r.logStartOffset > log.logStartOffset && r.logStartOffset <= log.highWatermark)

@@ -19,6 +19,7 @@ import type { FetchWaiters } from './fetch-waiters.js';
 import type { IsrUpdates } from './isr-updates.js';
 import { Partition } from './partition.js';
 import type { ReplicaFetchers } from './replica-fetcher.js';
+import type { ReplicationQuotas } from './quotas.js';
 
 export type Lookup = { ok: true; partition: Partition } | { ok: false; errorCode: number };
 
@@ -33,6 +34,7 @@ export interface ReplicationDeps {
   clock: Clock;
   /** replica.lag.time.max.ms */
   lagTimeMaxMs: number;
+  quotas: ReplicationQuotas;
 }
 
 export class ReplicaManager {
@@ -289,6 +291,11 @@ export class ReplicaManager {
       const timer = this.replication.clock.after(timeoutMs, onTimeout);
       return () => timer.cancel();
     });
+  }
+
+  /** Replication throttles, which the leader applies to followers' fetches. */
+  get quotas(): ReplicationQuotas {
+    return this.replication.quotas;
   }
 
   /** The hosted replica of a partition, leader or follower. */

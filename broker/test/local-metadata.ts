@@ -15,11 +15,13 @@ import { FetchWaiters } from '../replication/fetch-waiters.js';
 import { ReplicaManager } from '../replication/replica-manager.js';
 import { ReplicaFetchers } from '../replication/replica-fetcher.js';
 import { IsrUpdates } from '../replication/isr-updates.js';
+import { ReplicationQuotas } from '../replication/quotas.js';
 import { NodeClients } from '../net/node-client.js';
 
 export function localMetadata(config: BrokerConfig, logs: LogManager, clock: Clock, logger: Logger) {
   const publisher = new MetadataPublisher();
   const configs = new TopicConfigs(publisher.image, config);
+  const quotas = new ReplicationQuotas(configs, config.nodeId, clock);
   // One broker leads everything: nothing is fetched and the ISR never changes.
   const fetchers = new ReplicaFetchers({
     nodeId: config.nodeId,
@@ -27,6 +29,7 @@ export function localMetadata(config: BrokerConfig, logs: LogManager, clock: Clo
     clients: new NodeClients([], { clock }),
     address: () => undefined,
     brokerEpoch: () => 1,
+    quotas,
     clock,
     logger,
   });
@@ -43,7 +46,7 @@ export function localMetadata(config: BrokerConfig, logs: LogManager, clock: Clo
     logs,
     config.nodeId,
     new FetchWaiters(clock),
-    { fetchers, isrUpdates, clock, lagTimeMaxMs: config.replication.lagTimeMaxMs },
+    { fetchers, isrUpdates, clock, lagTimeMaxMs: config.replication.lagTimeMaxMs, quotas },
     logger,
   );
   let applying = Promise.resolve();

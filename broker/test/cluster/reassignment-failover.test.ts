@@ -2,7 +2,8 @@
 // happens to the nodes carrying it out: started while the receiving broker is frozen, it survives
 // the active controller's kill -9 (the new controller lists it), then the receiving broker is
 // killed and restarted, and it still completes — the partition on its target replicas, every
-// record there, the removed replica's directory gone.
+// record there, the removed replica's directory gone. And a follower throttle holds a move back
+// until it is lifted.
 
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +11,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
   AlterPartitionReassignments,
   CreateTopics,
+  IncrementalAlterConfigs,
   ListPartitionReassignments,
 } from '../../protocol/messages/index.js';
 import { errorName } from '../../protocol/errors.js';
@@ -33,8 +35,8 @@ let cluster: TestCluster;
 const portOf = (id: number) => cluster.node(id).clientPort!;
 const alive = () => cluster.nodes.filter((n) => n.process).map((n) => n.nodeId);
 
-/** ListPartitionReassignments through a running broker: the replicas of TOPIC-0 while it moves, else null. */
-const moving = () =>
+/** ListPartitionReassignments through a running broker: the replicas of `topic`-0 while it moves, else null. */
+const moving = (topic = TOPIC) =>
   // Never broker 4: it is frozen for part of the test.
   ask(portOf(alive().find((id) => id !== 4)!), async (c) => {
     const res = await c.request(
@@ -43,12 +45,12 @@ const moving = () =>
       { timeoutMs: REQUEST_TIMEOUT_MS, topics: null },
       { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
     );
-    return res.topics.find((t) => t.name === TOPIC)?.partitions[0] ?? null;
+    return res.topics.find((t) => t.name === topic)?.partitions[0] ?? null;
   });
 
-async function holdsReplica(nodeId: number): Promise<boolean> {
+async function holdsReplica(nodeId: number, topic = TOPIC): Promise<boolean> {
   for (const dir of await readdir(path.join(cluster.dataDir, `node-${nodeId}`), { recursive: true }))
-    if (path.basename(dir) === `${TOPIC}-0`) return true;
+    if (path.basename(dir) === `${topic}-0`) return true;
   return false;
 }
 
@@ -65,52 +67,89 @@ afterAll(async () => {
   await cluster?.stopAll();
 });
 
+/** Creates `topic` with one partition on brokers 1, 2, 3 and writes `records` to it. */
+async function createOnFirstThree(topic: string, records: { partition: number; key: string; value: string }[]) {
+  await ask(portOf(1), async (c) => {
+    const res = await c.request(
+      CreateTopics,
+      'latest',
+      {
+        topics: [
+          {
+            name: topic,
+            numPartitions: -1,
+            replicationFactor: -1,
+            assignments: [{ partitionIndex: 0, brokerIds: [1, 2, 3] }],
+            configs: [],
+          },
+        ],
+        timeoutMs: REQUEST_TIMEOUT_MS,
+        validateOnly: false,
+      },
+      { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
+    );
+    expect(errorName(res.topics[0].errorCode)).toBe('NONE');
+  });
+  await until('the new topic to take records', async () => {
+    await kafkajsProduce(`${LOOPBACK}:${portOf(1)}`, topic, records.slice(0, 1));
+    return true;
+  });
+  for (let i = 1; i < records.length; i += 5)
+    await kafkajsProduce(`${LOOPBACK}:${portOf(1)}`, topic, records.slice(i, i + 5));
+}
+
+/** AlterPartitionReassignments of `topic`-0 to `replicas`, through broker 2. */
+async function move(topic: string, replicas: number[]) {
+  const res = await ask(portOf(2), (c) =>
+    c.request(
+      AlterPartitionReassignments,
+      'latest',
+      {
+        timeoutMs: REQUEST_TIMEOUT_MS,
+        allowReplicationFactorChange: true,
+        topics: [{ name: topic, partitions: [{ partitionIndex: 0, replicas }] }],
+      },
+      { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
+    ),
+  );
+  expect(errorName(res.errorCode)).toBe('NONE');
+  expect(errorName(res.responses[0].partitions[0].errorCode)).toBe('NONE');
+}
+
+/** IncrementalAlterConfigs SET (value) or DELETE (null) of configs of one resource (2 topic, 4 broker). */
+async function setConfigs(resourceType: number, resourceName: string, configs: Record<string, string | null>) {
+  const res = await ask(portOf(2), (c) =>
+    c.request(
+      IncrementalAlterConfigs,
+      'latest',
+      {
+        resources: [
+          {
+            resourceType,
+            resourceName,
+            configs: Object.entries(configs).map(([name, value]) => ({
+              name,
+              configOperation: value === null ? 1 : 0,
+              value,
+            })),
+          },
+        ],
+        validateOnly: false,
+      },
+      { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
+    ),
+  );
+  expect(res.responses.map((r) => errorName(r.errorCode))).toEqual(['NONE']);
+}
+
 it(
   'a reassignment survives the active controller’s kill -9 and the receiving broker’s restart, and completes',
   async () => {
-    await ask(portOf(1), async (c) => {
-      const res = await c.request(
-        CreateTopics,
-        'latest',
-        {
-          topics: [
-            {
-              name: TOPIC,
-              numPartitions: -1,
-              replicationFactor: -1,
-              assignments: [{ partitionIndex: 0, brokerIds: [1, 2, 3] }],
-              configs: [],
-            },
-          ],
-          timeoutMs: REQUEST_TIMEOUT_MS,
-          validateOnly: false,
-        },
-        { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
-      );
-      expect(errorName(res.topics[0].errorCode)).toBe('NONE');
-    });
     const records = Array.from({ length: 30 }, (_, i) => ({ partition: 0, key: `k${i}`, value: `v${i}` }));
-    await until('the new topic to take records', async () => {
-      await kafkajsProduce(`${LOOPBACK}:${portOf(1)}`, TOPIC, records.slice(0, 1));
-      return true;
-    });
-    await kafkajsProduce(`${LOOPBACK}:${portOf(1)}`, TOPIC, records.slice(1));
+    await createOnFirstThree(TOPIC, records);
 
     process.kill(cluster.node(4).process!.pid, 'SIGSTOP');
-    const started = await ask(portOf(2), (c) =>
-      c.request(
-        AlterPartitionReassignments,
-        'latest',
-        {
-          timeoutMs: REQUEST_TIMEOUT_MS,
-          allowReplicationFactorChange: true,
-          topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, replicas: [2, 3, 4] }] }],
-        },
-        { timeoutMs: REQUEST_TIMEOUT_MS + 1000 },
-      ),
-    );
-    expect(errorName(started.errorCode)).toBe('NONE');
-    expect(errorName(started.responses[0].partitions[0].errorCode)).toBe('NONE');
+    await move(TOPIC, [2, 3, 4]);
     expect(await moving()).toMatchObject({ addingReplicas: [4], removingReplicas: [1] });
 
     const controller = (await describeQuorum(portOf(2))).leaderId;
@@ -144,6 +183,36 @@ it(
     const read = await kcatReadPartition(`${LOOPBACK}:${portOf(4)}`, TOPIC, 0);
     expect(read.map((r) => r.key)).toEqual(records.map((r) => r.key));
     await until('broker 1 to drop its replica', async () => !(await holdsReplica(1)) || undefined, WAIT_MS);
+  },
+  TEST_TIMEOUT_MS,
+);
+
+it(
+  'a follower throttle (follower.replication.throttled.*) holds a move back until it is lifted',
+  async () => {
+    const topic = 'throttled';
+    const kib = 'x'.repeat(100 * 1024);
+    const records = Array.from({ length: 30 }, (_, i) => ({ partition: 0, key: `t${i}`, value: `${i}${kib}` }));
+    await createOnFirstThree(topic, records);
+    // 100 KB/s on broker 4 for its replica of partition 0: ~3 MB takes tens of seconds, not a moment.
+    await setConfigs(4, '4', { 'follower.replication.throttled.rate': '100000' });
+    await setConfigs(2, topic, { 'follower.replication.throttled.replicas': '0:4' });
+    await move(topic, [2, 3, 4]);
+    const startedMs = Date.now();
+    await until('broker 4 to copy part of the partition', async () =>
+      (await holdsReplica(4, topic)) ? true : undefined,
+    );
+    while (Date.now() - startedMs < 3000)
+      expect(await moving(topic), 'the move must still be held back by the throttle').not.toBeNull();
+    await setConfigs(4, '4', { 'follower.replication.throttled.rate': null });
+    await setConfigs(2, topic, { 'follower.replication.throttled.replicas': null });
+    await until(
+      'the move to complete once the throttle is lifted',
+      async () => ((await moving(topic)) === null ? true : undefined),
+      WAIT_MS,
+    );
+    const read = await kcatReadPartition(`${LOOPBACK}:${portOf(4)}`, topic, 0);
+    expect(read.map((r) => r.key)).toEqual(records.map((r) => r.key));
   },
   TEST_TIMEOUT_MS,
 );
