@@ -2,8 +2,9 @@
 // ~/.cache/runnel) against four Runnel nodes: a partition moves from brokers {1,2,3} to {2,3,4}
 // — broker 4 copies it, joins the ISR, the reassignment completes, broker 1 drops its replica and
 // its directory — with every record still there; and a reassignment that cannot finish (its new
-// replica's broker is stopped) is cancelled back to the original replicas. The same move through
-// the Java AdminClient and @platformatic/kafka (the compat drivers' `reassign` op).
+// replica's broker is frozen) is cancelled back to the original replicas; --generate plans a move,
+// --execute --throttle sets the replication throttles and --verify removes them. The same move
+// through the Java AdminClient and @platformatic/kafka (the compat drivers' `reassign` op).
 
 import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -18,6 +19,7 @@ const TEST_TIMEOUT_MS = 150_000;
 const WAIT_MS = 60_000;
 const TOPIC_TOOL = 'org.apache.kafka.tools.TopicCommand';
 const REASSIGN_TOOL = 'org.apache.kafka.tools.reassign.ReassignPartitionsCommand';
+const CONFIG_TOOL = 'kafka.admin.ConfigCommand';
 
 let kafka: KafkaInstall;
 let cluster: TestCluster;
@@ -197,6 +199,65 @@ describe('kafka-reassign-partitions.sh against four Runnel nodes', () => {
       } finally {
         process.kill(cluster.node(4).process!.pid, 'SIGCONT');
       }
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    '--generate proposes a plan over the brokers given; --execute --throttle sets the throttles and --verify removes them',
+    async () => {
+      const topic = 'planned';
+      await createTopic(topic, '1:2:3');
+      await kafkajsProduce(addressOf(2), topic, [{ partition: 0, key: 'k', value: 'v' }]);
+      const topicsFile = path.join(cluster.dataDir, 'topics-to-move.json');
+      await writeFile(topicsFile, JSON.stringify({ version: 1, topics: [{ topic }] }));
+      const generated = await kafkaTool(kafka, REASSIGN_TOOL, [
+        '--bootstrap-server',
+        addressOf(2),
+        '--topics-to-move-json-file',
+        topicsFile,
+        '--broker-list',
+        '2,3,4',
+        '--generate',
+      ]);
+      const proposed = JSON.parse(generated.split('Proposed partition reassignment configuration')[1].trim()) as {
+        partitions: { topic: string; partition: number; replicas: number[] }[];
+      };
+      expect(proposed.partitions).toHaveLength(1);
+      expect([...proposed.partitions[0].replicas].sort()).toEqual([2, 3, 4]);
+
+      const brokerThrottles = async (id: number) =>
+        (
+          await kafkaTool(kafka, CONFIG_TOOL, [
+            '--bootstrap-server',
+            addressOf(2),
+            '--entity-type',
+            'brokers',
+            '--entity-name',
+            String(id),
+            '--describe',
+          ])
+        )
+          // The config itself starts a line; its synonyms follow on the same line.
+          .split('\n')
+          .map((line) => /^\s+((?:leader|follower)\.replication\.throttled\.rate=\d+)/.exec(line)?.[1])
+          .filter((c) => c !== undefined)
+          .sort();
+      const started = await reassign(['--execute', '--throttle', '5000000'], proposed.partitions);
+      expect(started).toMatch(/Successfully started partition reassignment/);
+      expect(await brokerThrottles(4)).toEqual([
+        'follower.replication.throttled.rate=5000000',
+        'leader.replication.throttled.rate=5000000',
+      ]);
+      await until(
+        `the reassignment of ${topic}-0 to complete and its throttles to be removed`,
+        async () => {
+          const verified = await reassign(['--verify'], proposed.partitions);
+          return verified.includes(`Reassignment of partition ${topic}-0 is completed`) ? verified : undefined;
+        },
+        WAIT_MS,
+      );
+      expect(await brokerThrottles(4)).toEqual([]);
     },
     TEST_TIMEOUT_MS,
   );
