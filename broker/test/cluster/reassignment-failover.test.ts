@@ -2,10 +2,11 @@
 // happens to the nodes carrying it out: started while the receiving broker is frozen, it survives
 // the active controller's kill -9 (the new controller lists it), then the receiving broker is
 // killed and restarted, and it still completes — the partition on its target replicas, every
-// record there, the removed replica's directory gone. And a follower throttle holds a move back
-// until it is lifted.
+// record there, the removed replica's directory gone. A follower throttle holds a move back until
+// it is lifted. A move off the leader under an acks=all producer (the Java client) and a consumer
+// group (kafkajs) loses, skips and repeats nothing.
 
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import {
@@ -20,9 +21,11 @@ import {
   LOOPBACK,
   ask,
   describeQuorum,
+  kafkajsClient,
   kafkajsProduce,
   kcatReadPartition,
   metadata,
+  runDriver,
   until,
 } from './cluster-clients.js';
 
@@ -213,6 +216,61 @@ it(
     );
     const read = await kcatReadPartition(`${LOOPBACK}:${portOf(4)}`, topic, 0);
     expect(read.map((r) => r.key)).toEqual(records.map((r) => r.key));
+  },
+  TEST_TIMEOUT_MS,
+);
+
+it(
+  'a move off the leader under an acks=all producer and a consumer group loses, skips and repeats nothing',
+  async () => {
+    const topic = 'busy';
+    await createOnFirstThree(topic, [{ partition: 0, key: 'first', value: 'first' }]);
+    await setConfigs(2, topic, { 'min.insync.replicas': '2' });
+    const consumed: string[] = [];
+    const consumer = kafkajsClient(`${LOOPBACK}:${portOf(2)}`).consumer({
+      groupId: 'busy-readers',
+      maxWaitTimeInMs: 200,
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({
+      // eslint-disable-next-line @typescript-eslint/require-await -- kafkajs wants a promise
+      eachMessage: async ({ message }) => void consumed.push(message.key!.toString()),
+    });
+    const stopFile = path.join(cluster.dataDir, `${topic}.stop`);
+    const producing = runDriver<{ acked: { partition: number; offset: number; key: string }[]; error?: string }>(
+      'java',
+      'produce-continuously',
+      { bootstrap: `${LOOPBACK}:${portOf(2)}`, topic, keyPrefix: 'busy', stopFile, deadlineMs: 90_000, intervalMs: 5 },
+      TEST_TIMEOUT_MS,
+    );
+    try {
+      await until('records to flow', () => Promise.resolve(consumed.length > 100 || undefined), WAIT_MS);
+      await move(topic, [2, 3, 4]);
+      await until('the move to complete', async () => ((await moving(topic)) === null ? true : undefined), WAIT_MS);
+      const after = consumed.length;
+      await until(
+        'records to flow after the move',
+        () => Promise.resolve(consumed.length > after + 100 || undefined),
+        WAIT_MS,
+      );
+    } finally {
+      await writeFile(stopFile, '');
+    }
+    const { acked } = await producing;
+    const log = (await kcatReadPartition(`${LOOPBACK}:${portOf(2)}`, topic, 0)).map((r) => r.key);
+    await until(
+      'the group to read everything',
+      () => Promise.resolve(consumed.length >= log.length || undefined),
+      WAIT_MS,
+    );
+    await consumer.disconnect();
+    // Every acknowledged record is in the log once, and the group read the log exactly: nothing skipped or repeated.
+    const inLog = new Set(log);
+    expect(inLog.size).toBe(log.length);
+    for (const a of acked) expect(inLog.has(a.key), `acknowledged ${a.key}`).toBe(true);
+    expect(consumed).toEqual(log);
+    await until('broker 1 to drop its replica', async () => !(await holdsReplica(1, topic)) || undefined, WAIT_MS);
   },
   TEST_TIMEOUT_MS,
 );
