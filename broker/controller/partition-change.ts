@@ -41,18 +41,7 @@ export function partitionChange(
   const targetIsr = spec.targetIsr ?? p.isr;
   const election = spec.election ?? 'online';
   const valid = (id: number) => targetIsr.includes(id) && spec.canLead(id);
-  const record: PartitionChangeRecord = {
-    type: 'PartitionChangeRecord',
-    partitionId: p.partition,
-    topicId,
-    isr: null,
-    leader: LEADER_UNCHANGED,
-    replicas: null,
-    removingReplicas: null,
-    addingReplicas: null,
-    leaderRecoveryState: -1,
-    directories: null,
-  };
+  const record = unchanged(topicId, p.partition);
 
   const elected = elect(p, election, valid, spec.canLead);
   if (elected.leader !== p.leader) {
@@ -69,6 +58,22 @@ export function partitionChange(
 
   const noChange = record.leader === LEADER_UNCHANGED && record.isr === null && record.leaderRecoveryState === -1;
   return noChange ? undefined : record;
+}
+
+/** A PartitionChangeRecord that changes nothing yet: every field left as it is. */
+export function unchanged(topicId: string, partitionId: number): PartitionChangeRecord {
+  return {
+    type: 'PartitionChangeRecord',
+    partitionId,
+    topicId,
+    isr: null,
+    leader: LEADER_UNCHANGED,
+    replicas: null,
+    removingReplicas: null,
+    addingReplicas: null,
+    leaderRecoveryState: -1,
+    directories: null,
+  };
 }
 
 function elect(

@@ -21,7 +21,7 @@ import {
 } from '../metadata/image.js';
 import { ErrorCode } from '../protocol/errors.js';
 import { brokersThatCanLead } from './leaders.js';
-import { partitionChange, type PartitionChangeRecord } from './partition-change.js';
+import { partitionChange, unchanged, type PartitionChangeRecord } from './partition-change.js';
 
 export interface ReassignmentOutcome {
   errorCode: number;
@@ -87,7 +87,7 @@ export function reassign(
   const removing = original.filter((id) => !target.includes(id));
   // Nothing to copy: the move is a reorder or a removal and completes at once.
   if (adding.length === 0) return settle(image, topic, p, [...target]);
-  const record = change(topic, p);
+  const record = unchanged(topic.id, p.partition);
   record.replicas = [...target, ...removing];
   record.addingReplicas = adding;
   record.removingReplicas = removing;
@@ -127,7 +127,7 @@ function settle(image: MetadataImage, topic: TopicState, p: PartitionState, repl
   };
   const elected = partitionChange(topic.id, settled, { canLead: brokersThatCanLead(image) });
   const leader = elected && elected.leader !== LEADER_UNCHANGED ? elected.leader : settled.leader;
-  const record = change(topic, p);
+  const record = unchanged(topic.id, p.partition);
   record.replicas = replicas;
   record.isr = settled.isr;
   record.addingReplicas = [];
@@ -135,21 +135,6 @@ function settle(image: MetadataImage, topic: TopicState, p: PartitionState, repl
   // The same leader named again bumps the leader epoch (see MetadataImage.apply).
   record.leader = replicas.includes(leader) ? leader : NO_LEADER;
   return { errorCode: ErrorCode.NONE, errorMessage: null, records: [record] };
-}
-
-function change(topic: TopicState, p: PartitionState): PartitionChangeRecord {
-  return {
-    type: 'PartitionChangeRecord',
-    partitionId: p.partition,
-    topicId: topic.id,
-    isr: null,
-    leader: LEADER_UNCHANGED,
-    replicas: null,
-    removingReplicas: null,
-    addingReplicas: null,
-    leaderRecoveryState: -1,
-    directories: null,
-  };
 }
 
 /** ListPartitionReassignments: the partitions named (null: all) with a reassignment in progress. */
