@@ -18,6 +18,13 @@ const POLL_MS = 50;
 const START_TIMEOUT_MS = 180_000;
 const STOP_TIMEOUT_MS = 90_000;
 
+/** How many nodes, and how many of them (the first) are controller voters; every node is a broker. */
+export interface ClusterShape {
+  nodes: number;
+  voters: number;
+}
+const THREE_VOTERS: ClusterShape = { nodes: 3, voters: 3 };
+
 export interface BenchCluster {
   readonly name: BrokerName;
   /** Node ids, ascending (1, 2, 3). */
@@ -25,6 +32,8 @@ export interface BenchCluster {
   /** Every node's client address, comma-separated. */
   readonly bootstrap: string;
   clientPort(nodeId: number): number;
+  /** Where node `nodeId` keeps its partitions (its log.dirs). */
+  dataDir(nodeId: number): string;
   /** The running nodes' process ids. */
   pids(): number[];
   /** The quorum's leader, as DescribeQuorum answers it through a running node. */
@@ -61,12 +70,15 @@ async function listsAll(port: number, nodeIds: readonly number[]): Promise<boole
   return nodeIds.every((id) => md.brokers.includes(id));
 }
 
-/** Three Runnel nodes as `npm run cluster -- --nodes 3` starts them, with `settings` on every node. */
-export async function startRunnelCluster(settings: Record<string, string>): Promise<BenchCluster> {
+/** Three Runnel nodes (or `shape`) as `npm run cluster -- --nodes 3` starts them, with `settings` on every node. */
+export async function startRunnelCluster(
+  settings: Record<string, string>,
+  shape = THREE_VOTERS,
+): Promise<BenchCluster> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-vs-kafka-replicated-runnel-'));
   let cluster: TestCluster;
   try {
-    cluster = await startCluster({ nodes: 3, dataDir, overrides: settings });
+    cluster = await startCluster({ nodes: shape.nodes, controllers: shape.voters, dataDir, overrides: settings });
   } catch (err) {
     await rm(dataDir, { recursive: true, force: true });
     throw err;
@@ -81,6 +93,7 @@ export async function startRunnelCluster(settings: Record<string, string>): Prom
     nodeIds,
     bootstrap: cluster.bootstrap,
     clientPort: port,
+    dataDir: (id) => cluster.node(id).dataDir,
     pids: () => running().map((id) => cluster.node(id).process!.pid),
     activeController: async () => (await describeQuorum(port(running()[0]))).leaderId,
     async kill(nodeId) {
@@ -113,10 +126,11 @@ export async function startRunnelCluster(settings: Record<string, string>): Prom
   };
 }
 
-/** Three Kafka nodes, formatted as one cluster and started together, each as kafka-server-start.sh starts it. */
+/** Three Kafka nodes (or `shape`), formatted as one cluster and started together, each as kafka-server-start.sh starts it. */
 export async function startKafkaCluster(
   install: KafkaInstall,
   settings: Record<string, string>,
+  shape = THREE_VOTERS,
 ): Promise<BenchCluster> {
   const baseDir = await mkdtemp(path.join(os.tmpdir(), 'runnel-vs-kafka-replicated-kafka-'));
   const brokers = new Map<number, KafkaBroker | null>();
@@ -134,7 +148,7 @@ export async function startKafkaCluster(
   };
   let nodes: KafkaNode[];
   try {
-    nodes = await formatKafkaCluster(install, { nodes: 3, baseDir, settings });
+    nodes = await formatKafkaCluster(install, { ...shape, baseDir, settings });
     for (const n of nodes) brokers.set(n.nodeId, launchKafka(install, n));
   } catch (err) {
     await stopAll();
@@ -159,7 +173,7 @@ export async function startKafkaCluster(
     });
   try {
     await untilListed(
-      'three live brokers in every Kafka node’s Metadata',
+      `${nodeIds.length} live brokers in every Kafka node’s Metadata`,
       nodeIds.map((id) => port(id)),
     );
   } catch (err) {
@@ -171,6 +185,7 @@ export async function startKafkaCluster(
     nodeIds,
     bootstrap: nodes.map((n) => n.bootstrap).join(','),
     clientPort: port,
+    dataDir: (id) => nodes.find((n) => n.nodeId === id)!.dataDir,
     pids: () => running().map((id) => brokers.get(id)!.pid),
     activeController: async () => (await describeQuorum(port(running()[0]))).leaderId,
     async kill(nodeId) {

@@ -154,13 +154,16 @@ export function kraftProperties(o: {
   nodeId?: number | string;
   /** controller.quorum.voters: `id@host:port,…`; default this node alone. */
   voters?: string;
+  /** A broker only, not a voter: no controller listener (`controllerPort` unused). */
+  brokerOnly?: boolean;
 }): Record<string, string> {
   const nodeId = String(o.nodeId ?? 1);
+  const controller = o.brokerOnly ? '' : `,CONTROLLER://127.0.0.1:${o.controllerPort}`;
   return {
-    'process.roles': 'broker,controller',
+    'process.roles': o.brokerOnly ? 'broker' : 'broker,controller',
     'node.id': nodeId,
     'controller.quorum.voters': o.voters ?? `${nodeId}@127.0.0.1:${o.controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${o.port},CONTROLLER://127.0.0.1:${o.controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${o.port}${controller}`,
     'advertised.listeners': `PLAINTEXT://127.0.0.1:${o.port}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
@@ -211,19 +214,24 @@ export async function formatKafkaNode(
 }
 
 /**
- * Three (or `nodes`) combined KRaft nodes of one new cluster, all voters (node ids 1…n), each
+ * Three (or `nodes`) KRaft nodes of one new cluster (node ids 1…n), the first `voters` (default
+ * all) combined broker and controller voters, the others brokers only; each
  * with its data in <baseDir>/node-<n>/data and its server.properties and logs in
  * <baseDir>/node-<n>; every node formatted with the same cluster id. The internal topics keep
  * Kafka's defaults (replication factor 3, min.insync.replicas 2).
  */
 export async function formatKafkaCluster(
   install: KafkaInstall,
-  o: { nodes: number; baseDir: string; settings: Record<string, string> },
+  o: { nodes: number; voters?: number; baseDir: string; settings: Record<string, string> },
 ): Promise<KafkaNode[]> {
   const ids = Array.from({ length: o.nodes }, (_, i) => i + 1);
+  const voterCount = o.voters ?? o.nodes;
   const ports = await freePorts(o.nodes * 2);
   const [clientPorts, controllerPorts] = [ports.slice(0, o.nodes), ports.slice(o.nodes)];
-  const voters = ids.map((id) => `${id}@127.0.0.1:${controllerPorts[id - 1]}`).join(',');
+  const voters = ids
+    .slice(0, voterCount)
+    .map((id) => `${id}@127.0.0.1:${controllerPorts[id - 1]}`)
+    .join(',');
   const id = clusterId();
   const nodes: KafkaNode[] = [];
   for (const nodeId of ids) {
@@ -237,7 +245,10 @@ export async function formatKafkaCluster(
         clusterId: id,
         nodeId,
         port,
-        properties: { ...kraftProperties({ dataDir, port, controllerPort, nodeId, voters }), ...o.settings },
+        properties: {
+          ...kraftProperties({ dataDir, port, controllerPort, nodeId, voters, brokerOnly: nodeId > voterCount }),
+          ...o.settings,
+        },
       }),
     );
   }

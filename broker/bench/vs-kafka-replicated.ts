@@ -102,7 +102,7 @@ const topicName = (kind: string, s: { recordBytes: number; recordsPerSecond?: nu
   `replicated-${kind}${s.recordsPerSecond ? `-${s.recordsPerSecond}ps` : ''}-${s.recordBytes}b-r${repeat}`;
 
 /** Waits until every running node's Metadata shows each topic with a leader (`leader` if given) and all three replicas in sync, and the leader serves it. */
-async function untilReplicated(cluster: BenchCluster, topics: string[], leader?: number): Promise<void> {
+export async function untilReplicated(cluster: BenchCluster, topics: string[], leader?: number): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   let last = '';
   for (;;) {
@@ -138,7 +138,7 @@ async function untilReplicated(cluster: BenchCluster, topics: string[], leader?:
 }
 
 /** CreateTopics with an explicit assignment of partition 0 (the first replica leads), through the node at `port`. */
-async function createAssignedTopic(port: number, name: string, replicas: number[]): Promise<void> {
+export async function createAssignedTopic(port: number, name: string, replicas: number[]): Promise<void> {
   const error = await ask(port, async (c) => {
     const res = await c.request(
       CreateTopics,
