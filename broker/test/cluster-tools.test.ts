@@ -18,6 +18,7 @@ import {
 import { ApiVersions, Metadata, Produce, Vote } from '../protocol/messages/index.js';
 import { newDataDir } from './broker-process.js';
 import { startCluster, type TestCluster } from './cluster-processes.js';
+import { until as untilWithin } from './cluster/cluster-clients.js';
 import { RawConnection } from './raw-client.js';
 
 /** Resolving Kafka's jars with Maven takes minutes the first time on a new machine. */
@@ -25,7 +26,6 @@ const FIRST_RESOLVE_TIMEOUT_MS = 15 * 60_000;
 /** A new election after the leader stops takes a few election timeouts, and every poll is a JVM. */
 const FAILOVER_TEST_TIMEOUT_MS = 150_000;
 const WAIT_TIMEOUT_MS = 60_000;
-const POLL_MS = 250;
 const VOTERS = [1, 2, 3];
 const TOPIC = 'tools-six';
 const PARTITIONS = 6;
@@ -207,21 +207,8 @@ async function dumpMetadataLog(nodeId: number): Promise<{ out: string; dump: Met
   return { out, dump: parseDump(out) };
 }
 
-/** Polls `probe` until it returns a value (failures count as "not yet") or the deadline passes. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_TIMEOUT_MS;
-  let last = '';
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${WAIT_TIMEOUT_MS} ms${last ? `: ${last}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
-}
+/** Polls `probe` until it returns a value (failures count as "not yet") or WAIT_TIMEOUT_MS passes. */
+const until = <T>(what: string, probe: () => Promise<T | undefined>) => untilWithin(what, probe, WAIT_TIMEOUT_MS);
 
 /** The brokers a node's Metadata lists (the unfenced ones). */
 async function brokersSeenBy(nodeId: number): Promise<number[]> {

@@ -6,12 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kafkaTool, prepareKafka, producerPerformance, type KafkaInstall } from '../bench/kafka.js';
 import { startCluster, type TestCluster } from './cluster-processes.js';
+import { until } from './cluster/cluster-clients.js';
 
 /** Resolving Kafka's jars with Maven takes minutes the first time on a new machine. */
 const FIRST_RESOLVE_TIMEOUT_MS = 15 * 60_000;
 const TEST_TIMEOUT_MS = 180_000;
 const WAIT_TIMEOUT_MS = 60_000;
-const POLL_MS = 500;
 const TOOL_TIMEOUT_MS = 120_000;
 const BROKERS = [1, 2, 3];
 const TOPIC = 'log-dirs-rf3';
@@ -46,22 +46,6 @@ async function describeLogDirs(args: string[]): Promise<{ out: string; json: Log
   const line = out.split('\n').find((l) => l.startsWith('{'));
   if (!line) throw new Error(`kafka-log-dirs.sh printed no JSON:\n${out}`);
   return { out, json: JSON.parse(line) as LogDirsJson };
-}
-
-/** Polls `probe` until it returns a value (failures count as "not yet") or the deadline passes. */
-async function until<T>(what: string, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + WAIT_TIMEOUT_MS;
-  let last = '';
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (err) {
-      last = (err as Error).message;
-    }
-    if (Date.now() > deadline) throw new Error(`no ${what} within ${WAIT_TIMEOUT_MS} ms${last ? `: ${last}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
-  }
 }
 
 beforeAll(async () => {
@@ -99,11 +83,15 @@ describe('kafka-log-dirs.sh --describe against three Runnel nodes', () => {
       });
       expect(produced.failure).toBeNull();
 
-      const { out, json } = await until('every replica of the partition the same size', async () => {
-        const seen = await describeLogDirs(['--broker-list', BROKERS.join(','), '--topic-list', TOPIC]);
-        const sizes = seen.json.brokers.flatMap((b) => b.logDirs.flatMap((d) => d.partitions.map((p) => p.size)));
-        return sizes.length === BROKERS.length && new Set(sizes).size === 1 ? seen : undefined;
-      });
+      const { out, json } = await until(
+        'every replica of the partition the same size',
+        async () => {
+          const seen = await describeLogDirs(['--broker-list', BROKERS.join(','), '--topic-list', TOPIC]);
+          const sizes = seen.json.brokers.flatMap((b) => b.logDirs.flatMap((d) => d.partitions.map((p) => p.size)));
+          return sizes.length === BROKERS.length && new Set(sizes).size === 1 ? seen : undefined;
+        },
+        WAIT_TIMEOUT_MS,
+      );
       expect(out).toContain(`Received log directory information from brokers ${BROKERS.join(',')}`);
       expect(json.version).toBe(1);
       expect(json.brokers.map((b) => b.broker).sort()).toEqual(BROKERS);
