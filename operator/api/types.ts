@@ -41,6 +41,8 @@ export interface KafkaClusterSpec {
   storage: { size: string; storageClassName?: string; deleteClaim: boolean };
   resources?: { requests?: Record<string, string | number>; limits?: Record<string, string | number> };
   config?: ConfigValues;
+  /** How replicas move when the broker count changes (the API server defaults maxPartitionMovements). */
+  rebalance: { throttleBytesPerSecond?: number; maxPartitionMovements: number };
   /** Each broker's `broker.rack` is this label of the node its pod runs on. */
   rack?: { topologyKey: string };
   template?: {
@@ -55,6 +57,22 @@ export interface KafkaClusterSpec {
 
 export type BrokerState = 'Ready' | 'NotReady' | 'Pending' | 'Terminating';
 
+/** Where a change of the broker count is; `Balanced` once it is done. */
+export type ScalingPhase =
+  'AddingBrokers' | 'MovingReplicas' | 'ElectingLeaders' | 'RemovingBrokers' | 'Blocked' | 'Balanced';
+
+export interface ScalingStatus {
+  phase: ScalingPhase;
+  fromBrokers: number;
+  toBrokers: number;
+  message?: string;
+  startTime?: string;
+  completionTime?: string;
+  /** The plan as first computed for this change; resumed plans recompute only what is left. */
+  plan?: { partitions: number; replicaMoves: number; lowerBound: number; bytes: number };
+  progress?: { pending: number; moving: number; done: number; bytesMoved: number };
+}
+
 export interface KafkaClusterStatus {
   observedGeneration?: number;
   replicas?: number;
@@ -63,6 +81,7 @@ export interface KafkaClusterStatus {
   clusterId?: string;
   bootstrap?: string;
   brokers?: { id: number; pod: string; state: BrokerState; rack?: string }[];
+  scaling?: ScalingStatus;
   conditions?: Condition[];
 }
 

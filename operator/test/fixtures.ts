@@ -24,7 +24,13 @@ export function kafkaCluster(
       creationTimestamp: '2026-01-01T00:00:00Z',
       ...meta,
     },
-    spec: { replicas: 3, controllerVoters: 3, storage: { size: '10Gi', deleteClaim: false }, ...spec },
+    spec: {
+      replicas: 3,
+      controllerVoters: 3,
+      storage: { size: '10Gi', deleteClaim: false },
+      rebalance: { maxPartitionMovements: 10 },
+      ...spec,
+    },
   };
 }
 
