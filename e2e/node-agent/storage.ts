@@ -8,6 +8,10 @@
 // again; a pod was seen Pending for minutes that way.) The directory outlives pods, so a StatefulSet pod that is deleted comes back to the
 // same data. When a claim is deleted its PV is Released: with reclaim policy Delete the provisioner
 // removes the directory and the PV; with Retain both stay (as with any external provisioner).
+// The class allows volume expansion, and the provisioner also plays external-resizer and the
+// kubelet for a filesystem that needs no resize: when a bound claim asks for more than its PV
+// holds, the PV's spec.capacity and the claim's status.capacity become the request (a hostPath
+// directory has no size of its own).
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -41,10 +45,15 @@ export class Provisioner {
         provisioner: PROVISIONER,
         reclaimPolicy: 'Delete',
         volumeBindingMode: 'WaitForFirstConsumer',
+        allowVolumeExpansion: true,
       });
       this.log('storage class created', { name: STORAGE_CLASS });
     } catch (e) {
       if (!isConflict(e)) throw e;
+      // A class from before expansion was supported: allowVolumeExpansion is its one mutable field.
+      await this.kube.mergePatch(`/apis/storage.k8s.io/v1/storageclasses/${STORAGE_CLASS}`, {
+        allowVolumeExpansion: true,
+      });
     }
   }
 
@@ -64,6 +73,13 @@ export class Provisioner {
       if (waitsForPod && pvc.metadata.annotations?.[SELECTED_NODE] !== this.nodeName) continue;
       await this.provision(pvc, cls);
     }
+    const volumeByName = new Map(volumes.map((v) => [v.metadata.name, v]));
+    for (const pvc of claims) {
+      const pv = volumeByName.get(pvc.spec.volumeName ?? '');
+      if (pvc.status?.phase !== 'Bound' || !pv || pv.spec.claimRef?.uid !== pvc.metadata.uid) continue;
+      if (pv.metadata.annotations?.['pv.kubernetes.io/provisioned-by'] !== PROVISIONER) continue;
+      await this.resize(pvc, pv);
+    }
     for (const pv of volumes) {
       if (pv.metadata.annotations?.['pv.kubernetes.io/provisioned-by'] !== PROVISIONER) continue;
       if (pv.status?.phase !== 'Released' || pv.spec.persistentVolumeReclaimPolicy !== 'Delete') continue;
@@ -75,6 +91,35 @@ export class Provisioner {
       } catch (e) {
         if (!isNotFound(e)) throw e;
       }
+    }
+  }
+
+  /** What external-resizer and the kubelet do once a claim asks for more (the directory needs nothing). */
+  private async resize(pvc: PersistentVolumeClaim, pv: PersistentVolume): Promise<void> {
+    const want = pvc.spec.resources?.requests?.storage;
+    if (want === undefined) return;
+    const pvSize = pv.spec.capacity?.storage;
+    const claimSize = pvc.status?.capacity?.storage;
+    const grow = (have: string | number | undefined) => have === undefined || bytes(want) > bytes(have);
+    if (!grow(pvSize) && !grow(claimSize)) return;
+    try {
+      if (grow(pvSize)) {
+        await this.kube.mergePatch(`/api/v1/persistentvolumes/${pv.metadata.name}`, {
+          spec: { capacity: { storage: want } },
+        });
+      }
+      await this.kube.mergePatch(
+        `/api/v1/namespaces/${pvc.metadata.namespace}/persistentvolumeclaims/${pvc.metadata.name}/status`,
+        { status: { capacity: { storage: want } } },
+      );
+      this.log('volume expanded', {
+        pvc: `${pvc.metadata.namespace}/${pvc.metadata.name}`,
+        pv: pv.metadata.name,
+        from: claimSize,
+        to: want,
+      });
+    } catch (e) {
+      if (!isNotFound(e) && !isConflict(e)) throw e;
     }
   }
 
@@ -119,4 +164,26 @@ export class Provisioner {
       if (!isConflict(e)) throw e;
     }
   }
+}
+
+const UNITS: Record<string, number> = {
+  '': 1,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+};
+
+/** A storage quantity in bytes (`2Gi`, `1.5G`, `1073741824`). */
+function bytes(q: string | number): number {
+  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(String(q).trim());
+  const unit = m ? UNITS[m[2]] : undefined;
+  if (!m || unit === undefined) throw new Error(`unsupported storage quantity: ${q}`);
+  return Number(m[1]) * unit;
 }

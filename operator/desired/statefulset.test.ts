@@ -67,8 +67,18 @@ describe('broker StatefulSet', () => {
       'h',
       OPTIONS,
     );
-    expect(deleting.spec!.persistentVolumeClaimRetentionPolicy!.whenDeleted).toBe('Delete');
+    expect(deleting.spec!.persistentVolumeClaimRetentionPolicy).toEqual({
+      whenDeleted: 'Delete',
+      whenScaled: 'Delete',
+    });
     expect(deleting.spec!.volumeClaimTemplates![0].spec!.storageClassName).toBe('fast');
+  });
+
+  it('carries the claim size it is given (the expandStorage step), else spec.storage.size', () => {
+    const cluster = kafkaCluster({ storage: { size: '20Gi', deleteClaim: false } });
+    const size = (s: typeof sts) => s.spec!.volumeClaimTemplates![0].spec!.resources!.requests!.storage;
+    expect(size(statefulSet(cluster, 'cluster-id', 'h', OPTIONS))).toBe('20Gi');
+    expect(size(statefulSet(cluster, 'cluster-id', 'h', OPTIONS, '10Gi'))).toBe('10Gi');
   });
 
   it("uses the operator's broker image unless the cluster names one", () => {

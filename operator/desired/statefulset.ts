@@ -116,11 +116,17 @@ function brokerContainer(cluster: KafkaCluster, options: BuildOptions): V1Contai
   };
 }
 
+/**
+ * `claimSize` is the size the volume claim template carries: spec.storage.size unless the
+ * expandStorage step (reconcile/storage.ts) says otherwise, because a StatefulSet's claim
+ * templates cannot change in place.
+ */
 export function statefulSet(
   cluster: KafkaCluster,
   clusterId: string,
   configHash: string,
   options: BuildOptions,
+  claimSize: string = cluster.spec.storage.size,
 ): V1StatefulSet {
   const n = names(cluster);
   const template = cluster.spec.template ?? {};
@@ -138,7 +144,8 @@ export function statefulSet(
       updateStrategy: { type: 'OnDelete' },
       persistentVolumeClaimRetentionPolicy: {
         whenDeleted: storage.deleteClaim ? 'Delete' : 'Retain',
-        whenScaled: 'Retain',
+        // A removed broker's claim goes with it when the cluster's claims go with the cluster.
+        whenScaled: storage.deleteClaim ? 'Delete' : 'Retain',
       },
       template: {
         metadata: {
@@ -176,7 +183,7 @@ export function statefulSet(
           spec: {
             accessModes: ['ReadWriteOnce'],
             storageClassName: storage.storageClassName,
-            resources: { requests: { storage: storage.size } },
+            resources: { requests: { storage: claimSize } },
           },
         },
       ],

@@ -45,8 +45,13 @@ export interface Kube {
   setFinalizers(obj: Identity, finalizers: string[]): Promise<void>;
   /** Sets annotations on an object someone else owns (a merge patch: it never creates one); a vanished object is left alone. */
   annotate(ref: ObjectRef, annotations: Record<string, string>): Promise<void>;
-  /** Deleting an object that is already gone succeeds. */
-  delete(ref: ObjectRef): Promise<void>;
+  /** A JSON merge patch of an object someone else owns (e.g. a claim's requested size); a vanished object is left alone. */
+  mergePatch(ref: ObjectRef, patch: object): Promise<void>;
+  /**
+   * Deleting an object that is already gone succeeds. `Orphan` leaves its dependents (a
+   * StatefulSet's pods and claims) where they are.
+   */
+  delete(ref: ObjectRef, options?: { propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' }): Promise<void>;
   event(regarding: Identity, type: 'Normal' | 'Warning', reason: string, message: string): Promise<void>;
 }
 
@@ -178,13 +183,43 @@ export class ClientKube implements Kube {
     }
   }
 
-  async delete(ref: ObjectRef): Promise<void> {
+  async mergePatch(ref: ObjectRef, patch: object): Promise<void> {
     try {
-      await this.objects.delete({
-        apiVersion: ref.apiVersion,
-        kind: ref.kind,
-        metadata: { name: ref.name, namespace: ref.namespace },
-      });
+      await this.objects.patch(
+        {
+          ...patch,
+          apiVersion: ref.apiVersion,
+          kind: ref.kind,
+          metadata: { name: ref.name, namespace: ref.namespace },
+        },
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        undefined,
+        PatchStrategy.MergePatch,
+      );
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  async delete(
+    ref: ObjectRef,
+    options?: { propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' },
+  ): Promise<void> {
+    try {
+      await this.objects.delete(
+        {
+          apiVersion: ref.apiVersion,
+          kind: ref.kind,
+          metadata: { name: ref.name, namespace: ref.namespace },
+        },
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        options?.propagationPolicy,
+      );
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }

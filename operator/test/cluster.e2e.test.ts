@@ -3,11 +3,25 @@
 // yet (the node agent of issue 6), so brokers stay Pending: these tests stop at what the API
 // server, the StatefulSet controller and the garbage collector do.
 
-import type { KubernetesObject, V1ConfigMap, V1Role, V1StatefulSet } from '@kubernetes/client-node';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type {
+  KubernetesObject,
+  V1ConfigMap,
+  V1PersistentVolume,
+  V1PersistentVolumeClaim,
+  V1Pod,
+  V1Role,
+  V1StatefulSet,
+  V1StorageClass,
+} from '@kubernetes/client-node';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../e2e/control-plane/cluster.js';
 import { repoRoot } from '../../e2e/control-plane/paths.js';
+import { Kube as AgentKube } from '../../e2e/node-agent/kube.js';
+import { Provisioner, STORAGE_CLASS } from '../../e2e/node-agent/storage.js';
 import type { KafkaCluster } from '../api/types.js';
 import { OperatorMetrics } from '../runtime/metrics.js';
 import { startControllers, type RunningControllers } from '../controllers.js';
@@ -177,7 +191,7 @@ describe('operator on a real API server', () => {
       }
       const sts = (await getJson<V1StatefulSet>(plane, ['statefulset/events-broker', '-n', NS]))!;
       expect(sts.spec?.updateStrategy?.type).toBe('OnDelete');
-      expect(sts.spec?.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Retain' });
+      expect(sts.spec?.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Delete', whenScaled: 'Delete' });
     });
 
     it('reports its id, bootstrap address and starting brokers in status', async () => {
@@ -308,6 +322,213 @@ describe('operator on a real API server', () => {
         },
         120_000,
       );
+    });
+  });
+  // No node runs pods here, so the brokers stay Pending; their claims are bound by the node agent's
+  // provisioner (run in this process), which also plays the resizer, once each names a node as the
+  // scheduler would. Pending pods still have uids: the re-created StatefulSet must adopt them.
+  describe('a KafkaCluster whose storage grows', () => {
+    const NODE = 'runnel-e2e-node';
+    let provisioner: Provisioner;
+    let agentKube: AgentKube;
+    let volumeDir = '';
+    let syncing: NodeJS.Timeout | undefined;
+    let busy = false;
+    const claimNames = ['data-grow-broker-0', 'data-grow-broker-1'];
+    const claim = (name: string) => getJson<V1PersistentVolumeClaim>(plane, [`pvc/${name}`, '-n', NS]);
+    const sts = () => getJson<V1StatefulSet>(plane, ['statefulset/grow-broker', '-n', NS]);
+    const templateSize = (s: V1StatefulSet | undefined) =>
+      s?.spec?.volumeClaimTemplates?.[0]?.spec?.resources?.requests?.storage;
+    const ready = async (name: string) =>
+      (await getJson<KafkaCluster>(plane, ['kafkacluster', name, '-n', NS]))?.status?.conditions?.find(
+        (c) => c.type === 'Ready',
+      );
+    const setSize = (name: string, size: string) =>
+      plane.kubectlOk([
+        'patch',
+        `kafkacluster/${name}`,
+        '-n',
+        NS,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { storage: { size } } }),
+      ]);
+
+    beforeAll(async () => {
+      // A runnel-local from before expansion was supported: the provisioner turns it on.
+      await plane.kubectlOk(['apply', '-f', '-'], {
+        input: `apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: ${STORAGE_CLASS}
+provisioner: runnel.dev/local-dir
+reclaimPolicy: Delete
+volumeBindingMode: WaitForFirstConsumer
+`,
+      });
+      volumeDir = fs.mkdtempSync(path.join(os.tmpdir(), 'runnel-e2e-volumes-'));
+      agentKube = new AgentKube(plane.kubeconfig);
+      provisioner = new Provisioner(agentKube, volumeDir, NODE, () => {});
+      await provisioner.ensureStorageClass();
+      syncing = setInterval(() => {
+        if (busy) return;
+        busy = true;
+        provisioner
+          .sync()
+          .catch(() => {})
+          .finally(() => (busy = false));
+      }, 300);
+      await plane.kubectlOk(['apply', '-f', '-'], {
+        input: clusterYaml(
+          'grow',
+          `replicas: 2\ncontrollerVoters: 1\nstorage:\n  size: 1Gi\n  storageClassName: ${STORAGE_CLASS}\n  deleteClaim: true`,
+        ),
+      });
+      for (const name of claimNames) {
+        await eventually(name, () => claim(name));
+        await plane.kubectlOk(['annotate', `pvc/${name}`, '-n', NS, `volume.kubernetes.io/selected-node=${NODE}`]);
+      }
+      for (const name of claimNames) {
+        await eventually(
+          `${name} bound at 1Gi`,
+          async () => {
+            const c = await claim(name);
+            return c?.status?.phase === 'Bound' && c.status.capacity?.storage === '1Gi';
+          },
+          60_000,
+        );
+      }
+    });
+
+    afterAll(() => {
+      if (syncing) clearInterval(syncing);
+      agentKube?.destroy();
+      if (volumeDir) fs.rmSync(volumeDir, { recursive: true, force: true });
+    });
+
+    it("turns on expansion on the node agent's existing StorageClass", async () => {
+      const cls = await getJson<V1StorageClass>(plane, [`storageclass/${STORAGE_CLASS}`]);
+      expect(cls?.allowVolumeExpansion).toBe(true);
+    });
+
+    it('expands the claims and re-creates the StatefulSet with the new template, restarting no broker', async () => {
+      const before = (await sts())!;
+      expect(templateSize(before)).toBe('1Gi');
+      const pods = async () =>
+        new Map(
+          await Promise.all(
+            ['grow-broker-0', 'grow-broker-1'].map(async (p) => {
+              const pod = await getJson<V1Pod>(plane, [`pod/${p}`, '-n', NS]);
+              return [p, pod] as const;
+            }),
+          ),
+        );
+      const podsBefore = await eventually('both broker pods', async () => {
+        const m = await pods();
+        return [...m.values()].every(Boolean) && m;
+      });
+      const started = Date.now();
+      await setSize('grow', '2Gi');
+      const after = await eventually(
+        'StatefulSet re-created with 2Gi claims',
+        async () => {
+          const s = await sts();
+          return s && s.metadata?.uid !== before.metadata?.uid && templateSize(s) === '2Gi' && s;
+        },
+        60_000,
+      );
+      for (const name of claimNames) {
+        const c = await eventually(
+          `${name} expanded`,
+          async () => {
+            const c = await claim(name);
+            return c?.status?.capacity?.storage === '2Gi' && c;
+          },
+          60_000,
+        );
+        expect(c.spec?.resources?.requests?.storage).toBe('2Gi');
+        const pv = await getJson<V1PersistentVolume>(plane, [`pv/${c.spec?.volumeName}`]);
+        expect(pv?.spec?.capacity?.storage).toBe('2Gi');
+      }
+      // The new StatefulSet adopted the same pods: none was deleted and created again.
+      await eventually(
+        'pods adopted by the new StatefulSet',
+        async () => {
+          const m = await pods();
+          return [...m].every(
+            ([p, pod]) =>
+              pod?.metadata?.uid === podsBefore.get(p)?.metadata?.uid &&
+              pod?.metadata?.ownerReferences?.some((o) => o.uid === after.metadata?.uid && o.controller),
+          );
+        },
+        60_000,
+      );
+      expect(after.spec?.template).toEqual(before.spec?.template);
+      const condition = await eventually('Ready condition past the expansion', async () => {
+        const c = await ready('grow');
+        return c?.reason === 'BrokersStarting' && c;
+      });
+      expect(condition.message).toBe('0/2 brokers ready');
+      console.log(`[storage] 1Gi -> 2Gi: claims expanded and StatefulSet re-created in ${Date.now() - started} ms`);
+    });
+
+    it('refuses to shrink spec.storage.size at admission, saying to what it can go back', async () => {
+      const message = await rejected(
+        clusterYaml(
+          'grow',
+          `replicas: 2\ncontrollerVoters: 1\nstorage:\n  size: 1Gi\n  storageClassName: ${STORAGE_CLASS}\n  deleteClaim: true`,
+        ),
+      );
+      expect(message).toContain(
+        'spec.storage.size cannot shrink (a volume cannot be made smaller): set it back to at least 2Gi',
+      );
+      // The same size in other units is no shrink, and growing stays allowed.
+      for (const size of ['2048Mi', '3Gi']) {
+        const r = await plane.kubectl([
+          'patch',
+          'kafkacluster/grow',
+          '-n',
+          NS,
+          '--dry-run=server',
+          '--type=merge',
+          '-p',
+          JSON.stringify({ spec: { storage: { size } } }),
+        ]);
+        expect(r.code, r.stderr).toBe(0);
+      }
+    });
+
+    it('keeps the size and says what to do when the StorageClass cannot expand', async () => {
+      await plane.kubectlOk(['apply', '-f', '-'], {
+        input: `apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: fixed
+provisioner: example.com/fixed
+volumeBindingMode: WaitForFirstConsumer
+`,
+      });
+      await plane.kubectlOk(['apply', '-f', '-'], {
+        input: clusterYaml(
+          'fixed',
+          'replicas: 1\ncontrollerVoters: 1\nstorage:\n  size: 1Gi\n  storageClassName: fixed\n  deleteClaim: true',
+        ),
+      });
+      const before = await eventually('StatefulSet fixed-broker', () =>
+        getJson<V1StatefulSet>(plane, ['statefulset/fixed-broker', '-n', NS]),
+      );
+      await setSize('fixed', '2Gi');
+      const condition = await eventually('StorageNotExpandable', async () => {
+        const c = await ready('fixed');
+        return c?.reason === 'StorageNotExpandable' && c;
+      });
+      expect(condition.message).toBe(
+        'cannot expand the broker volumes from 1Gi to 2Gi: StorageClass fixed does not allow volume expansion (allowVolumeExpansion is not true); use a StorageClass with allowVolumeExpansion: true, or set spec.storage.size back to 1Gi',
+      );
+      const still = (await getJson<V1StatefulSet>(plane, ['statefulset/fixed-broker', '-n', NS]))!;
+      expect(still.metadata?.uid).toBe(before.metadata?.uid);
+      expect(templateSize(still)).toBe('1Gi');
+      await plane.kubectlOk(['delete', 'kafkacluster/fixed', 'kafkacluster/grow', '-n', NS, '--wait=false']);
     });
   });
 });

@@ -21,6 +21,18 @@ function answer<T>(body: () => T): Promise<T> {
 
 const keyOf = (kind: string, namespace: string | undefined, name: string | undefined) => `${kind} ${namespace}/${name}`;
 
+/** RFC 7386: objects merge, null removes, anything else replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...target } : {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
+}
+
 export class FakeKube implements Kube {
   readonly objects = new Map<string, Stored>();
   readonly statuses = new Map<string, object>();
@@ -90,9 +102,18 @@ export class FakeKube implements Kube {
     });
   }
 
-  delete(ref: ObjectRef): Promise<void> {
+  mergePatch(ref: ObjectRef, patch: object): Promise<void> {
     return answer(() => {
-      this.write('delete', ref.kind, { metadata: ref });
+      this.write('mergePatch', ref.kind, { metadata: ref }, JSON.stringify(patch));
+      const key = keyOf(ref.kind, ref.namespace, ref.name);
+      const obj = this.objects.get(key);
+      if (obj) this.objects.set(key, mergePatch(obj, patch) as Stored);
+    });
+  }
+
+  delete(ref: ObjectRef, options?: { propagationPolicy?: string }): Promise<void> {
+    return answer(() => {
+      this.write('delete', ref.kind, { metadata: ref }, options?.propagationPolicy);
       this.objects.delete(keyOf(ref.kind, ref.namespace, ref.name));
     });
   }
