@@ -3,7 +3,17 @@
 
 import type { KubernetesObject } from '@kubernetes/client-node';
 import pino from 'pino';
-import type { ClusterHealth, KafkaAdmin, PartitionReplicas } from '../kafka/admin.js';
+import type {
+  BrokerNode,
+  ClusterHealth,
+  KafkaAdmin,
+  LogDirUsage,
+  PartitionReplicas,
+  ReassignmentInFlight,
+  ReassignmentOutcome,
+  ReassignmentRequest,
+  ReplicationThrottle,
+} from '../kafka/admin.js';
 import type { Identity, Kube, Lister, ObjectRef } from '../runtime/kube.js';
 import type { ConfigChange, DesiredTopic, ObservedTopic } from '../topics/plan.js';
 
@@ -194,15 +204,111 @@ export class FakeAdmin implements KafkaAdmin {
   health(): Promise<ClusterHealth> {
     return answer(() => this.clusterHealth);
   }
+
+  /** The live brokers brokers() answers. */
+  liveBrokers: BrokerNode[] = [];
+  /** Reassignments in flight; alterReassignments adds and cancels them, tests complete them. */
+  reassignments: ReassignmentInFlight[] = [];
+  /** What logDirUsage answers for each broker (an empty usage for others). */
+  readonly logDirs = new Map<number, LogDirUsage>();
+  /** The throttle rate set on each broker. */
+  readonly throttledBrokers = new Map<number, number>();
+  /** Each topic's throttled replicas. */
+  readonly throttledTopics = new Map<string, { leader: string[]; follower: string[] }>();
+
+  brokers(): Promise<BrokerNode[]> {
+    return answer(() => [...this.liveBrokers].sort((a, b) => a.id - b.id));
+  }
+
+  listReassignments(): Promise<ReassignmentInFlight[]> {
+    return answer(() => [...this.reassignments]);
+  }
+
+  alterReassignments(requests: readonly ReassignmentRequest[]): Promise<ReassignmentOutcome[]> {
+    return answer(() =>
+      requests.map(({ topic, partition, replicas }) => {
+        this.writes.push(`reassign ${topic}-${partition} ${replicas ? replicas.join(',') : 'cancel'}`);
+        const at = this.reassignments.findIndex((r) => r.topic === topic && r.partition === partition);
+        if (replicas === null) {
+          if (at < 0) return { topic, partition, error: 'NO_REASSIGNMENT_IN_PROGRESS' };
+          this.reassignments.splice(at, 1);
+          return { topic, partition };
+        }
+        const current =
+          this.clusterHealth.partitions.find((p) => p.topic === topic && p.partition === partition)?.replicas ?? [];
+        const moving = {
+          topic,
+          partition,
+          replicas: [...new Set([...replicas, ...current])],
+          adding: replicas.filter((r) => !current.includes(r)),
+          removing: current.filter((r) => !replicas.includes(r)),
+        };
+        if (at < 0) this.reassignments.push(moving);
+        else this.reassignments[at] = moving;
+        return { topic, partition };
+      }),
+    );
+  }
+
+  logDirUsage(brokerIds: readonly number[]): Promise<LogDirUsage[]> {
+    return answer(() =>
+      brokerIds.map(
+        (broker) => this.logDirs.get(broker) ?? { broker, replicaBytes: new Map(), totalBytes: -1, usableBytes: -1 },
+      ),
+    );
+  }
+
+  electPreferredLeaders(partitions: readonly { topic: string; partition: number }[]): Promise<ReassignmentOutcome[]> {
+    return answer(() =>
+      partitions.map(({ topic, partition }) => {
+        this.writes.push(`elect ${topic}-${partition}`);
+        const p = this.clusterHealth.partitions.find((q) => q.topic === topic && q.partition === partition);
+        if (!p) return { topic, partition, error: 'UNKNOWN_TOPIC_OR_PARTITION' };
+        p.leader = p.replicas[0] ?? -1;
+        return { topic, partition };
+      }),
+    );
+  }
+
+  unregisterBroker(id: number): Promise<void> {
+    return answer(() => {
+      this.writes.push(`unregister ${id}`);
+      this.liveBrokers = this.liveBrokers.filter((b) => b.id !== id);
+    });
+  }
+
+  setReplicationThrottle(throttle: ReplicationThrottle): Promise<void> {
+    return answer(() => {
+      this.writes.push(`throttle ${throttle.rateBytesPerSecond} ${throttle.brokers.join(',')}`);
+      for (const id of throttle.brokers) this.throttledBrokers.set(id, throttle.rateBytesPerSecond);
+      for (const topic of new Set([...throttle.leaderReplicas.keys(), ...throttle.followerReplicas.keys()]))
+        this.throttledTopics.set(topic, {
+          leader: throttle.leaderReplicas.get(topic) ?? [],
+          follower: throttle.followerReplicas.get(topic) ?? [],
+        });
+    });
+  }
+
+  clearReplicationThrottle(brokers: readonly number[], topics: readonly string[]): Promise<void> {
+    return answer(() => {
+      this.writes.push(`clearThrottle ${brokers.join(',')} ${topics.join(',')}`);
+      for (const id of brokers) this.throttledBrokers.delete(id);
+      for (const topic of topics) this.throttledTopics.delete(topic);
+    });
+  }
 }
 
-/** A partition as a cluster's health reports it: `events-0` with its replicas, ISR and min.insync.replicas. */
+/**
+ * A partition as a cluster's health reports it: `events-0` with its replicas, ISR and
+ * min.insync.replicas; its leader the first in-sync replica unless given.
+ */
 export function partitionState(
   name: string,
   replicas: number[],
   isr: number[],
   minInsyncReplicas = 1,
   internal = false,
+  leader = replicas.find((r) => isr.includes(r)) ?? -1,
 ): PartitionReplicas {
   const at = name.lastIndexOf('-');
   return {
@@ -211,6 +317,7 @@ export function partitionState(
     internal,
     replicas,
     isr,
+    leader,
     minInsyncReplicas,
   };
 }
