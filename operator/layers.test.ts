@@ -16,8 +16,9 @@ const ALLOWED: Record<string, readonly string[]> = {
   topics: ['api'],
   kafka: ['topics'],
   runtime: ['api'],
-  reconcile: ['api', 'desired', 'topics', 'kafka', 'runtime'],
+  reconcile: ['api', 'desired', 'topics', 'kafka', 'runtime', 'rebalance'],
   rack: ['desired', 'runtime'],
+  rebalance: ['api', 'kafka', 'topics'],
 };
 
 function importsOf(file: string): string[] {
