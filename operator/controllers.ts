@@ -82,6 +82,7 @@ export function startControllers({
       if (cluster.metadata.deletionTimestamp) return {};
       return reconcileCluster(cluster, {
         kube,
+        metrics,
         admin: adminFor,
         options,
         now,

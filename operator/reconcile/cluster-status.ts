@@ -1,7 +1,7 @@
 // KafkaCluster status, built from what the reconcile saw and how its pass ended.
 
 import { mergeConditions, type ConditionInput } from '../api/conditions.js';
-import type { KafkaCluster, KafkaClusterStatus } from '../api/types.js';
+import type { KafkaCluster, KafkaClusterStatus, ScalingStatus } from '../api/types.js';
 import { byOrdinal, type BrokerPod } from './brokers.js';
 
 export type ClusterOutcome =
@@ -16,6 +16,7 @@ export interface ClusterFacts {
   replicas: number;
   readyReplicas: number;
   brokers: readonly BrokerPod[];
+  scaling: ScalingStatus | undefined;
 }
 
 export function clusterStatus(
@@ -62,6 +63,7 @@ export function clusterStatus(
     brokers: [...facts.brokers]
       .sort(byOrdinal)
       .map((b) => ({ id: b.ordinal, pod: b.name, state: b.state, ...(b.rack === undefined ? {} : { rack: b.rack }) })),
+    ...(facts.scaling ? { scaling: facts.scaling } : {}),
     conditions: mergeConditions(cluster.status?.conditions, conditions, now),
   };
 }

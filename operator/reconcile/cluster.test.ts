@@ -185,54 +185,6 @@ describe('KafkaCluster reconcile', () => {
     });
   });
 
-  it('never removes a broker that still holds partition replicas', async () => {
-    brokersRunning('r1', ['r1', 'r1', 'r1']);
-    kube.put({
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'events-broker', namespace: 'prod' },
-      spec: { replicas: 3 },
-    } as never);
-    admin.clusterHealth = {
-      controllerId: 0,
-      partitions: [],
-      replicasByBroker: new Map([
-        [0, 4],
-        [2, 1],
-      ]),
-    };
-    await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
-    expect(kube.writes.filter((w) => w.startsWith('apply '))).toEqual([]);
-    expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'ScaleDownBlocked' });
-    expect(condition('Progressing')!.message).toContain('broker 2 still holds partition replicas');
-  });
-
-  it('removes brokers that hold no replicas, and says which are stopping', async () => {
-    brokersRunning('r1', ['r1', 'r1', 'r1']);
-    kube.put({
-      apiVersion: 'apps/v1',
-      kind: 'StatefulSet',
-      metadata: { name: 'events-broker', namespace: 'prod', generation: 1 },
-      spec: { replicas: 3 },
-      status: { observedGeneration: 1, replicas: 3, readyReplicas: 3, updateRevision: 'r1' },
-    } as never);
-    admin.clusterHealth = {
-      controllerId: 0,
-      partitions: [],
-      replicasByBroker: new Map([
-        [0, 4],
-        [1, 1],
-      ]),
-    };
-    await reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps);
-    expect(kube.writes).toContain('apply StatefulSet prod/events-broker');
-    expect(condition('Progressing')).toMatchObject({
-      status: 'True',
-      reason: 'ScalingDown',
-      message: '3 brokers running, 2 wanted: stopping broker 2',
-    });
-  });
-
   it('reports a failed step as Degraded, naming the step, and fails the pass for a retry', async () => {
     kube.failNext = { kind: 'StatefulSet', error: new Error('admission webhook said no') };
     await expect(reconcileCluster({ ...cluster, status: { clusterId: 'id' } }, deps)).rejects.toThrow(
@@ -297,6 +249,171 @@ describe('KafkaCluster reconcile', () => {
       expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'NodeLabelMissing' });
       expect(condition('Progressing')!.message).toContain('node node-1 has no label topology.kubernetes.io/zone');
       expect(condition('Progressing')!.message).toContain('kubectl label node');
+    });
+  });
+
+  describe('scaling', () => {
+    const scaled = (replicas: number) => kafkaCluster({ replicas, controllerVoters: 1 });
+    /** One pass over the cluster as the API server has it: the status the previous pass wrote. */
+    const pass = (replicas: number) =>
+      reconcileCluster(
+        { ...scaled(replicas), status: { clusterId: 'id', ...kube.status('KafkaCluster', 'prod', 'events') } },
+        deps,
+      );
+    const scaling = () => statusOf().scaling!;
+
+    /** The StatefulSet controller has run `count` ready pods of the current revision. */
+    function statefulSetRuns(count: number) {
+      const sts = kube.objects.get('StatefulSet prod/events-broker');
+      kube.put({
+        apiVersion: 'apps/v1',
+        kind: 'StatefulSet',
+        metadata: { name: 'events-broker', namespace: 'prod', generation: 1 },
+        spec: { replicas: (sts as { spec?: { replicas?: number } } | undefined)?.spec?.replicas ?? count },
+        status: { observedGeneration: 1, replicas: count, readyReplicas: count, updateRevision: 'r1' },
+      } as never);
+      for (const [key, obj] of kube.objects) if (obj.kind === 'Pod') kube.objects.delete(key);
+      brokersRunningPods(count);
+      admin.liveBrokers = Array.from({ length: count }, (_, id) => ({ id }));
+    }
+    function brokersRunningPods(count: number) {
+      for (let i = 0; i < count; i++)
+        kube.put({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name: `events-broker-${i}`,
+            namespace: 'prod',
+            labels: { ...labels(cluster), 'controller-revision-hash': 'r1', 'apps.kubernetes.io/pod-index': String(i) },
+          },
+          spec: { nodeName: `node-${i}` },
+          status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+        } as never);
+    }
+    /** Topic orders, 6 partitions at RF 2, round-robin over `brokers`, leaders first. */
+    function placedOn(brokers: number[]) {
+      admin.clusterHealth = {
+        controllerId: 0,
+        partitions: Array.from({ length: 6 }, (_, p) => {
+          const replicas = [brokers[p % brokers.length], brokers[(p + 1) % brokers.length]];
+          return partitionState(`orders-${p}`, replicas, replicas, 1);
+        }),
+        replicasByBroker: new Map(),
+      };
+    }
+    /** The brokers finish every reassignment in flight. */
+    function movesComplete() {
+      for (const r of admin.reassignments) {
+        const p = admin.clusterHealth.partitions.find((q) => q.topic === r.topic && q.partition === r.partition)!;
+        p.replicas = r.replicas.filter((id) => !r.removing.includes(id));
+        p.isr = [...p.replicas];
+        if (!p.replicas.includes(p.leader)) p.leader = p.replicas[0];
+      }
+      admin.reassignments = [];
+    }
+    const replicasOn = (id: number) => admin.clusterHealth.partitions.filter((p) => p.replicas.includes(id)).length;
+
+    it('grows the StatefulSet, then moves replicas to the new broker and elects balanced leaders', async () => {
+      statefulSetRuns(3);
+      placedOn([0, 1, 2]);
+      await pass(4);
+      expect(scaling()).toMatchObject({ phase: 'AddingBrokers', fromBrokers: 3, toBrokers: 4 });
+      expect(kube.objects.get('StatefulSet prod/events-broker')).toMatchObject({ spec: { replicas: 4 } });
+
+      statefulSetRuns(4);
+      await pass(4);
+      expect(scaling()).toMatchObject({ phase: 'MovingReplicas', plan: { replicaMoves: 3, lowerBound: 3 } });
+      expect(condition('Progressing')).toMatchObject({ status: 'True', reason: 'MovingReplicas' });
+      expect(admin.writes.filter((w) => w.startsWith('reassign'))).toHaveLength(3);
+      expect(kube.writes).toContain('event KafkaCluster prod/events Normal MovingReplicas');
+
+      movesComplete();
+      await pass(4);
+      expect(scaling()).toMatchObject({ phase: 'Balanced', progress: { pending: 0, moving: 0, done: 3 } });
+      expect(condition('Ready')).toMatchObject({ status: 'True' });
+      expect([0, 1, 2, 3].map(replicasOn)).toEqual([3, 3, 3, 3]);
+      for (const p of admin.clusterHealth.partitions) expect(p.leader).toBe(p.replicas[0]);
+    });
+
+    it('drains the highest broker before shrinking the StatefulSet, then unregisters it', async () => {
+      statefulSetRuns(4);
+      placedOn([0, 1, 2, 3]);
+      await pass(3);
+      expect(scaling()).toMatchObject({ phase: 'MovingReplicas', fromBrokers: 4, toBrokers: 3 });
+      expect(kube.objects.get('StatefulSet prod/events-broker')).toMatchObject({ spec: { replicas: 4 } });
+
+      movesComplete();
+      expect(replicasOn(3)).toBe(0);
+      await pass(3);
+      expect(scaling()).toMatchObject({ phase: 'RemovingBrokers' });
+      expect(kube.objects.get('StatefulSet prod/events-broker')).toMatchObject({ spec: { replicas: 4 } });
+
+      await pass(3);
+      expect(kube.objects.get('StatefulSet prod/events-broker')).toMatchObject({ spec: { replicas: 3 } });
+      expect(admin.writes).not.toContain('unregister 3');
+      expect(condition('Progressing')).toMatchObject({ reason: 'ScalingDown' });
+
+      statefulSetRuns(3);
+      await pass(3);
+      expect(admin.writes).toContain('unregister 3');
+      expect(scaling()).toMatchObject({ phase: 'Balanced' });
+      expect(condition('Ready')).toMatchObject({ status: 'True' });
+    });
+
+    it('never shrinks the StatefulSet while a leaving broker holds a replica, whatever the status says', async () => {
+      statefulSetRuns(4);
+      placedOn([0, 1, 2, 3]);
+      kube.statuses.set('KafkaCluster prod/events', {
+        scaling: { phase: 'RemovingBrokers', fromBrokers: 4, toBrokers: 3 },
+      });
+      await pass(3);
+      expect(kube.objects.get('StatefulSet prod/events-broker')).toMatchObject({ spec: { replicas: 4 } });
+      expect(scaling().phase).toBe('MovingReplicas');
+    });
+
+    it('refuses a shrink below a topic’s replication factor, saying why, until spec.replicas goes back', async () => {
+      statefulSetRuns(3);
+      placedOn([0, 1, 2]);
+      admin.clusterHealth.partitions = admin.clusterHealth.partitions.map((p) => ({
+        ...p,
+        replicas: [0, 1, 2],
+        isr: [0, 1, 2],
+      }));
+      await pass(2);
+      expect(scaling()).toMatchObject({ phase: 'Blocked' });
+      expect(condition('Ready')).toMatchObject({
+        status: 'False',
+        reason: 'ScaleDownBlocked',
+        message:
+          'cannot go from 3 to 2 brokers: topic orders has replication factor 3, more than 2 brokers can hold apart; set spec.replicas back to 3',
+      });
+      expect(admin.writes.filter((w) => w.startsWith('reassign'))).toEqual([]);
+      expect(kube.objects.get('StatefulSet prod/events-broker')).toMatchObject({ spec: { replicas: 3 } });
+
+      await pass(3);
+      expect(scaling()).toMatchObject({ phase: 'Balanced', toBrokers: 3 });
+      expect(condition('Ready')).toMatchObject({ status: 'True' });
+    });
+
+    it('cancels moves to a broker that a changed spec.replicas no longer keeps, then drains it', async () => {
+      statefulSetRuns(3);
+      placedOn([0, 1, 2]);
+      await pass(5);
+      statefulSetRuns(5);
+      await pass(5);
+      const toLeaving = admin.reassignments.filter((r) => r.adding.includes(4));
+      expect(toLeaving.length).toBeGreaterThan(0);
+
+      await pass(4);
+      expect(scaling()).toMatchObject({ fromBrokers: 5, toBrokers: 4 });
+      for (const r of toLeaving) expect(admin.writes).toContain(`reassign ${r.topic}-${r.partition} cancel`);
+      expect(admin.reassignments.some((r) => r.adding.includes(4))).toBe(false);
+      movesComplete();
+      await pass(4);
+      movesComplete();
+      await pass(4);
+      expect(replicasOn(4)).toBe(0);
+      expect(scaling().phase).toBe('RemovingBrokers');
     });
   });
 });

@@ -14,46 +14,54 @@ import { bootstrapAddress, bootstrapService, headlessService } from '../desired/
 import { statefulSet } from '../desired/statefulset.js';
 import type { KafkaAdmin } from '../kafka/admin.js';
 import type { Kube } from '../runtime/kube.js';
+import type { OperatorMetrics } from '../runtime/metrics.js';
 import { brokerPod, type BrokerPod } from './brokers.js';
 import { describeError } from './errors.js';
 import { clusterStatus, type ClusterOutcome } from './cluster-status.js';
 import { planRestart } from './restart.js';
+import { expandStorage } from './storage.js';
+import { decideBrokerCount, rebalance, removeBrokers, scalingEvent, type ScalingContext } from './scaling.js';
 import { StepError, done, requeue, runSteps, type ReconcileResult, type Step, type StepResult } from './steps.js';
 
 const BROKERS_STARTING_RECHECK_MS = 10_000;
 const RESTART_RECHECK_MS = 5_000;
-const SCALE_DOWN_RECHECK_MS = 30_000;
 const RACK_LABEL_RECHECK_MS = 30_000;
 
 export interface ClusterDeps {
   kube: Kube;
+  metrics?: OperatorMetrics;
   admin(cluster: KafkaCluster): KafkaAdmin;
   options: BuildOptions;
   now(): Date;
   log: Logger;
 }
 
-interface ClusterContext {
+interface ClusterContext extends ScalingContext {
   readonly cluster: KafkaCluster;
   readonly deps: ClusterDeps;
   clusterId?: string;
   configHash?: string;
   statefulSet?: V1StatefulSet;
   pods?: BrokerPod[];
+  /** The claim size the StatefulSet's template carries (the old one while volumes cannot grow). */
+  claimSize?: string;
 }
 
 const CLUSTER_STEPS: readonly Step<ClusterContext>[] = [
   { name: 'clusterId', run: ensureClusterId },
-  { name: 'scaleDown', run: guardScaleDown },
+  { name: 'brokerCount', run: decideBrokerCount },
   { name: 'serviceAccount', run: (c) => apply(c, serviceAccount(c.cluster)) },
   { name: 'brokerRole', run: applyBrokerRole },
   { name: 'configMap', run: applyConfigMap },
   { name: 'services', run: applyServices },
   { name: 'podDisruptionBudget', run: (c) => apply(c, podDisruptionBudget(c.cluster)) },
+  { name: 'expandStorage', run: expandStorage },
   { name: 'statefulSet', run: applyStatefulSet },
   { name: 'rackLabels', run: copyRackLabels },
   { name: 'rollingRestart', run: rollingRestart },
   { name: 'brokersReady', run: (c) => Promise.resolve(brokersReady(c)) },
+  { name: 'rebalance', run: rebalance },
+  { name: 'removeBrokers', run: removeBrokers },
 ];
 
 export async function reconcileCluster(cluster: KafkaCluster, deps: ClusterDeps): Promise<ReconcileResult> {
@@ -123,21 +131,6 @@ async function ensureClusterId(ctx: ClusterContext) {
   return done;
 }
 
-/** The operator never removes a broker that still holds partition replicas (node.id = ordinal). */
-async function guardScaleDown(ctx: ClusterContext) {
-  const { cluster, deps } = ctx;
-  const current = (await deps.kube.get<V1StatefulSet>(statefulSetRef(cluster)))?.spec?.replicas ?? 0;
-  if (cluster.spec.replicas >= current) return done;
-  const { replicasByBroker } = await deps.admin(cluster).health();
-  const holding = [...replicasByBroker.keys()].filter((id) => id >= cluster.spec.replicas).sort((a, b) => a - b);
-  if (holding.length === 0) return done;
-  return requeue(
-    SCALE_DOWN_RECHECK_MS,
-    'ScaleDownBlocked',
-    `cannot go from ${current} to ${cluster.spec.replicas} brokers: broker${holding.length > 1 ? 's' : ''} ${holding.join(', ')} still hold${holding.length > 1 ? '' : 's'} partition replicas; move them to the remaining brokers first, or set spec.replicas back to ${current}`,
-  );
-}
-
 async function apply(ctx: ClusterContext, obj: KubernetesObject) {
   await ctx.deps.kube.apply(obj);
   return done;
@@ -175,8 +168,9 @@ async function applyServices(ctx: ClusterContext) {
 }
 
 async function applyStatefulSet(ctx: ClusterContext) {
+  const cluster = { ...ctx.cluster, spec: { ...ctx.cluster.spec, replicas: ctx.brokerCount! } };
   ctx.statefulSet = await ctx.deps.kube.apply(
-    statefulSet(ctx.cluster, ctx.clusterId!, ctx.configHash!, ctx.deps.options),
+    statefulSet(cluster, ctx.clusterId!, ctx.configHash!, ctx.deps.options, ctx.claimSize),
   );
   return done;
 }
@@ -239,7 +233,7 @@ async function rollingRestart(ctx: ClusterContext) {
 function brokersReady(ctx: ClusterContext): StepResult {
   const status = ctx.statefulSet?.status;
   const ready = status?.readyReplicas ?? 0;
-  const want = ctx.cluster.spec.replicas;
+  const want = ctx.brokerCount!;
   const running = status?.replicas ?? 0;
   if (
     (status?.observedGeneration ?? 0) >= (ctx.statefulSet?.metadata?.generation ?? 1) &&
@@ -295,12 +289,16 @@ async function writeStatus(ctx: ClusterContext, outcome: ClusterOutcome): Promis
       replicas: sts?.status?.replicas ?? 0,
       readyReplicas: sts?.status?.readyReplicas ?? 0,
       brokers: await brokerPods(ctx),
+      scaling: ctx.scaling ?? cluster.status?.scaling,
     },
     outcome,
     deps.now(),
   );
+  if (status.scaling) deps.metrics?.recordScaling(cluster.metadata.namespace, cluster.metadata.name, status.scaling);
   if (sameStatus(cluster.status, status)) return;
   await deps.kube.applyStatus(ref(cluster), status);
+  const scaled = scalingEvent(cluster.status?.scaling, status.scaling);
+  if (scaled) await deps.kube.event(cluster, scaled.type, scaled.reason, scaled.message);
   const wasReady = findCondition(cluster.status?.conditions, 'Ready')?.status === 'True';
   const ready = findCondition(status.conditions, 'Ready')!;
   if (wasReady !== (ready.status === 'True')) {

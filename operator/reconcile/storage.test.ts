@@ -104,7 +104,7 @@ describe('expandStorage', () => {
   it("uses the cluster's default class when the claims name none", async () => {
     const cluster = grown('1Gi');
     kube.put(statefulSet(cluster, 'cluster-id', 'h', OPTIONS));
-    kube.put({ ...claim(cluster, 0, '1Gi'), spec: { resources: { requests: { storage: '1Gi' } } } });
+    kube.put({ ...claim(cluster, 0, '1Gi'), spec: { resources: { requests: { storage: '1Gi' } } } } as never);
     kube.put(storageClass('other', false));
     kube.put(storageClass('standard', true, true));
     expect((await run(grown('2Gi'))).claimSize).toBe('2Gi');

@@ -1,6 +1,16 @@
 // Prometheus metrics of the operator, served on /metrics.
 
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ScalingPhase, ScalingStatus } from '../api/types.js';
+
+const SCALING_PHASES: readonly ScalingPhase[] = [
+  'AddingBrokers',
+  'MovingReplicas',
+  'ElectingLeaders',
+  'RemovingBrokers',
+  'Blocked',
+  'Balanced',
+];
 
 export class OperatorMetrics {
   readonly registry = new Registry();
@@ -34,6 +44,35 @@ export class OperatorMetrics {
     help: '1 while this replica leads (or runs without leader election), 0 while it stands by.',
     registers: [this.registry],
   });
+
+  readonly scalingPhase = new Gauge({
+    name: 'runnel_operator_scaling_phase',
+    help: 'The phase of each cluster’s last broker count change: 1 for the current phase, 0 for the others.',
+    labelNames: ['namespace', 'cluster', 'phase'] as const,
+    registers: [this.registry],
+  });
+  readonly scalingPartitions = new Gauge({
+    name: 'runnel_operator_scaling_partitions',
+    help: 'Partitions of the current scaling plan whose replicas are pending, moving or done.',
+    labelNames: ['namespace', 'cluster', 'state'] as const,
+    registers: [this.registry],
+  });
+  readonly scalingBytes = new Gauge({
+    name: 'runnel_operator_scaling_bytes',
+    help: 'Bytes the current scaling plan copies (planned) and has copied (moved).',
+    labelNames: ['namespace', 'cluster', 'state'] as const,
+    registers: [this.registry],
+  });
+
+  recordScaling(namespace: string, cluster: string, scaling: ScalingStatus): void {
+    for (const phase of SCALING_PHASES)
+      this.scalingPhase.set({ namespace, cluster, phase }, phase === scaling.phase ? 1 : 0);
+    const progress = scaling.progress ?? { pending: 0, moving: 0, done: 0, bytesMoved: 0 };
+    for (const state of ['pending', 'moving', 'done'] as const)
+      this.scalingPartitions.set({ namespace, cluster, state }, progress[state]);
+    this.scalingBytes.set({ namespace, cluster, state: 'planned' }, scaling.plan?.bytes ?? 0);
+    this.scalingBytes.set({ namespace, cluster, state: 'moved' }, progress.bytesMoved);
+  }
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

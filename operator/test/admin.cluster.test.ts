@@ -68,7 +68,7 @@ async function throttleSeen(raw: Admin, id: number): Promise<Record<string, stri
   for (const r of described)
     for (const c of r.configs)
       if (c.configSource === ConfigSources.DYNAMIC_BROKER_CONFIG || c.configSource === ConfigSources.TOPIC_CONFIG)
-        seen[c.name] = c.value;
+        seen[c.name] = c.value ?? null;
   return seen;
 }
 

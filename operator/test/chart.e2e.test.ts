@@ -56,18 +56,26 @@ describe('runnel-operator chart', () => {
     expect(role.rules!.flatMap((r) => r.verbs)).not.toContain('*');
   });
 
-  it('grants a Role in each watched namespace when namespaces are listed, and cluster-wide only reading nodes', async () => {
+  it('grants a Role in each watched namespace when namespaces are listed, and cluster-wide only reading nodes and StorageClasses', async () => {
     const manifests = await render('watchNamespaces={team-a,team-b}');
     const clusterWide = manifests.filter((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding');
     expect(clusterWide.map((m) => `${m.kind} ${m.metadata.name}`).sort()).toEqual([
       'ClusterRole runnel-operator-nodes',
+      'ClusterRole runnel-operator-storageclasses',
       'ClusterRoleBinding runnel-operator-nodes',
+      'ClusterRoleBinding runnel-operator-storageclasses',
     ]);
-    expect(clusterWide.find((m) => m.kind === 'ClusterRole')!.rules).toEqual([
+    expect(clusterWide.filter((m) => m.kind === 'ClusterRole').flatMap((m) => m.rules)).toEqual([
       { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
+      { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get', 'list'] },
     ]);
     const withoutRacks = await render('watchNamespaces={team-a}', 'rackAwareness=false');
-    expect(withoutRacks.filter((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')).toEqual([]);
+    expect(
+      withoutRacks
+        .filter((m) => m.kind === 'ClusterRole' || m.kind === 'ClusterRoleBinding')
+        .map((m) => `${m.kind} ${m.metadata.name}`)
+        .sort(),
+    ).toEqual(['ClusterRole runnel-operator-storageclasses', 'ClusterRoleBinding runnel-operator-storageclasses']);
     const roles = manifests.filter((m) => m.kind === 'Role' && m.metadata.name === 'runnel-operator');
     expect(roles.map((r) => r.metadata.namespace).sort()).toEqual(['team-a', 'team-b']);
     const env = manifests.find((m) => m.kind === 'Deployment')!.spec!.template!.spec.containers[0].env;

@@ -142,7 +142,9 @@ describe('operator on a real API server', () => {
     expect(await can('delete', 'pods')).toBe('yes');
     expect(await can('patch', 'kafkaclusters.kafka.runnel.dev', '--subresource=status')).toBe('yes');
     expect(await can('get', 'secrets')).toBe('no');
-    expect(await can('delete', 'statefulsets.apps')).toBe('no');
+    expect(await can('delete', 'statefulsets.apps')).toBe('yes');
+    expect(await can('patch', 'persistentvolumeclaims')).toBe('yes');
+    expect(await can('get', 'storageclasses.storage.k8s.io')).toBe('yes');
     expect(await can('delete', 'kafkaclusters.kafka.runnel.dev')).toBe('no');
     expect(await can('create', 'clusterroles.rbac.authorization.k8s.io')).toBe('no');
     expect(await can('create', 'roles.rbac.authorization.k8s.io')).toBe('yes');

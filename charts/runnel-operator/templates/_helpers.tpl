@@ -34,9 +34,10 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [""]
   resources: [configmaps, services, serviceaccounts]
   verbs: [get, list, watch, create, patch]
+# delete: growing the volumes re-creates the StatefulSet, orphaning (keeping) its pods.
 - apiGroups: [apps]
   resources: [statefulsets]
-  verbs: [get, list, watch, create, patch]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
   verbs: [get, list, watch, create, patch]
@@ -45,10 +46,11 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 - apiGroups: [rbac.authorization.k8s.io]
   resources: [roles, rolebindings]
   verbs: [get, list, watch, create, patch, delete]
-# A re-created cluster adopts the id of the broker volumes kept from its predecessor.
+# A re-created cluster adopts the id of the broker volumes kept from its predecessor; growing
+# spec.storage.size patches each broker's claim.
 - apiGroups: [""]
   resources: [persistentvolumeclaims]
-  verbs: [list]
+  verbs: [list, patch]
 # Rolling restarts delete one broker pod at a time; patch sets a broker's rack annotation.
 - apiGroups: [""]
   resources: [pods]
