@@ -92,12 +92,13 @@ describe('KafkaTopic reconcile', () => {
     expect(ready(topic)!.message).toContain('spec.partitions 4');
   });
 
-  it('reports a replication factor change as NotSupported and changes nothing', async () => {
+  it('refuses a replication factor above the cluster’s broker count and changes nothing', async () => {
     admin.topics.set('orders', { name: 'orders', id: 'x', partitions: 3, replicationFactor: 1, config: new Map() });
-    const topic = held(kafkaTopic({ replicationFactor: 3 }));
+    const topic = held(kafkaTopic({ replicationFactor: 5 }));
     await reconcile(topic);
     expect(admin.writes).toEqual([]);
     expect(ready(topic)).toMatchObject({ status: 'False', reason: 'NotSupported' });
+    expect(ready(topic)!.message).toContain('spec.replicationFactor 5 exceeds the 3 brokers');
   });
 
   it('leaves a topic to the older of two KafkaTopics naming it', async () => {

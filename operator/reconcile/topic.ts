@@ -16,12 +16,16 @@ import type { KafkaAdmin } from '../kafka/admin.js';
 import type { Kube, Lister } from '../runtime/kube.js';
 import { olderClaimant } from '../topics/claims.js';
 import { planTopic, type DesiredTopic } from '../topics/plan.js';
+import { advanceRebalance } from '../rebalance/executor.js';
 import { describeError } from './errors.js';
 import type { ReconcileResult } from './steps.js';
 
 const CLUSTER_NOT_FOUND_RECHECK_MS = 30_000;
 const CLUSTER_NOT_READY_RECHECK_MS = 15_000;
 const CONFLICT_RECHECK_MS = 60_000;
+const REPLICATION_FACTOR_RECHECK_MS = 5_000;
+/** The Ready reason while replicas are added or removed; the next pass goes on with it. */
+const CHANGING_REPLICATION_FACTOR = 'ChangingReplicationFactor';
 
 export interface TopicDeps {
   kube: Kube;
@@ -146,8 +150,56 @@ async function syncTopic(topic: KafkaTopic, deps: TopicDeps): Promise<TopicOutco
         await admin.alterTopicConfig(name, plan.configChanges);
         log.info({ changes: plan.configChanges }, 'topic config changed');
       }
+      // Until every partition has its new replicas (partition 0 may get there first), each pass goes on.
+      if (
+        plan.replicationFactor !== undefined ||
+        findCondition(topic.status?.conditions, 'Ready')?.reason === CHANGING_REPLICATION_FACTOR
+      )
+        return changeReplicationFactor(topic, cluster, admin, log, observed!.id);
       return { ready: true, reason: 'Ready', message: '', topicId: observed!.id };
   }
+}
+
+/** Adds or removes replicas of the topic's partitions with the scaling planner, balanced over the cluster's brokers. */
+async function changeReplicationFactor(
+  topic: KafkaTopic,
+  cluster: KafkaCluster,
+  admin: KafkaAdmin,
+  log: Logger,
+  topicId: string,
+): Promise<TopicOutcome> {
+  const name = topicNameOf(topic);
+  const want = topic.spec.replicationFactor;
+  const brokers = Array.from({ length: cluster.spec.replicas }, (_, i) => i);
+  if (want > brokers.length)
+    return {
+      ready: false,
+      reason: 'NotSupported',
+      message: `spec.replicationFactor ${want} exceeds the ${brokers.length} brokers of KafkaCluster "${cluster.metadata.name}": lower it, or add brokers first`,
+      topicId,
+    };
+  const step = await advanceRebalance(
+    admin,
+    {
+      brokers,
+      throttleBytesPerSecond: cluster.spec.rebalance?.throttleBytesPerSecond,
+      maxPartitionMovements: cluster.spec.rebalance?.maxPartitionMovements ?? 10,
+      topics: new Set([name]),
+      replicationFactors: new Map([[name, want]]),
+    },
+    undefined,
+  );
+  if (step.kind === 'balanced') {
+    log.info({ replicationFactor: want }, 'replication factor changed');
+    return { ready: true, reason: 'Ready', message: '', topicId };
+  }
+  return {
+    ready: false,
+    reason: CHANGING_REPLICATION_FACTOR,
+    message: `changing the replication factor to ${want}: ${step.message}`,
+    topicId,
+    requeueAfterMs: REPLICATION_FACTOR_RECHECK_MS,
+  };
 }
 
 async function writeStatus(topic: KafkaTopic, outcome: TopicOutcome, deps: TopicDeps): Promise<void> {
@@ -176,6 +228,7 @@ async function writeStatus(topic: KafkaTopic, outcome: TopicOutcome, deps: Topic
   );
   const before = findCondition(topic.status?.conditions, 'Ready');
   if (!outcome.ready && (before?.status !== 'False' || before.reason !== outcome.reason)) {
-    await deps.kube.event(topic, 'Warning', outcome.reason, outcome.message);
+    const type = outcome.reason === CHANGING_REPLICATION_FACTOR ? 'Normal' : 'Warning';
+    await deps.kube.event(topic, type, outcome.reason, outcome.message);
   }
 }

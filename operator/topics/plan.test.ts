@@ -76,11 +76,9 @@ describe('topic plan', () => {
     );
   });
 
-  it('refuses a replication factor change for now', () => {
+  it('plans a replication factor change (carried out by reassignment) next to the other changes', () => {
     const plan = planTopic(desired({ replicationFactor: 3, partitions: 6 }), observed({ replicationFactor: 1 }));
-    expect(plan.action).toBe('notSupported');
-    expect(plan.action === 'notSupported' && plan.message).toMatch(
-      /spec.replicationFactor 3 differs from the topic's 1/,
-    );
+    expect(plan).toEqual({ action: 'update', partitions: 6, replicationFactor: 3, configChanges: [] });
+    expect(isInSync(plan)).toBe(false);
   });
 });

@@ -22,7 +22,14 @@ export type ConfigChange = { name: string; op: 'set'; value: string } | { name: 
 
 export type TopicPlan =
   | { action: 'create'; topic: DesiredTopic }
-  | { action: 'update'; /** New partition count, when it grows. */ partitions?: number; configChanges: ConfigChange[] }
+  | {
+      action: 'update';
+      /** New partition count, when it grows. */
+      partitions?: number;
+      /** New replication factor, when it changes: replicas are added or removed by reassignment. */
+      replicationFactor?: number;
+      configChanges: ConfigChange[];
+    }
   | { action: 'notSupported'; message: string };
 
 export function planTopic(desired: DesiredTopic, observed: ObservedTopic | undefined): TopicPlan {
@@ -33,15 +40,10 @@ export function planTopic(desired: DesiredTopic, observed: ObservedTopic | undef
       message: `spec.partitions ${desired.partitions} is below the topic's ${observed.partitions} partitions; Kafka cannot remove partitions (set it back to ${observed.partitions} or more, or create a new topic)`,
     };
   }
-  if (desired.replicationFactor !== observed.replicationFactor) {
-    return {
-      action: 'notSupported',
-      message: `spec.replicationFactor ${desired.replicationFactor} differs from the topic's ${observed.replicationFactor}; changing the replication factor is not supported yet (set it back to ${observed.replicationFactor})`,
-    };
-  }
   return {
     action: 'update',
     partitions: desired.partitions > observed.partitions ? desired.partitions : undefined,
+    replicationFactor: desired.replicationFactor !== observed.replicationFactor ? desired.replicationFactor : undefined,
     configChanges: configChanges(desired.config, observed.config),
   };
 }
@@ -58,5 +60,10 @@ export function configChanges(
 }
 
 export function isInSync(plan: TopicPlan): boolean {
-  return plan.action === 'update' && plan.partitions === undefined && plan.configChanges.length === 0;
+  return (
+    plan.action === 'update' &&
+    plan.partitions === undefined &&
+    plan.replicationFactor === undefined &&
+    plan.configChanges.length === 0
+  );
 }
