@@ -1,0 +1,75 @@
+// A consumer group member that keeps reading while partitions move between brokers, and says
+// exactly what it was given.
+//
+//   node --input-type=module -e "$(cat group-consumer.mjs)" <bootstrap> <topic> <group>
+//
+// Reads from the group's committed offsets (the earliest when none), commits each record after it
+// is printed (`rec <key> <partition> <offset>`), until stdin ends or says "stop"; then prints
+// `done <records>`. A failed stream is reported (`error <message>`) and the member joins again from
+// the committed offsets: records after the last commit come again (at-least-once), none is skipped.
+// Uses @platformatic/kafka, which the images carry (kafkajs is a dev dependency).
+
+import { Consumer, MessagesStreamFallbackModes, MessagesStreamModes } from '@platformatic/kafka';
+
+const [bootstrap, topic, groupId] = process.argv.slice(1);
+if (!bootstrap || !topic || !groupId) {
+  process.stderr.write('usage: group-consumer <bootstrap> <topic> <group>\n');
+  process.exit(2);
+}
+
+const out = (line) => process.stdout.write(line.replace(/\s+/g, ' ') + '\n');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+let stopping = false;
+process.stdin.setEncoding('utf8');
+process.stdin.on('data', (d) => {
+  if (d.includes('stop')) stopping = true;
+});
+process.stdin.on('end', () => (stopping = true));
+
+let records = 0;
+while (!stopping) {
+  const consumer = new Consumer({
+    clientId: 'e2e-group-consumer',
+    groupId,
+    bootstrapBrokers: [bootstrap],
+    sessionTimeout: 10_000,
+    heartbeatInterval: 500,
+    rebalanceTimeout: 10_000,
+    retries: 60,
+    retryDelay: 250,
+  });
+  let failure;
+  try {
+    const stream = await consumer.consume({
+      topics: [topic],
+      mode: MessagesStreamModes.COMMITTED,
+      fallbackMode: MessagesStreamFallbackModes.EARLIEST,
+      autocommit: false,
+      maxWaitTime: 500,
+    });
+    stream.on('data', (m) => {
+      out(`rec ${m.key?.toString()} ${m.partition} ${m.offset}`);
+      records++;
+      stream.pause();
+      Promise.resolve(m.commit()).then(
+        () => stream.resume(),
+        (e) => {
+          failure = e;
+          stream.resume();
+        },
+      );
+    });
+    stream.on('error', (e) => (failure = e));
+    while (!stopping && !failure) await sleep(100);
+    await stream.close().catch(() => undefined);
+  } catch (e) {
+    failure = e;
+  }
+  await consumer.close().catch(() => undefined);
+  if (failure) {
+    out(`error ${failure?.code ?? ''} ${failure?.message ?? failure}`);
+    await sleep(1000);
+  }
+}
+out(`done ${records}`);
