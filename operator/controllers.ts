@@ -129,7 +129,8 @@ export function startControllers({
     kubeConfig,
     { apiVersion: API_VERSION, kind: 'KafkaTopic', plural: 'kafkatopics' },
     namespaces,
-    (t) => topicController.enqueue(t.metadata.namespace, t.metadata.name),
+    // Only once the clusters are listed: before that, a topic's cluster would look missing.
+    (t) => void clusters.synced.then(() => topicController.enqueue(t.metadata.namespace, t.metadata.name)),
     log,
     clock,
   );

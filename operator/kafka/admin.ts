@@ -463,7 +463,9 @@ class PlatformaticAdmin implements KafkaAdmin {
       name,
       id: topic.id,
       partitions: topic.partitionsCount,
-      replicationFactor: topic.partitions[0]?.replicas.length ?? 0,
+      // A partition being moved lists its leaving replicas too: the fewest is the topic's factor.
+      replicationFactor:
+        topic.partitions.length === 0 ? 0 : Math.min(...topic.partitions.map((p) => p.replicas.length)),
       config,
     };
   }

@@ -142,7 +142,13 @@ function afterStep(scaling: ScalingStatus, step: RebalanceStep, shrinking: boole
 }
 
 async function blockersOf(ctx: ScalingContext, admin: KafkaAdmin, scaling: ScalingStatus): Promise<string[]> {
-  const { partitions } = await admin.health();
+  const { partitions: current } = await admin.health();
+  // A partition in the middle of a move lists its leaving replicas too: count what it will have.
+  const moving = await admin.listReassignments();
+  const partitions = current.map((p) => {
+    const r = moving.find((m) => m.topic === p.topic && m.partition === p.partition);
+    return r ? { ...p, replicas: r.replicas.filter((id) => !r.removing.includes(id)) } : p;
+  });
   const live = (await admin.brokers()).map((b) => b.id);
   return shrinkBlockers({
     from: scaling.fromBrokers,
