@@ -395,6 +395,17 @@ describe('KafkaCluster reconcile', () => {
       expect(condition('Ready')).toMatchObject({ status: 'True' });
     });
 
+    it('counts a partition in the middle of a move by its target replicas when checking a shrink', async () => {
+      statefulSetRuns(3);
+      placedOn([0, 1, 2]);
+      // orders-0 moving from [0,1] to [1,2]: Metadata lists all three meanwhile.
+      admin.clusterHealth.partitions[0] = partitionState('orders-0', [1, 2, 0], [0, 1, 2], 1);
+      admin.reassignments = [{ topic: 'orders', partition: 0, replicas: [1, 2, 0], adding: [2], removing: [0] }];
+      await pass(2);
+      expect(scaling().phase).toBe('MovingReplicas');
+      expect(admin.writes).toContain('reassign orders-0 cancel');
+    });
+
     it('cancels moves to a broker that a changed spec.replicas no longer keeps, then drains it', async () => {
       statefulSetRuns(3);
       placedOn([0, 1, 2]);
