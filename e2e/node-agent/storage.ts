@@ -15,6 +15,7 @@
 
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { quantityBytes } from '../../operator/api/quantity.js';
 import {
   isConflict,
   isNotFound,
@@ -100,7 +101,7 @@ export class Provisioner {
     if (want === undefined) return;
     const pvSize = pv.spec.capacity?.storage;
     const claimSize = pvc.status?.capacity?.storage;
-    const grow = (have: string | number | undefined) => have === undefined || bytes(want) > bytes(have);
+    const grow = (have: string | number | undefined) => have === undefined || quantityBytes(want) > quantityBytes(have);
     if (!grow(pvSize) && !grow(claimSize)) return;
     try {
       if (grow(pvSize)) {
@@ -164,26 +165,4 @@ export class Provisioner {
       if (!isConflict(e)) throw e;
     }
   }
-}
-
-const UNITS: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-};
-
-/** A storage quantity in bytes (`2Gi`, `1.5G`, `1073741824`). */
-function bytes(q: string | number): number {
-  const m = /^([0-9.]+)([a-zA-Z]*)$/.exec(String(q).trim());
-  const unit = m ? UNITS[m[2]] : undefined;
-  if (!m || unit === undefined) throw new Error(`unsupported storage quantity: ${q}`);
-  return Number(m[1]) * unit;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { LogDirUsage } from '../kafka/admin.js';
 import { partitionState } from '../test/fakes.js';
-import { quantityBytes, shrinkBlockers, type ShrinkFacts } from './shrink.js';
+import { shrinkBlockers, type ShrinkFacts } from './shrink.js';
 
 const GiB = 2 ** 30;
 
@@ -22,14 +22,6 @@ function facts(overrides: Partial<ShrinkFacts> = {}): ShrinkFacts {
 }
 
 describe('shrinking a cluster', () => {
-  it('reads storage quantities in binary and decimal units', () => {
-    expect(quantityBytes('10Gi')).toBe(10 * GiB);
-    expect(quantityBytes('1.5Ki')).toBe(1536);
-    expect(quantityBytes('500M')).toBe(500e6);
-    expect(quantityBytes('42')).toBe(42);
-    expect(() => quantityBytes('ten gigs')).toThrow('ten gigs is not a storage quantity such as 10Gi');
-  });
-
   it('is safe when every topic fits and the data fits the remaining volumes', () => {
     expect(shrinkBlockers(facts())).toEqual([]);
   });

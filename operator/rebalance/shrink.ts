@@ -16,27 +16,6 @@ export interface ShrinkFacts {
   volumeBytes: number;
 }
 
-const SUFFIXES: Record<string, number> = {
-  '': 1,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-};
-
-/** A Kubernetes quantity of the form the CRD allows (`10Gi`, `500M`, `1.5Ti`) in bytes. */
-export function quantityBytes(quantity: string): number {
-  const match = /^([0-9]+(?:\.[0-9]+)?)(Ki|Mi|Gi|Ti|Pi|k|M|G|T|P)?$/.exec(quantity);
-  if (!match) throw new Error(`${quantity} is not a storage quantity such as 10Gi`);
-  return Math.ceil(Number(match[1]) * SUFFIXES[match[2] ?? '']);
-}
-
 /** Why shrinking `from` → `to` brokers is unsafe; empty when it is safe. */
 export function shrinkBlockers(facts: ShrinkFacts): string[] {
   const reasons: string[] = [];

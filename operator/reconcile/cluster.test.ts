@@ -264,31 +264,16 @@ describe('KafkaCluster reconcile', () => {
 
     /** The StatefulSet controller has run `count` ready pods of the current revision. */
     function statefulSetRuns(count: number) {
-      const sts = kube.objects.get('StatefulSet prod/events-broker');
-      kube.put({
-        apiVersion: 'apps/v1',
-        kind: 'StatefulSet',
-        metadata: { name: 'events-broker', namespace: 'prod', generation: 1 },
-        spec: { replicas: (sts as { spec?: { replicas?: number } } | undefined)?.spec?.replicas ?? count },
-        status: { observedGeneration: 1, replicas: count, readyReplicas: count, updateRevision: 'r1' },
-      } as never);
+      const replicas = (
+        kube.objects.get('StatefulSet prod/events-broker') as { spec?: { replicas?: number } } | undefined
+      )?.spec?.replicas;
       for (const [key, obj] of kube.objects) if (obj.kind === 'Pod') kube.objects.delete(key);
-      brokersRunningPods(count);
+      brokersRunning('r1', Array<string>(count).fill('r1'));
+      kube.put({
+        ...kube.objects.get('StatefulSet prod/events-broker')!,
+        spec: { replicas: replicas ?? count },
+      } as never);
       admin.liveBrokers = Array.from({ length: count }, (_, id) => ({ id }));
-    }
-    function brokersRunningPods(count: number) {
-      for (let i = 0; i < count; i++)
-        kube.put({
-          apiVersion: 'v1',
-          kind: 'Pod',
-          metadata: {
-            name: `events-broker-${i}`,
-            namespace: 'prod',
-            labels: { ...labels(cluster), 'controller-revision-hash': 'r1', 'apps.kubernetes.io/pod-index': String(i) },
-          },
-          spec: { nodeName: `node-${i}` },
-          status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
-        } as never);
     }
     /** Topic orders, 6 partitions at RF 2, round-robin over `brokers`, leaders first. */
     function placedOn(brokers: number[]) {

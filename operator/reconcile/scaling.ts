@@ -9,11 +9,12 @@
 
 import type { V1StatefulSet } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
+import { quantityBytes } from '../api/quantity.js';
 import type { KafkaCluster, ScalingPhase, ScalingStatus } from '../api/types.js';
 import { names } from '../desired/names.js';
 import type { KafkaAdmin } from '../kafka/admin.js';
 import { advanceRebalance, type RebalanceStep } from '../rebalance/executor.js';
-import { quantityBytes, shrinkBlockers } from '../rebalance/shrink.js';
+import { shrinkBlockers } from '../rebalance/shrink.js';
 import type { Kube } from '../runtime/kube.js';
 import { done, requeue, type StepResult } from './steps.js';
 

@@ -5,7 +5,7 @@ import { labels } from '../desired/names.js';
 import { FakeKube, silentLog } from '../test/fakes.js';
 import { OPTIONS, kafkaCluster } from '../test/fixtures.js';
 import type { KafkaCluster } from '../api/types.js';
-import { expandStorage, quantityBytes, type StorageContext } from './storage.js';
+import { expandStorage, type StorageContext } from './storage.js';
 
 const NS = 'prod';
 const STS = 'StatefulSet prod/events-broker';
@@ -64,15 +64,6 @@ describe('expandStorage', () => {
 
   beforeEach(() => {
     kube = new FakeKube();
-  });
-
-  it('reads quantities', () => {
-    expect(quantityBytes('10Gi')).toBe(10 * 2 ** 30);
-    expect(quantityBytes('1.5G')).toBe(1.5e9);
-    expect(quantityBytes('2048Mi')).toBe(quantityBytes('2Gi'));
-    expect(quantityBytes('1073741824')).toBe(quantityBytes('1Gi'));
-    expect(quantityBytes('1e3')).toBe(1000);
-    expect(() => quantityBytes('ten gigs')).toThrow('not a quantity');
   });
 
   it('is done, changing nothing, for a new cluster and for one at its size', async () => {

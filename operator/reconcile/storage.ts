@@ -6,8 +6,9 @@
 // the pod template only, so no broker restarts. A volume never shrinks: the CRD refuses a smaller
 // spec.storage.size on update, and this step refuses a template larger than the spec.
 
-import type { Logger } from 'pino';
 import type { V1PersistentVolumeClaim, V1StatefulSet, V1StorageClass } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import { quantityBytes } from '../api/quantity.js';
 import type { KafkaCluster } from '../api/types.js';
 import { labelSelector, names } from '../desired/names.js';
 import type { Kube } from '../runtime/kube.js';
@@ -24,31 +25,6 @@ export interface StorageContext {
   readonly deps: { kube: Kube; log: Logger };
   /** Set by expandStorage: the size the StatefulSet's claim template must carry. */
   claimSize?: string;
-}
-
-const SUFFIXES: Record<string, number> = {
-  '': 1,
-  m: 1e-3,
-  k: 1e3,
-  M: 1e6,
-  G: 1e9,
-  T: 1e12,
-  P: 1e15,
-  E: 1e18,
-  Ki: 2 ** 10,
-  Mi: 2 ** 20,
-  Gi: 2 ** 30,
-  Ti: 2 ** 40,
-  Pi: 2 ** 50,
-  Ei: 2 ** 60,
-};
-
-/** A Kubernetes quantity in bytes (`10Gi`, `1.5G`, `1073741824`, `1e9`). */
-export function quantityBytes(q: string | number): number {
-  const m = /^([+-]?[0-9.]+)(?:[eE]([+-]?[0-9]+)|(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?)$/.exec(String(q).trim());
-  if (!m) throw new Error(`not a quantity: ${q}`);
-  const [, num, exp, suffix] = m;
-  return Number(num) * (exp !== undefined ? 10 ** Number(exp) : SUFFIXES[suffix ?? '']);
 }
 
 const claimTemplateOf = (sts: V1StatefulSet) =>
