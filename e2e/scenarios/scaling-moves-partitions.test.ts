@@ -335,5 +335,5 @@ describe.runIf(BROKERS === 3)('scaling a KafkaCluster moves its partitions, 3 â†
     console.log(
       `[e2e] scaling: ${acks.length} records acknowledged, ${records} given to the group (${records - read.size} redelivered), ${linesOf(produced.stdout, 'retry').length} producer retries, ${linesOf(consumed.stdout, 'error').length} group rejoins`,
     );
-  });
+  }, 300_000);
 });

@@ -80,8 +80,10 @@ export async function advanceRebalance(
     };
   const brokers: BrokerInfo[] = target.brokers.map((id) => ({ id, rack: live.find((b) => b.id === id)?.rack }));
 
-  const { partitions } = await admin.health();
+  // Reassignments first: one that completes between the two answers then still counts as in flight,
+  // instead of leaving its partition listed with target and leaving replicas and no move.
   let inFlight = await admin.listReassignments();
+  const { partitions } = await admin.health();
   const conflicting = inFlight.filter((r) => reassignmentTarget(r).some((id) => !target.brokers.includes(id)));
   if (conflicting.length > 0) {
     await admin.alterReassignments(
@@ -99,7 +101,7 @@ export async function advanceRebalance(
   const plan = planReassignment({
     brokers,
     partitions: assignment,
-    replicationFactors: target.replicationFactors,
+    replicationFactors: replicationFactors(assignment, target.replicationFactors),
     movableTopics: target.topics,
   });
   const waiting = plan.changes.filter((c) => !moving.has(partitionKey(c.topic, c.partition)));
@@ -163,6 +165,21 @@ export async function advanceRebalance(
     progress: { pending: 0, moving: 0, done: summary.partitions, bytesMoved: summary.bytes },
     message: `balanced over brokers ${target.brokers.join(', ')}: ${summary.replicaMoves} replica move${summary.replicaMoves === 1 ? '' : 's'} (lower bound ${summary.lowerBound}), ${formatBytes(summary.bytes)} copied`,
   };
+}
+
+/**
+ * Each topic's replication factor: the one asked for, else its partitions' fewest replicas. A
+ * partition seen with more (metadata that has not caught up with a completed move still lists the
+ * leaving replicas) must not make the plan keep them.
+ */
+function replicationFactors(
+  assignment: readonly Assignment[],
+  wanted: ReadonlyMap<string, number> | undefined,
+): Map<string, number> {
+  const factors = new Map<string, number>();
+  for (const p of assignment) factors.set(p.topic, Math.min(factors.get(p.topic) ?? Infinity, p.replicas.length));
+  for (const [topic, factor] of wanted ?? []) factors.set(topic, factor);
+  return factors;
 }
 
 /** The preferred leader a partition has once the plan is applied. */

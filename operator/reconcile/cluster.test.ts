@@ -320,6 +320,19 @@ describe('KafkaCluster reconcile', () => {
       for (const p of admin.clusterHealth.partitions) expect(p.leader).toBe(p.replicas[0]);
     });
 
+    it('plans a partition seen with its leaving replica still listed by the topic’s replication factor', async () => {
+      statefulSetRuns(3);
+      placedOn([0, 1, 2]);
+      // Metadata that has not caught up with a completed move: orders-0 still lists broker 2.
+      admin.clusterHealth.partitions[0] = partitionState('orders-0', [0, 1, 2], [0, 1, 2], 1);
+      await pass(4);
+      statefulSetRuns(4);
+      await pass(4);
+      const targets = admin.writes.filter((w) => w.startsWith('reassign')).map((w) => w.split(' ')[2].split(','));
+      expect(targets.length).toBeGreaterThan(0);
+      for (const t of targets) expect(t).toHaveLength(2);
+    });
+
     it('drains the highest broker before shrinking the StatefulSet, then unregisters it', async () => {
       statefulSetRuns(4);
       placedOn([0, 1, 2, 3]);

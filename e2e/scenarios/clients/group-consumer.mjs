@@ -36,8 +36,11 @@ while (!stopping) {
     sessionTimeout: 10_000,
     heartbeatInterval: 500,
     rebalanceTimeout: 10_000,
-    retries: 60,
+    // Few retries: this client retries a fetch on the broker it had, also one that has left the
+    // cluster, without asking for metadata again; failing soon and joining again finds the leaders.
+    retries: 3,
     retryDelay: 250,
+    connectTimeout: 3_000,
   });
   let failure;
   try {
