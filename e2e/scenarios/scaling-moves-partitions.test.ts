@@ -277,6 +277,39 @@ describe.runIf(BROKERS === 3)('scaling a KafkaCluster moves its partitions, 3 �
     expect(claims.map((c) => c.metadata.name).sort()).toEqual(ids(5).map((i) => `data-${CLUSTER}-broker-${i}`));
   });
 
+  it('changes the topic’s replication factor (3 → 2 → 3) by moving replicas, balanced, under the same load', async () => {
+    const topicReady = (factor: number) =>
+      eventually(
+        `KafkaTopic ${TOPIC} at replication factor ${factor}`,
+        async () => {
+          const t = await env.json<{ status?: { conditions?: { type: string; status: string }[] } }>([
+            'kafkatopic',
+            TOPIC,
+            '-n',
+            ns(),
+          ]);
+          if (!t?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false;
+          const ours = (await allPartitions(env, bootstrap())).filter((p) => p.topic === TOPIC);
+          return ours.length === PARTITIONS && ours.every((p) => p.replicas.length === factor) && ours;
+        },
+        SCALING_MS,
+      );
+    for (const factor of [2, 3]) {
+      await env.k([
+        'patch',
+        'kafkatopic',
+        TOPIC,
+        '-n',
+        ns(),
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { replicationFactor: factor, config: { 'min.insync.replicas': factor - 1 } } }),
+      ]);
+      const partitions = await topicReady(factor);
+      expectBalanced(partitions, ids(3));
+    }
+  });
+
   it('lost no acknowledged record, and the group skipped none', async () => {
     producer.end('stop\n');
     const produced = await producer.done;
