@@ -282,15 +282,21 @@ describe.runIf(BROKERS === 3)('scaling a KafkaCluster moves its partitions, 3 â†
       eventually(
         `KafkaTopic ${TOPIC} at replication factor ${factor}`,
         async () => {
-          const t = await env.json<{ status?: { conditions?: { type: string; status: string }[] } }>([
-            'kafkatopic',
-            TOPIC,
-            '-n',
-            ns(),
-          ]);
-          if (!t?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) return false;
+          const t = await env.json<{
+            metadata: { generation: number };
+            status?: { observedGeneration?: number; conditions?: { type: string; status: string }[] };
+          }>(['kafkatopic', TOPIC, '-n', ns()]);
+          if (
+            t?.status?.observedGeneration !== t?.metadata.generation ||
+            !t?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+          )
+            return false;
           const ours = (await allPartitions(env, bootstrap())).filter((p) => p.topic === TOPIC);
-          return ours.length === PARTITIONS && ours.every((p) => p.replicas.length === factor) && ours;
+          return (
+            ours.length === PARTITIONS &&
+            ours.every((p) => p.replicas.length === factor && p.isr.length === factor) &&
+            ours
+          );
         },
         SCALING_MS,
       );
@@ -351,7 +357,10 @@ describe.runIf(BROKERS === 3)('scaling a KafkaCluster moves its partitions, 3 â†
     const given = () => new Set(linesOf(consumer.stdout, 'rec').map(([, p, o]) => `${p}/${o}`));
     await eventually(
       'the group read to the end',
-      () => Promise.resolve([...stored.keys()].every((at) => given().has(at))),
+      () => {
+        const read = given();
+        return Promise.resolve([...stored.keys()].every((at) => read.has(at)));
+      },
       120_000,
     ).catch(() => undefined);
     consumer.end('stop\n');
