@@ -163,7 +163,7 @@ export async function advanceRebalance(
     kind: 'balanced',
     plan: summary,
     progress: { pending: 0, moving: 0, done: summary.partitions, bytesMoved: summary.bytes },
-    message: `balanced over brokers ${target.brokers.join(', ')}: ${summary.replicaMoves} replica move${summary.replicaMoves === 1 ? '' : 's'} (lower bound ${summary.lowerBound}), ${formatBytes(summary.bytes)} copied`,
+    message: `balanced over brokers ${target.brokers.join(', ')}: ${summary.replicaMoves} replica move${summary.replicaMoves === 1 ? '' : 's'} (lower bound ${summary.lowerBound}), ${formatBytes(summary.bytes)} copied${plan.unmet.length > 0 ? `; as close as possible: ${plan.unmet.join('; ')}` : ''}`,
   };
 }
 
