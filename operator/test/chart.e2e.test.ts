@@ -65,7 +65,8 @@ describe('runnel-operator chart', () => {
       'ClusterRoleBinding runnel-operator-nodes',
       'ClusterRoleBinding runnel-operator-storageclasses',
     ]);
-    expect(clusterWide.filter((m) => m.kind === 'ClusterRole').flatMap((m) => m.rules)).toEqual([
+    const rules = clusterWide.filter((m) => m.kind === 'ClusterRole').flatMap((m) => m.rules!);
+    expect(rules.sort((a, b) => (a.resources[0] < b.resources[0] ? -1 : 1))).toEqual([
       { apiGroups: [''], resources: ['nodes'], verbs: ['get'] },
       { apiGroups: ['storage.k8s.io'], resources: ['storageclasses'], verbs: ['get', 'list'] },
     ]);
