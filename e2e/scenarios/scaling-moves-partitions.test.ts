@@ -35,9 +35,13 @@ const CLUSTER = 'scaling';
 const TOPIC = 'moving';
 const GROUP = 'e2e-scaling-readers';
 const PARTITIONS = 6;
-/** Records written before the first scale, so that moves copy data under the throttle. */
-const PREFILL_RECORDS = 3_000;
-const PREFILL_VALUE = 'x'.repeat(500);
+/**
+ * Records written before the first scale: 20 MB, more than the throttle's first burst (Kafka's
+ * quota window lets about ten seconds' worth through at once), so that each scaling takes long
+ * enough for the operator to be killed and the target changed while replicas move.
+ */
+const PREFILL_RECORDS = 2_000;
+const PREFILL_VALUE = 'x'.repeat(10_000);
 const THROTTLE_BYTES_PER_SECOND = 500_000;
 const MAX_PARTITION_MOVEMENTS = 8;
 const SCALING_MS = 420_000;
