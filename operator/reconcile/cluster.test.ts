@@ -333,6 +333,39 @@ describe('KafkaCluster reconcile', () => {
       for (const t of targets) expect(t).toHaveLength(2);
     });
 
+    it('throttles the brokers and partitions taking part while replicas move, and removes the throttle after', async () => {
+      statefulSetRuns(4);
+      placedOn([0, 1, 2]);
+      const throttled = (replicas: number) =>
+        reconcileCluster(
+          {
+            ...scaled(replicas),
+            spec: {
+              ...scaled(replicas).spec,
+              rebalance: { maxPartitionMovements: 2, throttleBytesPerSecond: 1_000_000 },
+            },
+            status: { clusterId: 'id', ...kube.status('KafkaCluster', 'prod', 'events') },
+          },
+          deps,
+        );
+      kube.statuses.set('KafkaCluster prod/events', {
+        scaling: { phase: 'MovingReplicas', fromBrokers: 3, toBrokers: 4 },
+      });
+      await throttled(4);
+      expect(admin.reassignments).toHaveLength(2);
+      expect(admin.throttledBrokers.get(3)).toBe(1_000_000);
+      const moving = admin.reassignments.map((r) => `${r.partition}:${r.adding[0]}`);
+      expect(admin.throttledTopics.get('orders')!.follower.sort()).toEqual(moving.sort());
+      while (admin.reassignments.length > 0) {
+        movesComplete();
+        await throttled(4);
+      }
+      await throttled(4);
+      expect(scaling().phase).toBe('Balanced');
+      expect(admin.throttledBrokers.size).toBe(0);
+      expect(admin.throttledTopics.size).toBe(0);
+    });
+
     it('drains the highest broker before shrinking the StatefulSet, then unregisters it', async () => {
       statefulSetRuns(4);
       placedOn([0, 1, 2, 3]);
