@@ -46,7 +46,7 @@ export type RebalanceStep =
 const partitionKey = (topic: string, partition: number) => `${topic}-${partition}`;
 
 /** The replicas a partition will have once its reassignment in flight completes. */
-function reassignmentTarget(r: ReassignmentInFlight): number[] {
+export function reassignmentTarget(r: ReassignmentInFlight): number[] {
   return r.replicas.filter((id) => !r.removing.includes(id));
 }
 

@@ -13,7 +13,12 @@ import { quantityBytes } from '../api/quantity.js';
 import type { KafkaCluster, ScalingPhase, ScalingStatus } from '../api/types.js';
 import { names } from '../desired/names.js';
 import type { KafkaAdmin } from '../kafka/admin.js';
-import { advanceRebalance, type RebalanceStep } from '../rebalance/executor.js';
+import {
+  advanceRebalance,
+  reassignmentTarget,
+  type RebalanceStep,
+  type RebalanceTarget,
+} from '../rebalance/executor.js';
 import { shrinkBlockers } from '../rebalance/shrink.js';
 import type { Kube } from '../runtime/kube.js';
 import { done, requeue, type StepResult } from './steps.js';
@@ -34,6 +39,15 @@ export interface ScalingContext {
 }
 
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+
+/** Where a cluster's replicas go (brokers 0..count-1, node.id = ordinal) and how fast they may move. */
+export function rebalanceTarget(cluster: KafkaCluster, brokerCount: number): RebalanceTarget {
+  return {
+    brokers: range(brokerCount),
+    throttleBytesPerSecond: cluster.spec.rebalance.throttleBytesPerSecond,
+    maxPartitionMovements: cluster.spec.rebalance.maxPartitionMovements,
+  };
+}
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 /**
@@ -92,15 +106,7 @@ export async function rebalance(ctx: ScalingContext): Promise<StepResult> {
       return requeue(BLOCKED_RECHECK_MS, 'ScaleDownBlocked', message);
     }
   }
-  const step = await advanceRebalance(
-    admin,
-    {
-      brokers: range(scaling.toBrokers),
-      throttleBytesPerSecond: cluster.spec.rebalance?.throttleBytesPerSecond,
-      maxPartitionMovements: cluster.spec.rebalance?.maxPartitionMovements ?? 10,
-    },
-    scaling.plan,
-  );
+  const step = await advanceRebalance(admin, rebalanceTarget(cluster, scaling.toBrokers), scaling.plan);
   const next = afterStep(scaling, step, shrinking, deps.now());
   ctx.scaling = next;
   if (step.kind === 'moving' && step.submitted > 0)
@@ -148,7 +154,7 @@ async function blockersOf(ctx: ScalingContext, admin: KafkaAdmin, scaling: Scali
   const moving = await admin.listReassignments();
   const partitions = current.map((p) => {
     const r = moving.find((m) => m.topic === p.topic && m.partition === p.partition);
-    return r ? { ...p, replicas: r.replicas.filter((id) => !r.removing.includes(id)) } : p;
+    return r ? { ...p, replicas: reassignmentTarget(r) } : p;
   });
   const live = (await admin.brokers()).map((b) => b.id);
   return shrinkBlockers({

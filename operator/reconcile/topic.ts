@@ -18,6 +18,7 @@ import { olderClaimant } from '../topics/claims.js';
 import { planTopic, type DesiredTopic } from '../topics/plan.js';
 import { advanceRebalance } from '../rebalance/executor.js';
 import { describeError } from './errors.js';
+import { rebalanceTarget } from './scaling.js';
 import type { ReconcileResult } from './steps.js';
 
 const CLUSTER_NOT_FOUND_RECHECK_MS = 30_000;
@@ -170,23 +171,17 @@ async function changeReplicationFactor(
 ): Promise<TopicOutcome> {
   const name = topicNameOf(topic);
   const want = topic.spec.replicationFactor;
-  const brokers = Array.from({ length: cluster.spec.replicas }, (_, i) => i);
-  if (want > brokers.length)
+  const target = rebalanceTarget(cluster, cluster.spec.replicas);
+  if (want > target.brokers.length)
     return {
       ready: false,
       reason: 'NotSupported',
-      message: `spec.replicationFactor ${want} exceeds the ${brokers.length} brokers of KafkaCluster "${cluster.metadata.name}": lower it, or add brokers first`,
+      message: `spec.replicationFactor ${want} exceeds the ${target.brokers.length} brokers of KafkaCluster "${cluster.metadata.name}": lower it, or add brokers first`,
       topicId,
     };
   const step = await advanceRebalance(
     admin,
-    {
-      brokers,
-      throttleBytesPerSecond: cluster.spec.rebalance?.throttleBytesPerSecond,
-      maxPartitionMovements: cluster.spec.rebalance?.maxPartitionMovements ?? 10,
-      topics: new Set([name]),
-      replicationFactors: new Map([[name, want]]),
-    },
+    { ...target, topics: new Set([name]), replicationFactors: new Map([[name, want]]) },
     undefined,
   );
   if (step.kind === 'balanced') {
