@@ -20,6 +20,7 @@ import {
   brokerPods,
   clusterSettled,
   eventually,
+  type ConfigMap,
   example,
   kafkaBrokersAre,
   useEnv,
@@ -128,6 +129,7 @@ describe.runIf(BROKERS === 3)('scaling a KafkaCluster moves its partitions, 3 â†
   const scaling = async () => (await cluster()).status?.scaling;
   const scaleTo = (n: number) => env.k(['scale', `kafkacluster/${CLUSTER}`, '-n', ns(), `--replicas=${n}`]);
   const ids = (n: number) => Array.from({ length: n }, (_, i) => i);
+  const configFiles = async () => (await env.json<ConfigMap>(['configmap', `${CLUSTER}-config`, '-n', ns()]))!.data!;
   let producer: ReturnType<Env['nodeClient']>;
   let consumer: ReturnType<Env['nodeClient']>;
 
@@ -222,6 +224,12 @@ describe.runIf(BROKERS === 3)('scaling a KafkaCluster moves its partitions, 3 â†
     expect(s.progress).toMatchObject({ pending: 0, moving: 0, done: s.plan!.partitions });
     await kafkaBrokersAre(env, bootstrap(), ids(5));
     expectBalanced(await allPartitions(env, bootstrap()), ids(5));
+    // The added brokers have their own files: brokers, not voters (the voters are fixed).
+    const files = await configFiles();
+    for (const i of [3, 4]) {
+      expect(files[`node-${i}.properties`]).toContain('process.roles=broker\n');
+      expect(files[`node-${i}.properties`]).not.toContain('CONTROLLER');
+    }
     // Nothing restarted the brokers that were running.
     expect((await brokerPods(env, CLUSTER)).slice(0, 3).map((p) => p.metadata.uid)).toEqual(runningBefore);
     const table = await env.k(['get', 'kafkaclusters', CLUSTER, '-n', ns()]);
@@ -270,6 +278,9 @@ describe.runIf(BROKERS === 3)('scaling a KafkaCluster moves its partitions, 3 â†
     expect((await env.json<StatefulSet>(['statefulset', `${CLUSTER}-broker`, '-n', ns()]))!.spec.replicas).toBe(3);
     await kafkaBrokersAre(env, bootstrap(), ids(3));
     expectBalanced(await allPartitions(env, bootstrap()), ids(3));
+    expect(Object.keys(await configFiles()).sort()).toEqual(
+      ['cluster-size.properties', 'server.properties', ...ids(3).map((i) => `node-${i}.properties`)].sort(),
+    );
     // deleteClaim: false keeps the removed brokers' volumes.
     const claims = (await env.json<List<PersistentVolumeClaim>>([
       'pvc',
